@@ -1,0 +1,1 @@
+//! Strict mock of the Gemini API.

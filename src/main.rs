@@ -1,0 +1,2 @@
+//! Binary entry point: `gemini-gateway` serves with settings from the environment.
+fn main() {}
