@@ -1,2 +1,13 @@
-//! gemini-gateway: serves the Anthropic Messages API and the native Gemini API from a pool of
-//! Gemini API keys, rotating and protecting the keys as Gemini answers.
+//! gemini-gateway: serves the native Gemini API (and, next, the Anthropic Messages API) from a
+//! pool of Gemini API keys, rotating and protecting the keys as Gemini answers.
+//!
+//! One request's story is told in `docs/ARCHITECTURE.md`: `server` → a `surfaces` module →
+//! `dispatch` (failover) → `pool` (which key) + `upstream` (call, classify) → back out.
+
+pub mod config;
+pub mod dispatch;
+pub mod pool;
+pub mod server;
+pub mod surfaces;
+pub mod telemetry;
+pub mod upstream;

@@ -1,0 +1,300 @@
+//! Settings, read once at startup from the environment and a `.env` file in the working folder
+//! (the environment wins). Every value is validated here, so a bad setting stops startup with one
+//! line naming the variable, instead of surfacing later as a confusing runtime failure.
+//!
+//! The names are the seed proxy's (`GEMINI_API_KEY`, `KEY_COOLDOWN_MINUTES`, `BIG_MODEL`, …) so its
+//! users can switch by changing one command.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::pool::ApiKey;
+
+/// Why the settings could not be used. The message always names the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("GEMINI_API_KEY is not set: give one or more Gemini API keys, comma-separated (GEMINI_API_KEY=key1,key2)")]
+    NoKeys,
+    #[error("{name}={value:?} is not valid: {problem}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        problem: &'static str,
+    },
+    #[error("could not read .env: {0}")]
+    DotEnv(String),
+}
+
+/// The gateway's validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub keys: Vec<ApiKey>,
+    pub key_cooldown: Duration,
+    pub host: IpAddr,
+    pub port: u16,
+    pub log_level: String,
+    pub request_timeout: Duration,
+    pub gemini_base_url: String,
+    pub big_model: String,
+    pub small_model: String,
+    pub max_tokens_limit: Option<u32>,
+}
+
+/// One setting: its name, default, and what it means. The table is the single source for the
+/// README's configuration table and `.env.example`.
+pub const SETTINGS: &[(&str, &str, &str)] = &[
+    (
+        "GEMINI_API_KEY",
+        "",
+        "Gemini API keys, comma-separated (required)",
+    ),
+    (
+        "KEY_COOLDOWN_MINUTES",
+        "1440",
+        "cooldown for a rate-limited key when Gemini gives no delay",
+    ),
+    ("HOST", "127.0.0.1", "address to listen on"),
+    ("PORT", "8082", "port to listen on (0 picks a free one)"),
+    (
+        "LOG_LEVEL",
+        "info",
+        "error, warn, info, debug or trace (or a tracing filter)",
+    ),
+    (
+        "REQUEST_TIMEOUT",
+        "600",
+        "seconds one upstream attempt may take (and a stream may stay silent)",
+    ),
+    (
+        "GEMINI_BASE_URL",
+        "https://generativelanguage.googleapis.com",
+        "the Gemini API origin",
+    ),
+    (
+        "BIG_MODEL",
+        "gemini-2.5-pro",
+        "Gemini model for Claude sonnet/opus requests",
+    ),
+    (
+        "SMALL_MODEL",
+        "gemini-2.5-flash",
+        "Gemini model for Claude haiku requests",
+    ),
+    (
+        "MAX_TOKENS_LIMIT",
+        "",
+        "optional upper bound on max_tokens sent upstream",
+    ),
+];
+
+impl Config {
+    /// Reads `.env` (if present) under the real environment, then validates.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        match dotenvy::from_path_iter(".env") {
+            Ok(iter) => {
+                for item in iter {
+                    let (k, v) = item.map_err(|e| ConfigError::DotEnv(e.to_string()))?;
+                    vars.insert(k, v);
+                }
+            }
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(ConfigError::DotEnv(e.to_string())),
+        }
+        vars.extend(std::env::vars());
+        Config::from_vars(&vars)
+    }
+
+    /// Validates a set of variables (the environment merged over `.env`).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let keys = parse_keys(get("GEMINI_API_KEY").unwrap_or(""));
+        if keys.is_empty() {
+            return Err(ConfigError::NoKeys);
+        }
+        let cooldown_minutes: f64 = parse(get, "KEY_COOLDOWN_MINUTES", "1440")?;
+        if !(cooldown_minutes.is_finite() && cooldown_minutes >= 0.0) {
+            return Err(invalid(
+                "KEY_COOLDOWN_MINUTES",
+                get,
+                "must be a number of minutes ≥ 0",
+            ));
+        }
+        let timeout: f64 = parse(get, "REQUEST_TIMEOUT", "600")?;
+        if !(timeout.is_finite() && timeout > 0.0) {
+            return Err(invalid(
+                "REQUEST_TIMEOUT",
+                get,
+                "must be a number of seconds > 0",
+            ));
+        }
+        let base_url = get("GEMINI_BASE_URL")
+            .unwrap_or("https://generativelanguage.googleapis.com")
+            .trim_end_matches('/')
+            .to_string();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(invalid(
+                "GEMINI_BASE_URL",
+                get,
+                "must start with http:// or https://",
+            ));
+        }
+        let log_level = get("LOG_LEVEL").unwrap_or("info").to_ascii_lowercase();
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(invalid(
+                "LOG_LEVEL",
+                get,
+                "must be error, warn, info, debug or trace",
+            ));
+        }
+        let max_tokens_limit = match get("MAX_TOKENS_LIMIT") {
+            None => None,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    return Err(invalid(
+                        "MAX_TOKENS_LIMIT",
+                        get,
+                        "must be a whole number > 0",
+                    ))
+                }
+            },
+        };
+        Ok(Config {
+            keys,
+            key_cooldown: Duration::from_secs_f64(cooldown_minutes * 60.0),
+            host: parse(get, "HOST", "127.0.0.1")?,
+            port: parse(get, "PORT", "8082")?,
+            log_level,
+            request_timeout: Duration::from_secs_f64(timeout),
+            gemini_base_url: base_url,
+            big_model: get("BIG_MODEL").unwrap_or("gemini-2.5-pro").to_string(),
+            small_model: get("SMALL_MODEL").unwrap_or("gemini-2.5-flash").to_string(),
+            max_tokens_limit,
+        })
+    }
+}
+
+/// Splits the comma-separated key list, tolerating whitespace, quotes and duplicates.
+fn parse_keys(raw: &str) -> Vec<ApiKey> {
+    let mut keys: Vec<ApiKey> = Vec::new();
+    for part in raw.split(',') {
+        let k = part.trim().trim_matches(|c| c == '"' || c == '\'').trim();
+        if !k.is_empty() && !keys.iter().any(|seen| seen.expose() == k) {
+            keys.push(ApiKey::new(k));
+        }
+    }
+    keys
+}
+
+fn parse<'a, T: std::str::FromStr>(
+    get: impl Fn(&str) -> Option<&'a str>,
+    name: &'static str,
+    default: &str,
+) -> Result<T, ConfigError> {
+    let raw = get(name).unwrap_or(default);
+    raw.parse().map_err(|_| ConfigError::Invalid {
+        name,
+        value: raw.to_string(),
+        problem: problem_for(name),
+    })
+}
+
+fn problem_for(name: &str) -> &'static str {
+    match name {
+        "HOST" => "must be an IP address such as 127.0.0.1 or 0.0.0.0",
+        "PORT" => "must be a port number from 0 to 65535",
+        "KEY_COOLDOWN_MINUTES" => "must be a number of minutes ≥ 0",
+        "REQUEST_TIMEOUT" => "must be a number of seconds > 0",
+        _ => "has the wrong form",
+    }
+}
+
+fn invalid<'a>(
+    name: &'static str,
+    get: impl Fn(&str) -> Option<&'a str>,
+    problem: &'static str,
+) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        value: get(name).unwrap_or("").to_string(),
+        problem,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_seed() {
+        let c = Config::from_vars(&vars(&[("GEMINI_API_KEY", "AIzaSyA")])).unwrap();
+        assert_eq!(c.key_cooldown, Duration::from_secs(1440 * 60));
+        assert_eq!(c.host.to_string(), "127.0.0.1");
+        assert_eq!(c.port, 8082);
+        assert_eq!(c.log_level, "info");
+        assert_eq!(c.request_timeout, Duration::from_secs(600));
+        assert_eq!(
+            c.gemini_base_url,
+            "https://generativelanguage.googleapis.com"
+        );
+        assert_eq!(c.big_model, "gemini-2.5-pro");
+        assert_eq!(c.small_model, "gemini-2.5-flash");
+        assert_eq!(c.max_tokens_limit, None);
+    }
+
+    #[test]
+    fn keys_tolerate_whitespace_quotes_and_duplicates() {
+        let c = Config::from_vars(&vars(&[("GEMINI_API_KEY", " \"k1\" , 'k2',k1,, k3 ")])).unwrap();
+        let keys: Vec<&str> = c.keys.iter().map(|k| k.expose()).collect();
+        assert_eq!(keys, ["k1", "k2", "k3"]);
+    }
+
+    #[test]
+    fn no_keys_names_the_variable() {
+        let e = Config::from_vars(&vars(&[("GEMINI_API_KEY", " , ")])).unwrap_err();
+        assert!(e.to_string().contains("GEMINI_API_KEY"), "{e}");
+        let e = Config::from_vars(&vars(&[])).unwrap_err();
+        assert!(e.to_string().contains("GEMINI_API_KEY"), "{e}");
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        for (name, bad) in [
+            ("PORT", "80000"),
+            ("PORT", "abc"),
+            ("HOST", "not-an-ip"),
+            ("KEY_COOLDOWN_MINUTES", "-1"),
+            ("KEY_COOLDOWN_MINUTES", "soon"),
+            ("REQUEST_TIMEOUT", "0"),
+            ("GEMINI_BASE_URL", "ftp://x"),
+            ("LOG_LEVEL", "loud=="),
+            ("MAX_TOKENS_LIMIT", "0"),
+        ] {
+            let e = Config::from_vars(&vars(&[("GEMINI_API_KEY", "k"), (name, bad)])).unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.starts_with(name), "{name}: {msg}");
+            assert!(!msg.contains('\n'), "one line: {msg}");
+        }
+    }
+
+    #[test]
+    fn fractional_timeouts_are_allowed() {
+        let c = Config::from_vars(&vars(&[
+            ("GEMINI_API_KEY", "k"),
+            ("REQUEST_TIMEOUT", "0.5"),
+            ("KEY_COOLDOWN_MINUTES", "0.5"),
+        ]))
+        .unwrap();
+        assert_eq!(c.request_timeout, Duration::from_millis(500));
+        assert_eq!(c.key_cooldown, Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,103 @@
+//! Wall-clock time for the pool, derived from tokio's clock so that tests can run cooldowns
+//! under paused time (`tokio::time::pause` + `advance`) while deadlines stay absolute Unix
+//! times that can be shown as ISO-8601 and shared through a store.
+
+use chrono::{DateTime, Duration as ChronoDuration, NaiveTime, TimeZone, Utc};
+use chrono_tz::America::Los_Angeles;
+use tokio::time::Instant;
+
+/// Milliseconds since the Unix epoch.
+pub type UnixMillis = i64;
+
+/// A clock anchored once to the system time and advanced by tokio's monotonic clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    anchor_wall: UnixMillis,
+    anchor_mono: Instant,
+}
+
+impl Clock {
+    pub fn new() -> Clock {
+        Clock {
+            anchor_wall: Utc::now().timestamp_millis(),
+            anchor_mono: Instant::now(),
+        }
+    }
+
+    /// A clock whose "now" starts at `wall` (tests).
+    pub fn starting_at(wall: UnixMillis) -> Clock {
+        Clock {
+            anchor_wall: wall,
+            anchor_mono: Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> UnixMillis {
+        let elapsed = Instant::now().saturating_duration_since(self.anchor_mono);
+        self.anchor_wall + i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX / 2)
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::new()
+    }
+}
+
+/// ISO-8601 UTC with second precision, e.g. `2026-11-27T08:00:00Z`.
+pub fn iso8601(at: UnixMillis) -> String {
+    DateTime::<Utc>::from_timestamp_millis(at)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// The next midnight in US Pacific time strictly after `now`: when Gemini's per-day quotas
+/// reset (ai.google.dev/gemini-api/docs/rate-limits). Daylight saving is handled by the zone.
+pub fn next_daily_reset(now: UnixMillis) -> UnixMillis {
+    let Some(utc) = DateTime::<Utc>::from_timestamp_millis(now) else {
+        return now + 86_400_000;
+    };
+    let local = utc.with_timezone(&Los_Angeles);
+    let tomorrow = local.date_naive() + ChronoDuration::days(1);
+    let midnight = tomorrow.and_time(NaiveTime::MIN);
+    match Los_Angeles.from_local_datetime(&midnight).earliest() {
+        Some(t) => t.with_timezone(&Utc).timestamp_millis(),
+        None => now + 86_400_000,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> UnixMillis {
+        DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
+    }
+
+    #[test]
+    fn daily_reset_is_next_pacific_midnight() {
+        // 2026-11-26 22:19 UTC is 14:19 PST (UTC-8): reset at 2026-11-27 08:00 UTC.
+        assert_eq!(
+            iso8601(next_daily_reset(at("2026-11-26T22:19:00Z"))),
+            "2026-11-27T08:00:00Z"
+        );
+        // Summer (PDT, UTC-7): 2026-07-01 06:59 UTC is 23:59 on June 30 → 07:00 UTC.
+        assert_eq!(
+            iso8601(next_daily_reset(at("2026-07-01T06:59:00Z"))),
+            "2026-07-01T07:00:00Z"
+        );
+        // Exactly at midnight: the next one, a day later.
+        assert_eq!(
+            iso8601(next_daily_reset(at("2026-11-27T08:00:00Z"))),
+            "2026-11-28T08:00:00Z"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn clock_follows_paused_tokio_time() {
+        let clock = Clock::starting_at(1_000);
+        assert_eq!(clock.now(), 1_000);
+        tokio::time::advance(std::time::Duration::from_secs(90)).await;
+        assert_eq!(clock.now(), 91_000);
+    }
+}

@@ -1,0 +1,123 @@
+//! The HTTP server: shared state built once, the router, and serving with graceful shutdown.
+//!
+//! Layer order for every request (outermost first): TCP accept with TCP_NODELAY → axum router →
+//! body limit → the surface's handler. Surfaces answer errors in their own API's shape.
+
+mod status;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::dispatch::Dispatcher;
+use crate::pool::{Clock, KeyPool};
+use crate::surfaces;
+use crate::upstream::client::UpstreamClient;
+
+/// Request bodies above this are refused with 413 (Claude Code sends images and PDFs inline).
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub dispatcher: Dispatcher,
+}
+
+impl AppState {
+    pub fn new(config: Config) -> Result<AppState, reqwest::Error> {
+        let pool = Arc::new(KeyPool::new(
+            config.keys.clone(),
+            config.key_cooldown,
+            Clock::new(),
+        ));
+        let client = UpstreamClient::new(&config.gemini_base_url)?;
+        let dispatcher = Dispatcher::new(pool, client, config.request_timeout);
+        Ok(AppState {
+            config: Arc::new(config),
+            dispatcher,
+        })
+    }
+
+    pub fn pool(&self) -> &KeyPool {
+        &self.dispatcher.pool
+    }
+}
+
+/// Every route the gateway serves.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(status::health))
+        .route("/v1/keys/status", get(status::keys_status))
+        .merge(surfaces::gemini::routes("v1beta"))
+        .merge(surfaces::gemini::routes("v1"))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Binds, logs the address, and serves until SIGINT/SIGTERM; in-flight requests finish first.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let addr = SocketAddr::new(config.host, config.port);
+    let state = AppState::new(config).map_err(|e| ServeError::Client(e.to_string()))?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| ServeError::Bind(addr, e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| ServeError::Bind(addr, e))?;
+    tracing::info!(
+        address = %local,
+        keys = state.pool().len(),
+        upstream = %state.config.gemini_base_url,
+        "gemini-gateway listening on http://{local}"
+    );
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(ServeError::Serve)?;
+    tracing::info!("gemini-gateway stopped");
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {0}: {1} (set HOST/PORT)")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("cannot build the upstream HTTP client: {0}")]
+    Client(String),
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,96 @@
+//! Operator views: `/health` (liveness and a one-line pool summary, no key material) and
+//! `/v1/keys/status` in the seed proxy's shape, extended with a detailed `keys` array. Keys
+//! appear only masked and by their short id.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::AppState;
+use crate::pool::{iso8601, KeyHealth, PoolSnapshot};
+
+pub async fn health(State(app): State<AppState>) -> Json<Value> {
+    let snap = app.pool().snapshot();
+    let (available, cooling, disabled) = counts(&snap);
+    Json(json!({
+        "status": "ok",
+        "pool": format!("{available} of {} keys available, {cooling} cooling, {disabled} disabled", snap.keys.len()),
+    }))
+}
+
+pub async fn keys_status(State(app): State<AppState>) -> Json<Value> {
+    Json(status_body(&app.pool().snapshot()))
+}
+
+fn counts(snap: &PoolSnapshot) -> (usize, usize, usize) {
+    (
+        snap.count(|h| matches!(h, KeyHealth::Available)),
+        snap.count(|h| matches!(h, KeyHealth::Cooling { .. })),
+        snap.count(|h| matches!(h, KeyHealth::Disabled(_))),
+    )
+}
+
+/// The seed's `/v1/keys/status` body plus `keys`.
+pub fn status_body(snap: &PoolSnapshot) -> Value {
+    let mut available = Vec::new();
+    let mut temporarily = BTreeMap::new();
+    let mut permanently = Vec::new();
+    let mut keys = Vec::new();
+    for k in &snap.keys {
+        let (state, reason, since) = match &k.health {
+            KeyHealth::Available => {
+                available.push(k.masked.clone());
+                ("available", None, None)
+            }
+            KeyHealth::Cooling { until } => {
+                temporarily.insert(k.masked.clone(), iso8601(*until));
+                ("cooling", None, None)
+            }
+            KeyHealth::Disabled(d) => {
+                permanently.push(k.masked.clone());
+                ("disabled", Some(d.reason.clone()), Some(iso8601(d.since)))
+            }
+        };
+        let cooldowns: BTreeMap<&str, String> = k
+            .cooldowns
+            .iter()
+            .map(|(m, &t)| {
+                (
+                    if m.is_empty() {
+                        "*models.list"
+                    } else {
+                        m.as_str()
+                    },
+                    iso8601(t),
+                )
+            })
+            .collect();
+        keys.push(json!({
+            "id": k.id,
+            "key": k.masked,
+            "state": state,
+            "disabled_reason": reason,
+            "disabled_since": since,
+            "cooldowns": cooldowns,
+            "last_error": k.last_error,
+            "requests": k.requests,
+            "failures": k.failures,
+        }));
+    }
+    let (a, t, p) = counts(snap);
+    json!({
+        "available_keys": available,
+        "temporarily_disabled_keys": temporarily,
+        "permanently_disabled_keys": permanently,
+        "summary": {
+            "total": snap.keys.len(),
+            "available": a,
+            "temporarily_disabled": t,
+            "permanently_disabled": p,
+        },
+        "keys": keys,
+        "checked_at": iso8601(snap.now),
+    })
+}

@@ -1,0 +1,4 @@
+//! The APIs clients speak to the gateway. Each surface parses its own dialect, hands a Gemini
+//! request to dispatch, and answers in its own shape, errors included.
+
+pub mod gemini;

@@ -1,0 +1,205 @@
+//! The one place that decides what an upstream outcome means for the key that was used and for
+//! the request: from the HTTP status and the parsed `google.rpc.Status` (or a transport error)
+//! to a [`Verdict`]. Dispatch and the pool act on verdicts and never look at error text.
+
+use std::time::Duration;
+
+use super::status::RpcStatus;
+
+/// How long a rate-limited key stays out for one model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cooldown {
+    /// Gemini said how long (`RetryInfo.retryDelay`).
+    For(Duration),
+    /// A per-day quota: until the next midnight US Pacific.
+    UntilDailyReset,
+    /// Gemini gave no hint: the configured `KEY_COOLDOWN_MINUTES`.
+    Configured,
+}
+
+/// What an upstream failure means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// 429: cool (key, model); try another key.
+    RateLimited(Cooldown),
+    /// The key itself is bad (invalid, revoked, suspended, blocked): disable it for every model;
+    /// try another key.
+    KeyRejected(&'static str),
+    /// The request's own fault (bad argument, unknown model, too large): answer the client now,
+    /// the key is fine.
+    ClientFault,
+    /// The upstream faltered (5xx, timeout, connection): the key is fine; retry on another key,
+    /// a bounded number of times.
+    Transient,
+}
+
+impl Verdict {
+    /// Whether another key may be tried for the same request.
+    pub fn may_fail_over(&self) -> bool {
+        !matches!(self, Verdict::ClientFault)
+    }
+
+    /// A short, low-cardinality label for logs, status and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::RateLimited(Cooldown::UntilDailyReset) => "rate_limited_daily",
+            Verdict::RateLimited(_) => "rate_limited",
+            Verdict::KeyRejected(reason) => reason,
+            Verdict::ClientFault => "client_error",
+            Verdict::Transient => "upstream_unavailable",
+        }
+    }
+}
+
+/// Shortest cooldown we apply even when Gemini says `"0s"`, so a key is not hammered.
+const MIN_COOLDOWN: Duration = Duration::from_secs(1);
+
+/// Classifies a non-2xx upstream answer.
+pub fn classify(http_status: u16, body: Option<&RpcStatus>) -> Verdict {
+    let reason_is =
+        |wanted: &[&str]| body.is_some_and(|b| b.reasons().any(|r| wanted.contains(&r)));
+    match http_status {
+        429 => {
+            let Some(b) = body else {
+                return Verdict::RateLimited(Cooldown::Configured);
+            };
+            if b.quota_ids().any(is_per_day_quota) {
+                Verdict::RateLimited(Cooldown::UntilDailyReset)
+            } else if let Some(d) = b.retry_delay() {
+                Verdict::RateLimited(Cooldown::For(d.max(MIN_COOLDOWN)))
+            } else {
+                Verdict::RateLimited(Cooldown::Configured)
+            }
+        }
+        400 if reason_is(&["API_KEY_INVALID", "API_KEY_EXPIRED"]) => {
+            Verdict::KeyRejected("key_invalid")
+        }
+        401 => Verdict::KeyRejected("unauthenticated"),
+        403 => Verdict::KeyRejected("permission_denied"),
+        400 | 404 | 409 | 411 | 413 | 415 | 422 => Verdict::ClientFault,
+        408 | 500..=599 => Verdict::Transient,
+        _ => Verdict::ClientFault,
+    }
+}
+
+/// Per-day quota ids read like `GenerateRequestsPerDayPerProjectPerModel-FreeTier`.
+fn is_per_day_quota(quota_id: &str) -> bool {
+    quota_id.contains("PerDay")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn status(v: serde_json::Value) -> RpcStatus {
+        RpcStatus::parse(v.to_string().as_bytes()).unwrap()
+    }
+
+    fn quota(id: &str, delay: Option<&str>) -> RpcStatus {
+        let mut details = vec![
+            json!({"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [{"quotaId": id, "quotaDimensions": {"model": "gemini-2.5-flash"}}]}),
+        ];
+        if let Some(d) = delay {
+            details.push(
+                json!({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": d}),
+            );
+        }
+        status(json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": details}}))
+    }
+
+    #[test]
+    fn per_minute_429_uses_retry_delay() {
+        let s = quota(
+            "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+            Some("41.5s"),
+        );
+        assert_eq!(
+            classify(429, Some(&s)),
+            Verdict::RateLimited(Cooldown::For(Duration::from_millis(41_500)))
+        );
+    }
+
+    #[test]
+    fn zero_delay_is_floored() {
+        let s = quota(
+            "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+            Some("0s"),
+        );
+        assert_eq!(
+            classify(429, Some(&s)),
+            Verdict::RateLimited(Cooldown::For(MIN_COOLDOWN))
+        );
+    }
+
+    #[test]
+    fn per_day_429_waits_for_the_daily_reset_even_with_a_short_delay() {
+        let s = quota(
+            "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+            Some("41s"),
+        );
+        assert_eq!(
+            classify(429, Some(&s)),
+            Verdict::RateLimited(Cooldown::UntilDailyReset)
+        );
+        let s = quota("GenerateRequestsPerDayPerProjectPerModel-FreeTier", None);
+        assert_eq!(
+            classify(429, Some(&s)),
+            Verdict::RateLimited(Cooldown::UntilDailyReset)
+        );
+    }
+
+    #[test]
+    fn bare_429_uses_the_configured_cooldown() {
+        let s = status(
+            json!({"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"}}),
+        );
+        assert_eq!(
+            classify(429, Some(&s)),
+            Verdict::RateLimited(Cooldown::Configured)
+        );
+        assert_eq!(
+            classify(429, None),
+            Verdict::RateLimited(Cooldown::Configured)
+        );
+    }
+
+    #[test]
+    fn invalid_and_revoked_keys_are_rejected() {
+        let invalid = status(
+            json!({"error": {"code": 400, "status": "INVALID_ARGUMENT", "details": [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]}}),
+        );
+        assert_eq!(
+            classify(400, Some(&invalid)),
+            Verdict::KeyRejected("key_invalid")
+        );
+        let suspended = status(json!({"error": {"code": 403, "status": "PERMISSION_DENIED"}}));
+        assert_eq!(
+            classify(403, Some(&suspended)),
+            Verdict::KeyRejected("permission_denied")
+        );
+        assert_eq!(classify(401, None), Verdict::KeyRejected("unauthenticated"));
+    }
+
+    #[test]
+    fn client_mistakes_never_cost_a_key() {
+        let bad = status(
+            json!({"error": {"code": 400, "message": "Invalid JSON payload received. Unknown name \"x\"", "status": "INVALID_ARGUMENT"}}),
+        );
+        // The English text mentions nothing about keys, and a 400 without API_KEY_INVALID is ours.
+        assert_eq!(classify(400, Some(&bad)), Verdict::ClientFault);
+        assert_eq!(classify(404, None), Verdict::ClientFault);
+        assert_eq!(classify(413, None), Verdict::ClientFault);
+        assert!(!Verdict::ClientFault.may_fail_over());
+    }
+
+    #[test]
+    fn server_failures_are_transient() {
+        for code in [500, 502, 503, 504] {
+            assert_eq!(classify(code, None), Verdict::Transient);
+        }
+        assert!(Verdict::Transient.may_fail_over());
+    }
+}

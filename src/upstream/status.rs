@@ -1,0 +1,128 @@
+//! Gemini's structured error body, `google.rpc.Status`: `{"error": {code, message, status,
+//! details: [...]}}`, sometimes wrapped in a one-element array. Classification reads the typed
+//! details (`ErrorInfo.reason`, `QuotaFailure.violations[].quotaId`, `RetryInfo.retryDelay`)
+//! rather than matching English text.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The parts of a `google.rpc.Status` the gateway acts on.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RpcStatus {
+    #[serde(default)]
+    pub code: i64,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub details: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    error: RpcStatus,
+}
+
+impl RpcStatus {
+    /// Parses an upstream error body; `None` when it is not a Google error.
+    pub fn parse(body: &[u8]) -> Option<RpcStatus> {
+        // Checked first: serde would read `[x]` as a struct in sequence form.
+        if body.trim_ascii_start().starts_with(b"[") {
+            let mut list: Vec<Envelope> = serde_json::from_slice(body).ok()?;
+            return (list.len() == 1).then(|| list.remove(0).error);
+        }
+        serde_json::from_slice::<Envelope>(body)
+            .ok()
+            .map(|env| env.error)
+    }
+
+    fn details_of<'a>(&'a self, type_suffix: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.details.iter().filter(move |d| {
+            d.get("@type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.ends_with(type_suffix))
+        })
+    }
+
+    /// `ErrorInfo.reason` values, e.g. `API_KEY_INVALID`.
+    pub fn reasons(&self) -> impl Iterator<Item = &str> {
+        self.details_of("google.rpc.ErrorInfo")
+            .filter_map(|d| d.get("reason").and_then(Value::as_str))
+    }
+
+    /// `QuotaFailure.violations[].quotaId` values.
+    pub fn quota_ids(&self) -> impl Iterator<Item = &str> {
+        self.details_of("google.rpc.QuotaFailure")
+            .filter_map(|d| d.get("violations").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|v| v.get("quotaId").and_then(Value::as_str))
+    }
+
+    /// `RetryInfo.retryDelay`, a protobuf Duration in JSON form (`"41s"`, `"52.454646382s"`).
+    pub fn retry_delay(&self) -> Option<Duration> {
+        self.details_of("google.rpc.RetryInfo")
+            .filter_map(|d| d.get("retryDelay"))
+            .find_map(parse_proto_duration)
+    }
+}
+
+/// A protobuf `Duration` in JSON: a string of seconds with an `s` suffix, or `{seconds, nanos}`.
+fn parse_proto_duration(v: &Value) -> Option<Duration> {
+    match v {
+        Value::String(s) => {
+            let secs: f64 = s.strip_suffix('s')?.parse().ok()?;
+            (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+        }
+        Value::Object(o) => {
+            let secs = o.get("seconds").and_then(|s| match s {
+                Value::String(s) => s.parse::<u64>().ok(),
+                other => other.as_u64(),
+            })?;
+            let nanos = o.get("nanos").and_then(Value::as_u64).unwrap_or(0);
+            Some(Duration::from_secs(secs) + Duration::from_nanos(nanos))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_typed_details() {
+        let body = json!({"error": {"code": 429, "message": "m", "status": "RESOURCE_EXHAUSTED", "details": [
+            {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+                {"quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"},
+                {"quotaId": "GenerateContentInputTokensPerModelPerMinute-FreeTier"}]},
+            {"@type": "type.googleapis.com/google.rpc.Help", "links": []},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "52.454646382s"}
+        ]}});
+        let s = RpcStatus::parse(body.to_string().as_bytes()).unwrap();
+        assert_eq!(s.status, "RESOURCE_EXHAUSTED");
+        assert_eq!(s.quota_ids().count(), 2);
+        assert_eq!(s.retry_delay(), Some(Duration::from_secs_f64(52.454646382)));
+    }
+
+    #[test]
+    fn accepts_array_wrapped_errors_and_object_durations() {
+        let body = json!([{"error": {"code": 400, "status": "INVALID_ARGUMENT", "details": [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": {"seconds": "3", "nanos": 500000000}}
+        ]}}]);
+        let s = RpcStatus::parse(body.to_string().as_bytes()).unwrap();
+        assert_eq!(s.reasons().collect::<Vec<_>>(), ["API_KEY_INVALID"]);
+        assert_eq!(s.retry_delay(), Some(Duration::from_millis(3500)));
+    }
+
+    #[test]
+    fn non_google_bodies_are_none() {
+        assert!(RpcStatus::parse(b"<html>502</html>").is_none());
+        assert!(RpcStatus::parse(b"[]").is_none());
+        assert!(RpcStatus::parse(b"{\"error\": \"x\"}").is_none());
+    }
+}
