@@ -1,0 +1,147 @@
+//! Black-box test support: starts the built `gemini-gateway` binary on port 0 against an
+//! in-process strict mock Gemini, and captures every line it logs.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use mock_gemini::{Behaviour, MockGemini, RecordedRequest, Rule};
+
+/// Realistic-looking, distinct 39-character keys (`AIza` + 35).
+pub fn key(i: usize) -> String {
+    format!("AIzaSyTest{i:02}x7Qm2Lr8Vt6Wn3Pk1Jh7Gf5Ds0o")
+}
+
+pub fn keys(n: usize) -> Vec<String> {
+    (0..n).map(key).collect()
+}
+
+/// The seed's masking of a key.
+pub fn masked(k: &str) -> String {
+    format!("{}...{}", &k[..6], &k[k.len() - 4..])
+}
+
+/// A running gateway process; killed on drop.
+pub struct Gateway {
+    child: Child,
+    pub addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// Starts the gateway with `GEMINI_API_KEY` = `keys`, `GEMINI_BASE_URL` = the mock, and
+    /// any extra variables (which win).
+    pub async fn start(mock: &MockGemini, keys: &[String], extra: &[(&str, &str)]) -> Gateway {
+        let mut env: Vec<(String, String)> = vec![
+            ("GEMINI_API_KEY".into(), keys.join(",")),
+            ("GEMINI_BASE_URL".into(), mock.base_url()),
+            ("HOST".into(), "127.0.0.1".into()),
+            ("PORT".into(), "0".into()),
+            ("LOG_LEVEL".into(), "debug".into()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Gateway::spawn(&env).await.expect("gateway did not start")
+    }
+
+    /// Spawns the binary with exactly `env` (plus PATH) in an empty folder; `Err(output)` if it
+    /// exits before listening.
+    pub async fn spawn(env: &[(String, String)]) -> Result<Gateway, (Option<i32>, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gemini-gateway"));
+        cmd.current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
+        for stream in [
+            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stdout.take().unwrap()),
+        ] {
+            let logs = logs.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(rest) = line.split("listening on http://").nth(1) {
+                        if let Ok(addr) = rest.split_whitespace().next().unwrap_or("").parse() {
+                            let _ = tx.send(addr);
+                        }
+                    }
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
+        drop(tx);
+        let addr = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(20)))
+            .await
+            .unwrap();
+        match addr {
+            Ok(addr) => Ok(Gateway { child, addr, logs, _dir: dir }),
+            Err(_) => {
+                let status = child.wait().ok().and_then(|s| s.code());
+                std::thread::sleep(Duration::from_millis(50));
+                let text = logs.lock().unwrap().join("\n");
+                Err((status, text))
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Every line logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.child.wait().ok().and_then(|s| s.code())
+    }
+
+    pub async fn status(&self) -> serde_json::Value {
+        reqwest::get(self.url("/v1/keys/status")).await.unwrap().json().await.unwrap()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+/// A minimal valid generateContent body.
+pub fn hello_body() -> serde_json::Value {
+    serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "Hello there"}]}]})
+}
+
+pub fn rule(key: &str, model: Option<&str>, times: Option<u32>, behaviour: Behaviour) -> Rule {
+    Rule { key: key.to_string(), model: model.map(str::to_string), times, behaviour }
+}
+
+/// The upstream model calls the mock saw (status endpoint and others excluded).
+pub fn model_calls(mock: &MockGemini) -> Vec<RecordedRequest> {
+    mock.requests().into_iter().filter(|r| r.action.as_deref() != Some("list")).collect()
+}
