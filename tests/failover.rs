@@ -23,11 +23,19 @@ async fn generate(gw: &Gateway, model: &str) -> reqwest::Response {
 }
 
 fn keys_used(mock: &MockGemini) -> Vec<String> {
-    model_calls(mock).into_iter().map(|r| r.api_key.unwrap_or_default()).collect()
+    model_calls(mock)
+        .into_iter()
+        .map(|r| r.api_key.unwrap_or_default())
+        .collect()
 }
 
 fn key_view<'a>(status: &'a Value, k: &str) -> &'a Value {
-    status["keys"].as_array().unwrap().iter().find(|v| v["key"] == masked(k)).unwrap()
+    status["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == masked(k))
+        .unwrap()
 }
 
 fn secs_until(iso: &str) -> f64 {
@@ -40,7 +48,14 @@ async fn per_minute_429_cools_that_model_for_the_retry_delay_and_fails_over() {
     let mock = MockGemini::start().await.unwrap();
     let ks = keys(2);
     let gw = Gateway::start(&mock, &ks, &[]).await;
-    mock.script(rule(&ks[0], Some(FLASH), None, Behaviour::RateLimitPerMinute { retry_delay: "41s".into() }));
+    mock.script(rule(
+        &ks[0],
+        Some(FLASH),
+        None,
+        Behaviour::RateLimitPerMinute {
+            retry_delay: "41s".into(),
+        },
+    ));
     mock.script(rule(&ks[1], Some(FLASH), Some(0), Behaviour::Ok));
 
     for _ in 0..4 {
@@ -53,19 +68,38 @@ async fn per_minute_429_cools_that_model_for_the_retry_delay_and_fails_over() {
     assert_eq!(used.iter().filter(|k| **k == ks[1]).count(), 4);
 
     let status = gw.status().await;
-    let cooldown = key_view(&status, &ks[0])["cooldowns"][FLASH].as_str().unwrap().to_string();
+    let cooldown = key_view(&status, &ks[0])["cooldowns"][FLASH]
+        .as_str()
+        .unwrap()
+        .to_string();
     let left = secs_until(&cooldown);
     assert!((38.0..=42.0).contains(&left), "cooldown ends in {left}s");
     assert_eq!(key_view(&status, &ks[0])["last_error"], "rate_limited");
-    // Cooling for one model only: still listed as available in the seed's view.
-    assert!(status["available_keys"].as_array().unwrap().contains(&Value::from(masked(&ks[0]))));
+    // Only flash has been asked for so far: in the seed's view the key is temporarily out.
+    assert!(
+        status["temporarily_disabled_keys"][masked(&ks[0])].is_string(),
+        "{status}"
+    );
 
     // Another model still uses key 0.
     mock.clear_requests();
     for _ in 0..2 {
         assert_eq!(generate(&gw, PRO).await.status(), 200);
     }
-    assert!(keys_used(&mock).contains(&ks[0]), "a flash rate limit must not take key 0 away from pro");
+    assert!(
+        keys_used(&mock).contains(&ks[0]),
+        "a flash rate limit must not take key 0 away from pro"
+    );
+    // Now that pro is served too, the key cooling for flash only is listed as available.
+    let status = gw.status().await;
+    assert!(
+        status["available_keys"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(masked(&ks[0]))),
+        "{status}"
+    );
+    assert!(key_view(&status, &ks[0])["cooldowns"][FLASH].is_string());
 }
 
 #[tokio::test]
@@ -78,15 +112,27 @@ async fn per_day_429_cools_until_pacific_midnight() {
 
     let resp = generate(&gw, FLASH).await;
     assert_eq!(resp.status(), 503);
-    let retry_after: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let expected = chrono_tz_reset_secs();
-    assert!((retry_after as f64 - expected).abs() < 5.0, "retry-after {retry_after} vs {expected}");
+    assert!(
+        (retry_after as f64 - expected).abs() < 5.0,
+        "retry-after {retry_after} vs {expected}"
+    );
 
     let status = gw.status().await;
     assert_eq!(status["summary"]["temporarily_disabled"], 2);
-    let until = status["temporarily_disabled_keys"][masked(&ks[0])].as_str().unwrap();
+    let until = status["temporarily_disabled_keys"][masked(&ks[0])]
+        .as_str()
+        .unwrap();
     assert!((secs_until(until) - expected).abs() < 5.0);
-    assert_eq!(key_view(&status, &ks[0])["last_error"], "rate_limited_daily");
+    assert_eq!(
+        key_view(&status, &ks[0])["last_error"],
+        "rate_limited_daily"
+    );
 }
 
 /// Seconds until the next midnight in America/Los_Angeles.
@@ -105,7 +151,11 @@ async fn a_429_without_hints_cools_for_key_cooldown_minutes() {
         assert_eq!(generate(&gw, FLASH).await.status(), 200);
     }
     let status = gw.status().await;
-    let left = secs_until(key_view(&status, &ks[0])["cooldowns"][FLASH].as_str().unwrap());
+    let left = secs_until(
+        key_view(&status, &ks[0])["cooldowns"][FLASH]
+            .as_str()
+            .unwrap(),
+    );
     assert!((295.0..=301.0).contains(&left), "{left}");
 }
 
@@ -129,11 +179,21 @@ async fn invalid_and_suspended_keys_are_disabled_for_good_and_never_used_again()
     assert_eq!(used.iter().filter(|k| **k == ks[1]).count(), 1);
 
     let status = gw.status().await;
-    let disabled: Vec<&str> = status["permanently_disabled_keys"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let disabled: Vec<&str> = status["permanently_disabled_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(disabled.len(), 2);
-    assert!(disabled.contains(&masked(&ks[0]).as_str()) && disabled.contains(&masked(&ks[1]).as_str()));
+    assert!(
+        disabled.contains(&masked(&ks[0]).as_str()) && disabled.contains(&masked(&ks[1]).as_str())
+    );
     assert_eq!(key_view(&status, &ks[0])["disabled_reason"], "key_invalid");
-    assert_eq!(key_view(&status, &ks[1])["disabled_reason"], "permission_denied");
+    assert_eq!(
+        key_view(&status, &ks[1])["disabled_reason"],
+        "permission_denied"
+    );
     assert_eq!(status["summary"]["available"], 1);
 }
 
@@ -153,15 +213,26 @@ async fn client_mistakes_go_straight_back_and_cost_no_key() {
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
-    assert!(body["error"]["message"].as_str().unwrap().contains("bogusField"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("bogusField"));
 
     // An unknown model: 404 from upstream, passed through.
     assert_eq!(generate(&gw, "gemini-0-nonexistent").await.status(), 404);
 
-    assert_eq!(model_calls(&mock).len(), 2, "one upstream call each, no failover");
+    assert_eq!(
+        model_calls(&mock).len(),
+        2,
+        "one upstream call each, no failover"
+    );
     let status = gw.status().await;
     assert_eq!(status["summary"]["available"], 3);
-    assert!(status["keys"].as_array().unwrap().iter().all(|k| k["cooldowns"].as_object().unwrap().is_empty()));
+    assert!(status["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|k| k["cooldowns"].as_object().unwrap().is_empty()));
 }
 
 #[tokio::test]
@@ -170,7 +241,11 @@ async fn server_errors_retry_on_the_next_key_a_bounded_number_of_times() {
     let ks = keys(5);
     let gw = Gateway::start(&mock, &ks, &[]).await;
     for (i, k) in ks.iter().enumerate() {
-        let b = if i % 2 == 0 { Behaviour::Unavailable } else { Behaviour::Internal };
+        let b = if i % 2 == 0 {
+            Behaviour::Unavailable
+        } else {
+            Behaviour::Internal
+        };
         mock.script(rule(k, None, None, b));
     }
     let resp = generate(&gw, FLASH).await;
@@ -178,7 +253,11 @@ async fn server_errors_retry_on_the_next_key_a_bounded_number_of_times() {
     let body: Value = resp.json().await.unwrap();
     assert!(body["error"]["status"] == "UNAVAILABLE" || body["error"]["status"] == "INTERNAL");
     let used = keys_used(&mock);
-    assert_eq!(used.len(), 3, "bounded at three transient attempts: {used:?}");
+    assert_eq!(
+        used.len(),
+        3,
+        "bounded at three transient attempts: {used:?}"
+    );
     let mut distinct = used.clone();
     distinct.sort();
     distinct.dedup();
@@ -217,8 +296,14 @@ async fn a_hanging_key_times_out_and_the_next_key_answers() {
         assert_eq!(resp.status(), 200);
     }
     let status = gw.status().await;
-    assert_eq!(key_view(&status, &ks[0])["last_error"], "upstream_unavailable");
-    assert_eq!(status["summary"]["available"], 2, "a timeout is not the key's fault");
+    assert_eq!(
+        key_view(&status, &ks[0])["last_error"],
+        "upstream_unavailable"
+    );
+    assert_eq!(
+        status["summary"]["available"], 2,
+        "a timeout is not the key's fault"
+    );
 
     // Only hanging keys: 504 in Google's shape.
     mock.script(rule(&ks[1], None, None, Behaviour::Hang));
@@ -233,11 +318,29 @@ async fn an_exhausted_pool_answers_503_with_retry_after_of_the_earliest_return()
     let mock = MockGemini::start().await.unwrap();
     let ks = keys(2);
     let gw = Gateway::start(&mock, &ks, &[]).await;
-    mock.script(rule(&ks[0], None, None, Behaviour::RateLimitPerMinute { retry_delay: "30s".into() }));
-    mock.script(rule(&ks[1], None, None, Behaviour::RateLimitPerMinute { retry_delay: "12.5s".into() }));
+    mock.script(rule(
+        &ks[0],
+        None,
+        None,
+        Behaviour::RateLimitPerMinute {
+            retry_delay: "30s".into(),
+        },
+    ));
+    mock.script(rule(
+        &ks[1],
+        None,
+        None,
+        Behaviour::RateLimitPerMinute {
+            retry_delay: "12.5s".into(),
+        },
+    ));
     let resp = generate(&gw, FLASH).await;
     assert_eq!(resp.status(), 503);
-    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((12..=13).contains(&retry), "{retry}");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], 503);
@@ -269,7 +372,14 @@ async fn round_robin_spreads_requests_evenly() {
     for _ in 0..40 {
         let c = c.clone();
         let url = gw.url(&format!("/v1beta/models/{FLASH}:generateContent"));
-        tasks.push(tokio::spawn(async move { c.post(url).json(&hello_body()).send().await.unwrap().status() }));
+        tasks.push(tokio::spawn(async move {
+            c.post(url)
+                .json(&hello_body())
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);
@@ -285,21 +395,58 @@ async fn streams_fail_over_before_the_first_byte() {
     let mock = MockGemini::start().await.unwrap();
     let ks = keys(3);
     let gw = Gateway::start(&mock, &ks, &[]).await;
-    mock.script(rule(&ks[0], None, Some(1), Behaviour::RateLimitPerMinute { retry_delay: "20s".into() }));
-    mock.script(rule(&ks[1], None, Some(1), Behaviour::StreamBreak { after_chunks: 0 }));
-    let resp = client()
-        .post(gw.url(&format!("/v1beta/models/{FLASH}:streamGenerateContent?alt=sse")))
-        .json(&hello_body())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-    let text = resp.text().await.unwrap();
-    assert!(text.starts_with("data: "), "{text}");
-    assert!(text.contains("\r\n\r\n"), "CRLF framing passes through untouched");
-    assert!(text.contains("\"finishReason\""));
-    assert_eq!(keys_used(&mock).len(), 3, "429 and an empty broken stream were both failed over");
+    mock.script(rule(
+        &ks[0],
+        None,
+        Some(1),
+        Behaviour::RateLimitPerMinute {
+            retry_delay: "20s".into(),
+        },
+    ));
+    mock.script(rule(
+        &ks[1],
+        None,
+        Some(1),
+        Behaviour::StreamBreak { after_chunks: 0 },
+    ));
+    // One key answers 429, another's stream dies before its first byte; every client stream must
+    // still arrive whole.
+    for _ in 0..3 {
+        let resp = client()
+            .post(gw.url(&format!(
+                "/v1beta/models/{FLASH}:streamGenerateContent?alt=sse"
+            )))
+            .json(&hello_body())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
+        let text = resp.text().await.unwrap();
+        assert!(text.starts_with("data: "), "{text}");
+        assert!(
+            text.contains("\r\n\r\n"),
+            "CRLF framing passes through untouched"
+        );
+        assert!(text.contains("\"finishReason\""));
+    }
+    let statuses: Vec<(String, u16)> = model_calls(&mock)
+        .into_iter()
+        .map(|r| (r.api_key.unwrap(), r.status))
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|(_, s)| *s == 429).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.len(),
+        5,
+        "two failed attempts, three served: {statuses:?}"
+    );
 }
 
 #[tokio::test]
@@ -307,18 +454,37 @@ async fn a_stream_that_breaks_after_the_first_byte_ends_in_an_error_not_a_clean_
     let mock = MockGemini::start().await.unwrap();
     let ks = keys(2);
     let gw = Gateway::start(&mock, &ks, &[]).await;
-    mock.script(rule(&ks[0], None, None, Behaviour::StreamBreak { after_chunks: 1 }));
-    mock.script(rule(&ks[1], None, None, Behaviour::StreamBreak { after_chunks: 1 }));
+    mock.script(rule(
+        &ks[0],
+        None,
+        None,
+        Behaviour::StreamBreak { after_chunks: 1 },
+    ));
+    mock.script(rule(
+        &ks[1],
+        None,
+        None,
+        Behaviour::StreamBreak { after_chunks: 1 },
+    ));
     let resp = client()
-        .post(gw.url(&format!("/v1beta/models/{FLASH}:streamGenerateContent?alt=sse")))
+        .post(gw.url(&format!(
+            "/v1beta/models/{FLASH}:streamGenerateContent?alt=sse"
+        )))
         .json(&hello_body())
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
     let result = resp.text().await;
-    assert!(result.is_err(), "the client must see a broken stream, got {result:?}");
-    assert_eq!(keys_used(&mock).len(), 1, "no failover after the first byte");
+    assert!(
+        result.is_err(),
+        "the client must see a broken stream, got {result:?}"
+    );
+    assert_eq!(
+        keys_used(&mock).len(),
+        1,
+        "no failover after the first byte"
+    );
 }
 
 #[tokio::test]
@@ -348,7 +514,9 @@ async fn a_slow_stream_is_forwarded_chunk_by_chunk() {
     let gw = Gateway::start(&mock, &keys(1), &[]).await;
     let started = std::time::Instant::now();
     let mut resp = client()
-        .post(gw.url(&format!("/v1beta/models/{FLASH}:streamGenerateContent?alt=sse")))
+        .post(gw.url(&format!(
+            "/v1beta/models/{FLASH}:streamGenerateContent?alt=sse"
+        )))
         .json(&hello_body())
         .send()
         .await
@@ -358,7 +526,10 @@ async fn a_slow_stream_is_forwarded_chunk_by_chunk() {
     assert!(String::from_utf8_lossy(&first).starts_with("data: "));
     // The upstream spends ≥ 600 ms on the whole answer; a buffering gateway would hold the first
     // event that long.
-    assert!(first_at < Duration::from_millis(500), "first chunk after {first_at:?}");
+    assert!(
+        first_at < Duration::from_millis(500),
+        "first chunk after {first_at:?}"
+    );
     let mut rest = 0;
     while let Some(c) = resp.chunk().await.unwrap() {
         rest += c.len();

@@ -11,7 +11,10 @@ use support::*;
 const FLASH: &str = "gemini-2.5-flash";
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[tokio::test]
@@ -20,8 +23,14 @@ async fn bad_settings_stop_startup_with_one_line_naming_the_variable() {
         (&[], "GEMINI_API_KEY"),
         (&[("GEMINI_API_KEY", " , ")], "GEMINI_API_KEY"),
         (&[("GEMINI_API_KEY", "k"), ("PORT", "99999")], "PORT"),
-        (&[("GEMINI_API_KEY", "k"), ("KEY_COOLDOWN_MINUTES", "often")], "KEY_COOLDOWN_MINUTES"),
-        (&[("GEMINI_API_KEY", "k"), ("REQUEST_TIMEOUT", "-3")], "REQUEST_TIMEOUT"),
+        (
+            &[("GEMINI_API_KEY", "k"), ("KEY_COOLDOWN_MINUTES", "often")],
+            "KEY_COOLDOWN_MINUTES",
+        ),
+        (
+            &[("GEMINI_API_KEY", "k"), ("REQUEST_TIMEOUT", "-3")],
+            "REQUEST_TIMEOUT",
+        ),
         (&[("GEMINI_API_KEY", "k"), ("HOST", "localhost:80")], "HOST"),
     ];
     for (vars, name) in cases {
@@ -40,7 +49,14 @@ async fn a_dotenv_file_is_read_and_the_environment_wins() {
     let mock = MockGemini::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let k = key(7);
-    std::fs::write(dir.path().join(".env"), format!("GEMINI_API_KEY={k}\nPORT=1\nGEMINI_BASE_URL={}\n", mock.base_url())).unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!(
+            "GEMINI_API_KEY={k}\nPORT=1\nGEMINI_BASE_URL={}\n",
+            mock.base_url()
+        ),
+    )
+    .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gemini-gateway"))
         .current_dir(dir.path())
         .env_clear()
@@ -51,13 +67,19 @@ async fn a_dotenv_file_is_read_and_the_environment_wins() {
     let stderr = child.stderr.take().unwrap();
     let line = tokio::task::spawn_blocking(move || {
         use std::io::BufRead;
-        std::io::BufReader::new(stderr).lines().map_while(Result::ok).find(|l| l.contains("listening on"))
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("listening on"))
     })
     .await
     .unwrap()
     .unwrap();
     let _ = child.kill();
-    assert!(!line.contains(":1 ") && !line.ends_with(":1"), "PORT from the environment wins: {line}");
+    assert!(
+        !line.contains(":1 ") && !line.ends_with(":1"),
+        "PORT from the environment wins: {line}"
+    );
 }
 
 #[tokio::test]
@@ -66,7 +88,9 @@ async fn the_client_credential_is_never_forwarded_and_the_pool_key_travels_only_
     let ks = keys(1);
     let gw = Gateway::start(&mock, &ks, &[]).await;
     let resp = client()
-        .post(gw.url(&format!("/v1beta/models/{FLASH}:generateContent?key=client-secret-in-query")))
+        .post(gw.url(&format!(
+            "/v1beta/models/{FLASH}:generateContent?key=client-secret-in-query"
+        )))
         .header("x-goog-api-key", "client-secret-in-header")
         .json(&hello_body())
         .send()
@@ -88,15 +112,43 @@ async fn v1_paths_models_and_count_tokens_are_served() {
     let gw = Gateway::start(&mock, &keys(2), &[]).await;
     let c = client();
     for v in ["v1beta", "v1"] {
-        let list: Value = c.get(gw.url(&format!("/{v}/models"))).send().await.unwrap().json().await.unwrap();
-        assert!(list["models"].as_array().unwrap().iter().any(|m| m["name"] == "models/gemini-2.5-flash"));
-        let one: Value = c.get(gw.url(&format!("/{v}/models/{FLASH}"))).send().await.unwrap().json().await.unwrap();
+        let list: Value = c
+            .get(gw.url(&format!("/{v}/models")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(list["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "models/gemini-2.5-flash"));
+        let one: Value = c
+            .get(gw.url(&format!("/{v}/models/{FLASH}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(one["name"], "models/gemini-2.5-flash");
-        let resp = c.post(gw.url(&format!("/{v}/models/{FLASH}:countTokens"))).json(&hello_body()).send().await.unwrap();
+        let resp = c
+            .post(gw.url(&format!("/{v}/models/{FLASH}:countTokens")))
+            .json(&hello_body())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
         let count: Value = resp.json().await.unwrap();
         assert!(count["totalTokens"].as_u64().unwrap() > 0);
-        let resp = c.post(gw.url(&format!("/{v}/models/{FLASH}:generateContent"))).json(&hello_body()).send().await.unwrap();
+        let resp = c
+            .post(gw.url(&format!("/{v}/models/{FLASH}:generateContent")))
+            .json(&hello_body())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
     }
 }
@@ -108,19 +160,53 @@ async fn status_has_the_seed_shape_with_masked_keys_and_health_reveals_no_key() 
     let gw = Gateway::start(&mock, &ks, &[]).await;
     mock.script(rule(&ks[2], None, None, Behaviour::KeyInvalid));
     for _ in 0..3 {
-        assert_eq!(client().post(gw.url(&format!("/v1beta/models/{FLASH}:generateContent"))).json(&hello_body()).send().await.unwrap().status(), 200);
+        assert_eq!(
+            client()
+                .post(gw.url(&format!("/v1beta/models/{FLASH}:generateContent")))
+                .json(&hello_body())
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
-    let raw = reqwest::get(gw.url("/v1/keys/status")).await.unwrap().text().await.unwrap();
+    let raw = reqwest::get(gw.url("/v1/keys/status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for k in &ks {
         assert!(!raw.contains(k.as_str()), "whole key in status");
     }
     let s: Value = serde_json::from_str(&raw).unwrap();
-    assert_eq!(s["summary"], serde_json::json!({"total": 3, "available": 2, "temporarily_disabled": 0, "permanently_disabled": 1}));
-    assert_eq!(s["available_keys"], serde_json::json!([masked(&ks[0]), masked(&ks[1])]));
-    assert_eq!(s["permanently_disabled_keys"], serde_json::json!([masked(&ks[2])]));
-    assert!(s["temporarily_disabled_keys"].as_object().unwrap().is_empty());
-    assert_eq!(masked(&ks[0]), format!("{}...{}", &ks[0][..6], &ks[0][35..]));
-    let ids: Vec<&str> = s["keys"].as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        s["summary"],
+        serde_json::json!({"total": 3, "available": 2, "temporarily_disabled": 0, "permanently_disabled": 1})
+    );
+    assert_eq!(
+        s["available_keys"],
+        serde_json::json!([masked(&ks[0]), masked(&ks[1])])
+    );
+    assert_eq!(
+        s["permanently_disabled_keys"],
+        serde_json::json!([masked(&ks[2])])
+    );
+    assert!(s["temporarily_disabled_keys"]
+        .as_object()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        masked(&ks[0]),
+        format!("{}...{}", &ks[0][..6], &ks[0][35..])
+    );
+    let ids: Vec<&str> = s["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 3);
     assert!(ids.iter().all(|id| id.len() == 12));
     assert_eq!(s["keys"][2]["state"], "disabled");
@@ -139,9 +225,16 @@ async fn status_has_the_seed_shape_with_masked_keys_and_health_reveals_no_key() 
 async fn no_whole_key_appears_in_any_log_line_or_response_at_debug() {
     let mock = MockGemini::start().await.unwrap();
     let ks = keys(6);
-    let gw = Gateway::start(&mock, &ks, &[("LOG_LEVEL", "debug"), ("REQUEST_TIMEOUT", "0.5")]).await;
+    let gw = Gateway::start(
+        &mock,
+        &ks,
+        &[("LOG_LEVEL", "debug"), ("REQUEST_TIMEOUT", "0.5")],
+    )
+    .await;
     let behaviours = [
-        Behaviour::RateLimitPerMinute { retry_delay: "30s".into() },
+        Behaviour::RateLimitPerMinute {
+            retry_delay: "30s".into(),
+        },
         Behaviour::RateLimitPerDay,
         Behaviour::KeyInvalid,
         Behaviour::Suspended,
@@ -152,9 +245,19 @@ async fn no_whole_key_appears_in_any_log_line_or_response_at_debug() {
         mock.script(rule(k, None, Some(1), b));
     }
     let mut responses = String::new();
-    for path in ["generateContent", "streamGenerateContent?alt=sse", "generateContent", "countTokens"] {
+    for path in [
+        "generateContent",
+        "streamGenerateContent?alt=sse",
+        "generateContent",
+        "countTokens",
+    ] {
         for _ in 0..3 {
-            let resp = client().post(gw.url(&format!("/v1beta/models/{FLASH}:{path}"))).json(&hello_body()).send().await.unwrap();
+            let resp = client()
+                .post(gw.url(&format!("/v1beta/models/{FLASH}:{path}")))
+                .json(&hello_body())
+                .send()
+                .await
+                .unwrap();
             responses.push_str(&format!("{:?}", resp.headers()));
             responses.push_str(&resp.text().await.unwrap_or_default());
         }
@@ -163,14 +266,25 @@ async fn no_whole_key_appears_in_any_log_line_or_response_at_debug() {
     for k in &ks {
         mock.script(rule(k, None, None, Behaviour::Suspended));
     }
-    let resp = client().post(gw.url(&format!("/v1beta/models/{FLASH}:generateContent"))).json(&hello_body()).send().await.unwrap();
+    let resp = client()
+        .post(gw.url(&format!("/v1beta/models/{FLASH}:generateContent")))
+        .json(&hello_body())
+        .send()
+        .await
+        .unwrap();
     responses.push_str(&resp.text().await.unwrap());
     responses.push_str(&gw.status().await.to_string());
     let logs = gw.logs();
     assert!(logs.lines().count() > 5, "debug logging is on: {logs}");
     for k in &ks {
-        assert!(!logs.contains(k.as_str()), "whole key in a log line:\n{logs}");
-        assert!(!responses.contains(k.as_str()), "whole key in a response:\n{responses}");
+        assert!(
+            !logs.contains(k.as_str()),
+            "whole key in a log line:\n{logs}"
+        );
+        assert!(
+            !responses.contains(k.as_str()),
+            "whole key in a response:\n{responses}"
+        );
     }
 }
 
@@ -181,12 +295,22 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let gw = Gateway::start(&mock, &ks, &[]).await;
     mock.script(rule(&ks[0], None, None, Behaviour::Delay { ms: 800 }));
     let url = gw.url(&format!("/v1beta/models/{FLASH}:generateContent"));
-    let in_flight = tokio::spawn(async move { client().post(url).json(&hello_body()).send().await.unwrap().status() });
+    let in_flight = tokio::spawn(async move {
+        client()
+            .post(url)
+            .json(&hello_body())
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
     // Wait until the request has reached the upstream, then ask the gateway to stop.
     while model_calls(&mock).is_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let code = tokio::task::spawn_blocking(move || gw.terminate()).await.unwrap();
+    let code = tokio::task::spawn_blocking(move || gw.terminate())
+        .await
+        .unwrap();
     assert_eq!(in_flight.await.unwrap(), 200);
     assert_eq!(code, Some(0));
 }

@@ -18,7 +18,7 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 GATEWAY_BIN = os.environ.get("GATEWAY_BIN", str(TARGET / "debug" / "gemini-gateway"))
 MOCK_BIN = os.environ.get("MOCK_BIN", str(TARGET / "debug" / "mock-gemini"))
 
-KEYS = [f"AIzaSyE2e{i:02d}Qm2Lr8Vt6Wn3Pk1Jh7Gf5Ds0o_rA" for i in range(3)]
+KEYS = [f"AIzaSyE2eQm2Lr8Vt6Wn3Pk1Jh7Gf5Ds0o_{i:04d}" for i in range(3)]
 
 
 def _wait_for_line(proc, pattern, lines):

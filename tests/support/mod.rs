@@ -11,9 +11,9 @@ use std::time::Duration;
 
 pub use mock_gemini::{Behaviour, MockGemini, RecordedRequest, Rule};
 
-/// Realistic-looking, distinct 39-character keys (`AIza` + 35).
+/// Realistic-looking, distinct 39-character keys (`AIza` + 35) whose masked forms differ too.
 pub fn key(i: usize) -> String {
-    format!("AIzaSyTest{i:02}x7Qm2Lr8Vt6Wn3Pk1Jh7Gf5Ds0o")
+    format!("AIzaSyTestQm2Lr8Vt6Wn3Pk1Jh7Gf5Ds0o{i:04}")
 }
 
 pub fn keys(n: usize) -> Vec<String> {
@@ -87,7 +87,12 @@ impl Gateway {
             .await
             .unwrap();
         match addr {
-            Ok(addr) => Ok(Gateway { child, addr, logs, _dir: dir }),
+            Ok(addr) => Ok(Gateway {
+                child,
+                addr,
+                logs,
+                _dir: dir,
+            }),
             Err(_) => {
                 let status = child.wait().ok().and_then(|s| s.code());
                 std::thread::sleep(Duration::from_millis(50));
@@ -112,12 +117,20 @@ impl Gateway {
 
     /// Sends SIGTERM and waits for the exit code.
     pub fn terminate(mut self) -> Option<i32> {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         self.child.wait().ok().and_then(|s| s.code())
     }
 
     pub async fn status(&self) -> serde_json::Value {
-        reqwest::get(self.url("/v1/keys/status")).await.unwrap().json().await.unwrap()
+        reqwest::get(self.url("/v1/keys/status"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 }
 
@@ -129,7 +142,10 @@ impl Drop for Gateway {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
 }
 
 /// A minimal valid generateContent body.
@@ -138,10 +154,18 @@ pub fn hello_body() -> serde_json::Value {
 }
 
 pub fn rule(key: &str, model: Option<&str>, times: Option<u32>, behaviour: Behaviour) -> Rule {
-    Rule { key: key.to_string(), model: model.map(str::to_string), times, behaviour }
+    Rule {
+        key: key.to_string(),
+        model: model.map(str::to_string),
+        times,
+        behaviour,
+    }
 }
 
 /// The upstream model calls the mock saw (status endpoint and others excluded).
 pub fn model_calls(mock: &MockGemini) -> Vec<RecordedRequest> {
-    mock.requests().into_iter().filter(|r| r.action.as_deref() != Some("list")).collect()
+    mock.requests()
+        .into_iter()
+        .filter(|r| r.action.as_deref() != Some("list"))
+        .collect()
 }

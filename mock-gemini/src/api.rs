@@ -1,0 +1,456 @@
+//! The Gemini API surface: routing of `/{v1,v1beta}/models...`, authentication, scripted
+//! rules, body parsing and validation, and the answer — in the order the real service
+//! applies them (key first, then model, then quota/availability, then the body).
+//! Every request is recorded in the server's log with the status it got.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Query, Request, State as AxumState};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+use crate::descriptors::{COUNT_TOKENS_BODY, GENERATE_CONTENT_BODY};
+use crate::errors::{html_not_found, json_response, ApiError, Violation};
+use crate::model::{plan, prompt_tokens};
+use crate::models_catalog::{find, list_page, ModelInfo};
+use crate::ordered::Json;
+use crate::proto;
+use crate::respond::{full_response, stream_events, strip_finish};
+use crate::script::{Behaviour, CallKind};
+use crate::sse::{frames, streaming_response, Ending, Framing};
+use crate::state::{lock, Entry, State};
+use crate::validate::{check_count_tokens, check_generate};
+
+/// The real API's request size limit.
+const MAX_BODY: usize = 20 * 1024 * 1024;
+
+/// Query parameters every Google API accepts.
+const SYSTEM_PARAMS: [&str; 12] = [
+    "key",
+    "alt",
+    "$alt",
+    "prettyPrint",
+    "$prettyPrint",
+    "fields",
+    "$fields",
+    "quotaUser",
+    "$.xgafv",
+    "callback",
+    "upload_protocol",
+    "uploadType",
+];
+
+#[derive(Debug, Clone)]
+enum Route {
+    List {
+        version: String,
+    },
+    Get {
+        version: String,
+        model: String,
+    },
+    Call {
+        version: String,
+        model: String,
+        kind: CallKind,
+    },
+    Unknown,
+}
+
+impl Route {
+    fn parse(method: &Method, path: &str) -> Route {
+        let path = path.replace("%3A", ":").replace("%3a", ":");
+        let mut segments = path.trim_start_matches('/').splitn(3, '/');
+        let (Some(version), Some("models")) = (segments.next(), segments.next()) else {
+            return Route::Unknown;
+        };
+        if version != "v1" && version != "v1beta" {
+            return Route::Unknown;
+        }
+        let version = version.to_owned();
+        let rest = segments.next().unwrap_or("");
+        if rest.contains('/') {
+            return Route::Unknown;
+        }
+        match (method, rest.split_once(':')) {
+            (&Method::GET, None) if rest.is_empty() => Route::List { version },
+            (&Method::GET, None) => Route::Get {
+                version,
+                model: rest.to_owned(),
+            },
+            (&Method::POST, Some((model, action))) if !model.is_empty() => {
+                let kind = match action {
+                    "generateContent" => CallKind::Generate,
+                    "streamGenerateContent" => CallKind::Stream,
+                    "countTokens" => CallKind::CountTokens,
+                    _ => return Route::Unknown,
+                };
+                Route::Call {
+                    version,
+                    model: model.to_owned(),
+                    kind,
+                }
+            }
+            _ => Route::Unknown,
+        }
+    }
+
+    fn model(&self) -> Option<String> {
+        match self {
+            Route::Get { model, .. } | Route::Call { model, .. } => Some(model.clone()),
+            _ => None,
+        }
+    }
+
+    fn action(&self) -> Option<String> {
+        let action = match self {
+            Route::List { .. } => "list",
+            Route::Get { .. } => "get",
+            Route::Call {
+                kind: CallKind::Generate,
+                ..
+            } => "generateContent",
+            Route::Call {
+                kind: CallKind::Stream,
+                ..
+            } => "streamGenerateContent",
+            Route::Call { .. } => "countTokens",
+            Route::Unknown => return None,
+        };
+        Some(action.to_owned())
+    }
+}
+
+/// What to send once the request is recorded.
+enum Answer {
+    Now(Response),
+    Hang,
+}
+
+struct Call<'a> {
+    state: &'a Arc<State>,
+    path: &'a str,
+    params: &'a [(String, String)],
+    headers: &'a HeaderMap,
+    api_key: Option<&'a str>,
+    body: &'a Bytes,
+    extra_delay: Duration,
+}
+
+/// The fallback handler: everything that is not the control API.
+pub async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().map(str::to_owned);
+    let params: Vec<(String, String)> = Query::try_from_uri(&parts.uri)
+        .map(|Query(p)| p)
+        .unwrap_or_default();
+    let header_key = parts
+        .headers
+        .get("x-goog-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let query_key = params
+        .iter()
+        .find(|(k, _)| k == "key")
+        .map(|(_, v)| v.clone());
+    let key_in_query = query_key.is_some();
+    let api_key = header_key.or(query_key);
+    let route = Route::parse(&parts.method, &path);
+    let (body, too_large) = match to_bytes(body, MAX_BODY + 1).await {
+        Ok(bytes) if bytes.len() > MAX_BODY => (Bytes::new(), true),
+        Ok(bytes) => (bytes, false),
+        Err(_) => (Bytes::new(), true),
+    };
+    let mut call = Call {
+        state: &state,
+        path: &path,
+        params: &params,
+        headers: &parts.headers,
+        api_key: api_key.as_deref(),
+        body: &body,
+        extra_delay: Duration::ZERO,
+    };
+    let answer = if too_large {
+        let error = ApiError::invalid_argument(format!(
+            "Request payload size exceeds the limit: {MAX_BODY} bytes."
+        ));
+        Answer::Now(error.into_response_for(&route, &params))
+    } else {
+        call.answer(&route)
+    };
+    let status = match &answer {
+        Answer::Now(response) => response.status().as_u16(),
+        Answer::Hang => 0,
+    };
+    let extra_delay = call.extra_delay;
+    state.record(Entry {
+        method: parts.method.to_string(),
+        path,
+        query,
+        api_key,
+        key_in_query,
+        model: route.model(),
+        action: route.action(),
+        body,
+        status,
+    });
+    if route.action().is_some() && !state.sleep(state.response_delay + extra_delay).await {
+        return ApiError::unavailable().into_response_for(&route, &params);
+    }
+    match answer {
+        Answer::Now(response) => response,
+        Answer::Hang => {
+            state.until_shutdown().await;
+            let body = Body::from_stream(futures_util::stream::once(async {
+                Err::<Bytes, _>(std::io::Error::other("mock-gemini shut down"))
+            }));
+            Response::new(body)
+        }
+    }
+}
+
+impl ApiError {
+    fn into_response_for(self, route: &Route, params: &[(String, String)]) -> Response {
+        let wrap = matches!(
+            route,
+            Route::Call {
+                kind: CallKind::Stream,
+                ..
+            }
+        ) && !is_sse(params);
+        self.to_response(wrap, pretty(params))
+    }
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn is_sse(params: &[(String, String)]) -> bool {
+    param(params, "alt").or_else(|| param(params, "$alt")) == Some("sse")
+}
+
+fn pretty(params: &[(String, String)]) -> bool {
+    param(params, "prettyPrint").or_else(|| param(params, "$prettyPrint")) != Some("false")
+}
+
+impl Call<'_> {
+    fn answer(&mut self, route: &Route) -> Answer {
+        match self.checked(route) {
+            Ok(answer) => answer,
+            Err(error) => Answer::Now(error.into_response_for(route, self.params)),
+        }
+    }
+
+    fn checked(&mut self, route: &Route) -> Result<Answer, ApiError> {
+        let (version, model_name, kind) = match route {
+            Route::Unknown => return Ok(Answer::Now(html_not_found(self.path))),
+            Route::List { version } => (version, None, CallKind::Metadata),
+            Route::Get { version, model } => (version, Some(model.as_str()), CallKind::Metadata),
+            Route::Call {
+                version,
+                model,
+                kind,
+            } => (version, Some(model.as_str()), *kind),
+        };
+        let key = self.authenticate()?;
+        let model = match model_name {
+            Some(name) => {
+                let method = match kind {
+                    CallKind::Metadata => "get",
+                    CallKind::CountTokens => "countTokens",
+                    _ => "generateContent",
+                };
+                let found = find(name).filter(|m| m.generates || kind == CallKind::Metadata);
+                Some(found.ok_or_else(|| ApiError::model_not_found(name, version, method))?)
+            }
+            None => None,
+        };
+        let behaviour = lock(&self.state.rules).take(key, model.map(|m| m.id), kind);
+        let mut ending = Ending::Clean;
+        let mut keep_events = None;
+        match behaviour {
+            None | Some(Behaviour::Ok) => {}
+            Some(Behaviour::RateLimitPerMinute { retry_delay }) => {
+                return Err(ApiError::rate_limit_per_minute(
+                    model_id(model),
+                    &retry_delay,
+                ))
+            }
+            Some(Behaviour::RateLimitPerDay) => {
+                return Err(ApiError::rate_limit_per_day(model_id(model)))
+            }
+            Some(Behaviour::RateLimitBare) => return Err(ApiError::rate_limit_bare()),
+            Some(Behaviour::KeyInvalid) => return Err(ApiError::key_invalid()),
+            Some(Behaviour::Suspended) => return Err(ApiError::suspended(key)),
+            Some(Behaviour::Unavailable) => return Err(ApiError::unavailable()),
+            Some(Behaviour::Internal) => return Err(ApiError::internal()),
+            Some(Behaviour::Hang) => return Ok(Answer::Hang),
+            Some(Behaviour::Delay { ms }) => self.extra_delay = Duration::from_millis(ms),
+            Some(Behaviour::StreamBreak { after_chunks }) => {
+                ending = Ending::Abort;
+                keep_events = Some(after_chunks);
+            }
+            Some(Behaviour::StreamNoFinish { after_chunks }) => keep_events = Some(after_chunks),
+        }
+        self.check_query(kind)?;
+        let pretty = pretty(self.params);
+        let Some(model) = model else {
+            let size = param(self.params, "pageSize").and_then(|s| s.parse().ok());
+            let page = list_page(size, param(self.params, "pageToken"));
+            return Ok(Answer::Now(json_response(StatusCode::OK, &page, pretty)));
+        };
+        if kind == CallKind::Metadata {
+            return Ok(Answer::Now(json_response(
+                StatusCode::OK,
+                &model.resource(),
+                pretty,
+            )));
+        }
+        let body = self.parse_body(kind)?;
+        if kind == CallKind::CountTokens {
+            check_count_tokens(&body, model)?;
+            let counted = match body
+                .get("generateContentRequest")
+                .and_then(Value::as_object)
+            {
+                Some(inner) => prompt_tokens(inner),
+                None => prompt_tokens(&body),
+            };
+            let answer = json!({
+                "totalTokens": counted,
+                "promptTokensDetails": [{"modality": "TEXT", "tokenCount": counted}],
+            });
+            return Ok(Answer::Now(json_response(StatusCode::OK, &answer, pretty)));
+        }
+        check_generate(&body, model, Some(&lock(&self.state.signatures)))?;
+        let prompt = prompt_tokens(&body);
+        if prompt > u64::from(model.input_limit) {
+            return Err(ApiError::invalid_argument(format!(
+                "The input token count ({prompt}) exceeds the maximum number of tokens allowed ({}).",
+                model.input_limit
+            )));
+        }
+        let plan = plan(&body, model);
+        if kind == CallKind::Generate {
+            let response = full_response(&plan, model, self.state);
+            return Ok(Answer::Now(json_response(
+                StatusCode::OK,
+                &response,
+                pretty,
+            )));
+        }
+        let mut events = stream_events(&plan, model, self.state);
+        if let Some(keep) = keep_events {
+            events.truncate(keep);
+            strip_finish(&mut events);
+        }
+        let framing = if is_sse(self.params) {
+            Framing::Sse
+        } else {
+            Framing::JsonArray { pretty }
+        };
+        let frames = frames(&events, framing, ending);
+        Ok(Answer::Now(streaming_response(
+            frames,
+            framing,
+            ending,
+            self.state.clone(),
+        )))
+    }
+
+    /// The API key, or Google's answer for a missing or malformed one.
+    fn authenticate(&self) -> Result<&str, ApiError> {
+        let Some(key) = self.api_key else {
+            return Err(if self.headers.contains_key("authorization") {
+                ApiError::unauthenticated()
+            } else {
+                ApiError::missing_key()
+            });
+        };
+        if !key.starts_with("AIza") || key.len() != 39 {
+            return Err(ApiError::key_invalid());
+        }
+        Ok(key)
+    }
+
+    /// Unknown query parameters cannot be bound to the request message.
+    fn check_query(&self, kind: CallKind) -> Result<(), ApiError> {
+        let violations: Vec<Violation> = self
+            .params
+            .iter()
+            .filter(|(name, _)| {
+                !SYSTEM_PARAMS.contains(&name.as_str())
+                    && !(kind == CallKind::Metadata && (name == "pageSize" || name == "pageToken"))
+            })
+            .map(|(name, _)| Violation {
+                field: None,
+                description: format!(
+                    "Invalid JSON payload received. Unknown name \"{name}\": Cannot bind query parameter. \
+                     Field '{name}' could not be found in request message."
+                ),
+            })
+            .collect();
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::bad_request(&violations))
+        }
+    }
+
+    /// Parses the body as proto JSON and returns the normalised message.
+    fn parse_body(&self, kind: CallKind) -> Result<Map<String, Value>, ApiError> {
+        let raw: Json = if self.body.iter().all(u8::is_ascii_whitespace) {
+            Json::Object(Vec::new())
+        } else {
+            serde_json::from_slice(self.body).map_err(|e| syntax_error(self.body, &e))?
+        };
+        let descriptor = if kind == CallKind::CountTokens {
+            &COUNT_TOKENS_BODY
+        } else {
+            &GENERATE_CONTENT_BODY
+        };
+        let (normalised, violations) = proto::parse(&raw, descriptor);
+        if !violations.is_empty() {
+            return Err(ApiError::bad_request(&violations));
+        }
+        match normalised {
+            Value::Object(map) => Ok(map),
+            _ => Ok(Map::new()),
+        }
+    }
+}
+
+fn model_id(model: Option<&ModelInfo>) -> &str {
+    model.map_or("", |m| m.id)
+}
+
+/// `Invalid JSON payload received. Unexpected token.` with the offending line and a caret.
+fn syntax_error(body: &[u8], error: &serde_json::Error) -> ApiError {
+    let text = String::from_utf8_lossy(body);
+    let line = text
+        .lines()
+        .nth(error.line().saturating_sub(1))
+        .unwrap_or_default();
+    let column = error.column().saturating_sub(1);
+    let start = column.saturating_sub(40);
+    let excerpt: String = line.chars().skip(start).take(80).collect();
+    let caret = format!("{}^", " ".repeat(column - start));
+    let what = if error.is_eof() {
+        "Unexpected end of string."
+    } else {
+        "Unexpected token."
+    };
+    ApiError::bad_request(&[Violation {
+        field: None,
+        description: format!("Invalid JSON payload received. {what}\n{excerpt}\n{caret}"),
+    }])
+}

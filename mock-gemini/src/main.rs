@@ -1,0 +1,140 @@
+//! `mock-gemini`: runs the strict Gemini mock as a standalone process for Python
+//! end-to-end tests and benchmarks, which script it through its `/_mock/` control API.
+//!
+//! ```text
+//! mock-gemini [--host H] [--port P] [--stream-chunks N] [--chunk-interval-ms N] [--response-delay-ms N]
+//! ```
+//! Prints exactly one line, `mock-gemini listening on http://HOST:PORT`, then serves until
+//! SIGTERM or SIGINT.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+
+use mock_gemini::{MockGemini, MockOptions};
+
+const USAGE: &str = "usage: mock-gemini [--host H] [--port P] [--stream-chunks N] \
+                     [--chunk-interval-ms N] [--response-delay-ms N]";
+
+struct Args {
+    host: IpAddr,
+    port: u16,
+    options: MockOptions,
+}
+
+fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, String> {
+    let raw = raw.ok_or_else(|| format!("{flag} needs a value"))?;
+    raw.parse()
+        .map_err(|_| format!("{flag}: invalid value {raw:?}"))
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut parsed = Args {
+        host: IpAddr::from([127, 0, 0, 1]),
+        port: 0,
+        options: MockOptions::default(),
+    };
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, inline)) => (flag.to_owned(), Some(inline.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let mut next = || inline.clone().or_else(|| args.next());
+        match flag.as_str() {
+            "--host" => parsed.host = value(&flag, next())?,
+            "--port" => parsed.port = value(&flag, next())?,
+            "--stream-chunks" => parsed.options.stream_chunks = Some(value(&flag, next())?),
+            "--chunk-interval-ms" => parsed.options.chunk_interval_ms = Some(value(&flag, next())?),
+            "--response-delay-ms" => parsed.options.response_delay_ms = Some(value(&flag, next())?),
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(parsed)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mock = match MockGemini::start_on(SocketAddr::new(args.host, args.port), args.options).await
+    {
+        Ok(mock) => mock,
+        Err(error) => {
+            eprintln!(
+                "mock-gemini: cannot listen on {}:{}: {error}",
+                args.host, args.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    {
+        #[allow(clippy::print_stdout)]
+        {
+            println!("mock-gemini listening on {}", mock.base_url());
+        }
+        let _ = std::io::stdout().flush();
+    }
+    wait_for_signal().await;
+    mock.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Args, String> {
+        parse_args(list.iter().map(|s| (*s).to_owned()))
+    }
+
+    #[test]
+    fn parses_flags() {
+        let parsed = args(&[
+            "--port",
+            "8080",
+            "--stream-chunks=5",
+            "--chunk-interval-ms",
+            "10",
+        ]);
+        assert!(parsed.as_ref().is_ok_and(|a| a.port == 8080
+            && a.options.stream_chunks == Some(5)
+            && a.options.chunk_interval_ms == Some(10)));
+        assert!(args(&["--bogus"]).is_err());
+        assert!(args(&["--port"]).is_err());
+    }
+}

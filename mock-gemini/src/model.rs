@@ -1,0 +1,470 @@
+//! The fake model: deterministic answers and token counts.
+//!
+//! Given a validated request it decides what "the model" says: an echo of the last user
+//! text, a function call when the user asks to `run` a backquoted command or to `call` a
+//! declared function, a summary of function responses, optional thoughts, and usage
+//! numbers (≈ 4 characters per token) that `countTokens` reproduces exactly. The result
+//! is a `Plan` that `respond.rs` turns into a response or a stream.
+
+use serde_json::{json, Map, Value};
+
+use crate::models_catalog::{ModelInfo, Thinking};
+
+/// What the model answers, before it is framed as JSON or SSE.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Thought summary shown to the client (only with `includeThoughts`).
+    pub thought: Option<String>,
+    /// Tokens spent thinking (reported even when thoughts are hidden).
+    pub thoughts_tokens: u64,
+    /// The visible answer text (may be empty).
+    pub text: String,
+    /// Function calls: name and args.
+    pub calls: Vec<(String, Value)>,
+    /// `STOP` or `MAX_TOKENS`.
+    pub finish_reason: &'static str,
+    /// Prompt tokens (same as `countTokens`).
+    pub prompt_tokens: u64,
+    /// Output tokens of text and calls.
+    pub candidates_tokens: u64,
+    /// Whether the model signs its function calls / final text (thinking models).
+    pub signs: bool,
+}
+
+/// ≈ 4 characters per token, rounded up.
+pub fn tokens_for_chars(chars: usize) -> u64 {
+    (chars as u64).div_ceil(4)
+}
+
+fn chars(text: &str) -> usize {
+    text.chars().count()
+}
+
+fn json_chars(value: &Value) -> usize {
+    serde_json::to_string(value).map(|s| chars(&s)).unwrap_or(0)
+}
+
+fn parts(content: &Value) -> &[Value] {
+    content
+        .get("parts")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+fn part_chars(part: &Value) -> usize {
+    if let Some(text) = part.get("text").and_then(Value::as_str) {
+        return chars(text);
+    }
+    if let Some(call) = part.get("functionCall") {
+        return chars(call["name"].as_str().unwrap_or_default()) + json_chars(&call["args"]);
+    }
+    if let Some(response) = part.get("functionResponse") {
+        return chars(response["name"].as_str().unwrap_or_default())
+            + json_chars(&response["response"]);
+    }
+    if part.get("inlineData").is_some() || part.get("fileData").is_some() {
+        return 258 * 4;
+    }
+    json_chars(part)
+}
+
+/// Prompt tokens of a normalised generate request: text, calls, responses, media and tools.
+pub fn prompt_tokens(request: &Map<String, Value>) -> u64 {
+    let mut total = 0;
+    if let Some(system) = request.get("systemInstruction") {
+        total += parts(system).iter().map(part_chars).sum::<usize>();
+    }
+    for content in request
+        .get("contents")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        total += parts(content).iter().map(part_chars).sum::<usize>();
+    }
+    if let Some(tools) = request.get("tools") {
+        total += json_chars(tools);
+    }
+    tokens_for_chars(total).max(1)
+}
+
+fn declared_functions(request: &Map<String, Value>) -> Vec<String> {
+    let mut names = Vec::new();
+    for tool in request
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for decl in tool
+            .get("functionDeclarations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(name) = decl.get("name").and_then(Value::as_str) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// The backquoted command after the word "run", if any.
+fn requested_command(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let mut search = 0;
+    while let Some(found) = lower[search..].find("run") {
+        let at = search + found;
+        let before_ok = at == 0 || !lower.as_bytes()[at - 1].is_ascii_alphanumeric();
+        let after_ok = lower
+            .as_bytes()
+            .get(at + 3)
+            .is_none_or(|b| !b.is_ascii_alphanumeric());
+        if before_ok && after_ok {
+            let rest = &text[at + 3..];
+            if let Some(open) = rest.find('`') {
+                let body = &rest[open + 1..];
+                if let Some(close) = body.find('`') {
+                    return Some(body[..close].to_owned());
+                }
+            }
+        }
+        search = at + 3;
+    }
+    None
+}
+
+/// Every `call <name>` that names a declared function, in order.
+fn requested_calls(text: &str, declared: &[String]) -> Vec<String> {
+    let mut calls = Vec::new();
+    let mut words = text.split_whitespace().peekable();
+    while let Some(word) = words.next() {
+        if word.eq_ignore_ascii_case("call") {
+            if let Some(next) = words.peek() {
+                let name = next.trim_matches(|c: char| {
+                    !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+                });
+                if declared.iter().any(|d| d == name) {
+                    calls.push(name.to_owned());
+                }
+            }
+        }
+    }
+    calls
+}
+
+fn response_summary(response: &Value) -> String {
+    let payload = &response["response"];
+    let inner = ["output", "content", "result"]
+        .iter()
+        .find_map(|k| payload.get(*k))
+        .unwrap_or(payload);
+    let text = match inner {
+        Value::String(s) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    };
+    text.chars().take(200).collect()
+}
+
+fn thinking_active(model: &ModelInfo, budget: Option<i64>) -> bool {
+    match model.thinking {
+        Thinking::None => false,
+        Thinking::Always => true,
+        Thinking::Optional => budget != Some(0),
+        Thinking::OptIn => budget.is_some_and(|b| b != 0),
+    }
+}
+
+/// Decides the answer to a validated, normalised generate request.
+pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
+    let contents = request
+        .get("contents")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    let last_user = contents
+        .iter()
+        .rev()
+        .find(|c| c.get("role").and_then(Value::as_str) != Some("model"));
+    let user_parts = last_user.map_or(&[][..], parts);
+    let texts: Vec<&str> = user_parts
+        .iter()
+        .filter(|p| p.get("thought") != Some(&Value::Bool(true)))
+        .filter_map(|p| p.get("text").and_then(Value::as_str))
+        .collect();
+    let last_text = texts.last().copied().unwrap_or_default();
+    let responses: Vec<&Value> = user_parts
+        .iter()
+        .filter_map(|p| p.get("functionResponse"))
+        .collect();
+
+    let config = request
+        .get("generationConfig")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mode = request
+        .get("toolConfig")
+        .and_then(|c| c.get("functionCallingConfig"))
+        .and_then(|c| c.get("mode"))
+        .and_then(Value::as_str)
+        .unwrap_or("AUTO");
+    let mut declared = declared_functions(request);
+    let allowed: Vec<String> = request
+        .get("toolConfig")
+        .and_then(|c| {
+            c["functionCallingConfig"]["allowedFunctionNames"]
+                .as_array()
+                .cloned()
+        })
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    if !allowed.is_empty() {
+        declared.retain(|d| allowed.contains(d));
+    }
+    if mode == "NONE" {
+        declared.clear();
+    }
+
+    let mut text = String::new();
+    let mut calls = Vec::new();
+    if !responses.is_empty() {
+        text = responses
+            .iter()
+            .map(|r| {
+                format!(
+                    "Tool {} returned: {}",
+                    r["name"].as_str().unwrap_or_default(),
+                    response_summary(r)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    } else {
+        let joined = texts.join("\n");
+        if !declared.is_empty() {
+            if let Some(command) = requested_command(&joined) {
+                let target = if declared.iter().any(|d| d == "Bash") {
+                    "Bash"
+                } else {
+                    &declared[0]
+                };
+                calls.push((
+                    target.to_owned(),
+                    json!({"command": command, "description": "Run the requested command"}),
+                ));
+            } else {
+                for name in requested_calls(&joined, &declared) {
+                    calls.push((name, json!({})));
+                }
+            }
+            if calls.is_empty() && mode == "ANY" {
+                calls.push((declared[0].clone(), json!({})));
+            }
+        }
+        if calls.is_empty() {
+            let snippet: String = last_text.chars().take(80).collect();
+            text = format!("Mock reply from {}: {snippet}", model.id);
+        }
+    }
+
+    if calls.is_empty() {
+        text = shape_text(text, &config);
+    }
+
+    let thinking = config.get("thinkingConfig");
+    let budget = thinking
+        .and_then(|t| t.get("thinkingBudget"))
+        .and_then(Value::as_i64);
+    let include = thinking.and_then(|t| t.get("includeThoughts")) == Some(&Value::Bool(true));
+    let active = thinking_active(model, budget);
+    let mut thought_text = if active {
+        let subject = calls.first().map_or_else(
+            || "I will answer the request directly.".to_owned(),
+            |(name, _)| format!("I will call the `{name}` tool."),
+        );
+        format!("**Considering the request**\n\nThe user wrote a message of {} characters. {subject}\n\n", chars(last_text))
+    } else {
+        String::new()
+    };
+
+    let max = config
+        .get("maxOutputTokens")
+        .and_then(Value::as_u64)
+        .filter(|m| *m > 0)
+        .unwrap_or(u64::from(model.output_limit));
+    let mut thoughts_tokens = tokens_for_chars(chars(&thought_text));
+    if thoughts_tokens > max {
+        thoughts_tokens = max;
+        thought_text = thought_text.chars().take((max * 4) as usize).collect();
+    }
+    let budget_left = max - thoughts_tokens;
+    let call_chars: usize = calls.iter().map(|(n, a)| chars(n) + json_chars(a)).sum();
+    let mut finish_reason = "STOP";
+    if tokens_for_chars(call_chars) > budget_left {
+        calls.clear();
+        finish_reason = "MAX_TOKENS";
+    }
+    if tokens_for_chars(chars(&text)) > budget_left {
+        text = text.chars().take((budget_left * 4) as usize).collect();
+        finish_reason = "MAX_TOKENS";
+    }
+    let candidates_tokens = tokens_for_chars(
+        chars(&text)
+            + calls
+                .iter()
+                .map(|(n, a)| chars(n) + json_chars(a))
+                .sum::<usize>(),
+    );
+
+    Plan {
+        thought: (include && active && !thought_text.is_empty()).then_some(thought_text),
+        thoughts_tokens: if active { thoughts_tokens } else { 0 },
+        text,
+        calls,
+        finish_reason,
+        prompt_tokens: prompt_tokens(request),
+        candidates_tokens,
+        signs: active,
+    }
+}
+
+/// JSON mode and stop sequences.
+fn shape_text(text: String, config: &Value) -> String {
+    let mut text = match config.get("responseMimeType").and_then(Value::as_str) {
+        Some("application/json") => {
+            let schema = config
+                .get("responseSchema")
+                .or_else(|| config.get("responseJsonSchema"));
+            let value = match schema {
+                Some(schema) => instance_of(schema, &text, 0),
+                None => json!({ "reply": text }),
+            };
+            serde_json::to_string(&value).unwrap_or_default()
+        }
+        Some("text/x.enum") => config
+            .get("responseSchema")
+            .and_then(|s| s.get("enum"))
+            .and_then(|e| e.get(0))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        _ => text,
+    };
+    let stops = config.get("stopSequences").and_then(Value::as_array);
+    let cut = stops
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| text.find(s))
+        .min();
+    if let Some(cut) = cut {
+        text.truncate(cut);
+    }
+    text
+}
+
+/// A minimal JSON value that satisfies a (proto or JSON) schema.
+fn instance_of(schema: &Value, text: &str, depth: usize) -> Value {
+    if depth > 8 {
+        return Value::Null;
+    }
+    if let Some(first) = schema.get("enum").and_then(|e| e.get(0)) {
+        return first.clone();
+    }
+    if let Some(branch) = schema.get("anyOf").and_then(|a| a.get(0)) {
+        return instance_of(branch, text, depth + 1);
+    }
+    let kind = match schema.get("type") {
+        Some(Value::String(t)) => t.to_ascii_uppercase(),
+        Some(Value::Array(types)) => types
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or("OBJECT")
+            .to_ascii_uppercase(),
+        _ => "OBJECT".to_owned(),
+    };
+    match kind.as_str() {
+        "STRING" => Value::from(text),
+        "INTEGER" | "NUMBER" => Value::from(0),
+        "BOOLEAN" => Value::Bool(false),
+        "ARRAY" => Value::Array(Vec::new()),
+        "NULL" => Value::Null,
+        _ => {
+            let mut object = Map::new();
+            if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+                for (name, property) in properties {
+                    object.insert(name.clone(), instance_of(property, text, depth + 1));
+                }
+            }
+            Value::Object(object)
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::models_catalog::find;
+
+    fn request(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn run_directive_calls_bash() {
+        let req = request(json!({
+            "contents": [{"role": "user", "parts": [{"text": "Please run `echo hello` with Bash"}]}],
+            "tools": [{"functionDeclarations": [{"name": "Read"}, {"name": "Bash"}]}]
+        }));
+        let plan = plan(&req, find("gemini-2.5-flash").unwrap());
+        assert_eq!(plan.calls.len(), 1);
+        assert_eq!(plan.calls[0].0, "Bash");
+        assert_eq!(plan.calls[0].1["command"], "echo hello");
+        assert!(plan.text.is_empty());
+    }
+
+    #[test]
+    fn echo_and_function_response_answers() {
+        let req =
+            request(json!({"contents": [{"role": "user", "parts": [{"text": "hello there"}]}]}));
+        let p = plan(&req, find("gemini-2.0-flash").unwrap());
+        assert_eq!(p.text, "Mock reply from gemini-2.0-flash: hello there");
+        assert_eq!(p.thoughts_tokens, 0);
+        let req = request(json!({"contents": [
+            {"role": "user", "parts": [{"text": "x"}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "Bash", "args": {}}}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "Bash", "response": {"output": "hello"}}}]}
+        ]}));
+        let p = plan(&req, find("gemini-2.5-flash").unwrap());
+        assert_eq!(p.text, "Tool Bash returned: hello");
+    }
+
+    #[test]
+    fn small_max_output_tokens_truncates() {
+        let req = request(json!({
+            "contents": [{"parts": [{"text": "a fairly long question that produces a long echo"}]}],
+            "generationConfig": {"maxOutputTokens": 3}
+        }));
+        let p = plan(&req, find("gemini-2.0-flash").unwrap());
+        assert_eq!(p.finish_reason, "MAX_TOKENS");
+        assert_eq!(p.text.chars().count(), 12);
+        assert_eq!(p.candidates_tokens, 3);
+    }
+
+    #[test]
+    fn call_directive_names_declared_functions() {
+        assert_eq!(
+            requested_calls("please call Read and call Nope", &["Read".to_owned()]),
+            vec!["Read"]
+        );
+        assert_eq!(
+            requested_command("Run `ls -la` now").as_deref(),
+            Some("ls -la")
+        );
+        assert_eq!(requested_command("the runner `x`"), None);
+    }
+}

@@ -1,0 +1,222 @@
+//! Scripted behaviours: per-key (and optionally per-model) rules that make the mock fail
+//! the way the real service does — quota 429s, invalid or suspended keys, 5xx, hangs,
+//! broken streams — so the gateway's key pool and retry logic can be tested.
+//!
+//! The most recently added unexpired rule that matches a request wins; a rule with
+//! `times` expires after that many matches.
+
+use serde::{Deserialize, Serialize};
+
+/// Options of a mock server.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct MockOptions {
+    /// Text chunks per streamed answer (default 3).
+    pub stream_chunks: Option<usize>,
+    /// Delay between streamed chunks in milliseconds (default 0).
+    pub chunk_interval_ms: Option<u64>,
+    /// Delay before answering in milliseconds (default 0).
+    pub response_delay_ms: Option<u64>,
+}
+
+/// One scripted behaviour.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Rule {
+    /// The API key this applies to.
+    pub key: String,
+    /// Only for this model (`None` = all models); `models/` prefix optional.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Apply to the next N matching requests, then expire (`None` = forever).
+    #[serde(default)]
+    pub times: Option<u32>,
+    /// What to do.
+    pub behaviour: Behaviour,
+}
+
+/// What a matching request gets.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Behaviour {
+    /// Answer normally (useful on top of a persistent failure rule).
+    Ok,
+    /// 429 per-minute quota with `RetryInfo.retryDelay = retry_delay` (e.g. `"41s"`).
+    RateLimitPerMinute {
+        /// The retry delay, as Google writes it (`"41s"`, `"52.454646382s"`).
+        retry_delay: String,
+    },
+    /// 429 per-day quota, no `RetryInfo`.
+    RateLimitPerDay,
+    /// 429 `Resource has been exhausted (e.g. check quota).` with no details.
+    RateLimitBare,
+    /// 400 `API_KEY_INVALID`.
+    KeyInvalid,
+    /// 403 `CONSUMER_SUSPENDED`; the message contains the whole key.
+    Suspended,
+    /// 503 model overloaded.
+    Unavailable,
+    /// 500 internal error.
+    Internal,
+    /// Accept the request and never answer.
+    Hang,
+    /// Stream N data events, then abort the connection.
+    StreamBreak {
+        /// Events sent before the abort.
+        after_chunks: usize,
+    },
+    /// Stream N data events, then end cleanly without any `finishReason`.
+    StreamNoFinish {
+        /// Events sent before the end.
+        after_chunks: usize,
+    },
+    /// Answer normally after a delay.
+    Delay {
+        /// The delay in milliseconds.
+        ms: u64,
+    },
+}
+
+/// The kind of API call a rule is matched against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallKind {
+    /// `generateContent`.
+    Generate,
+    /// `streamGenerateContent`.
+    Stream,
+    /// `countTokens`.
+    CountTokens,
+    /// `models.get` / `models.list`.
+    Metadata,
+}
+
+impl Behaviour {
+    /// Whether this behaviour applies to (and is consumed by) a call of `kind`.
+    fn applies_to(&self, kind: CallKind) -> bool {
+        match self {
+            Behaviour::KeyInvalid | Behaviour::Suspended => true,
+            Behaviour::StreamBreak { .. } | Behaviour::StreamNoFinish { .. } => {
+                kind == CallKind::Stream
+            }
+            _ => kind != CallKind::Metadata,
+        }
+    }
+}
+
+/// The active rules, oldest first.
+#[derive(Default)]
+pub struct RuleBook {
+    rules: Vec<Rule>,
+}
+
+impl RuleBook {
+    /// Adds a rule on top of the others.
+    pub fn add(&mut self, rule: Rule) {
+        if rule.times != Some(0) {
+            self.rules.push(rule);
+        }
+    }
+
+    /// Removes every rule.
+    pub fn clear(&mut self) {
+        self.rules.clear();
+    }
+
+    /// The active rules, oldest first.
+    pub fn list(&self) -> Vec<Rule> {
+        self.rules.clone()
+    }
+
+    /// Finds the newest rule matching the call, consumes one use of it and returns its behaviour.
+    pub fn take(&mut self, key: &str, model: Option<&str>, kind: CallKind) -> Option<Behaviour> {
+        let index = self.rules.iter().rposition(|rule| {
+            rule.key == key
+                && rule.behaviour.applies_to(kind)
+                && match (&rule.model, model) {
+                    (None, _) => true,
+                    (Some(wanted), Some(model)) => {
+                        wanted.strip_prefix("models/").unwrap_or(wanted) == model
+                    }
+                    (Some(_), None) => false,
+                }
+        })?;
+        let rule = &mut self.rules[index];
+        let behaviour = rule.behaviour.clone();
+        if let Some(times) = rule.times.as_mut() {
+            *times = times.saturating_sub(1);
+            if *times == 0 {
+                self.rules.remove(index);
+            }
+        }
+        Some(behaviour)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(key: &str, model: Option<&str>, times: Option<u32>, behaviour: Behaviour) -> Rule {
+        Rule {
+            key: key.to_owned(),
+            model: model.map(str::to_owned),
+            times,
+            behaviour,
+        }
+    }
+
+    #[test]
+    fn newest_rule_wins_and_times_expire() {
+        let mut book = RuleBook::default();
+        book.add(rule("k", None, None, Behaviour::RateLimitPerDay));
+        book.add(rule("k", None, Some(1), Behaviour::Ok));
+        assert_eq!(
+            book.take("k", Some("m"), CallKind::Generate),
+            Some(Behaviour::Ok)
+        );
+        assert_eq!(
+            book.take("k", Some("m"), CallKind::Generate),
+            Some(Behaviour::RateLimitPerDay)
+        );
+        assert_eq!(book.take("other", Some("m"), CallKind::Generate), None);
+    }
+
+    #[test]
+    fn model_filter_and_call_kind() {
+        let mut book = RuleBook::default();
+        book.add(rule(
+            "k",
+            Some("models/gemini-2.5-pro"),
+            None,
+            Behaviour::Unavailable,
+        ));
+        book.add(rule(
+            "k",
+            None,
+            None,
+            Behaviour::StreamBreak { after_chunks: 1 },
+        ));
+        assert_eq!(
+            book.take("k", Some("gemini-2.5-flash"), CallKind::Generate),
+            None
+        );
+        assert_eq!(
+            book.take("k", Some("gemini-2.5-pro"), CallKind::Generate),
+            Some(Behaviour::Unavailable)
+        );
+        assert_eq!(
+            book.take("k", Some("gemini-2.5-pro"), CallKind::Stream),
+            Some(Behaviour::StreamBreak { after_chunks: 1 })
+        );
+        assert_eq!(book.take("k", None, CallKind::Metadata), None);
+    }
+
+    #[test]
+    fn rules_parse_from_json() {
+        let parsed: Result<Rule, _> = serde_json::from_str(
+            r#"{"key":"k","times":2,"behaviour":{"type":"rate_limit_per_minute","retry_delay":"41s"}}"#,
+        );
+        assert!(matches!(
+            parsed.map(|r| r.behaviour),
+            Ok(Behaviour::RateLimitPerMinute { retry_delay }) if retry_delay == "41s"
+        ));
+    }
+}

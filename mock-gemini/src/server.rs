@@ -1,0 +1,136 @@
+//! The running mock server and its Rust API: start it on a port, script it, read what
+//! it received, stop it. Connections get `TCP_NODELAY` so streamed events are not delayed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::script::{MockOptions, Rule};
+use crate::state::{lock, RecordedRequest, State};
+use crate::{api, control};
+
+/// A running mock Gemini server; dropping it (or [`MockGemini::shutdown`]) stops it.
+pub struct MockGemini {
+    addr: SocketAddr,
+    state: Arc<State>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MockGemini {
+    /// Starts a server with default options on `127.0.0.1` and a free port.
+    pub async fn start() -> std::io::Result<MockGemini> {
+        MockGemini::start_with(MockOptions::default()).await
+    }
+
+    /// Starts a server with `options` on `127.0.0.1` and a free port.
+    pub async fn start_with(options: MockOptions) -> std::io::Result<MockGemini> {
+        MockGemini::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), options).await
+    }
+
+    /// Starts a server with `options` on `addr` (port 0 picks a free port).
+    pub async fn start_on(addr: SocketAddr, options: MockOptions) -> std::io::Result<MockGemini> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let state = Arc::new(State::new(&options, stopped.clone()));
+        let app: Router = control::routes()
+            .fallback(api::handle)
+            .with_state(state.clone());
+        let listener = listener.tap_io(|socket| {
+            let _ = socket.set_nodelay(true);
+        });
+        let mut signal = stopped;
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = signal.wait_for(|down| *down).await;
+        });
+        let task = tokio::spawn(async move {
+            if let Err(error) = serve.await {
+                tracing::warn!(%error, "mock-gemini server stopped with an error");
+            }
+        });
+        Ok(MockGemini {
+            addr,
+            state,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Adds a scripted behaviour on top of the existing ones.
+    pub fn script(&self, rule: Rule) {
+        lock(&self.state.rules).add(rule);
+    }
+
+    /// Removes every scripted behaviour.
+    pub fn clear_rules(&self) {
+        lock(&self.state.rules).clear();
+    }
+
+    /// Every API request received (control requests excluded), oldest first; the last
+    /// 10,000 are kept.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.requests()
+    }
+
+    /// Empties the request log.
+    pub fn clear_requests(&self) {
+        self.state.clear_requests();
+    }
+
+    /// Stops the server: hanging requests are released, open connections closed.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for MockGemini {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockGemini")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for MockGemini {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn the_server_handle_can_be_shared_between_tasks() {
+        shareable::<MockGemini>();
+        shareable::<RecordedRequest>();
+    }
+}
