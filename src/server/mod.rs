@@ -71,11 +71,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let local = listener
         .local_addr()
         .map_err(|e| ServeError::Bind(addr, e))?;
+    // Printed whatever LOG_LEVEL says: it is how a caller that asked for port 0 learns the port.
+    eprintln!("gemini-gateway listening on http://{local}");
     tracing::info!(
         address = %local,
         keys = state.pool().len(),
         upstream = %state.config.gemini_base_url,
-        "gemini-gateway listening on http://{local}"
+        "serving"
     );
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
