@@ -124,12 +124,19 @@ impl Dispatcher {
     }
 
     /// A streaming request: fails over until a first chunk arrives, then hands the stream over.
+    ///
+    /// With `commit_after`, a stream whose headers arrived but whose first chunk has not come
+    /// within that time is handed over anyway with an empty `first` (the caller commits and keeps
+    /// the client waiting with keep-alives — Claude Code gives up on a request with no response
+    /// headers after 60 s). Without it, the first chunk is awaited up to the attempt timeout.
     pub async fn stream(
         &self,
         model: &str,
         req: &UpstreamRequest,
         preferred: Option<usize>,
+        commit_after: Option<Duration>,
     ) -> Result<CommittedStream, DispatchError> {
+        let first_wait = commit_after.map_or(self.attempt_timeout, |c| c.min(self.attempt_timeout));
         self.with_failover(model, preferred, |lease| async move {
             let resp = match timeout(self.attempt_timeout, self.client.send(&lease.key, req)).await
             {
@@ -147,13 +154,14 @@ impl Dispatcher {
             let content_type = content_type(&resp);
             let mut body = resp.bytes_stream();
             let first = loop {
-                match timeout(self.attempt_timeout, body.next()).await {
+                match timeout(first_wait, body.next()).await {
                     Ok(Some(Ok(chunk))) if chunk.is_empty() => continue,
                     Ok(Some(Ok(chunk))) => break chunk,
                     Ok(Some(Err(e))) => return Err(self.unreachable(false, &e)),
                     Ok(None) => {
                         return Err(self.unreachable(false, &"stream ended before any data"))
                     }
+                    Err(_) if commit_after.is_some() => break Bytes::new(),
                     Err(_) => return Err(self.unreachable(true, &"no stream data in time")),
                 }
             };

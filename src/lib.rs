@@ -4,6 +4,7 @@
 //! One request's story is told in `docs/ARCHITECTURE.md`: `server` → a `surfaces` module →
 //! `dispatch` (failover) → `pool` (which key) + `upstream` (call, classify) → back out.
 
+pub mod affinity;
 pub mod config;
 pub mod dispatch;
 pub mod pool;

@@ -14,10 +14,12 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::affinity::Affinity;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::pool::{Clock, KeyPool};
 use crate::surfaces;
+use crate::surfaces::anthropic::{ModelMap, TranslateOptions};
 use crate::upstream::client::UpstreamClient;
 
 /// Request bodies above this are refused with 413 (Claude Code sends images and PDFs inline).
@@ -28,6 +30,8 @@ pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 pub struct AppState {
     pub config: Arc<Config>,
     pub dispatcher: Dispatcher,
+    pub affinity: Arc<Affinity>,
+    pub translate: Arc<TranslateOptions>,
 }
 
 impl AppState {
@@ -39,9 +43,18 @@ impl AppState {
         ));
         let client = UpstreamClient::new(&config.gemini_base_url)?;
         let dispatcher = Dispatcher::new(pool, client, config.request_timeout);
+        let translate = TranslateOptions {
+            models: ModelMap {
+                big: config.big_model.clone(),
+                small: config.small_model.clone(),
+            },
+            max_tokens_limit: config.max_tokens_limit,
+        };
         Ok(AppState {
             config: Arc::new(config),
             dispatcher,
+            affinity: Arc::new(Affinity::default()),
+            translate: Arc::new(translate),
         })
     }
 
@@ -55,6 +68,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(status::health))
         .route("/v1/keys/status", get(status::keys_status))
+        .merge(surfaces::anthropic::http::routes())
         .merge(surfaces::gemini::routes("v1beta"))
         .merge(surfaces::gemini::routes("v1"))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -117,7 +117,7 @@ async fn unary(app: &AppState, model: &str, req: UpstreamRequest) -> Response {
 }
 
 async fn stream(app: &AppState, model: &str, req: UpstreamRequest) -> Response {
-    match app.dispatcher.stream(model, &req, None).await {
+    match app.dispatcher.stream(model, &req, None, None).await {
         Ok(s) => {
             tracing::debug!(model, key = %s.lease.key.id(), "stream committed");
             // An Err item makes hyper abort the connection without the terminating chunk, so

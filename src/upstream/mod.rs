@@ -3,4 +3,6 @@
 
 pub mod classify;
 pub mod client;
+pub mod sse;
 pub mod status;
+pub mod wire;

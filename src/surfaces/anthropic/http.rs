@@ -1,0 +1,384 @@
+//! The Anthropic Messages API over HTTP: `POST /v1/messages` (streaming and not, also with
+//! `?beta=true`) and `POST /v1/messages/count_tokens`. Each handler parses and translates the
+//! request (a bad one is answered 400 before any upstream call), sends it through dispatch with
+//! the session's preferred key, and translates the answer back — a stream event by event, with a
+//! `ping` every [`PING_INTERVAL`] of upstream silence.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+
+use super::errors::{error_body, AnthropicError, ErrorType};
+use super::stream::{write_ping, StreamTranslator};
+use super::{
+    from_count_tokens, from_generate_content, parse_count_tokens_request, parse_messages_request,
+    resolve_model, to_count_tokens, to_generate_content, MessagesRequest,
+};
+use crate::affinity::session_id;
+use crate::dispatch::{DispatchError, StreamBroken};
+use crate::server::AppState;
+use crate::surfaces::gemini::retry_after_secs;
+use crate::upstream::client::UpstreamRequest;
+use crate::upstream::sse::SseDecoder;
+use crate::upstream::wire::{CountTokensResponse, GenerateContentResponse};
+
+/// Keep-alive while Gemini is silent (it thinks without sending thoughts); Claude Code treats a
+/// stream idle for 180 s as dead.
+pub const PING_INTERVAL: Duration = Duration::from_secs(15);
+
+/// How long a stream waits for Gemini's first chunk (and can still fail over) before it commits
+/// anyway; Claude Code aborts a request with no response headers after 60 s.
+pub const COMMIT_AFTER: Duration = Duration::from_secs(20);
+
+/// Largest single upstream SSE event accepted (a whole answer with inline images fits).
+const MAX_EVENT_BYTES: usize = 64 * 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count_tokens))
+}
+
+/// An Anthropic-shaped error response.
+pub fn error_response(kind: ErrorType, status: u16, message: &str) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (code, axum::Json(error_body(kind, message))).into_response()
+}
+
+fn anthropic_error(e: &AnthropicError) -> Response {
+    error_response(e.kind(), e.status(), &e.to_string())
+}
+
+fn body_error(e: BytesRejection) -> Response {
+    let status = e.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        error_response(
+            ErrorType::RequestTooLarge,
+            413,
+            "Request body is too large.",
+        )
+    } else {
+        error_response(ErrorType::InvalidRequest, 400, &e.body_text())
+    }
+}
+
+/// Maps a dispatch failure (before any byte went out) to Anthropic's error surface.
+fn dispatch_error(model: &str, e: DispatchError) -> Response {
+    match e {
+        DispatchError::NoKeyAvailable { retry_after } => {
+            let mut message = format!("No Gemini API key is available for {model}: every key is rate-limited or disabled.");
+            if let Some(d) = retry_after {
+                message.push_str(&format!(" Retry in {}s.", retry_after_secs(d)));
+            }
+            let mut resp = error_response(ErrorType::Overloaded, 503, &message);
+            if let Some(d) = retry_after {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(d)));
+            }
+            resp
+        }
+        DispatchError::Upstream { status, rpc, body } => {
+            let message = match rpc {
+                Some(r) if !r.message.is_empty() => r.message,
+                _ => String::from_utf8_lossy(&body).chars().take(500).collect(),
+            };
+            anthropic_error(&AnthropicError::from_upstream(status, &message, false))
+        }
+        DispatchError::Unreachable {
+            timed_out: true,
+            message,
+        } => error_response(
+            ErrorType::Timeout,
+            504,
+            &format!("Gemini did not answer in time: {message}"),
+        ),
+        DispatchError::Unreachable {
+            timed_out: false,
+            message,
+        } => error_response(
+            ErrorType::Api,
+            502,
+            &format!("Gemini could not be reached: {message}"),
+        ),
+    }
+}
+
+struct Prepared {
+    request: MessagesRequest,
+    gemini_model: String,
+    session: Option<String>,
+    preferred: Option<usize>,
+}
+
+fn prepare(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    parse: fn(&[u8]) -> Result<MessagesRequest, AnthropicError>,
+) -> Result<Prepared, AnthropicError> {
+    let request = parse(body)?;
+    let gemini_model = resolve_model(&request.model, &app.translate.models)?;
+    let header = headers
+        .get("x-claude-code-session-id")
+        .and_then(|v| v.to_str().ok());
+    let user_id = request.metadata.as_ref().and_then(|m| m.user_id.as_deref());
+    let session = session_id(header, user_id);
+    let preferred = app.affinity.preferred(session.as_deref());
+    Ok(Prepared {
+        request,
+        gemini_model,
+        session,
+        preferred,
+    })
+}
+
+fn upstream_request(path: String, body: Vec<u8>) -> UpstreamRequest {
+    UpstreamRequest {
+        method: Method::POST,
+        path_and_query: path,
+        body: Some(Bytes::from(body)),
+    }
+}
+
+async fn messages(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return body_error(e),
+    };
+    let p = match prepare(&app, &headers, &body, parse_messages_request) {
+        Ok(p) => p,
+        Err(e) => return anthropic_error(&e),
+    };
+    let gemini_req = match to_generate_content(&p.request, &p.gemini_model, &app.translate) {
+        Ok(r) => r,
+        Err(e) => return anthropic_error(&e),
+    };
+    let Ok(json) = serde_json::to_vec(&gemini_req) else {
+        return error_response(ErrorType::Api, 500, "could not encode the Gemini request");
+    };
+    if p.request.stream.unwrap_or(false) {
+        let path = format!(
+            "/v1beta/models/{}:streamGenerateContent?alt=sse",
+            p.gemini_model
+        );
+        stream_messages(&app, p, upstream_request(path, json)).await
+    } else {
+        let path = format!("/v1beta/models/{}:generateContent", p.gemini_model);
+        unary_messages(&app, p, upstream_request(path, json)).await
+    }
+}
+
+/// Non-streaming: a malformed answer (e.g. `MALFORMED_FUNCTION_CALL`) is retried once.
+async fn unary_messages(app: &AppState, p: Prepared, req: UpstreamRequest) -> Response {
+    let mut last = None;
+    for _ in 0..2 {
+        let answer = match app
+            .dispatcher
+            .unary(&p.gemini_model, &req, p.preferred)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return dispatch_error(&p.gemini_model, e),
+        };
+        app.affinity
+            .remember(p.session.as_deref(), answer.lease.index);
+        let parsed: GenerateContentResponse = match serde_json::from_slice(&answer.body) {
+            Ok(r) => r,
+            Err(e) => {
+                return error_response(
+                    ErrorType::Api,
+                    502,
+                    &format!("Gemini sent an unreadable answer: {e}"),
+                )
+            }
+        };
+        match from_generate_content(&parsed, &p.request.model) {
+            Ok(msg) => return axum::Json(msg).into_response(),
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(model = %p.gemini_model, error = %e, "unusable Gemini answer; retrying once");
+                last = Some(e);
+            }
+            Err(e) => return anthropic_error(&e),
+        }
+    }
+    let e = last.unwrap_or(AnthropicError::EmptyResponse);
+    anthropic_error(&e)
+}
+
+async fn stream_messages(app: &AppState, p: Prepared, req: UpstreamRequest) -> Response {
+    let committed = match app
+        .dispatcher
+        .stream(&p.gemini_model, &req, p.preferred, Some(COMMIT_AFTER))
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return dispatch_error(&p.gemini_model, e),
+    };
+    app.affinity
+        .remember(p.session.as_deref(), committed.lease.index);
+    let relay = Relay {
+        translator: StreamTranslator::new(&p.request.model),
+        decoder: SseDecoder::new(MAX_EVENT_BYTES),
+        first: Some(committed.first),
+        rest: committed.rest,
+        done: false,
+    };
+    let body = futures_util::stream::unfold(relay, |mut relay| async move {
+        let out = relay.next_bytes().await?;
+        Some((Ok::<_, std::convert::Infallible>(Bytes::from(out)), relay))
+    });
+    let mut resp = Response::new(Body::from_stream(body));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// Turns the committed Gemini stream into Anthropic SSE bytes, one upstream chunk at a time.
+struct Relay {
+    translator: StreamTranslator,
+    decoder: SseDecoder,
+    first: Option<Bytes>,
+    rest: BoxStream<'static, Result<Bytes, StreamBroken>>,
+    done: bool,
+}
+
+impl Relay {
+    /// The next bytes to send, or `None` when the stream is over.
+    async fn next_bytes(&mut self) -> Option<Vec<u8>> {
+        if self.done {
+            return None;
+        }
+        let mut out = Vec::new();
+        if let Some(first) = self.first.take() {
+            if first.is_empty() {
+                // Committed before Gemini's first chunk: open the message and keep the line warm.
+                self.translator.start(&mut out);
+                write_ping(&mut out);
+            } else {
+                self.feed(&first, &mut out);
+            }
+            if !out.is_empty() {
+                return Some(out);
+            }
+        }
+        loop {
+            match tokio::time::timeout(PING_INTERVAL, self.rest.next()).await {
+                Err(_) => {
+                    self.translator.start(&mut out);
+                    write_ping(&mut out);
+                }
+                Ok(Some(Ok(chunk))) => self.feed(&chunk, &mut out),
+                Ok(Some(Err(broken))) => {
+                    self.translator.start(&mut out);
+                    self.translator.fail(
+                        ErrorType::Overloaded,
+                        &format!("The Gemini stream broke: {broken}"),
+                        &mut out,
+                    );
+                    self.done = true;
+                }
+                Ok(None) => {
+                    match self.decoder.finish() {
+                        Ok(Some(event)) => self.on_event(&event, &mut out),
+                        Ok(None) => {}
+                        Err(e) => self
+                            .translator
+                            .fail(ErrorType::Api, &e.to_string(), &mut out),
+                    }
+                    if !self.translator.is_finished() {
+                        let _ = self.translator.finish(&mut out);
+                    }
+                    self.done = true;
+                }
+            }
+            if self.translator.is_finished() {
+                self.done = true;
+            }
+            if !out.is_empty() || self.done {
+                return Some(out);
+            }
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        self.decoder.push(bytes);
+        loop {
+            match self.decoder.next_event() {
+                Ok(Some(event)) => self.on_event(&event, out),
+                Ok(None) => break,
+                Err(e) => {
+                    self.translator.fail(ErrorType::Api, &e.to_string(), out);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: &[u8], out: &mut Vec<u8>) {
+        match serde_json::from_slice::<GenerateContentResponse>(event) {
+            Ok(chunk) => self.translator.on_chunk(&chunk, out),
+            Err(e) => {
+                self.translator.start(out);
+                self.translator.fail(
+                    ErrorType::Api,
+                    &format!("unreadable Gemini stream event: {e}"),
+                    out,
+                );
+            }
+        }
+    }
+}
+
+async fn count_tokens(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return body_error(e),
+    };
+    let p = match prepare(&app, &headers, &body, parse_count_tokens_request) {
+        Ok(p) => p,
+        Err(e) => return anthropic_error(&e),
+    };
+    let gemini_req = match to_count_tokens(&p.request, &p.gemini_model, &app.translate) {
+        Ok(r) => r,
+        Err(e) => return anthropic_error(&e),
+    };
+    let Ok(json) = serde_json::to_vec(&gemini_req) else {
+        return error_response(ErrorType::Api, 500, "could not encode the Gemini request");
+    };
+    let path = format!("/v1beta/models/{}:countTokens", p.gemini_model);
+    match app
+        .dispatcher
+        .unary(&p.gemini_model, &upstream_request(path, json), p.preferred)
+        .await
+    {
+        Ok(answer) => match serde_json::from_slice::<CountTokensResponse>(&answer.body) {
+            Ok(count) => axum::Json(from_count_tokens(&count)).into_response(),
+            Err(e) => error_response(
+                ErrorType::Api,
+                502,
+                &format!("Gemini sent an unreadable count: {e}"),
+            ),
+        },
+        Err(e) => dispatch_error(&p.gemini_model, e),
+    }
+}

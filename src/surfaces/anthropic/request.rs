@@ -1,0 +1,311 @@
+//! Anthropic request parsing and validation, and the top-level Anthropic → Gemini translation.
+//!
+//! Generation settings:
+//! * `max_tokens` → `maxOutputTokens`, clamped to the model's limit (65536 for 2.5/3 and
+//!   unrecognised names, 8192 for 1.x/2.0) and to [`TranslateOptions::max_tokens_limit`].
+//! * `temperature`, `top_p`, `top_k` pass through. `stop_sequences`: empty strings are dropped and
+//!   only the first 5 are kept (Gemini's maximum).
+//! * `thinking` → `thinkingConfig` (`includeThoughts` unless `display: "omitted"`):
+//!   - Gemini 2.5 (`thinkingBudget`): disabled/absent → 0 (Pro cannot disable: 128, its
+//!     minimum); enabled → `budget_tokens` clamped (Pro 128..32768, Flash 0..24576, Flash-Lite
+//!     512..24576); adaptive → by `output_config.effort` (low 1024, medium 8192, high 24576,
+//!     xhigh/max the tier maximum), `-1` (dynamic) without an effort.
+//!   - Gemini 3 (`thinkingLevel`, never together with a budget): disabled/absent → the lowest
+//!     level the model accepts (3 Pro: LOW; Flash: MINIMAL); enabled → ≤1024 LOW, ≤8192 MEDIUM,
+//!     else HIGH; adaptive → the effort (xhigh/max → HIGH), model default without one. Levels a
+//!     model lacks round up (3 Pro has only LOW and HIGH).
+//!   - 1.x/2.0: no thinking config. Unrecognised names (aliases): none when disabled, else a
+//!     budget (128..24576, or -1 for adaptive).
+//! * `output_config.format` `json_schema` → `responseMimeType: application/json` +
+//!   `responseJsonSchema`.
+//! * Ignored: `metadata`, `stream` (endpoint choice is the caller's), `service_tier`,
+//!   `context_management`, `container`, `mcp_servers`, `cache_control`, and any unknown field.
+
+use crate::upstream::wire::{
+    Content, CountTokensRequest, GenerateContentRequest, GenerationConfig, ThinkingConfig,
+    ThinkingLevel,
+};
+
+use super::contents::translate_conversation;
+use super::errors::AnthropicError;
+use super::models::{Generation, ModelInfo, ModelMap, Tier};
+use super::schema;
+use super::tools::translate_tools;
+use super::types::{MessagesRequest, ThinkingParam};
+
+/// Gemini accepts at most this many stop sequences.
+pub const MAX_STOP_SEQUENCES: usize = 5;
+
+/// Translation settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranslateOptions {
+    pub models: ModelMap,
+    /// Operator cap on `maxOutputTokens`.
+    pub max_tokens_limit: Option<u32>,
+}
+
+/// Parse and validate a `/v1/messages` body (`model`, `messages`, `max_tokens` required).
+pub fn parse_messages_request(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
+    let req = parse_body(body)?;
+    validate(&req, true)?;
+    Ok(req)
+}
+
+/// Parse and validate a `/v1/messages/count_tokens` body (no `max_tokens`).
+pub fn parse_count_tokens_request(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
+    let req = parse_body(body)?;
+    validate(&req, false)?;
+    Ok(req)
+}
+
+fn parse_body(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(AnthropicError::invalid(
+            "request body must be a JSON object",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let req: MessagesRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            AnthropicError::invalid(format!("request body is not valid JSON: {inner}"))
+        } else if path == "." {
+            AnthropicError::invalid(format!("request body: {inner}"))
+        } else {
+            AnthropicError::invalid(format!("{path}: {inner}"))
+        }
+    })?;
+    de.end()
+        .map_err(|e| AnthropicError::invalid(format!("request body is not valid JSON: {e}")))?;
+    Ok(req)
+}
+
+fn validate(req: &MessagesRequest, require_max_tokens: bool) -> Result<(), AnthropicError> {
+    if req.model.trim().is_empty() {
+        return Err(AnthropicError::invalid("model: field required"));
+    }
+    if req.messages.is_empty() {
+        return Err(AnthropicError::invalid(
+            "messages: field required (at least one message)",
+        ));
+    }
+    match req.max_tokens {
+        None if require_max_tokens => {
+            return Err(AnthropicError::invalid("max_tokens: field required"))
+        }
+        Some(0) => return Err(AnthropicError::invalid("max_tokens: must be at least 1")),
+        _ => {}
+    }
+    let in_range =
+        |v: Option<f64>, max: f64| v.is_none_or(|v| v.is_finite() && (0.0..=max).contains(&v));
+    if !in_range(req.temperature, 2.0) {
+        return Err(AnthropicError::invalid(
+            "temperature: must be between 0 and 2",
+        ));
+    }
+    if !in_range(req.top_p, 1.0) {
+        return Err(AnthropicError::invalid("top_p: must be between 0 and 1"));
+    }
+    Ok(())
+}
+
+/// The Gemini `generateContent` body for a validated request.
+pub fn to_generate_content(
+    req: &MessagesRequest,
+    gemini_model: &str,
+    opts: &TranslateOptions,
+) -> Result<GenerateContentRequest, AnthropicError> {
+    let max_tokens = req
+        .max_tokens
+        .ok_or_else(|| AnthropicError::invalid("max_tokens: field required"))?;
+    let info = ModelInfo::from_name(gemini_model);
+    let mut out = base_request(req, gemini_model, &info)?;
+    let limit = info
+        .max_output_tokens()
+        .min(opts.max_tokens_limit.unwrap_or(u32::MAX))
+        .max(1);
+    let stop_sequences: Vec<String> = req
+        .stop_sequences
+        .iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .take(MAX_STOP_SEQUENCES)
+        .cloned()
+        .collect();
+    let format = req
+        .output_config
+        .as_ref()
+        .and_then(|o| o.format.as_ref())
+        .filter(|f| f.kind == "json_schema");
+    out.generation_config = Some(GenerationConfig {
+        max_output_tokens: Some(max_tokens.min(limit)),
+        temperature: req.temperature,
+        top_p: req.top_p,
+        top_k: req.top_k,
+        stop_sequences: (!stop_sequences.is_empty()).then_some(stop_sequences),
+        thinking_config: thinking_config(req, &info),
+        response_mime_type: format.map(|_| "application/json".to_owned()),
+        response_json_schema: format
+            .and_then(|f| f.schema.as_ref())
+            .map(schema::response_json_schema),
+        ..GenerationConfig::default()
+    });
+    Ok(out)
+}
+
+/// The Gemini `countTokens` body: `generateContentRequest` with the model, contents, system
+/// instruction and tools, so all of them are counted. `max_tokens` is not needed.
+pub fn to_count_tokens(
+    req: &MessagesRequest,
+    gemini_model: &str,
+    _opts: &TranslateOptions,
+) -> Result<CountTokensRequest, AnthropicError> {
+    let info = ModelInfo::from_name(gemini_model);
+    let mut inner = base_request(req, gemini_model, &info)?;
+    inner.tool_config = None;
+    let bare = gemini_model.strip_prefix("models/").unwrap_or(gemini_model);
+    inner.model = Some(format!("models/{bare}"));
+    Ok(CountTokensRequest {
+        contents: None,
+        generate_content_request: Some(inner),
+    })
+}
+
+/// Contents, system instruction, tools and tool config.
+fn base_request(
+    req: &MessagesRequest,
+    gemini_model: &str,
+    info: &ModelInfo,
+) -> Result<GenerateContentRequest, AnthropicError> {
+    let conversation = translate_conversation(req, gemini_model)?;
+    let tools = translate_tools(req, info.generation == Generation::Legacy)?;
+    Ok(GenerateContentRequest {
+        contents: conversation.contents,
+        system_instruction: (!conversation.system.is_empty()).then_some(Content {
+            role: None,
+            parts: conversation.system,
+        }),
+        tools: tools.tools,
+        tool_config: tools.tool_config,
+        ..GenerateContentRequest::default()
+    })
+}
+
+/// What the client asked for.
+enum Want<'a> {
+    Off,
+    Budget(u32),
+    Adaptive(Option<&'a str>),
+}
+
+fn thinking_config(req: &MessagesRequest, info: &ModelInfo) -> Option<ThinkingConfig> {
+    let effort = req.output_config.as_ref().and_then(|o| o.effort.as_deref());
+    let shown = |display: &Option<String>| display.as_deref() != Some("omitted");
+    let (want, show) = match &req.thinking {
+        Some(ThinkingParam::Enabled {
+            budget_tokens,
+            display,
+        }) => (Want::Budget(budget_tokens.unwrap_or(8192)), shown(display)),
+        Some(ThinkingParam::Adaptive { display }) => (Want::Adaptive(effort), shown(display)),
+        _ => (Want::Off, false),
+    };
+    let include_thoughts = show.then_some(true);
+    let budget = |b: i32| {
+        Some(ThinkingConfig {
+            include_thoughts,
+            thinking_budget: Some(b),
+            thinking_level: None,
+        })
+    };
+    match info.generation {
+        Generation::Legacy => None,
+        Generation::V25 => {
+            let (min, max, off) = match info.tier {
+                Tier::Pro => (128, 32768, 128),
+                Tier::FlashLite => (512, 24576, 0),
+                Tier::Flash | Tier::Other => (0, 24576, 0),
+            };
+            let clamp = |b: u32| i32::try_from(b).unwrap_or(i32::MAX).clamp(min, max);
+            match want {
+                Want::Off => budget(off),
+                Want::Budget(b) => budget(clamp(b)),
+                Want::Adaptive(e) => budget(effort_budget(e, max).map_or(-1, clamp)),
+            }
+        }
+        Generation::V3 => {
+            let supported = supported_levels(info);
+            let requested = match want {
+                Want::Off => supported.first().copied(),
+                Want::Budget(b) if b <= 1024 => Some(ThinkingLevel::Low),
+                Want::Budget(b) if b <= 8192 => Some(ThinkingLevel::Medium),
+                Want::Budget(_) => Some(ThinkingLevel::High),
+                Want::Adaptive(e) => effort_level(e),
+            };
+            let level = requested.map(|r| {
+                supported
+                    .iter()
+                    .copied()
+                    .find(|s| rank(*s) >= rank(r))
+                    .unwrap_or(ThinkingLevel::High)
+            });
+            Some(ThinkingConfig {
+                include_thoughts,
+                thinking_budget: None,
+                thinking_level: level,
+            })
+            .filter(|c| c.include_thoughts.is_some() || c.thinking_level.is_some())
+        }
+        Generation::Unknown => {
+            let clamp = |b: u32| i32::try_from(b).unwrap_or(i32::MAX).clamp(128, 24576);
+            match want {
+                Want::Off => None,
+                Want::Budget(b) => budget(clamp(b)),
+                Want::Adaptive(_) => budget(-1),
+            }
+        }
+    }
+}
+
+fn effort_budget(effort: Option<&str>, tier_max: i32) -> Option<u32> {
+    match effort? {
+        "low" => Some(1024),
+        "medium" => Some(8192),
+        "high" => Some(24576),
+        "xhigh" | "max" => u32::try_from(tier_max).ok(),
+        _ => None,
+    }
+}
+
+fn effort_level(effort: Option<&str>) -> Option<ThinkingLevel> {
+    match effort? {
+        "low" => Some(ThinkingLevel::Low),
+        "medium" => Some(ThinkingLevel::Medium),
+        "high" | "xhigh" | "max" => Some(ThinkingLevel::High),
+        _ => None,
+    }
+}
+
+fn supported_levels(info: &ModelInfo) -> &'static [ThinkingLevel] {
+    use ThinkingLevel::{High, Low, Medium, Minimal};
+    match info.tier {
+        Tier::Pro if info.version == "3" => &[Low, High],
+        Tier::Pro => &[Low, Medium, High],
+        Tier::Flash | Tier::FlashLite => &[Minimal, Low, Medium, High],
+        Tier::Other => &[Low, High],
+    }
+}
+
+fn rank(level: ThinkingLevel) -> u8 {
+    match level {
+        ThinkingLevel::Minimal => 0,
+        ThinkingLevel::Low => 1,
+        ThinkingLevel::Medium => 2,
+        ThinkingLevel::High => 3,
+    }
+}
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;

@@ -1,0 +1,113 @@
+//! Light normalisation for `parametersJsonSchema` / `responseJsonSchema`.
+
+use serde_json::{json, Map, Value};
+
+use super::prepare::{
+    clean_required, copy_str, cut_marker, finish, json_object, prepare, Ctx, Prepared, MAX_DEPTH,
+};
+use super::JSON_SCHEMA_KEYWORDS;
+
+pub(super) fn light(node: &Value, ctx: &mut Ctx<'_>, depth: usize) -> Map<String, Value> {
+    if depth > MAX_DEPTH {
+        return json_object(json!({"type": "object"}));
+    }
+    let Prepared {
+        map,
+        pushed,
+        cyclic,
+    } = prepare(node, ctx);
+    if cyclic {
+        finish(ctx, pushed);
+        return cut_marker(&map, "object");
+    }
+    // `type: [T, "null"]` → anyOf branches, constraints kept in each branch.
+    if let Some(Value::Array(types)) = map.get("type") {
+        let mut branches = Vec::new();
+        for t in types.iter().filter_map(Value::as_str) {
+            let mut b = if t == "null" {
+                Map::new()
+            } else {
+                map.as_ref().clone()
+            };
+            b.remove("title");
+            b.remove("description");
+            b.insert("type".into(), json!(t));
+            branches.push(Value::Object(b));
+        }
+        let mut out = Map::new();
+        copy_str(&map, &mut out, &["title", "description"]);
+        let any: Vec<Value> = branches
+            .iter()
+            .map(|b| Value::Object(light(b, ctx, depth + 1)))
+            .collect();
+        out.insert("anyOf".into(), Value::Array(any));
+        finish(ctx, pushed);
+        return out;
+    }
+    let mut out = Map::new();
+    for (k, v) in map.iter() {
+        match k.as_str() {
+            "properties" => {
+                if let Value::Object(props) = v {
+                    let converted: Map<String, Value> = props
+                        .iter()
+                        .map(|(name, s)| (name.clone(), Value::Object(light(s, ctx, depth + 1))))
+                        .collect();
+                    out.insert(k.clone(), Value::Object(converted));
+                }
+            }
+            "items" => match v {
+                Value::Array(tuple) => {
+                    let items: Vec<Value> = tuple
+                        .iter()
+                        .map(|s| Value::Object(light(s, ctx, depth + 1)))
+                        .collect();
+                    out.insert("prefixItems".into(), Value::Array(items));
+                }
+                _ => {
+                    out.insert(k.clone(), Value::Object(light(v, ctx, depth + 1)));
+                }
+            },
+            "prefixItems" | "anyOf" => {
+                if let Value::Array(list) = v {
+                    let list: Vec<Value> = list
+                        .iter()
+                        .map(|s| Value::Object(light(s, ctx, depth + 1)))
+                        .collect();
+                    out.insert(k.clone(), Value::Array(list));
+                }
+            }
+            "additionalProperties" => match v {
+                Value::Bool(_) => {
+                    out.insert(k.clone(), v.clone());
+                }
+                Value::Object(_) => {
+                    out.insert(k.clone(), Value::Object(light(v, ctx, depth + 1)));
+                }
+                _ => {}
+            },
+            "enum" if v.as_array().is_some_and(|a| !a.is_empty()) => {
+                out.insert(k.clone(), v.clone());
+            }
+            "enum" => {}
+            "required" => {}
+            _ if JSON_SCHEMA_KEYWORDS.contains(&k.as_str()) => {
+                out.insert(k.clone(), v.clone());
+            }
+            _ => {}
+        }
+    }
+    if let Some(req) = map.get("required") {
+        if let Some(r) = clean_required(req, out.get("properties").and_then(Value::as_object)) {
+            out.insert("required".into(), r);
+        }
+    }
+    if out.get("type").and_then(Value::as_str) == Some("array")
+        && !out.contains_key("items")
+        && !out.contains_key("prefixItems")
+    {
+        out.insert("items".into(), json!({}));
+    }
+    finish(ctx, pushed);
+    out
+}

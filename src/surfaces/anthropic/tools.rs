@@ -1,0 +1,310 @@
+//! Tools: declarations, `tool_choice`, server tools, deferred tools and function names.
+//!
+//! * Custom tools → one `Tool` with all `functionDeclarations`; schemas via [`super::schema`]
+//!   (`parametersJsonSchema`, or strict `parameters` for legacy models).
+//! * `defer_loading: true` tools are hidden until discovered, as on Anthropic: they are declared
+//!   only once the conversation references them (a `tool_reference` block from tool search, an
+//!   earlier `tool_use` of that name, or `tool_choice` naming them).
+//! * Server tools (`type` such as `web_search_20250305`, `bash_*`, `text_editor_*`, `code_execution_*`)
+//!   run on Anthropic's side and have no Gemini function equivalent: they are dropped, except
+//!   that a request whose only tools are web-search server tools gets Gemini's `googleSearch`
+//!   (Claude Code's WebSearch runs as such a request; results come back as grounded text).
+//! * `tool_choice`: absent → no `toolConfig`; auto → AUTO; any → ANY; tool → ANY with
+//!   `allowedFunctionNames`; none → NONE (declarations are kept so the history stays valid).
+//!   `disable_parallel_tool_use` has no Gemini equivalent and is ignored.
+//! * Names: Gemini requires a letter or `_` first; a name starting otherwise is sent with a `_`
+//!   prefix and mapped back in responses.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use crate::upstream::wire::{
+    FunctionCallingConfig, FunctionCallingMode, FunctionDeclaration, Tool, ToolConfig,
+};
+
+use super::errors::AnthropicError;
+use super::schema;
+use super::types::{ContentBlock, Message, MessagesRequest, TextOrBlocks, ToolChoice};
+
+/// The Gemini name for an Anthropic tool name.
+pub(crate) fn to_gemini_name(name: &str) -> Cow<'_, str> {
+    if name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(format!("_{name}"))
+    }
+}
+
+/// The Anthropic name for a Gemini function name (inverse of [`to_gemini_name`]).
+pub(crate) fn from_gemini_name(name: &str) -> &str {
+    match name.strip_prefix('_') {
+        Some(rest) if rest.starts_with(|c: char| !(c.is_ascii_alphabetic() || c == '_')) => rest,
+        _ => name,
+    }
+}
+
+/// `tools` and `toolConfig` of the Gemini request.
+#[derive(Debug, Default)]
+pub(crate) struct TranslatedTools {
+    pub tools: Option<Vec<Tool>>,
+    pub tool_config: Option<ToolConfig>,
+}
+
+/// Names of tools the conversation has discovered or used (for deferred tools).
+pub(crate) fn referenced_tools(messages: &[Message]) -> HashSet<&str> {
+    fn visit<'a>(blocks: &'a [ContentBlock], out: &mut HashSet<&'a str>) {
+        for block in blocks {
+            match block {
+                ContentBlock::ToolUse { name, .. } => {
+                    out.insert(name);
+                }
+                ContentBlock::ToolReference { tool_name } => {
+                    out.insert(tool_name);
+                }
+                ContentBlock::ToolResult {
+                    content: Some(TextOrBlocks::Blocks(inner)),
+                    ..
+                } => visit(inner, out),
+                _ => {}
+            }
+        }
+    }
+    let mut out = HashSet::new();
+    for m in messages {
+        if let TextOrBlocks::Blocks(blocks) = &m.content {
+            visit(blocks, &mut out);
+        }
+    }
+    out
+}
+
+/// Translate `tools` and `tool_choice`. `strict` selects `parameters` instead of
+/// `parametersJsonSchema`.
+pub(crate) fn translate_tools(
+    req: &MessagesRequest,
+    strict: bool,
+) -> Result<TranslatedTools, AnthropicError> {
+    let Some(defs) = req.tools.as_deref() else {
+        return Ok(TranslatedTools::default());
+    };
+    let forced = match &req.tool_choice {
+        Some(ToolChoice::Tool { name }) => Some(name.as_str()),
+        _ => None,
+    };
+    let referenced = referenced_tools(&req.messages);
+    let mut declarations = Vec::new();
+    let mut web_search = false;
+    for (i, def) in defs.iter().enumerate() {
+        if def.is_server_tool() {
+            web_search |= def
+                .kind
+                .as_deref()
+                .is_some_and(|k| k.starts_with("web_search"));
+            continue;
+        }
+        if def.name.is_empty() {
+            return Err(AnthropicError::invalid(format!(
+                "tools.{i}.name: must not be empty"
+            )));
+        }
+        let deferred = def.defer_loading == Some(true);
+        if deferred && !referenced.contains(def.name.as_str()) && forced != Some(&def.name) {
+            continue;
+        }
+        let params = def.input_schema.as_ref().and_then(|s| {
+            if strict {
+                schema::strict_parameters(s)
+            } else {
+                schema::json_schema_parameters(s)
+            }
+        });
+        let (parameters, parameters_json_schema) = if strict {
+            (params, None)
+        } else {
+            (None, params)
+        };
+        declarations.push(FunctionDeclaration {
+            name: to_gemini_name(&def.name).into_owned(),
+            description: def.description.clone().filter(|d| !d.is_empty()),
+            parameters,
+            parameters_json_schema,
+        });
+    }
+    if declarations.is_empty() {
+        if let Some(name) = forced {
+            return Err(unknown_forced_tool(name));
+        }
+        let tools = web_search.then(|| {
+            vec![Tool {
+                google_search: Some(json!({})),
+                ..Tool::default()
+            }]
+        });
+        return Ok(TranslatedTools {
+            tools,
+            tool_config: None,
+        });
+    }
+    let config = |mode, allowed: Option<Vec<String>>| {
+        Some(ToolConfig {
+            function_calling_config: Some(FunctionCallingConfig {
+                mode: Some(mode),
+                allowed_function_names: allowed,
+            }),
+        })
+    };
+    let tool_config = match &req.tool_choice {
+        None => None,
+        Some(ToolChoice::Auto) => config(FunctionCallingMode::Auto, None),
+        Some(ToolChoice::Any) => config(FunctionCallingMode::Any, None),
+        Some(ToolChoice::None) => config(FunctionCallingMode::None, None),
+        Some(ToolChoice::Tool { name }) => {
+            let gemini = to_gemini_name(name);
+            if !declarations.iter().any(|d| d.name == gemini) {
+                return Err(unknown_forced_tool(name));
+            }
+            config(FunctionCallingMode::Any, Some(vec![gemini.into_owned()]))
+        }
+    };
+    Ok(TranslatedTools {
+        tools: Some(vec![Tool {
+            function_declarations: Some(declarations),
+            ..Tool::default()
+        }]),
+        tool_config,
+    })
+}
+
+fn unknown_forced_tool(name: &str) -> AnthropicError {
+    AnthropicError::invalid(format!(
+        "tool_choice.name: no tool named '{name}' is defined in tools"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn request(body: Value) -> MessagesRequest {
+        serde_json::from_value(body).unwrap()
+    }
+
+    fn tool(name: &str) -> Value {
+        json!({"name": name, "description": "d",
+            "input_schema": {"type": "object", "properties": {"a": {"type": "string"}}}})
+    }
+
+    #[test]
+    fn names_round_trip() {
+        assert_eq!(to_gemini_name("Bash"), "Bash");
+        assert_eq!(to_gemini_name("mcp__srv__tool"), "mcp__srv__tool");
+        assert_eq!(to_gemini_name("1password"), "_1password");
+        assert_eq!(to_gemini_name("-x"), "_-x");
+        for n in ["Bash", "_private", "1password", "-x", "mcp__a__b"] {
+            assert_eq!(from_gemini_name(&to_gemini_name(n)), n);
+        }
+    }
+
+    #[test]
+    fn tool_choice_modes() {
+        let cases = [
+            (json!(null), None),
+            (json!({"type": "auto"}), Some(json!({"mode": "AUTO"}))),
+            (json!({"type": "any"}), Some(json!({"mode": "ANY"}))),
+            (json!({"type": "none"}), Some(json!({"mode": "NONE"}))),
+            (
+                json!({"type": "tool", "name": "Read"}),
+                Some(json!({"mode": "ANY", "allowedFunctionNames": ["Read"]})),
+            ),
+        ];
+        for (choice, expected) in cases {
+            let req = request(json!({"model": "m", "messages": [],
+                "tools": [tool("Bash"), tool("Read")], "tool_choice": choice}));
+            let out = translate_tools(&req, false).unwrap();
+            let got = out
+                .tool_config
+                .map(|c| serde_json::to_value(c.function_calling_config).unwrap());
+            assert_eq!(got, expected);
+            assert_eq!(
+                out.tools.unwrap()[0]
+                    .function_declarations
+                    .as_ref()
+                    .unwrap()
+                    .len(),
+                2
+            );
+        }
+    }
+
+    #[test]
+    fn forcing_an_unknown_tool_is_invalid() {
+        let req = request(
+            json!({"model": "m", "messages": [], "tools": [tool("Bash")],
+            "tool_choice": {"type": "tool", "name": "Nope"}}),
+        );
+        let err = translate_tools(&req, false).unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(err.to_string().contains("Nope"));
+    }
+
+    #[test]
+    fn deferred_tools_appear_once_referenced() {
+        let mut deferred = tool("Later");
+        deferred["defer_loading"] = json!(true);
+        let hidden = request(json!({"model": "m", "messages": [
+            {"role": "user", "content": "hi"}], "tools": [tool("Bash"), deferred.clone()]}));
+        let out = translate_tools(&hidden, false).unwrap();
+        let decls = out.tools.unwrap()[0].function_declarations.clone().unwrap();
+        assert_eq!(
+            decls.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+            ["Bash"]
+        );
+
+        let found = request(json!({"model": "m", "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "ToolSearch", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
+                "content": [{"type": "tool_reference", "tool_name": "Later"}]}]}],
+            "tools": [tool("Bash"), deferred]}));
+        let out = translate_tools(&found, false).unwrap();
+        let decls = out.tools.unwrap()[0].function_declarations.clone().unwrap();
+        assert_eq!(decls.len(), 2);
+    }
+
+    #[test]
+    fn server_tools_dropped_or_mapped_to_google_search() {
+        let only_search = request(json!({"model": "m", "messages": [],
+            "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 8}]}));
+        let out = translate_tools(&only_search, false).unwrap();
+        assert_eq!(
+            serde_json::to_value(out.tools.unwrap()).unwrap(),
+            json!([{"googleSearch": {}}])
+        );
+        let mixed = request(json!({"model": "m", "messages": [],
+            "tools": [{"type": "web_search_20250305", "name": "web_search"},
+                      {"type": "bash_20250124", "name": "bash"}, tool("Read")]}));
+        let out = translate_tools(&mixed, false).unwrap();
+        assert_eq!(
+            serde_json::to_value(out.tools.unwrap()).unwrap(),
+            json!([{"functionDeclarations": [{"name": "Read", "description": "d",
+                "parametersJsonSchema": {"type": "object", "properties": {"a": {"type": "string"}}}}]}])
+        );
+    }
+
+    #[test]
+    fn strict_mode_uses_parameters() {
+        let req = request(json!({"model": "m", "messages": [], "tools": [tool("Read"),
+            {"name": "NoArgs", "input_schema": {"type": "object", "properties": {}}}]}));
+        let out = translate_tools(&req, true).unwrap();
+        assert_eq!(
+            serde_json::to_value(out.tools.unwrap()).unwrap(),
+            json!([{"functionDeclarations": [
+                {"name": "Read", "description": "d",
+                 "parameters": {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}}},
+                {"name": "NoArgs"}]}])
+        );
+    }
+}

@@ -1,0 +1,504 @@
+//! Gemini API (v1beta) wire types.
+//!
+//! Requests serialize in camelCase and skip every `None`, so only fields we set reach Gemini
+//! (its proto-JSON parser rejects unknown names). Response types accept unknown fields and missing
+//! ones (e.g. `content: {}` on a `MALFORMED_FUNCTION_CALL` candidate, no `candidatesTokenCount` on
+//! a `MAX_TOKENS` finish), because Gemini adds fields over time.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Body of `models/{model}:generateContent` and `:streamGenerateContent`.
+///
+/// `model` is only set inside a [`CountTokensRequest`] (`"models/<name>"`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateContentRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub contents: Vec<Content>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_instruction: Option<Content>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Tool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_config: Option<ToolConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_config: Option<GenerationConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_settings: Option<Vec<SafetySetting>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_content: Option<String>,
+}
+
+/// One turn: a role (`user` or `model`; absent in `systemInstruction`) and its parts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Content {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub parts: Vec<Part>,
+}
+
+impl Content {
+    /// A content with the given role and parts.
+    pub fn new(role: &str, parts: Vec<Part>) -> Self {
+        Self {
+            role: Some(role.to_owned()),
+            parts,
+        }
+    }
+}
+
+/// One part. Exactly one data field (`text`, `inlineData`, `fileData`, `functionCall`,
+/// `functionResponse`, …) must be set; `thought` and `thoughtSignature` are metadata siblings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Part {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_data: Option<InlineData>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_data: Option<FileData>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_call: Option<FunctionCall>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_response: Option<FunctionResponse>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executable_code: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_execution_result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thought: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thought_signature: Option<String>,
+}
+
+impl Part {
+    /// A plain text part.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: Some(text.into()),
+            ..Self::default()
+        }
+    }
+
+    /// An inline (base64) data part.
+    pub fn inline_data(mime_type: impl Into<String>, data: impl Into<String>) -> Self {
+        Self {
+            inline_data: Some(InlineData {
+                mime_type: mime_type.into(),
+                data: data.into(),
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// A URI reference part.
+    pub fn file_data(file_uri: impl Into<String>, mime_type: Option<String>) -> Self {
+        Self {
+            file_data: Some(FileData {
+                mime_type,
+                file_uri: file_uri.into(),
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// A function call part (no `id`: the Gemini Developer API rejects it on older models).
+    pub fn function_call(name: impl Into<String>, args: Value) -> Self {
+        Self {
+            function_call: Some(FunctionCall {
+                id: None,
+                name: name.into(),
+                args: Some(args),
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// A function response part.
+    pub fn function_response(name: impl Into<String>, response: Value) -> Self {
+        Self {
+            function_response: Some(FunctionResponse {
+                id: None,
+                name: name.into(),
+                response,
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// True when the part is a thought summary (`thought: true`).
+    pub fn is_thought(&self) -> bool {
+        self.thought == Some(true)
+    }
+}
+
+/// Base64 data with its MIME type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InlineData {
+    pub mime_type: String,
+    pub data: String,
+}
+
+/// A URI-based data reference.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    pub file_uri: String,
+}
+
+/// A function call predicted by the model (or replayed from history).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionCall {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Value>,
+}
+
+/// The result of a function call; `response` must be a JSON object
+/// (`{"output": …}` or `{"error": …}` by Gemini's convention).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    pub response: Value,
+}
+
+/// A tool: function declarations, or a built-in tool such as Google Search.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tool {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_declarations: Option<Vec<FunctionDeclaration>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_search: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_execution: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_context: Option<Value>,
+}
+
+/// A function the model may call. `parameters` (OpenAPI subset) and `parametersJsonSchema`
+/// (JSON Schema) are mutually exclusive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionDeclaration {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters_json_schema: Option<Value>,
+}
+
+/// Tool configuration shared by all tools of the request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_calling_config: Option<FunctionCallingConfig>,
+}
+
+/// How the model may call functions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionCallingConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<FunctionCallingMode>,
+    /// Only valid with mode `ANY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_function_names: Option<Vec<String>>,
+}
+
+/// Function calling modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FunctionCallingMode {
+    Auto,
+    Any,
+    None,
+    Validated,
+}
+
+/// Sampling and output settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_sequences: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_mime_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_json_schema: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_config: Option<ThinkingConfig>,
+}
+
+/// Thinking settings. Never set both `thinkingBudget` and `thinkingLevel` (Gemini answers 400).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThinkingConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_thoughts: Option<bool>,
+    /// Token budget (Gemini 2.5): `0` disables, `-1` is dynamic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_budget: Option<i32>,
+    /// Discrete level (Gemini 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_level: Option<ThinkingLevel>,
+}
+
+/// Gemini 3 thinking levels (proto enum names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ThinkingLevel {
+    Minimal,
+    Low,
+    Medium,
+    High,
+}
+
+/// One safety threshold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SafetySetting {
+    pub category: String,
+    pub threshold: String,
+}
+
+/// A `generateContent` response, or one chunk of a stream (then only the new parts, and a
+/// cumulative `usageMetadata`). A streamed chunk may instead carry `error`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateContentResponse {
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_feedback: Option<PromptFeedback>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_metadata: Option<UsageMetadata>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RpcStatus>,
+}
+
+/// One candidate answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Content>,
+    /// `STOP`, `MAX_TOKENS`, `SAFETY`, `MALFORMED_FUNCTION_CALL`, … (kept as text: the list grows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+}
+
+/// Why a prompt was blocked (then there are no candidates).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptFeedback {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_reason_message: Option<String>,
+}
+
+/// Token accounting; every count may be absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageMetadata {
+    /// Includes the cached tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_token_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_content_token_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates_token_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thoughts_token_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_use_prompt_token_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_token_count: Option<u64>,
+}
+
+/// A `google.rpc.Status` error, as found in `{"error": …}` bodies and stream chunks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Vec<Value>>,
+}
+
+/// Body of `models/{model}:countTokens`: either `contents` or `generateContentRequest` (which
+/// also counts the system instruction and the tools).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountTokensRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contents: Option<Vec<Content>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate_content_request: Option<GenerateContentRequest>,
+}
+
+/// Reply of `countTokens`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountTokensResponse {
+    #[serde(default)]
+    pub total_tokens: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_content_token_count: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn request_serializes_camel_case_and_skips_none() {
+        let req = GenerateContentRequest {
+            contents: vec![Content::new(
+                "model",
+                vec![Part {
+                    thought_signature: Some("sig".into()),
+                    ..Part::function_call("Bash", json!({"command": "ls"}))
+                }],
+            )],
+            system_instruction: Some(Content {
+                role: None,
+                parts: vec![Part::text("be brief")],
+            }),
+            tool_config: Some(ToolConfig {
+                function_calling_config: Some(FunctionCallingConfig {
+                    mode: Some(FunctionCallingMode::Any),
+                    allowed_function_names: Some(vec!["Bash".into()]),
+                }),
+            }),
+            generation_config: Some(GenerationConfig {
+                max_output_tokens: Some(100),
+                thinking_config: Some(ThinkingConfig {
+                    include_thoughts: Some(true),
+                    thinking_level: Some(ThinkingLevel::High),
+                    ..ThinkingConfig::default()
+                }),
+                ..GenerationConfig::default()
+            }),
+            ..GenerateContentRequest::default()
+        };
+        let v = serde_json::to_value(&req).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "contents": [{"role": "model", "parts": [
+                    {"functionCall": {"name": "Bash", "args": {"command": "ls"}}, "thoughtSignature": "sig"}
+                ]}],
+                "systemInstruction": {"parts": [{"text": "be brief"}]},
+                "toolConfig": {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["Bash"]}},
+                "generationConfig": {"maxOutputTokens": 100,
+                    "thinkingConfig": {"includeThoughts": true, "thinkingLevel": "HIGH"}}
+            })
+        );
+    }
+
+    #[test]
+    fn response_tolerates_unknown_and_missing_fields() {
+        let raw = json!({
+            "candidates": [
+                {"content": {}, "finishReason": "MALFORMED_FUNCTION_CALL",
+                 "finishMessage": "Malformed function call: x", "index": 0, "safetyRatings": []},
+                {"content": {"role": "model", "parts": [{"text": "hi", "newField": 1}]},
+                 "finishReason": "SOMETHING_NEW", "avgLogprobs": -0.1}
+            ],
+            "usageMetadata": {"promptTokenCount": 10, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 10}]},
+            "modelVersion": "gemini-2.5-flash",
+            "responseId": "abc",
+            "modelStatus": {"x": 1}
+        });
+        let resp: GenerateContentResponse = serde_json::from_value(raw).unwrap();
+        assert_eq!(resp.candidates.len(), 2);
+        assert!(resp.candidates[0]
+            .content
+            .as_ref()
+            .is_some_and(|c| c.parts.is_empty()));
+        assert_eq!(
+            resp.candidates[1].finish_reason.as_deref(),
+            Some("SOMETHING_NEW")
+        );
+        let usage = resp.usage_metadata.unwrap();
+        assert_eq!(usage.prompt_token_count, Some(10));
+        assert_eq!(usage.candidates_token_count, None);
+    }
+
+    #[test]
+    fn stream_error_chunk_parses() {
+        let raw = r#"{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}"#;
+        let resp: GenerateContentResponse = serde_json::from_str(raw).unwrap();
+        let err = resp.error.unwrap();
+        assert_eq!(err.code, Some(503));
+        assert_eq!(err.status.as_deref(), Some("UNAVAILABLE"));
+    }
+
+    #[test]
+    fn count_tokens_wrapper_shape() {
+        let req = CountTokensRequest {
+            contents: None,
+            generate_content_request: Some(GenerateContentRequest {
+                model: Some("models/gemini-2.5-flash".into()),
+                contents: vec![Content::new("user", vec![Part::text("hi")])],
+                ..GenerateContentRequest::default()
+            }),
+        };
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({"generateContentRequest": {"model": "models/gemini-2.5-flash",
+                "contents": [{"role": "user", "parts": [{"text": "hi"}]}]}})
+        );
+        let resp: CountTokensResponse = serde_json::from_str(
+            r#"{"totalTokens":31,"promptTokensDetails":[{"modality":"TEXT","tokenCount":31}]}"#,
+        )
+        .unwrap();
+        assert_eq!(resp.total_tokens, 31);
+    }
+}
