@@ -382,3 +382,59 @@ async fn count_tokens(
         Err(e) => dispatch_error(&p.gemini_model, e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relay(first: Bytes, rest: BoxStream<'static, Result<Bytes, StreamBroken>>) -> Relay {
+        Relay {
+            translator: StreamTranslator::new("claude-sonnet-4-5"),
+            decoder: SseDecoder::new(MAX_EVENT_BYTES),
+            first: Some(first),
+            rest,
+            done: false,
+        }
+    }
+
+    fn text(bytes: Option<Vec<u8>>) -> String {
+        String::from_utf8(bytes.unwrap()).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_upstream_gets_message_start_then_a_ping_every_interval() {
+        let mut r = relay(Bytes::new(), futures_util::stream::pending().boxed());
+        let started = tokio::time::Instant::now();
+        let first = text(r.next_bytes().await);
+        assert!(first.starts_with("event: message_start\n"), "{first}");
+        assert!(first.contains("event: ping"), "{first}");
+        assert_eq!(started.elapsed(), Duration::ZERO, "committed at once");
+        for n in 1..=3 {
+            let ping = text(r.next_bytes().await);
+            assert_eq!(ping.matches("event: ping").count(), 1, "{ping}");
+            assert!(!ping.contains("message_start"));
+            assert_eq!(started.elapsed(), PING_INTERVAL * n);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn chunks_are_translated_as_they_arrive_and_a_break_ends_with_an_error_event() {
+        let chunk = Bytes::from_static(
+            b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}],\"role\":\"model\"}}],\"usageMetadata\":{\"promptTokenCount\":5}}\r\n\r\n",
+        );
+        let rest =
+            futures_util::stream::iter(vec![Err(StreamBroken("connection reset".into()))]).boxed();
+        let mut r = relay(chunk, rest);
+        let first = text(r.next_bytes().await);
+        assert!(
+            first.contains("message_start") && first.contains("\"text\":\"Hi\""),
+            "{first}"
+        );
+        let last = text(r.next_bytes().await);
+        assert!(
+            last.contains("event: error") && last.contains("overloaded_error"),
+            "{last}"
+        );
+        assert!(r.next_bytes().await.is_none());
+    }
+}
