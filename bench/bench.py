@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,18 +51,48 @@ def start(cmd, env, pattern):
     return proc, found["url"]
 
 
-def oha(url, rate, seconds, oha_bin):
+def oha(url, rate, seconds, oha_bin, body_file=None):
     """Open-loop load at a fixed rate; returns (p50 ms, p99 ms, success rate, rps)."""
+    body = ["-D", body_file] if body_file else ["-d", BODY]
     out = subprocess.run(
         [oha_bin, "--no-tui", "--output-format", "json", "-z", f"{seconds}s", "-q", str(rate),
          "--latency-correction", "-c", "64", "-m", "POST", "-H", "content-type: application/json",
-         "-d", BODY, url],
+         *body, url],
         check=True, capture_output=True, text=True).stdout
     data = json.loads(out)
     pct = data["latencyPercentiles"]
     codes = data.get("statusCodeDistribution", {})
     ok = codes.get("200", 0) / max(1, sum(codes.values()))
     return pct["p50"] * 1000, pct["p99"] * 1000, ok, data["summary"]["requestsPerSec"]
+
+
+def ttfb(url, body_file, n):
+    """Closed-loop, one connection: curl's time to first byte and total time per request (ms)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".curl", delete=False) as cfg:
+        for _ in range(n):
+            cfg.write(f'url = "{url}"\noutput = "/dev/null"\n')
+    out = subprocess.run(["curl", "-s", "-K", cfg.name, "-X", "POST", "-H", "content-type: application/json",
+                          "--data-binary", f"@{body_file}", "-w", "%{time_starttransfer} %{time_total}\\n"],
+                         check=True, capture_output=True, text=True).stdout
+    rows = [tuple(float(x) * 1000 for x in line.split()) for line in out.splitlines() if line.strip()]
+    first = sorted(r[0] for r in rows)
+    total = sorted(r[1] for r in rows)
+    pct = lambda xs, q: xs[min(len(xs) - 1, int(q * len(xs)))]
+    return pct(first, 0.5), pct(first, 0.99), pct(total, 0.5)
+
+
+def fetch_json(url, method="GET"):
+    req = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        raw = resp.read()
+        return json.loads(raw) if raw else None
+
+
+def post_json(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.read()
 
 
 def wrk(url, seconds, path_lua):
@@ -87,43 +118,102 @@ def main():
 
     subprocess.run(["cargo", "build", "--release", "--workspace", "--bins", "--quiet"], cwd=ROOT, check=True)
     base_env = {"PATH": os.environ.get("PATH", "")}
-    mock, mock_url = start([str(TARGET / "mock-gemini"), "--port", "0"], base_env, r"listening on (http://\S+)")
-    gw_env = dict(base_env, GEMINI_API_KEY=",".join(KEYS), GEMINI_BASE_URL=mock_url, PORT="0", LOG_LEVEL="warn")
-    gw, gw_url = start([str(TARGET / "gemini-gateway")], gw_env, r"listening on (http://\S+)")
+    procs = []
 
-    scenarios = [("non-streaming", "/v1beta/models/gemini-2.5-flash:generateContent"),
-                 ("streaming (SSE, whole stream)", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")]
-    headers = {"x-goog-api-key": KEYS[0]}
-    rows = []
+    def stack(*mock_args):
+        mock, mock_url = start([str(TARGET / "mock-gemini"), "--port", "0", *mock_args], base_env,
+                               r"listening on (http://\S+)")
+        gw_env = dict(base_env, GEMINI_API_KEY=",".join(KEYS), GEMINI_BASE_URL=mock_url, PORT="0",
+                      LOG_LEVEL="warn")
+        gw, gw_url = start([str(TARGET / "gemini-gateway")], gw_env, r"listening on (http://\S+)")
+        procs.extend([gw, mock])
+        return mock_url, gw_url
+
+    tmp = Path(tempfile.mkdtemp(prefix="gg-bench-"))
+
+    def body_file(name, body):
+        path = tmp / name
+        path.write_bytes(body if isinstance(body, bytes) else json.dumps(body).encode())
+        return str(path)
+
+    def upstream_body_of(mock_url, gw_url, path, body):
+        """Sends `body` through the gateway once and returns what reached the mock."""
+        fetch_json(mock_url + "/_mock/requests", "DELETE")
+        post_json(gw_url + path, body)
+        return fetch_json(mock_url + "/_mock/requests")[-1]["body"]
+
+    flash = "/v1beta/models/gemini-2.5-flash"
+    key_q = "key=" + KEYS[0]
+    small = {"model": "claude-3-5-haiku-latest", "max_tokens": 256,
+             "messages": [{"role": "user", "content": "Benchmark prompt: say hello."}]}
+    cc = json.loads((ROOT / "tests/fixtures/anthropic/claude-code-first-turn.json").read_text())
+    cc["model"] = "claude-3-5-haiku-latest"
     try:
-        # Warm both paths (connections, caches).
-        for base in (mock_url, gw_url):
-            oha(base + scenarios[0][1], 200, 2, oha_bin)
-        for name, path in scenarios:
+        mock_url, gw_url = stack()
+        native = body_file("native.json", BODY.encode())
+        scenarios = [
+            ("native generateContent", f"{mock_url}{flash}:generateContent?{key_q}", native,
+             f"{gw_url}{flash}:generateContent", native),
+            ("native streamGenerateContent (SSE)", f"{mock_url}{flash}:streamGenerateContent?alt=sse&{key_q}",
+             native, f"{gw_url}{flash}:streamGenerateContent?alt=sse", native),
+        ]
+        for label, body in [("small", small), ("Claude Code first turn, 53 KB, 12 tools", cc)]:
+            for stream in (False, True):
+                b = dict(body, stream=stream)
+                translated = upstream_body_of(mock_url, gw_url, "/v1/messages", b)
+                method = ":streamGenerateContent?alt=sse&" if stream else ":generateContent?"
+                scenarios.append((f"/v1/messages {label}{', stream' if stream else ''}",
+                                  f"{mock_url}{flash}{method}{key_q}",
+                                  body_file(f"direct-{len(scenarios)}.json", translated),
+                                  f"{gw_url}/v1/messages", body_file(f"gw-{len(scenarios)}.json", b)))
+        rows = []
+        for _, d_url, d_body, g_url, g_body in scenarios:  # warm-up
+            oha(d_url, 200, 1, oha_bin, d_body)
+            oha(g_url, 200, 1, oha_bin, g_body)
+        for name, d_url, d_body, g_url, g_body in scenarios:
             for rate in [int(r) for r in args.rates.split(",")]:
                 direct, via = [], []
                 for _ in range(args.rounds):
-                    direct.append(oha(mock_url + path + ("&" if "?" in path else "?") + "key=" + KEYS[0], rate, args.seconds, oha_bin))
-                    via.append(oha(gw_url + path, rate, args.seconds, oha_bin))
+                    direct.append(oha(d_url, rate, args.seconds, oha_bin, d_body))
+                    via.append(oha(g_url, rate, args.seconds, oha_bin, g_body))
                 med = lambda xs, i: statistics.median(x[i] for x in xs)
                 rows.append((name, rate, med(direct, 0), med(via, 0), med(direct, 1), med(via, 1),
                              min(x[2] for x in via)))
+
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write('wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\n'
                       f'wrk.headers["x-goog-api-key"] = "{KEYS[0]}"\nwrk.body = {json.dumps(BODY)}\n')
         thr = []
-        for name, path in scenarios:
-            d = statistics.median(wrk(mock_url + path, args.seconds, lua.name) for _ in range(args.rounds))
-            g = statistics.median(wrk(gw_url + path, args.seconds, lua.name) for _ in range(args.rounds))
+        for name, d_url, _, g_url, _ in scenarios[:2]:
+            d = statistics.median(wrk(d_url, args.seconds, lua.name) for _ in range(args.rounds))
+            g = statistics.median(wrk(g_url, args.seconds, lua.name) for _ in range(args.rounds))
             thr.append((name, d, g))
+
+        # Time to first byte and inter-chunk gaps: a mock that streams 4 chunks 20 ms apart.
+        slow_mock, slow_gw = stack("--stream-chunks", "4", "--chunk-interval-ms", "20")
+        small_stream = dict(small, stream=True)
+        translated = upstream_body_of(slow_mock, slow_gw, "/v1/messages", small_stream)
+        ttfb_rows = []
+        for name, d_url, d_body, g_url, g_body in [
+            ("native SSE", f"{slow_mock}{flash}:streamGenerateContent?alt=sse&{key_q}", native,
+             f"{slow_gw}{flash}:streamGenerateContent?alt=sse", native),
+            ("/v1/messages stream", f"{slow_mock}{flash}:streamGenerateContent?alt=sse&{key_q}",
+             body_file("ttfb-direct.json", translated), f"{slow_gw}/v1/messages",
+             body_file("ttfb-gw.json", small_stream)),
+        ]:
+            d = [ttfb(d_url, d_body, 200) for _ in range(args.rounds)]
+            g = [ttfb(g_url, g_body, 200) for _ in range(args.rounds)]
+            med = lambda xs, i: statistics.median(x[i] for x in xs)
+            ttfb_rows.append((name, med(d, 0), med(g, 0), med(d, 1), med(g, 1), med(d, 2), med(g, 2)))
     finally:
-        gw.terminate()
-        mock.terminate()
+        for p in procs:
+            p.terminate()
 
     lines = [f"### {time.strftime('%Y-%m-%d')} — `python3 bench/bench.py --rates {args.rates} "
              f"--seconds {args.seconds} --rounds {args.rounds}`", "",
              f"{os.cpu_count()} cores, loopback, release build, 8 pool keys, mock answering at once; "
-             "medians of the rounds.", "",
+             "medians of the rounds. `direct` sends the same (for /v1/messages: the already translated) "
+             "Gemini request straight to the mock.", "",
              "| scenario | rate (req/s) | direct p50 | gateway p50 | **added p50** | direct p99 | gateway p99 | **added p99** | gateway success |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, rate, d50, g50, d99, g99, ok in rows:
@@ -133,6 +223,13 @@ def main():
               "|---|---|---|---|"]
     for name, d, g in thr:
         lines.append(f"| {name} | {d:,.0f} | {g:,.0f} | **{g / d:.2f}** |")
+    lines += ["", "Streams of 4 chunks sent 20 ms apart (curl, one connection, 200 requests a round): time to "
+              "first byte, and the whole stream (60 ms of upstream gaps; a Nagle stall would add ~40 ms per gap).", "",
+              "| stream | direct TTFB p50 | gateway TTFB p50 | **added TTFB p50** | direct TTFB p99 | gateway TTFB p99 | direct whole p50 | gateway whole p50 | **added whole p50** |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for name, d50, g50, d99, g99, dt, gt in ttfb_rows:
+        lines.append(f"| {name} | {d50:.3f} ms | {g50:.3f} ms | **{g50 - d50:+.3f} ms** | {d99:.3f} ms | "
+                     f"{g99:.3f} ms | {dt:.3f} ms | {gt:.3f} ms | **{gt - dt:+.3f} ms** |")
     report = "\n".join(lines) + "\n"
     print(report)
     if args.out:
