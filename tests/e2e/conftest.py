@@ -3,10 +3,12 @@
 The binaries come from `target/debug` (built by `scripts/test`); GATEWAY_BIN / MOCK_BIN override.
 """
 
+import contextlib
 import json
 import os
 import re
 import subprocess
+import tempfile
 import threading
 import urllib.request
 from pathlib import Path
@@ -87,8 +89,11 @@ def mock_server():
     proc.wait(10)
 
 
-@pytest.fixture(scope="session")
-def gateway(mock_server):
+@contextlib.contextmanager
+def start_gateway(mock_server, **extra_env):
+    """Runs a gateway over the pool KEYS against `mock_server`; `extra_env` adds or overrides
+    environment variables (e.g. BIG_MODEL). On exit it must stop cleanly and its log must not
+    contain a whole pool key."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "GEMINI_API_KEY": ",".join(KEYS),
@@ -96,18 +101,37 @@ def gateway(mock_server):
         "HOST": "127.0.0.1",
         "PORT": "0",
         "LOG_LEVEL": "debug",
+        "STATE_PATH": tempfile.mkdtemp(prefix="gg-e2e-state-"),
     }
+    env.update(extra_env)
     proc = subprocess.Popen([GATEWAY_BIN], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             cwd=str(ROOT / "tests" / "e2e"))
     lines = []
-    m = _wait_for_line(proc, r"listening on (http://\S+)", lines)
-    gw = Gateway(m.group(1), lines)
-    yield gw
-    proc.terminate()
+    try:
+        m = _wait_for_line(proc, r"listening on (http://\S+)", lines)
+        yield Gateway(m.group(1), lines)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
     assert proc.wait(10) == 0
     log = "\n".join(lines)
     for k in KEYS:
         assert k not in log, "a whole key appeared in the gateway's log"
+
+
+@pytest.fixture(scope="session")
+def gateway(mock_server):
+    """The gateway with its default model map (haiku → gemini-2.5-flash, sonnet/opus → gemini-2.5-pro)."""
+    with start_gateway(mock_server) as gw:
+        yield gw
+
+
+@pytest.fixture(scope="session")
+def gateway_gemini3(mock_server):
+    """A second gateway whose Claude model names map to Gemini 3 models."""
+    with start_gateway(mock_server, BIG_MODEL="gemini-3-pro-preview",
+                       SMALL_MODEL="gemini-3-flash-preview") as gw:
+        yield gw
 
 
 @pytest.fixture()

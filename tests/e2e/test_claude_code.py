@@ -1,0 +1,242 @@
+"""The real Claude Code CLI (pinned in claude-code/package.json) runs a tool-using task through the
+gateway: it streams `/v1/messages?beta=true`, executes the Bash tool_use it gets, sends the
+tool_result back and prints the final answer.
+
+The CLI comes from `npm install` in tests/e2e/claude-code (scripts/test does it); CLAUDE_BIN
+overrides its path. Without it these tests are skipped locally, but fail under CI.
+"""
+
+import base64
+import http.client
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from conftest import KEYS
+
+HERE = Path(__file__).resolve().parent
+CLAUDE_BIN = os.environ.get(
+    "CLAUDE_BIN",
+    str(HERE / "claude-code" / "node_modules" / "@anthropic-ai" / "claude-code-linux-x64" / "claude"),
+)
+PROMPT = "Please run `echo gateway-e2e-ok` with Bash"
+SENTINEL = "skip_thought_signature_validator"
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+              "proxy-connection", "content-length", "host"}
+
+
+def _in_ci():
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="module")
+def claude():
+    if os.path.isfile(CLAUDE_BIN) and os.access(CLAUDE_BIN, os.X_OK):
+        return CLAUDE_BIN
+    reason = (f"Claude Code CLI not found at {CLAUDE_BIN}: run `npm install --no-audit --no-fund` "
+              "in tests/e2e/claude-code (scripts/test does it)")
+    if _in_ci():
+        pytest.fail(reason + " (CI is set: a missing CLI is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+def run_claude(claude, base_url, gateway, prompt=PROMPT):
+    """Runs `claude -p` in a fresh HOME and working folder; returns its parsed JSON result."""
+    home = tempfile.mkdtemp(prefix="cc-home-")
+    work = tempfile.mkdtemp(prefix="cc-work-")
+    try:
+        # A clean environment: nothing of the caller's (e.g. a real ANTHROPIC_API_KEY) leaks in.
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": home,
+            "LANG": "C.UTF-8",
+            "ANTHROPIC_BASE_URL": base_url,
+            "ANTHROPIC_API_KEY": "client-key-not-a-pool-key",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_AUTOUPDATER": "1",
+        }
+        try:
+            proc = subprocess.run(
+                [claude, "-p", prompt, "--allowedTools", "Bash", "--output-format", "json"],
+                cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+            )
+        except subprocess.TimeoutExpired as e:
+            pytest.fail(f"claude timed out; stdout={e.stdout!r} stderr={e.stderr!r}\n"
+                        + "\n".join(gateway.lines[-30:]))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    out = proc.stdout.decode(errors="replace")
+    context = (f"exit={proc.returncode}\nstdout={out}\nstderr={proc.stderr.decode(errors='replace')}\n"
+               "gateway log tail:\n" + "\n".join(gateway.lines[-30:]))
+    try:
+        result = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        pytest.fail("claude did not print a JSON result\n" + context)
+    assert proc.returncode == 0, context
+    assert result["is_error"] is False, context
+    assert result["num_turns"] >= 2, context
+    assert "gateway-e2e-ok" in result["result"], context
+    return result
+
+
+def generate_calls(mock):
+    return [r for r in mock.requests() if r["action"] in ("generateContent", "streamGenerateContent")]
+
+
+def bash_answers(mock):
+    """Upstream calls whose last turn answers a Bash function call."""
+    out = []
+    for call in generate_calls(mock):
+        contents = call["body"]["contents"]
+        responses = [p["functionResponse"] for p in contents[-1]["parts"] if "functionResponse" in p]
+        if any(r["name"] == "Bash" for r in responses):
+            out.append((call, responses))
+    return out
+
+
+def assert_tool_round_trip_upstream(mock, model):
+    calls = generate_calls(mock)
+    assert any(c["model"] == model for c in calls), [c["model"] for c in calls]
+    assert all(c["status"] == 200 for c in calls), [(c["model"], c["status"]) for c in calls]
+    answers = [(c, r) for c, r in bash_answers(mock) if c["model"] == model]
+    assert answers, f"no functionResponse for Bash reached {model} upstream"
+    call, responses = answers[-1]
+    assert "gateway-e2e-ok" in json.dumps(responses)
+    # The model turn before it replays the Bash call.
+    replayed = call["body"]["contents"][-2]
+    assert replayed["role"] == "model"
+    function_calls = [p for p in replayed["parts"] if "functionCall" in p]
+    assert function_calls and function_calls[0]["functionCall"]["name"] == "Bash"
+    assert function_calls[0]["functionCall"]["args"]["command"] == "echo gateway-e2e-ok"
+    return function_calls[0]
+
+
+def test_claude_code_runs_bash_through_the_gateway(claude, gateway, mock):
+    run_claude(claude, gateway.url, gateway)
+    # Claude Code's default (sonnet/opus) model maps to BIG_MODEL, gemini-2.5-pro by default.
+    assert_tool_round_trip_upstream(mock, "gemini-2.5-pro")
+
+
+def test_claude_code_on_gemini3_replays_thought_signatures(claude, gateway_gemini3, mock):
+    run_claude(claude, gateway_gemini3.url, gateway_gemini3)
+    replayed_call = assert_tool_round_trip_upstream(mock, "gemini-3-pro-preview")
+    # Gemini 3 rejects a replayed call without its signature (the mock too, with a 400 that would
+    # have failed the run); the gateway must replay the issued one, not the "skip" sentinel.
+    signature = replayed_call.get("thoughtSignature")
+    assert signature, f"the replayed functionCall carries no thoughtSignature: {replayed_call}"
+    assert signature != SENTINEL
+    assert base64.b64decode(signature, validate=False) != SENTINEL.encode()
+
+
+class RecordingProxy:
+    """A transparent HTTP/1.1 proxy in front of the gateway that records each request's method,
+    path and headers, and relays answers (SSE included) chunk by chunk."""
+
+    def __init__(self, target):
+        self.seen = []
+        target = urlsplit(target)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _body(self):
+                if self.headers.get("transfer-encoding", "").lower() == "chunked":
+                    data = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                        if size == 0:
+                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                                pass
+                            return data
+                        data += self.rfile.read(size)
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("content-length") or 0))
+
+            def _relay(self):
+                body = self._body()
+                outer.seen.append({"method": self.command, "path": self.path,
+                                   "headers": {k.lower(): v for k, v in self.headers.items()}})
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                headers["content-length"] = str(len(body))
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                resp = upstream.getresponse()
+                self.send_response(resp.status, resp.reason)
+                for k, v in resp.getheaders():
+                    if k.lower() not in HOP_BY_HOP:
+                        self.send_header(k, v)
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                while True:
+                    data = resp.read1(65536)
+                    if not data:
+                        break
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                upstream.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _sessionless_keys(gateway, mock, n=3):
+    """The pool keys `n` consecutive Anthropic requests without a session id went out on."""
+    mock.reset()
+    for _ in range(n):
+        body = json.dumps({"model": "claude-haiku-4-5", "max_tokens": 64,
+                           "messages": [{"role": "user", "content": "hi"}]}).encode()
+        req = urllib.request.Request(gateway.url + "/v1/messages", data=body,
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            assert resp.status == 200
+    keys = [c["api_key"] for c in generate_calls(mock)]
+    mock.reset()
+    return keys
+
+
+def test_claude_code_session_stays_on_one_key(claude, gateway, mock):
+    # Control: without a session the pool rotates, so "one key per run" below is not luck.
+    assert len(set(_sessionless_keys(gateway, mock))) > 1
+
+    with RecordingProxy(gateway.url) as proxy:
+        run_claude(claude, proxy.url, gateway)
+    messages = [r for r in proxy.seen if r["path"].startswith("/v1/messages")]
+    assert len(messages) >= 2, [r["path"] for r in proxy.seen]
+    sessions = {r["headers"].get("x-claude-code-session-id") for r in messages}
+    assert None not in sessions, "a Claude Code request came without X-Claude-Code-Session-Id"
+    assert len(sessions) == 1, f"one run should be one session: {sessions}"
+    # Every upstream call of the run went out on the same pool key, unless a key was rate-limited.
+    calls = mock.requests()
+    assert len(calls) >= 2 and all(c["api_key"] in KEYS for c in calls)
+    if not any(c["status"] == 429 for c in calls):
+        keys = {c["api_key"] for c in calls}
+        assert len(keys) == 1, f"one session used {len(keys)} keys: " + str(
+            [(c["action"], c["api_key"][-4:], c["status"]) for c in calls])
