@@ -39,6 +39,12 @@ pub struct Config {
     pub big_model: String,
     pub small_model: String,
     pub max_tokens_limit: Option<u32>,
+    /// Folder of the embedded state database (used when `redis_url` is not set).
+    pub state_path: std::path::PathBuf,
+    /// Share the pool through Redis instead of the embedded store.
+    pub redis_url: Option<String>,
+    /// Namespace of every Redis key (several pools can share one Redis).
+    pub redis_prefix: String,
 }
 
 /// One setting: its name, default, and what it means. The table is the single source for the
@@ -161,8 +167,28 @@ impl Config {
                 }
             },
         };
+        let redis_url = match get("REDIS_URL") {
+            None => None,
+            Some(u)
+                if u.starts_with("redis://")
+                    || u.starts_with("rediss://")
+                    || u.starts_with("unix://") =>
+            {
+                Some(u.to_string())
+            }
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "REDIS_URL",
+                    value: "(hidden: it may hold a password)".into(),
+                    problem: "must start with redis://, rediss:// or unix://",
+                })
+            }
+        };
         Ok(Config {
             keys,
+            state_path: get("STATE_PATH").unwrap_or("./gemini-gateway-state").into(),
+            redis_url,
+            redis_prefix: get("REDIS_PREFIX").unwrap_or("gemini-gateway").to_string(),
             key_cooldown: Duration::from_secs_f64(cooldown_minutes * 60.0),
             host: parse(get, "HOST", "127.0.0.1")?,
             port: parse(get, "PORT", "8082")?,

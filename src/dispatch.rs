@@ -191,19 +191,20 @@ impl Dispatcher {
         let mut tried: Vec<usize> = Vec::new();
         let mut transient = 0;
         let mut last: Option<DispatchError> = None;
-        while let Some(lease) = self.pool.pick(model, &tried, preferred) {
+        while let Some(lease) = self.pool.pick(model, &tried, preferred).await {
             tried.push(lease.index);
             let (index, key_id) = (lease.index, lease.key.id().to_string());
             match attempt(lease).await {
                 Ok(done) => return Ok(done),
                 Err(Attempt::Client(err)) => {
                     self.pool
-                        .record_failure(index, model, &Verdict::ClientFault);
+                        .record_failure(index, model, &Verdict::ClientFault)
+                        .await;
                     return Err(err);
                 }
                 Err(Attempt::Failed(err, verdict)) => {
                     tracing::warn!(key = %key_id, model, outcome = verdict.label(), "upstream attempt failed; failing over");
-                    self.pool.record_failure(index, model, &verdict);
+                    self.pool.record_failure(index, model, &verdict).await;
                     if verdict == Verdict::Transient {
                         transient += 1;
                     }
@@ -214,7 +215,7 @@ impl Dispatcher {
                 }
             }
         }
-        match self.pool.retry_after(model) {
+        match self.pool.retry_after(model).await {
             Some(d) if d.is_zero() => {
                 Err(last.unwrap_or(DispatchError::NoKeyAvailable { retry_after: None }))
             }
@@ -263,21 +264,17 @@ impl Dispatcher {
         let state = (Box::pin(body), Some((pool, model)));
         futures_util::stream::unfold(state, move |(mut body, guard)| async move {
             let (pool, model) = guard?;
-            let broke = |msg: String| {
-                pool.record_failure(index, &model, &Verdict::Transient);
-                let msg = pool.redact(&msg).into_owned();
-                tracing::warn!(model, error = %msg, "upstream stream broke after the first byte");
-                StreamBroken(msg)
+            let problem = match timeout(idle, body.next()).await {
+                Ok(Some(Ok(chunk))) => return Some((Ok(chunk), (body, Some((pool, model))))),
+                Ok(None) => return None,
+                Ok(Some(Err(e))) => e.to_string(),
+                Err(_) => "upstream stream went silent".to_string(),
             };
-            match timeout(idle, body.next()).await {
-                Ok(Some(Ok(chunk))) => Some((Ok(chunk), (body, Some((pool, model))))),
-                Ok(None) => None,
-                Ok(Some(Err(e))) => Some((Err(broke(e.to_string())), (body, None))),
-                Err(_) => Some((
-                    Err(broke("upstream stream went silent".into())),
-                    (body, None),
-                )),
-            }
+            pool.record_failure(index, &model, &Verdict::Transient)
+                .await;
+            let msg = pool.redact(&problem).into_owned();
+            tracing::warn!(model, error = %msg, "upstream stream broke after the first byte");
+            Some((Err(StreamBroken(msg)), (body, None)))
         })
         .boxed()
     }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod dispatch;
 pub mod pool;
 pub mod server;
+pub mod store;
 pub mod surfaces;
 pub mod telemetry;
 pub mod upstream;

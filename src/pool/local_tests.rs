@@ -5,23 +5,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
+use crate::pool::{next_daily_reset, ApiKey, Clock};
 use crate::upstream::classify::{Cooldown, Verdict};
 
 const FLASH: &str = "gemini-2.5-flash";
 const PRO: &str = "gemini-2.5-pro";
 
-fn pool(n: usize) -> KeyPool {
+fn pool(n: usize) -> LocalView {
     let keys = (0..n)
         .map(|i| ApiKey::new(&format!("AIzaSyTestKey{i:02}xxxxxxxxxxxxxxxxxxxxxxx")))
         .collect();
-    KeyPool::new(
+    LocalView::new(
         keys,
         Duration::from_secs(1440 * 60),
         Clock::starting_at(1_780_000_000_000),
     )
 }
 
-fn picks(p: &KeyPool, model: &str, n: usize) -> HashMap<usize, usize> {
+fn picks(p: &LocalView, model: &str, n: usize) -> HashMap<usize, usize> {
     let mut seen = HashMap::new();
     for _ in 0..n {
         let lease = p.pick(model, &[], None).unwrap();
@@ -145,7 +146,7 @@ async fn a_rejected_key_is_out_for_every_model_for_good() {
     assert!(!picks(&p, PRO, 10).contains_key(&1));
     let view = &p.snapshot().keys[1];
     assert!(matches!(&view.health, KeyHealth::Disabled(d) if d.reason == "key_invalid"));
-    assert_eq!(view.last_error, Some("key_invalid"));
+    assert_eq!(view.last_error.as_deref(), Some("key_invalid"));
     assert_eq!(
         p.retry_after(FLASH),
         Some(Duration::ZERO),

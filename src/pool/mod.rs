@@ -1,272 +1,299 @@
 //! The key pool: which Gemini key serves the next request for a model, and what each upstream
 //! outcome does to a key. Rate limits cool a (key, model) pair until a deadline that only moves
 //! later; rejected keys are disabled for every model until an operator re-enables them.
-//! Selection is round-robin over the keys usable for the model, fair under concurrency.
+//!
+//! [`KeyPool`] is the async face dispatch uses. It decides with the in-memory [`LocalView`] and
+//! keeps a [`Backend`] in step: the embedded store (the facts last across restarts), or Redis
+//! (many gateways share one pool: Redis picks the key, and the local view is the fallback while
+//! Redis is unreachable; what was learned meanwhile is merged back when it returns).
 
 mod clock;
 mod key;
+mod local;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 pub use clock::{iso8601, next_daily_reset, Clock, UnixMillis};
 pub use key::{fingerprint, mask, ApiKey};
+pub use local::{Disabled, KeyHealth, KeyView, Lease, LocalView, PoolSnapshot};
 
-use crate::upstream::classify::{Cooldown, Verdict};
+use crate::store::embedded::EmbeddedStore;
+use crate::store::redis::RedisStore;
+use crate::store::{Change, StoreError};
+use crate::upstream::classify::Verdict;
 
-/// Why and since when a key is out for good.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Disabled {
-    pub reason: String,
-    pub since: UnixMillis,
-}
-
-#[derive(Debug, Default, Clone)]
-struct KeyState {
-    disabled: Option<Disabled>,
-    /// model → when the key may serve that model again.
-    cooldowns: HashMap<String, UnixMillis>,
-    last_error: Option<&'static str>,
-    requests: u64,
-    failures: u64,
-}
-
-impl KeyState {
-    fn usable_for(&self, model: &str, now: UnixMillis) -> bool {
-        self.disabled.is_none() && self.cooldowns.get(model).is_none_or(|&until| until <= now)
-    }
-}
-
-#[derive(Debug, Default)]
-struct PoolState {
-    keys: Vec<KeyState>,
-    /// Models requested through the pool, to tell "cooling for everything" from "for some".
-    models_seen: BTreeSet<String>,
-}
-
-/// A key handed out for one upstream attempt.
+/// Where the pool's facts go.
 #[derive(Debug, Clone)]
-pub struct Lease {
-    pub index: usize,
-    pub key: ApiKey,
+pub enum Backend {
+    /// Nothing outside this process (tests, benchmarks).
+    Memory,
+    Embedded(EmbeddedStore),
+    Redis(RedisStore),
 }
 
-/// The shared pool of keys.
+/// The backend's name and health, for `/health` and the status page.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BackendStatus {
+    pub backend: &'static str,
+    pub location: String,
+    pub healthy: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// The shared pool.
 #[derive(Debug)]
 pub struct KeyPool {
-    keys: Vec<ApiKey>,
-    state: Mutex<PoolState>,
-    cursor: AtomicUsize,
-    clock: Clock,
-    default_cooldown: Duration,
+    local: LocalView,
+    backend: Backend,
+    /// Redis is unreachable: decide locally, remember what we learn.
+    degraded: AtomicBool,
+    problem: Mutex<Option<String>>,
+    /// Facts learned while Redis was unreachable, merged back on reconnect.
+    unsent: Mutex<Vec<Change>>,
 }
 
 impl KeyPool {
-    pub fn new(keys: Vec<ApiKey>, default_cooldown: Duration, clock: Clock) -> KeyPool {
-        let state = PoolState {
-            keys: vec![KeyState::default(); keys.len()],
-            models_seen: BTreeSet::new(),
+    /// A pool over `keys`, seeded with what `backend` already knows about them (keys no longer
+    /// configured are ignored; new ones start available).
+    pub async fn open(
+        keys: Vec<ApiKey>,
+        default_cooldown: Duration,
+        clock: Clock,
+        backend: Backend,
+    ) -> Result<KeyPool, StoreError> {
+        let pool = KeyPool {
+            local: LocalView::new(keys, default_cooldown, clock),
+            backend,
+            degraded: AtomicBool::new(false),
+            problem: Mutex::new(None),
+            unsent: Mutex::new(Vec::new()),
         };
-        KeyPool {
-            keys,
-            state: Mutex::new(state),
-            cursor: AtomicUsize::new(0),
-            clock,
-            default_cooldown,
+        match &pool.backend {
+            Backend::Memory => {}
+            Backend::Embedded(store) => {
+                let stored = store.load(pool.ids()).await?;
+                pool.local.merge(&stored, false);
+            }
+            Backend::Redis(_) => pool.refresh().await,
         }
+        Ok(pool)
+    }
+
+    /// An in-memory pool (tests and benchmarks).
+    pub fn in_memory(keys: Vec<ApiKey>, default_cooldown: Duration, clock: Clock) -> KeyPool {
+        KeyPool {
+            local: LocalView::new(keys, default_cooldown, clock),
+            backend: Backend::Memory,
+            degraded: AtomicBool::new(false),
+            problem: Mutex::new(None),
+            unsent: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.local
+            .keys()
+            .iter()
+            .map(|k| k.id().to_string())
+            .collect()
     }
 
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.local.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.local.is_empty()
     }
 
     pub fn clock(&self) -> &Clock {
-        &self.clock
+        self.local.clock()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
-        // A panic while holding the lock cannot leave the state half-written in a way that
-        // matters more than refusing all traffic would, so recover the guard.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The next key for `model`, skipping keys already `tried` for this request. A `preferred`
-    /// key (conversation affinity) is taken while it is usable.
-    pub fn pick(&self, model: &str, tried: &[usize], preferred: Option<usize>) -> Option<Lease> {
-        let now = self.clock.now();
-        let mut state = self.lock();
-        if !state.models_seen.contains(model) {
-            state.models_seen.insert(model.to_string());
-        }
-        let usable = |i: usize, s: &KeyState| !tried.contains(&i) && s.usable_for(model, now);
-        let chosen = match preferred {
-            Some(p) if state.keys.get(p).is_some_and(|s| usable(p, s)) => Some(p),
-            _ => {
-                let candidates: Vec<usize> = (0..state.keys.len())
-                    .filter(|&i| usable(i, &state.keys[i]))
-                    .collect();
-                if candidates.is_empty() {
-                    None
-                } else {
-                    let turn = self.cursor.fetch_add(1, Ordering::Relaxed);
-                    Some(candidates[turn % candidates.len()])
-                }
-            }
-        }?;
-        state.keys[chosen].requests += 1;
-        Some(Lease {
-            index: chosen,
-            key: self.keys[chosen].clone(),
-        })
-    }
-
-    /// Records a failed attempt and applies its verdict to the key.
-    pub fn record_failure(&self, index: usize, model: &str, verdict: &Verdict) {
-        let now = self.clock.now();
-        let mut state = self.lock();
-        let Some(s) = state.keys.get_mut(index) else {
-            return;
-        };
-        s.failures += 1;
-        s.last_error = Some(verdict.label());
-        match verdict {
-            Verdict::RateLimited(cooldown) => {
-                let until = match cooldown {
-                    Cooldown::For(d) => now + millis(*d),
-                    Cooldown::UntilDailyReset => next_daily_reset(now),
-                    Cooldown::Configured => now + millis(self.default_cooldown),
-                };
-                let deadline = s.cooldowns.entry(model.to_string()).or_insert(until);
-                *deadline = (*deadline).max(until);
-                s.cooldowns.retain(|_, &mut t| t > now);
-            }
-            Verdict::KeyRejected(reason) => {
-                if s.disabled.is_none() {
-                    s.disabled = Some(Disabled {
-                        reason: (*reason).to_string(),
-                        since: now,
+    /// The next key for `model`, skipping keys this request already `tried`; a `preferred` key
+    /// (conversation affinity) is taken while it is usable.
+    pub async fn pick(
+        &self,
+        model: &str,
+        tried: &[usize],
+        preferred: Option<usize>,
+    ) -> Option<Lease> {
+        if let (Backend::Redis(redis), false) = (&self.backend, self.is_degraded()) {
+            self.local.note_model(model);
+            let keys = self.local.keys();
+            let candidates: Vec<&str> = (0..keys.len())
+                .filter(|i| !tried.contains(i))
+                .map(|i| keys[i].id())
+                .collect();
+            let preferred = preferred.and_then(|i| keys.get(i)).map(ApiKey::id);
+            match redis
+                .pick(model, &candidates, preferred, self.clock().now())
+                .await
+            {
+                Ok(Some(id)) => {
+                    let index = self.local.index_of(&id)?;
+                    self.local.count_request(index);
+                    return Some(Lease {
+                        index,
+                        key: keys[index].clone(),
                     });
                 }
-            }
-            Verdict::ClientFault | Verdict::Transient => {}
-        }
-    }
-
-    /// How long until some key can serve `model` again; `None` when no key will come back by
-    /// itself (all disabled) — or when one is usable now (`Some(ZERO)`).
-    pub fn retry_after(&self, model: &str) -> Option<Duration> {
-        let now = self.clock.now();
-        let state = self.lock();
-        state
-            .keys
-            .iter()
-            .filter(|s| s.disabled.is_none())
-            .map(|s| s.cooldowns.get(model).map_or(now, |&t| t.max(now)))
-            .min()
-            .map(|t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0)))
-    }
-
-    /// Replaces every pool key in `text` by its masked form.
-    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let mut out = Cow::Borrowed(text);
-        for key in &self.keys {
-            let secret = key.expose();
-            if !secret.is_empty() && out.contains(secret) {
-                out = Cow::Owned(out.replace(secret, key.masked()));
+                Ok(None) => return None,
+                Err(e) => self.degrade(&e),
             }
         }
-        out
+        self.local.pick(model, tried, preferred)
     }
 
-    /// A consistent view of every key, for the status endpoint and `/health`.
-    pub fn snapshot(&self) -> PoolSnapshot {
-        let now = self.clock.now();
-        let state = self.lock();
-        let keys = self
-            .keys
-            .iter()
-            .zip(&state.keys)
-            .map(|(key, s)| {
-                let cooldowns: BTreeMap<String, UnixMillis> = s
-                    .cooldowns
-                    .iter()
-                    .filter(|(_, &t)| t > now)
-                    .map(|(m, &t)| (m.clone(), t))
-                    .collect();
-                let cooling_everywhere = !cooldowns.is_empty()
-                    && state.models_seen.iter().all(|m| cooldowns.contains_key(m));
-                let health = if let Some(d) = &s.disabled {
-                    KeyHealth::Disabled(d.clone())
-                } else if cooling_everywhere {
-                    KeyHealth::Cooling {
-                        until: cooldowns.values().copied().min().unwrap_or(now),
+    /// Records a failed attempt: the verdict changes the key locally, and the fact reaches the
+    /// backend before this returns (so a crash right after loses nothing).
+    pub async fn record_failure(&self, index: usize, model: &str, verdict: &Verdict) {
+        let change = self.local.record_failure(index, model, verdict);
+        match &self.backend {
+            Backend::Memory => {}
+            Backend::Embedded(store) => {
+                if let Some(change) = change {
+                    if let Err(e) = store.apply(change).await {
+                        tracing::error!(error = %e, "could not persist a key state change");
                     }
-                } else {
-                    KeyHealth::Available
-                };
-                KeyView {
-                    id: key.id().to_string(),
-                    masked: key.masked().to_string(),
-                    health,
-                    cooldowns,
-                    last_error: s.last_error,
-                    requests: s.requests,
-                    failures: s.failures,
                 }
-            })
-            .collect();
-        PoolSnapshot { now, keys }
+            }
+            Backend::Redis(redis) => {
+                if self.is_degraded() {
+                    self.keep_unsent(change);
+                    return;
+                }
+                let key_id = self.local.keys().get(index).map(|k| k.id().to_string());
+                let result = match (&change, key_id) {
+                    (Some(c), _) => redis.apply(c, Some(verdict.label())).await,
+                    (None, Some(id)) => redis.record_failure(&id, verdict.label()).await,
+                    (None, None) => Ok(()),
+                };
+                if let Err(e) = result {
+                    self.degrade(&e);
+                    self.keep_unsent(change);
+                }
+            }
+        }
+    }
+
+    fn keep_unsent(&self, change: Option<Change>) {
+        if let Some(c) = change {
+            self.unsent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(c);
+        }
+    }
+
+    fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
+    fn degrade(&self, e: &StoreError) {
+        if !self.degraded.swap(true, Ordering::Relaxed) {
+            tracing::warn!(error = %e, "state backend unreachable: serving from this gateway's own view until it returns");
+        }
+        *self.problem.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+    }
+
+    /// Background upkeep, about once a second: flush counters to the embedded store; for Redis,
+    /// pull the shared view, or — while it is unreachable — try to reconnect and merge back.
+    pub async fn maintain(&self) {
+        match &self.backend {
+            Backend::Memory => {}
+            Backend::Embedded(store) => {
+                let deltas = self.local.take_counter_deltas();
+                if !deltas.is_empty() {
+                    if let Err(e) = store.flush_counters(deltas).await {
+                        tracing::warn!(error = %e, "could not save key counters");
+                    }
+                }
+            }
+            Backend::Redis(redis) => {
+                if self.is_degraded() {
+                    if redis.ping().await.is_err() {
+                        return;
+                    }
+                    let unsent =
+                        std::mem::take(&mut *self.unsent.lock().unwrap_or_else(|p| p.into_inner()));
+                    if let Err(e) = redis.merge(&unsent).await {
+                        self.unsent
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend(unsent);
+                        self.degrade(&e);
+                        return;
+                    }
+                    self.degraded.store(false, Ordering::Relaxed);
+                    *self.problem.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                    tracing::info!(
+                        merged = unsent.len(),
+                        "state backend reachable again; merged what this gateway learned meanwhile"
+                    );
+                }
+                self.refresh().await;
+            }
+        }
+    }
+
+    /// Pulls the shared view from Redis into the local view (no-op for other backends).
+    pub async fn refresh(&self) {
+        if let Backend::Redis(redis) = &self.backend {
+            let ids = self.ids();
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            match redis.load(&refs).await {
+                Ok(stored) => self.local.merge(&stored, true),
+                Err(e) => self.degrade(&e),
+            }
+        }
+    }
+
+    /// How long until some key can serve `model` again (see [`LocalView::retry_after`]); with a
+    /// shared store the view is refreshed first, since other gateways may know more.
+    pub async fn retry_after(&self, model: &str) -> Option<Duration> {
+        self.refresh().await;
+        self.local.retry_after(model)
+    }
+
+    /// Applies an operator's change locally and in the backend.
+    pub async fn apply(&self, change: Change) -> Result<(), StoreError> {
+        self.local.apply(&change);
+        match &self.backend {
+            Backend::Memory => Ok(()),
+            Backend::Embedded(store) => store.apply(change).await,
+            Backend::Redis(redis) => redis.apply(&change, None).await,
+        }
+    }
+
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.local.redact(text)
+    }
+
+    pub fn snapshot(&self) -> PoolSnapshot {
+        self.local.snapshot()
+    }
+
+    pub fn backend_status(&self) -> BackendStatus {
+        let problem = self
+            .problem
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let (backend, location) = match &self.backend {
+            Backend::Memory => ("memory", String::new()),
+            Backend::Embedded(s) => ("embedded", s.path().display().to_string()),
+            Backend::Redis(r) => ("redis", r.display_url().to_string()),
+        };
+        BackendStatus {
+            backend,
+            location,
+            healthy: !self.is_degraded(),
+            problem,
+        }
     }
 }
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
-}
-
-/// Where a key stands, as the seed's status endpoint groups keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyHealth {
-    /// Usable for at least one model (it may still cool for some; see `cooldowns`).
-    Available,
-    /// Cooling for every model requested so far; usable again at `until` for at least one.
-    Cooling { until: UnixMillis },
-    /// Out until an operator re-enables it.
-    Disabled(Disabled),
-}
-
-/// One key as the status endpoint shows it: never the key itself.
-#[derive(Debug, Clone)]
-pub struct KeyView {
-    pub id: String,
-    pub masked: String,
-    pub health: KeyHealth,
-    /// model → live cooldown deadline.
-    pub cooldowns: BTreeMap<String, UnixMillis>,
-    pub last_error: Option<&'static str>,
-    pub requests: u64,
-    pub failures: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct PoolSnapshot {
-    pub now: UnixMillis,
-    pub keys: Vec<KeyView>,
-}
-
-impl PoolSnapshot {
-    pub fn count(&self, pred: impl Fn(&KeyHealth) -> bool) -> usize {
-        self.keys.iter().filter(|k| pred(&k.health)).count()
-    }
-}
-
-#[cfg(test)]
-mod tests;

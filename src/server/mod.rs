@@ -17,7 +17,9 @@ use tokio::net::TcpListener;
 use crate::affinity::Affinity;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
-use crate::pool::{Clock, KeyPool};
+use crate::pool::{Backend, Clock, KeyPool};
+use crate::store::embedded::EmbeddedStore;
+use crate::store::redis::{RedisStore, RedisTimeouts};
 use crate::surfaces;
 use crate::surfaces::anthropic::{ModelMap, TranslateOptions};
 use crate::upstream::client::UpstreamClient;
@@ -35,13 +37,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config) -> Result<AppState, reqwest::Error> {
-        let pool = Arc::new(KeyPool::new(
-            config.keys.clone(),
-            config.key_cooldown,
-            Clock::new(),
-        ));
-        let client = UpstreamClient::new(&config.gemini_base_url)?;
+    /// Builds the shared state around an already opened pool.
+    pub fn new(config: Config, pool: Arc<KeyPool>) -> Result<AppState, ServeError> {
+        let client = UpstreamClient::new(&config.gemini_base_url)
+            .map_err(|e| ServeError::Client(e.to_string()))?;
         let dispatcher = Dispatcher::new(pool, client, config.request_timeout);
         let translate = TranslateOptions {
             models: ModelMap {
@@ -75,10 +74,34 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Opens the configured state backend and the pool on it.
+pub async fn open_pool(config: &Config) -> Result<KeyPool, ServeError> {
+    let backend = match &config.redis_url {
+        Some(url) => Backend::Redis(
+            RedisStore::connect(url, &config.redis_prefix, RedisTimeouts::default())
+                .await
+                .map_err(ServeError::Store)?,
+        ),
+        None => {
+            Backend::Embedded(EmbeddedStore::open(&config.state_path).map_err(ServeError::Store)?)
+        }
+    };
+    KeyPool::open(
+        config.keys.clone(),
+        config.key_cooldown,
+        Clock::new(),
+        backend,
+    )
+    .await
+    .map_err(ServeError::Store)
+}
+
 /// Binds, logs the address, and serves until SIGINT/SIGTERM; in-flight requests finish first.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let addr = SocketAddr::new(config.host, config.port);
-    let state = AppState::new(config).map_err(|e| ServeError::Client(e.to_string()))?;
+    let pool = Arc::new(open_pool(&config).await?);
+    let upkeep = tokio::spawn(upkeep(pool.clone()));
+    let state = AppState::new(config, pool.clone())?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| ServeError::Bind(addr, e))?;
@@ -91,6 +114,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         address = %local,
         keys = state.pool().len(),
         upstream = %state.config.gemini_base_url,
+        backend = state.pool().backend_status().backend,
         "serving"
     );
     let listener = listener.tap_io(|tcp| {
@@ -100,9 +124,24 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(ServeError::Serve)?;
+    upkeep.abort();
+    pool.maintain().await;
     tracing::info!("gemini-gateway stopped");
     Ok(())
 }
+
+/// The pool's background upkeep (counter flushes, Redis sync and reconnects), once a second.
+async fn upkeep(pool: Arc<KeyPool>) {
+    let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        pool.maintain().await;
+    }
+}
+
+/// How often the pool syncs with its backend.
+pub const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -112,6 +151,8 @@ pub enum ServeError {
     Client(String),
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Store(crate::store::StoreError),
 }
 
 async fn shutdown_signal() {

@@ -14,14 +14,19 @@ use crate::pool::{iso8601, KeyHealth, PoolSnapshot};
 pub async fn health(State(app): State<AppState>) -> Json<Value> {
     let snap = app.pool().snapshot();
     let (available, cooling, disabled) = counts(&snap);
+    let backend = app.pool().backend_status();
     Json(json!({
         "status": "ok",
         "pool": format!("{available} of {} keys available, {cooling} cooling, {disabled} disabled", snap.keys.len()),
+        "state_backend": format!("{} ({})", backend.backend, if backend.healthy { "healthy" } else { "unreachable: serving from local view" }),
     }))
 }
 
 pub async fn keys_status(State(app): State<AppState>) -> Json<Value> {
-    Json(status_body(&app.pool().snapshot()))
+    app.pool().refresh().await;
+    let mut body = status_body(&app.pool().snapshot());
+    body["backend"] = json!(app.pool().backend_status());
+    Json(body)
 }
 
 fn counts(snap: &PoolSnapshot) -> (usize, usize, usize) {

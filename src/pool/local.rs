@@ -1,0 +1,396 @@
+//! The pool's local view: each key's state in this process's memory, and every decision made
+//! from it — round-robin selection over the keys usable for a model, cooldowns that only move
+//! later, permanent disables. Pure and synchronous (one short mutex); the async [`super::KeyPool`]
+//! wraps it with a store that makes the facts last or shares them.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{next_daily_reset, ApiKey, Clock, UnixMillis};
+use crate::store::{Change, CounterDelta, StoredState};
+use crate::upstream::classify::{Cooldown, Verdict};
+
+/// Why and since when a key is out for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disabled {
+    pub reason: String,
+    pub since: UnixMillis,
+}
+
+#[derive(Debug, Default, Clone)]
+struct KeyState {
+    disabled: Option<Disabled>,
+    /// model → when the key may serve that model again.
+    cooldowns: HashMap<String, UnixMillis>,
+    last_error: Option<String>,
+    requests: u64,
+    failures: u64,
+    /// Counts not yet handed to the store.
+    unflushed: CounterDelta,
+}
+
+impl KeyState {
+    fn usable_for(&self, model: &str, now: UnixMillis) -> bool {
+        self.disabled.is_none() && self.cooldowns.get(model).is_none_or(|&until| until <= now)
+    }
+}
+
+#[derive(Debug, Default)]
+struct PoolState {
+    keys: Vec<KeyState>,
+    /// Models requested through the pool, to tell "cooling for everything" from "for some".
+    models_seen: BTreeSet<String>,
+}
+
+/// A key handed out for one upstream attempt.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub index: usize,
+    pub key: ApiKey,
+}
+
+/// Every key and its state, in memory.
+#[derive(Debug)]
+pub struct LocalView {
+    keys: Vec<ApiKey>,
+    state: Mutex<PoolState>,
+    cursor: AtomicUsize,
+    clock: Clock,
+    default_cooldown: Duration,
+}
+
+impl LocalView {
+    pub fn new(keys: Vec<ApiKey>, default_cooldown: Duration, clock: Clock) -> LocalView {
+        let state = PoolState {
+            keys: vec![KeyState::default(); keys.len()],
+            models_seen: BTreeSet::new(),
+        };
+        LocalView {
+            keys,
+            state: Mutex::new(state),
+            cursor: AtomicUsize::new(0),
+            clock,
+            default_cooldown,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        // A panic while holding the lock cannot leave the state half-written in a way that
+        // matters more than refusing all traffic would, so recover the guard.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The next key for `model`, skipping keys already `tried` for this request. A `preferred`
+    /// key (conversation affinity) is taken while it is usable.
+    pub fn pick(&self, model: &str, tried: &[usize], preferred: Option<usize>) -> Option<Lease> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        if !state.models_seen.contains(model) {
+            state.models_seen.insert(model.to_string());
+        }
+        let usable = |i: usize, s: &KeyState| !tried.contains(&i) && s.usable_for(model, now);
+        let chosen = match preferred {
+            Some(p) if state.keys.get(p).is_some_and(|s| usable(p, s)) => Some(p),
+            _ => {
+                let candidates: Vec<usize> = (0..state.keys.len())
+                    .filter(|&i| usable(i, &state.keys[i]))
+                    .collect();
+                if candidates.is_empty() {
+                    None
+                } else {
+                    let turn = self.cursor.fetch_add(1, Ordering::Relaxed);
+                    Some(candidates[turn % candidates.len()])
+                }
+            }
+        }?;
+        let s = &mut state.keys[chosen];
+        s.requests += 1;
+        s.unflushed.requests += 1;
+        Some(Lease {
+            index: chosen,
+            key: self.keys[chosen].clone(),
+        })
+    }
+
+    /// Records a failed attempt and applies its verdict to the key. Returns the fact learned
+    /// (a cooldown with its resulting deadline, or a new disable) for the store.
+    pub fn record_failure(&self, index: usize, model: &str, verdict: &Verdict) -> Option<Change> {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let s = state.keys.get_mut(index)?;
+        let label = verdict.label();
+        s.failures += 1;
+        s.last_error = Some(label.to_string());
+        s.unflushed.failures += 1;
+        s.unflushed.last_error = Some(label.to_string());
+        let key_id = self.keys[index].id().to_string();
+        match verdict {
+            Verdict::RateLimited(cooldown) => {
+                let until = match cooldown {
+                    Cooldown::For(d) => now + millis(*d),
+                    Cooldown::UntilDailyReset => next_daily_reset(now),
+                    Cooldown::Configured => now + millis(self.default_cooldown),
+                };
+                let deadline = s.cooldowns.entry(model.to_string()).or_insert(until);
+                *deadline = (*deadline).max(until);
+                let until = *deadline;
+                s.cooldowns.retain(|_, &mut t| t > now);
+                Some(Change::Cooldown {
+                    key_id,
+                    model: model.to_string(),
+                    until,
+                })
+            }
+            Verdict::KeyRejected(reason) if s.disabled.is_none() => {
+                s.disabled = Some(Disabled {
+                    reason: (*reason).to_string(),
+                    since: now,
+                });
+                Some(Change::Disable {
+                    key_id,
+                    reason: (*reason).to_string(),
+                    since: now,
+                })
+            }
+            Verdict::KeyRejected(_) | Verdict::ClientFault | Verdict::Transient => None,
+        }
+    }
+
+    /// Applies a fact learned elsewhere (another gateway, an operator) with the store's rules.
+    pub fn apply(&self, change: &Change) {
+        let mut state = self.lock();
+        let Some(i) = self.index_of(change_key(change)) else {
+            return;
+        };
+        let s = &mut state.keys[i];
+        match change {
+            Change::Cooldown { model, until, .. } => {
+                let d = s.cooldowns.entry(model.clone()).or_insert(*until);
+                *d = (*d).max(*until);
+            }
+            Change::Disable { reason, since, .. } => {
+                if s.disabled.is_none() {
+                    s.disabled = Some(Disabled {
+                        reason: reason.clone(),
+                        since: *since,
+                    });
+                }
+            }
+            Change::Enable { .. } => s.disabled = None,
+            Change::ClearCooldown { model: Some(m), .. } => {
+                s.cooldowns.remove(m);
+            }
+            Change::ClearCooldown { model: None, .. } => s.cooldowns.clear(),
+        }
+    }
+
+    /// Merges a store's view: disables and later deadlines win. With `counters`, the store's
+    /// counters replace ours (a shared store counts every gateway's requests); otherwise they
+    /// are a base that this process's unflushed counts add to.
+    pub fn merge(&self, stored: &StoredState, shared_counters: bool) {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        for (i, key) in self.keys.iter().enumerate() {
+            let Some(k) = stored.get(key.id()) else {
+                continue;
+            };
+            let s = &mut state.keys[i];
+            if let (None, Some((reason, since))) = (&s.disabled, &k.disabled) {
+                s.disabled = Some(Disabled {
+                    reason: reason.clone(),
+                    since: *since,
+                });
+            }
+            if shared_counters && k.disabled.is_none() {
+                s.disabled = None;
+            }
+            for (model, &until) in k.cooldowns.iter().filter(|(_, &t)| t > now) {
+                let d = s.cooldowns.entry(model.clone()).or_insert(until);
+                *d = (*d).max(until);
+            }
+            if shared_counters {
+                s.requests = k.requests;
+                s.failures = k.failures;
+                s.last_error = k.last_error.clone();
+            } else {
+                s.requests = k.requests + s.unflushed.requests;
+                s.failures = k.failures + s.unflushed.failures;
+                s.last_error = s
+                    .unflushed
+                    .last_error
+                    .clone()
+                    .or_else(|| k.last_error.clone());
+            }
+        }
+    }
+
+    /// Counts since the last call, per key id (for the embedded store's background flush).
+    pub fn take_counter_deltas(&self) -> BTreeMap<String, CounterDelta> {
+        let mut state = self.lock();
+        self.keys
+            .iter()
+            .zip(state.keys.iter_mut())
+            .filter(|(_, s)| s.unflushed != CounterDelta::default())
+            .map(|(k, s)| (k.id().to_string(), std::mem::take(&mut s.unflushed)))
+            .collect()
+    }
+
+    /// Counts a request picked elsewhere (by a shared store) against the local view.
+    pub fn count_request(&self, index: usize) {
+        if let Some(s) = self.lock().keys.get_mut(index) {
+            s.requests += 1;
+        }
+    }
+
+    pub fn keys(&self) -> &[ApiKey] {
+        &self.keys
+    }
+
+    pub fn index_of(&self, key_id: &str) -> Option<usize> {
+        self.keys.iter().position(|k| k.id() == key_id)
+    }
+
+    /// Notes that `model` is being requested (for the status view's grouping).
+    pub fn note_model(&self, model: &str) {
+        let mut state = self.lock();
+        if !state.models_seen.contains(model) {
+            state.models_seen.insert(model.to_string());
+        }
+    }
+
+    /// How long until some key can serve `model` again; `None` when no key will come back by
+    /// itself (all disabled) — or when one is usable now (`Some(ZERO)`).
+    pub fn retry_after(&self, model: &str) -> Option<Duration> {
+        let now = self.clock.now();
+        let state = self.lock();
+        state
+            .keys
+            .iter()
+            .filter(|s| s.disabled.is_none())
+            .map(|s| s.cooldowns.get(model).map_or(now, |&t| t.max(now)))
+            .min()
+            .map(|t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0)))
+    }
+
+    /// Replaces every pool key in `text` by its masked form.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        for key in &self.keys {
+            let secret = key.expose();
+            if !secret.is_empty() && out.contains(secret) {
+                out = Cow::Owned(out.replace(secret, key.masked()));
+            }
+        }
+        out
+    }
+
+    /// A consistent view of every key, for the status endpoint and `/health`.
+    pub fn snapshot(&self) -> PoolSnapshot {
+        let now = self.clock.now();
+        let state = self.lock();
+        let keys = self
+            .keys
+            .iter()
+            .zip(&state.keys)
+            .map(|(key, s)| {
+                let cooldowns: BTreeMap<String, UnixMillis> = s
+                    .cooldowns
+                    .iter()
+                    .filter(|(_, &t)| t > now)
+                    .map(|(m, &t)| (m.clone(), t))
+                    .collect();
+                let cooling_everywhere = !cooldowns.is_empty()
+                    && state.models_seen.iter().all(|m| cooldowns.contains_key(m));
+                let health = if let Some(d) = &s.disabled {
+                    KeyHealth::Disabled(d.clone())
+                } else if cooling_everywhere {
+                    KeyHealth::Cooling {
+                        until: cooldowns.values().copied().min().unwrap_or(now),
+                    }
+                } else {
+                    KeyHealth::Available
+                };
+                KeyView {
+                    id: key.id().to_string(),
+                    masked: key.masked().to_string(),
+                    health,
+                    cooldowns,
+                    last_error: s.last_error.clone(),
+                    requests: s.requests,
+                    failures: s.failures,
+                }
+            })
+            .collect();
+        PoolSnapshot { now, keys }
+    }
+}
+
+fn change_key(change: &Change) -> &str {
+    match change {
+        Change::Cooldown { key_id, .. }
+        | Change::Disable { key_id, .. }
+        | Change::Enable { key_id }
+        | Change::ClearCooldown { key_id, .. } => key_id,
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// Where a key stands, as the seed's status endpoint groups keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyHealth {
+    /// Usable for at least one model (it may still cool for some; see `cooldowns`).
+    Available,
+    /// Cooling for every model requested so far; usable again at `until` for at least one.
+    Cooling { until: UnixMillis },
+    /// Out until an operator re-enables it.
+    Disabled(Disabled),
+}
+
+/// One key as the status endpoint shows it: never the key itself.
+#[derive(Debug, Clone)]
+pub struct KeyView {
+    pub id: String,
+    pub masked: String,
+    pub health: KeyHealth,
+    /// model → live cooldown deadline.
+    pub cooldowns: BTreeMap<String, UnixMillis>,
+    pub last_error: Option<String>,
+    pub requests: u64,
+    pub failures: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolSnapshot {
+    pub now: UnixMillis,
+    pub keys: Vec<KeyView>,
+}
+
+impl PoolSnapshot {
+    pub fn count(&self, pred: impl Fn(&KeyHealth) -> bool) -> usize {
+        self.keys.iter().filter(|k| pred(&k.health)).count()
+    }
+}
+
+#[cfg(test)]
+#[path = "local_tests.rs"]
+mod tests;

@@ -1,0 +1,325 @@
+//! The default store: one crash-safe redb file on this machine (`STATE_PATH`, a folder, holding
+//! `pool.redb`). No setup, and a restart or a `kill -9` loses no disable and no cooldown: every
+//! state change is committed (fsync) before the request that learned it moves on. Counters are
+//! flushed in the background about once a second, so a crash can lose the last second of counts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, ReadableTable, TableDefinition};
+
+use super::{Change, CounterDelta, StoreError, StoredKey, StoredState};
+
+/// key id → `reason|since`.
+const DISABLED: TableDefinition<&str, &str> = TableDefinition::new("disabled");
+/// `id|model` → deadline (Unix ms).
+const COOLDOWNS: TableDefinition<&str, i64> = TableDefinition::new("cooldowns");
+/// key id → `requests|failures|last_error`.
+const STATS: TableDefinition<&str, &str> = TableDefinition::new("stats");
+
+/// The embedded store. Cheap to clone.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    path: Arc<PathBuf>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EmbeddedStore({})", self.path.display())
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) `dir/pool.redb`. A file that is not a readable redb database is an
+    /// error naming the path — never a silently empty pool.
+    pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
+        let path = dir.join("pool.redb");
+        let fail = |message: String| StoreError::Embedded {
+            path: path.display().to_string(),
+            message,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the folder: {e}")))?;
+        let db = Database::create(&path).map_err(|e| {
+            fail(format!("cannot open the state database ({e}); move the file away to start with a fresh pool state"))
+        })?;
+        // Create the tables once so readers never meet a missing table.
+        let txn = db.begin_write().map_err(|e| fail(e.to_string()))?;
+        {
+            txn.open_table(DISABLED).map_err(|e| fail(e.to_string()))?;
+            txn.open_table(COOLDOWNS).map_err(|e| fail(e.to_string()))?;
+            txn.open_table(STATS).map_err(|e| fail(e.to_string()))?;
+        }
+        txn.commit().map_err(|e| fail(e.to_string()))?;
+        Ok(EmbeddedStore {
+            db: Arc::new(db),
+            path: Arc::new(path),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Embedded {
+            path: self.path.display().to_string(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Runs blocking database work off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&EmbeddedStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || work(&me))
+            .await
+            .map_err(|e| self.err(e))?
+    }
+
+    /// Commits one state change durably.
+    pub async fn apply(&self, change: Change) -> Result<(), StoreError> {
+        self.blocking(move |s| s.apply_now(&change)).await
+    }
+
+    fn apply_now(&self, change: &Change) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut disabled = txn.open_table(DISABLED).map_err(|e| self.err(e))?;
+            let mut cooldowns = txn.open_table(COOLDOWNS).map_err(|e| self.err(e))?;
+            match change {
+                Change::Cooldown {
+                    key_id,
+                    model,
+                    until,
+                } => {
+                    let field = format!("{key_id}|{model}");
+                    let current = cooldowns
+                        .get(field.as_str())
+                        .map_err(|e| self.err(e))?
+                        .map(|v| v.value());
+                    if current.is_none_or(|c| c < *until) {
+                        cooldowns
+                            .insert(field.as_str(), *until)
+                            .map_err(|e| self.err(e))?;
+                    }
+                }
+                Change::Disable {
+                    key_id,
+                    reason,
+                    since,
+                } => {
+                    let exists = disabled
+                        .get(key_id.as_str())
+                        .map_err(|e| self.err(e))?
+                        .is_some();
+                    if !exists {
+                        let value = format!("{reason}|{since}");
+                        disabled
+                            .insert(key_id.as_str(), value.as_str())
+                            .map_err(|e| self.err(e))?;
+                    }
+                }
+                Change::Enable { key_id } => {
+                    disabled.remove(key_id.as_str()).map_err(|e| self.err(e))?;
+                }
+                Change::ClearCooldown { key_id, model } => {
+                    let prefix = format!("{key_id}|");
+                    let doomed: Vec<String> = cooldowns
+                        .iter()
+                        .map_err(|e| self.err(e))?
+                        .filter_map(Result::ok)
+                        .map(|(k, _)| k.value().to_string())
+                        .filter(|k| match model {
+                            Some(m) => *k == format!("{prefix}{m}"),
+                            None => k.starts_with(&prefix),
+                        })
+                        .collect();
+                    for k in doomed {
+                        cooldowns.remove(k.as_str()).map_err(|e| self.err(e))?;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Adds counter increments (background flush).
+    pub async fn flush_counters(
+        &self,
+        deltas: BTreeMap<String, CounterDelta>,
+    ) -> Result<(), StoreError> {
+        self.blocking(move |s| {
+            let txn = s.db.begin_write().map_err(|e| s.err(e))?;
+            {
+                let mut stats = txn.open_table(STATS).map_err(|e| s.err(e))?;
+                for (id, d) in &deltas {
+                    let old = stats
+                        .get(id.as_str())
+                        .map_err(|e| s.err(e))?
+                        .map(|v| parse_stats(v.value()))
+                        .unwrap_or_default();
+                    let last = d.last_error.clone().or(old.2);
+                    let value = format!(
+                        "{}|{}|{}",
+                        old.0 + d.requests,
+                        old.1 + d.failures,
+                        last.unwrap_or_default()
+                    );
+                    stats
+                        .insert(id.as_str(), value.as_str())
+                        .map_err(|e| s.err(e))?;
+                }
+            }
+            txn.commit().map_err(|e| s.err(e))
+        })
+        .await
+    }
+
+    /// Everything stored about these ids.
+    pub async fn load(&self, ids: Vec<String>) -> Result<StoredState, StoreError> {
+        self.blocking(move |s| {
+            let txn = s.db.begin_read().map_err(|e| s.err(e))?;
+            let disabled = txn.open_table(DISABLED).map_err(|e| s.err(e))?;
+            let cooldowns = txn.open_table(COOLDOWNS).map_err(|e| s.err(e))?;
+            let stats = txn.open_table(STATS).map_err(|e| s.err(e))?;
+            let mut out = StoredState::new();
+            for id in &ids {
+                let mut key = StoredKey::default();
+                if let Some(v) = disabled.get(id.as_str()).map_err(|e| s.err(e))? {
+                    if let Some((reason, since)) = v.value().rsplit_once('|') {
+                        key.disabled = Some((reason.to_string(), since.parse().unwrap_or(0)));
+                    }
+                }
+                if let Some(v) = stats.get(id.as_str()).map_err(|e| s.err(e))? {
+                    let (requests, failures, last_error) = parse_stats(v.value());
+                    (key.requests, key.failures, key.last_error) = (requests, failures, last_error);
+                }
+                out.insert(id.clone(), key);
+            }
+            for entry in cooldowns.iter().map_err(|e| s.err(e))? {
+                let (field, until) = entry.map_err(|e| s.err(e))?;
+                if let Some((id, model)) = field.value().split_once('|') {
+                    if let Some(key) = out.get_mut(id) {
+                        key.cooldowns.insert(model.to_string(), until.value());
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+fn parse_stats(v: &str) -> (u64, u64, Option<String>) {
+    let mut it = v.splitn(3, '|');
+    let requests = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+    let failures = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+    let last = it.next().filter(|x| !x.is_empty()).map(str::to_string);
+    (requests, failures, last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn changes_survive_reopening_and_follow_the_merge_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let cd = |until| Change::Cooldown {
+            key_id: "a".into(),
+            model: "m".into(),
+            until,
+        };
+        store.apply(cd(60_000)).await.unwrap();
+        store.apply(cd(5_000)).await.unwrap();
+        store
+            .apply(Change::Cooldown {
+                key_id: "a".into(),
+                model: "n".into(),
+                until: 7,
+            })
+            .await
+            .unwrap();
+        store
+            .apply(Change::Disable {
+                key_id: "b".into(),
+                reason: "key_invalid".into(),
+                since: 1,
+            })
+            .await
+            .unwrap();
+        store
+            .apply(Change::Disable {
+                key_id: "b".into(),
+                reason: "later".into(),
+                since: 2,
+            })
+            .await
+            .unwrap();
+        let mut deltas = BTreeMap::new();
+        deltas.insert(
+            "a".to_string(),
+            CounterDelta {
+                requests: 3,
+                failures: 1,
+                last_error: Some("rate_limited".into()),
+            },
+        );
+        store.flush_counters(deltas.clone()).await.unwrap();
+        store.flush_counters(deltas).await.unwrap();
+        drop(store);
+
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let state = store
+            .load(vec!["a".into(), "b".into(), "c".into()])
+            .await
+            .unwrap();
+        assert_eq!(
+            state["a"].cooldowns["m"], 60_000,
+            "a deadline only moves later"
+        );
+        assert_eq!(state["a"].cooldowns["n"], 7);
+        assert_eq!((state["a"].requests, state["a"].failures), (6, 2));
+        assert_eq!(state["a"].last_error.as_deref(), Some("rate_limited"));
+        assert_eq!(state["b"].disabled, Some(("key_invalid".to_string(), 1)));
+        assert_eq!(state["c"], StoredKey::default());
+
+        store
+            .apply(Change::ClearCooldown {
+                key_id: "a".into(),
+                model: Some("n".into()),
+            })
+            .await
+            .unwrap();
+        store
+            .apply(Change::Enable { key_id: "b".into() })
+            .await
+            .unwrap();
+        let state = store.load(vec!["a".into(), "b".into()]).await.unwrap();
+        assert_eq!(state["a"].cooldowns.len(), 1);
+        assert_eq!(state["b"].disabled, None);
+        store
+            .apply(Change::ClearCooldown {
+                key_id: "a".into(),
+                model: None,
+            })
+            .await
+            .unwrap();
+        assert!(store.load(vec!["a".into()]).await.unwrap()["a"]
+            .cooldowns
+            .is_empty());
+    }
+
+    #[test]
+    fn a_corrupted_file_is_an_error_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pool.redb"), vec![0x5a; 4096]).unwrap();
+        let err = EmbeddedStore::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("pool.redb"), "{err}");
+    }
+}

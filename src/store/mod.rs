@@ -1,0 +1,66 @@
+//! Where the pool's state lives beyond one process's memory. The pool keeps a local view and
+//! decides with it; a store makes that view last (embedded, the default) or shared across
+//! gateways (Redis). Facts are absolute and merge by the same rules everywhere: a disable wins
+//! over no disable, a later cooldown deadline wins over an earlier one.
+
+pub mod embedded;
+pub mod redis;
+
+use std::collections::BTreeMap;
+
+use crate::pool::UnixMillis;
+
+/// One fact the pool learned, to be persisted or shared. Keys are named by their fingerprint
+/// id, never by the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// (key, model) may not be used before `until`; a store keeps the later of two deadlines.
+    Cooldown {
+        key_id: String,
+        model: String,
+        until: UnixMillis,
+    },
+    /// The key is out for every model until re-enabled; a store keeps the first disable.
+    Disable {
+        key_id: String,
+        reason: String,
+        since: UnixMillis,
+    },
+    /// An operator re-enabled the key (clears the disable).
+    Enable { key_id: String },
+    /// An operator cleared the key's cooldowns (all models when `model` is `None`).
+    ClearCooldown {
+        key_id: String,
+        model: Option<String>,
+    },
+}
+
+/// What a store knows about one key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredKey {
+    pub disabled: Option<(String, UnixMillis)>,
+    /// model → deadline (may include expired ones; readers filter by time).
+    pub cooldowns: BTreeMap<String, UnixMillis>,
+    pub requests: u64,
+    pub failures: u64,
+    pub last_error: Option<String>,
+}
+
+/// Key id → state, for the ids asked about.
+pub type StoredState = BTreeMap<String, StoredKey>;
+
+/// Counter increments since the last flush, per key id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CounterDelta {
+    pub requests: u64,
+    pub failures: u64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state file {path}: {message}")]
+    Embedded { path: String, message: String },
+    #[error("redis: {0}")]
+    Redis(String),
+}

@@ -1,0 +1,434 @@
+//! The shared store: any number of gateway processes pointed at one Redis (`REDIS_URL`,
+//! `redis://` or `rediss://`) share one pool. Each process still decides from its local view;
+//! this store is where the facts meet, so that a key disabled by one gateway is skipped by every
+//! other from its next request on, and round-robin stays fair across processes.
+//!
+//! Every read-modify-write is one Lua script run on the server (EVALSHA, with EVAL after a
+//! NOSCRIPT, e.g. after a Redis restart): one round trip, atomic, no lost update between
+//! gateways. Deadlines are absolute Unix milliseconds, never TTL copies, and a cooldown deadline
+//! only ever moves later. Keys are named by their fingerprint id only; no secret reaches Redis.
+//!
+//! Data layout (`P` = the prefix, default `gemini-gateway`; the braces are a cluster hash tag, so
+//! all keys share one slot and every script names all its keys in `KEYS`):
+//!
+//! | key | type | content |
+//! |---|---|---|
+//! | `{P}:disabled` | hash | id → `reason\|since` (since in Unix ms; the first disable stays) |
+//! | `{P}:cooldowns` | hash | `id\|model` → deadline (Unix ms; the max stays) |
+//! | `{P}:rr:MODEL` | string | round-robin counter for MODEL (INCR, shared by all gateways) |
+//! | `{P}:stats` | hash | `id:requests`, `id:failures` (counters), `id:last_error` (a label) |
+//!
+//! Cooldown fields expired for more than a minute (by the picking caller's clock; the slack
+//! absorbs clock skew between gateways) are deleted lazily by `pick`; readers filter by time.
+//!
+//! Timeouts are short on purpose: connecting is bounded by `RedisTimeouts::connect`, a call by
+//! `connect + command` (it may have to wait for a reconnect), and each command's answer by
+//! `command`. A dead Redis costs a request well under a second and yields `StoreError::Redis`;
+//! the caller falls back. The `ConnectionManager` reconnects by itself once Redis is back.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{RedisResult, Script, ScriptInvocation};
+
+use super::{Change, StoreError, StoredKey, StoredState};
+
+/// Usable = not disabled and no deadline > now for (id, model). `preferred` wins if usable (and
+/// leaves the counter alone); otherwise the shared per-model counter picks among the usable
+/// candidates, in the caller's order, so N picks from any clients give each key N/K (±1).
+static PICK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local model, now, preferred = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local ids, fields = {}, {}
+for i = 4, #ARGV do
+  ids[#ids + 1] = ARGV[i]
+  fields[#fields + 1] = ARGV[i] .. '|' .. model
+end
+if #ids == 0 then return false end
+local disabled = redis.call('HMGET', KEYS[1], unpack(ids))
+local deadlines = redis.call('HMGET', KEYS[2], unpack(fields))
+local usable, chosen = {}, nil
+for i = 1, #ids do
+  local until_ms = deadlines[i] and tonumber(deadlines[i])
+  if not disabled[i] and (until_ms == nil or until_ms <= now) then
+    usable[#usable + 1] = ids[i]
+    if ids[i] == preferred then chosen = preferred end
+  end
+  if until_ms ~= nil and until_ms <= now - 60000 then
+    redis.call('HDEL', KEYS[2], fields[i])
+  end
+end
+if #usable == 0 then return false end
+if chosen == nil then
+  local n = redis.call('INCR', KEYS[3])
+  chosen = usable[((n - 1) % #usable) + 1]
+end
+redis.call('HINCRBY', KEYS[4], chosen .. ':requests', 1)
+return chosen
+",
+    )
+});
+
+/// Applies a list of facts, four ARGV per fact: op, id, a, b. Used by `apply` (one fact, maybe
+/// followed by a `fail`), `record_failure` (a lone `fail`) and `merge` (many facts).
+static WRITE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+for i = 1, #ARGV, 4 do
+  local op, id, a, b = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if op == 'cool' then
+    local field = id .. '|' .. a
+    local current = redis.call('HGET', KEYS[2], field)
+    if not current or tonumber(b) > tonumber(current) then
+      redis.call('HSET', KEYS[2], field, b)
+    end
+  elseif op == 'disable' then
+    redis.call('HSETNX', KEYS[1], id, a .. '|' .. b)
+  elseif op == 'enable' then
+    redis.call('HDEL', KEYS[1], id)
+  elseif op == 'clear' then
+    redis.call('HDEL', KEYS[2], id .. '|' .. a)
+  elseif op == 'clear_all' then
+    local mine = id .. '|'
+    for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
+      if string.sub(field, 1, #mine) == mine then redis.call('HDEL', KEYS[2], field) end
+    end
+  elseif op == 'fail' then
+    redis.call('HINCRBY', KEYS[3], id .. ':failures', 1)
+    redis.call('HSET', KEYS[3], id .. ':last_error', a)
+  end
+end
+return 1
+",
+    )
+});
+
+/// How long the store may wait on Redis.
+#[derive(Debug, Clone, Copy)]
+pub struct RedisTimeouts {
+    /// One connection attempt (TCP, TLS, handshake).
+    pub connect: Duration,
+    /// One command's answer.
+    pub command: Duration,
+}
+
+impl Default for RedisTimeouts {
+    fn default() -> Self {
+        RedisTimeouts {
+            connect: Duration::from_millis(500),
+            command: Duration::from_millis(250),
+        }
+    }
+}
+
+/// The Redis store. Cheap to clone: clones share one multiplexed, self-reconnecting connection.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    names: Arc<Names>,
+    display_url: Arc<str>,
+    /// Upper bound of one call, reconnect included.
+    budget: Duration,
+}
+
+struct Names {
+    disabled: String,
+    cooldowns: String,
+    stats: String,
+    /// `{P}:rr:`, completed by the model.
+    rr: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("url", &self.display_url)
+            .field("prefix", &self.names.stats.trim_end_matches(":stats"))
+            .finish()
+    }
+}
+
+impl RedisStore {
+    /// Connects (fails fast if Redis is unreachable); `prefix` namespaces every key (an empty
+    /// prefix means `gemini-gateway`).
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        timeouts: RedisTimeouts,
+    ) -> Result<RedisStore, StoreError> {
+        let display_url: Arc<str> = redact(url).into();
+        let fail = |e: String| StoreError::Redis(format!("{display_url}: {e}"));
+        let client = ::redis::Client::open(url).map_err(|e| fail(e.to_string()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeouts.connect))
+            .set_response_timeout(Some(timeouts.command))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(200));
+        let conn = tokio::time::timeout(
+            timeouts.connect,
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(|_| {
+            fail(format!(
+                "no connection within {} ms",
+                timeouts.connect.as_millis()
+            ))
+        })?
+        .map_err(|e| fail(e.to_string()))?;
+        let prefix = if prefix.is_empty() {
+            "gemini-gateway"
+        } else {
+            prefix
+        };
+        let names = Names {
+            disabled: format!("{{{prefix}}}:disabled"),
+            cooldowns: format!("{{{prefix}}}:cooldowns"),
+            stats: format!("{{{prefix}}}:stats"),
+            rr: format!("{{{prefix}}}:rr:"),
+        };
+        Ok(RedisStore {
+            conn,
+            names: Arc::new(names),
+            display_url,
+            budget: timeouts.connect + timeouts.command,
+        })
+    }
+
+    /// The URL with any password replaced by `***`, for logs and the status page.
+    pub fn display_url(&self) -> &str {
+        &self.display_url
+    }
+
+    /// Round-robin among `candidates` (in the caller's order) usable for `model` at `now`;
+    /// `preferred` wins if usable. Counts a request for the chosen key. One round trip.
+    pub async fn pick(
+        &self,
+        model: &str,
+        candidates: &[&str],
+        preferred: Option<&str>,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let mut inv = PICK.key(&self.names.disabled);
+        inv.key(&self.names.cooldowns)
+            .key(format!("{}{model}", self.names.rr))
+            .key(&self.names.stats)
+            .arg(model)
+            .arg(now)
+            .arg(preferred.unwrap_or(""))
+            .arg(candidates);
+        self.eval("pick", &inv).await
+    }
+
+    /// Applies one fact atomically; `failure` (an error label) also counts a failure and sets
+    /// `last_error` for the change's key.
+    pub async fn apply(&self, change: &Change, failure: Option<&str>) -> Result<(), StoreError> {
+        let mut inv = self.write_invocation();
+        push_change(&mut inv, change);
+        if let Some(label) = failure {
+            push_op(&mut inv, "fail", change_key(change), label, "");
+        }
+        self.eval("apply", &inv).await
+    }
+
+    /// Counts a failure that changed no state: failures += 1, last_error = label.
+    pub async fn record_failure(&self, key_id: &str, label: &str) -> Result<(), StoreError> {
+        let mut inv = self.write_invocation();
+        push_op(&mut inv, "fail", key_id, label, "");
+        self.eval("record_failure", &inv).await
+    }
+
+    /// Re-applies facts learned while Redis was unreachable, all in one atomic script.
+    /// Idempotent: disables keep the first, cooldowns the max.
+    pub async fn merge(&self, changes: &[Change]) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut inv = self.write_invocation();
+        for change in changes {
+            push_change(&mut inv, change);
+        }
+        self.eval("merge", &inv).await
+    }
+
+    /// Everything known about these ids (absent ids → default). One atomic pipeline.
+    pub async fn load(&self, ids: &[&str]) -> Result<StoredState, StoreError> {
+        let mut state: StoredState = ids
+            .iter()
+            .map(|id| ((*id).to_owned(), StoredKey::default()))
+            .collect();
+        if ids.is_empty() {
+            return Ok(state);
+        }
+        let stat_fields: Vec<String> = ids
+            .iter()
+            .flat_map(|id| [":requests", ":failures", ":last_error"].map(|s| format!("{id}{s}")))
+            .collect();
+        let mut pipe = ::redis::pipe();
+        pipe.atomic()
+            .cmd("HMGET")
+            .arg(&self.names.disabled)
+            .arg(ids)
+            .cmd("HMGET")
+            .arg(&self.names.stats)
+            .arg(&stat_fields)
+            .cmd("HGETALL")
+            .arg(&self.names.cooldowns);
+        let pipe = &pipe;
+        type Loaded = (
+            Vec<Option<String>>,
+            Vec<Option<String>>,
+            HashMap<String, String>,
+        );
+        let (disabled, stats, cooldowns): Loaded = self
+            .run("load", move |mut c| async move {
+                pipe.query_async(&mut c).await
+            })
+            .await?;
+        for ((id, disabled), stats) in ids.iter().zip(disabled).zip(stats.chunks(3)) {
+            let Some(key) = state.get_mut(*id) else {
+                continue;
+            };
+            key.disabled = disabled.map(|v| match v.rsplit_once('|') {
+                Some((reason, since)) => (reason.to_owned(), since.parse().unwrap_or(0)),
+                None => (v, 0),
+            });
+            let count = |i: usize| stats.get(i).cloned().flatten().and_then(|v| v.parse().ok());
+            key.requests = count(0).unwrap_or(0);
+            key.failures = count(1).unwrap_or(0);
+            key.last_error = stats.get(2).cloned().flatten();
+        }
+        for (field, until) in cooldowns {
+            let (Some((id, model)), Ok(until)) = (field.split_once('|'), until.parse()) else {
+                continue;
+            };
+            if let Some(key) = state.get_mut(id) {
+                key.cooldowns.insert(model.to_owned(), until);
+            }
+        }
+        Ok(state)
+    }
+
+    /// Cheap liveness check (PING).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let ping = ::redis::cmd("PING");
+        let ping = &ping;
+        self.run("ping", move |mut c| async move {
+            ping.query_async::<String>(&mut c).await
+        })
+        .await
+        .map(drop)
+    }
+
+    fn write_invocation(&self) -> ScriptInvocation<'static> {
+        let mut inv = WRITE.key(&self.names.disabled);
+        inv.key(&self.names.cooldowns).key(&self.names.stats);
+        inv
+    }
+
+    async fn eval<T: ::redis::FromRedisValue>(
+        &self,
+        what: &str,
+        inv: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        self.run(
+            what,
+            move |mut c| async move { inv.invoke_async(&mut c).await },
+        )
+        .await
+    }
+
+    /// Runs `op` within the call budget. A refused connection means nothing was sent, so it is
+    /// tried once more: the refusal itself started a reconnect, which may find Redis back.
+    async fn run<T, F, Fut>(&self, what: &str, op: F) -> Result<T, StoreError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let attempt = async {
+            match op(self.conn.clone()).await {
+                Err(e) if e.is_connection_refusal() => op(self.conn.clone()).await,
+                other => other,
+            }
+        };
+        match tokio::time::timeout(self.budget, attempt).await {
+            Ok(result) => result.map_err(|e| StoreError::Redis(format!("{what}: {e}"))),
+            Err(_) => Err(StoreError::Redis(format!(
+                "{what}: no answer within {} ms",
+                self.budget.as_millis()
+            ))),
+        }
+    }
+}
+
+fn push_op(inv: &mut ScriptInvocation<'_>, op: &str, id: &str, a: &str, b: &str) {
+    inv.arg(op).arg(id).arg(a).arg(b);
+}
+
+fn push_change(inv: &mut ScriptInvocation<'_>, change: &Change) {
+    match change {
+        Change::Cooldown {
+            key_id,
+            model,
+            until,
+        } => {
+            push_op(inv, "cool", key_id, model, &until.to_string());
+        }
+        Change::Disable {
+            key_id,
+            reason,
+            since,
+        } => {
+            push_op(inv, "disable", key_id, reason, &since.to_string());
+        }
+        Change::Enable { key_id } => push_op(inv, "enable", key_id, "", ""),
+        Change::ClearCooldown {
+            key_id,
+            model: Some(model),
+        } => {
+            push_op(inv, "clear", key_id, model, "");
+        }
+        Change::ClearCooldown {
+            key_id,
+            model: None,
+        } => push_op(inv, "clear_all", key_id, "", ""),
+    }
+}
+
+fn change_key(change: &Change) -> &str {
+    match change {
+        Change::Cooldown { key_id, .. }
+        | Change::Disable { key_id, .. }
+        | Change::Enable { key_id }
+        | Change::ClearCooldown { key_id, .. } => key_id,
+    }
+}
+
+/// The URL with its password (userinfo, or `pass=` of a unix-socket URL) replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some(mut parsed) = ::redis::parse_redis_url(url) else {
+        return "(unparseable redis url)".to_owned();
+    };
+    if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
+        return "(unparseable redis url)".to_owned();
+    }
+    if parsed.query_pairs().any(|(k, _)| k == "pass") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "pass" { "***".into() } else { v };
+                (k.into_owned(), v.into_owned())
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
