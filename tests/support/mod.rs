@@ -124,6 +124,12 @@ impl Gateway {
         self.child.wait().ok().and_then(|s| s.code())
     }
 
+    /// SIGKILL: no shutdown work at all.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub async fn status(&self) -> serde_json::Value {
         reqwest::get(self.url("/v1/keys/status"))
             .await

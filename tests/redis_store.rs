@@ -1,0 +1,716 @@
+//! The Redis store against a real `redis-server` that each test starts on a free loopback port
+//! (no persistence, a temp dir) and kills at the end: fair round-robin across clients, the merge
+//! rules (max deadline, first disable), what another gateway sees, failing fast while Redis is
+//! down and recovering without being rebuilt, and that nothing but ids and models reaches Redis.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use gemini_gateway::store::redis::{RedisStore, RedisTimeouts};
+use gemini_gateway::store::Change;
+
+const PREFIX: &str = "gw-test";
+const K1: &str = "aaaaaaaaaaa1";
+const K2: &str = "bbbbbbbbbbb2";
+const K3: &str = "ccccccccccc3";
+const FLASH: &str = "gemini-2.5-flash";
+const PRO: &str = "gemini-2.5-pro";
+
+/// A `redis-server` of this test's own; killed on drop.
+struct Server {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+    extra: Vec<String>,
+}
+
+impl Server {
+    fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Server {
+        let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let port = free_port();
+            if let Some(child) = spawn(port, dir.path(), &extra) {
+                return Server {
+                    child,
+                    port,
+                    dir,
+                    extra,
+                };
+            }
+        }
+        panic!("could not start redis-server on a free port");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Same port, same data dir (nothing was saved, so the data and the script cache are gone).
+    fn restart(&mut self) {
+        self.kill();
+        for _ in 0..50 {
+            if let Some(child) = spawn(self.port, self.dir.path(), &self.extra) {
+                self.child = child;
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("could not restart redis-server on port {}", self.port);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Starts redis-server and waits until it answers PING; None if it exited (port taken).
+fn spawn(port: u16, dir: &std::path::Path, extra: &[String]) -> Option<Child> {
+    let mut child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+            let mut buf = [0u8; 64];
+            if s.write_all(b"PING\r\n").is_ok() && matches!(s.read(&mut buf), Ok(n) if n > 0) {
+                return Some(child);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+async fn store(server: &Server) -> RedisStore {
+    RedisStore::connect(&server.url(), PREFIX, RedisTimeouts::default())
+        .await
+        .unwrap()
+}
+
+fn cooldown(key: &str, model: &str, until: i64) -> Change {
+    Change::Cooldown {
+        key_id: key.into(),
+        model: model.into(),
+        until,
+    }
+}
+
+fn disable(key: &str, reason: &str, since: i64) -> Change {
+    Change::Disable {
+        key_id: key.into(),
+        reason: reason.into(),
+        since,
+    }
+}
+
+async fn pick(store: &RedisStore, model: &str, preferred: Option<&str>) -> Option<String> {
+    store
+        .pick(model, &[K1, K2, K3], preferred, now_ms())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_is_exactly_fair_across_clients_in_candidate_order() {
+    let server = Server::start();
+    let (a, b) = (store(&server).await, store(&server).await);
+
+    // Interleaved clients: the shared per-model counter walks the candidates in order.
+    let mut seen = Vec::new();
+    for i in 0..300 {
+        let client = if i % 2 == 0 { &a } else { &b };
+        seen.push(pick(client, FLASH, None).await.unwrap());
+    }
+    assert_eq!(seen[..6], [K1, K2, K3, K1, K2, K3]);
+    let counts = count(&seen);
+    assert_eq!(
+        counts.values().copied().collect::<Vec<_>>(),
+        [100, 100, 100]
+    );
+
+    // Concurrently from tasks on both clients: still exactly N/K each.
+    let mut tasks = Vec::new();
+    for t in 0..6 {
+        let client = if t % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..50 {
+                got.push(pick(&client, FLASH, None).await.unwrap());
+            }
+            got
+        }));
+    }
+    let mut concurrent = Vec::new();
+    for task in tasks {
+        concurrent.extend(task.await.unwrap());
+    }
+    let counts = count(&concurrent);
+    assert_eq!(
+        counts.values().copied().collect::<Vec<_>>(),
+        [100, 100, 100]
+    );
+
+    // Every pick counted a request for the chosen key.
+    let state = a.load(&[K1, K2, K3]).await.unwrap();
+    assert!(state.values().all(|k| k.requests == 200), "{state:?}");
+}
+
+fn count(ids: &[String]) -> BTreeMap<&str, usize> {
+    let mut counts = BTreeMap::new();
+    for id in ids {
+        *counts.entry(id.as_str()).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preferred_wins_while_usable() {
+    let server = Server::start();
+    let s = store(&server).await;
+    for _ in 0..5 {
+        assert_eq!(pick(&s, FLASH, Some(K3)).await.as_deref(), Some(K3));
+    }
+    // Affinity does not advance the round-robin: the first plain pick is still the first key.
+    assert_eq!(pick(&s, FLASH, None).await.as_deref(), Some(K1));
+
+    s.apply(&cooldown(K3, FLASH, now_ms() + 60_000), None)
+        .await
+        .unwrap();
+    assert_eq!(pick(&s, FLASH, Some(K3)).await.as_deref(), Some(K2));
+    // Still preferred for another model.
+    assert_eq!(pick(&s, PRO, Some(K3)).await.as_deref(), Some(K3));
+
+    s.apply(&disable(K3, "API_KEY_INVALID", 1), None)
+        .await
+        .unwrap();
+    assert_ne!(pick(&s, PRO, Some(K3)).await.as_deref(), Some(K3));
+    // An unknown preferred id (not a candidate) is ignored.
+    assert!(pick(&s, PRO, Some("zzzzzzzzzzzz")).await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_and_cooling_keys_are_skipped_per_model() {
+    let server = Server::start();
+    let s = store(&server).await;
+    let now = now_ms();
+    s.apply(&cooldown(K1, FLASH, now + 60_000), None)
+        .await
+        .unwrap();
+    s.apply(&cooldown(K2, FLASH, now - 1), None).await.unwrap(); // already over
+    s.apply(&disable(K3, "suspended", now), None).await.unwrap();
+
+    let flash: BTreeSet<String> = collect(&s, FLASH, now, 20).await;
+    assert_eq!(flash, BTreeSet::from([K2.to_owned()]));
+    // The cooldown is scoped to FLASH: K1 is fine for PRO; K3 is out for every model.
+    let pro = collect(&s, PRO, now, 20).await;
+    assert_eq!(pro, BTreeSet::from([K1.to_owned(), K2.to_owned()]));
+    // Once the deadline passes (caller's clock), K1 is usable for FLASH again.
+    let later = collect(&s, FLASH, now + 60_000, 20).await;
+    assert_eq!(later, BTreeSet::from([K1.to_owned(), K2.to_owned()]));
+
+    s.apply(&cooldown(K2, FLASH, now + 1_000), None)
+        .await
+        .unwrap();
+    assert_eq!(s.pick(FLASH, &[K1, K2, K3], None, now).await.unwrap(), None);
+    assert_eq!(s.pick(FLASH, &[], None, now).await.unwrap(), None);
+    // Only the candidates given are considered (the caller excludes keys already tried).
+    assert_eq!(
+        s.pick(PRO, &[K2], None, now).await.unwrap().as_deref(),
+        Some(K2)
+    );
+}
+
+async fn collect(s: &RedisStore, model: &str, now: i64, n: usize) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for _ in 0..n {
+        out.insert(
+            s.pick(model, &[K1, K2, K3], None, now)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooldown_deadline_only_moves_later_and_is_stored_absolute() {
+    let server = Server::start();
+    let s = store(&server).await;
+    let now = now_ms();
+    let deadline = |s: &RedisStore| {
+        let s = s.clone();
+        async move {
+            s.load(&[K1]).await.unwrap()[K1]
+                .cooldowns
+                .get(FLASH)
+                .copied()
+        }
+    };
+    s.apply(&cooldown(K1, FLASH, now + 60_000), None)
+        .await
+        .unwrap();
+    assert_eq!(deadline(&s).await, Some(now + 60_000));
+    // A shorter answer that arrived later does not shorten it.
+    s.apply(&cooldown(K1, FLASH, now + 5_000), None)
+        .await
+        .unwrap();
+    assert_eq!(deadline(&s).await, Some(now + 60_000));
+    s.apply(&cooldown(K1, FLASH, now + 90_000), None)
+        .await
+        .unwrap();
+    assert_eq!(deadline(&s).await, Some(now + 90_000));
+    // Absolute: a second later it still reads the same instant (no TTL copy counting down).
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(deadline(&s).await, Some(now + 90_000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disable_keeps_the_first_and_enable_clears_it() {
+    let server = Server::start();
+    let s = store(&server).await;
+    s.apply(&disable(K1, "API_KEY_INVALID", 1_000), None)
+        .await
+        .unwrap();
+    s.apply(&disable(K1, "PERMISSION_DENIED", 2_000), None)
+        .await
+        .unwrap();
+    let state = s.load(&[K1, K2]).await.unwrap();
+    assert_eq!(
+        state[K1].disabled,
+        Some(("API_KEY_INVALID".to_owned(), 1_000))
+    );
+    assert_eq!(state[K2].disabled, None);
+    s.apply(&Change::Enable { key_id: K1.into() }, None)
+        .await
+        .unwrap();
+    assert_eq!(s.load(&[K1]).await.unwrap()[K1].disabled, None);
+    // A reason with the separator in it survives.
+    s.apply(&disable(K1, "a|b", 3_000), None).await.unwrap();
+    assert_eq!(
+        s.load(&[K1]).await.unwrap()[K1].disabled,
+        Some(("a|b".to_owned(), 3_000))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_cooldown_for_one_model_or_all() {
+    let server = Server::start();
+    let s = store(&server).await;
+    let until = now_ms() + 60_000;
+    s.merge(&[
+        cooldown(K1, FLASH, until),
+        cooldown(K1, PRO, until),
+        cooldown(K2, FLASH, until),
+    ])
+    .await
+    .unwrap();
+    let clear = |model: Option<&str>| Change::ClearCooldown {
+        key_id: K1.into(),
+        model: model.map(Into::into),
+    };
+    s.apply(&clear(Some(FLASH)), None).await.unwrap();
+    let state = s.load(&[K1, K2]).await.unwrap();
+    assert_eq!(
+        state[K1].cooldowns,
+        BTreeMap::from([(PRO.to_owned(), until)])
+    );
+    s.apply(&clear(None), None).await.unwrap();
+    let state = s.load(&[K1, K2]).await.unwrap();
+    assert!(state[K1].cooldowns.is_empty());
+    // Another key's cooldowns are untouched.
+    assert_eq!(
+        state[K2].cooldowns,
+        BTreeMap::from([(FLASH.to_owned(), until)])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_and_last_error_are_counted() {
+    let server = Server::start();
+    let s = store(&server).await;
+    let until = now_ms() + 60_000;
+    s.apply(&cooldown(K1, FLASH, until), Some("rate_limited"))
+        .await
+        .unwrap();
+    s.record_failure(K1, "upstream_503").await.unwrap();
+    s.apply(&disable(K2, "API_KEY_INVALID", 5), Some("invalid_key"))
+        .await
+        .unwrap();
+    // No failure label: state changes, counters don't.
+    s.apply(&cooldown(K3, FLASH, until), None).await.unwrap();
+    let state = s.load(&[K1, K2, K3]).await.unwrap();
+    assert_eq!(state[K1].failures, 2);
+    assert_eq!(state[K1].last_error.as_deref(), Some("upstream_503"));
+    assert_eq!(state[K1].cooldowns[FLASH], until);
+    assert_eq!(state[K2].failures, 1);
+    assert_eq!(state[K2].last_error.as_deref(), Some("invalid_key"));
+    assert_eq!(state[K3].failures, 0);
+    assert_eq!(state[K3].last_error, None);
+    assert_eq!(state[K3].requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_disabled_by_one_gateway_is_skipped_by_the_other() {
+    let server = Server::start();
+    let (a, b) = (store(&server).await, store(&server).await);
+    assert_eq!(pick(&b, FLASH, Some(K1)).await.as_deref(), Some(K1));
+    a.apply(&disable(K1, "API_KEY_INVALID", now_ms()), None)
+        .await
+        .unwrap();
+    for _ in 0..30 {
+        assert_ne!(pick(&b, FLASH, Some(K1)).await.as_deref(), Some(K1));
+    }
+    a.apply(&cooldown(K2, FLASH, now_ms() + 60_000), None)
+        .await
+        .unwrap();
+    assert_eq!(pick(&b, FLASH, None).await.as_deref(), Some(K3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_is_idempotent_and_obeys_the_same_rules() {
+    let server = Server::start();
+    let s = store(&server).await;
+    let now = now_ms();
+    // What Redis already knows (learned by another gateway meanwhile).
+    s.apply(&cooldown(K1, FLASH, now + 90_000), None)
+        .await
+        .unwrap();
+    s.apply(&disable(K2, "first", 10), None).await.unwrap();
+    // What this gateway learned while Redis was unreachable.
+    let offline = [
+        cooldown(K1, FLASH, now + 30_000), // shorter: loses
+        cooldown(K1, PRO, now + 30_000),   // new: kept
+        disable(K2, "second", 20),         // later disable: loses
+        disable(K3, "suspended", 30),      // new: kept
+        cooldown(K3, FLASH, now + 10_000),
+        cooldown(K3, FLASH, now + 20_000), // max of the two
+    ];
+    s.merge(&offline).await.unwrap();
+    let once = s.load(&[K1, K2, K3]).await.unwrap();
+    s.merge(&offline).await.unwrap();
+    s.merge(&offline).await.unwrap();
+    let thrice = s.load(&[K1, K2, K3]).await.unwrap();
+    assert_eq!(once, thrice);
+    assert_eq!(
+        once[K1].cooldowns,
+        BTreeMap::from([
+            (FLASH.to_owned(), now + 90_000),
+            (PRO.to_owned(), now + 30_000)
+        ])
+    );
+    assert_eq!(once[K2].disabled, Some(("first".to_owned(), 10)));
+    assert_eq!(once[K3].disabled, Some(("suspended".to_owned(), 30)));
+    assert_eq!(once[K3].cooldowns[FLASH], now + 20_000);
+    s.merge(&[]).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_fails_fast_and_the_same_store_recovers() {
+    let mut server = Server::start();
+    let s = store(&server).await;
+    s.apply(&cooldown(K1, FLASH, now_ms() + 60_000), None)
+        .await
+        .unwrap();
+    assert!(pick(&s, FLASH, None).await.is_some());
+
+    server.kill();
+    let mut slowest = Duration::ZERO;
+    for round in 0..3 {
+        let calls: Vec<(&str, Result<(), String>, Duration)> = vec![
+            timed("pick", s.pick(FLASH, &[K1, K2], None, now_ms())).await,
+            timed("apply", s.apply(&cooldown(K2, FLASH, 1), Some("x"))).await,
+            timed("record_failure", s.record_failure(K2, "x")).await,
+            timed("load", s.load(&[K1])).await,
+            timed("merge", s.merge(&[disable(K1, "r", 1)])).await,
+            timed("ping", s.ping()).await,
+        ];
+        for (what, result, took) in calls {
+            assert!(result.is_err(), "{what} succeeded with Redis down");
+            assert!(took < Duration::from_millis(1_500), "{what} took {took:?}");
+            slowest = slowest.max(took);
+            eprintln!("round {round}: {what} failed in {took:?}: {result:?}");
+        }
+    }
+    eprintln!("slowest failing call with Redis down: {slowest:?}");
+
+    // A fresh server on the same port: empty script cache (NOSCRIPT) and empty data.
+    server.restart();
+    let started = Instant::now();
+    let mut attempts = 0;
+    let picked = loop {
+        attempts += 1;
+        match s.pick(FLASH, &[K1, K2], None, now_ms()).await {
+            Ok(picked) => break picked,
+            Err(e) if started.elapsed() < Duration::from_secs(5) => {
+                eprintln!("after restart: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("no recovery within 5 s: {e}"),
+        }
+    };
+    eprintln!(
+        "recovered after {attempts} call(s), {:?}",
+        started.elapsed()
+    );
+    assert_eq!(attempts, 1, "the first call after the restart should work");
+    assert!(picked.is_some());
+    s.ping().await.unwrap();
+    s.apply(&disable(K1, "again", 2), Some("y")).await.unwrap();
+    assert_eq!(
+        s.load(&[K1]).await.unwrap()[K1].disabled,
+        Some(("again".to_owned(), 2))
+    );
+}
+
+async fn timed<T>(
+    what: &'static str,
+    call: impl std::future::Future<Output = Result<T, gemini_gateway::store::StoreError>>,
+) -> (&'static str, Result<(), String>, Duration) {
+    let started = Instant::now();
+    let result = call.await.map(drop).map_err(|e| e.to_string());
+    (what, result, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_survive_a_script_cache_flush() {
+    let server = Server::start();
+    let s = store(&server).await;
+    assert!(pick(&s, FLASH, None).await.is_some());
+    let mut raw = raw(&server).await;
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(pick(&s, FLASH, None).await.is_some());
+    s.record_failure(K1, "x").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_to_nothing_or_to_a_silent_server_fails_fast() {
+    // Nothing listening.
+    let port = free_port();
+    let started = Instant::now();
+    let err = RedisStore::connect(
+        &format!("redis://127.0.0.1:{port}/"),
+        PREFIX,
+        RedisTimeouts::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(started.elapsed() < Duration::from_millis(1_500), "{err}");
+
+    // Accepts TCP, never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://127.0.0.1:{}/", silent.local_addr().unwrap().port());
+    let started = Instant::now();
+    let err = RedisStore::connect(&url, PREFIX, RedisTimeouts::default())
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    eprintln!("connect to a silent server failed in {took:?}: {err}");
+    assert!(took < Duration::from_millis(1_500), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn display_url_and_debug_hide_the_password() {
+    let server = Server::start_with(&["--requirepass", "s3cret-pw"]);
+    for url in [
+        format!("redis://:s3cret-pw@127.0.0.1:{}/0", server.port),
+        format!("redis://default:s3cret-pw@127.0.0.1:{}/", server.port),
+    ] {
+        let s = RedisStore::connect(&url, PREFIX, RedisTimeouts::default())
+            .await
+            .unwrap();
+        s.ping().await.unwrap();
+        assert!(!s.display_url().contains("s3cret"), "{}", s.display_url());
+        assert!(
+            s.display_url().contains(":***@127.0.0.1"),
+            "{}",
+            s.display_url()
+        );
+        assert!(!format!("{s:?}").contains("s3cret"));
+    }
+    let wrong = format!("redis://:wrong-pw@127.0.0.1:{}/", server.port);
+    let err = RedisStore::connect(&wrong, PREFIX, RedisTimeouts::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("wrong-pw"), "{err}");
+    let plain = store(&Server::start()).await;
+    assert!(plain.display_url().starts_with("redis://127.0.0.1:"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_holds_only_the_ids_and_models_it_was_given() {
+    let server = Server::start();
+    let s = store(&server).await;
+    let now = now_ms();
+    s.merge(&[
+        cooldown(K1, FLASH, now + 60_000),
+        cooldown(K2, PRO, now + 60_000),
+        disable(K3, "API_KEY_INVALID", now),
+    ])
+    .await
+    .unwrap();
+    s.record_failure(K1, "rate_limited").await.unwrap();
+    pick(&s, FLASH, None).await.unwrap();
+    pick(&s, PRO, Some(K2)).await.unwrap();
+
+    let state = s.load(&[K1, K2, K3]).await.unwrap();
+    assert_eq!(
+        state.keys().map(String::as_str).collect::<Vec<_>>(),
+        [K1, K2, K3]
+    );
+
+    let mut raw = raw(&server).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let keys: BTreeSet<String> = keys.into_iter().collect();
+    let p = format!("{{{PREFIX}}}");
+    let expected: BTreeSet<String> = [
+        format!("{p}:disabled"),
+        format!("{p}:cooldowns"),
+        format!("{p}:stats"),
+        format!("{p}:rr:{FLASH}"),
+        format!("{p}:rr:{PRO}"), // K2 cools for PRO: the preferred lost, the counter chose
+    ]
+    .into();
+    assert_eq!(keys, expected);
+    // Every word stored is an id, a model, a label, a reason or a number we gave.
+    let allowed = [K1, K2, K3, FLASH, PRO, "API_KEY_INVALID", "rate_limited"];
+    for key in keys.iter().filter(|k| !k.contains(":rr:")) {
+        let hash: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(key)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        for word in hash
+            .iter()
+            .flat_map(|(f, v)| [f, v])
+            .flat_map(|s| s.split(['|', ':']))
+        {
+            assert!(
+                allowed.contains(&word) || word.parse::<i64>().is_ok() || allowed_stat(word),
+                "unexpected {word:?} in {key}"
+            );
+        }
+    }
+}
+
+fn allowed_stat(word: &str) -> bool {
+    ["requests", "failures", "last_error"].contains(&word)
+}
+
+async fn raw(server: &Server) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pick_latency_on_loopback() {
+    let server = Server::start();
+    let s = store(&server).await;
+    let ids: Vec<String> = (0..20).map(|i| format!("{i:012x}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    for _ in 0..100 {
+        s.pick(FLASH, &ids, None, now_ms()).await.unwrap();
+    }
+    let mut took = Vec::new();
+    for _ in 0..1_000 {
+        let started = Instant::now();
+        s.pick(FLASH, &ids, None, now_ms()).await.unwrap().unwrap();
+        took.push(started.elapsed());
+    }
+    took.sort();
+    let (p50, p99) = (took[500], took[990]);
+    eprintln!("pick over 20 keys: p50 {p50:?}, p99 {p99:?}");
+    assert!(p50 < Duration::from_millis(20), "p50 {p50:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_redis_times_out_and_answers_again_once_resumed() {
+    let server = Server::start();
+    let s = store(&server).await;
+    assert!(pick(&s, FLASH, None).await.is_some());
+    let signal = |sig: &str| {
+        let status = Command::new("kill")
+            .args([sig, &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP"); // connected, but no answer ever comes
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = s.pick(FLASH, &[K1, K2], None, now_ms()).await.unwrap_err();
+        let took = started.elapsed();
+        eprintln!("pick against a stopped redis failed in {took:?}: {err}");
+        assert!(took < Duration::from_millis(1_500), "{took:?}");
+    }
+    signal("-CONT");
+    let started = Instant::now();
+    loop {
+        match s.load(&[K1]).await {
+            Ok(state) => {
+                assert!(state[K1].requests >= 1);
+                break;
+            }
+            Err(e) if started.elapsed() < Duration::from_secs(5) => {
+                eprintln!("after SIGCONT: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("no answer within 5 s of SIGCONT: {e}"),
+        }
+    }
+    assert!(pick(&s, FLASH, None).await.is_some());
+}
