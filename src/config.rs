@@ -45,6 +45,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Namespace of every Redis key (several pools can share one Redis).
     pub redis_prefix: String,
+    /// Request bodies above this are refused with 413.
+    pub max_body_bytes: usize,
 }
 
 /// One setting: its name, default, and what it means. The table is the single source for the
@@ -189,6 +191,11 @@ impl Config {
             state_path: get("STATE_PATH").unwrap_or("./gemini-gateway-state").into(),
             redis_url,
             redis_prefix: get("REDIS_PREFIX").unwrap_or("gemini-gateway").to_string(),
+            max_body_bytes: match get("MAX_BODY_BYTES").map(str::parse::<usize>) {
+                None => 32 * 1024 * 1024,
+                Some(Ok(n)) if n >= 1024 => n,
+                Some(_) => return Err(invalid("MAX_BODY_BYTES", get, "must be a number of bytes ≥ 1024")),
+            },
             key_cooldown: Duration::from_secs_f64(cooldown_minutes * 60.0),
             host: parse(get, "HOST", "127.0.0.1")?,
             port: parse(get, "PORT", "8082")?,

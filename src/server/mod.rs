@@ -24,9 +24,6 @@ use crate::surfaces;
 use crate::surfaces::anthropic::{ModelMap, TranslateOptions};
 use crate::upstream::client::UpstreamClient;
 
-/// Request bodies above this are refused with 413 (Claude Code sends images and PDFs inline).
-pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
-
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -64,13 +61,14 @@ impl AppState {
 
 /// Every route the gateway serves.
 pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
     Router::new()
         .route("/health", get(status::health))
         .route("/v1/keys/status", get(status::keys_status))
         .merge(surfaces::anthropic::http::routes())
         .merge(surfaces::gemini::routes("v1beta"))
         .merge(surfaces::gemini::routes("v1"))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
 }
 
