@@ -24,6 +24,8 @@ pub enum ConfigError {
     },
     #[error("could not read .env: {0}")]
     DotEnv(String),
+    #[error("HOST={host} accepts connections from other machines, but GATEWAY_API_KEYS is not set, so anyone who reaches the port could spend your Gemini keys: set GATEWAY_API_KEYS=<secret>[,<secret>…] (clients send it as x-api-key, Authorization: Bearer, x-goog-api-key or ?key=), or set ALLOW_UNAUTHENTICATED=true to expose it on purpose")]
+    Exposed { host: String },
 }
 
 /// The gateway's validated settings.
@@ -47,10 +49,14 @@ pub struct Config {
     pub redis_prefix: String,
     /// Request bodies above this are refused with 413.
     pub max_body_bytes: usize,
+    /// Credentials clients must present; empty means no client auth.
+    pub gateway_api_keys: Vec<String>,
+    /// Operator credential for `/admin/...`; `None` turns the admin API off.
+    pub admin_api_key: Option<String>,
 }
 
-/// One setting: its name, default, and what it means. The table is the single source for the
-/// README's configuration table and `.env.example`.
+/// One setting: its name, default, and what it means. A test holds the README's configuration
+/// table and `.env.example` to this list.
 pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "GEMINI_API_KEY",
@@ -93,6 +99,41 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "MAX_TOKENS_LIMIT",
         "",
         "optional upper bound on max_tokens sent upstream",
+    ),
+    (
+        "STATE_PATH",
+        "./gemini-gateway-state",
+        "folder of the embedded pool-state database",
+    ),
+    (
+        "REDIS_URL",
+        "",
+        "redis://… or rediss://…: share the pool state with other gateways",
+    ),
+    (
+        "REDIS_PREFIX",
+        "gemini-gateway",
+        "namespace of the gateway's Redis keys",
+    ),
+    (
+        "MAX_BODY_BYTES",
+        "33554432",
+        "largest request body accepted (32 MiB); larger ones get 413",
+    ),
+    (
+        "GATEWAY_API_KEYS",
+        "",
+        "client keys, comma-separated; when set every model and status endpoint requires one",
+    ),
+    (
+        "ALLOW_UNAUTHENTICATED",
+        "false",
+        "true allows listening beyond loopback without GATEWAY_API_KEYS",
+    ),
+    (
+        "ADMIN_API_KEY",
+        "",
+        "operator key for the /admin API (off when empty)",
     ),
 ];
 
@@ -186,18 +227,68 @@ impl Config {
                 })
             }
         };
+        let gateway_api_keys: Vec<String> = get("GATEWAY_API_KEYS")
+            .unwrap_or("")
+            .split(',')
+            .map(|k| {
+                k.trim()
+                    .trim_matches(|c| c == '"' || c == '\'')
+                    .trim()
+                    .to_string()
+            })
+            .filter(|k| !k.is_empty())
+            .collect();
+        let allow_unauthenticated = match get("ALLOW_UNAUTHENTICATED")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(_) => {
+                return Err(invalid(
+                    "ALLOW_UNAUTHENTICATED",
+                    get,
+                    "must be true or false",
+                ))
+            }
+        };
+        let host: IpAddr = parse(get, "HOST", "127.0.0.1")?;
+        if !host.is_loopback() && gateway_api_keys.is_empty() && !allow_unauthenticated {
+            return Err(ConfigError::Exposed {
+                host: host.to_string(),
+            });
+        }
+        let admin_api_key = get("ADMIN_API_KEY").map(str::to_string);
+        if admin_api_key
+            .as_ref()
+            .is_some_and(|a| gateway_api_keys.contains(a))
+        {
+            return Err(ConfigError::Invalid {
+                name: "ADMIN_API_KEY",
+                value: "(hidden)".into(),
+                problem: "must differ from every GATEWAY_API_KEYS entry",
+            });
+        }
         Ok(Config {
             keys,
+            host,
+            gateway_api_keys,
+            admin_api_key,
             state_path: get("STATE_PATH").unwrap_or("./gemini-gateway-state").into(),
             redis_url,
             redis_prefix: get("REDIS_PREFIX").unwrap_or("gemini-gateway").to_string(),
             max_body_bytes: match get("MAX_BODY_BYTES").map(str::parse::<usize>) {
                 None => 32 * 1024 * 1024,
                 Some(Ok(n)) if n >= 1024 => n,
-                Some(_) => return Err(invalid("MAX_BODY_BYTES", get, "must be a number of bytes ≥ 1024")),
+                Some(_) => {
+                    return Err(invalid(
+                        "MAX_BODY_BYTES",
+                        get,
+                        "must be a number of bytes ≥ 1024",
+                    ))
+                }
             },
             key_cooldown: Duration::from_secs_f64(cooldown_minutes * 60.0),
-            host: parse(get, "HOST", "127.0.0.1")?,
             port: parse(get, "PORT", "8082")?,
             log_level,
             request_timeout: Duration::from_secs_f64(timeout),
@@ -316,6 +407,54 @@ mod tests {
             let msg = e.to_string();
             assert!(msg.starts_with(name), "{name}: {msg}");
             assert!(!msg.contains('\n'), "one line: {msg}");
+        }
+    }
+
+    #[test]
+    fn listening_beyond_loopback_needs_client_keys_or_an_explicit_opt_out() {
+        let e =
+            Config::from_vars(&vars(&[("GEMINI_API_KEY", "k"), ("HOST", "0.0.0.0")])).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("GATEWAY_API_KEYS") && msg.contains("ALLOW_UNAUTHENTICATED"),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'));
+        let ok = |extra: (&str, &str)| {
+            Config::from_vars(&vars(&[
+                ("GEMINI_API_KEY", "k"),
+                ("HOST", "0.0.0.0"),
+                extra,
+            ]))
+            .unwrap()
+        };
+        assert_eq!(
+            ok(("GATEWAY_API_KEYS", " a , b ")).gateway_api_keys,
+            ["a", "b"]
+        );
+        assert!(ok(("ALLOW_UNAUTHENTICATED", "true"))
+            .gateway_api_keys
+            .is_empty());
+        assert!(Config::from_vars(&vars(&[("GEMINI_API_KEY", "k"), ("HOST", "::1")])).is_ok());
+        let e = Config::from_vars(&vars(&[
+            ("GEMINI_API_KEY", "k"),
+            ("ALLOW_UNAUTHENTICATED", "maybe"),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().starts_with("ALLOW_UNAUTHENTICATED"));
+    }
+
+    #[test]
+    fn readme_and_env_example_list_every_setting_with_its_default() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+        let example = std::fs::read_to_string(format!("{root}/.env.example")).unwrap();
+        for (name, default, _) in SETTINGS {
+            assert!(readme.contains(&format!("`{name}`")), "README lacks {name}");
+            assert!(
+                example.contains(&format!("{name}={default}\n")),
+                ".env.example lacks {name}={default}"
+            );
         }
     }
 

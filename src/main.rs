@@ -26,6 +26,16 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.log_level);
+    for secret in config
+        .keys
+        .iter()
+        .map(|k| k.expose().to_string())
+        .chain(config.gateway_api_keys.iter().cloned())
+        .chain(config.admin_api_key.iter().cloned())
+    {
+        telemetry::register_secret(&secret);
+    }
+    telemetry::install_panic_hook();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -20,8 +20,11 @@ pub struct Disabled {
     pub since: UnixMillis,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 struct KeyState {
+    key: ApiKey,
+    /// Taken out of the pool by an operator; the slot stays so indexes remain stable.
+    removed: bool,
     disabled: Option<Disabled>,
     /// model → when the key may serve that model again.
     cooldowns: HashMap<String, UnixMillis>,
@@ -33,8 +36,23 @@ struct KeyState {
 }
 
 impl KeyState {
+    fn new(key: ApiKey) -> KeyState {
+        KeyState {
+            key,
+            removed: false,
+            disabled: None,
+            cooldowns: HashMap::new(),
+            last_error: None,
+            requests: 0,
+            failures: 0,
+            unflushed: CounterDelta::default(),
+        }
+    }
+
     fn usable_for(&self, model: &str, now: UnixMillis) -> bool {
-        self.disabled.is_none() && self.cooldowns.get(model).is_none_or(|&until| until <= now)
+        !self.removed
+            && self.disabled.is_none()
+            && self.cooldowns.get(model).is_none_or(|&until| until <= now)
     }
 }
 
@@ -55,7 +73,6 @@ pub struct Lease {
 /// Every key and its state, in memory.
 #[derive(Debug)]
 pub struct LocalView {
-    keys: Vec<ApiKey>,
     state: Mutex<PoolState>,
     cursor: AtomicUsize,
     clock: Clock,
@@ -65,11 +82,10 @@ pub struct LocalView {
 impl LocalView {
     pub fn new(keys: Vec<ApiKey>, default_cooldown: Duration, clock: Clock) -> LocalView {
         let state = PoolState {
-            keys: vec![KeyState::default(); keys.len()],
+            keys: keys.into_iter().map(KeyState::new).collect(),
             models_seen: BTreeSet::new(),
         };
         LocalView {
-            keys,
             state: Mutex::new(state),
             cursor: AtomicUsize::new(0),
             clock,
@@ -77,12 +93,13 @@ impl LocalView {
         }
     }
 
+    /// Keys in the pool (not counting removed ones).
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.lock().keys.iter().filter(|s| !s.removed).count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.len() == 0
     }
 
     pub fn clock(&self) -> &Clock {
@@ -125,7 +142,7 @@ impl LocalView {
         s.unflushed.requests += 1;
         Some(Lease {
             index: chosen,
-            key: self.keys[chosen].clone(),
+            key: s.key.clone(),
         })
     }
 
@@ -140,7 +157,7 @@ impl LocalView {
         s.last_error = Some(label.to_string());
         s.unflushed.failures += 1;
         s.unflushed.last_error = Some(label.to_string());
-        let key_id = self.keys[index].id().to_string();
+        let key_id = s.key.id().to_string();
         match verdict {
             Verdict::RateLimited(cooldown) => {
                 let until = match cooldown {
@@ -175,11 +192,22 @@ impl LocalView {
 
     /// Applies a fact learned elsewhere (another gateway, an operator) with the store's rules.
     pub fn apply(&self, change: &Change) {
+        match change {
+            Change::AddKey { key } => {
+                self.add(key.clone());
+                return;
+            }
+            Change::RemoveKey { key_id } => {
+                self.remove(key_id);
+                return;
+            }
+            _ => {}
+        }
         let mut state = self.lock();
-        let Some(i) = self.index_of(change_key(change)) else {
+        let id = change.key_id();
+        let Some(s) = state.keys.iter_mut().find(|s| s.key.id() == id) else {
             return;
         };
-        let s = &mut state.keys[i];
         match change {
             Change::Cooldown { model, until, .. } => {
                 let d = s.cooldowns.entry(model.clone()).or_insert(*until);
@@ -198,6 +226,7 @@ impl LocalView {
                 s.cooldowns.remove(m);
             }
             Change::ClearCooldown { model: None, .. } => s.cooldowns.clear(),
+            Change::AddKey { .. } | Change::RemoveKey { .. } => {}
         }
     }
 
@@ -207,11 +236,10 @@ impl LocalView {
     pub fn merge(&self, stored: &StoredState, shared_counters: bool) {
         let now = self.clock.now();
         let mut state = self.lock();
-        for (i, key) in self.keys.iter().enumerate() {
-            let Some(k) = stored.get(key.id()) else {
+        for s in state.keys.iter_mut() {
+            let Some(k) = stored.get(s.key.id()) else {
                 continue;
             };
-            let s = &mut state.keys[i];
             if let (None, Some((reason, since))) = (&s.disabled, &k.disabled) {
                 s.disabled = Some(Disabled {
                     reason: reason.clone(),
@@ -244,11 +272,11 @@ impl LocalView {
     /// Counts since the last call, per key id (for the embedded store's background flush).
     pub fn take_counter_deltas(&self) -> BTreeMap<String, CounterDelta> {
         let mut state = self.lock();
-        self.keys
-            .iter()
-            .zip(state.keys.iter_mut())
-            .filter(|(_, s)| s.unflushed != CounterDelta::default())
-            .map(|(k, s)| (k.id().to_string(), std::mem::take(&mut s.unflushed)))
+        state
+            .keys
+            .iter_mut()
+            .filter(|s| s.unflushed != CounterDelta::default())
+            .map(|s| (s.key.id().to_string(), std::mem::take(&mut s.unflushed)))
             .collect()
     }
 
@@ -259,12 +287,62 @@ impl LocalView {
         }
     }
 
-    pub fn keys(&self) -> &[ApiKey] {
-        &self.keys
+    /// The keys in the pool with their stable indexes (removed keys left out).
+    pub fn keys(&self) -> Vec<(usize, ApiKey)> {
+        let state = self.lock();
+        state
+            .keys
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.removed)
+            .map(|(i, s)| (i, s.key.clone()))
+            .collect()
     }
 
+    /// The index of a key in the pool, by id.
     pub fn index_of(&self, key_id: &str) -> Option<usize> {
-        self.keys.iter().position(|k| k.id() == key_id)
+        self.lock()
+            .keys
+            .iter()
+            .position(|s| !s.removed && s.key.id() == key_id)
+    }
+
+    /// The key at `index`, if it is in the pool.
+    pub fn key_at(&self, index: usize) -> Option<ApiKey> {
+        let state = self.lock();
+        state
+            .keys
+            .get(index)
+            .filter(|s| !s.removed)
+            .map(|s| s.key.clone())
+    }
+
+    /// Adds a key (or takes a removed one back); returns its index and whether it is new to
+    /// the pool.
+    pub fn add(&self, key: ApiKey) -> (usize, bool) {
+        let mut state = self.lock();
+        if let Some(i) = state.keys.iter().position(|s| s.key.id() == key.id()) {
+            let was_removed = std::mem::replace(&mut state.keys[i].removed, false);
+            return (i, was_removed);
+        }
+        state.keys.push(KeyState::new(key));
+        (state.keys.len() - 1, true)
+    }
+
+    /// Takes a key out of the pool; false if it was not in it.
+    pub fn remove(&self, key_id: &str) -> bool {
+        let mut state = self.lock();
+        match state
+            .keys
+            .iter_mut()
+            .find(|s| !s.removed && s.key.id() == key_id)
+        {
+            Some(s) => {
+                s.removed = true;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Notes that `model` is being requested (for the status view's grouping).
@@ -283,16 +361,17 @@ impl LocalView {
         state
             .keys
             .iter()
-            .filter(|s| s.disabled.is_none())
+            .filter(|s| !s.removed && s.disabled.is_none())
             .map(|s| s.cooldowns.get(model).map_or(now, |&t| t.max(now)))
             .min()
             .map(|t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0)))
     }
 
-    /// Replaces every pool key in `text` by its masked form.
+    /// Replaces every key the pool has held (removed ones too) in `text` by its masked form.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
-        for key in &self.keys {
+        let state = self.lock();
+        for key in state.keys.iter().map(|s| &s.key) {
             let secret = key.expose();
             if !secret.is_empty() && out.contains(secret) {
                 out = Cow::Owned(out.replace(secret, key.masked()));
@@ -305,11 +384,12 @@ impl LocalView {
     pub fn snapshot(&self) -> PoolSnapshot {
         let now = self.clock.now();
         let state = self.lock();
-        let keys = self
+        let keys = state
             .keys
             .iter()
-            .zip(&state.keys)
-            .map(|(key, s)| {
+            .filter(|s| !s.removed)
+            .map(|s| {
+                let key = &s.key;
                 let cooldowns: BTreeMap<String, UnixMillis> = s
                     .cooldowns
                     .iter()
@@ -339,15 +419,6 @@ impl LocalView {
             })
             .collect();
         PoolSnapshot { now, keys }
-    }
-}
-
-fn change_key(change: &Change) -> &str {
-    match change {
-        Change::Cooldown { key_id, .. }
-        | Change::Disable { key_id, .. }
-        | Change::Enable { key_id }
-        | Change::ClearCooldown { key_id, .. } => key_id,
     }
 }
 

@@ -239,10 +239,32 @@ async fn snapshot_groups_keys_like_the_seed() {
 #[test]
 fn redact_masks_every_pool_key() {
     let p = pool(2);
-    let k0 = p.keys[0].expose().to_string();
+    let k0 = p.keys()[0].1.expose().to_string();
     let text = format!("Consumer 'api_key:{k0}' has been suspended.");
     let red = p.redact(&text);
     assert!(!red.contains(&k0));
-    assert!(red.contains(p.keys[0].masked()));
+    assert!(red.contains(p.keys()[0].1.masked()));
     assert!(matches!(p.redact("nothing here"), Cow::Borrowed(_)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn added_and_removed_keys_keep_indexes_stable() {
+    let p = pool(2);
+    let k0 = p.keys()[0].1.clone();
+    let (i, new) = p.add(ApiKey::new("AIzaSyAddedKeyxxxxxxxxxxxxxxxxxxxxxxxxx"));
+    assert_eq!((i, new), (2, true));
+    assert_eq!(p.len(), 3);
+    assert!(p.remove(k0.id()));
+    assert!(!p.remove(k0.id()), "already out");
+    assert_eq!(p.len(), 2);
+    let seen = picks(&p, FLASH, 20);
+    assert!(!seen.contains_key(&0), "a removed key is never picked");
+    assert_eq!(seen.get(&2), Some(&10));
+    assert_eq!(p.snapshot().keys.len(), 2);
+    assert_eq!(p.add(k0.clone()), (0, true), "taken back into its old slot");
+    assert_eq!(p.add(k0), (0, false), "already in the pool");
+    // Errors still get a removed key redacted.
+    let removed = p.keys()[1].1.clone();
+    p.remove(removed.id());
+    assert!(!p.redact(removed.expose()).contains(removed.expose()));
 }

@@ -75,6 +75,13 @@ impl KeyPool {
         match &pool.backend {
             Backend::Memory => {}
             Backend::Embedded(store) => {
+                let membership = store.membership().await?;
+                for key in membership.added {
+                    pool.local.add(key);
+                }
+                for id in &membership.removed {
+                    pool.local.remove(id);
+                }
                 let stored = store.load(pool.ids()).await?;
                 pool.local.merge(&stored, false);
             }
@@ -98,7 +105,7 @@ impl KeyPool {
         self.local
             .keys()
             .iter()
-            .map(|k| k.id().to_string())
+            .map(|(_, k)| k.id().to_string())
             .collect()
     }
 
@@ -125,22 +132,22 @@ impl KeyPool {
         if let (Backend::Redis(redis), false) = (&self.backend, self.is_degraded()) {
             self.local.note_model(model);
             let keys = self.local.keys();
-            let candidates: Vec<&str> = (0..keys.len())
-                .filter(|i| !tried.contains(i))
-                .map(|i| keys[i].id())
+            let candidates: Vec<&str> = keys
+                .iter()
+                .filter(|(i, _)| !tried.contains(i))
+                .map(|(_, k)| k.id())
                 .collect();
-            let preferred = preferred.and_then(|i| keys.get(i)).map(ApiKey::id);
+            let preferred = preferred
+                .and_then(|p| keys.iter().find(|(i, _)| *i == p))
+                .map(|(_, k)| k.id());
             match redis
                 .pick(model, &candidates, preferred, self.clock().now())
                 .await
             {
                 Ok(Some(id)) => {
-                    let index = self.local.index_of(&id)?;
+                    let (index, key) = keys.iter().find(|(_, k)| k.id() == id)?.clone();
                     self.local.count_request(index);
-                    return Some(Lease {
-                        index,
-                        key: keys[index].clone(),
-                    });
+                    return Some(Lease { index, key });
                 }
                 Ok(None) => return None,
                 Err(e) => self.degrade(&e),
@@ -167,7 +174,7 @@ impl KeyPool {
                     self.keep_unsent(change);
                     return;
                 }
-                let key_id = self.local.keys().get(index).map(|k| k.id().to_string());
+                let key_id = self.local.key_at(index).map(|k| k.id().to_string());
                 let result = match (&change, key_id) {
                     (Some(c), _) => redis.apply(c, Some(verdict.label())).await,
                     (None, Some(id)) => redis.record_failure(&id, verdict.label()).await,
@@ -260,7 +267,13 @@ impl KeyPool {
         self.local.retry_after(model)
     }
 
-    /// Applies an operator's change locally and in the backend.
+    /// The index of a key in the pool, by its id.
+    pub fn index_of(&self, key_id: &str) -> Option<usize> {
+        self.local.index_of(key_id)
+    }
+
+    /// Applies an operator's change locally and in the backend (so it lasts, and reaches other
+    /// gateways sharing the store).
     pub async fn apply(&self, change: Change) -> Result<(), StoreError> {
         self.local.apply(&change);
         match &self.backend {

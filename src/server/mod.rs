@@ -3,17 +3,21 @@
 //! Layer order for every request (outermost first): TCP accept with TCP_NODELAY → axum router →
 //! body limit → the surface's handler. Surfaces answer errors in their own API's shape.
 
+mod admin;
+pub mod auth;
 mod status;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use self::auth::Secrets;
 use crate::affinity::Affinity;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
@@ -31,6 +35,10 @@ pub struct AppState {
     pub dispatcher: Dispatcher,
     pub affinity: Arc<Affinity>,
     pub translate: Arc<TranslateOptions>,
+    /// `GATEWAY_API_KEYS`, as digests; empty means open.
+    pub client_keys: Arc<Secrets>,
+    /// `ADMIN_API_KEY`, as a digest; empty means the admin API is off.
+    pub admin_key: Arc<Secrets>,
 }
 
 impl AppState {
@@ -47,6 +55,8 @@ impl AppState {
             max_tokens_limit: config.max_tokens_limit,
         };
         Ok(AppState {
+            client_keys: Arc::new(Secrets::new(&config.gateway_api_keys)),
+            admin_key: Arc::new(Secrets::new(config.admin_api_key.iter())),
             config: Arc::new(config),
             dispatcher,
             affinity: Arc::new(Affinity::default()),
@@ -59,15 +69,22 @@ impl AppState {
     }
 }
 
-/// Every route the gateway serves.
+/// Every route the gateway serves. `/health` is open; the model and status routes need a
+/// client key when `GATEWAY_API_KEYS` is set; `/admin` needs `ADMIN_API_KEY`.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
-    Router::new()
-        .route("/health", get(status::health))
+    let guarded = Router::new()
         .route("/v1/keys/status", get(status::keys_status))
         .merge(surfaces::anthropic::http::routes())
         .merge(surfaces::gemini::routes("v1beta"))
         .merge(surfaces::gemini::routes("v1"))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_client_key));
+    let admin =
+        admin::routes().route_layer(from_fn_with_state(state.clone(), admin::require_admin_key));
+    Router::new()
+        .route("/health", get(status::health))
+        .merge(guarded)
+        .merge(admin)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
 }

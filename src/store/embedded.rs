@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableTable, TableDefinition};
 
-use super::{Change, CounterDelta, StoreError, StoredKey, StoredState};
+use super::{Change, CounterDelta, Membership, StoreError, StoredKey, StoredState};
+use crate::pool::ApiKey;
 
 /// key id → `reason|since`.
 const DISABLED: TableDefinition<&str, &str> = TableDefinition::new("disabled");
@@ -17,6 +18,10 @@ const DISABLED: TableDefinition<&str, &str> = TableDefinition::new("disabled");
 const COOLDOWNS: TableDefinition<&str, i64> = TableDefinition::new("cooldowns");
 /// key id → `requests|failures|last_error`.
 const STATS: TableDefinition<&str, &str> = TableDefinition::new("stats");
+/// key id → secret, for keys an operator added (this file is as private as `.env`).
+const ADDED: TableDefinition<&str, &str> = TableDefinition::new("added_keys");
+/// key id → when an operator removed it.
+const REMOVED: TableDefinition<&str, i64> = TableDefinition::new("removed_keys");
 
 /// The embedded store. Cheap to clone.
 #[derive(Clone)]
@@ -50,6 +55,8 @@ impl EmbeddedStore {
             txn.open_table(DISABLED).map_err(|e| fail(e.to_string()))?;
             txn.open_table(COOLDOWNS).map_err(|e| fail(e.to_string()))?;
             txn.open_table(STATS).map_err(|e| fail(e.to_string()))?;
+            txn.open_table(ADDED).map_err(|e| fail(e.to_string()))?;
+            txn.open_table(REMOVED).map_err(|e| fail(e.to_string()))?;
         }
         txn.commit().map_err(|e| fail(e.to_string()))?;
         Ok(EmbeddedStore {
@@ -90,7 +97,22 @@ impl EmbeddedStore {
         {
             let mut disabled = txn.open_table(DISABLED).map_err(|e| self.err(e))?;
             let mut cooldowns = txn.open_table(COOLDOWNS).map_err(|e| self.err(e))?;
+            let mut added = txn.open_table(ADDED).map_err(|e| self.err(e))?;
+            let mut removed = txn.open_table(REMOVED).map_err(|e| self.err(e))?;
             match change {
+                Change::AddKey { key } => {
+                    added
+                        .insert(key.id(), key.expose())
+                        .map_err(|e| self.err(e))?;
+                    removed.remove(key.id()).map_err(|e| self.err(e))?;
+                }
+                Change::RemoveKey { key_id } => {
+                    added.remove(key_id.as_str()).map_err(|e| self.err(e))?;
+                    let now = chrono::Utc::now().timestamp_millis();
+                    removed
+                        .insert(key_id.as_str(), now)
+                        .map_err(|e| self.err(e))?;
+                }
                 Change::Cooldown {
                     key_id,
                     model,
@@ -214,6 +236,28 @@ impl EmbeddedStore {
     }
 }
 
+impl EmbeddedStore {
+    /// Keys operators added and removed.
+    pub async fn membership(&self) -> Result<Membership, StoreError> {
+        self.blocking(|s| {
+            let txn = s.db.begin_read().map_err(|e| s.err(e))?;
+            let added = txn.open_table(ADDED).map_err(|e| s.err(e))?;
+            let removed = txn.open_table(REMOVED).map_err(|e| s.err(e))?;
+            let mut m = Membership::default();
+            for entry in added.iter().map_err(|e| s.err(e))? {
+                let (_, secret) = entry.map_err(|e| s.err(e))?;
+                m.added.push(ApiKey::new(secret.value()));
+            }
+            for entry in removed.iter().map_err(|e| s.err(e))? {
+                let (id, _) = entry.map_err(|e| s.err(e))?;
+                m.removed.push(id.value().to_string());
+            }
+            Ok(m)
+        })
+        .await
+    }
+}
+
 fn parse_stats(v: &str) -> (u64, u64, Option<String>) {
     let mut it = v.splitn(3, '|');
     let requests = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
@@ -313,6 +357,43 @@ mod tests {
         assert!(store.load(vec!["a".into()]).await.unwrap()["a"]
             .cooldowns
             .is_empty());
+    }
+
+    #[tokio::test]
+    async fn added_and_removed_keys_are_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let a = ApiKey::new("AIzaSyAddedByAnOperatorxxxxxxxxxxxxxxx");
+        store
+            .apply(Change::AddKey { key: a.clone() })
+            .await
+            .unwrap();
+        store
+            .apply(Change::RemoveKey {
+                key_id: "env-key-id".into(),
+            })
+            .await
+            .unwrap();
+        drop(store);
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let m = store.membership().await.unwrap();
+        assert_eq!(m.added, vec![a.clone()]);
+        assert_eq!(m.removed, vec!["env-key-id".to_string()]);
+        store
+            .apply(Change::RemoveKey {
+                key_id: a.id().into(),
+            })
+            .await
+            .unwrap();
+        store
+            .apply(Change::AddKey {
+                key: ApiKey::new("AIzaSyAnotherOnexxxxxxxxxxxxxxxxxxxxxxx"),
+            })
+            .await
+            .unwrap();
+        let m = store.membership().await.unwrap();
+        assert_eq!(m.added.len(), 1);
+        assert!(m.removed.contains(&a.id().to_string()));
     }
 
     #[test]

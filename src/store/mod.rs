@@ -8,7 +8,7 @@ pub mod redis;
 
 use std::collections::BTreeMap;
 
-use crate::pool::UnixMillis;
+use crate::pool::{ApiKey, UnixMillis};
 
 /// One fact the pool learned, to be persisted or shared. Keys are named by their fingerprint
 /// id, never by the secret.
@@ -33,6 +33,32 @@ pub enum Change {
         key_id: String,
         model: Option<String>,
     },
+    /// An operator added a key to the pool (the only change that carries a secret; `ApiKey`
+    /// never shows it in `Debug`).
+    AddKey { key: ApiKey },
+    /// An operator took a key out of the pool.
+    RemoveKey { key_id: String },
+}
+
+impl Change {
+    /// The id of the key the change is about.
+    pub fn key_id(&self) -> &str {
+        match self {
+            Change::Cooldown { key_id, .. }
+            | Change::Disable { key_id, .. }
+            | Change::Enable { key_id }
+            | Change::ClearCooldown { key_id, .. }
+            | Change::RemoveKey { key_id } => key_id,
+            Change::AddKey { key } => key.id(),
+        }
+    }
+}
+
+/// Keys operators added to or removed from the pool, beyond `GEMINI_API_KEY`.
+#[derive(Debug, Clone, Default)]
+pub struct Membership {
+    pub added: Vec<ApiKey>,
+    pub removed: Vec<String>,
 }
 
 /// What a store knows about one key.

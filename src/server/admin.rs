@@ -1,0 +1,203 @@
+//! The operator's API (`/admin/...`, guarded by `ADMIN_API_KEY`): add a key, remove one,
+//! re-enable a disabled one, clear a cooldown — without a restart. Keys are addressed by their
+//! short id from `/v1/keys/status`, never by the secret in a URL. Changes reach the running pool
+//! at once, and the store (so they last, and reach other gateways sharing it). Client keys are
+//! refused with 403; no or wrong credentials with 401.
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::presented;
+use super::status::status_body;
+use super::AppState;
+use crate::pool::ApiKey;
+use crate::store::Change;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/keys", get(list).post(add))
+        .route("/admin/keys/{id}", delete(remove))
+        .route("/admin/keys/{id}/enable", post(enable))
+        .route("/admin/keys/{id}/clear-cooldown", post(clear_cooldown))
+}
+
+fn admin_error(code: StatusCode, message: &str) -> Response {
+    let status = match code {
+        StatusCode::UNAUTHORIZED => "UNAUTHENTICATED",
+        StatusCode::FORBIDDEN => "PERMISSION_DENIED",
+        StatusCode::NOT_FOUND => "NOT_FOUND",
+        StatusCode::CONFLICT => "ALREADY_EXISTS",
+        StatusCode::BAD_REQUEST => "INVALID_ARGUMENT",
+        _ => "INTERNAL",
+    };
+    (
+        code,
+        Json(json!({"error": {"code": code.as_u16(), "message": message, "status": status}})),
+    )
+        .into_response()
+}
+
+/// Middleware: only the operator key passes.
+pub async fn require_admin_key(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    if app.admin_key.is_empty() {
+        return admin_error(
+            StatusCode::NOT_FOUND,
+            "The admin API is off: set ADMIN_API_KEY to turn it on.",
+        );
+    }
+    let creds = presented(req.headers(), req.uri());
+    if app.admin_key.accepts(&creds) {
+        next.run(req).await
+    } else if app.client_keys.accepts(&creds) {
+        admin_error(
+            StatusCode::FORBIDDEN,
+            "Client keys cannot use the admin API; use ADMIN_API_KEY.",
+        )
+    } else {
+        admin_error(
+            StatusCode::UNAUTHORIZED,
+            "The admin API needs ADMIN_API_KEY (x-api-key or Authorization: Bearer).",
+        )
+    }
+}
+
+async fn list(State(app): State<AppState>) -> Json<Value> {
+    app.pool().refresh().await;
+    Json(status_body(&app.pool().snapshot())["keys"].clone())
+}
+
+/// The status view of one key.
+fn view(app: &AppState, id: &str) -> Value {
+    status_body(&app.pool().snapshot())["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|k| k["id"] == id).cloned())
+        .unwrap_or(Value::Null)
+}
+
+#[derive(Deserialize)]
+struct NewKey {
+    key: String,
+}
+
+async fn add(
+    State(app): State<AppState>,
+    body: Result<Json<NewKey>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(NewKey { key })) = body else {
+        return admin_error(
+            StatusCode::BAD_REQUEST,
+            "Send {\"key\": \"<Gemini API key>\"}.",
+        );
+    };
+    let key = key.trim();
+    if key.is_empty()
+        || key.len() > 512
+        || key
+            .chars()
+            .any(|c| c.is_whitespace() || c == ',' || c.is_control())
+    {
+        return admin_error(
+            StatusCode::BAD_REQUEST,
+            "A key is a non-empty string without spaces or commas.",
+        );
+    }
+    let key = ApiKey::new(key);
+    crate::telemetry::register_secret(key.expose());
+    let id = key.id().to_string();
+    if app.pool().index_of(&id).is_some() {
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({"error": {"code": 409, "status": "ALREADY_EXISTS",
+            "message": "That key is already in the pool."}, "key": view(&app, &id)})),
+        )
+            .into_response();
+    }
+    if let Err(e) = app.pool().apply(Change::AddKey { key }).await {
+        tracing::error!(error = %e, "admin: could not store an added key");
+        return admin_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The key was added to this gateway but could not be stored.",
+        );
+    }
+    tracing::info!(key = %id, "admin: key added");
+    (StatusCode::CREATED, Json(view(&app, &id))).into_response()
+}
+
+async fn remove(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+    if app.pool().index_of(&id).is_none() {
+        return admin_error(StatusCode::NOT_FOUND, "No key with that id is in the pool.");
+    }
+    if app.pool().len() == 1 {
+        return admin_error(
+            StatusCode::CONFLICT,
+            "That is the last key in the pool; add another first.",
+        );
+    }
+    if let Err(e) = app
+        .pool()
+        .apply(Change::RemoveKey { key_id: id.clone() })
+        .await
+    {
+        tracing::error!(error = %e, "admin: could not store a key removal");
+        return admin_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The key was removed from this gateway but the removal could not be stored.",
+        );
+    }
+    tracing::info!(key = %id, "admin: key removed");
+    Json(json!({"id": id, "removed": true})).into_response()
+}
+
+async fn enable(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+    change(
+        &app,
+        &id,
+        Change::Enable { key_id: id.clone() },
+        "re-enabled",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct ClearQuery {
+    model: Option<String>,
+}
+
+async fn clear_cooldown(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ClearQuery>,
+) -> Response {
+    let model = q.model.filter(|m| !m.is_empty());
+    change(
+        &app,
+        &id,
+        Change::ClearCooldown {
+            key_id: id.clone(),
+            model,
+        },
+        "cooldown cleared",
+    )
+    .await
+}
+
+async fn change(app: &AppState, id: &str, change: Change, what: &str) -> Response {
+    if app.pool().index_of(id).is_none() {
+        return admin_error(StatusCode::NOT_FOUND, "No key with that id is in the pool.");
+    }
+    if let Err(e) = app.pool().apply(change).await {
+        tracing::error!(error = %e, "admin: could not store a change");
+        return admin_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Changed on this gateway, but the change could not be stored.",
+        );
+    }
+    tracing::info!(key = %id, "admin: {what}");
+    Json(view(app, id)).into_response()
+}
