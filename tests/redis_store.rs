@@ -5,10 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+use redis_server::{free_port, RedisServer as Server};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gemini_gateway::store::redis::{RedisStore, RedisTimeouts};
@@ -20,101 +23,6 @@ const K2: &str = "bbbbbbbbbbb2";
 const K3: &str = "ccccccccccc3";
 const FLASH: &str = "gemini-2.5-flash";
 const PRO: &str = "gemini-2.5-pro";
-
-/// A `redis-server` of this test's own; killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-    extra: Vec<String>,
-}
-
-impl Server {
-    fn start() -> Server {
-        Server::start_with(&[])
-    }
-
-    fn start_with(extra: &[&str]) -> Server {
-        let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
-        for _ in 0..10 {
-            let dir = tempfile::tempdir().unwrap();
-            let port = free_port();
-            if let Some(child) = spawn(port, dir.path(), &extra) {
-                return Server {
-                    child,
-                    port,
-                    dir,
-                    extra,
-                };
-            }
-        }
-        panic!("could not start redis-server on a free port");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Same port, same data dir (nothing was saved, so the data and the script cache are gone).
-    fn restart(&mut self) {
-        self.kill();
-        for _ in 0..50 {
-            if let Some(child) = spawn(self.port, self.dir.path(), &self.extra) {
-                self.child = child;
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("could not restart redis-server on port {}", self.port);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// Starts redis-server and waits until it answers PING; None if it exited (port taken).
-fn spawn(port: u16, dir: &std::path::Path, extra: &[String]) -> Option<Child> {
-    let mut child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .arg("--dir")
-        .arg(dir)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if child.try_wait().unwrap().is_some() {
-            return None;
-        }
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-            let mut buf = [0u8; 64];
-            if s.write_all(b"PING\r\n").is_ok() && matches!(s.read(&mut buf), Ok(n) if n > 0) {
-                return Some(child);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -582,6 +490,70 @@ async fn display_url_and_debug_hide_the_password() {
     assert!(!err.contains("wrong-pw"), "{err}");
     let plain = store(&Server::start()).await;
     assert!(plain.display_url().starts_with("redis://127.0.0.1:"));
+
+    // A unix socket URL carries the password in the query.
+    let sock = tempfile::tempdir().unwrap();
+    let path = sock.path().join("redis.sock");
+    let path = path.to_str().unwrap();
+    let _unix = Server::start_with(&["--unixsocket", path, "--requirepass", "s3cret-pw"]);
+    let s = RedisStore::connect(
+        &format!("redis+unix://{path}?db=0&pass=s3cret-pw"),
+        PREFIX,
+        RedisTimeouts::default(),
+    )
+    .await
+    .unwrap();
+    s.ping().await.unwrap();
+    assert!(!s.display_url().contains("s3cret"), "{}", s.display_url());
+    assert!(s.display_url().contains("pass=***"), "{}", s.display_url());
+}
+
+/// `rediss://` works with the rustls (ring) build: a TLS redis-server with a throwaway
+/// self-signed certificate, verification off (`#insecure`) since the test CA is not in webpki
+/// roots. Needs the `openssl` command to make the certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_urls_connect_over_tls() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: the openssl command is needed to make a test certificate");
+        return;
+    }
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let server = Server::start_with(&[
+        "--port",
+        "0",
+        "--tls-port",
+        "{port}",
+        "--tls-cert-file",
+        cert,
+        "--tls-key-file",
+        key,
+        "--tls-auth-clients",
+        "no",
+    ]);
+    let url = format!("rediss://127.0.0.1:{}/#insecure", server.port);
+    let s = RedisStore::connect(&url, PREFIX, RedisTimeouts::default())
+        .await
+        .unwrap();
+    s.ping().await.unwrap();
+    assert_eq!(pick(&s, FLASH, None).await.as_deref(), Some(K1));
+    assert!(s.display_url().starts_with("rediss://"));
+    // Without `#insecure` the certificate is verified (against webpki roots) and refused.
+    let verified = format!("rediss://127.0.0.1:{}/", server.port);
+    let err = RedisStore::connect(&verified, PREFIX, RedisTimeouts::default()).await;
+    assert!(err.is_err(), "a self-signed certificate was accepted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -684,7 +656,7 @@ async fn a_hung_redis_times_out_and_answers_again_once_resumed() {
     assert!(pick(&s, FLASH, None).await.is_some());
     let signal = |sig: &str| {
         let status = Command::new("kill")
-            .args([sig, &server.child.id().to_string()])
+            .args([sig, &server.pid().to_string()])
             .status()
             .unwrap();
         assert!(status.success());

@@ -269,6 +269,32 @@ impl LocalView {
         }
     }
 
+    /// Everything this view holds as facts: disables and live cooldowns (to repopulate a
+    /// shared store that came back empty).
+    pub fn facts(&self) -> Vec<Change> {
+        let now = self.clock.now();
+        let state = self.lock();
+        let mut out = Vec::new();
+        for s in state.keys.iter().filter(|s| !s.removed) {
+            let key_id = s.key.id().to_string();
+            if let Some(d) = &s.disabled {
+                out.push(Change::Disable {
+                    key_id: key_id.clone(),
+                    reason: d.reason.clone(),
+                    since: d.since,
+                });
+            }
+            for (model, &until) in s.cooldowns.iter().filter(|(_, &t)| t > now) {
+                out.push(Change::Cooldown {
+                    key_id: key_id.clone(),
+                    model: model.clone(),
+                    until,
+                });
+            }
+        }
+        out
+    }
+
     /// Counts since the last call, per key id (for the embedded store's background flush).
     pub fn take_counter_deltas(&self) -> BTreeMap<String, CounterDelta> {
         let mut state = self.lock();

@@ -226,9 +226,14 @@ impl KeyPool {
                     if redis.ping().await.is_err() {
                         return;
                     }
+                    // Everything this gateway knows goes back, not only what it learned while
+                    // away: Redis may have come back empty. The merge keeps disables and the
+                    // later deadline.
                     let unsent =
                         std::mem::take(&mut *self.unsent.lock().unwrap_or_else(|p| p.into_inner()));
-                    if let Err(e) = redis.merge(&unsent).await {
+                    let mut facts = self.local.facts();
+                    facts.extend(unsent.iter().cloned());
+                    if let Err(e) = redis.merge(&facts).await {
                         self.unsent
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
@@ -239,7 +244,7 @@ impl KeyPool {
                     self.degraded.store(false, Ordering::Relaxed);
                     *self.problem.lock().unwrap_or_else(|p| p.into_inner()) = None;
                     tracing::info!(
-                        merged = unsent.len(),
+                        merged = facts.len(),
                         "state backend reachable again; merged what this gateway learned meanwhile"
                     );
                 }

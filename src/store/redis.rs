@@ -53,7 +53,7 @@ local disabled = redis.call('HMGET', KEYS[1], unpack(ids))
 local deadlines = redis.call('HMGET', KEYS[2], unpack(fields))
 local usable, chosen = {}, nil
 for i = 1, #ids do
-  local until_ms = deadlines[i] and tonumber(deadlines[i])
+  local until_ms = tonumber(deadlines[i] or '')
   if not disabled[i] and (until_ms == nil or until_ms <= now) then
     usable[#usable + 1] = ids[i]
     if ids[i] == preferred then chosen = preferred end
@@ -174,18 +174,11 @@ impl RedisStore {
             ConnectionManager::new_with_config(client, config),
         )
         .await
-        .map_err(|_| {
-            fail(format!(
-                "no connection within {} ms",
-                timeouts.connect.as_millis()
-            ))
-        })?
+        .map_err(|_| fail(format!("no connection in {:?}", timeouts.connect)))?
         .map_err(|e| fail(e.to_string()))?;
-        let prefix = if prefix.is_empty() {
-            "gemini-gateway"
-        } else {
-            prefix
-        };
+        let prefix = Some(prefix)
+            .filter(|p| !p.is_empty())
+            .unwrap_or("gemini-gateway");
         let names = Names {
             disabled: format!("{{{prefix}}}:disabled"),
             cooldowns: format!("{{{prefix}}}:cooldowns"),
@@ -232,9 +225,9 @@ impl RedisStore {
     /// `last_error` for the change's key.
     pub async fn apply(&self, change: &Change, failure: Option<&str>) -> Result<(), StoreError> {
         let mut inv = self.write_invocation();
-        push_change(&mut inv, change);
+        let key_id = push(&mut inv, change);
         if let Some(label) = failure {
-            push_op(&mut inv, "fail", change_key(change), label, "");
+            inv.arg("fail").arg(key_id).arg(label).arg("");
         }
         self.eval("apply", &inv).await
     }
@@ -242,7 +235,7 @@ impl RedisStore {
     /// Counts a failure that changed no state: failures += 1, last_error = label.
     pub async fn record_failure(&self, key_id: &str, label: &str) -> Result<(), StoreError> {
         let mut inv = self.write_invocation();
-        push_op(&mut inv, "fail", key_id, label, "");
+        inv.arg("fail").arg(key_id).arg(label).arg("");
         self.eval("record_failure", &inv).await
     }
 
@@ -254,7 +247,7 @@ impl RedisStore {
         }
         let mut inv = self.write_invocation();
         for change in changes {
-            push_change(&mut inv, change);
+            push(&mut inv, change);
         }
         self.eval("merge", &inv).await
     }
@@ -369,47 +362,34 @@ impl RedisStore {
     }
 }
 
-fn push_op(inv: &mut ScriptInvocation<'_>, op: &str, id: &str, a: &str, b: &str) {
-    inv.arg(op).arg(id).arg(a).arg(b);
-}
-
-fn push_change(inv: &mut ScriptInvocation<'_>, change: &Change) {
-    match change {
+/// Appends one fact as the WRITE script reads it (op, key id, a, b); returns the key id.
+fn push<'c>(inv: &mut ScriptInvocation<'_>, change: &'c Change) -> &'c str {
+    let none = String::new();
+    let (op, id, a, b) = match change {
         Change::Cooldown {
             key_id,
             model,
             until,
-        } => {
-            push_op(inv, "cool", key_id, model, &until.to_string());
-        }
+        } => ("cool", key_id, model, until.to_string()),
         Change::Disable {
             key_id,
             reason,
             since,
-        } => {
-            push_op(inv, "disable", key_id, reason, &since.to_string());
-        }
-        Change::Enable { key_id } => push_op(inv, "enable", key_id, "", ""),
+        } => ("disable", key_id, reason, since.to_string()),
+        Change::Enable { key_id } => ("enable", key_id, &none, String::new()),
         Change::ClearCooldown {
             key_id,
             model: Some(model),
-        } => {
-            push_op(inv, "clear", key_id, model, "");
-        }
+        } => ("clear", key_id, model, String::new()),
         Change::ClearCooldown {
             key_id,
             model: None,
-        } => push_op(inv, "clear_all", key_id, "", ""),
-    }
-}
-
-fn change_key(change: &Change) -> &str {
-    match change {
-        Change::Cooldown { key_id, .. }
-        | Change::Disable { key_id, .. }
-        | Change::Enable { key_id }
-        | Change::ClearCooldown { key_id, .. } => key_id,
-    }
+        } => ("clear_all", key_id, &none, String::new()),
+        // Pool membership (operators adding/removing keys) is not shared through Redis yet.
+        Change::AddKey { .. } | Change::RemoveKey { .. } => return change.key_id(),
+    };
+    inv.arg(op).arg(id).arg(a).arg(b);
+    id
 }
 
 /// The URL with its password (userinfo, or `pass=` of a unix-socket URL) replaced by `***`.

@@ -1,0 +1,161 @@
+//! Black-box: several gateway processes sharing one pool through a real `redis-server` —
+//! disables and cooldowns learned by one are honoured by the others, round-robin is fair across
+//! processes, and a Redis outage costs no client request and heals with a merge.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::time::Duration;
+
+use redis_server::RedisServer;
+use serde_json::Value;
+use support::*;
+
+const FLASH: &str = "gemini-2.5-flash";
+
+async fn generate(gw: &Gateway) -> reqwest::StatusCode {
+    client()
+        .post(gw.url(&format!("/v1beta/models/{FLASH}:generateContent")))
+        .json(&hello_body())
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+fn used(mock: &MockGemini) -> Vec<String> {
+    model_calls(mock).into_iter().map(|r| r.api_key.unwrap()).collect()
+}
+
+async fn health(gw: &Gateway) -> Value {
+    reqwest::get(gw.url("/health")).await.unwrap().json().await.unwrap()
+}
+
+/// Polls `/health` until the state backend reads as `want` (bounded).
+async fn wait_backend(gw: &Gateway, healthy: bool) {
+    let want = if healthy { "redis (healthy)" } else { "unreachable" };
+    for _ in 0..100 {
+        if health(gw).await["state_backend"].as_str().unwrap().contains(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("backend never became {want}: {}", health(gw).await);
+}
+
+async fn pair(mock: &MockGemini, redis: &RedisServer, ks: &[String]) -> (Gateway, Gateway) {
+    let env = [("REDIS_URL", redis.url()), ("REDIS_PREFIX", "test".to_string())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    (Gateway::start(mock, ks, &env).await, Gateway::start(mock, ks, &env).await)
+}
+
+#[tokio::test]
+async fn a_key_disabled_through_one_gateway_is_never_used_by_another() {
+    let redis = RedisServer::start();
+    let mock = MockGemini::start().await.unwrap();
+    let ks = keys(3);
+    let (a, b) = pair(&mock, &redis, &ks).await;
+    mock.script(rule(&ks[0], None, None, Behaviour::KeyInvalid));
+    mock.script(rule(&ks[1], Some(FLASH), None, Behaviour::RateLimitPerMinute { retry_delay: "300s".into() }));
+    // A learns both facts (its first requests fail over).
+    for _ in 0..3 {
+        assert_eq!(generate(&a).await, 200);
+    }
+    let seen_by_a = used(&mock);
+    assert_eq!(seen_by_a.iter().filter(|k| **k == ks[0]).count(), 1);
+    assert_eq!(seen_by_a.iter().filter(|k| **k == ks[1]).count(), 1);
+    mock.clear_requests();
+    for _ in 0..20 {
+        assert_eq!(generate(&b).await, 200);
+    }
+    assert!(used(&mock).iter().all(|k| *k == ks[2]), "B used a key A had retired: {:?}", used(&mock));
+
+    let status: Value = b.status().await;
+    assert_eq!(status["backend"]["backend"], "redis");
+    assert_eq!(status["backend"]["healthy"], true);
+    assert_eq!(status["summary"]["permanently_disabled"], 1, "{status}");
+    let raw = status.to_string();
+    assert!(!raw.contains(&ks[0]), "no key in the status");
+}
+
+#[tokio::test]
+async fn round_robin_is_fair_across_processes() {
+    let redis = RedisServer::start();
+    let mock = MockGemini::start().await.unwrap();
+    let ks = keys(3);
+    let (a, b) = pair(&mock, &redis, &ks).await;
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let url = if i % 2 == 0 { a.url("") } else { b.url("") };
+        tasks.push(tokio::spawn(async move {
+            client()
+                .post(format!("{url}/v1beta/models/{FLASH}:generateContent"))
+                .json(&hello_body())
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let u = used(&mock);
+    for k in &ks {
+        assert_eq!(u.iter().filter(|x| *x == k).count(), 20, "{u:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_redis_outage_costs_no_request_and_heals_with_a_merge() {
+    let mut redis = RedisServer::start();
+    let mock = MockGemini::start().await.unwrap();
+    let ks = keys(3);
+    let (a, b) = pair(&mock, &redis, &ks).await;
+    for gw in [&a, &b] {
+        assert_eq!(generate(gw).await, 200);
+    }
+
+    // Redis dies mid-traffic: every client request still succeeds.
+    let traffic = {
+        let (ua, ub) = (a.url(""), b.url(""));
+        tokio::spawn(async move {
+            let c = client();
+            let mut statuses = Vec::new();
+            for i in 0..200 {
+                let base = if i % 2 == 0 { &ua } else { &ub };
+                let resp = c.post(format!("{base}/v1beta/models/{FLASH}:generateContent")).json(&hello_body()).send().await.unwrap();
+                statuses.push(resp.status().as_u16());
+            }
+            statuses
+        })
+    };
+    redis.kill();
+    let statuses = traffic.await.unwrap();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    wait_backend(&a, false).await;
+    let status = a.status().await;
+    assert_eq!(status["backend"]["healthy"], false);
+
+    // While Redis is away, A learns that key 0 is dead; B does not know.
+    mock.script(rule(&ks[0], None, None, Behaviour::KeyInvalid));
+    for _ in 0..3 {
+        assert_eq!(generate(&a).await, 200);
+    }
+    assert_eq!(a.status().await["summary"]["permanently_disabled"], 1);
+
+    // Redis returns (empty): both reconnect, A merges what it learned, B follows.
+    redis.restart();
+    wait_backend(&a, true).await;
+    wait_backend(&b, true).await;
+    mock.clear_requests();
+    for _ in 0..12 {
+        assert_eq!(generate(&b).await, 200);
+    }
+    assert!(!used(&mock).contains(&ks[0]), "B learned A's disable through the merge: {:?}", used(&mock));
+    let logs = a.logs();
+    assert_eq!(logs.matches("state backend unreachable").count(), 1, "warned once: {logs}");
+}
