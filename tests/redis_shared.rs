@@ -159,3 +159,73 @@ async fn a_redis_outage_costs_no_request_and_heals_with_a_merge() {
     let logs = a.logs();
     assert_eq!(logs.matches("state backend unreachable").count(), 1, "warned once: {logs}");
 }
+
+/// Every key and value in the Redis keyspace, as text.
+async fn dump(redis: &RedisServer) -> String {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let names: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut c).await.unwrap();
+    let mut out = String::new();
+    for n in names {
+        let kind: String = redis::cmd("TYPE").arg(&n).query_async(&mut c).await.unwrap();
+        let value: Vec<String> = match kind.as_str() {
+            "hash" => redis::cmd("HGETALL").arg(&n).query_async(&mut c).await.unwrap(),
+            _ => vec![redis::cmd("GET").arg(&n).query_async::<Option<String>>(&mut c).await.unwrap().unwrap_or_default()],
+        };
+        out.push_str(&format!("{n} {value:?}\n"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn keys_added_or_removed_by_an_operator_reach_every_gateway_sealed() {
+    let redis = RedisServer::start();
+    let mock = MockGemini::start().await.unwrap();
+    let ks = keys(3);
+    let env = [("REDIS_URL", redis.url()), ("ADMIN_API_KEY", "the-admin".to_string())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = Gateway::start(&mock, &ks[..2], &env).await;
+    let b = Gateway::start(&mock, &ks[..2], &env).await;
+    let resp = client()
+        .post(a.url("/admin/keys"))
+        .header("x-api-key", "the-admin")
+        .json(&serde_json::json!({"key": ks[2]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let id = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+
+    // B picks it up from Redis within its sync interval.
+    for _ in 0..100 {
+        if b.status().await["summary"]["total"] == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(b.status().await["summary"]["total"], 3);
+    mock.clear_requests();
+    for _ in 0..6 {
+        assert_eq!(generate(&b).await, 200);
+    }
+    assert!(used(&mock).contains(&ks[2]), "B serves with the key added through A");
+    let keyspace = dump(&redis).await;
+    for k in &ks {
+        assert!(!keyspace.contains(k.as_str()), "a key in clear text in Redis:\n{keyspace}");
+    }
+
+    // Removed through B: A stops using it.
+    let resp = client().delete(b.url(&format!("/admin/keys/{id}"))).header("x-api-key", "the-admin").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    for _ in 0..100 {
+        if a.status().await["summary"]["total"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    mock.clear_requests();
+    for _ in 0..6 {
+        assert_eq!(generate(&a).await, 200);
+    }
+    assert!(!used(&mock).contains(&ks[2]));
+}

@@ -253,9 +253,22 @@ impl KeyPool {
         }
     }
 
-    /// Pulls the shared view from Redis into the local view (no-op for other backends).
+    /// Pulls the shared view from Redis into the local view (no-op for other backends):
+    /// membership first (keys operators added or removed on any gateway), then key state.
     pub async fn refresh(&self) {
         if let Backend::Redis(redis) = &self.backend {
+            match redis.membership().await {
+                Ok(m) => {
+                    for key in m.added {
+                        crate::telemetry::register_secret(key.expose());
+                        self.local.add(key);
+                    }
+                    for id in &m.removed {
+                        self.local.remove(id);
+                    }
+                }
+                Err(e) => return self.degrade(&e),
+            }
             let ids = self.ids();
             let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
             match redis.load(&refs).await {

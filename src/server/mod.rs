@@ -24,6 +24,7 @@ use crate::dispatch::Dispatcher;
 use crate::pool::{Backend, Clock, KeyPool};
 use crate::store::embedded::EmbeddedStore;
 use crate::store::redis::{RedisStore, RedisTimeouts};
+use crate::store::sealed::Sealer;
 use crate::surfaces;
 use crate::surfaces::anthropic::{ModelMap, TranslateOptions};
 use crate::upstream::client::UpstreamClient;
@@ -92,11 +93,15 @@ pub fn router(state: AppState) -> Router {
 /// Opens the configured state backend and the pool on it.
 pub async fn open_pool(config: &Config) -> Result<KeyPool, ServeError> {
     let backend = match &config.redis_url {
-        Some(url) => Backend::Redis(
-            RedisStore::connect(url, &config.redis_prefix, RedisTimeouts::default())
+        Some(url) => {
+            let store = RedisStore::connect(url, &config.redis_prefix, RedisTimeouts::default())
                 .await
-                .map_err(ServeError::Store)?,
-        ),
+                .map_err(ServeError::Store)?;
+            Backend::Redis(match &config.admin_api_key {
+                Some(admin) => store.with_sealer(Sealer::from_secret(admin)),
+                None => store,
+            })
+        }
         None => {
             Backend::Embedded(EmbeddedStore::open(&config.state_path).map_err(ServeError::Store)?)
         }

@@ -5,6 +5,7 @@
 
 pub mod embedded;
 pub mod redis;
+pub mod sealed;
 
 use std::collections::BTreeMap;
 

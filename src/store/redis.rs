@@ -17,6 +17,8 @@
 //! | `{P}:cooldowns` | hash | `id\|model` → deadline (Unix ms; the max stays) |
 //! | `{P}:rr:MODEL` | string | round-robin counter for MODEL (INCR, shared by all gateways) |
 //! | `{P}:stats` | hash | `id:requests`, `id:failures` (counters), `id:last_error` (a label) |
+//! | `{P}:added` | hash | id → a key an operator added, sealed (`store::sealed`), never clear |
+//! | `{P}:removed` | hash | id → when an operator removed it (Unix ms) |
 //!
 //! Cooldown fields expired for more than a minute (by the picking caller's clock; the slack
 //! absorbs clock skew between gateways) are deleted lazily by `pick`; readers filter by time.
@@ -34,7 +36,9 @@ use std::time::Duration;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{RedisResult, Script, ScriptInvocation};
 
-use super::{Change, StoreError, StoredKey, StoredState};
+use super::sealed::Sealer;
+use super::{Change, Membership, StoreError, StoredKey, StoredState};
+use crate::pool::ApiKey;
 
 /// Usable = not disabled and no deadline > now for (id, model). `preferred` wins if usable (and
 /// leaves the counter alone); otherwise the shared per-model counter picks among the usable
@@ -133,12 +137,17 @@ pub struct RedisStore {
     display_url: Arc<str>,
     /// Upper bound of one call, reconnect included.
     budget: Duration,
+    /// Seals keys added by an operator (derived from ADMIN_API_KEY); without it they are
+    /// neither written nor read.
+    sealer: Option<Sealer>,
 }
 
 struct Names {
     disabled: String,
     cooldowns: String,
     stats: String,
+    added: String,
+    removed: String,
     /// `{P}:rr:`, completed by the model.
     rr: String,
 }
@@ -183,6 +192,8 @@ impl RedisStore {
             disabled: format!("{{{prefix}}}:disabled"),
             cooldowns: format!("{{{prefix}}}:cooldowns"),
             stats: format!("{{{prefix}}}:stats"),
+            added: format!("{{{prefix}}}:added"),
+            removed: format!("{{{prefix}}}:removed"),
             rr: format!("{{{prefix}}}:rr:"),
         };
         Ok(RedisStore {
@@ -190,6 +201,7 @@ impl RedisStore {
             names: Arc::new(names),
             display_url,
             budget: timeouts.connect + timeouts.command,
+            sealer: None,
         })
     }
 
@@ -221,9 +233,65 @@ impl RedisStore {
         self.eval("pick", &inv).await
     }
 
+    /// Lets this store share keys that operators add (sealed under `sealer`).
+    pub fn with_sealer(mut self, sealer: Sealer) -> RedisStore {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    /// Records an operator adding or removing a key (one atomic pipeline).
+    async fn change_membership(&self, change: &Change) -> Result<(), StoreError> {
+        let mut pipe = ::redis::pipe();
+        pipe.atomic();
+        match change {
+            Change::AddKey { key } => {
+                let sealer = self.sealer.as_ref().ok_or_else(|| {
+                    StoreError::Redis("adding a key to a shared pool needs ADMIN_API_KEY (it seals the key)".into())
+                })?;
+                let sealed = sealer
+                    .seal(key.expose())
+                    .ok_or_else(|| StoreError::Redis("could not seal the key".into()))?;
+                pipe.cmd("HSET").arg(&self.names.added).arg(key.id()).arg(sealed);
+                pipe.cmd("HDEL").arg(&self.names.removed).arg(key.id());
+            }
+            Change::RemoveKey { key_id } => {
+                let now = chrono::Utc::now().timestamp_millis();
+                pipe.cmd("HDEL").arg(&self.names.added).arg(key_id);
+                pipe.cmd("HSET").arg(&self.names.removed).arg(key_id).arg(now);
+            }
+            _ => return Ok(()),
+        }
+        let pipe = &pipe;
+        self.run("membership", move |mut c| async move {
+            pipe.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
+    /// Keys operators added (opened with the sealer; ones it cannot open are skipped) and
+    /// removed.
+    pub async fn membership(&self) -> Result<Membership, StoreError> {
+        let mut pipe = ::redis::pipe();
+        pipe.cmd("HGETALL").arg(&self.names.added);
+        pipe.cmd("HKEYS").arg(&self.names.removed);
+        let pipe = &pipe;
+        let (added, removed): (HashMap<String, String>, Vec<String>) = self
+            .run("membership", move |mut c| async move { pipe.query_async(&mut c).await })
+            .await?;
+        let added = added
+            .values()
+            .filter_map(|sealed| self.sealer.as_ref()?.open(sealed))
+            .map(|secret| ApiKey::new(&secret))
+            .collect();
+        Ok(Membership { added, removed })
+    }
+
     /// Applies one fact atomically; `failure` (an error label) also counts a failure and sets
     /// `last_error` for the change's key.
     pub async fn apply(&self, change: &Change, failure: Option<&str>) -> Result<(), StoreError> {
+        if matches!(change, Change::AddKey { .. } | Change::RemoveKey { .. }) {
+            return self.change_membership(change).await;
+        }
         let mut inv = self.write_invocation();
         let key_id = push(&mut inv, change);
         if let Some(label) = failure {
@@ -385,7 +453,7 @@ fn push<'c>(inv: &mut ScriptInvocation<'_>, change: &'c Change) -> &'c str {
             key_id,
             model: None,
         } => ("clear_all", key_id, &none, String::new()),
-        // Pool membership (operators adding/removing keys) is not shared through Redis yet.
+        // Membership changes go through `change_membership`, never this script.
         Change::AddKey { .. } | Change::RemoveKey { .. } => return change.key_id(),
     };
     inv.arg(op).arg(id).arg(a).arg(b);
