@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -120,14 +121,20 @@ def main():
     base_env = {"PATH": os.environ.get("PATH", "")}
     procs = []
 
+    state_dir = tempfile.mkdtemp(prefix="gg-bench-state-")
+
+    def gateway(mock_url, **extra):
+        gw_env = dict(base_env, GEMINI_API_KEY=",".join(KEYS), GEMINI_BASE_URL=mock_url, PORT="0",
+                      LOG_LEVEL="warn", STATE_PATH=tempfile.mkdtemp(dir=state_dir), **extra)
+        gw, gw_url = start([str(TARGET / "gemini-gateway")], gw_env, r"listening on (http://\S+)")
+        procs.append(gw)
+        return gw_url
+
     def stack(*mock_args):
         mock, mock_url = start([str(TARGET / "mock-gemini"), "--port", "0", *mock_args], base_env,
                                r"listening on (http://\S+)")
-        gw_env = dict(base_env, GEMINI_API_KEY=",".join(KEYS), GEMINI_BASE_URL=mock_url, PORT="0",
-                      LOG_LEVEL="warn")
-        gw, gw_url = start([str(TARGET / "gemini-gateway")], gw_env, r"listening on (http://\S+)")
-        procs.extend([gw, mock])
-        return mock_url, gw_url
+        procs.append(mock)
+        return mock_url, gateway(mock_url)
 
     tmp = Path(tempfile.mkdtemp(prefix="gg-bench-"))
 
@@ -189,6 +196,32 @@ def main():
             g = statistics.median(wrk(g_url, args.seconds, lua.name) for _ in range(args.rounds))
             thr.append((name, d, g))
 
+        # The Redis backend against the embedded one: same mock, same load, interleaved.
+        redis_rows = []
+        if shutil.which("redis-server"):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                redis_port = sock.getsockname()[1]
+            redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+            procs.append(redis)
+            for _ in range(200):  # until it accepts connections
+                try:
+                    socket.create_connection(("127.0.0.1", redis_port), timeout=0.1).close()
+                    break
+                except OSError:
+                    time.sleep(0.02)
+            redis_gw = gateway(mock_url, REDIS_URL=f"redis://127.0.0.1:{redis_port}/")
+            url_e, url_r = f"{gw_url}{flash}:generateContent", f"{redis_gw}{flash}:generateContent"
+            oha(url_r, 200, 1, oha_bin, native)
+            for rate in [int(r) for r in args.rates.split(",")]:
+                emb, red = [], []
+                for _ in range(args.rounds):
+                    emb.append(oha(url_e, rate, args.seconds, oha_bin, native))
+                    red.append(oha(url_r, rate, args.seconds, oha_bin, native))
+                med = lambda xs, i: statistics.median(x[i] for x in xs)
+                redis_rows.append((rate, med(emb, 0), med(red, 0), med(emb, 1), med(red, 1), min(x[2] for x in red)))
+
         # Time to first byte and inter-chunk gaps: a mock that streams 4 chunks 20 ms apart.
         slow_mock, slow_gw = stack("--stream-chunks", "4", "--chunk-interval-ms", "20")
         small_stream = dict(small, stream=True)
@@ -223,6 +256,14 @@ def main():
               "|---|---|---|---|"]
     for name, d, g in thr:
         lines.append(f"| {name} | {d:,.0f} | {g:,.0f} | **{g / d:.2f}** |")
+    if redis_rows:
+        lines += ["", "State backend: the same gateway on the embedded store vs on a local redis-server "
+                  "(native generateContent; every request's key is picked by a Lua script in Redis).", "",
+                  "| rate (req/s) | embedded p50 | redis p50 | **Redis extra p50** | embedded p99 | redis p99 | **Redis extra p99** | redis success |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for rate, e50, r50, e99, r99, ok in redis_rows:
+            lines.append(f"| {rate} | {e50:.3f} ms | {r50:.3f} ms | **{r50 - e50:+.3f} ms** | {e99:.3f} ms | "
+                         f"{r99:.3f} ms | **{r99 - e99:+.3f} ms** | {ok:.2%} |")
     lines += ["", "Streams of 4 chunks sent 20 ms apart (curl, one connection, 200 requests a round): time to "
               "first byte, and the whole stream (60 ms of upstream gaps; a Nagle stall would add ~40 ms per gap).", "",
               "| stream | direct TTFB p50 | gateway TTFB p50 | **added TTFB p50** | direct TTFB p99 | gateway TTFB p99 | direct whole p50 | gateway whole p50 | **added whole p50** |",
