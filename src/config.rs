@@ -53,6 +53,9 @@ pub struct Config {
     pub gateway_api_keys: Vec<String>,
     /// Operator credential for `/admin/...`; `None` turns the admin API off.
     pub admin_api_key: Option<String>,
+    /// How long a client may take to send its request headers, or leave its body or an idle
+    /// connection silent.
+    pub client_timeout: Duration,
 }
 
 /// One setting: its name, default, and what it means. A test holds the README's configuration
@@ -269,7 +272,12 @@ impl Config {
                 problem: "must differ from every GATEWAY_API_KEYS entry",
             });
         }
+        let client_timeout: f64 = parse(get, "CLIENT_TIMEOUT", "30")?;
+        if !(client_timeout.is_finite() && client_timeout > 0.0) {
+            return Err(invalid("CLIENT_TIMEOUT", get, "must be a number of seconds > 0"));
+        }
         Ok(Config {
+            client_timeout: Duration::from_secs_f64(client_timeout),
             keys,
             host,
             gateway_api_keys,
@@ -330,7 +338,7 @@ fn problem_for(name: &str) -> &'static str {
         "HOST" => "must be an IP address such as 127.0.0.1 or 0.0.0.0",
         "PORT" => "must be a port number from 0 to 65535",
         "KEY_COOLDOWN_MINUTES" => "must be a number of minutes ≥ 0",
-        "REQUEST_TIMEOUT" => "must be a number of seconds > 0",
+        "REQUEST_TIMEOUT" | "CLIENT_TIMEOUT" => "must be a number of seconds > 0",
         _ => "has the wrong form",
     }
 }

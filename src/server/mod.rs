@@ -1,9 +1,13 @@
 //! The HTTP server: shared state built once, the router, and serving with graceful shutdown.
 //!
-//! Layer order for every request (outermost first): TCP accept with TCP_NODELAY → axum router →
-//! body limit → the surface's handler. Surfaces answer errors in their own API's shape.
+//! Layer order for every request (outermost first), written once here:
+//! TCP accept (TCP_NODELAY; headers within `CLIENT_TIMEOUT`, see `connections`) → body idle
+//! timeout (`CLIENT_TIMEOUT`) → body limit (`MAX_BODY_BYTES`) → route → client-key check
+//! (`auth`; `/health` is open, `/admin` has its own) → the surface's handler. Surfaces answer
+//! errors in their own API's shape.
 
 mod admin;
+mod connections;
 pub mod auth;
 mod status;
 
@@ -12,8 +16,8 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -74,6 +78,7 @@ impl AppState {
 /// client key when `GATEWAY_API_KEYS` is set; `/admin` needs `ADMIN_API_KEY`.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
+    let client_timeout = state.config.client_timeout;
     let guarded = Router::new()
         .route("/v1/keys/status", get(status::keys_status))
         .merge(surfaces::anthropic::http::routes())
@@ -87,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(guarded)
         .merge(admin)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyTimeoutLayer::new(client_timeout))
         .with_state(state)
 }
 
@@ -137,13 +143,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         backend = state.pool().backend_status().backend,
         "serving"
     );
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(ServeError::Serve)?;
+    let client_timeout = state.config.client_timeout;
+    connections::serve(listener, router(state), client_timeout, shutdown_signal()).await;
     upkeep.abort();
     pool.maintain().await;
     tracing::info!("gemini-gateway stopped");
@@ -169,8 +170,6 @@ pub enum ServeError {
     Bind(SocketAddr, std::io::Error),
     #[error("cannot build the upstream HTTP client: {0}")]
     Client(String),
-    #[error("server error: {0}")]
-    Serve(std::io::Error),
     #[error("{0}")]
     Store(crate::store::StoreError),
 }
