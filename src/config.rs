@@ -274,7 +274,11 @@ impl Config {
         }
         let client_timeout: f64 = parse(get, "CLIENT_TIMEOUT", "30")?;
         if !(client_timeout.is_finite() && client_timeout > 0.0) {
-            return Err(invalid("CLIENT_TIMEOUT", get, "must be a number of seconds > 0"));
+            return Err(invalid(
+                "CLIENT_TIMEOUT",
+                get,
+                "must be a number of seconds > 0",
+            ));
         }
         Ok(Config {
             client_timeout: Duration::from_secs_f64(client_timeout),

@@ -323,22 +323,33 @@ async fn slow_and_idle_clients_are_cut_off() {
     let gw = Gateway::start(&mock, &keys(1), &[("CLIENT_TIMEOUT", "0.5")]).await;
     let closes_within = |secs: u64, mut s: tokio::net::TcpStream| async move {
         let mut buf = Vec::new();
-        let read = tokio::time::timeout(std::time::Duration::from_secs(secs), s.read_to_end(&mut buf)).await;
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(secs),
+            s.read_to_end(&mut buf),
+        )
+        .await;
         assert!(read.is_ok(), "the gateway kept a stalled connection open");
         String::from_utf8_lossy(&buf).into_owned()
     };
     // Headers that never finish (slowloris).
     let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-    s.write_all(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    s.write_all(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     closes_within(5, s).await;
     // A body that stalls half-way.
     let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     s.write_all(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"model\":").await.unwrap();
     let answer = closes_within(5, s).await;
-    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 4"), "{answer}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "{answer}"
+    );
     // An idle keep-alive connection after a complete request.
     let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let answer = closes_within(5, s).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     // Nothing reached the upstream, and the gateway still serves.

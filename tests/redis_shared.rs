@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
 #[path = "support/redis_server.rs"]
 mod redis_server;
+mod support;
 
 use std::time::Duration;
 
@@ -27,18 +27,34 @@ async fn generate(gw: &Gateway) -> reqwest::StatusCode {
 }
 
 fn used(mock: &MockGemini) -> Vec<String> {
-    model_calls(mock).into_iter().map(|r| r.api_key.unwrap()).collect()
+    model_calls(mock)
+        .into_iter()
+        .map(|r| r.api_key.unwrap())
+        .collect()
 }
 
 async fn health(gw: &Gateway) -> Value {
-    reqwest::get(gw.url("/health")).await.unwrap().json().await.unwrap()
+    reqwest::get(gw.url("/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Polls `/health` until the state backend reads as `want` (bounded).
 async fn wait_backend(gw: &Gateway, healthy: bool) {
-    let want = if healthy { "redis (healthy)" } else { "unreachable" };
+    let want = if healthy {
+        "redis (healthy)"
+    } else {
+        "unreachable"
+    };
     for _ in 0..100 {
-        if health(gw).await["state_backend"].as_str().unwrap().contains(want) {
+        if health(gw).await["state_backend"]
+            .as_str()
+            .unwrap()
+            .contains(want)
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -47,9 +63,15 @@ async fn wait_backend(gw: &Gateway, healthy: bool) {
 }
 
 async fn pair(mock: &MockGemini, redis: &RedisServer, ks: &[String]) -> (Gateway, Gateway) {
-    let env = [("REDIS_URL", redis.url()), ("REDIS_PREFIX", "test".to_string())];
+    let env = [
+        ("REDIS_URL", redis.url()),
+        ("REDIS_PREFIX", "test".to_string()),
+    ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    (Gateway::start(mock, ks, &env).await, Gateway::start(mock, ks, &env).await)
+    (
+        Gateway::start(mock, ks, &env).await,
+        Gateway::start(mock, ks, &env).await,
+    )
 }
 
 #[tokio::test]
@@ -59,7 +81,14 @@ async fn a_key_disabled_through_one_gateway_is_never_used_by_another() {
     let ks = keys(3);
     let (a, b) = pair(&mock, &redis, &ks).await;
     mock.script(rule(&ks[0], None, None, Behaviour::KeyInvalid));
-    mock.script(rule(&ks[1], Some(FLASH), None, Behaviour::RateLimitPerMinute { retry_delay: "300s".into() }));
+    mock.script(rule(
+        &ks[1],
+        Some(FLASH),
+        None,
+        Behaviour::RateLimitPerMinute {
+            retry_delay: "300s".into(),
+        },
+    ));
     // A learns both facts (its first requests fail over).
     for _ in 0..3 {
         assert_eq!(generate(&a).await, 200);
@@ -71,7 +100,11 @@ async fn a_key_disabled_through_one_gateway_is_never_used_by_another() {
     for _ in 0..20 {
         assert_eq!(generate(&b).await, 200);
     }
-    assert!(used(&mock).iter().all(|k| *k == ks[2]), "B used a key A had retired: {:?}", used(&mock));
+    assert!(
+        used(&mock).iter().all(|k| *k == ks[2]),
+        "B used a key A had retired: {:?}",
+        used(&mock)
+    );
 
     let status: Value = b.status().await;
     assert_eq!(status["backend"]["backend"], "redis");
@@ -127,7 +160,12 @@ async fn a_redis_outage_costs_no_request_and_heals_with_a_merge() {
             let mut statuses = Vec::new();
             for i in 0..200 {
                 let base = if i % 2 == 0 { &ua } else { &ub };
-                let resp = c.post(format!("{base}/v1beta/models/{FLASH}:generateContent")).json(&hello_body()).send().await.unwrap();
+                let resp = c
+                    .post(format!("{base}/v1beta/models/{FLASH}:generateContent"))
+                    .json(&hello_body())
+                    .send()
+                    .await
+                    .unwrap();
                 statuses.push(resp.status().as_u16());
             }
             statuses
@@ -155,22 +193,47 @@ async fn a_redis_outage_costs_no_request_and_heals_with_a_merge() {
     for _ in 0..12 {
         assert_eq!(generate(&b).await, 200);
     }
-    assert!(!used(&mock).contains(&ks[0]), "B learned A's disable through the merge: {:?}", used(&mock));
+    assert!(
+        !used(&mock).contains(&ks[0]),
+        "B learned A's disable through the merge: {:?}",
+        used(&mock)
+    );
     let logs = a.logs();
-    assert_eq!(logs.matches("state backend unreachable").count(), 1, "warned once: {logs}");
+    assert_eq!(
+        logs.matches("state backend unreachable").count(),
+        1,
+        "warned once: {logs}"
+    );
 }
 
 /// Every key and value in the Redis keyspace, as text.
 async fn dump(redis: &RedisServer) -> String {
     let client = redis::Client::open(redis.url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let names: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut c).await.unwrap();
+    let names: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut c)
+        .await
+        .unwrap();
     let mut out = String::new();
     for n in names {
-        let kind: String = redis::cmd("TYPE").arg(&n).query_async(&mut c).await.unwrap();
+        let kind: String = redis::cmd("TYPE")
+            .arg(&n)
+            .query_async(&mut c)
+            .await
+            .unwrap();
         let value: Vec<String> = match kind.as_str() {
-            "hash" => redis::cmd("HGETALL").arg(&n).query_async(&mut c).await.unwrap(),
-            _ => vec![redis::cmd("GET").arg(&n).query_async::<Option<String>>(&mut c).await.unwrap().unwrap_or_default()],
+            "hash" => redis::cmd("HGETALL")
+                .arg(&n)
+                .query_async(&mut c)
+                .await
+                .unwrap(),
+            _ => vec![redis::cmd("GET")
+                .arg(&n)
+                .query_async::<Option<String>>(&mut c)
+                .await
+                .unwrap()
+                .unwrap_or_default()],
         };
         out.push_str(&format!("{n} {value:?}\n"));
     }
@@ -182,7 +245,10 @@ async fn keys_added_or_removed_by_an_operator_reach_every_gateway_sealed() {
     let redis = RedisServer::start();
     let mock = MockGemini::start().await.unwrap();
     let ks = keys(3);
-    let env = [("REDIS_URL", redis.url()), ("ADMIN_API_KEY", "the-admin".to_string())];
+    let env = [
+        ("REDIS_URL", redis.url()),
+        ("ADMIN_API_KEY", "the-admin".to_string()),
+    ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let a = Gateway::start(&mock, &ks[..2], &env).await;
     let b = Gateway::start(&mock, &ks[..2], &env).await;
@@ -194,7 +260,10 @@ async fn keys_added_or_removed_by_an_operator_reach_every_gateway_sealed() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    let id = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let id = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // B picks it up from Redis within its sync interval.
     for _ in 0..100 {
@@ -208,14 +277,25 @@ async fn keys_added_or_removed_by_an_operator_reach_every_gateway_sealed() {
     for _ in 0..6 {
         assert_eq!(generate(&b).await, 200);
     }
-    assert!(used(&mock).contains(&ks[2]), "B serves with the key added through A");
+    assert!(
+        used(&mock).contains(&ks[2]),
+        "B serves with the key added through A"
+    );
     let keyspace = dump(&redis).await;
     for k in &ks {
-        assert!(!keyspace.contains(k.as_str()), "a key in clear text in Redis:\n{keyspace}");
+        assert!(
+            !keyspace.contains(k.as_str()),
+            "a key in clear text in Redis:\n{keyspace}"
+        );
     }
 
     // Removed through B: A stops using it.
-    let resp = client().delete(b.url(&format!("/admin/keys/{id}"))).header("x-api-key", "the-admin").send().await.unwrap();
+    let resp = client()
+        .delete(b.url(&format!("/admin/keys/{id}")))
+        .header("x-api-key", "the-admin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     for _ in 0..100 {
         if a.status().await["summary"]["total"] == 2 {

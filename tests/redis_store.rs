@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-
 #[path = "support/redis_server.rs"]
 mod redis_server;
 use redis_server::{free_port, RedisServer as Server};

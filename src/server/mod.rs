@@ -7,8 +7,8 @@
 //! errors in their own API's shape.
 
 mod admin;
-mod connections;
 pub mod auth;
+mod connections;
 mod status;
 
 use std::net::SocketAddr;
@@ -16,10 +16,10 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use tower_http::timeout::RequestBodyTimeoutLayer;
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use self::auth::Secrets;
 use crate::affinity::Affinity;

@@ -246,18 +246,27 @@ impl RedisStore {
         match change {
             Change::AddKey { key } => {
                 let sealer = self.sealer.as_ref().ok_or_else(|| {
-                    StoreError::Redis("adding a key to a shared pool needs ADMIN_API_KEY (it seals the key)".into())
+                    StoreError::Redis(
+                        "adding a key to a shared pool needs ADMIN_API_KEY (it seals the key)"
+                            .into(),
+                    )
                 })?;
                 let sealed = sealer
                     .seal(key.expose())
                     .ok_or_else(|| StoreError::Redis("could not seal the key".into()))?;
-                pipe.cmd("HSET").arg(&self.names.added).arg(key.id()).arg(sealed);
+                pipe.cmd("HSET")
+                    .arg(&self.names.added)
+                    .arg(key.id())
+                    .arg(sealed);
                 pipe.cmd("HDEL").arg(&self.names.removed).arg(key.id());
             }
             Change::RemoveKey { key_id } => {
                 let now = chrono::Utc::now().timestamp_millis();
                 pipe.cmd("HDEL").arg(&self.names.added).arg(key_id);
-                pipe.cmd("HSET").arg(&self.names.removed).arg(key_id).arg(now);
+                pipe.cmd("HSET")
+                    .arg(&self.names.removed)
+                    .arg(key_id)
+                    .arg(now);
             }
             _ => return Ok(()),
         }
@@ -276,7 +285,9 @@ impl RedisStore {
         pipe.cmd("HKEYS").arg(&self.names.removed);
         let pipe = &pipe;
         let (added, removed): (HashMap<String, String>, Vec<String>) = self
-            .run("membership", move |mut c| async move { pipe.query_async(&mut c).await })
+            .run("membership", move |mut c| async move {
+                pipe.query_async(&mut c).await
+            })
             .await?;
         let added = added
             .values()

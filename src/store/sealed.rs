@@ -62,8 +62,15 @@ mod tests {
         let a = Sealer::from_secret("admin-one");
         let sealed = a.seal("AIzaSySecretKeyxxxxxxxxxxxxxxxxxxxxxxxx").unwrap();
         assert!(!sealed.contains("AIza"));
-        assert_ne!(sealed, a.seal("AIzaSySecretKeyxxxxxxxxxxxxxxxxxxxxxxxx").unwrap(), "fresh nonce");
-        assert_eq!(a.open(&sealed).as_deref(), Some("AIzaSySecretKeyxxxxxxxxxxxxxxxxxxxxxxxx"));
+        assert_ne!(
+            sealed,
+            a.seal("AIzaSySecretKeyxxxxxxxxxxxxxxxxxxxxxxxx").unwrap(),
+            "fresh nonce"
+        );
+        assert_eq!(
+            a.open(&sealed).as_deref(),
+            Some("AIzaSySecretKeyxxxxxxxxxxxxxxxxxxxxxxxx")
+        );
         assert_eq!(Sealer::from_secret("admin-two").open(&sealed), None);
         assert_eq!(a.open("bm90IHNlYWxlZA=="), None);
         assert_eq!(a.open("%%%"), None);

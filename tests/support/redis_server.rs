@@ -27,7 +27,12 @@ impl RedisServer {
             let dir = tempfile::tempdir().unwrap();
             let port = free_port();
             if let Some(child) = spawn(port, dir.path(), &extra) {
-                return RedisServer { child, port, dir, extra };
+                return RedisServer {
+                    child,
+                    port,
+                    dir,
+                    extra,
+                };
             }
         }
         panic!("could not start redis-server on a free port");
