@@ -48,10 +48,12 @@ impl UpstreamClient {
         req: &UpstreamRequest,
     ) -> Result<reqwest::Response, reqwest::Error> {
         let url = format!("{}{}", self.base_url, req.path_and_query);
-        let mut builder = self
-            .http
-            .request(req.method.clone(), url)
-            .header("x-goog-api-key", key.expose());
+        let mut builder = self.http.request(req.method.clone(), url);
+        if let Ok(mut value) = http::HeaderValue::from_str(key.expose()) {
+            // Sensitive: HTTP/2 never indexes it in HPACK tables, and debug output hides it.
+            value.set_sensitive(true);
+            builder = builder.header("x-goog-api-key", value);
+        }
         if let Some(body) = &req.body {
             builder = builder
                 .header(http::header::CONTENT_TYPE, "application/json")
