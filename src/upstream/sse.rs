@@ -31,6 +31,9 @@ pub struct SseDecoder {
     has_data: bool,
     /// The previous line ended with CR at the very end of `buf`: skip one LF if it comes next.
     skip_lf: bool,
+    /// `buf[start..scanned]` is known to hold no line terminator: a long line arriving in many
+    /// small chunks is scanned once, not once per chunk (which would be quadratic).
+    scanned: usize,
     max_event_size: usize,
 }
 
@@ -49,6 +52,7 @@ impl SseDecoder {
             data: Vec::new(),
             has_data: false,
             skip_lf: false,
+            scanned: 0,
             max_event_size,
         }
     }
@@ -58,6 +62,7 @@ impl SseDecoder {
         if self.start > 0 && self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
+            self.scanned = 0;
         }
         self.buf.extend_from_slice(bytes);
     }
@@ -71,8 +76,13 @@ impl SseDecoder {
                 }
                 self.skip_lf = false;
             }
-            let rest = &self.buf[self.start..];
-            let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let from = self.scanned.max(self.start);
+            let found = self.buf[from..]
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+                .map(|i| from - self.start + i);
+            let Some(end) = found else {
+                self.scanned = self.buf.len();
                 self.compact();
                 if self.buf.len() - self.start > self.max_event_size {
                     return Err(SseError::EventTooLarge {
@@ -81,7 +91,7 @@ impl SseDecoder {
                 }
                 return Ok(None);
             };
-            let terminator = rest[end];
+            let terminator = self.buf[self.start + end];
             let line_start = self.start;
             let line_end = line_start + end;
             self.start = line_end + 1;
@@ -158,6 +168,7 @@ impl SseDecoder {
     fn compact(&mut self) {
         if self.start > 0 && self.start * 2 >= self.buf.len() {
             self.buf.drain(..self.start);
+            self.scanned = self.scanned.saturating_sub(self.start);
             self.start = 0;
         }
     }
@@ -253,6 +264,23 @@ mod tests {
         let mut dec = SseDecoder::new(8);
         dec.push(b"data: 0123456789");
         assert_eq!(dec.next_event(), Err(SseError::EventTooLarge { limit: 8 }));
+    }
+
+    #[test]
+    fn a_long_line_in_small_chunks_is_scanned_once() {
+        // 8 MiB of one data line in 1 KiB chunks: quadratic rescanning would take minutes.
+        let mut dec = SseDecoder::new(16 * 1024 * 1024);
+        dec.push(b"data: ");
+        let chunk = vec![b'x'; 1024];
+        let started = std::time::Instant::now();
+        for _ in 0..8 * 1024 {
+            dec.push(&chunk);
+            assert_eq!(dec.next_event(), Ok(None));
+        }
+        dec.push(b"\r\n\r\n");
+        let event = dec.next_event().unwrap().unwrap();
+        assert_eq!(event.len(), 8 * 1024 * 1024);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[test]

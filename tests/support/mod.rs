@@ -175,3 +175,15 @@ pub fn model_calls(mock: &MockGemini) -> Vec<RecordedRequest> {
         .filter(|r| r.action.as_deref() != Some("list"))
         .collect()
 }
+
+/// Whether process `pid` is still running (exists and is not a zombie), from `/proc`.
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) S …`: the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}

@@ -9,9 +9,10 @@
 //! * `tool_use` → `functionCall` (no `id`); the next user turn gets exactly one `functionResponse`
 //!   per call, in call order (`{"output": …}`, or `{"error": …}` when `is_error`), named from the
 //!   matching `tool_use`; a missing result is synthesized as an error response; a `tool_result`
-//!   matching no call of the previous turn becomes text. Images and documents inside tool results
-//!   follow the responses as sibling parts. A conversation ending with unanswered tool calls is a
-//!   400, as on Anthropic.
+//!   matching no call of the previous turn (but one earlier in the conversation) becomes text —
+//!   one matching no `tool_use` at all is a 400 (`validate.rs`). Images and documents inside tool
+//!   results follow the responses as sibling parts. A conversation ending with unanswered tool
+//!   calls, or opening with an assistant message that calls tools, is a 400.
 //! * Images: base64 → `inlineData` (`image/jpg` → `image/jpeg`; formats Gemini rejects, e.g. GIF,
 //!   become a text note); URL → `fileData`. Documents: base64 (PDF) → `inlineData`, plain text and
 //!   content sources → text (title first), URL → `fileData`. Files API ids → a text note.
@@ -31,6 +32,7 @@ use super::models::ModelInfo;
 use super::signatures::{self, Replay};
 use super::tools::to_gemini_name;
 use super::types::{ContentBlock, MessagesRequest, Role, Source, TextOrBlocks};
+use super::validate::clip;
 
 const BILLING_HEADER: &str = "x-anthropic-billing-header:";
 const GEMINI_IMAGE_TYPES: &[&str] = &[
@@ -134,7 +136,10 @@ pub(crate) fn translate_conversation(
         }
     }
     if !pending.is_empty() {
-        let ids: Vec<&str> = pending.iter().map(|(id, _)| *id).collect();
+        let mut ids: Vec<String> = pending.iter().take(10).map(|(id, _)| clip(id)).collect();
+        if pending.len() > ids.len() {
+            ids.push(format!("and {} more", pending.len() - ids.len()));
+        }
         return Err(AnthropicError::invalid(format!(
             "messages.{last_assistant_msg}: tool_use ids were found without tool_result blocks \
              immediately after: {}",
@@ -145,6 +150,14 @@ pub(crate) fn translate_conversation(
     if contents.is_empty() {
         return Err(AnthropicError::invalid(
             "messages: at least one message with non-empty content is required",
+        ));
+    }
+    // Gemini wants every function-call turn right after a user turn.
+    if contents.first().is_some_and(|c| {
+        c.role.as_deref() == Some("model") && c.parts.iter().any(|p| p.function_call.is_some())
+    }) {
+        return Err(AnthropicError::invalid(
+            "messages: an assistant message with tool_use blocks must follow a user message",
         ));
     }
     signatures::apply_sentinels(&mut contents, &target);

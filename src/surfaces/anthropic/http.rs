@@ -60,11 +60,15 @@ fn anthropic_error(e: &AnthropicError) -> Response {
 fn body_error(e: BytesRejection) -> Response {
     let status = e.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        error_response(
+        let mut resp = error_response(
             ErrorType::RequestTooLarge,
             413,
             "Request body is too large.",
-        )
+        );
+        // The rest of the body was never read: the connection cannot carry another request.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        resp
     } else {
         error_response(ErrorType::InvalidRequest, 400, &e.body_text())
     }

@@ -20,6 +20,7 @@ pub mod signatures;
 pub mod stream;
 mod tools;
 pub mod types;
+pub mod validate;
 
 pub use errors::{error_body, AnthropicError, ErrorType};
 pub use models::{resolve_model, ModelMap};

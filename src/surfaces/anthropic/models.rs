@@ -1,13 +1,18 @@
 //! Client model name → Gemini model, and what we know about a Gemini model from its name.
 //!
 //! Mapping: names containing `haiku` go to the small model, `sonnet` / `opus` to the big one,
-//! `gemini-*` (optionally `models/gemini-*`) pass through, anything else is a 400.
+//! `gemini-*` (optionally `models/gemini-*`) pass through when they are plain ids (letters,
+//! digits, `.`, `-`, `_`: the name goes into the upstream URL), anything else is a 400.
 //! Capabilities (output limit, thinking style) come from the name: `gemini-1.x` / `gemini-2.0*`
 //! are legacy (8192 output tokens, no thinking), `gemini-2.5-*` use a thinking budget, `gemini-3*`
 //! a thinking level; unrecognised names (aliases such as `gemini-flash-latest`) get 65536 and a
 //! cautious thinking mapping.
 
 use super::errors::AnthropicError;
+use super::validate::clip;
+
+/// Longest Gemini model name passed through.
+const MAX_MODEL_NAME: usize = 256;
 
 /// Where Claude model names go. The defaults (e.g. gemini-2.5-pro / gemini-2.5-flash) are the
 /// caller's business.
@@ -23,6 +28,18 @@ pub fn resolve_model(client_model: &str, models: &ModelMap) -> Result<String, An
     let bare = name.strip_prefix("models/").unwrap_or(name);
     let lower = bare.to_ascii_lowercase();
     if lower.starts_with("gemini-") {
+        // The name goes into the upstream URL path: only a plain model id may pass.
+        let plain = bare.len() <= MAX_MODEL_NAME
+            && bare
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !plain {
+            return Err(AnthropicError::invalid(format!(
+                "model: invalid Gemini model name '{}': only letters, digits, '.', '-' and '_' \
+                 are allowed",
+                clip(client_model)
+            )));
+        }
         return Ok(bare.to_owned());
     }
     if lower.contains("haiku") {
@@ -32,8 +49,9 @@ pub fn resolve_model(client_model: &str, models: &ModelMap) -> Result<String, An
         return Ok(models.big.clone());
     }
     Err(AnthropicError::invalid(format!(
-        "model: unsupported model '{client_model}': use a Claude model name (containing haiku, \
-         sonnet or opus) or a Gemini model name (gemini-*)"
+        "model: unsupported model '{}': use a Claude model name (containing haiku, \
+         sonnet or opus) or a Gemini model name (gemini-*)",
+        clip(client_model)
     )))
 }
 

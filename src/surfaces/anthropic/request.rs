@@ -1,10 +1,13 @@
 //! Anthropic request parsing and validation, and the top-level Anthropic → Gemini translation.
+//! Hostile input (deep nesting, bad base64, absurd counts, dangling tool ids, …) is refused by
+//! [`super::validate`] during parsing, before any translation or upstream call.
 //!
 //! Generation settings:
 //! * `max_tokens` → `maxOutputTokens`, clamped to the model's limit (65536 for 2.5/3 and
 //!   unrecognised names, 8192 for 1.x/2.0) and to [`TranslateOptions::max_tokens_limit`].
-//! * `temperature`, `top_p`, `top_k` pass through. `stop_sequences`: empty strings are dropped and
-//!   only the first 5 are kept (Gemini's maximum).
+//! * `temperature`, `top_p`, `top_k` pass through (`top_k` at most `i32::MAX`: Gemini's is an
+//!   int32). `stop_sequences`: empty strings are dropped and only the first 5 are kept (Gemini's
+//!   maximum).
 //! * `thinking` → `thinkingConfig` (`includeThoughts` unless `display: "omitted"`):
 //!   - Gemini 2.5 (`thinkingBudget`): disabled/absent → 0 (Pro cannot disable: 128, its
 //!     minimum); enabled → `budget_tokens` clamped (Pro 128..32768, Flash 0..24576, Flash-Lite
@@ -32,6 +35,7 @@ use super::models::{Generation, ModelInfo, ModelMap, Tier};
 use super::schema;
 use super::tools::translate_tools;
 use super::types::{MessagesRequest, ThinkingParam};
+use super::validate::{check_request, clip_to, too_deep, MAX_JSON_DEPTH};
 
 /// Gemini accepts at most this many stop sequences.
 pub const MAX_STOP_SEQUENCES: usize = 5;
@@ -65,22 +69,33 @@ fn parse_body(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
             "request body must be a JSON object",
         ));
     }
+    if too_deep(body) {
+        return Err(AnthropicError::invalid(format!(
+            "request body: JSON nesting is too deep (objects and arrays may be nested at most \
+             {MAX_JSON_DEPTH} levels)"
+        )));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let req: MessagesRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            AnthropicError::invalid(format!("request body is not valid JSON: {inner}"))
+        // serde quotes offending values (a 10 MB string as `max_tokens`): never echo them whole.
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!("request body is not valid JSON: {inner}")
         } else if path == "." {
-            AnthropicError::invalid(format!("request body: {inner}"))
+            format!("request body: {inner}")
         } else {
-            AnthropicError::invalid(format!("{path}: {inner}"))
-        }
+            format!("{path}: {inner}")
+        };
+        AnthropicError::invalid(clip_to(&message, MAX_ERROR_MESSAGE))
     })?;
     de.end()
         .map_err(|e| AnthropicError::invalid(format!("request body is not valid JSON: {e}")))?;
     Ok(req)
 }
+
+/// Longest parse error message (serde quotes the offending value).
+const MAX_ERROR_MESSAGE: usize = 500;
 
 fn validate(req: &MessagesRequest, require_max_tokens: bool) -> Result<(), AnthropicError> {
     if req.model.trim().is_empty() {
@@ -108,7 +123,14 @@ fn validate(req: &MessagesRequest, require_max_tokens: bool) -> Result<(), Anthr
     if !in_range(req.top_p, 1.0) {
         return Err(AnthropicError::invalid("top_p: must be between 0 and 1"));
     }
-    Ok(())
+    // Gemini's topK is an int32.
+    if req.top_k.is_some_and(|k| i32::try_from(k).is_err()) {
+        return Err(AnthropicError::invalid(format!(
+            "top_k: must be at most {}",
+            i32::MAX
+        )));
+    }
+    check_request(req)
 }
 
 /// The Gemini `generateContent` body for a validated request.
@@ -139,6 +161,13 @@ pub fn to_generate_content(
         .as_ref()
         .and_then(|o| o.format.as_ref())
         .filter(|f| f.kind == "json_schema");
+    let mut budget = schema::SCHEMA_BUDGET;
+    let response_json_schema = match format.and_then(|f| f.schema.as_ref()) {
+        None => None,
+        Some(s) => Some(schema::response_json_schema_within(s, &mut budget).map_err(
+            |(_, e)| AnthropicError::invalid(format!("output_config.format.schema: {e}")),
+        )?),
+    };
     out.generation_config = Some(GenerationConfig {
         max_output_tokens: Some(max_tokens.min(limit)),
         temperature: req.temperature,
@@ -147,9 +176,7 @@ pub fn to_generate_content(
         stop_sequences: (!stop_sequences.is_empty()).then_some(stop_sequences),
         thinking_config: thinking_config(req, &info),
         response_mime_type: format.map(|_| "application/json".to_owned()),
-        response_json_schema: format
-            .and_then(|f| f.schema.as_ref())
-            .map(schema::response_json_schema),
+        response_json_schema,
         ..GenerationConfig::default()
     });
     Ok(out)

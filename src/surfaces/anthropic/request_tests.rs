@@ -229,11 +229,11 @@ fn system_string_blocks_and_system_messages() {
 fn images_and_documents() {
     let out = gemini(
         body(json!([{"role": "user", "content": [
-            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw=="}},
             {"type": "image", "source": {"type": "base64", "media_type": "image/jpg", "data": "/9j/"}},
             {"type": "image", "source": {"type": "base64", "media_type": "image/gif", "data": "R0lG"}},
             {"type": "image", "source": {"type": "url", "url": "https://x.test/a.webp?x=1"}},
-            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBER"}},
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}},
             {"type": "document", "title": "Notes", "source": {"type": "text", "media_type": "text/plain", "data": "hello"}},
             {"type": "document", "source": {"type": "url", "url": "https://x.test/doc"}},
             {"type": "document", "source": {"type": "content", "content": [{"type": "text", "text": "chunk"}]}},
@@ -244,7 +244,7 @@ fn images_and_documents() {
     let parts = out["contents"][0]["parts"].as_array().unwrap();
     assert_eq!(
         parts[0],
-        json!({"inlineData": {"mimeType": "image/png", "data": "iVBOR"}})
+        json!({"inlineData": {"mimeType": "image/png", "data": "iVBORw=="}})
     );
     assert_eq!(
         parts[1],
@@ -257,7 +257,7 @@ fn images_and_documents() {
     );
     assert_eq!(
         parts[4],
-        json!({"inlineData": {"mimeType": "application/pdf", "data": "JVBER"}})
+        json!({"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0="}})
     );
     assert_eq!(parts[5], json!({"text": "Notes\n\nhello"}));
     assert_eq!(
@@ -351,8 +351,8 @@ fn parallel_calls_results_in_call_order_with_errors_images_and_missing() {
                 {"type": "tool_result", "tool_use_id": "toolu_b", "is_error": true, "content": "exit 1"},
                 {"type": "tool_result", "tool_use_id": "toolu_a", "content": [
                     {"type": "text", "text": "image follows"},
-                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAA"}}]},
-                {"type": "tool_result", "tool_use_id": "toolu_zzz", "content": "orphan"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}]},
+                {"type": "tool_result", "tool_use_id": "toolu_a", "content": "again"},
                 {"type": "text", "text": "<system-reminder>x</system-reminder>"}]}
         ])),
         "gemini-2.5-flash",
@@ -370,8 +370,8 @@ fn parallel_calls_results_in_call_order_with_errors_images_and_missing() {
             {"functionResponse": {"name": "Read", "response": {"output": "image follows"}}},
             {"functionResponse": {"name": "Bash", "response": {"error": "exit 1"}}},
             {"functionResponse": {"name": "Grep", "response": {"error": "No result was provided for this tool call."}}},
-            {"inlineData": {"mimeType": "image/png", "data": "AAA"}},
-            {"text": "[Result of tool call toolu_zzz]\norphan"},
+            {"inlineData": {"mimeType": "image/png", "data": "AAAA"}},
+            {"text": "[Result of tool call toolu_a (Read)]\nagain"},
             {"text": "<system-reminder>x</system-reminder>"}
         ])
     );
@@ -723,4 +723,284 @@ fn bench_first_turn() {
         std::hint::black_box(parse_messages_request(FIRST_TURN.as_bytes()).unwrap());
     }
     eprintln!("parse only: {:?}", start.elapsed() / n);
+}
+
+// ----- hostile input ---------------------------------------------------------------------------
+
+fn with_user_blocks(blocks: Value) -> String {
+    body(json!([{"role": "user", "content": blocks}])).to_string()
+}
+
+#[test]
+fn image_and_document_base64_must_decode() {
+    let msg = invalid(&with_user_blocks(json!([{"type": "text", "text": "hi"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "not base64!"}}])));
+    assert_eq!(
+        msg,
+        "messages.0.content.1.source.data: the image data is not valid base64"
+    );
+    let msg = invalid(&with_user_blocks(json!([
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBER"}}]))); // bad length
+    assert_eq!(
+        msg,
+        "messages.0.content.0.source.data: the document data is not valid base64"
+    );
+    let msg = invalid(&with_user_blocks(json!([
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": ""}}])));
+    assert!(msg.ends_with("must not be empty"), "{msg}");
+    let msg = invalid(&with_user_blocks(json!([
+        {"type": "document", "source": {"type": "base64", "media_type": " ", "data": "AAAA"}}])));
+    assert_eq!(
+        msg,
+        "messages.0.content.0.source.media_type: must not be empty"
+    );
+    let msg = invalid(&with_user_blocks(
+        json!([{"type": "image", "source": {"type": "url", "url": ""}}]),
+    ));
+    assert_eq!(msg, "messages.0.content.0.source.url: must not be empty");
+    // Inside a tool result, the path goes down to the nested block.
+    let msg = invalid(
+        &body(json!([
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA-_"}}]}]}
+        ]))
+        .to_string(),
+    );
+    assert_eq!(
+        msg,
+        "messages.2.content.0.content.0.source.data: the image data is not valid base64"
+    );
+}
+
+#[test]
+fn tool_ids_must_be_present_unique_and_referenced() {
+    let call =
+        |id: &str, name: &str| json!({"type": "tool_use", "id": id, "name": name, "input": {}});
+    let result = |id: &str| json!({"type": "tool_result", "tool_use_id": id, "content": "ok"});
+    let convo = |calls: Value, results: Value| {
+        body(json!([{"role": "user", "content": "go"},
+            {"role": "assistant", "content": calls},
+            {"role": "user", "content": results}]))
+        .to_string()
+    };
+    assert_eq!(
+        invalid(&convo(json!([call("", "Bash")]), json!([result("x")]))),
+        "messages.1.content.0.id: must not be empty"
+    );
+    assert_eq!(
+        invalid(&convo(json!([call("t1", "")]), json!([result("t1")]))),
+        "messages.1.content.0.name: must not be empty"
+    );
+    let msg = invalid(&convo(
+        json!([call("t1", "Bash"), call("t1", "Read")]),
+        json!([result("t1")]),
+    ));
+    assert!(
+        msg.starts_with("messages.1.content.1.id: `tool_use` ids must be unique"),
+        "{msg}"
+    );
+    let msg = invalid(&convo(json!([call("t1", "Bash")]), json!([result("t2")])));
+    assert!(
+        msg.starts_with(
+            "messages.2.content.0.tool_use_id: unexpected `tool_use_id` found in `tool_result` blocks: t2"
+        ),
+        "{msg}"
+    );
+    assert_eq!(
+        invalid(&convo(json!([call("t1", "Bash")]), json!([result("")]))),
+        "messages.2.content.0.tool_use_id: must not be empty"
+    );
+    // An assistant message calling tools cannot open the conversation (Gemini refuses it).
+    let req = parse(body(json!([
+        {"role": "assistant", "content": [call("t1", "Bash")]},
+        {"role": "user", "content": [result("t1")]}
+    ])));
+    let err = to_generate_content(&req, "gemini-2.5-flash", &opts()).unwrap_err();
+    assert_eq!(err.status(), 400);
+    assert!(
+        err.to_string().contains("must follow a user message"),
+        "{err}"
+    );
+}
+
+#[test]
+fn absurd_numbers_are_refused_and_never_echoed_whole() {
+    for bad in [
+        json!(-1),
+        json!(4_294_967_296u64),
+        json!(1.5),
+        json!("100"),
+        json!(null),
+    ] {
+        let mut b = body(json!([{"role": "user", "content": "x"}]));
+        b["max_tokens"] = bad.clone();
+        let msg = invalid(&b.to_string());
+        assert!(msg.starts_with("max_tokens"), "{bad}: {msg}");
+    }
+    for (field, bad) in [
+        ("top_k", json!(-1)),
+        ("top_k", json!(3_000_000_000u64)),
+        ("top_k", json!(1e300)),
+        ("temperature", json!(1e300)),
+        ("temperature", json!("NaN")),
+        ("top_p", json!(-0.5)),
+    ] {
+        let mut b = body(json!([{"role": "user", "content": "x"}]));
+        b[field] = bad.clone();
+        let msg = invalid(&b.to_string());
+        assert!(msg.starts_with(field), "{field}={bad}: {msg}");
+    }
+    // Numbers that do not fit a double are not JSON we can read.
+    assert!(invalid(
+        r#"{"model": "claude-sonnet-4-5", "max_tokens": 1, "temperature": 1e999, "messages": [{"role":"user","content":"x"}]}"#
+    )
+    .contains("number out of range"));
+    // A huge string where a number belongs is quoted, but only in part.
+    let mut b = body(json!([{"role": "user", "content": "x"}]));
+    b["max_tokens"] = json!("9".repeat(100_000));
+    let msg = invalid(&b.to_string());
+    assert!(msg.len() < 1_000, "{}", msg.len());
+    let mut b = body(json!([{"role": "user", "content": "x"}]));
+    b["model"] = json!(format!("gpt-{}", "x".repeat(100_000)));
+    let req = parse(b);
+    let err = resolve_model_for_test_err(&req.model);
+    assert!(err.len() < 1_000, "{}", err.len());
+}
+
+fn resolve_model_for_test_err(client: &str) -> String {
+    crate::surfaces::anthropic::resolve_model(client, &opts().models)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn gemini_model_names_must_be_plain_ids() {
+    for bad in [
+        "gemini-2.5-flash:countTokens?x=",
+        "gemini-x/../../files",
+        "gemini-2.5 flash",
+        "models/gemini-%2e%2e",
+    ] {
+        let err = resolve_model_for_test_err(bad);
+        assert!(
+            err.starts_with("model: invalid Gemini model name"),
+            "{bad}: {err}"
+        );
+    }
+    assert_eq!(
+        resolve_model_for_test("models/gemini-2.5-flash-preview-05-20"),
+        "gemini-2.5-flash-preview-05-20"
+    );
+}
+
+#[test]
+fn deep_nesting_and_too_many_blocks_or_messages() {
+    let deep = format!(
+        r#"{{"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{{"role": "user", "content": "x"}}], "metadata": {}{}}}"#,
+        "[".repeat(70),
+        "]".repeat(70)
+    );
+    assert!(invalid(&deep).contains("nesting is too deep"));
+    // 200 levels: refused before serde (whose own limit is 128) sees it.
+    let deeper = format!(r#"{{"a": {}{}}}"#, "{\"b\":".repeat(200), "}".repeat(200));
+    assert!(invalid(&deeper).contains("nesting is too deep"));
+    // tool_result content nested 30 times stays within the bound and is accepted.
+    let mut inner = json!("leaf");
+    for _ in 0..12 {
+        inner = json!([{"type": "tool_result", "tool_use_id": "t1", "content": inner}]);
+    }
+    let req = parse(body(json!([
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": inner}]}
+    ])));
+    assert!(to_generate_content(&req, "gemini-2.5-flash", &opts()).is_ok());
+
+    let blocks = r#"{"type":"text","text":""},"#.repeat(100_001);
+    let many = format!(
+        r#"{{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{{"role":"user","content":[{}]}}]}}"#,
+        blocks.trim_end_matches(',')
+    );
+    let msg = invalid(&many);
+    assert!(msg.contains("too many content blocks"), "{msg}");
+    let messages = r#"{"role":"user","content":"x"},"#.repeat(100_001);
+    let many = format!(
+        r#"{{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{}]}}"#,
+        messages.trim_end_matches(',')
+    );
+    let msg = invalid(&many);
+    assert!(msg.starts_with("messages: too many messages"), "{msg}");
+}
+
+#[test]
+fn invalid_tool_names_are_refused() {
+    let req = |name: &str| {
+        body(json!([{"role": "user", "content": "x"}]))
+            .as_object()
+            .cloned()
+            .map(|mut o| {
+                o.insert(
+                    "tools".into(),
+                    json!([{"name": name, "input_schema": {"type": "object"}}]),
+                );
+                Value::Object(o)
+            })
+            .unwrap()
+    };
+    for bad in ["two words", "semi;colon", &"x".repeat(129), "caf\u{e9}"] {
+        let r = parse(req(bad));
+        let err = to_generate_content(&r, "gemini-2.5-flash", &opts()).unwrap_err();
+        assert!(err.to_string().starts_with("tools.0.name"), "{err}");
+    }
+    for ok in ["Bash", "mcp__srv__tool-x", "1password", "a.b:c"] {
+        let r = parse(req(ok));
+        assert!(
+            to_generate_content(&r, "gemini-2.5-flash", &opts()).is_ok(),
+            "{ok}"
+        );
+    }
+}
+
+#[test]
+fn the_deepest_accepted_nesting_fits_a_worker_stack() {
+    // Nested tool results and document contents right up to the depth bound, parsed and
+    // translated on a thread with tokio's default worker stack (2 MiB).
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            for doc in [false, true] {
+                let mut inner = json!([{"type": "text", "text": "leaf"}]);
+                let mut levels = 0;
+                loop {
+                    let next = if doc {
+                        json!([{"type": "document", "source": {"type": "content", "content": inner.clone()}}])
+                    } else {
+                        json!([{"type": "tool_result", "tool_use_id": "t1", "content": inner.clone()}])
+                    };
+                    let candidate = body(json!([
+                        {"role": "user", "content": "go"},
+                        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}]},
+                        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": next.clone()}]}
+                    ]))
+                    .to_string();
+                    if parse_messages_request(candidate.as_bytes()).is_err() {
+                        break;
+                    }
+                    inner = next;
+                    levels += 1;
+                }
+                assert!(levels >= 15, "{levels}");
+                let req = parse(body(json!([
+                    {"role": "user", "content": "go"},
+                    {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}]},
+                    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": inner}]}
+                ])));
+                to_generate_content(&req, "gemini-2.5-flash", &opts()).unwrap();
+                to_count_tokens(&req, "gemini-2.5-flash", &opts()).unwrap();
+            }
+        })
+        .unwrap();
+    handle.join().unwrap();
 }

@@ -13,7 +13,8 @@
 //!   `allowedFunctionNames`; none → NONE (declarations are kept so the history stays valid).
 //!   `disable_parallel_tool_use` has no Gemini equivalent and is ignored.
 //! * Names: Gemini requires a letter or `_` first; a name starting otherwise is sent with a `_`
-//!   prefix and mapped back in responses.
+//!   prefix and mapped back in responses. A custom tool whose name has other characters than
+//!   letters, digits, `_`, `-`, `.`, `:` or is longer than 128 is a 400 (Gemini would refuse it).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -27,6 +28,7 @@ use crate::upstream::wire::{
 use super::errors::AnthropicError;
 use super::schema;
 use super::types::{ContentBlock, Message, MessagesRequest, TextOrBlocks, ToolChoice};
+use super::validate::clip;
 
 /// The Gemini name for an Anthropic tool name.
 pub(crate) fn to_gemini_name(name: &str) -> Cow<'_, str> {
@@ -43,6 +45,18 @@ pub(crate) fn from_gemini_name(name: &str) -> &str {
         Some(rest) if rest.starts_with(|c: char| !(c.is_ascii_alphabetic() || c == '_')) => rest,
         _ => name,
     }
+}
+
+/// Longest function name sent to Gemini.
+const MAX_TOOL_NAME: usize = 128;
+
+/// What Gemini accepts as a function name, at its most lenient (letters, digits, `_`, `-`, `.`,
+/// `:`; a letter or `_` first, which [`to_gemini_name`] ensures; at most [`MAX_TOOL_NAME`]).
+fn valid_function_name(name: &str) -> bool {
+    name.len() <= MAX_TOOL_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
 }
 
 /// `tools` and `toolConfig` of the Gemini request.
@@ -95,6 +109,7 @@ pub(crate) fn translate_tools(
     };
     let referenced = referenced_tools(&req.messages);
     let mut declarations = Vec::new();
+    let mut budget = schema::SCHEMA_BUDGET;
     let mut web_search = false;
     for (i, def) in defs.iter().enumerate() {
         if def.is_server_tool() {
@@ -109,17 +124,26 @@ pub(crate) fn translate_tools(
                 "tools.{i}.name: must not be empty"
             )));
         }
+        if !valid_function_name(&to_gemini_name(&def.name)) {
+            return Err(AnthropicError::invalid(format!(
+                "tools.{i}.name: '{}' is not a valid tool name: use letters, digits, '_', '-', \
+                 '.' or ':', at most {MAX_TOOL_NAME} characters",
+                clip(&def.name)
+            )));
+        }
         let deferred = def.defer_loading == Some(true);
         if deferred && !referenced.contains(def.name.as_str()) && forced != Some(&def.name) {
             continue;
         }
-        let params = def.input_schema.as_ref().and_then(|s| {
-            if strict {
-                schema::strict_parameters(s)
+        let params = match &def.input_schema {
+            None => None,
+            Some(s) => if strict {
+                schema::strict_parameters_within(s, &mut budget)
             } else {
-                schema::json_schema_parameters(s)
+                schema::json_schema_parameters_within(s, &mut budget)
             }
-        });
+            .map_err(|(_, e)| AnthropicError::invalid(format!("tools.{i}.input_schema: {e}")))?,
+        };
         let (parameters, parameters_json_schema) = if strict {
             (params, None)
         } else {
@@ -179,7 +203,8 @@ pub(crate) fn translate_tools(
 
 fn unknown_forced_tool(name: &str) -> AnthropicError {
     AnthropicError::invalid(format!(
-        "tool_choice.name: no tool named '{name}' is defined in tools"
+        "tool_choice.name: no tool named '{}' is defined in tools",
+        clip(name)
     ))
 }
 

@@ -3,7 +3,8 @@
 use serde_json::{json, Map, Value};
 
 use super::prepare::{
-    clean_required, copy_str, cut_marker, finish, json_object, prepare, Ctx, Prepared, MAX_DEPTH,
+    clean_required, copy_str, cut_marker, finish, json_object, map_cost, prepare, Ctx, Prepared,
+    MAX_DEPTH,
 };
 use super::JSON_SCHEMA_KEYWORDS;
 
@@ -23,7 +24,19 @@ pub(super) fn light(node: &Value, ctx: &mut Ctx<'_>, depth: usize) -> Map<String
     // `type: [T, "null"]` → anyOf branches, constraints kept in each branch.
     if let Some(Value::Array(types)) = map.get("type") {
         let mut branches = Vec::new();
+        // JSON Schema has 7 type names: more entries are repeats (each would copy the node).
+        let mut names: Vec<&str> = Vec::new();
         for t in types.iter().filter_map(Value::as_str) {
+            if !names.contains(&t) && names.len() < 8 {
+                names.push(t);
+            }
+        }
+        // Each branch copies the node.
+        if !ctx.charge(names.len().saturating_mul(map_cost(&map))) {
+            finish(ctx, pushed);
+            return cut_marker(&map, "object");
+        }
+        for t in names {
             let mut b = if t == "null" {
                 Map::new()
             } else {

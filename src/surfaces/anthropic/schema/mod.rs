@@ -17,6 +17,10 @@
 //!
 //! Both return `None` when the tool takes no parameters (an object without properties), so no
 //! empty OBJECT schema is ever sent.
+//!
+//! `$ref` inlining is bounded by a work budget ([`SCHEMA_BUDGET`] per request, shared by its
+//! schemas): the `*_within` forms report a schema that needs more as [`SchemaTooLarge`] (the
+//! request is then a 400); the plain forms return the output cut short.
 
 mod light;
 mod prepare;
@@ -82,27 +86,74 @@ pub const JSON_SCHEMA_KEYWORDS: &[&str] = &[
     "additionalProperties",
 ];
 
+/// Work units one request's schema conversions may use (a unit is a JSON value or 64 bytes of
+/// text copied). The 24 tools of Claude Code's captured requests take about 2,100 in both forms
+/// together; a hostile `$ref` bomb would take 2^24 and more.
+pub const SCHEMA_BUDGET: usize = 100_000;
+
+/// A schema whose `$ref` expansion needs more than the budget left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the schema is too large once its $refs are expanded")]
+pub struct SchemaTooLarge;
+
 /// `parametersJsonSchema` for a tool's `input_schema`, or `None` for a parameterless tool.
 pub fn json_schema_parameters(input_schema: &Value) -> Option<Value> {
-    let mut ctx = Ctx::new(input_schema);
+    let mut budget = SCHEMA_BUDGET;
+    json_schema_parameters_within(input_schema, &mut budget).unwrap_or_else(|(cut, _)| cut)
+}
+
+/// [`json_schema_parameters`] spending `budget`; `Err` carries the cut output.
+pub fn json_schema_parameters_within(
+    input_schema: &Value,
+    budget: &mut usize,
+) -> Result<Option<Value>, (Option<Value>, SchemaTooLarge)> {
+    let mut ctx = Ctx::new(input_schema, *budget);
     let mut out = light::light(input_schema, &mut ctx, 0);
     if !out.contains_key("type") && !out.contains_key("anyOf") {
         out.insert("type".into(), json!("object"));
     }
-    non_empty_object(out)
+    settle(&ctx, budget, non_empty_object(out))
 }
 
 /// A light-normalised JSON Schema for `responseJsonSchema` (structured output).
 pub fn response_json_schema(schema: &Value) -> Value {
-    let mut ctx = Ctx::new(schema);
-    Value::Object(light::light(schema, &mut ctx, 0))
+    let mut budget = SCHEMA_BUDGET;
+    response_json_schema_within(schema, &mut budget).unwrap_or_else(|(cut, _)| cut)
+}
+
+/// [`response_json_schema`] spending `budget`; `Err` carries the cut output.
+pub fn response_json_schema_within(
+    schema: &Value,
+    budget: &mut usize,
+) -> Result<Value, (Value, SchemaTooLarge)> {
+    let mut ctx = Ctx::new(schema, *budget);
+    let out = Value::Object(light::light(schema, &mut ctx, 0));
+    settle(&ctx, budget, out)
 }
 
 /// `parameters` (OpenAPI subset) for a tool's `input_schema`, or `None` for a parameterless tool.
 pub fn strict_parameters(input_schema: &Value) -> Option<Value> {
-    let mut ctx = Ctx::new(input_schema);
+    let mut budget = SCHEMA_BUDGET;
+    strict_parameters_within(input_schema, &mut budget).unwrap_or_else(|(cut, _)| cut)
+}
+
+/// [`strict_parameters`] spending `budget`; `Err` carries the cut output.
+pub fn strict_parameters_within(
+    input_schema: &Value,
+    budget: &mut usize,
+) -> Result<Option<Value>, (Option<Value>, SchemaTooLarge)> {
+    let mut ctx = Ctx::new(input_schema, *budget);
     let out = strict::strict(input_schema, &mut ctx, 0);
-    non_empty_object(out)
+    settle(&ctx, budget, non_empty_object(out))
+}
+
+fn settle<T>(ctx: &Ctx<'_>, budget: &mut usize, out: T) -> Result<T, (T, SchemaTooLarge)> {
+    *budget = ctx.remaining();
+    if ctx.exhausted() {
+        Err((out, SchemaTooLarge))
+    } else {
+        Ok(out)
+    }
 }
 
 /// Rewrite every `parametersJsonSchema` of the request as strict `parameters` (fallback for a

@@ -1,26 +1,76 @@
 //! Schema node preparation shared by both outputs: `$ref` inlining with a cycle guard, `allOf`
 //! merging, `oneOf` → `anyOf`, `const` → `enum`, `examples` → `example`, exclusive bounds →
 //! inclusive ones; plus small map helpers.
+//!
+//! Inlining can blow a small schema up exponentially (a `$def` whose properties all refer to the
+//! next `$def`, 24 levels deep, is 2^24 nodes from 3 KB), and a node visited many times copies
+//! its strings each time. Every visit is therefore charged to a work budget ([`Ctx::new`]) with
+//! what it copies ([`cost`]: one unit per JSON value plus one per 64 bytes of text); once the
+//! budget is spent, nodes come out as plain objects at no cost and the caller is told
+//! ([`Ctx::exhausted`]).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
 /// Deeper schemas are cut (replaced by a plain object) to bound the output.
 pub(super) const MAX_DEPTH: usize = 24;
 
-/// Shared state: the root (for `$ref`) and the refs being expanded (cycle guard).
+/// Shared state: the root (for `$ref`), the refs being expanded (cycle guard) and the work
+/// budget.
 pub(super) struct Ctx<'a> {
     root: &'a Value,
     expanding: Vec<String>,
+    /// Work units left (see [`cost`]).
+    budget: usize,
+    exhausted: bool,
+    /// Sizes (in JSON values) of referenced targets, computed once each.
+    sizes: HashMap<String, usize>,
+    /// Nesting of `allOf` members being merged (their `$ref`s can chain without end).
+    flat_depth: usize,
 }
 
 impl<'a> Ctx<'a> {
-    pub(super) fn new(root: &'a Value) -> Self {
+    pub(super) fn new(root: &'a Value, budget: usize) -> Self {
         Self {
             root,
             expanding: Vec::new(),
+            budget,
+            exhausted: false,
+            sizes: HashMap::new(),
+            flat_depth: 0,
         }
+    }
+
+    /// True once the budget ran out (the output is then cut short).
+    pub(super) fn exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    /// Work units left.
+    pub(super) fn remaining(&self) -> usize {
+        self.budget
+    }
+
+    /// Spend `units`; false (and exhausted from now on) when they are not there.
+    pub(super) fn charge(&mut self, units: usize) -> bool {
+        if self.exhausted || units > self.budget {
+            self.budget = 0;
+            self.exhausted = true;
+            return false;
+        }
+        self.budget -= units;
+        true
+    }
+
+    fn size_of(&mut self, reference: &str, target: &Map<String, Value>) -> usize {
+        if let Some(n) = self.sizes.get(reference) {
+            return *n;
+        }
+        let n = map_cost(target);
+        self.sizes.insert(reference.to_owned(), n);
+        n
     }
 
     /// Look up a local reference (`#/$defs/X`, `#/definitions/X`, any `#/a/b` pointer).
@@ -53,16 +103,38 @@ pub(super) struct Prepared<'n> {
     pub(super) cyclic: bool,
 }
 
+/// What a node becomes once the budget is spent: a cut (plain object), at no cost.
+fn spent<'n>() -> Prepared<'n> {
+    Prepared {
+        map: Cow::Owned(Map::new()),
+        pushed: None,
+        cyclic: true,
+    }
+}
+
 pub(super) fn prepare<'n>(node: &'n Value, ctx: &mut Ctx<'_>) -> Prepared<'n> {
+    if !ctx.charge(1) {
+        return spent();
+    }
     let mut map = match node {
         Value::Object(m) if !REWRITTEN.iter().any(|k| m.contains_key(*k)) => {
+            // The caller copies the node's own keywords (not its subschemas, charged when
+            // visited).
+            if !ctx.charge(node_cost(m)) {
+                return spent();
+            }
             return Prepared {
                 map: Cow::Borrowed(m),
                 pushed: None,
                 cyclic: false,
-            }
+            };
         }
-        Value::Object(m) => m.clone(),
+        Value::Object(m) => {
+            if !ctx.charge(map_cost(m)) {
+                return spent();
+            }
+            m.clone()
+        }
         _ => Map::new(),
     };
     let mut pushed = None;
@@ -84,6 +156,15 @@ pub(super) fn prepare<'n>(node: &'n Value, ctx: &mut Ctx<'_>) -> Prepared<'n> {
         let Some(Value::Object(target)) = target else {
             break;
         };
+        // Inlining copies the whole target: charge its size.
+        let size = ctx.size_of(&reference, target);
+        if !ctx.charge(size) {
+            return Prepared {
+                map: Cow::Owned(Map::new()),
+                pushed,
+                cyclic: true,
+            };
+        }
         for (k, v) in target {
             map.entry(k.clone()).or_insert_with(|| v.clone());
         }
@@ -94,7 +175,7 @@ pub(super) fn prepare<'n>(node: &'n Value, ctx: &mut Ctx<'_>) -> Prepared<'n> {
     }
     if let Some(Value::Array(parts)) = map.remove("allOf") {
         for part in &parts {
-            merge_all_of(&mut map, &prepare_flat(part, ctx));
+            merge_all_of(&mut map, prepare_flat(part, ctx));
         }
     }
     if let Some(one_of) = map.remove("oneOf") {
@@ -128,33 +209,94 @@ pub(super) fn prepare<'n>(node: &'n Value, ctx: &mut Ctx<'_>) -> Prepared<'n> {
     }
 }
 
-/// `allOf` members are merged shallowly after their own `$ref`s are resolved.
+/// `allOf` members are merged shallowly after their own `$ref`s are resolved. Members whose
+/// own `allOf`s nest deeper than [`MAX_DEPTH`] are dropped (a `$ref` chain through `allOf`s
+/// would otherwise recurse once per definition).
 fn prepare_flat(node: &Value, ctx: &mut Ctx<'_>) -> Map<String, Value> {
+    if ctx.flat_depth >= MAX_DEPTH {
+        return Map::new();
+    }
+    ctx.flat_depth += 1;
     let p = prepare(node, ctx);
+    ctx.flat_depth -= 1;
     if p.pushed.is_some() {
         ctx.expanding.pop();
     }
-    p.map.into_owned()
+    match p.map {
+        // A borrowed member is copied whole, subschemas included.
+        Cow::Borrowed(m) if !ctx.charge(map_cost(m)) => Map::new(),
+        map => map.into_owned(),
+    }
 }
 
-fn merge_all_of(into: &mut Map<String, Value>, part: &Map<String, Value>) {
+/// Keywords whose values are subschemas (visited, and charged, one by one).
+const SUBSCHEMAS: &[&str] = &[
+    "properties",
+    "items",
+    "prefixItems",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "additionalProperties",
+    "$defs",
+    "definitions",
+];
+
+/// Copy cost of a value: one unit per JSON value plus one per 64 bytes of text (keys included).
+pub(super) fn cost(v: &Value) -> usize {
+    match v {
+        Value::String(s) => 1 + s.len() / 64,
+        Value::Array(a) => a.iter().fold(1, |n, x| n.saturating_add(cost(x))),
+        Value::Object(m) => map_cost(m),
+        _ => 1,
+    }
+}
+
+/// [`cost`] of an object.
+pub(super) fn map_cost(m: &Map<String, Value>) -> usize {
+    m.iter()
+        .fold(1, |n, (k, v)| n.saturating_add(k.len() / 64 + cost(v)))
+}
+
+/// Cost of a visit: the node's own keywords in full, its subschemas one unit each (property
+/// names included, they are copied).
+fn node_cost(m: &Map<String, Value>) -> usize {
+    m.iter().fold(1, |n, (k, v)| {
+        let own = if SUBSCHEMAS.contains(&k.as_str()) {
+            match v {
+                Value::Object(props) => props
+                    .keys()
+                    .fold(1usize, |n, name| n.saturating_add(1 + name.len() / 64)),
+                Value::Array(list) => 1 + list.len(),
+                _ => 1,
+            }
+        } else {
+            cost(v)
+        };
+        n.saturating_add(k.len() / 64 + own)
+    })
+}
+
+/// Moves (never copies) the member's keywords into the node: a chain of `allOf`s would
+/// otherwise copy the deepest member's values once per level.
+fn merge_all_of(into: &mut Map<String, Value>, part: Map<String, Value>) {
     for (k, v) in part {
-        match (k.as_str(), into.get_mut(k)) {
+        match (k.as_str(), into.get_mut(&k)) {
             ("properties", Some(Value::Object(existing))) => {
                 if let Value::Object(more) = v {
                     for (pk, pv) in more {
-                        existing.entry(pk.clone()).or_insert_with(|| pv.clone());
+                        existing.entry(pk).or_insert(pv);
                     }
                 }
             }
             ("required", Some(Value::Array(existing))) => {
                 if let Value::Array(more) = v {
-                    existing.extend(more.iter().cloned());
+                    existing.extend(more);
                 }
             }
             (_, Some(_)) => {}
             (_, None) => {
-                into.insert(k.clone(), v.clone());
+                into.insert(k, v);
             }
         }
     }
@@ -195,8 +337,9 @@ pub(super) fn clean_required(
 ) -> Option<Value> {
     let props = properties?;
     let mut seen: Vec<&str> = Vec::new();
+    let mut dedup = std::collections::HashSet::new();
     for name in required.as_array()?.iter().filter_map(Value::as_str) {
-        if props.contains_key(name) && !seen.contains(&name) {
+        if props.contains_key(name) && dedup.insert(name) {
             seen.push(name);
         }
     }

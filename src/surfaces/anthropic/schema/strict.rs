@@ -3,8 +3,8 @@
 use serde_json::{json, Map, Value};
 
 use super::prepare::{
-    clean_required, copy_str, copy_uint, cut_marker, finish, is_null_schema, json_object, prepare,
-    Ctx, Prepared, MAX_DEPTH,
+    clean_required, copy_str, copy_uint, cut_marker, finish, is_null_schema, json_object, map_cost,
+    prepare, Ctx, Prepared, MAX_DEPTH,
 };
 
 pub(super) fn strict(node: &Value, ctx: &mut Ctx<'_>, depth: usize) -> Map<String, Value> {
@@ -47,6 +47,15 @@ fn strict_prepared(
         Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
     };
+    // JSON Schema has 7 type names: more entries are repeats (each would copy the node).
+    let mut seen = Vec::with_capacity(8);
+    types.retain(|t| {
+        let keep = !seen.contains(t) && seen.len() < 8;
+        if keep {
+            seen.push(*t);
+        }
+        keep
+    });
     if types.contains(&"null") {
         nullable = true;
         types.retain(|t| *t != "null");
@@ -63,6 +72,10 @@ fn strict_prepared(
         } else {
             types
         };
+        // Each branch copies the node.
+        if !ctx.charge(names.len().saturating_mul(map_cost(map))) {
+            return cut_marker(map, "OBJECT");
+        }
         let branches: Vec<Map<String, Value>> = names
             .into_iter()
             .map(|t| {

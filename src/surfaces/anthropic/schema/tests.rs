@@ -328,3 +328,88 @@ fn downgrade_rewrites_declarations() {
         Some(json!({"type": "OBJECT", "properties": {"a": {"type": "STRING"}}}))
     );
 }
+
+#[test]
+fn ref_bombs_are_bounded_and_reported() {
+    // Each definition refers to the next one twice: 2^30 nodes once inlined, from 3 KB.
+    let mut defs = Map::new();
+    for i in 0..30 {
+        let next = format!("#/$defs/d{}", i + 1);
+        defs.insert(
+            format!("d{i}"),
+            json!({"type": "object", "properties": {"a": {"$ref": next}, "b": {"$ref": next}},
+                "allOf": [{"$ref": next}, {"$ref": next}]}),
+        );
+    }
+    defs.insert(
+        "d30".into(),
+        json!({"type": "string", "enum": vec!["x"; 1000]}),
+    );
+    let bomb =
+        json!({"type": "object", "properties": {"x": {"$ref": "#/$defs/d0"}}, "$defs": defs});
+    let started = std::time::Instant::now();
+    let mut budget = SCHEMA_BUDGET;
+    assert!(json_schema_parameters_within(&bomb, &mut budget).is_err());
+    let mut budget = SCHEMA_BUDGET;
+    assert!(strict_parameters_within(&bomb, &mut budget).is_err());
+    let mut budget = SCHEMA_BUDGET;
+    assert!(response_json_schema_within(&bomb, &mut budget).is_err());
+    // The plain forms return the output cut short.
+    assert!(json_schema_parameters(&bomb).is_some());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A chain of allOf references does not recurse once per definition.
+    let mut defs = Map::new();
+    for i in 0..5_000 {
+        defs.insert(
+            format!("d{i}"),
+            json!({"allOf": [{"$ref": format!("#/$defs/d{}", i + 1)}], "description": "x"}),
+        );
+    }
+    let chain =
+        json!({"type": "object", "properties": {"x": {"$ref": "#/$defs/d0"}}, "$defs": defs});
+    let mut budget = SCHEMA_BUDGET;
+    assert!(json_schema_parameters_within(&chain, &mut budget).is_ok());
+    assert!(strict_parameters(&chain).is_some());
+
+    // Thousands of repeated type names do not copy the node each time.
+    let types = json!(vec!["string"; 10_000]);
+    let many = json!({"type": "object", "properties": {"x": {"type": types, "description": "d"}}});
+    assert_eq!(
+        json_schema_parameters(&many).unwrap()["properties"]["x"]["anyOf"],
+        json!([{"type": "string"}])
+    );
+    assert!(strict_parameters(&many).is_some());
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+
+    // A long description behind a $ref used ten thousand times is charged for every copy.
+    let mut props = Map::new();
+    for i in 0..10_000 {
+        props.insert(format!("p{i}"), json!({"$ref": "#/$defs/big"}));
+    }
+    let copies = json!({"type": "object", "properties": props,
+        "$defs": {"big": {"type": "string", "description": "d".repeat(1 << 20)}}});
+    let mut budget = SCHEMA_BUDGET;
+    assert!(json_schema_parameters_within(&copies, &mut budget).is_err());
+    let mut budget = SCHEMA_BUDGET;
+    assert!(strict_parameters_within(&copies, &mut budget).is_err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[test]
+fn the_claude_code_tools_fit_the_budget_many_times_over() {
+    let mut budget = SCHEMA_BUDGET;
+    for (name, schema) in fixture_tools() {
+        json_schema_parameters_within(&schema, &mut budget).unwrap_or_else(|_| panic!("{name}"));
+        strict_parameters_within(&schema, &mut budget).unwrap_or_else(|_| panic!("{name}"));
+    }
+    assert!(
+        SCHEMA_BUDGET - budget < SCHEMA_BUDGET / 20,
+        "{} units used",
+        SCHEMA_BUDGET - budget
+    );
+}
