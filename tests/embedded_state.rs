@@ -5,29 +5,9 @@
 
 mod support;
 
-use serde_json::Value;
 use support::*;
 
 const FLASH: &str = "gemini-2.5-flash";
-
-async fn generate(gw: &Gateway) -> reqwest::StatusCode {
-    client()
-        .post(gw.url(&format!("/v1beta/models/{FLASH}:generateContent")))
-        .json(&hello_body())
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
-fn view<'a>(status: &'a Value, k: &str) -> &'a Value {
-    status["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["key"] == masked(k))
-        .unwrap()
-}
 
 /// Drives traffic until key 0 is disabled and key 1 cools for flash (learned from the upstream).
 async fn learn(mock: &MockGemini, gw: &Gateway, ks: &[String]) -> (String, String) {
@@ -41,16 +21,16 @@ async fn learn(mock: &MockGemini, gw: &Gateway, ks: &[String]) -> (String, Strin
         },
     ));
     for _ in 0..4 {
-        assert_eq!(generate(gw).await, 200);
+        assert_eq!(generate(gw, FLASH).await.status(), 200);
     }
     let s = gw.status().await;
-    assert_eq!(view(&s, &ks[0])["state"], "disabled");
-    let until = view(&s, &ks[1])["cooldowns"][FLASH]
+    assert_eq!(key_view(&s, &ks[0])["state"], "disabled");
+    let until = key_view(&s, &ks[1])["cooldowns"][FLASH]
         .as_str()
         .unwrap()
         .to_string();
     (
-        view(&s, &ks[0])["disabled_since"]
+        key_view(&s, &ks[0])["disabled_since"]
             .as_str()
             .unwrap()
             .to_string(),
@@ -72,20 +52,20 @@ async fn a_restart_keeps_disables_and_cooldowns() {
     mock.clear_requests();
     let gw = Gateway::start(&mock, &ks, &[("STATE_PATH", state)]).await;
     let s = gw.status().await;
-    assert_eq!(view(&s, &ks[0])["state"], "disabled");
-    assert_eq!(view(&s, &ks[0])["disabled_reason"], "key_invalid");
-    assert_eq!(view(&s, &ks[0])["disabled_since"], since.as_str());
+    assert_eq!(key_view(&s, &ks[0])["state"], "disabled");
+    assert_eq!(key_view(&s, &ks[0])["disabled_reason"], "key_invalid");
+    assert_eq!(key_view(&s, &ks[0])["disabled_since"], since.as_str());
     assert_eq!(
-        view(&s, &ks[1])["cooldowns"][FLASH],
+        key_view(&s, &ks[1])["cooldowns"][FLASH],
         until.as_str(),
         "the same absolute deadline"
     );
     assert!(
-        view(&s, &ks[0])["requests"].as_u64().unwrap() >= 1,
+        key_view(&s, &ks[0])["requests"].as_u64().unwrap() >= 1,
         "counters survive a clean stop"
     );
     for _ in 0..4 {
-        assert_eq!(generate(&gw).await, 200);
+        assert_eq!(generate(&gw, FLASH).await.status(), 200);
     }
     let used: Vec<String> = model_calls(&mock)
         .into_iter()
@@ -120,9 +100,9 @@ async fn kill_9_mid_traffic_loses_nothing() {
 
     let gw = Gateway::start(&mock, &ks, &[("STATE_PATH", state)]).await;
     let s = gw.status().await;
-    assert_eq!(view(&s, &ks[0])["state"], "disabled");
-    assert_eq!(view(&s, &ks[0])["disabled_since"], since.as_str());
-    assert_eq!(view(&s, &ks[1])["cooldowns"][FLASH], until.as_str());
+    assert_eq!(key_view(&s, &ks[0])["state"], "disabled");
+    assert_eq!(key_view(&s, &ks[0])["disabled_since"], since.as_str());
+    assert_eq!(key_view(&s, &ks[1])["cooldowns"][FLASH], until.as_str());
 }
 
 #[tokio::test]
@@ -141,8 +121,8 @@ async fn removed_keys_drop_out_and_new_keys_join_available() {
     let s = gw.status().await;
     assert_eq!(s["summary"]["total"], 3);
     assert!(!s.to_string().contains(&masked(&ks[0])));
-    assert_eq!(view(&s, &ks[1])["cooldowns"][FLASH], until.as_str());
-    assert_eq!(view(&s, &ks[3])["state"], "available");
+    assert_eq!(key_view(&s, &ks[1])["cooldowns"][FLASH], until.as_str());
+    assert_eq!(key_view(&s, &ks[3])["state"], "available");
     assert_eq!(s["backend"]["backend"], "embedded");
     assert_eq!(s["backend"]["healthy"], true);
 }

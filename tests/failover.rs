@@ -13,31 +13,6 @@ use support::*;
 const FLASH: &str = "gemini-2.5-flash";
 const PRO: &str = "gemini-2.5-pro";
 
-async fn generate(gw: &Gateway, model: &str) -> reqwest::Response {
-    client()
-        .post(gw.url(&format!("/v1beta/models/{model}:generateContent")))
-        .json(&hello_body())
-        .send()
-        .await
-        .unwrap()
-}
-
-fn keys_used(mock: &MockGemini) -> Vec<String> {
-    model_calls(mock)
-        .into_iter()
-        .map(|r| r.api_key.unwrap_or_default())
-        .collect()
-}
-
-fn key_view<'a>(status: &'a Value, k: &str) -> &'a Value {
-    status["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["key"] == masked(k))
-        .unwrap()
-}
-
 fn secs_until(iso: &str) -> f64 {
     let t = chrono::DateTime::parse_from_rfc3339(iso).unwrap();
     (t.timestamp_millis() - chrono::Utc::now().timestamp_millis()) as f64 / 1000.0

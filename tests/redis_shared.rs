@@ -16,23 +16,6 @@ use support::*;
 
 const FLASH: &str = "gemini-2.5-flash";
 
-async fn generate(gw: &Gateway) -> reqwest::StatusCode {
-    client()
-        .post(gw.url(&format!("/v1beta/models/{FLASH}:generateContent")))
-        .json(&hello_body())
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
-fn used(mock: &MockGemini) -> Vec<String> {
-    model_calls(mock)
-        .into_iter()
-        .map(|r| r.api_key.unwrap())
-        .collect()
-}
-
 async fn health(gw: &Gateway) -> Value {
     reqwest::get(gw.url("/health"))
         .await
@@ -91,19 +74,19 @@ async fn a_key_disabled_through_one_gateway_is_never_used_by_another() {
     ));
     // A learns both facts (its first requests fail over).
     for _ in 0..3 {
-        assert_eq!(generate(&a).await, 200);
+        assert_eq!(generate(&a, FLASH).await.status(), 200);
     }
-    let seen_by_a = used(&mock);
+    let seen_by_a = keys_used(&mock);
     assert_eq!(seen_by_a.iter().filter(|k| **k == ks[0]).count(), 1);
     assert_eq!(seen_by_a.iter().filter(|k| **k == ks[1]).count(), 1);
     mock.clear_requests();
     for _ in 0..20 {
-        assert_eq!(generate(&b).await, 200);
+        assert_eq!(generate(&b, FLASH).await.status(), 200);
     }
     assert!(
-        used(&mock).iter().all(|k| *k == ks[2]),
+        keys_used(&mock).iter().all(|k| *k == ks[2]),
         "B used a key A had retired: {:?}",
-        used(&mock)
+        keys_used(&mock)
     );
 
     let status: Value = b.status().await;
@@ -136,7 +119,7 @@ async fn round_robin_is_fair_across_processes() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);
     }
-    let u = used(&mock);
+    let u = keys_used(&mock);
     for k in &ks {
         assert_eq!(u.iter().filter(|x| *x == k).count(), 20, "{u:?}");
     }
@@ -149,7 +132,7 @@ async fn a_redis_outage_costs_no_request_and_heals_with_a_merge() {
     let ks = keys(3);
     let (a, b) = pair(&mock, &redis, &ks).await;
     for gw in [&a, &b] {
-        assert_eq!(generate(gw).await, 200);
+        assert_eq!(generate(gw, FLASH).await.status(), 200);
     }
 
     // Redis dies mid-traffic: every client request still succeeds.
@@ -181,7 +164,7 @@ async fn a_redis_outage_costs_no_request_and_heals_with_a_merge() {
     // While Redis is away, A learns that key 0 is dead; B does not know.
     mock.script(rule(&ks[0], None, None, Behaviour::KeyInvalid));
     for _ in 0..3 {
-        assert_eq!(generate(&a).await, 200);
+        assert_eq!(generate(&a, FLASH).await.status(), 200);
     }
     assert_eq!(a.status().await["summary"]["permanently_disabled"], 1);
 
@@ -191,12 +174,12 @@ async fn a_redis_outage_costs_no_request_and_heals_with_a_merge() {
     wait_backend(&b, true).await;
     mock.clear_requests();
     for _ in 0..12 {
-        assert_eq!(generate(&b).await, 200);
+        assert_eq!(generate(&b, FLASH).await.status(), 200);
     }
     assert!(
-        !used(&mock).contains(&ks[0]),
+        !keys_used(&mock).contains(&ks[0]),
         "B learned A's disable through the merge: {:?}",
-        used(&mock)
+        keys_used(&mock)
     );
     let logs = a.logs();
     assert_eq!(
@@ -275,10 +258,10 @@ async fn keys_added_or_removed_by_an_operator_reach_every_gateway_sealed() {
     assert_eq!(b.status().await["summary"]["total"], 3);
     mock.clear_requests();
     for _ in 0..6 {
-        assert_eq!(generate(&b).await, 200);
+        assert_eq!(generate(&b, FLASH).await.status(), 200);
     }
     assert!(
-        used(&mock).contains(&ks[2]),
+        keys_used(&mock).contains(&ks[2]),
         "B serves with the key added through A"
     );
     let keyspace = dump(&redis).await;
@@ -305,7 +288,7 @@ async fn keys_added_or_removed_by_an_operator_reach_every_gateway_sealed() {
     }
     mock.clear_requests();
     for _ in 0..6 {
-        assert_eq!(generate(&a).await, 200);
+        assert_eq!(generate(&a, FLASH).await.status(), 200);
     }
-    assert!(!used(&mock).contains(&ks[2]));
+    assert!(!keys_used(&mock).contains(&ks[2]));
 }

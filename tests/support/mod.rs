@@ -187,3 +187,31 @@ pub fn process_alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// A minimal generateContent call for `model` through the gateway's native surface.
+pub async fn generate(gw: &Gateway, model: &str) -> reqwest::Response {
+    client()
+        .post(gw.url(&format!("/v1beta/models/{model}:generateContent")))
+        .json(&hello_body())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The pool keys the mock saw on model calls, in order.
+pub fn keys_used(mock: &MockGemini) -> Vec<String> {
+    model_calls(mock)
+        .into_iter()
+        .map(|r| r.api_key.unwrap_or_default())
+        .collect()
+}
+
+/// One key's entry in `/v1/keys/status`'s `keys` array, found by its masked form.
+pub fn key_view<'a>(status: &'a serde_json::Value, k: &str) -> &'a serde_json::Value {
+    status["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == masked(k))
+        .unwrap()
+}

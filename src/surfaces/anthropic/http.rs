@@ -20,7 +20,7 @@ use super::errors::{error_body, AnthropicError, ErrorType};
 use super::stream::{write_ping, StreamTranslator};
 use super::{
     from_count_tokens, from_generate_content, parse_count_tokens_request, parse_messages_request,
-    resolve_model, to_count_tokens, to_generate_content, MessagesRequest,
+    resolve_model, to_count_tokens, to_generate_content, MessagesRequest, TranslateOptions,
 };
 use crate::affinity::session_id;
 use crate::dispatch::{DispatchError, StreamBroken};
@@ -152,25 +152,43 @@ fn upstream_request(path: String, body: Vec<u8>) -> UpstreamRequest {
     }
 }
 
+/// Reads, validates and translates a request into Gemini's JSON; a failure comes back as the
+/// Anthropic-shaped response to send (nothing went upstream).
+fn read_and_translate<T: serde::Serialize>(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    parse: fn(&[u8]) -> Result<MessagesRequest, AnthropicError>,
+    translate: fn(&MessagesRequest, &str, &TranslateOptions) -> Result<T, AnthropicError>,
+) -> Result<(Prepared, Vec<u8>), Box<Response>> {
+    let body = body.map_err(|e| Box::new(body_error(e)))?;
+    let fail = |e: AnthropicError| Box::new(anthropic_error(&e));
+    let p = prepare(app, headers, &body, parse).map_err(fail)?;
+    let gemini_req = translate(&p.request, &p.gemini_model, &app.translate).map_err(fail)?;
+    let json = serde_json::to_vec(&gemini_req).map_err(|_| {
+        Box::new(error_response(
+            ErrorType::Api,
+            500,
+            "could not encode the Gemini request",
+        ))
+    })?;
+    Ok((p, json))
+}
+
 async fn messages(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => return body_error(e),
-    };
-    let p = match prepare(&app, &headers, &body, parse_messages_request) {
-        Ok(p) => p,
-        Err(e) => return anthropic_error(&e),
-    };
-    let gemini_req = match to_generate_content(&p.request, &p.gemini_model, &app.translate) {
-        Ok(r) => r,
-        Err(e) => return anthropic_error(&e),
-    };
-    let Ok(json) = serde_json::to_vec(&gemini_req) else {
-        return error_response(ErrorType::Api, 500, "could not encode the Gemini request");
+    let (p, json) = match read_and_translate(
+        &app,
+        &headers,
+        body,
+        parse_messages_request,
+        to_generate_content,
+    ) {
+        Ok(x) => x,
+        Err(resp) => return *resp,
     };
     if p.request.stream.unwrap_or(false) {
         let path = format!(
@@ -354,20 +372,15 @@ async fn count_tokens(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => return body_error(e),
-    };
-    let p = match prepare(&app, &headers, &body, parse_count_tokens_request) {
-        Ok(p) => p,
-        Err(e) => return anthropic_error(&e),
-    };
-    let gemini_req = match to_count_tokens(&p.request, &p.gemini_model, &app.translate) {
-        Ok(r) => r,
-        Err(e) => return anthropic_error(&e),
-    };
-    let Ok(json) = serde_json::to_vec(&gemini_req) else {
-        return error_response(ErrorType::Api, 500, "could not encode the Gemini request");
+    let (p, json) = match read_and_translate(
+        &app,
+        &headers,
+        body,
+        parse_count_tokens_request,
+        to_count_tokens,
+    ) {
+        Ok(x) => x,
+        Err(resp) => return *resp,
     };
     let path = format!("/v1beta/models/{}:countTokens", p.gemini_model);
     match app
