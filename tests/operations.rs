@@ -356,3 +356,48 @@ async fn slow_and_idle_clients_are_cut_off() {
     assert!(model_calls(&mock).is_empty());
     assert_eq!(reqwest::get(gw.url("/health")).await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn big_refused_bodies_still_get_their_answer_not_a_broken_pipe() {
+    let mock = MockGemini::start().await.unwrap();
+    let big = serde_json::json!({"model": "claude-haiku-4-5", "max_tokens": 10,
+        "messages": [{"role": "user", "content": "x".repeat(24 * 1024 * 1024)}]});
+    let small_limit = Gateway::start(
+        &mock,
+        &keys(1),
+        &[("MAX_BODY_BYTES", "65536"), ("GATEWAY_API_KEYS", "k")],
+    )
+    .await;
+    for (path, anthropic) in [
+        ("/v1/messages", true),
+        ("/v1beta/models/gemini-2.5-flash:generateContent", false),
+    ] {
+        let resp = client()
+            .post(small_limit.url(path))
+            .header("x-api-key", "k")
+            .json(&big)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 413, "{path}");
+        let err: Value = resp.json().await.unwrap();
+        if anthropic {
+            assert_eq!(err["error"]["type"], "request_too_large");
+        } else {
+            assert_eq!(err["error"]["status"], "INVALID_ARGUMENT");
+        }
+    }
+    let default_limit = Gateway::start(&mock, &keys(1), &[("GATEWAY_API_KEYS", "k")]).await;
+    let resp = client()
+        .post(default_limit.url("/v1/messages"))
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["type"],
+        "authentication_error"
+    );
+    assert!(model_calls(&mock).is_empty());
+}

@@ -121,15 +121,22 @@ pub async fn require_client_key(State(app): State<AppState>, req: Request, next:
     }
     let creds = presented(req.headers(), req.uri());
     if app.client_keys.accepts(&creds) {
-        next.run(req).await
-    } else {
-        let message = if creds.is_empty() {
-            "This gateway requires an API key: send one of GATEWAY_API_KEYS as x-api-key, Authorization: Bearer, x-goog-api-key or ?key=."
-        } else {
-            "The API key is not valid for this gateway."
-        };
-        unauthorized(req.uri(), message)
+        return next.run(req).await;
     }
+    let message = if creds.is_empty() {
+        "This gateway requires an API key: send one of GATEWAY_API_KEYS as x-api-key, Authorization: Bearer, x-goog-api-key or ?key=."
+    } else {
+        "The API key is not valid for this gateway."
+    };
+    let uri = req.uri().clone();
+    // Read the body away first, so the client gets the 401 rather than a broken pipe.
+    super::limits::drain(
+        req.into_body(),
+        app.config.max_body_bytes,
+        app.config.client_timeout,
+    )
+    .await;
+    unauthorized(&uri, message)
 }
 
 #[cfg(test)]

@@ -2,13 +2,15 @@
 //!
 //! Layer order for every request (outermost first), written once here:
 //! TCP accept (TCP_NODELAY; headers within `CLIENT_TIMEOUT`, see `connections`) → body idle
-//! timeout (`CLIENT_TIMEOUT`) → body limit (`MAX_BODY_BYTES`) → route → client-key check
+//! timeout (`CLIENT_TIMEOUT`) → body limit (`MAX_BODY_BYTES`; a larger declared length is
+//! drained and refused by `limits`) → route → client-key check
 //! (`auth`; `/health` is open, `/admin` has its own) → the surface's handler. Surfaces answer
 //! errors in their own API's shape.
 
 mod admin;
 pub mod auth;
 mod connections;
+pub mod limits;
 mod status;
 
 use std::net::SocketAddr;
@@ -91,6 +93,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(status::health))
         .merge(guarded)
         .merge(admin)
+        .layer(from_fn_with_state(
+            state.clone(),
+            limits::refuse_declared_oversize,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyTimeoutLayer::new(client_timeout))
         .with_state(state)
