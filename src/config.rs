@@ -147,12 +147,12 @@ impl Config {
         match dotenvy::from_path_iter(".env") {
             Ok(iter) => {
                 for item in iter {
-                    let (k, v) = item.map_err(|e| ConfigError::DotEnv(e.to_string()))?;
+                    let (k, v) = item.map_err(|e| ConfigError::DotEnv(dotenv_problem(&e)))?;
                     vars.insert(k, v);
                 }
             }
             Err(e) if e.not_found() => {}
-            Err(e) => return Err(ConfigError::DotEnv(e.to_string())),
+            Err(e) => return Err(ConfigError::DotEnv(dotenv_problem(&e))),
         }
         vars.extend(std::env::vars());
         Config::from_vars(&vars)
@@ -309,6 +309,17 @@ impl Config {
             small_model: get("SMALL_MODEL").unwrap_or("gemini-2.5-flash").to_string(),
             max_tokens_limit,
         })
+    }
+}
+
+/// What is wrong with `.env`, without echoing the line (it may hold a key).
+fn dotenv_problem(e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::LineParse(_, at) => {
+            format!("a line cannot be parsed (near character {at}; check its quotes)")
+        }
+        dotenvy::Error::Io(io) => io.to_string(),
+        _ => "it cannot be read".to_string(),
     }
 }
 

@@ -145,9 +145,12 @@ impl KeyPool {
                 .await
             {
                 Ok(Some(id)) => {
-                    let (index, key) = keys.iter().find(|(_, k)| k.id() == id)?.clone();
-                    self.local.count_request(index);
-                    return Some(Lease { index, key });
+                    // An id this gateway does not know yet (added elsewhere a moment ago)
+                    // falls through to the local choice rather than failing the request.
+                    if let Some((index, key)) = keys.iter().find(|(_, k)| k.id() == id).cloned() {
+                        self.local.count_request(index);
+                        return Some(Lease { index, key });
+                    }
                 }
                 Ok(None) => return None,
                 Err(e) => self.degrade(&e),
@@ -256,6 +259,11 @@ impl KeyPool {
     /// Pulls the shared view from Redis into the local view (no-op for other backends):
     /// membership first (keys operators added or removed on any gateway), then key state.
     pub async fn refresh(&self) {
+        // While Redis is unreachable (or has just come back, possibly empty) the local view is
+        // the truth until `maintain` has merged it back.
+        if self.is_degraded() {
+            return;
+        }
         if let Backend::Redis(redis) = &self.backend {
             match redis.membership().await {
                 Ok(m) => {

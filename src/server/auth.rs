@@ -78,7 +78,7 @@ pub fn presented(headers: &HeaderMap, uri: &Uri) -> Vec<String> {
 }
 
 /// Minimal `%XX` and `+` decoding for a query value (never panics on odd input).
-fn percent_decode(v: &str) -> String {
+pub fn percent_decode(v: &str) -> String {
     let hex = |b: u8| match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),

@@ -45,10 +45,17 @@ impl EmbeddedStore {
             path: path.display().to_string(),
             message,
         };
+        let created = !dir.exists();
         std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the folder: {e}")))?;
+        // The database may hold keys an operator added: owner-only, like a private `.env` (a
+        // folder that already existed is the operator's, and left as it is).
+        if created {
+            restrict_to_owner(dir, 0o700);
+        }
         let db = Database::create(&path).map_err(|e| {
             fail(format!("cannot open the state database ({e}); move the file away to start with a fresh pool state"))
         })?;
+        restrict_to_owner(&path, 0o600);
         // Create the tables once so readers never meet a missing table.
         let txn = db.begin_write().map_err(|e| fail(e.to_string()))?;
         {
@@ -258,6 +265,17 @@ impl EmbeddedStore {
     }
 }
 
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        tracing::warn!(path = %path.display(), error = %e, "could not restrict the state file's permissions");
+    }
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_path: &Path, _mode: u32) {}
+
 fn parse_stats(v: &str) -> (u64, u64, Option<String>) {
     let mut it = v.splitn(3, '|');
     let requests = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
@@ -394,6 +412,17 @@ mod tests {
         let m = store.membership().await.unwrap();
         assert_eq!(m.added.len(), 1);
         assert!(m.removed.contains(&a.id().to_string()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_state_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("state")).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(store.path()), 0o600);
+        assert_eq!(mode(&dir.path().join("state")), 0o700);
     }
 
     #[test]

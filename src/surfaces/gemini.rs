@@ -405,14 +405,22 @@ fn passthrough(status: u16, content_type: Option<&str>, body: Body) -> Response 
     resp
 }
 
-/// The client's query without its credential (`key=`), which must never travel upstream.
+/// Query parameters that may travel upstream. Everything else is dropped — the client's `key`
+/// (however it is spelled or percent-encoded) and credentials such as `access_token` above all.
+const FORWARDED_PARAMS: &[&str] = &["alt", "pageSize", "pageToken", "prettyPrint"];
+
+/// The client's query reduced to [`FORWARDED_PARAMS`], names compared after percent-decoding.
 fn forwarded_query(uri: &Uri) -> String {
     let Some(q) = uri.query() else {
         return String::new();
     };
     let kept: Vec<&str> = q
         .split('&')
-        .filter(|p| !p.is_empty() && *p != "key" && !p.starts_with("key="))
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            let decoded = crate::server::auth::percent_decode(name);
+            FORWARDED_PARAMS.contains(&decoded.as_str()) && decoded == name
+        })
         .collect();
     if kept.is_empty() {
         String::new()
@@ -480,8 +488,13 @@ mod tests {
         let q = |s: &str| forwarded_query(&s.parse::<Uri>().unwrap());
         assert_eq!(q("/x?alt=sse&key=AIzaSECRET"), "?alt=sse");
         assert_eq!(q("/x?key=AIzaSECRET"), "");
-        assert_eq!(q("/x?keyword=1&key"), "?keyword=1");
+        assert_eq!(q("/x?keyword=1&key"), "");
         assert_eq!(q("/x"), "");
+        assert_eq!(
+            q("/x?%6Bey=SECRET&access_token=t&alt=sse&pageSize=5"),
+            "?alt=sse&pageSize=5"
+        );
+        assert_eq!(q("/x?%61lt=sse&pageToken=abc"), "?pageToken=abc");
     }
 
     #[test]

@@ -75,11 +75,44 @@ pub fn classify(http_status: u16, body: Option<&RpcStatus>) -> Verdict {
             Verdict::KeyRejected("key_invalid")
         }
         401 => Verdict::KeyRejected("unauthenticated"),
-        403 => Verdict::KeyRejected("permission_denied"),
+        403 if key_is_refused(body) => Verdict::KeyRejected("permission_denied"),
         400 | 404 | 409 | 411 | 413 | 415 | 422 => Verdict::ClientFault,
         408 | 500..=599 => Verdict::Transient,
         _ => Verdict::ClientFault,
     }
+}
+
+/// `ErrorInfo.reason`s of a 403 that are about the key (or its project) itself.
+const KEY_REFUSED_REASONS: &[&str] = &[
+    "CONSUMER_SUSPENDED",
+    "CONSUMER_INVALID",
+    "SERVICE_DISABLED",
+    "API_KEY_SERVICE_BLOCKED",
+    "API_KEY_HTTP_REFERRER_BLOCKED",
+    "API_KEY_IP_ADDRESS_BLOCKED",
+    "API_KEY_ANDROID_APP_BLOCKED",
+    "API_KEY_IOS_APP_BLOCKED",
+    "API_KEY_INVALID",
+    "BILLING_DISABLED",
+];
+
+/// Whether a 403 refuses the key rather than this request. Gemini also answers 403 when the
+/// request itself reaches for something the project may not touch (another project's file or
+/// cached content): that must not cost every key the request is retried with. Keyed on
+/// `ErrorInfo.reason`; for the detail-less forms Google sends for leaked or denied keys, on the
+/// message naming the key or the project.
+fn key_is_refused(body: Option<&RpcStatus>) -> bool {
+    let Some(b) = body else {
+        return false;
+    };
+    if b.reasons().any(|r| KEY_REFUSED_REASONS.contains(&r)) {
+        return true;
+    }
+    let m = b.message.to_ascii_lowercase();
+    b.details.is_empty()
+        && (m.contains("api key")
+            || m.contains("consumer")
+            || m.contains("project has been denied"))
 }
 
 /// Per-day quota ids read like `GenerateRequestsPerDayPerProjectPerModel-FreeTier`.
@@ -175,7 +208,14 @@ mod tests {
             classify(400, Some(&invalid)),
             Verdict::KeyRejected("key_invalid")
         );
-        let suspended = status(json!({"error": {"code": 403, "status": "PERMISSION_DENIED"}}));
+        let suspended = status(json!({"error": {"code": 403, "status": "PERMISSION_DENIED",
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "CONSUMER_SUSPENDED"}]}}));
+        let leaked = status(json!({"error": {"code": 403, "status": "PERMISSION_DENIED",
+            "message": "Your API key was reported as leaked. Please use another API key."}}));
+        assert_eq!(
+            classify(403, Some(&leaked)),
+            Verdict::KeyRejected("permission_denied")
+        );
         assert_eq!(
             classify(403, Some(&suspended)),
             Verdict::KeyRejected("permission_denied")
@@ -192,6 +232,11 @@ mod tests {
         assert_eq!(classify(400, Some(&bad)), Verdict::ClientFault);
         assert_eq!(classify(404, None), Verdict::ClientFault);
         assert_eq!(classify(413, None), Verdict::ClientFault);
+        // A 403 about what the request reaches for (another project's file) is the request's.
+        let foreign_file = status(json!({"error": {"code": 403, "status": "PERMISSION_DENIED",
+            "message": "You do not have permission to access the File abc or it may not exist."}}));
+        assert_eq!(classify(403, Some(&foreign_file)), Verdict::ClientFault);
+        assert_eq!(classify(403, None), Verdict::ClientFault);
         assert!(!Verdict::ClientFault.may_fail_over());
     }
 

@@ -69,12 +69,19 @@ impl RpcStatus {
     }
 }
 
+/// Longest retry delay believed; anything longer (or absurd) is capped to this.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// A protobuf `Duration` in JSON: a string of seconds with an `s` suffix, or `{seconds, nanos}`.
+/// Never panics on hostile values; capped at [`MAX_RETRY_DELAY`].
 fn parse_proto_duration(v: &Value) -> Option<Duration> {
-    match v {
+    let d = match v {
         Value::String(s) => {
             let secs: f64 = s.strip_suffix('s')?.parse().ok()?;
-            (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+            if !(secs.is_finite() && secs >= 0.0) {
+                return None;
+            }
+            Duration::try_from_secs_f64(secs).unwrap_or(MAX_RETRY_DELAY)
         }
         Value::Object(o) => {
             let secs = o.get("seconds").and_then(|s| match s {
@@ -82,10 +89,13 @@ fn parse_proto_duration(v: &Value) -> Option<Duration> {
                 other => other.as_u64(),
             })?;
             let nanos = o.get("nanos").and_then(Value::as_u64).unwrap_or(0);
-            Some(Duration::from_secs(secs) + Duration::from_nanos(nanos))
+            Duration::from_secs(secs)
+                .checked_add(Duration::from_nanos(nanos))
+                .unwrap_or(MAX_RETRY_DELAY)
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    Some(d.min(MAX_RETRY_DELAY))
 }
 
 #[cfg(test)]
@@ -117,6 +127,25 @@ mod tests {
         let s = RpcStatus::parse(body.to_string().as_bytes()).unwrap();
         assert_eq!(s.reasons().collect::<Vec<_>>(), ["API_KEY_INVALID"]);
         assert_eq!(s.retry_delay(), Some(Duration::from_millis(3500)));
+    }
+
+    #[test]
+    fn absurd_delays_are_capped_not_a_panic() {
+        let delay = |d: serde_json::Value| {
+            let body = json!({"error": {"code": 429, "details": [
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": d}]}});
+            RpcStatus::parse(body.to_string().as_bytes())
+                .unwrap()
+                .retry_delay()
+        };
+        assert_eq!(delay(json!("1e20s")), Some(MAX_RETRY_DELAY));
+        assert_eq!(
+            delay(json!({"seconds": u64::MAX, "nanos": 2_000_000_000u64})),
+            Some(MAX_RETRY_DELAY)
+        );
+        assert_eq!(delay(json!("-5s")), None);
+        assert_eq!(delay(json!("NaNs")), None);
+        assert_eq!(delay(json!("90s")), Some(Duration::from_secs(90)));
     }
 
     #[test]

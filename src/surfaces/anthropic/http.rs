@@ -4,6 +4,7 @@
 //! the session's preferred key, and translates the answer back — a stream event by event, with a
 //! `ping` every [`PING_INTERVAL`] of upstream silence.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -13,6 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
@@ -23,7 +25,8 @@ use super::{
     resolve_model, to_count_tokens, to_generate_content, MessagesRequest, TranslateOptions,
 };
 use crate::affinity::session_id;
-use crate::dispatch::{DispatchError, StreamBroken};
+use crate::affinity::Affinity;
+use crate::dispatch::{CommittedStream, DispatchError, StreamBroken};
 use crate::server::AppState;
 use crate::surfaces::gemini::retry_after_secs;
 use crate::upstream::client::UpstreamRequest;
@@ -74,45 +77,54 @@ fn body_error(e: BytesRejection) -> Response {
     }
 }
 
-/// Maps a dispatch failure (before any byte went out) to Anthropic's error surface.
-fn dispatch_error(model: &str, e: DispatchError) -> Response {
+/// A dispatch failure in Anthropic's terms: error type, HTTP status, message, retry-after.
+fn dispatch_failure(model: &str, e: DispatchError) -> (ErrorType, u16, String, Option<Duration>) {
     match e {
         DispatchError::NoKeyAvailable { retry_after } => {
             let mut message = format!("No Gemini API key is available for {model}: every key is rate-limited or disabled.");
             if let Some(d) = retry_after {
                 message.push_str(&format!(" Retry in {}s.", retry_after_secs(d)));
             }
-            let mut resp = error_response(ErrorType::Overloaded, 503, &message);
-            if let Some(d) = retry_after {
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(d)));
-            }
-            resp
+            (ErrorType::Overloaded, 503, message, retry_after)
         }
         DispatchError::Upstream { status, rpc, body } => {
             let message = match rpc {
                 Some(r) if !r.message.is_empty() => r.message,
                 _ => String::from_utf8_lossy(&body).chars().take(500).collect(),
             };
-            anthropic_error(&AnthropicError::from_upstream(status, &message, false))
+            let e = AnthropicError::from_upstream(status, &message, false);
+            (e.kind(), e.status(), e.to_string(), None)
         }
         DispatchError::Unreachable {
             timed_out: true,
             message,
-        } => error_response(
+        } => (
             ErrorType::Timeout,
             504,
-            &format!("Gemini did not answer in time: {message}"),
+            format!("Gemini did not answer in time: {message}"),
+            None,
         ),
         DispatchError::Unreachable {
             timed_out: false,
             message,
-        } => error_response(
+        } => (
             ErrorType::Api,
             502,
-            &format!("Gemini could not be reached: {message}"),
+            format!("Gemini could not be reached: {message}"),
+            None,
         ),
     }
+}
+
+/// Maps a dispatch failure (before any byte went out) to Anthropic's error surface.
+fn dispatch_error(model: &str, e: DispatchError) -> Response {
+    let (kind, status, message, retry_after) = dispatch_failure(model, e);
+    let mut resp = error_response(kind, status, &message);
+    if let Some(d) = retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(d)));
+    }
+    resp
 }
 
 struct Prepared {
@@ -239,22 +251,38 @@ async fn unary_messages(app: &AppState, p: Prepared, req: UpstreamRequest) -> Re
     anthropic_error(&e)
 }
 
+/// Streams: the dispatch (with its failover) runs under a commit deadline counted from the
+/// request's start. A stream committed in time is relayed as is; past the deadline — headers
+/// slow to come, keys failing over — the client gets its response headers, `message_start` and
+/// pings while the dispatch goes on (Claude Code aborts a request with no headers after 60 s).
 async fn stream_messages(app: &AppState, p: Prepared, req: UpstreamRequest) -> Response {
-    let committed = match app
-        .dispatcher
-        .stream(&p.gemini_model, &req, p.preferred, Some(COMMIT_AFTER))
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => return dispatch_error(&p.gemini_model, e),
+    let dispatcher = app.dispatcher.clone();
+    let model = p.gemini_model.clone();
+    let preferred = p.preferred;
+    let mut pending: BoxFuture<'static, Result<CommittedStream, DispatchError>> =
+        Box::pin(async move {
+            dispatcher
+                .stream(&model, &req, preferred, Some(COMMIT_AFTER))
+                .await
+        });
+    let session = p.session.map(|s| (app.affinity.clone(), s));
+    let (first, upstream) = match tokio::time::timeout(COMMIT_AFTER, &mut pending).await {
+        Ok(Ok(committed)) => {
+            if let Some((affinity, s)) = &session {
+                affinity.remember(Some(s), committed.lease.index);
+            }
+            (committed.first, Upstream::Body(committed.rest))
+        }
+        Ok(Err(e)) => return dispatch_error(&p.gemini_model, e),
+        Err(_) => (Bytes::new(), Upstream::Pending(pending)),
     };
-    app.affinity
-        .remember(p.session.as_deref(), committed.lease.index);
     let relay = Relay {
         translator: StreamTranslator::new(&p.request.model),
         decoder: SseDecoder::new(MAX_EVENT_BYTES),
-        first: Some(committed.first),
-        rest: committed.rest,
+        first: Some(first),
+        upstream,
+        model: p.gemini_model,
+        session,
         done: false,
     };
     let body = futures_util::stream::unfold(relay, |mut relay| async move {
@@ -271,12 +299,33 @@ async fn stream_messages(app: &AppState, p: Prepared, req: UpstreamRequest) -> R
     resp
 }
 
-/// Turns the committed Gemini stream into Anthropic SSE bytes, one upstream chunk at a time.
+/// Where the relay reads from.
+enum Upstream {
+    /// The dispatch is still failing over; the client already has its headers.
+    Pending(BoxFuture<'static, Result<CommittedStream, DispatchError>>),
+    /// The committed upstream body.
+    Body(BoxStream<'static, Result<Bytes, StreamBroken>>),
+}
+
+/// What waiting on the upstream produced.
+enum Step {
+    Silence,
+    Committed(CommittedStream),
+    Failed(DispatchError),
+    Chunk(Bytes),
+    Broken(StreamBroken),
+    End,
+}
+
+/// Turns the Gemini stream into Anthropic SSE bytes, one upstream chunk at a time.
 struct Relay {
     translator: StreamTranslator,
     decoder: SseDecoder,
     first: Option<Bytes>,
-    rest: BoxStream<'static, Result<Bytes, StreamBroken>>,
+    upstream: Upstream,
+    model: String,
+    /// Conversation affinity to record once a key is committed.
+    session: Option<(Arc<Affinity>, String)>,
     done: bool,
 }
 
@@ -300,13 +349,43 @@ impl Relay {
             }
         }
         loop {
-            match tokio::time::timeout(PING_INTERVAL, self.rest.next()).await {
-                Err(_) => {
+            let step = match &mut self.upstream {
+                Upstream::Pending(dispatch) => {
+                    match tokio::time::timeout(PING_INTERVAL, dispatch.as_mut()).await {
+                        Err(_) => Step::Silence,
+                        Ok(Ok(committed)) => Step::Committed(committed),
+                        Ok(Err(e)) => Step::Failed(e),
+                    }
+                }
+                Upstream::Body(rest) => {
+                    match tokio::time::timeout(PING_INTERVAL, rest.next()).await {
+                        Err(_) => Step::Silence,
+                        Ok(Some(Ok(chunk))) => Step::Chunk(chunk),
+                        Ok(Some(Err(broken))) => Step::Broken(broken),
+                        Ok(None) => Step::End,
+                    }
+                }
+            };
+            match step {
+                Step::Silence => {
                     self.translator.start(&mut out);
                     write_ping(&mut out);
                 }
-                Ok(Some(Ok(chunk))) => self.feed(&chunk, &mut out),
-                Ok(Some(Err(broken))) => {
+                Step::Committed(committed) => {
+                    if let Some((affinity, s)) = &self.session {
+                        affinity.remember(Some(s), committed.lease.index);
+                    }
+                    self.upstream = Upstream::Body(committed.rest);
+                    self.feed(&committed.first, &mut out);
+                }
+                Step::Failed(e) => {
+                    let (kind, _, message, _) = dispatch_failure(&self.model, e);
+                    self.translator.start(&mut out);
+                    self.translator.fail(kind, &message, &mut out);
+                    self.done = true;
+                }
+                Step::Chunk(chunk) => self.feed(&chunk, &mut out),
+                Step::Broken(broken) => {
                     self.translator.start(&mut out);
                     self.translator.fail(
                         ErrorType::Overloaded,
@@ -315,7 +394,7 @@ impl Relay {
                     );
                     self.done = true;
                 }
-                Ok(None) => {
+                Step::End => {
                     match self.decoder.finish() {
                         Ok(Some(event)) => self.on_event(&event, &mut out),
                         Ok(None) => {}
@@ -404,14 +483,69 @@ async fn count_tokens(
 mod tests {
     use super::*;
 
-    fn relay(first: Bytes, rest: BoxStream<'static, Result<Bytes, StreamBroken>>) -> Relay {
+    fn relay_from(first: Bytes, upstream: Upstream) -> Relay {
         Relay {
             translator: StreamTranslator::new("claude-sonnet-4-5"),
             decoder: SseDecoder::new(MAX_EVENT_BYTES),
             first: Some(first),
-            rest,
+            upstream,
+            model: "gemini-2.5-pro".into(),
+            session: None,
             done: false,
         }
+    }
+
+    fn relay(first: Bytes, rest: BoxStream<'static, Result<Bytes, StreamBroken>>) -> Relay {
+        relay_from(first, Upstream::Body(rest))
+    }
+
+    const HI: &[u8] = b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}],\"role\":\"model\"},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":5}}\r\n\r\n";
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dispatch_still_failing_over_keeps_the_client_warm_then_streams() {
+        let started = tokio::time::Instant::now();
+        let late: BoxFuture<'static, Result<CommittedStream, DispatchError>> = Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(40)).await;
+            Ok(CommittedStream {
+                status: 200,
+                content_type: None,
+                first: Bytes::from_static(HI),
+                rest: futures_util::stream::empty().boxed(),
+                lease: crate::pool::Lease {
+                    index: 0,
+                    key: crate::pool::ApiKey::new("AIzaSyTestxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+                },
+            })
+        });
+        let mut r = relay_from(Bytes::new(), Upstream::Pending(late));
+        let first = text(r.next_bytes().await);
+        assert!(first.starts_with("event: message_start") && first.contains("event: ping"));
+        assert_eq!(text(r.next_bytes().await).matches("event: ping").count(), 1);
+        assert_eq!(started.elapsed(), PING_INTERVAL);
+        assert_eq!(text(r.next_bytes().await).matches("event: ping").count(), 1);
+        let answer = text(r.next_bytes().await);
+        assert_eq!(started.elapsed(), Duration::from_secs(40));
+        assert!(answer.contains("\"text\":\"Hi\""), "{answer}");
+        let end = text(r.next_bytes().await);
+        assert!(end.contains("message_stop"), "{end}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dispatch_that_fails_after_commit_ends_with_an_error_event() {
+        let failing: BoxFuture<'static, Result<CommittedStream, DispatchError>> = Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Err(DispatchError::NoKeyAvailable {
+                retry_after: Some(Duration::from_secs(30)),
+            })
+        });
+        let mut r = relay_from(Bytes::new(), Upstream::Pending(failing));
+        text(r.next_bytes().await);
+        let last = text(r.next_bytes().await);
+        assert!(
+            last.contains("event: error") && last.contains("overloaded_error"),
+            "{last}"
+        );
+        assert!(r.next_bytes().await.is_none());
     }
 
     fn text(bytes: Option<Vec<u8>>) -> String {
