@@ -292,3 +292,25 @@ async fn keys_added_or_removed_by_an_operator_reach_every_gateway_sealed() {
     }
     assert!(!keys_used(&mock).contains(&ks[2]));
 }
+
+#[tokio::test]
+async fn a_gateway_starts_while_redis_is_down_and_joins_when_it_comes() {
+    let port = redis_server::free_port();
+    let mock = MockGemini::start().await.unwrap();
+    let ks = keys(2);
+    let url = format!("redis://127.0.0.1:{port}/");
+    let gw = Gateway::start(&mock, &ks, &[("REDIS_URL", &url)]).await;
+    // Serving on its own view, and saying so.
+    assert_eq!(generate(&gw, FLASH).await.status(), 200);
+    wait_backend(&gw, false).await;
+    assert!(gw.logs().contains("unreachable at startup"));
+    mock.script(rule(&ks[0], None, None, Behaviour::KeyInvalid));
+    for _ in 0..3 {
+        assert_eq!(generate(&gw, FLASH).await.status(), 200);
+    }
+    // Redis arrives: the gateway connects and shares what it learned.
+    let redis = RedisServer::start_on(port);
+    wait_backend(&gw, true).await;
+    let other = Gateway::start(&mock, &ks, &[("REDIS_URL", &redis.url())]).await;
+    assert_eq!(other.status().await["summary"]["permanently_disabled"], 1);
+}

@@ -106,9 +106,22 @@ pub fn router(state: AppState) -> Router {
 pub async fn open_pool(config: &Config) -> Result<KeyPool, ServeError> {
     let backend = match &config.redis_url {
         Some(url) => {
-            let store = RedisStore::connect(url, &config.redis_prefix, RedisTimeouts::default())
-                .await
-                .map_err(ServeError::Store)?;
+            let store = match RedisStore::connect(
+                url,
+                &config.redis_prefix,
+                RedisTimeouts::default(),
+            )
+            .await
+            {
+                Ok(store) => store,
+                Err(e) => {
+                    // Start anyway on this gateway's own view; upkeep keeps trying and merges
+                    // once Redis answers. A malformed URL still stops startup.
+                    tracing::warn!(error = %e, "Redis is unreachable at startup: serving from this gateway's own view until it answers");
+                    RedisStore::connect_later(url, &config.redis_prefix, RedisTimeouts::default())
+                        .map_err(ServeError::Store)?
+                }
+            };
             Backend::Redis(match &config.admin_api_key {
                 Some(admin) => store.with_sealer(Sealer::from_secret(admin)),
                 None => store,

@@ -132,7 +132,11 @@ impl Default for RedisTimeouts {
 /// The Redis store. Cheap to clone: clones share one multiplexed, self-reconnecting connection.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    /// Made on first use when Redis was unreachable at startup; then shared by all clones.
+    conn: Arc<tokio::sync::OnceCell<ConnectionManager>>,
+    client: ::redis::Client,
+    config: ConnectionManagerConfig,
+    connect_timeout: Duration,
     names: Arc<Names>,
     display_url: Arc<str>,
     /// Upper bound of one call, reconnect included.
@@ -169,22 +173,30 @@ impl RedisStore {
         prefix: &str,
         timeouts: RedisTimeouts,
     ) -> Result<RedisStore, StoreError> {
+        let store = RedisStore::connect_later(url, prefix, timeouts)?;
+        store
+            .manager()
+            .await
+            .map_err(|e| StoreError::Redis(format!("{}: {e}", store.display_url)))?;
+        Ok(store)
+    }
+
+    /// A store whose connection is made on first use: for starting while Redis is unreachable.
+    /// Fails only on a malformed URL.
+    pub fn connect_later(
+        url: &str,
+        prefix: &str,
+        timeouts: RedisTimeouts,
+    ) -> Result<RedisStore, StoreError> {
         let display_url: Arc<str> = redact(url).into();
-        let fail = |e: String| StoreError::Redis(format!("{display_url}: {e}"));
-        let client = ::redis::Client::open(url).map_err(|e| fail(e.to_string()))?;
+        let client = ::redis::Client::open(url)
+            .map_err(|e| StoreError::Redis(format!("{display_url}: {e}")))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeouts.connect))
             .set_response_timeout(Some(timeouts.command))
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(200));
-        let conn = tokio::time::timeout(
-            timeouts.connect,
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| fail(format!("no connection in {:?}", timeouts.connect)))?
-        .map_err(|e| fail(e.to_string()))?;
         let prefix = Some(prefix)
             .filter(|p| !p.is_empty())
             .unwrap_or("gemini-gateway");
@@ -197,12 +209,32 @@ impl RedisStore {
             rr: format!("{{{prefix}}}:rr:"),
         };
         Ok(RedisStore {
-            conn,
+            conn: Arc::new(tokio::sync::OnceCell::new()),
+            client,
+            config,
+            connect_timeout: timeouts.connect,
             names: Arc::new(names),
             display_url,
             budget: timeouts.connect + timeouts.command,
             sealer: None,
         })
+    }
+
+    /// The shared connection, made now if it does not exist yet (bounded by the connect
+    /// timeout); it reconnects by itself afterwards.
+    async fn manager(&self) -> Result<ConnectionManager, String> {
+        self.conn
+            .get_or_try_init(|| async {
+                tokio::time::timeout(
+                    self.connect_timeout,
+                    ConnectionManager::new_with_config(self.client.clone(), self.config.clone()),
+                )
+                .await
+                .map_err(|_| format!("no connection in {:?}", self.connect_timeout))?
+                .map_err(|e| e.to_string())
+            })
+            .await
+            .cloned()
     }
 
     /// The URL with any password replaced by `***`, for logs and the status page.
@@ -425,9 +457,13 @@ impl RedisStore {
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
+        let conn = self
+            .manager()
+            .await
+            .map_err(|e| StoreError::Redis(format!("{what}: {e}")))?;
         let attempt = async {
-            match op(self.conn.clone()).await {
-                Err(e) if e.is_connection_refusal() => op(self.conn.clone()).await,
+            match op(conn.clone()).await {
+                Err(e) if e.is_connection_refusal() => op(conn.clone()).await,
                 other => other,
             }
         };

@@ -42,6 +42,24 @@ impl RedisServer {
         self.child.id()
     }
 
+    /// A server on `port` (which must be free), e.g. one a gateway was told about before it ran.
+    pub fn start_on(port: u16) -> RedisServer {
+        let dir = tempfile::tempdir().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(child) = spawn(port, dir.path(), &[]) {
+                return RedisServer {
+                    child,
+                    port,
+                    dir,
+                    extra: Vec::new(),
+                };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("could not start redis-server on port {port}");
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
