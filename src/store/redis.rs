@@ -134,9 +134,7 @@ impl Default for RedisTimeouts {
 pub struct RedisStore {
     /// Made on first use when Redis was unreachable at startup; then shared by all clones.
     conn: Arc<tokio::sync::OnceCell<ConnectionManager>>,
-    client: ::redis::Client,
-    config: ConnectionManagerConfig,
-    connect_timeout: Duration,
+    connector: Arc<Connector>,
     names: Arc<Names>,
     display_url: Arc<str>,
     /// Upper bound of one call, reconnect included.
@@ -144,6 +142,13 @@ pub struct RedisStore {
     /// Seals keys added by an operator (derived from ADMIN_API_KEY); without it they are
     /// neither written nor read.
     sealer: Option<Sealer>,
+}
+
+/// What making the connection takes.
+struct Connector {
+    client: ::redis::Client,
+    config: ConnectionManagerConfig,
+    timeout: Duration,
 }
 
 struct Names {
@@ -210,9 +215,11 @@ impl RedisStore {
         };
         Ok(RedisStore {
             conn: Arc::new(tokio::sync::OnceCell::new()),
-            client,
-            config,
-            connect_timeout: timeouts.connect,
+            connector: Arc::new(Connector {
+                client,
+                config,
+                timeout: timeouts.connect,
+            }),
             names: Arc::new(names),
             display_url,
             budget: timeouts.connect + timeouts.command,
@@ -225,12 +232,13 @@ impl RedisStore {
     async fn manager(&self) -> Result<ConnectionManager, String> {
         self.conn
             .get_or_try_init(|| async {
+                let c = &self.connector;
                 tokio::time::timeout(
-                    self.connect_timeout,
-                    ConnectionManager::new_with_config(self.client.clone(), self.config.clone()),
+                    c.timeout,
+                    ConnectionManager::new_with_config(c.client.clone(), c.config.clone()),
                 )
                 .await
-                .map_err(|_| format!("no connection in {:?}", self.connect_timeout))?
+                .map_err(|_| format!("no connection in {:?}", c.timeout))?
                 .map_err(|e| e.to_string())
             })
             .await
