@@ -2,25 +2,14 @@
 
 use serde_json::{json, Map, Value};
 
-use super::prepare::{
-    clean_required, copy_str, cut_marker, finish, json_object, map_cost, prepare, Ctx, Prepared,
-    MAX_DEPTH,
-};
-use super::JSON_SCHEMA_KEYWORDS;
+use super::prepare::{clean_required, copy_str, cut_marker, enter, finish, map_cost, Ctx};
+use super::is_json_schema_keyword;
 
 pub(super) fn light(node: &Value, ctx: &mut Ctx<'_>, depth: usize) -> Map<String, Value> {
-    if depth > MAX_DEPTH {
-        return json_object(json!({"type": "object"}));
-    }
-    let Prepared {
-        map,
-        pushed,
-        cyclic,
-    } = prepare(node, ctx);
-    if cyclic {
-        finish(ctx, pushed);
-        return cut_marker(&map, "object");
-    }
+    let (map, pushed) = match enter(node, ctx, depth, "object") {
+        Ok(entered) => entered,
+        Err(done) => return done,
+    };
     // `type: [T, "null"]` → anyOf branches, constraints kept in each branch.
     if let Some(Value::Array(types)) = map.get("type") {
         let mut branches = Vec::new();
@@ -104,7 +93,7 @@ pub(super) fn light(node: &Value, ctx: &mut Ctx<'_>, depth: usize) -> Map<String
             }
             "enum" => {}
             "required" => {}
-            _ if JSON_SCHEMA_KEYWORDS.contains(&k.as_str()) => {
+            _ if is_json_schema_keyword(k) => {
                 out.insert(k.clone(), v.clone());
             }
             _ => {}

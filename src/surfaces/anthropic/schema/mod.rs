@@ -58,33 +58,13 @@ pub const PARAMETERS_KEYWORDS: &[&str] = &[
     "maximum",
 ];
 
-/// Keywords [`json_schema_parameters`] keeps.
-pub const JSON_SCHEMA_KEYWORDS: &[&str] = &[
-    "type",
-    "format",
-    "title",
-    "description",
-    "nullable",
-    "enum",
-    "maxItems",
-    "minItems",
-    "properties",
-    "required",
-    "minProperties",
-    "maxProperties",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "example",
-    "anyOf",
-    "propertyOrdering",
-    "default",
-    "items",
-    "prefixItems",
-    "minimum",
-    "maximum",
-    "additionalProperties",
-];
+/// Keywords [`json_schema_parameters`] keeps beyond [`PARAMETERS_KEYWORDS`].
+pub const JSON_SCHEMA_EXTRA_KEYWORDS: &[&str] = &["prefixItems", "additionalProperties"];
+
+/// Whether [`json_schema_parameters`] keeps keyword `k`.
+pub fn is_json_schema_keyword(k: &str) -> bool {
+    PARAMETERS_KEYWORDS.contains(&k) || JSON_SCHEMA_EXTRA_KEYWORDS.contains(&k)
+}
 
 /// Work units one request's schema conversions may use (a unit is a JSON value or 64 bytes of
 /// text copied). The 24 tools of Claude Code's captured requests take about 2,100 in both forms

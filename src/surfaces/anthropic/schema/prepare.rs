@@ -313,6 +313,30 @@ fn ge(a: &Value, b: &Value) -> bool {
     matches!((a.as_f64(), b.as_f64()), (Some(x), Some(y)) if x >= y)
 }
 
+/// How both converters enter a node: `Err` is their whole answer for it (too deep, or a
+/// reference cycle cut here, typed `object_type`); `Ok` gives the prepared keywords and the
+/// reference to [`finish`] once the node's children are done.
+pub(super) fn enter<'n>(
+    node: &'n Value,
+    ctx: &mut Ctx<'_>,
+    depth: usize,
+    object_type: &str,
+) -> Result<(Cow<'n, Map<String, Value>>, Option<String>), Map<String, Value>> {
+    if depth > MAX_DEPTH {
+        return Err(json_object(json!({ "type": object_type })));
+    }
+    let Prepared {
+        map,
+        pushed,
+        cyclic,
+    } = prepare(node, ctx);
+    if cyclic {
+        finish(ctx, pushed);
+        return Err(cut_marker(&map, object_type));
+    }
+    Ok((map, pushed))
+}
+
 pub(super) fn finish(ctx: &mut Ctx<'_>, pushed: Option<String>) {
     if pushed.is_some() {
         ctx.expanding.pop();

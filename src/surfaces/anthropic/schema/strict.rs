@@ -3,23 +3,15 @@
 use serde_json::{json, Map, Value};
 
 use super::prepare::{
-    clean_required, copy_str, copy_uint, cut_marker, finish, is_null_schema, json_object, map_cost,
-    prepare, Ctx, Prepared, MAX_DEPTH,
+    clean_required, copy_str, copy_uint, cut_marker, enter, finish, is_null_schema, json_object,
+    map_cost, Ctx,
 };
 
 pub(super) fn strict(node: &Value, ctx: &mut Ctx<'_>, depth: usize) -> Map<String, Value> {
-    if depth > MAX_DEPTH {
-        return json_object(json!({"type": "OBJECT"}));
-    }
-    let Prepared {
-        map,
-        pushed,
-        cyclic,
-    } = prepare(node, ctx);
-    if cyclic {
-        finish(ctx, pushed);
-        return cut_marker(&map, "OBJECT");
-    }
+    let (map, pushed) = match enter(node, ctx, depth, "OBJECT") {
+        Ok(entered) => entered,
+        Err(done) => return done,
+    };
     let out = strict_prepared(&map, ctx, depth);
     finish(ctx, pushed);
     out
