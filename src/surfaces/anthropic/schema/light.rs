@@ -2,8 +2,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::prepare::{clean_required, copy_str, cut_marker, enter, finish, map_cost, Ctx};
 use super::is_json_schema_keyword;
+use super::prepare::{clean_required, copy_str, cut_marker, enter, finish, map_cost, Ctx};
 
 pub(super) fn light(node: &Value, ctx: &mut Ctx<'_>, depth: usize) -> Map<String, Value> {
     let (map, pushed) = match enter(node, ctx, depth, "object") {

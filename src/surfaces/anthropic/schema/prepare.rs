@@ -313,6 +313,9 @@ fn ge(a: &Value, b: &Value) -> bool {
     matches!((a.as_f64(), b.as_f64()), (Some(x), Some(y)) if x >= y)
 }
 
+/// A node's prepared keywords and the reference pushed while its children are processed.
+pub(super) type Entered<'n> = (Cow<'n, Map<String, Value>>, Option<String>);
+
 /// How both converters enter a node: `Err` is their whole answer for it (too deep, or a
 /// reference cycle cut here, typed `object_type`); `Ok` gives the prepared keywords and the
 /// reference to [`finish`] once the node's children are done.
@@ -321,7 +324,7 @@ pub(super) fn enter<'n>(
     ctx: &mut Ctx<'_>,
     depth: usize,
     object_type: &str,
-) -> Result<(Cow<'n, Map<String, Value>>, Option<String>), Map<String, Value>> {
+) -> Result<Entered<'n>, Map<String, Value>> {
     if depth > MAX_DEPTH {
         return Err(json_object(json!({ "type": object_type })));
     }
