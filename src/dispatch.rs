@@ -193,7 +193,8 @@ impl Dispatcher {
         let mut last: Option<DispatchError> = None;
         while let Some(lease) = self.pool.pick(model, &tried, preferred).await {
             tried.push(lease.index);
-            let (index, key_id) = (lease.index, lease.key.id().to_string());
+            // The key (shared, not copied) is kept only to name it in a failure's log line.
+            let (index, key) = (lease.index, lease.key.clone());
             match attempt(lease).await {
                 Ok(done) => return Ok(done),
                 Err(Attempt::Client(err)) => {
@@ -203,7 +204,7 @@ impl Dispatcher {
                     return Err(err);
                 }
                 Err(Attempt::Failed(err, verdict)) => {
-                    tracing::warn!(key = %key_id, model, outcome = verdict.label(), "upstream attempt failed; failing over");
+                    tracing::warn!(key = %key.id(), model, outcome = verdict.label(), "upstream attempt failed; failing over");
                     self.pool.record_failure(index, model, &verdict).await;
                     if verdict == Verdict::Transient {
                         transient += 1;

@@ -126,14 +126,15 @@ impl LocalView {
         let chosen = match preferred {
             Some(p) if state.keys.get(p).is_some_and(|s| usable(p, s)) => Some(p),
             _ => {
-                let candidates: Vec<usize> = (0..state.keys.len())
-                    .filter(|&i| usable(i, &state.keys[i]))
-                    .collect();
-                if candidates.is_empty() {
-                    None
-                } else {
-                    let turn = self.cursor.fetch_add(1, Ordering::Relaxed);
-                    Some(candidates[turn % candidates.len()])
+                // Two passes over the keys instead of a list of candidates: no allocation on
+                // the request path.
+                let candidates = || (0..state.keys.len()).filter(|&i| usable(i, &state.keys[i]));
+                match candidates().count() {
+                    0 => None,
+                    n => {
+                        let turn = self.cursor.fetch_add(1, Ordering::Relaxed);
+                        candidates().nth(turn % n)
+                    }
                 }
             }
         }?;
