@@ -28,8 +28,6 @@ use crate::upstream::classify::Verdict;
 /// Where the pool's facts go.
 #[derive(Debug, Clone)]
 pub enum Backend {
-    /// Nothing outside this process (tests, benchmarks).
-    Memory,
     Embedded(EmbeddedStore),
     Redis(RedisStore),
 }
@@ -73,7 +71,6 @@ impl KeyPool {
             unsent: Mutex::new(Vec::new()),
         };
         match &pool.backend {
-            Backend::Memory => {}
             Backend::Embedded(store) => {
                 let membership = store.membership().await?;
                 for key in membership.added {
@@ -88,17 +85,6 @@ impl KeyPool {
             Backend::Redis(_) => pool.refresh().await,
         }
         Ok(pool)
-    }
-
-    /// An in-memory pool (tests and benchmarks).
-    pub fn in_memory(keys: Vec<ApiKey>, default_cooldown: Duration, clock: Clock) -> KeyPool {
-        KeyPool {
-            local: LocalView::new(keys, default_cooldown, clock),
-            backend: Backend::Memory,
-            degraded: AtomicBool::new(false),
-            problem: Mutex::new(None),
-            unsent: Mutex::new(Vec::new()),
-        }
     }
 
     fn ids(&self) -> Vec<String> {
@@ -164,7 +150,6 @@ impl KeyPool {
     pub async fn record_failure(&self, index: usize, model: &str, verdict: &Verdict) {
         let change = self.local.record_failure(index, model, verdict);
         match &self.backend {
-            Backend::Memory => {}
             Backend::Embedded(store) => {
                 if let Some(change) = change {
                     if let Err(e) = store.apply(change).await {
@@ -215,7 +200,6 @@ impl KeyPool {
     /// pull the shared view, or — while it is unreachable — try to reconnect and merge back.
     pub async fn maintain(&self) {
         match &self.backend {
-            Backend::Memory => {}
             Backend::Embedded(store) => {
                 let deltas = self.local.take_counter_deltas();
                 if !deltas.is_empty() {
@@ -303,7 +287,6 @@ impl KeyPool {
     pub async fn apply(&self, change: Change) -> Result<(), StoreError> {
         self.local.apply(&change);
         match &self.backend {
-            Backend::Memory => Ok(()),
             Backend::Embedded(store) => store.apply(change).await,
             Backend::Redis(redis) => redis.apply(&change, None).await,
         }
@@ -324,7 +307,6 @@ impl KeyPool {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let (backend, location) = match &self.backend {
-            Backend::Memory => ("memory", String::new()),
             Backend::Embedded(s) => ("embedded", s.path().display().to_string()),
             Backend::Redis(r) => ("redis", r.display_url().to_string()),
         };
