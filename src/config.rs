@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::pool::ApiKey;
+use crate::secret::{ApiKey, Secret};
 
 /// Why the settings could not be used. The message always names the variable.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +28,8 @@ pub enum ConfigError {
     Exposed { host: String },
 }
 
-/// The gateway's validated settings.
+/// The gateway's validated settings. Every credential is an [`ApiKey`] or a [`Secret`], so
+/// `Debug` never shows one.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub keys: Vec<ApiKey>,
@@ -43,16 +44,17 @@ pub struct Config {
     pub max_tokens_limit: Option<u32>,
     /// Folder of the embedded state database (used when `redis_url` is not set).
     pub state_path: std::path::PathBuf,
-    /// Share the pool through Redis instead of the embedded store.
-    pub redis_url: Option<String>,
+    /// Share the pool through Redis instead of the embedded store (the URL may hold a
+    /// password).
+    pub redis_url: Option<Secret>,
     /// Namespace of every Redis key (several pools can share one Redis).
     pub redis_prefix: String,
     /// Request bodies above this are refused with 413.
     pub max_body_bytes: usize,
     /// Credentials clients must present; empty means no client auth.
-    pub gateway_api_keys: Vec<String>,
+    pub gateway_api_keys: Vec<Secret>,
     /// Operator credential for `/admin/...`; `None` turns the admin API off.
-    pub admin_api_key: Option<String>,
+    pub admin_api_key: Option<Secret>,
     /// How long a client may take to send its request headers, or leave its body or an idle
     /// connection silent.
     pub client_timeout: Duration,
@@ -220,7 +222,7 @@ impl Config {
                     || u.starts_with("rediss://")
                     || u.starts_with("unix://") =>
             {
-                Some(u.to_string())
+                Some(Secret::new(u))
             }
             Some(_) => {
                 return Err(ConfigError::Invalid {
@@ -230,16 +232,12 @@ impl Config {
                 })
             }
         };
-        let gateway_api_keys: Vec<String> = get("GATEWAY_API_KEYS")
+        let gateway_api_keys: Vec<Secret> = get("GATEWAY_API_KEYS")
             .unwrap_or("")
             .split(',')
-            .map(|k| {
-                k.trim()
-                    .trim_matches(|c| c == '"' || c == '\'')
-                    .trim()
-                    .to_string()
-            })
+            .map(|k| k.trim().trim_matches(|c| c == '"' || c == '\'').trim())
             .filter(|k| !k.is_empty())
+            .map(Secret::new)
             .collect();
         let allow_unauthenticated = match get("ALLOW_UNAUTHENTICATED")
             .map(str::to_ascii_lowercase)
@@ -261,7 +259,7 @@ impl Config {
                 host: host.to_string(),
             });
         }
-        let admin_api_key = get("ADMIN_API_KEY").map(str::to_string);
+        let admin_api_key = get("ADMIN_API_KEY").map(Secret::new);
         if admin_api_key
             .as_ref()
             .is_some_and(|a| gateway_api_keys.contains(a))
@@ -453,7 +451,7 @@ mod tests {
         };
         assert_eq!(
             ok(("GATEWAY_API_KEYS", " a , b ")).gateway_api_keys,
-            ["a", "b"]
+            [Secret::new("a"), Secret::new("b")]
         );
         assert!(ok(("ALLOW_UNAUTHENTICATED", "true"))
             .gateway_api_keys

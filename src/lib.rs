@@ -1,13 +1,17 @@
-//! gemini-gateway: serves the native Gemini API (and, next, the Anthropic Messages API) from a
-//! pool of Gemini API keys, rotating and protecting the keys as Gemini answers.
+//! gemini-gateway: serves the native Gemini API and the Anthropic Messages API from a pool of
+//! Gemini API keys, rotating and protecting the keys as Gemini answers.
 //!
-//! One request's story is told in `docs/ARCHITECTURE.md`: `server` → a `surfaces` module →
-//! `dispatch` (failover) → `pool` (which key) + `upstream` (call, classify) → back out.
+//! One request's story is told in `docs/ARCHITECTURE.md`: `server` (layers, the list of
+//! surfaces) → a `surfaces` plug-in (parse, translate, its error dialect) → `dispatch` (every
+//! choice of key and every retry) → `pool` (which key; its facts kept by a `store` backend) and
+//! `upstream` (call, classify) → back out through the surface. `secret` and `clock` are leaves
+//! every layer may use.
 
-pub mod affinity;
+pub mod clock;
 pub mod config;
 pub mod dispatch;
 pub mod pool;
+pub mod secret;
 pub mod server;
 pub mod store;
 pub mod surfaces;

@@ -1,9 +1,16 @@
 //! `gemini-gateway`: with no arguments, serves with settings from the environment and `.env`.
+//! The only place that writes to stderr directly: usage, startup errors, the listening line
+//! (printed at any `LOG_LEVEL`: it is how a caller that asked for port 0 learns the port) and a
+//! panic's message, redacted of every secret.
+#![expect(
+    clippy::print_stderr,
+    reason = "the binary's own messages go to stderr"
+)]
 
 use std::process::ExitCode;
 
 use gemini_gateway::config::Config;
-use gemini_gateway::{server, telemetry};
+use gemini_gateway::{secret, server, telemetry};
 
 fn main() -> ExitCode {
     if let Some(arg) = std::env::args().nth(1) {
@@ -18,6 +25,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    // Every secret is registered as it is read, so from here on a panic cannot print one.
+    std::panic::set_hook(Box::new(|info| {
+        let message = secret::redact(&info.to_string()).into_owned();
+        tracing::error!("panic: {message}");
+        eprintln!("gemini-gateway: panic: {message}");
+    }));
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -26,16 +39,6 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.log_level);
-    for secret in config
-        .keys
-        .iter()
-        .map(|k| k.expose().to_string())
-        .chain(config.gateway_api_keys.iter().cloned())
-        .chain(config.admin_api_key.iter().cloned())
-    {
-        telemetry::register_secret(&secret);
-    }
-    telemetry::install_panic_hook();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -46,7 +49,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::serve(config)) {
+    let listening = |addr| eprintln!("gemini-gateway listening on http://{addr}");
+    match runtime.block_on(server::serve(config, listening)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

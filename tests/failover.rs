@@ -15,7 +15,7 @@ const PRO: &str = "gemini-2.5-pro";
 
 fn secs_until(iso: &str) -> f64 {
     let t = chrono::DateTime::parse_from_rfc3339(iso).unwrap();
-    (t.timestamp_millis() - chrono::Utc::now().timestamp_millis()) as f64 / 1000.0
+    (t.timestamp_millis() - wall_clock_ms()) as f64 / 1000.0
 }
 
 #[tokio::test]
@@ -112,7 +112,7 @@ async fn per_day_429_cools_until_pacific_midnight() {
 
 /// Seconds until the next midnight in America/Los_Angeles.
 fn chrono_tz_reset_secs() -> f64 {
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = wall_clock_ms();
     (gemini_gateway::pool::next_daily_reset(now) - now) as f64 / 1000.0
 }
 

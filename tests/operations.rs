@@ -45,7 +45,10 @@ async fn bad_settings_stop_startup_with_one_line_naming_the_variable() {
 }
 
 #[tokio::test]
-#[allow(clippy::zombie_processes)] // killed and waited for below; a panic before that ends the test anyway
+#[expect(
+    clippy::zombie_processes,
+    reason = "killed and waited for below; a panic before that ends the test anyway"
+)]
 async fn a_dotenv_file_is_read_and_the_environment_wins() {
     let mock = MockGemini::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();

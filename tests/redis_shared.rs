@@ -4,14 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/redis_server.rs"]
-mod redis_server;
 mod support;
 
 use std::time::Duration;
 
-use redis_server::RedisServer;
 use serde_json::Value;
+use support::redis_server::{self, RedisServer};
 use support::*;
 
 const FLASH: &str = "gemini-2.5-flash";

@@ -5,13 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/redis_server.rs"]
-mod redis_server;
-use redis_server::{free_port, RedisServer as Server};
+mod support;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+use support::redis_server::{free_port, RedisServer as Server};
 
 use gemini_gateway::store::redis::{RedisStore, RedisTimeouts};
 use gemini_gateway::store::Change;
@@ -24,10 +23,7 @@ const FLASH: &str = "gemini-2.5-flash";
 const PRO: &str = "gemini-2.5-pro";
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
+    support::wall_clock_ms()
 }
 
 async fn store(server: &Server) -> RedisStore {

@@ -6,6 +6,11 @@
 //! ```
 //! Prints exactly one line, `mock-gemini listening on http://HOST:PORT`, then serves until
 //! SIGTERM or SIGINT.
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool: its listening line and its errors are its output"
+)]
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -102,13 +107,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    {
-        #[allow(clippy::print_stdout)]
-        {
-            println!("mock-gemini listening on {}", mock.base_url());
-        }
-        let _ = std::io::stdout().flush();
-    }
+    println!("mock-gemini listening on {}", mock.base_url());
+    let _ = std::io::stdout().flush();
     wait_for_signal().await;
     mock.shutdown().await;
     ExitCode::SUCCESS

@@ -405,7 +405,6 @@ fn instance_of(schema: &Value, text: &str, depth: usize) -> Value {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::models_catalog::find;

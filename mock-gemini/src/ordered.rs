@@ -131,7 +131,6 @@ impl<'de> Visitor<'de> for JsonVisitor {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -353,7 +353,6 @@ fn read_enum(value: &Json, desc: &EnumDesc) -> Option<Value> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -110,7 +110,6 @@ fn collect_refs(value: &Value, location: &str, refs: &mut Vec<(String, String)>)
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

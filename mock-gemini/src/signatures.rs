@@ -138,7 +138,6 @@ fn parts(content: &Value) -> &[Value] {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

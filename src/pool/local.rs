@@ -1,15 +1,15 @@
 //! The pool's local view: each key's state in this process's memory, and every decision made
-//! from it — round-robin selection over the keys usable for a model, cooldowns that only move
-//! later, permanent disables. Pure and synchronous (one short mutex); the async [`super::KeyPool`]
-//! wraps it with a store that makes the facts last or shares them.
+//! from it — round-robin selection (one cursor per model) over the keys usable for a scope,
+//! cooldowns that only move later, permanent disables. Pure and synchronous (one short mutex);
+//! the async [`super::KeyPool`] wraps it with a store that makes the facts last or shares them.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{next_daily_reset, ApiKey, Clock, UnixMillis};
+use super::Scope;
+use crate::clock::{next_daily_reset, Clock, UnixMillis};
+use crate::secret::ApiKey;
 use crate::store::{Change, CounterDelta, StoredState};
 use crate::upstream::classify::{Cooldown, Verdict};
 
@@ -59,8 +59,12 @@ impl KeyState {
 #[derive(Debug, Default)]
 struct PoolState {
     keys: Vec<KeyState>,
-    /// Models requested through the pool, to tell "cooling for everything" from "for some".
+    /// Models requested through the pool, to tell "cooling for everything" from "for some"
+    /// (the model catalog is not a model: listing models does not count).
     models_seen: BTreeSet<String>,
+    /// Round-robin turn per scope name: requests for one model rotate over its keys whatever
+    /// the other models do.
+    cursors: HashMap<String, usize>,
 }
 
 /// A key handed out for one upstream attempt.
@@ -74,7 +78,6 @@ pub struct Lease {
 #[derive(Debug)]
 pub struct LocalView {
     state: Mutex<PoolState>,
-    cursor: AtomicUsize,
     clock: Clock,
     default_cooldown: Duration,
 }
@@ -83,11 +86,10 @@ impl LocalView {
     pub fn new(keys: Vec<ApiKey>, default_cooldown: Duration, clock: Clock) -> LocalView {
         let state = PoolState {
             keys: keys.into_iter().map(KeyState::new).collect(),
-            models_seen: BTreeSet::new(),
+            ..PoolState::default()
         };
         LocalView {
             state: Mutex::new(state),
-            cursor: AtomicUsize::new(0),
             clock,
             default_cooldown,
         }
@@ -114,26 +116,37 @@ impl LocalView {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The next key for `model`, skipping keys already `tried` for this request. A `preferred`
+    /// The next key for `scope`, skipping keys already `tried` for this request. A `preferred`
     /// key (conversation affinity) is taken while it is usable.
-    pub fn pick(&self, model: &str, tried: &[usize], preferred: Option<usize>) -> Option<Lease> {
+    pub fn pick(
+        &self,
+        scope: Scope<'_>,
+        tried: &[usize],
+        preferred: Option<usize>,
+    ) -> Option<Lease> {
         let now = self.clock.now();
-        let mut state = self.lock();
-        if !state.models_seen.contains(model) {
-            state.models_seen.insert(model.to_string());
-        }
-        let usable = |i: usize, s: &KeyState| !tried.contains(&i) && s.usable_for(model, now);
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        note(&mut state.models_seen, scope);
+        let name = scope.name();
+        let keys = &state.keys;
+        let usable = |i: usize| !tried.contains(&i) && keys[i].usable_for(name, now);
         let chosen = match preferred {
-            Some(p) if state.keys.get(p).is_some_and(|s| usable(p, s)) => Some(p),
+            Some(p) if p < keys.len() && usable(p) => Some(p),
             _ => {
                 // Two passes over the keys instead of a list of candidates: no allocation on
                 // the request path.
-                let candidates = || (0..state.keys.len()).filter(|&i| usable(i, &state.keys[i]));
+                let candidates = || (0..keys.len()).filter(|&i| usable(i));
                 match candidates().count() {
                     0 => None,
                     n => {
-                        let turn = self.cursor.fetch_add(1, Ordering::Relaxed);
-                        candidates().nth(turn % n)
+                        let turn = match state.cursors.get_mut(name) {
+                            Some(turn) => turn,
+                            None => state.cursors.entry(name.to_string()).or_default(),
+                        };
+                        let mine = *turn;
+                        *turn = turn.wrapping_add(1);
+                        candidates().nth(mine % n)
                     }
                 }
             }
@@ -149,7 +162,13 @@ impl LocalView {
 
     /// Records a failed attempt and applies its verdict to the key. Returns the fact learned
     /// (a cooldown with its resulting deadline, or a new disable) for the store.
-    pub fn record_failure(&self, index: usize, model: &str, verdict: &Verdict) -> Option<Change> {
+    pub fn record_failure(
+        &self,
+        index: usize,
+        scope: Scope<'_>,
+        verdict: &Verdict,
+    ) -> Option<Change> {
+        let model = scope.name();
         let now = self.clock.now();
         let mut state = self.lock();
         let s = state.keys.get_mut(index)?;
@@ -187,7 +206,10 @@ impl LocalView {
                     since: now,
                 })
             }
-            Verdict::KeyRejected(_) | Verdict::ClientFault | Verdict::Transient => None,
+            Verdict::KeyRejected(_)
+            | Verdict::ClientFault
+            | Verdict::Transient
+            | Verdict::UnusableAnswer => None,
         }
     }
 
@@ -198,7 +220,7 @@ impl LocalView {
                 self.add(key.clone());
                 return;
             }
-            Change::RemoveKey { key_id } => {
+            Change::RemoveKey { key_id, .. } => {
                 self.remove(key_id);
                 return;
             }
@@ -372,17 +394,15 @@ impl LocalView {
         }
     }
 
-    /// Notes that `model` is being requested (for the status view's grouping).
-    pub fn note_model(&self, model: &str) {
-        let mut state = self.lock();
-        if !state.models_seen.contains(model) {
-            state.models_seen.insert(model.to_string());
-        }
+    /// Notes that `scope` is being requested (for the status view's grouping).
+    pub fn note(&self, scope: Scope<'_>) {
+        note(&mut self.lock().models_seen, scope);
     }
 
-    /// How long until some key can serve `model` again; `None` when no key will come back by
+    /// How long until some key can serve `scope` again; `None` when no key will come back by
     /// itself (all disabled) — or when one is usable now (`Some(ZERO)`).
-    pub fn retry_after(&self, model: &str) -> Option<Duration> {
+    pub fn retry_after(&self, scope: Scope<'_>) -> Option<Duration> {
+        let model = scope.name();
         let now = self.clock.now();
         let state = self.lock();
         state
@@ -392,19 +412,6 @@ impl LocalView {
             .map(|s| s.cooldowns.get(model).map_or(now, |&t| t.max(now)))
             .min()
             .map(|t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0)))
-    }
-
-    /// Replaces every key the pool has held (removed ones too) in `text` by its masked form.
-    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let mut out = Cow::Borrowed(text);
-        let state = self.lock();
-        for key in state.keys.iter().map(|s| &s.key) {
-            let secret = key.expose();
-            if !secret.is_empty() && out.contains(secret) {
-                out = Cow::Owned(out.replace(secret, key.masked()));
-            }
-        }
-        out
     }
 
     /// A consistent view of every key, for the status endpoint and `/health`.
@@ -446,6 +453,15 @@ impl LocalView {
             })
             .collect();
         PoolSnapshot { now, keys }
+    }
+}
+
+/// Remembers a model requested (the catalog is not one).
+fn note(models_seen: &mut BTreeSet<String>, scope: Scope<'_>) {
+    if let Scope::Model(model) = scope {
+        if !models_seen.contains(model) {
+            models_seen.insert(model.to_string());
+        }
     }
 }
 

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use super::*;
 use crate::pool::{next_daily_reset, ApiKey, Clock};
+use crate::secret::redact;
 use crate::upstream::classify::{Cooldown, Verdict};
 
-const FLASH: &str = "gemini-2.5-flash";
-const PRO: &str = "gemini-2.5-pro";
+const FLASH: Scope<'static> = Scope::Model("gemini-2.5-flash");
+const PRO: Scope<'static> = Scope::Model("gemini-2.5-pro");
 
 fn pool(n: usize) -> LocalView {
     let keys = (0..n)
@@ -22,7 +23,7 @@ fn pool(n: usize) -> LocalView {
     )
 }
 
-fn picks(p: &LocalView, model: &str, n: usize) -> HashMap<usize, usize> {
+fn picks(p: &LocalView, model: Scope<'_>, n: usize) -> HashMap<usize, usize> {
     let mut seen = HashMap::new();
     for _ in 0..n {
         let lease = p.pick(model, &[], None).unwrap();
@@ -119,7 +120,7 @@ async fn a_daily_quota_waits_for_pacific_midnight() {
     let p = pool(1);
     let now = p.clock().now();
     p.record_failure(0, FLASH, &Verdict::RateLimited(Cooldown::UntilDailyReset));
-    let until = p.snapshot().keys[0].cooldowns[FLASH];
+    let until = p.snapshot().keys[0].cooldowns[FLASH.name()];
     assert_eq!(until, next_daily_reset(now));
     tokio::time::advance(Duration::from_millis(
         u64::try_from(until - now).unwrap() - 1,
@@ -241,10 +242,13 @@ fn redact_masks_every_pool_key() {
     let p = pool(2);
     let k0 = p.keys()[0].1.expose().to_string();
     let text = format!("Consumer 'api_key:{k0}' has been suspended.");
-    let red = p.redact(&text);
+    let red = redact(&text);
     assert!(!red.contains(&k0));
     assert!(red.contains(p.keys()[0].1.masked()));
-    assert!(matches!(p.redact("nothing here"), Cow::Borrowed(_)));
+    assert!(matches!(
+        redact("nothing here"),
+        std::borrow::Cow::Borrowed(_)
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -266,5 +270,5 @@ async fn added_and_removed_keys_keep_indexes_stable() {
     // Errors still get a removed key redacted.
     let removed = p.keys()[1].1.clone();
     p.remove(removed.id());
-    assert!(!p.redact(removed.expose()).contains(removed.expose()));
+    assert!(!redact(removed.expose()).contains(removed.expose()));
 }

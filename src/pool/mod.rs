@@ -3,33 +3,44 @@
 //! later; rejected keys are disabled for every model until an operator re-enables them.
 //!
 //! [`KeyPool`] is the async face dispatch uses. It decides with the in-memory [`LocalView`] and
-//! keeps a [`Backend`] in step: the embedded store (the facts last across restarts), or Redis
-//! (many gateways share one pool: Redis picks the key, and the local view is the fallback while
-//! Redis is unreachable; what was learned meanwhile is merged back when it returns).
+//! keeps the store's [`Backend`] in step: facts that last across restarts (embedded), or a pool
+//! shared by many gateways (Redis picks the key, and the local view is the fallback while Redis
+//! is unreachable; what was learned meanwhile is merged back when it returns). The pool asks the
+//! backend for capabilities and never names a concrete store.
 
-mod clock;
-mod key;
 mod local;
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-pub use clock::{iso8601, next_daily_reset, Clock, UnixMillis};
-pub use key::{fingerprint, mask, ApiKey};
+pub use crate::clock::{iso8601, next_daily_reset, Clock, UnixMillis};
 pub use local::{Disabled, KeyHealth, KeyView, Lease, LocalView, PoolSnapshot};
 
-use crate::store::embedded::EmbeddedStore;
-use crate::store::redis::RedisStore;
-use crate::store::{Change, StoreError};
+use crate::secret::ApiKey;
+use crate::store::{Backend, Change, SharedPick, StoreError};
 use crate::upstream::classify::Verdict;
 
-/// Where the pool's facts go.
-#[derive(Debug, Clone)]
-pub enum Backend {
-    Embedded(EmbeddedStore),
-    Redis(RedisStore),
+/// The name under which the model catalog (`GET /models`, which names no model) keeps its
+/// cooldowns. Model ids never contain `*`.
+pub const CATALOG: &str = "*models.list";
+
+/// What a request asks keys for: one model, or the model catalog. Cooldowns are per scope;
+/// only models count as "requested so far" in the status view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    Model(&'a str),
+    Catalog,
+}
+
+impl Scope<'_> {
+    /// The name cooldowns and round-robin cursors are kept under.
+    pub fn name(&self) -> &str {
+        match self {
+            Scope::Model(m) => m,
+            Scope::Catalog => CATALOG,
+        }
+    }
 }
 
 /// The backend's name and health, for `/health` and the status page.
@@ -47,16 +58,17 @@ pub struct BackendStatus {
 pub struct KeyPool {
     local: LocalView,
     backend: Backend,
-    /// Redis is unreachable: decide locally, remember what we learn.
+    /// The shared store is unreachable: decide locally, remember what we learn.
     degraded: AtomicBool,
     problem: Mutex<Option<String>>,
-    /// Facts learned while Redis was unreachable, merged back on reconnect.
+    /// Facts learned while the shared store was unreachable, merged back on reconnect.
     unsent: Mutex<Vec<Change>>,
 }
 
 impl KeyPool {
     /// A pool over `keys`, seeded with what `backend` already knows about them (keys no longer
-    /// configured are ignored; new ones start available).
+    /// configured are ignored; new ones start available). A shared backend that does not answer
+    /// is not fatal: the pool starts on its own view and joins later.
     pub async fn open(
         keys: Vec<ApiKey>,
         default_cooldown: Duration,
@@ -70,19 +82,12 @@ impl KeyPool {
             problem: Mutex::new(None),
             unsent: Mutex::new(Vec::new()),
         };
-        match &pool.backend {
-            Backend::Embedded(store) => {
-                let membership = store.membership().await?;
-                for key in membership.added {
-                    pool.local.add(key);
-                }
-                for id in &membership.removed {
-                    pool.local.remove(id);
-                }
-                let stored = store.load(pool.ids()).await?;
-                pool.local.merge(&stored, false);
-            }
-            Backend::Redis(_) => pool.refresh().await,
+        if pool.backend.is_shared() {
+            pool.refresh().await;
+        } else {
+            pool.apply_membership(pool.backend.membership().await?);
+            let stored = pool.backend.load(pool.ids()).await?;
+            pool.local.merge(&stored, false);
         }
         Ok(pool)
     }
@@ -93,6 +98,15 @@ impl KeyPool {
             .iter()
             .map(|(_, k)| k.id().to_string())
             .collect()
+    }
+
+    fn apply_membership(&self, m: crate::store::Membership) {
+        for key in m.added {
+            self.local.add(key);
+        }
+        for id in &m.removed {
+            self.local.remove(id);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -107,16 +121,16 @@ impl KeyPool {
         self.local.clock()
     }
 
-    /// The next key for `model`, skipping keys this request already `tried`; a `preferred` key
+    /// The next key for `scope`, skipping keys this request already `tried`; a `preferred` key
     /// (conversation affinity) is taken while it is usable.
     pub async fn pick(
         &self,
-        model: &str,
+        scope: Scope<'_>,
         tried: &[usize],
         preferred: Option<usize>,
     ) -> Option<Lease> {
-        if let (Backend::Redis(redis), false) = (&self.backend, self.is_degraded()) {
-            self.local.note_model(model);
+        if self.backend.is_shared() && !self.is_degraded() {
+            self.local.note(scope);
             let keys = self.local.keys();
             let candidates: Vec<&str> = keys
                 .iter()
@@ -126,11 +140,13 @@ impl KeyPool {
             let preferred = preferred
                 .and_then(|p| keys.iter().find(|(i, _)| *i == p))
                 .map(|(_, k)| k.id());
-            match redis
-                .pick(model, &candidates, preferred, self.clock().now())
+            let now = self.clock().now();
+            match self
+                .backend
+                .pick(scope.name(), &candidates, preferred, now)
                 .await
             {
-                Ok(Some(id)) => {
+                Ok(SharedPick::Key(id)) => {
                     // An id this gateway does not know yet (added elsewhere a moment ago)
                     // falls through to the local choice rather than failing the request.
                     if let Some((index, key)) = keys.iter().find(|(_, k)| k.id() == id).cloned() {
@@ -138,40 +154,40 @@ impl KeyPool {
                         return Some(Lease { index, key });
                     }
                 }
-                Ok(None) => return None,
+                Ok(SharedPick::Nothing) => return None,
+                Ok(SharedPick::Local) => {}
                 Err(e) => self.degrade(&e),
             }
         }
-        self.local.pick(model, tried, preferred)
+        self.local.pick(scope, tried, preferred)
     }
 
     /// Records a failed attempt: the verdict changes the key locally, and the fact reaches the
     /// backend before this returns (so a crash right after loses nothing).
-    pub async fn record_failure(&self, index: usize, model: &str, verdict: &Verdict) {
-        let change = self.local.record_failure(index, model, verdict);
-        match &self.backend {
-            Backend::Embedded(store) => {
-                if let Some(change) = change {
-                    if let Err(e) = store.apply(change).await {
-                        tracing::error!(error = %e, "could not persist a key state change");
-                    }
-                }
-            }
-            Backend::Redis(redis) => {
-                if self.is_degraded() {
-                    self.keep_unsent(change);
-                    return;
-                }
-                let key_id = self.local.key_at(index).map(|k| k.id().to_string());
-                let result = match (&change, key_id) {
-                    (Some(c), _) => redis.apply(c, Some(verdict.label())).await,
-                    (None, Some(id)) => redis.record_failure(&id, verdict.label()).await,
-                    (None, None) => Ok(()),
-                };
-                if let Err(e) = result {
-                    self.degrade(&e);
-                    self.keep_unsent(change);
-                }
+    pub async fn record_failure(&self, index: usize, scope: Scope<'_>, verdict: &Verdict) {
+        let change = self.local.record_failure(index, scope, verdict);
+        if self.backend.is_shared() && self.is_degraded() {
+            self.keep_unsent(change);
+            return;
+        }
+        let key = self.local.key_at(index);
+        let Some(key_id) = change
+            .as_ref()
+            .map(Change::key_id)
+            .or(key.as_ref().map(ApiKey::id))
+        else {
+            return;
+        };
+        if let Err(e) = self
+            .backend
+            .record(change.as_ref(), key_id, verdict.label())
+            .await
+        {
+            if self.backend.is_shared() {
+                self.degrade(&e);
+                self.keep_unsent(change);
+            } else {
+                tracing::error!(error = %e, "could not persist a key state change");
             }
         }
     }
@@ -196,85 +212,72 @@ impl KeyPool {
         *self.problem.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
     }
 
-    /// Background upkeep, about once a second: flush counters to the embedded store; for Redis,
-    /// pull the shared view, or — while it is unreachable — try to reconnect and merge back.
+    /// Background upkeep, about once a second: flush counters to a store that keeps them; for a
+    /// shared store, pull the shared view, or — while it is unreachable — try to reconnect and
+    /// merge back.
     pub async fn maintain(&self) {
-        match &self.backend {
-            Backend::Embedded(store) => {
-                let deltas = self.local.take_counter_deltas();
-                if !deltas.is_empty() {
-                    if let Err(e) = store.flush_counters(deltas).await {
-                        tracing::warn!(error = %e, "could not save key counters");
-                    }
-                }
+        if !self.backend.is_shared() {
+            if let Err(e) = self
+                .backend
+                .flush_counters(self.local.take_counter_deltas())
+                .await
+            {
+                tracing::warn!(error = %e, "could not save key counters");
             }
-            Backend::Redis(redis) => {
-                if self.is_degraded() {
-                    if redis.ping().await.is_err() {
-                        return;
-                    }
-                    // Everything this gateway knows goes back, not only what it learned while
-                    // away: Redis may have come back empty. The merge keeps disables and the
-                    // later deadline.
-                    let unsent =
-                        std::mem::take(&mut *self.unsent.lock().unwrap_or_else(|p| p.into_inner()));
-                    let mut facts = self.local.facts();
-                    facts.extend(unsent.iter().cloned());
-                    if let Err(e) = redis.merge(&facts).await {
-                        self.unsent
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .extend(unsent);
-                        self.degrade(&e);
-                        return;
-                    }
-                    self.degraded.store(false, Ordering::Relaxed);
-                    *self.problem.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                    tracing::info!(
-                        merged = facts.len(),
-                        "state backend reachable again; merged what this gateway learned meanwhile"
-                    );
-                }
-                self.refresh().await;
-            }
-        }
-    }
-
-    /// Pulls the shared view from Redis into the local view (no-op for other backends):
-    /// membership first (keys operators added or removed on any gateway), then key state.
-    pub async fn refresh(&self) {
-        // While Redis is unreachable (or has just come back, possibly empty) the local view is
-        // the truth until `maintain` has merged it back.
-        if self.is_degraded() {
             return;
         }
-        if let Backend::Redis(redis) = &self.backend {
-            match redis.membership().await {
-                Ok(m) => {
-                    for key in m.added {
-                        crate::telemetry::register_secret(key.expose());
-                        self.local.add(key);
-                    }
-                    for id in &m.removed {
-                        self.local.remove(id);
-                    }
-                }
-                Err(e) => return self.degrade(&e),
+        if self.is_degraded() {
+            if self.backend.ping().await.is_err() {
+                return;
             }
-            let ids = self.ids();
-            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-            match redis.load(&refs).await {
-                Ok(stored) => self.local.merge(&stored, true),
-                Err(e) => self.degrade(&e),
+            // Everything this gateway knows goes back, not only what it learned while away:
+            // the store may have come back empty. The merge keeps disables and the later
+            // deadline.
+            let unsent =
+                std::mem::take(&mut *self.unsent.lock().unwrap_or_else(|p| p.into_inner()));
+            let mut facts = self.local.facts();
+            facts.extend(unsent.iter().cloned());
+            if let Err(e) = self.backend.merge(&facts).await {
+                self.unsent
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(unsent);
+                self.degrade(&e);
+                return;
             }
+            self.degraded.store(false, Ordering::Relaxed);
+            *self.problem.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            tracing::info!(
+                merged = facts.len(),
+                "state backend reachable again; merged what this gateway learned meanwhile"
+            );
+        }
+        self.refresh().await;
+    }
+
+    /// Pulls a shared store's view into the local view (no-op for the others): membership first
+    /// (keys operators added or removed on any gateway), then key state.
+    pub async fn refresh(&self) {
+        // While the store is unreachable (or has just come back, possibly empty) the local view
+        // is the truth until `maintain` has merged it back.
+        if !self.backend.is_shared() || self.is_degraded() {
+            return;
+        }
+        match self.backend.membership().await {
+            Ok(m) => self.apply_membership(m),
+            Err(e) => return self.degrade(&e),
+        }
+        match self.backend.load(self.ids()).await {
+            Ok(stored) => self.local.merge(&stored, true),
+            Err(e) => self.degrade(&e),
         }
     }
 
-    /// How long until some key can serve `model` again (see [`LocalView::retry_after`]); with a
+    /// How long until some key can serve `scope` again (see [`LocalView::retry_after`]); with a
     /// shared store the view is refreshed first, since other gateways may know more.
-    pub async fn retry_after(&self, model: &str) -> Option<Duration> {
+    pub async fn retry_after(&self, scope: Scope<'_>) -> Option<Duration> {
         self.refresh().await;
-        self.local.retry_after(model)
+        self.local.retry_after(scope)
     }
 
     /// The index of a key in the pool, by its id.
@@ -286,14 +289,7 @@ impl KeyPool {
     /// gateways sharing the store).
     pub async fn apply(&self, change: Change) -> Result<(), StoreError> {
         self.local.apply(&change);
-        match &self.backend {
-            Backend::Embedded(store) => store.apply(change).await,
-            Backend::Redis(redis) => redis.apply(&change, None).await,
-        }
-    }
-
-    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        self.local.redact(text)
+        self.backend.apply(&change).await
     }
 
     pub fn snapshot(&self) -> PoolSnapshot {
@@ -306,10 +302,7 @@ impl KeyPool {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let (backend, location) = match &self.backend {
-            Backend::Embedded(s) => ("embedded", s.path().display().to_string()),
-            Backend::Redis(r) => ("redis", r.display_url().to_string()),
-        };
+        let (backend, location) = self.backend.describe();
         BackendStatus {
             backend,
             location,

@@ -6,76 +6,67 @@
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
+use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::presented;
-use super::status::status_body;
-use super::AppState;
-use crate::pool::ApiKey;
+use super::auth::{presented, Gate};
+use super::status::{status_body, Ops};
+use crate::secret::ApiKey;
 use crate::store::Change;
+use crate::surfaces::gemini::{Code, GoogleError};
 
-pub fn routes() -> Router<AppState> {
+/// The admin routes, behind the operator key.
+pub fn routes(ops: Ops, gate: &Gate) -> Router {
     Router::new()
         .route("/admin/keys", get(list).post(add))
         .route("/admin/keys/{id}", delete(remove))
         .route("/admin/keys/{id}/enable", post(enable))
         .route("/admin/keys/{id}/clear-cooldown", post(clear_cooldown))
+        .route_layer(from_fn_with_state(gate.clone(), require_admin_key))
+        .with_state(ops)
 }
 
-fn admin_error(code: StatusCode, message: &str) -> Response {
-    let status = match code {
-        StatusCode::UNAUTHORIZED => "UNAUTHENTICATED",
-        StatusCode::FORBIDDEN => "PERMISSION_DENIED",
-        StatusCode::NOT_FOUND => "NOT_FOUND",
-        StatusCode::CONFLICT => "ALREADY_EXISTS",
-        StatusCode::BAD_REQUEST => "INVALID_ARGUMENT",
-        _ => "INTERNAL",
-    };
-    (
-        code,
-        Json(json!({"error": {"code": code.as_u16(), "message": message, "status": status}})),
-    )
-        .into_response()
+fn admin_error(code: Code, message: &str) -> Response {
+    GoogleError::new(code, message).into_response()
 }
 
 /// Middleware: only the operator key passes.
-pub async fn require_admin_key(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    if app.admin_key.is_empty() {
+async fn require_admin_key(State(gate): State<Gate>, req: Request, next: Next) -> Response {
+    if gate.admin_key.is_empty() {
         return admin_error(
-            StatusCode::NOT_FOUND,
+            Code::NotFound,
             "The admin API is off: set ADMIN_API_KEY to turn it on.",
         );
     }
     // Headers only: an operator key in a URL would end up in proxy and access logs.
     let creds = presented(req.headers(), &axum::http::Uri::from_static("/"));
-    if app.admin_key.accepts(&creds) {
+    if gate.admin_key.accepts(&creds) {
         next.run(req).await
-    } else if app.client_keys.accepts(&creds) {
+    } else if gate.client_keys.accepts(&creds) {
         admin_error(
-            StatusCode::FORBIDDEN,
+            Code::PermissionDenied,
             "Client keys cannot use the admin API; use ADMIN_API_KEY.",
         )
     } else {
         admin_error(
-            StatusCode::UNAUTHORIZED,
+            Code::Unauthenticated,
             "The admin API needs ADMIN_API_KEY (x-api-key or Authorization: Bearer).",
         )
     }
 }
 
-async fn list(State(app): State<AppState>) -> Json<Value> {
-    app.pool().refresh().await;
-    Json(status_body(&app.pool().snapshot())["keys"].clone())
+async fn list(State(app): State<Ops>) -> Json<Value> {
+    app.pool.refresh().await;
+    Json(status_body(&app.pool.snapshot())["keys"].clone())
 }
 
 /// The status view of one key.
-fn view(app: &AppState, id: &str) -> Value {
-    status_body(&app.pool().snapshot())["keys"]
+fn view(app: &Ops, id: &str) -> Value {
+    status_body(&app.pool.snapshot())["keys"]
         .as_array()
         .and_then(|keys| keys.iter().find(|k| k["id"] == id).cloned())
         .unwrap_or(Value::Null)
@@ -87,12 +78,12 @@ struct NewKey {
 }
 
 async fn add(
-    State(app): State<AppState>,
+    State(app): State<Ops>,
     body: Result<Json<NewKey>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let Ok(Json(NewKey { key })) = body else {
         return admin_error(
-            StatusCode::BAD_REQUEST,
+            Code::InvalidArgument,
             "Send {\"key\": \"<Gemini API key>\"}.",
         );
     };
@@ -104,14 +95,13 @@ async fn add(
             .any(|c| c.is_whitespace() || c == ',' || c.is_control())
     {
         return admin_error(
-            StatusCode::BAD_REQUEST,
+            Code::InvalidArgument,
             "A key is a non-empty string without spaces or commas.",
         );
     }
     let key = ApiKey::new(key);
-    crate::telemetry::register_secret(key.expose());
     let id = key.id().to_string();
-    if app.pool().index_of(&id).is_some() {
+    if app.pool.index_of(&id).is_some() {
         return (
             StatusCode::CONFLICT,
             Json(json!({"error": {"code": 409, "status": "ALREADY_EXISTS",
@@ -119,10 +109,10 @@ async fn add(
         )
             .into_response();
     }
-    if let Err(e) = app.pool().apply(Change::AddKey { key }).await {
+    if let Err(e) = app.pool.apply(Change::AddKey { key }).await {
         tracing::error!(error = %e, "admin: could not store an added key");
         return admin_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
+            Code::Internal,
             "The key was added to this gateway but could not be stored.",
         );
     }
@@ -130,24 +120,27 @@ async fn add(
     (StatusCode::CREATED, Json(view(&app, &id))).into_response()
 }
 
-async fn remove(State(app): State<AppState>, Path(id): Path<String>) -> Response {
-    if app.pool().index_of(&id).is_none() {
-        return admin_error(StatusCode::NOT_FOUND, "No key with that id is in the pool.");
+async fn remove(State(app): State<Ops>, Path(id): Path<String>) -> Response {
+    if app.pool.index_of(&id).is_none() {
+        return admin_error(Code::NotFound, "No key with that id is in the pool.");
     }
-    if app.pool().len() == 1 {
+    if app.pool.len() == 1 {
         return admin_error(
-            StatusCode::CONFLICT,
+            Code::AlreadyExists,
             "That is the last key in the pool; add another first.",
         );
     }
     if let Err(e) = app
-        .pool()
-        .apply(Change::RemoveKey { key_id: id.clone() })
+        .pool
+        .apply(Change::RemoveKey {
+            key_id: id.clone(),
+            at: app.pool.clock().now(),
+        })
         .await
     {
         tracing::error!(error = %e, "admin: could not store a key removal");
         return admin_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
+            Code::Internal,
             "The key was removed from this gateway but the removal could not be stored.",
         );
     }
@@ -155,7 +148,7 @@ async fn remove(State(app): State<AppState>, Path(id): Path<String>) -> Response
     Json(json!({"id": id, "removed": true})).into_response()
 }
 
-async fn enable(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+async fn enable(State(app): State<Ops>, Path(id): Path<String>) -> Response {
     change(
         &app,
         &id,
@@ -171,7 +164,7 @@ struct ClearQuery {
 }
 
 async fn clear_cooldown(
-    State(app): State<AppState>,
+    State(app): State<Ops>,
     Path(id): Path<String>,
     Query(q): Query<ClearQuery>,
 ) -> Response {
@@ -188,14 +181,14 @@ async fn clear_cooldown(
     .await
 }
 
-async fn change(app: &AppState, id: &str, change: Change, what: &str) -> Response {
-    if app.pool().index_of(id).is_none() {
-        return admin_error(StatusCode::NOT_FOUND, "No key with that id is in the pool.");
+async fn change(app: &Ops, id: &str, change: Change, what: &str) -> Response {
+    if app.pool.index_of(id).is_none() {
+        return admin_error(Code::NotFound, "No key with that id is in the pool.");
     }
-    if let Err(e) = app.pool().apply(change).await {
+    if let Err(e) = app.pool.apply(change).await {
         tracing::error!(error = %e, "admin: could not store a change");
         return admin_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
+            Code::Internal,
             "Changed on this gateway, but the change could not be stored.",
         );
     }

@@ -4,17 +4,42 @@
 //! (Google's SDKs). The operator key (`ADMIN_API_KEY`) guards `/admin`. Comparisons are constant
 //! time over SHA-256 digests, so neither a key's content nor its length leaks through timing.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::AppState;
-use crate::surfaces::anthropic::errors::ErrorType;
-use crate::surfaces::anthropic::http::error_response;
-use crate::surfaces::gemini::google_error;
+use crate::config::Config;
+use crate::secret::Secret;
+use crate::surfaces::gemini::query::percent_decode;
+use crate::surfaces::Dialect;
+
+/// The door: who may come in, and how long a refused body may take to be read away.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// `GATEWAY_API_KEYS`, as digests; empty means open.
+    pub client_keys: Arc<Secrets>,
+    /// `ADMIN_API_KEY`, as a digest; empty means the admin API is off.
+    pub admin_key: Arc<Secrets>,
+    pub max_body_bytes: usize,
+    pub client_timeout: Duration,
+}
+
+impl Gate {
+    pub fn new(config: &Config) -> Gate {
+        Gate {
+            client_keys: Arc::new(Secrets::new(&config.gateway_api_keys)),
+            admin_key: Arc::new(Secrets::new(&config.admin_api_key)),
+            max_body_bytes: config.max_body_bytes,
+            client_timeout: config.client_timeout,
+        }
+    }
+}
 
 /// A set of accepted secrets, kept only as digests.
 #[derive(Debug, Clone, Default)]
@@ -23,9 +48,9 @@ pub struct Secrets {
 }
 
 impl Secrets {
-    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a String>) -> Secrets {
+    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a Secret>) -> Secrets {
         Secrets {
-            digests: secrets.into_iter().map(|s| digest(s)).collect(),
+            digests: secrets.into_iter().map(|s| digest(s.expose())).collect(),
         }
     }
 
@@ -77,50 +102,18 @@ pub fn presented(headers: &HeaderMap, uri: &Uri) -> Vec<String> {
     out
 }
 
-/// Minimal `%XX` and `+` decoding for a query value (never panics on odd input).
-pub fn percent_decode(v: &str) -> String {
-    let hex = |b: u8| match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    };
-    let bytes = v.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Answers 401 in the shape of the API the caller used.
-pub fn unauthorized(uri: &Uri, message: &str) -> Response {
-    if uri.path().starts_with("/v1/messages") {
-        error_response(ErrorType::Authentication, 401, message)
-    } else {
-        google_error(StatusCode::UNAUTHORIZED, message, "UNAUTHENTICATED")
-    }
-}
-
-/// Middleware: with client keys configured, a request must carry one of them.
-pub async fn require_client_key(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    if app.client_keys.is_empty() {
+/// Middleware: with client keys configured, a request must carry one of them; a refusal is a
+/// 401 in dialect `D`.
+pub async fn require_client_key<D: Dialect>(
+    State(gate): State<Gate>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if gate.client_keys.is_empty() {
         return next.run(req).await;
     }
     let creds = presented(req.headers(), req.uri());
-    if app.client_keys.accepts(&creds) {
+    if gate.client_keys.accepts(&creds) {
         return next.run(req).await;
     }
     let message = if creds.is_empty() {
@@ -128,15 +121,9 @@ pub async fn require_client_key(State(app): State<AppState>, req: Request, next:
     } else {
         "The API key is not valid for this gateway."
     };
-    let uri = req.uri().clone();
     // Read the body away first, so the client gets the 401 rather than a broken pipe.
-    super::limits::drain(
-        req.into_body(),
-        app.config.max_body_bytes,
-        app.config.client_timeout,
-    )
-    .await;
-    unauthorized(&uri, message)
+    super::limits::drain(req.into_body(), gate.max_body_bytes, gate.client_timeout).await;
+    D::unauthenticated(message).into_response()
 }
 
 #[cfg(test)]
@@ -152,13 +139,11 @@ mod tests {
         let uri: Uri = "/v1beta/models?alt=sse&key=d%2Be".parse().unwrap();
         assert_eq!(presented(&h, &uri), ["a", "b", "c", "d+e"]);
         assert!(presented(&HeaderMap::new(), &"/x".parse().unwrap()).is_empty());
-        assert_eq!(percent_decode("%é%4"), "%é%4");
-        assert_eq!(percent_decode("a%20b+c%zz"), "a b c%zz");
     }
 
     #[test]
     fn secrets_match_exactly() {
-        let s = Secrets::new(&["alpha".to_string(), "beta".to_string()]);
+        let s = Secrets::new(&[Secret::new("alpha"), Secret::new("beta")]);
         assert!(s.accepts(&["beta".into()]));
         assert!(s.accepts(&["nope".into(), "alpha".into()]));
         assert!(!s.accepts(&["alph".into(), "alphaa".into(), String::new()]));

@@ -8,15 +8,13 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::StreamExt;
 
-use super::AppState;
-use crate::surfaces::anthropic::errors::ErrorType;
-use crate::surfaces::anthropic::http::error_response;
-use crate::surfaces::gemini::google_error;
+use super::auth::Gate;
+use crate::surfaces::{closing, Dialect};
 
 /// Most bytes thrown away for one refused request; past it the connection is simply closed.
 pub const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
@@ -33,42 +31,22 @@ pub async fn drain(body: Body, limit: usize, idle: Duration) {
     }
 }
 
-/// 413 in the shape of the API at `uri`.
-pub fn too_large(uri: &Uri, max_body_bytes: usize) -> Response {
-    let mut resp = if uri.path().starts_with("/v1/messages") {
-        error_response(
-            ErrorType::RequestTooLarge,
-            413,
-            "Request body is too large.",
-        )
-    } else {
-        google_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("Request payload size exceeds the limit: {max_body_bytes} bytes."),
-            "INVALID_ARGUMENT",
-        )
-    };
-    resp.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    resp
-}
-
-/// Middleware: a body whose declared length is over the limit is refused without being served.
-pub async fn refuse_declared_oversize(
-    State(app): State<AppState>,
+/// Middleware: a body whose declared length is over the limit is refused (413 in dialect `D`)
+/// without being served.
+pub async fn refuse_declared_oversize<D: Dialect>(
+    State(gate): State<Gate>,
     req: Request,
     next: Next,
 ) -> Response {
-    let max = app.config.max_body_bytes;
+    let max = gate.max_body_bytes;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
-        let uri = req.uri().clone();
-        drain(req.into_body(), DRAIN_LIMIT, app.config.client_timeout).await;
-        return too_large(&uri, max);
+        drain(req.into_body(), DRAIN_LIMIT, gate.client_timeout).await;
+        return closing(D::too_large(max).into_response());
     }
     next.run(req).await
 }

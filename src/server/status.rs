@@ -3,18 +3,24 @@
 //! appear only masked and by their short id.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::AppState;
-use crate::pool::{iso8601, KeyHealth, PoolSnapshot};
+use crate::pool::{iso8601, KeyHealth, KeyPool, PoolSnapshot};
 
-pub async fn health(State(app): State<AppState>) -> Json<Value> {
-    let snap = app.pool().snapshot();
+/// What the gateway's own endpoints read and change.
+#[derive(Debug, Clone)]
+pub struct Ops {
+    pub pool: Arc<KeyPool>,
+}
+
+pub async fn health(State(ops): State<Ops>) -> Json<Value> {
+    let snap = ops.pool.snapshot();
     let (available, cooling, disabled) = counts(&snap);
-    let backend = app.pool().backend_status();
+    let backend = ops.pool.backend_status();
     Json(json!({
         "status": "ok",
         "pool": format!("{available} of {} keys available, {cooling} cooling, {disabled} disabled", snap.keys.len()),
@@ -22,10 +28,10 @@ pub async fn health(State(app): State<AppState>) -> Json<Value> {
     }))
 }
 
-pub async fn keys_status(State(app): State<AppState>) -> Json<Value> {
-    app.pool().refresh().await;
-    let mut body = status_body(&app.pool().snapshot());
-    body["backend"] = json!(app.pool().backend_status());
+pub async fn keys_status(State(ops): State<Ops>) -> Json<Value> {
+    ops.pool.refresh().await;
+    let mut body = status_body(&ops.pool.snapshot());
+    body["backend"] = json!(ops.pool.backend_status());
     Json(body)
 }
 
@@ -61,16 +67,7 @@ pub fn status_body(snap: &PoolSnapshot) -> Value {
         let cooldowns: BTreeMap<&str, String> = k
             .cooldowns
             .iter()
-            .map(|(m, &t)| {
-                (
-                    if m.is_empty() {
-                        "*models.list"
-                    } else {
-                        m.as_str()
-                    },
-                    iso8601(t),
-                )
-            })
+            .map(|(m, &t)| (m.as_str(), iso8601(t)))
             .collect();
         keys.push(json!({
             "id": k.id,

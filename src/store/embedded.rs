@@ -4,13 +4,13 @@
 //! flushed in the background about once a second, so a crash can lose the last second of counts.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use redb::{Database, ReadableTable, TableDefinition};
 
-use super::{Change, CounterDelta, Membership, StoreError, StoredKey, StoredState};
-use crate::pool::ApiKey;
+use super::{Change, CounterDelta, EmbeddedFault, Membership, StoreError, StoredKey, StoredState};
+use crate::secret::ApiKey;
 
 /// key id → `reason|since`.
 const DISABLED: TableDefinition<&str, &str> = TableDefinition::new("disabled");
@@ -27,7 +27,7 @@ const REMOVED: TableDefinition<&str, i64> = TableDefinition::new("removed_keys")
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
-    path: Arc<PathBuf>,
+    path: Arc<Path>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -40,35 +40,32 @@ impl EmbeddedStore {
     /// Opens (or creates) `dir/pool.redb`. A file that is not a readable redb database is an
     /// error naming the path — never a silently empty pool.
     pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
-        let path = dir.join("pool.redb");
-        let fail = |message: String| StoreError::Embedded {
-            path: path.display().to_string(),
-            message,
+        let path: Arc<Path> = dir.join("pool.redb").into();
+        let fail = |fault: EmbeddedFault| StoreError::Embedded {
+            path: path.clone(),
+            fault: Box::new(fault),
         };
         let created = !dir.exists();
-        std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the folder: {e}")))?;
+        std::fs::create_dir_all(dir).map_err(|e| fail(EmbeddedFault::CreateFolder(e)))?;
         // The database may hold keys an operator added: owner-only, like a private `.env` (a
         // folder that already existed is the operator's, and left as it is).
         if created {
             restrict_to_owner(dir, 0o700);
         }
-        let db = Database::create(&path).map_err(|e| {
-            fail(format!("cannot open the state database ({e}); move the file away to start with a fresh pool state"))
-        })?;
+        let db = Database::create(&path).map_err(|e| fail(EmbeddedFault::Open(e)))?;
         restrict_to_owner(&path, 0o600);
         // Create the tables once so readers never meet a missing table.
-        let txn = db.begin_write().map_err(|e| fail(e.to_string()))?;
-        {
-            txn.open_table(DISABLED).map_err(|e| fail(e.to_string()))?;
-            txn.open_table(COOLDOWNS).map_err(|e| fail(e.to_string()))?;
-            txn.open_table(STATS).map_err(|e| fail(e.to_string()))?;
-            txn.open_table(ADDED).map_err(|e| fail(e.to_string()))?;
-            txn.open_table(REMOVED).map_err(|e| fail(e.to_string()))?;
+        let db_fail = |e: redb::Error| fail(EmbeddedFault::Database(e));
+        let txn = db.begin_write().map_err(|e| db_fail(e.into()))?;
+        for table in [DISABLED, STATS, ADDED] {
+            txn.open_table(table).map_err(|e| db_fail(e.into()))?;
         }
-        txn.commit().map_err(|e| fail(e.to_string()))?;
+        txn.open_table(COOLDOWNS).map_err(|e| db_fail(e.into()))?;
+        txn.open_table(REMOVED).map_err(|e| db_fail(e.into()))?;
+        txn.commit().map_err(|e| db_fail(e.into()))?;
         Ok(EmbeddedStore {
             db: Arc::new(db),
-            path: Arc::new(path),
+            path,
         })
     }
 
@@ -76,10 +73,14 @@ impl EmbeddedStore {
         &self.path
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+    fn err(&self, e: impl Into<redb::Error>) -> StoreError {
+        self.fault(EmbeddedFault::Database(e.into()))
+    }
+
+    fn fault(&self, fault: EmbeddedFault) -> StoreError {
         StoreError::Embedded {
-            path: self.path.display().to_string(),
-            message: e.to_string(),
+            path: self.path.clone(),
+            fault: Box::new(fault),
         }
     }
 
@@ -91,7 +92,7 @@ impl EmbeddedStore {
         let me = self.clone();
         tokio::task::spawn_blocking(move || work(&me))
             .await
-            .map_err(|e| self.err(e))?
+            .map_err(|e| self.fault(EmbeddedFault::Worker(e)))?
     }
 
     /// Commits one state change durably.
@@ -113,11 +114,10 @@ impl EmbeddedStore {
                         .map_err(|e| self.err(e))?;
                     removed.remove(key.id()).map_err(|e| self.err(e))?;
                 }
-                Change::RemoveKey { key_id } => {
+                Change::RemoveKey { key_id, at } => {
                     added.remove(key_id.as_str()).map_err(|e| self.err(e))?;
-                    let now = chrono::Utc::now().timestamp_millis();
                     removed
-                        .insert(key_id.as_str(), now)
+                        .insert(key_id.as_str(), *at)
                         .map_err(|e| self.err(e))?;
                 }
                 Change::Cooldown {
@@ -389,6 +389,7 @@ mod tests {
         store
             .apply(Change::RemoveKey {
                 key_id: "env-key-id".into(),
+                at: 1,
             })
             .await
             .unwrap();
@@ -400,6 +401,7 @@ mod tests {
         store
             .apply(Change::RemoveKey {
                 key_id: a.id().into(),
+                at: 2,
             })
             .await
             .unwrap();

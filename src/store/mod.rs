@@ -1,15 +1,21 @@
 //! Where the pool's state lives beyond one process's memory. The pool keeps a local view and
-//! decides with it; a store makes that view last (embedded, the default) or shared across
+//! decides with it; a [`Backend`] makes that view last (embedded, the default) or shared across
 //! gateways (Redis). Facts are absolute and merge by the same rules everywhere: a disable wins
 //! over no disable, a later cooldown deadline wins over an earlier one.
 
+mod backend;
 pub mod embedded;
+mod error;
 pub mod redis;
 pub mod sealed;
 
 use std::collections::BTreeMap;
 
-use crate::pool::{ApiKey, UnixMillis};
+pub use backend::{Backend, Settings, SharedPick};
+pub use error::{EmbeddedFault, RedisFault, RedisOp, StoreError};
+
+use crate::clock::UnixMillis;
+use crate::secret::ApiKey;
 
 /// One fact the pool learned, to be persisted or shared. Keys are named by their fingerprint
 /// id, never by the secret.
@@ -37,8 +43,8 @@ pub enum Change {
     /// An operator added a key to the pool (the only change that carries a secret; `ApiKey`
     /// never shows it in `Debug`).
     AddKey { key: ApiKey },
-    /// An operator took a key out of the pool.
-    RemoveKey { key_id: String },
+    /// An operator took a key out of the pool, at `at`.
+    RemoveKey { key_id: String, at: UnixMillis },
 }
 
 impl Change {
@@ -49,7 +55,7 @@ impl Change {
             | Change::Disable { key_id, .. }
             | Change::Enable { key_id }
             | Change::ClearCooldown { key_id, .. }
-            | Change::RemoveKey { key_id } => key_id,
+            | Change::RemoveKey { key_id, .. } => key_id,
             Change::AddKey { key } => key.id(),
         }
     }
@@ -82,12 +88,4 @@ pub struct CounterDelta {
     pub requests: u64,
     pub failures: u64,
     pub last_error: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("state file {path}: {message}")]
-    Embedded { path: String, message: String },
-    #[error("redis: {0}")]
-    Redis(String),
 }

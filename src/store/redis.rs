@@ -37,8 +37,8 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{RedisResult, Script, ScriptInvocation};
 
 use super::sealed::Sealer;
-use super::{Change, Membership, StoreError, StoredKey, StoredState};
-use crate::pool::ApiKey;
+use super::{Change, Membership, RedisFault, RedisOp, StoreError, StoredKey, StoredState};
+use crate::secret::ApiKey;
 
 /// Usable = not disabled and no deadline > now for (id, model). `preferred` wins if usable (and
 /// leaves the counter alone); otherwise the shared per-model counter picks among the usable
@@ -182,7 +182,7 @@ impl RedisStore {
         store
             .manager()
             .await
-            .map_err(|e| StoreError::Redis(format!("{}: {e}", store.display_url)))?;
+            .map_err(|fault| StoreError::redis(RedisOp::Connect, fault))?;
         Ok(store)
     }
 
@@ -194,8 +194,8 @@ impl RedisStore {
         timeouts: RedisTimeouts,
     ) -> Result<RedisStore, StoreError> {
         let display_url: Arc<str> = redact(url).into();
-        let client = ::redis::Client::open(url)
-            .map_err(|e| StoreError::Redis(format!("{display_url}: {e}")))?;
+        let client =
+            ::redis::Client::open(url).map_err(|e| StoreError::redis(RedisOp::Connect, e))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeouts.connect))
             .set_response_timeout(Some(timeouts.command))
@@ -229,7 +229,7 @@ impl RedisStore {
 
     /// The shared connection, made now if it does not exist yet (bounded by the connect
     /// timeout); it reconnects by itself afterwards.
-    async fn manager(&self) -> Result<ConnectionManager, String> {
+    async fn manager(&self) -> Result<ConnectionManager, RedisFault> {
         self.conn
             .get_or_try_init(|| async {
                 let c = &self.connector;
@@ -238,8 +238,8 @@ impl RedisStore {
                     ConnectionManager::new_with_config(c.client.clone(), c.config.clone()),
                 )
                 .await
-                .map_err(|_| format!("no connection in {:?}", c.timeout))?
-                .map_err(|e| e.to_string())
+                .map_err(|_| RedisFault::NoConnection(c.timeout))?
+                .map_err(RedisFault::Command)
             })
             .await
             .cloned()
@@ -270,7 +270,7 @@ impl RedisStore {
             .arg(now)
             .arg(preferred.unwrap_or(""))
             .arg(candidates);
-        self.eval("pick", &inv).await
+        self.eval(RedisOp::Pick, &inv).await
     }
 
     /// Lets this store share keys that operators add (sealed under `sealer`).
@@ -285,33 +285,31 @@ impl RedisStore {
         pipe.atomic();
         match change {
             Change::AddKey { key } => {
-                let sealer = self.sealer.as_ref().ok_or_else(|| {
-                    StoreError::Redis(
-                        "adding a key to a shared pool needs ADMIN_API_KEY (it seals the key)"
-                            .into(),
-                    )
-                })?;
-                let sealed = sealer
-                    .seal(key.expose())
-                    .ok_or_else(|| StoreError::Redis("could not seal the key".into()))?;
+                let sealer = self
+                    .sealer
+                    .as_ref()
+                    .ok_or(StoreError::redis(RedisOp::Membership, RedisFault::NoSealer))?;
+                let sealed = sealer.seal(key.expose()).ok_or(StoreError::redis(
+                    RedisOp::Membership,
+                    RedisFault::SealFailed,
+                ))?;
                 pipe.cmd("HSET")
                     .arg(&self.names.added)
                     .arg(key.id())
                     .arg(sealed);
                 pipe.cmd("HDEL").arg(&self.names.removed).arg(key.id());
             }
-            Change::RemoveKey { key_id } => {
-                let now = chrono::Utc::now().timestamp_millis();
+            Change::RemoveKey { key_id, at } => {
                 pipe.cmd("HDEL").arg(&self.names.added).arg(key_id);
                 pipe.cmd("HSET")
                     .arg(&self.names.removed)
                     .arg(key_id)
-                    .arg(now);
+                    .arg(*at);
             }
             _ => return Ok(()),
         }
         let pipe = &pipe;
-        self.run("membership", move |mut c| async move {
+        self.run(RedisOp::Membership, move |mut c| async move {
             pipe.query_async::<()>(&mut c).await
         })
         .await
@@ -325,7 +323,7 @@ impl RedisStore {
         pipe.cmd("HKEYS").arg(&self.names.removed);
         let pipe = &pipe;
         let (added, removed): (HashMap<String, String>, Vec<String>) = self
-            .run("membership", move |mut c| async move {
+            .run(RedisOp::Membership, move |mut c| async move {
                 pipe.query_async(&mut c).await
             })
             .await?;
@@ -348,14 +346,14 @@ impl RedisStore {
         if let Some(label) = failure {
             inv.arg("fail").arg(key_id).arg(label).arg("");
         }
-        self.eval("apply", &inv).await
+        self.eval(RedisOp::Apply, &inv).await
     }
 
     /// Counts a failure that changed no state: failures += 1, last_error = label.
     pub async fn record_failure(&self, key_id: &str, label: &str) -> Result<(), StoreError> {
         let mut inv = self.write_invocation();
         inv.arg("fail").arg(key_id).arg(label).arg("");
-        self.eval("record_failure", &inv).await
+        self.eval(RedisOp::RecordFailure, &inv).await
     }
 
     /// Re-applies facts learned while Redis was unreachable, all in one atomic script.
@@ -368,7 +366,7 @@ impl RedisStore {
         for change in changes {
             push(&mut inv, change);
         }
-        self.eval("merge", &inv).await
+        self.eval(RedisOp::Merge, &inv).await
     }
 
     /// Everything known about these ids (absent ids → default). One atomic pipeline.
@@ -401,7 +399,7 @@ impl RedisStore {
             HashMap<String, String>,
         );
         let (disabled, stats, cooldowns): Loaded = self
-            .run("load", move |mut c| async move {
+            .run(RedisOp::Load, move |mut c| async move {
                 pipe.query_async(&mut c).await
             })
             .await?;
@@ -433,7 +431,7 @@ impl RedisStore {
     pub async fn ping(&self) -> Result<(), StoreError> {
         let ping = ::redis::cmd("PING");
         let ping = &ping;
-        self.run("ping", move |mut c| async move {
+        self.run(RedisOp::Ping, move |mut c| async move {
             ping.query_async::<String>(&mut c).await
         })
         .await
@@ -448,7 +446,7 @@ impl RedisStore {
 
     async fn eval<T: ::redis::FromRedisValue>(
         &self,
-        what: &str,
+        what: RedisOp,
         inv: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
         self.run(
@@ -460,7 +458,7 @@ impl RedisStore {
 
     /// Runs `op` within the call budget. A refused connection means nothing was sent, so it is
     /// tried once more: the refusal itself started a reconnect, which may find Redis back.
-    async fn run<T, F, Fut>(&self, what: &str, op: F) -> Result<T, StoreError>
+    async fn run<T, F, Fut>(&self, what: RedisOp, op: F) -> Result<T, StoreError>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
@@ -468,7 +466,7 @@ impl RedisStore {
         let conn = self
             .manager()
             .await
-            .map_err(|e| StoreError::Redis(format!("{what}: {e}")))?;
+            .map_err(|fault| StoreError::redis(what, fault))?;
         let attempt = async {
             match op(conn.clone()).await {
                 Err(e) if e.is_connection_refusal() => op(conn.clone()).await,
@@ -476,11 +474,8 @@ impl RedisStore {
             }
         };
         match tokio::time::timeout(self.budget, attempt).await {
-            Ok(result) => result.map_err(|e| StoreError::Redis(format!("{what}: {e}"))),
-            Err(_) => Err(StoreError::Redis(format!(
-                "{what}: no answer within {} ms",
-                self.budget.as_millis()
-            ))),
+            Ok(result) => result.map_err(|e| StoreError::redis(what, e)),
+            Err(_) => Err(StoreError::redis(what, RedisFault::Timeout(self.budget))),
         }
     }
 }

@@ -1,5 +1,83 @@
-//! The APIs clients speak to the gateway. Each surface parses its own dialect, hands a Gemini
-//! request to dispatch, and answers in its own shape, errors included.
+//! The APIs clients speak to the gateway. A surface is a plug-in: one folder holding its routes,
+//! its error dialect and its pure translators. It parses its own dialect, hands a Gemini request
+//! to dispatch, and answers in its own shape, errors included.
+//!
+//! The house's shared layers (client keys, body limits) and dispatch's failures (no key
+//! available, Gemini's own errors, no answer) reach the client in the route's own shape because
+//! each surface names its [`Dialect`]: the server mounts every [`Surface`] with layers generic
+//! over it. Adding a surface is a folder here and one line in the server's list.
 
 pub mod anthropic;
 pub mod gemini;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+use crate::config::Config;
+use crate::dispatch::{retry_after_secs, DispatchError, Dispatcher};
+
+/// What every surface is given to build its routes.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub dispatcher: Dispatcher,
+    pub config: Arc<Config>,
+}
+
+/// An API the gateway serves.
+pub trait Surface {
+    /// Its error shape, for everything that answers on its routes.
+    type Dialect: Dialect;
+
+    /// Its routes, state included.
+    fn routes(ctx: &Context) -> Router;
+}
+
+/// An API's error shape: a typed error that answers as that API does, for the failures the
+/// house's shared layers and dispatch produce.
+pub trait Dialect: IntoResponse + Send + 'static {
+    /// 401: the request carries no valid client key.
+    fn unauthenticated(message: &str) -> Self;
+    /// 413: the body is larger than `MAX_BODY_BYTES`.
+    fn too_large(max_body_bytes: usize) -> Self;
+    /// 400: the body could not be read.
+    fn unreadable_body(detail: &str) -> Self;
+    /// Dispatch gave up on a request for `model`: no key available (503 with `Retry-After`),
+    /// Gemini's own error, or no answer at all.
+    fn from_dispatch(model: &str, e: DispatchError) -> Self;
+}
+
+/// The request body, or the response refusing it in dialect `D` (a body too large also closes
+/// the connection: its rest was never read).
+pub fn read_body<D: Dialect>(
+    body: Result<Bytes, BytesRejection>,
+    max_body_bytes: usize,
+) -> Result<Bytes, Box<Response>> {
+    body.map_err(|e| {
+        Box::new(if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            closing(D::too_large(max_body_bytes).into_response())
+        } else {
+            D::unreadable_body(&e.body_text()).into_response()
+        })
+    })
+}
+
+/// `resp` with `Connection: close`.
+pub fn closing(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// `resp` with `Retry-After` when there is a time to give.
+pub fn with_retry_after(mut resp: Response, after: Option<std::time::Duration>) -> Response {
+    if let Some(d) = after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(d)));
+    }
+    resp
+}

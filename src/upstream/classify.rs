@@ -31,6 +31,9 @@ pub enum Verdict {
     /// The upstream faltered (5xx, timeout, connection): the key is fine; retry on another key,
     /// a bounded number of times.
     Transient,
+    /// A 200 whose content the surface cannot use (Gemini's `MALFORMED_FUNCTION_CALL`, no
+    /// candidate at all): the key is fine; another attempt may do better, once.
+    UnusableAnswer,
 }
 
 impl Verdict {
@@ -47,6 +50,7 @@ impl Verdict {
             Verdict::KeyRejected(reason) => reason,
             Verdict::ClientFault => "client_error",
             Verdict::Transient => "upstream_unavailable",
+            Verdict::UnusableAnswer => "unusable_answer",
         }
     }
 }

@@ -1,12 +1,19 @@
-//! The HTTP client that calls Gemini: one connection pool for the process, TCP_NODELAY, keys only
-//! in the `x-goog-api-key` header (never in a URL, where they would leak into logs and errors).
+//! The seam between dispatch and the network: [`Upstream`] sends one attempt with one key and
+//! answers with the response head and a body stream. [`HttpUpstream`] is the real one — one
+//! connection pool for the process, TCP_NODELAY, keys only in the `x-goog-api-key` header (never
+//! in a URL, where they would leak into logs and errors). Tests put a scripted upstream in its
+//! place to drive dispatch and the router in-process under a paused clock.
 
+use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Method;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use http::{HeaderValue, Method, StatusCode};
 
-use crate::pool::ApiKey;
+use crate::secret::ApiKey;
 
 /// What to send upstream, independent of which key sends it.
 #[derive(Debug, Clone)]
@@ -18,15 +25,62 @@ pub struct UpstreamRequest {
     pub body: Option<Bytes>,
 }
 
-/// The shared upstream client.
+/// An upstream body, chunk by chunk as it arrives.
+pub type BodyStream = BoxStream<'static, Result<Bytes, TransportError>>;
+
+/// The response head, and the body still to come.
+pub struct UpstreamResponse {
+    pub status: StatusCode,
+    pub content_type: Option<HeaderValue>,
+    pub body: BodyStream,
+}
+
+impl fmt::Debug for UpstreamResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamResponse")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The connection failed, or broke while the body was read. Its text is redacted of every
+/// secret the process knows.
+#[derive(Debug)]
+pub struct TransportError(Box<dyn std::error::Error + Send + Sync>);
+
+impl TransportError {
+    pub fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> TransportError {
+        TransportError(e.into())
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::secret::redact(&self.0.to_string()))
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// Sends one attempt with one key; resolves when the response headers arrive.
+pub trait Upstream: Send + Sync + fmt::Debug {
+    fn send<'a>(
+        &'a self,
+        key: &'a ApiKey,
+        req: &'a UpstreamRequest,
+    ) -> BoxFuture<'a, Result<UpstreamResponse, TransportError>>;
+}
+
+/// The real upstream: HTTP to `GEMINI_BASE_URL`.
 #[derive(Debug, Clone)]
-pub struct UpstreamClient {
+pub struct HttpUpstream {
     http: reqwest::Client,
     base_url: String,
 }
 
-impl UpstreamClient {
-    pub fn new(base_url: &str) -> Result<UpstreamClient, reqwest::Error> {
+impl HttpUpstream {
+    pub fn new(base_url: &str) -> Result<HttpUpstream, reqwest::Error> {
         let http = reqwest::Client::builder()
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10))
@@ -35,21 +89,22 @@ impl UpstreamClient {
             .tcp_keepalive(Duration::from_secs(30))
             .user_agent(concat!("gemini-gateway/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(UpstreamClient {
+        Ok(HttpUpstream {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
         })
     }
+}
 
-    /// Sends one attempt with `key`. Resolves when the response headers arrive.
-    pub async fn send(
-        &self,
-        key: &ApiKey,
-        req: &UpstreamRequest,
-    ) -> Result<reqwest::Response, reqwest::Error> {
+impl Upstream for HttpUpstream {
+    fn send<'a>(
+        &'a self,
+        key: &'a ApiKey,
+        req: &'a UpstreamRequest,
+    ) -> BoxFuture<'a, Result<UpstreamResponse, TransportError>> {
         let url = format!("{}{}", self.base_url, req.path_and_query);
         let mut builder = self.http.request(req.method.clone(), url);
-        if let Ok(mut value) = http::HeaderValue::from_str(key.expose()) {
+        if let Ok(mut value) = HeaderValue::from_str(key.expose()) {
             // Sensitive: HTTP/2 never indexes it in HPACK tables, and debug output hides it.
             value.set_sensitive(true);
             builder = builder.header("x-goog-api-key", value);
@@ -59,6 +114,13 @@ impl UpstreamClient {
                 .header(http::header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        builder.send().await
+        Box::pin(async move {
+            let resp = builder.send().await.map_err(TransportError::new)?;
+            Ok(UpstreamResponse {
+                status: resp.status(),
+                content_type: resp.headers().get(http::header::CONTENT_TYPE).cloned(),
+                body: resp.bytes_stream().map_err(TransportError::new).boxed(),
+            })
+        })
     }
 }

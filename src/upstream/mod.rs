@@ -1,8 +1,14 @@
-//! Everything about talking to Gemini: the HTTP client, its structured errors, and what those
-//! errors mean for a key.
+//! Everything about talking to Gemini: the [`Upstream`] seam and its HTTP client, Gemini's wire
+//! types and SSE framing, its structured errors, and what those errors mean for a key.
 
 pub mod classify;
 pub mod client;
+#[cfg(test)]
+pub mod scripted;
 pub mod sse;
 pub mod status;
 pub mod wire;
+
+pub use client::{
+    BodyStream, HttpUpstream, TransportError, Upstream, UpstreamRequest, UpstreamResponse,
+};

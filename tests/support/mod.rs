@@ -1,8 +1,13 @@
 //! Black-box test support: starts the built `gemini-gateway` binary on port 0 against an
-//! in-process strict mock Gemini, and captures every line it logs.
+//! in-process strict mock Gemini, and captures every line it logs. A [`Scenario`] is the usual
+//! start (a mock, N keys, a gateway with some settings); [`eventually`] waits for what another
+//! process does in its own time (a Redis sync), where no clock or event of the test's can.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod redis_server;
+
+use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -23,6 +28,82 @@ pub fn keys(n: usize) -> Vec<String> {
 /// The seed's masking of a key.
 pub fn masked(k: &str) -> String {
     format!("{}...{}", &k[..6], &k[k.len() - 4..])
+}
+
+/// The usual start: a strict mock, `keys` pool keys, and a gateway on them.
+pub struct Scenario {
+    pub mock: MockGemini,
+    pub keys: Vec<String>,
+    pub gw: Gateway,
+}
+
+impl Scenario {
+    /// A scenario with `n` keys ([`key`]`(0..n)`).
+    pub fn keys(n: usize) -> ScenarioBuilder {
+        ScenarioBuilder {
+            keys: n,
+            env: Vec::new(),
+        }
+    }
+}
+
+/// Settings for a [`Scenario`] before it starts.
+pub struct ScenarioBuilder {
+    keys: usize,
+    env: Vec<(String, String)>,
+}
+
+impl ScenarioBuilder {
+    /// One more setting for the gateway (wins over the defaults).
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Several settings at once.
+    pub fn envs(self, pairs: &[(&str, &str)]) -> Self {
+        pairs.iter().fold(self, |b, (k, v)| b.env(k, v))
+    }
+
+    pub async fn start(self) -> Scenario {
+        let mock = MockGemini::start().await.unwrap();
+        let keys = keys(self.keys);
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let gw = Gateway::start(&mock, &keys, &env).await;
+        Scenario { mock, keys, gw }
+    }
+}
+
+/// Polls `probe` until it gives a value (every 20 ms, for at most 10 s); panics naming `what`
+/// otherwise. For what another process does in its own time.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("gave up waiting: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The real time in Unix ms: black-box tests hold the gateway's deadlines against it.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the gateway under test runs on the real clock"
+)]
+pub fn wall_clock_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 /// A running gateway process; killed on drop.

@@ -1,8 +1,6 @@
 //! A real `redis-server` of a test's own on a free loopback port (no persistence), killed on
 //! drop; it can be killed and restarted on the same port to play an outage.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

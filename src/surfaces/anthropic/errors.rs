@@ -1,10 +1,18 @@
-//! Anthropic-surface errors and the Anthropic error body.
+//! Anthropic-surface errors: [`AnthropicError`], what the pure translators fail with, and
+//! [`ApiError`], the surface's error dialect as it goes over HTTP.
 //!
 //! Body shape: `{"type":"error","error":{"type":"invalid_request_error","message":"…"}}`; the
 //! HTTP layer may add `request_id`. Status codes follow docs.claude.com/en/api/errors (400, 401,
 //! 403, 404, 413, 429, 500, 504, 529).
 
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
+
+use crate::dispatch::{no_key_message, Cause, DispatchError};
+use crate::surfaces::{with_retry_after, Dialect};
 
 /// The Anthropic `error.type` values, each with its HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +177,93 @@ fn prompt_too_long(message: &str) -> Option<(u64, u64)> {
 /// `{"type":"error","error":{"type":…,"message":…}}`.
 pub fn error_body(kind: ErrorType, message: &str) -> Value {
     json!({"type": "error", "error": {"type": kind.as_str(), "message": message}})
+}
+
+/// An Anthropic error response: its type, HTTP status, message and, when no key can serve yet,
+/// when to retry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub kind: ErrorType,
+    pub status: StatusCode,
+    pub message: String,
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// An error with the status Anthropic uses for `kind`.
+    pub fn new(kind: ErrorType, message: impl Into<String>) -> ApiError {
+        ApiError {
+            kind,
+            status: StatusCode::from_u16(kind.status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> ApiError {
+        self.status = status;
+        self
+    }
+}
+
+impl From<AnthropicError> for ApiError {
+    fn from(e: AnthropicError) -> ApiError {
+        ApiError::new(e.kind(), e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = error_body(self.kind, &self.message);
+        with_retry_after(
+            (self.status, axum::Json(body)).into_response(),
+            self.retry_after,
+        )
+    }
+}
+
+impl Dialect for ApiError {
+    fn unauthenticated(message: &str) -> Self {
+        ApiError::new(ErrorType::Authentication, message)
+    }
+
+    fn too_large(_max_body_bytes: usize) -> Self {
+        ApiError::new(ErrorType::RequestTooLarge, "Request body is too large.")
+    }
+
+    fn unreadable_body(detail: &str) -> Self {
+        ApiError::new(ErrorType::InvalidRequest, detail)
+    }
+
+    /// No key: 503 `overloaded_error` with `Retry-After`. Gemini's own error in Anthropic's
+    /// terms ([`AnthropicError::from_upstream`]). No answer: 504 `timeout_error` or 502
+    /// `api_error`.
+    fn from_dispatch(model: &str, e: DispatchError) -> Self {
+        match e.cause {
+            Cause::NoKeyAvailable { retry_after } => ApiError {
+                retry_after,
+                ..ApiError::new(ErrorType::Overloaded, no_key_message(model, retry_after))
+                    .with_status(StatusCode::SERVICE_UNAVAILABLE)
+            },
+            Cause::Upstream { rpc, body } => {
+                let message = match rpc {
+                    Some(r) if !r.message.is_empty() => r.message,
+                    _ => String::from_utf8_lossy(&body).chars().take(500).collect(),
+                };
+                AnthropicError::from_upstream(e.status.as_u16(), &message, false).into()
+            }
+            Cause::NoAnswer(failure) if failure.timed_out() => ApiError::new(
+                ErrorType::Timeout,
+                format!("Gemini did not answer in time: {failure}"),
+            ),
+            Cause::NoAnswer(failure) => ApiError::new(
+                ErrorType::Api,
+                format!("Gemini could not be reached: {failure}"),
+            )
+            .with_status(StatusCode::BAD_GATEWAY),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,28 +1,33 @@
-//! The Anthropic Messages API surface: pure translations between Anthropic requests/responses
-//! and the Gemini wire format, with no I/O.
+//! The Anthropic Messages API surface (Claude Code, the Anthropic SDKs): its routes
+//! (`routes`, the stream `relay`), its error dialect ([`ApiError`]) and pure translations
+//! between Anthropic requests/responses and the Gemini wire format, with no I/O.
 //!
 //! Flow for `POST /v1/messages`:
 //! [`parse_messages_request`] → [`resolve_model`] → [`to_generate_content`] → (upstream call) →
 //! [`from_generate_content`], or per stream chunk [`StreamTranslator::on_chunk`] then
 //! [`StreamTranslator::finish`]. For `/v1/messages/count_tokens`:
 //! [`parse_count_tokens_request`] → [`to_count_tokens`] → [`from_count_tokens`].
-//! Every failure is an [`AnthropicError`] with its HTTP status and Anthropic error body.
+//! Every translation failure is an [`AnthropicError`]; over HTTP it is an [`ApiError`].
 
 mod blocks;
 mod contents;
 pub mod errors;
-pub mod http;
 pub mod models;
+mod relay;
 pub mod request;
 pub mod response;
+mod routes;
 pub mod schema;
+mod session;
 pub mod signatures;
 pub mod stream;
 mod tools;
 pub mod types;
 pub mod validate;
 
-pub use errors::{error_body, AnthropicError, ErrorType};
+use axum::Router;
+
+pub use errors::{error_body, AnthropicError, ApiError, ErrorType};
 pub use models::{resolve_model, ModelMap};
 pub use request::{
     parse_count_tokens_request, parse_messages_request, to_count_tokens, to_generate_content,
@@ -33,3 +38,14 @@ pub use schema::downgrade_to_parameters;
 pub use signatures::SKIP_SIGNATURE_SENTINEL;
 pub use stream::{write_error, write_event, write_ping, StreamTranslator};
 pub use types::{CountTokensResponse, MessagesRequest, MessagesResponse, StopReason, StreamEvent};
+
+/// The Messages surface.
+pub struct Anthropic;
+
+impl super::Surface for Anthropic {
+    type Dialect = ApiError;
+
+    fn routes(ctx: &super::Context) -> Router {
+        routes::routes(ctx)
+    }
+}

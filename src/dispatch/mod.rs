@@ -1,0 +1,337 @@
+//! The failover policy, in one place: dispatch owns every choice of key and every retry. A
+//! request tries the keys usable for its model one by one — the session's key first while it is
+//! usable (affinity), then round-robin — each key at most once and each attempt bounded by
+//! `REQUEST_TIMEOUT`. Every outcome is classified once and recorded in the pool, the unusable
+//! answers a surface refuses included. A request the client got wrong goes straight back; at most
+//! [`MAX_TRANSIENT_ATTEMPTS`] upstream failures and [`MAX_UNUSABLE_ANSWERS`] unusable answers are
+//! spent on one request. A stream may switch keys only until its first byte is in hand (see
+//! [`stream`]); a surface may ask for a commit deadline, after which it gets the dispatch still
+//! under way and keeps its client waiting.
+
+mod affinity;
+mod error;
+mod stream;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use http::{HeaderValue, StatusCode};
+use tokio::time::timeout;
+
+pub use affinity::Affinity;
+pub use error::{no_key_message, retry_after_secs, Cause, DispatchError, Failure, StreamBroken};
+pub use stream::{CommittedStream, PendingStream, StreamStart};
+
+use crate::pool::{KeyPool, Lease, Scope};
+use crate::upstream::classify::{classify, Verdict};
+use crate::upstream::status::RpcStatus;
+use crate::upstream::{BodyStream, Upstream, UpstreamRequest};
+
+/// Upstream failures of the transient kind (5xx, timeouts, connection errors) that one request
+/// may meet before giving up; rate limits and rejected keys do not count (they fail over until
+/// the keys run out).
+pub const MAX_TRANSIENT_ATTEMPTS: usize = 3;
+
+/// Answers a surface may refuse as unusable (Gemini's `MALFORMED_FUNCTION_CALL`) before the last
+/// one is returned: the first is retried once, on another key.
+pub const MAX_UNUSABLE_ANSWERS: usize = 2;
+
+/// How much of an upstream error body is read (they are small; this bounds a hostile one).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// What a request asks of the pool: keys for a model (or the model catalog), and the session
+/// whose key it should stay on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    target: Target,
+    session: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Model(String),
+    Catalog,
+}
+
+impl Route {
+    /// Keys usable for `model` (a validated, non-empty model id).
+    pub fn model(model: &str) -> Route {
+        debug_assert!(!model.is_empty(), "a route names its model");
+        Route {
+            target: Target::Model(model.to_string()),
+            session: None,
+        }
+    }
+
+    /// Keys usable for the model catalog (listing models names no model).
+    pub fn catalog() -> Route {
+        Route {
+            target: Target::Catalog,
+            session: None,
+        }
+    }
+
+    /// Stays on the key that served `session` last, while it is usable.
+    pub fn with_session(mut self, session: Option<String>) -> Route {
+        self.session = session;
+        self
+    }
+
+    pub fn scope(&self) -> Scope<'_> {
+        match &self.target {
+            Target::Model(m) => Scope::Model(m),
+            Target::Catalog => Scope::Catalog,
+        }
+    }
+
+    /// The model's name, or the catalog's, for messages and logs.
+    pub fn name(&self) -> &str {
+        match &self.target {
+            Target::Model(m) => m,
+            Target::Catalog => "the model list",
+        }
+    }
+}
+
+/// A successful non-streaming answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: Option<HeaderValue>,
+    pub body: Bytes,
+    pub lease: Lease,
+}
+
+/// What a surface makes of a successful answer.
+pub enum Checked<T, E> {
+    /// Usable: the request is done.
+    Accept(T),
+    /// Final: the surface answers with this error, and no other key would do better.
+    Refuse(E),
+    /// Unusable, but another attempt may succeed (recorded against the key like any failure).
+    Retry(E),
+}
+
+/// Runs requests against the pool with failover.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    pool: Arc<KeyPool>,
+    upstream: Arc<dyn Upstream>,
+    affinity: Arc<Affinity>,
+    attempt_timeout: Duration,
+}
+
+/// How one attempt went wrong.
+enum Attempt {
+    /// The key or the upstream failed; another key may serve.
+    Failed(DispatchError, Verdict),
+    /// The request's own fault: answer the client now.
+    Client(DispatchError),
+}
+
+impl Dispatcher {
+    pub fn new(
+        pool: Arc<KeyPool>,
+        upstream: Arc<dyn Upstream>,
+        attempt_timeout: Duration,
+    ) -> Dispatcher {
+        Dispatcher {
+            pool,
+            upstream,
+            affinity: Arc::new(Affinity::default()),
+            attempt_timeout,
+        }
+    }
+
+    pub fn pool(&self) -> &Arc<KeyPool> {
+        &self.pool
+    }
+
+    /// A non-streaming request: the first success across the usable keys.
+    pub async fn unary(
+        &self,
+        route: &Route,
+        req: &UpstreamRequest,
+    ) -> Result<Answer, DispatchError> {
+        let accepted = self
+            .unary_checked(
+                route,
+                req,
+                Checked::<Answer, std::convert::Infallible>::Accept,
+            )
+            .await?;
+        Ok(accepted.unwrap_or_else(|never| match never {}))
+    }
+
+    /// A non-streaming request whose successful answers `check` judges: an answer it refuses as
+    /// [`Checked::Retry`] costs an attempt and is retried on another key (up to
+    /// [`MAX_UNUSABLE_ANSWERS`]); a final refusal, or the last one, comes back as `Ok(Err(e))`.
+    pub async fn unary_checked<T, E>(
+        &self,
+        route: &Route,
+        req: &UpstreamRequest,
+        check: impl FnMut(Answer) -> Checked<T, E>,
+    ) -> Result<Result<T, E>, DispatchError> {
+        self.with_failover(route, |lease| self.unary_attempt(lease, req), check)
+            .await
+    }
+
+    /// One non-streaming attempt with `lease`, bounded by the attempt timeout.
+    async fn unary_attempt(&self, lease: Lease, req: &UpstreamRequest) -> Result<Answer, Attempt> {
+        let attempt = async {
+            let resp = self.upstream.send(&lease.key, req).await?;
+            if !resp.status.is_success() {
+                return Ok(Err((resp.status, read_error_body(resp.body).await)));
+            }
+            let body = collect(resp.body).await?;
+            Ok::<_, crate::upstream::TransportError>(Ok((resp.status, resp.content_type, body)))
+        };
+        match timeout(self.attempt_timeout, attempt).await {
+            Ok(Ok(Ok((status, content_type, body)))) => Ok(Answer {
+                status,
+                content_type,
+                body,
+                lease,
+            }),
+            Ok(Ok(Err((status, body)))) => Err(judge(status, body)),
+            Ok(Err(e)) => Err(failed(Failure::Transport(e))),
+            Err(_) => Err(failed(Failure::NoAnswerInTime)),
+        }
+    }
+
+    /// The failover loop shared by every kind of request: `attempt` runs one key, `check`
+    /// judges what a successful attempt brought.
+    async fn with_failover<T, U, E, F, Fut>(
+        &self,
+        route: &Route,
+        mut attempt: F,
+        mut check: impl FnMut(T) -> Checked<U, E>,
+    ) -> Result<Result<U, E>, DispatchError>
+    where
+        F: FnMut(Lease) -> Fut,
+        Fut: Future<Output = Result<T, Attempt>>,
+    {
+        let scope = route.scope();
+        let preferred = self.affinity.preferred(route.session.as_deref());
+        let mut tried: Vec<usize> = Vec::new();
+        let (mut transient, mut unusable) = (0, 0);
+        let mut last: Option<DispatchError> = None;
+        let mut last_unusable: Option<E> = None;
+        while let Some(lease) = self.pool.pick(scope, &tried, preferred).await {
+            tried.push(lease.index);
+            // The key (shared, not copied) is kept only to name it in a failure's log line.
+            let (index, key) = (lease.index, lease.key.clone());
+            let verdict = match attempt(lease).await {
+                Ok(answer) => match check(answer) {
+                    Checked::Accept(done) => {
+                        self.affinity.remember(route.session.as_deref(), index);
+                        return Ok(Ok(done));
+                    }
+                    Checked::Refuse(e) => {
+                        self.affinity.remember(route.session.as_deref(), index);
+                        return Ok(Err(e));
+                    }
+                    Checked::Retry(e) => {
+                        unusable += 1;
+                        last_unusable = Some(e);
+                        Verdict::UnusableAnswer
+                    }
+                },
+                Err(Attempt::Client(err)) => {
+                    self.pool
+                        .record_failure(index, scope, &Verdict::ClientFault)
+                        .await;
+                    return Err(err);
+                }
+                Err(Attempt::Failed(err, verdict)) => {
+                    if verdict == Verdict::Transient {
+                        transient += 1;
+                    }
+                    last = Some(err);
+                    verdict
+                }
+            };
+            tracing::warn!(key = %key.id(), model = route.name(), outcome = verdict.label(), "upstream attempt failed; failing over");
+            self.pool.record_failure(index, scope, &verdict).await;
+            if unusable >= MAX_UNUSABLE_ANSWERS || transient >= MAX_TRANSIENT_ATTEMPTS {
+                break;
+            }
+        }
+        if let Some(e) = last_unusable {
+            return Ok(Err(e));
+        }
+        match self.pool.retry_after(scope).await {
+            Some(d) if d.is_zero() => Err(last.unwrap_or(DispatchError::no_key(None))),
+            retry_after => Err(DispatchError::no_key(retry_after)),
+        }
+    }
+}
+
+/// Classifies a non-2xx answer; the body is redacted before it goes anywhere.
+fn judge(status: StatusCode, body: Bytes) -> Attempt {
+    let rpc = RpcStatus::parse(&body);
+    let verdict = classify(status.as_u16(), rpc.as_ref());
+    let body = match crate::secret::redact(&String::from_utf8_lossy(&body)) {
+        std::borrow::Cow::Owned(clean) => Bytes::from(clean),
+        std::borrow::Cow::Borrowed(_) => body,
+    };
+    let rpc = rpc.map(|mut r| {
+        r.message = crate::secret::redact(&r.message).into_owned();
+        r
+    });
+    let err = DispatchError {
+        status,
+        cause: Cause::Upstream { body, rpc },
+    };
+    if verdict.may_fail_over() {
+        Attempt::Failed(err, verdict)
+    } else {
+        Attempt::Client(err)
+    }
+}
+
+/// An attempt that got no answer: transient.
+fn failed(failure: Failure) -> Attempt {
+    Attempt::Failed(DispatchError::no_answer(failure), Verdict::Transient)
+}
+
+impl From<crate::upstream::TransportError> for Attempt {
+    fn from(e: crate::upstream::TransportError) -> Self {
+        failed(Failure::Transport(e))
+    }
+}
+
+/// A whole body; a body of one chunk is not copied.
+async fn collect(mut body: BodyStream) -> Result<Bytes, crate::upstream::TransportError> {
+    let Some(first) = body.next().await.transpose()? else {
+        return Ok(Bytes::new());
+    };
+    let Some(second) = body.next().await.transpose()? else {
+        return Ok(first);
+    };
+    let mut all = BytesMut::with_capacity(first.len() + second.len());
+    all.extend_from_slice(&first);
+    all.extend_from_slice(&second);
+    while let Some(chunk) = body.next().await.transpose()? {
+        all.extend_from_slice(&chunk);
+    }
+    Ok(all.freeze())
+}
+
+/// Reads at most [`MAX_ERROR_BODY`] bytes of an error answer; a broken body reads as empty.
+async fn read_error_body(mut body: BodyStream) -> Bytes {
+    let mut out = Vec::new();
+    while let Some(Ok(chunk)) = body.next().await {
+        let room = MAX_ERROR_BODY.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= MAX_ERROR_BODY {
+            break;
+        }
+    }
+    Bytes::from(out)
+}

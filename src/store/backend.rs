@@ -1,0 +1,176 @@
+//! The one face the pool sees of whichever store is configured. The pool asks for capabilities
+//! (is the state shared? pick a key for me? remember this fact) and never names a concrete
+//! store; each method answers for every kind here.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::embedded::EmbeddedStore;
+use super::redis::{RedisStore, RedisTimeouts};
+use super::sealed::Sealer;
+use super::{Change, CounterDelta, Membership, StoreError, StoredState};
+use crate::clock::UnixMillis;
+use crate::secret::Secret;
+
+/// Which store to open: Redis when a URL is given, else the embedded file under `state_path`.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    pub redis_url: Option<&'a Secret>,
+    pub redis_prefix: &'a str,
+    pub state_path: &'a Path,
+    /// Seals keys operators add before they are shared through Redis.
+    pub admin_key: Option<&'a Secret>,
+}
+
+/// Where the pool's facts go.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// Memory only: nothing outlives the process (tests, and tools that must not touch state).
+    Volatile,
+    /// One redb file on this machine: the facts last across restarts.
+    Embedded(EmbeddedStore),
+    /// Many gateways share one pool: Redis picks the key and holds the facts.
+    Redis(RedisStore),
+}
+
+/// A shared store's answer to "which key?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SharedPick {
+    /// This backend does not pick; decide from the local view.
+    Local,
+    /// The key with this id.
+    Key(String),
+    /// No candidate is usable for the model.
+    Nothing,
+}
+
+impl Backend {
+    /// Opens the configured store. An unreachable Redis is not fatal (the gateway starts on its
+    /// own view and joins when Redis answers); a malformed URL or an unreadable state file is.
+    pub async fn open(settings: Settings<'_>) -> Result<Backend, StoreError> {
+        let Some(url) = settings.redis_url else {
+            return EmbeddedStore::open(settings.state_path).map(Backend::Embedded);
+        };
+        let (url, prefix, timeouts) = (
+            url.expose(),
+            settings.redis_prefix,
+            RedisTimeouts::default(),
+        );
+        let store = match RedisStore::connect(url, prefix, timeouts).await {
+            Ok(store) => store,
+            Err(e) => {
+                tracing::warn!(error = %e, "Redis is unreachable at startup: serving from this gateway's own view until it answers");
+                RedisStore::connect_later(url, prefix, timeouts)?
+            }
+        };
+        Ok(Backend::Redis(match settings.admin_key {
+            Some(admin) => store.with_sealer(Sealer::from_secret(admin.expose())),
+            None => store,
+        }))
+    }
+
+    /// Whether other gateways share this state (then it picks keys, its counters are the truth,
+    /// and an outage is survived on the local view rather than being fatal).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Backend::Redis(_))
+    }
+
+    /// Its name and where it is, for `/health` and the status page (no credentials).
+    pub fn describe(&self) -> (&'static str, String) {
+        match self {
+            Backend::Volatile => ("memory", "this process".to_string()),
+            Backend::Embedded(s) => ("embedded", s.path().display().to_string()),
+            Backend::Redis(r) => ("redis", r.display_url().to_string()),
+        }
+    }
+
+    /// Keys operators added and removed.
+    pub async fn membership(&self) -> Result<Membership, StoreError> {
+        match self {
+            Backend::Volatile => Ok(Membership::default()),
+            Backend::Embedded(s) => s.membership().await,
+            Backend::Redis(r) => r.membership().await,
+        }
+    }
+
+    /// Everything known about these ids.
+    pub async fn load(&self, ids: Vec<String>) -> Result<StoredState, StoreError> {
+        match self {
+            Backend::Volatile => Ok(ids.into_iter().map(|id| (id, Default::default())).collect()),
+            Backend::Embedded(s) => s.load(ids).await,
+            Backend::Redis(r) => {
+                let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+                r.load(&refs).await
+            }
+        }
+    }
+
+    /// A key for `model` among `candidates` (ids, in order; `preferred` first if usable).
+    pub async fn pick(
+        &self,
+        model: &str,
+        candidates: &[&str],
+        preferred: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<SharedPick, StoreError> {
+        match self {
+            Backend::Volatile | Backend::Embedded(_) => Ok(SharedPick::Local),
+            Backend::Redis(r) => Ok(match r.pick(model, candidates, preferred, now).await? {
+                Some(id) => SharedPick::Key(id),
+                None => SharedPick::Nothing,
+            }),
+        }
+    }
+
+    /// Records what one failed attempt taught: the fact (if any) is stored before this returns;
+    /// a shared store also counts the failure under `label` for `key_id`.
+    pub async fn record(
+        &self,
+        change: Option<&Change>,
+        key_id: &str,
+        label: &'static str,
+    ) -> Result<(), StoreError> {
+        match (self, change) {
+            (Backend::Volatile, _) | (Backend::Embedded(_), None) => Ok(()),
+            (Backend::Embedded(s), Some(c)) => s.apply(c.clone()).await,
+            (Backend::Redis(r), Some(c)) => r.apply(c, Some(label)).await,
+            (Backend::Redis(r), None) => r.record_failure(key_id, label).await,
+        }
+    }
+
+    /// Stores an operator's change.
+    pub async fn apply(&self, change: &Change) -> Result<(), StoreError> {
+        match self {
+            Backend::Volatile => Ok(()),
+            Backend::Embedded(s) => s.apply(change.clone()).await,
+            Backend::Redis(r) => r.apply(change, None).await,
+        }
+    }
+
+    /// Adds counter increments (a shared store counts on its own as keys are picked).
+    pub async fn flush_counters(
+        &self,
+        deltas: BTreeMap<String, CounterDelta>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Backend::Embedded(s) if !deltas.is_empty() => s.flush_counters(deltas).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the store answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Backend::Redis(r) => r.ping().await,
+            Backend::Volatile | Backend::Embedded(_) => Ok(()),
+        }
+    }
+
+    /// Re-applies many facts at once (after an outage), by the merge rules.
+    pub async fn merge(&self, facts: &[Change]) -> Result<(), StoreError> {
+        match self {
+            Backend::Redis(r) => r.merge(facts).await,
+            Backend::Volatile | Backend::Embedded(_) => Ok(()),
+        }
+    }
+}
