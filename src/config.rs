@@ -480,6 +480,27 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_a_credential() {
+        let secrets = [
+            "AIzaSyConfigDebugTestKeyxxxxxxxxxxx0001",
+            "client-secret-config-0002",
+            "admin-secret-config-0003",
+            "hunter2-redis-password",
+        ];
+        let c = Config::from_vars(&vars(&[
+            ("GEMINI_API_KEY", secrets[0]),
+            ("GATEWAY_API_KEYS", secrets[1]),
+            ("ADMIN_API_KEY", secrets[2]),
+            ("REDIS_URL", "redis://:hunter2-redis-password@10.0.0.1:6379"),
+        ]))
+        .unwrap();
+        let shown = format!("{c:?}");
+        for s in secrets {
+            assert!(!shown.contains(s), "{s} in {shown}");
+        }
+    }
+
+    #[test]
     fn fractional_timeouts_are_allowed() {
         let c = Config::from_vars(&vars(&[
             ("GEMINI_API_KEY", "k"),

@@ -60,16 +60,13 @@ fn events(text: &str) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn claude_names_map_to_the_configured_gemini_models_and_the_answer_keeps_the_name() {
-    let mock = MockGemini::start().await.unwrap();
-    let gw = Gateway::start(
-        &mock,
-        &keys(1),
-        &[
+    let Scenario { mock, gw, .. } = Scenario::keys(1)
+        .envs(&[
             ("BIG_MODEL", "gemini-2.5-pro"),
             ("SMALL_MODEL", "gemini-2.5-flash-lite"),
-        ],
-    )
-    .await;
+        ])
+        .start()
+        .await;
     for (name, upstream) in [
         ("claude-sonnet-4-5-20250929", "gemini-2.5-pro"),
         ("claude-opus-4-1", "gemini-2.5-pro"),
@@ -91,8 +88,7 @@ async fn claude_names_map_to_the_configured_gemini_models_and_the_answer_keeps_t
 
 #[tokio::test]
 async fn bad_requests_get_a_400_in_anthropic_shape_and_never_reach_upstream() {
-    let mock = MockGemini::start().await.unwrap();
-    let gw = Gateway::start(&mock, &keys(1), &[]).await;
+    let Scenario { mock, gw, .. } = Scenario::keys(1).start().await;
     let cases = [
         json!({"model": "gpt-4o", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}),
         json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}),
@@ -127,8 +123,9 @@ async fn bad_requests_get_a_400_in_anthropic_shape_and_never_reach_upstream() {
 
 #[tokio::test]
 async fn a_stream_follows_anthropics_event_sequence() {
-    let mock = MockGemini::start().await.unwrap();
-    let gw = Gateway::start(&mock, &keys(1), &[]).await;
+    let Scenario {
+        mock: _mock, gw, ..
+    } = Scenario::keys(1).start().await;
     let resp = post(
         &gw,
         "/v1/messages?beta=true",
@@ -170,8 +167,9 @@ async fn a_stream_follows_anthropics_event_sequence() {
 
 #[tokio::test]
 async fn tool_use_round_trips_on_gemini_2_5_and_gemini_3() {
-    let mock = MockGemini::start().await.unwrap();
-    let gw = Gateway::start(&mock, &keys(2), &[]).await;
+    let Scenario {
+        mock: _mock, gw, ..
+    } = Scenario::keys(2).start().await;
     let bash = json!({"name": "Bash", "description": "Run a shell command",
         "input_schema": {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
             "properties": {"command": {"type": "string"}, "timeout": {"type": "number", "exclusiveMinimum": 0}},
@@ -283,8 +281,7 @@ fn accumulate(evs: &[(String, Value)]) -> Value {
 
 #[tokio::test]
 async fn the_captured_claude_code_requests_are_accepted_by_the_strict_upstream() {
-    let mock = MockGemini::start().await.unwrap();
-    let gw = Gateway::start(&mock, &keys(1), &[]).await;
+    let Scenario { mock, gw, .. } = Scenario::keys(1).start().await;
     for name in [
         "claude-code-first-turn.json",
         "claude-code-tool-result-turn.json",
@@ -315,9 +312,7 @@ async fn the_captured_claude_code_requests_are_accepted_by_the_strict_upstream()
 
 #[tokio::test]
 async fn an_exhausted_pool_is_a_503_overloaded_error_with_retry_after() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(2);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(2).start().await;
     for k in &ks {
         mock.script(rule(
             k,
@@ -345,8 +340,7 @@ async fn an_exhausted_pool_is_a_503_overloaded_error_with_retry_after() {
 
 #[tokio::test]
 async fn upstream_client_errors_come_back_as_400_invalid_request_error() {
-    let mock = MockGemini::start().await.unwrap();
-    let gw = Gateway::start(&mock, &keys(2), &[]).await;
+    let Scenario { mock, gw, .. } = Scenario::keys(2).start().await;
     // gemini-* names pass through; the upstream does not know this one.
     let resp = post(&gw, "/v1/messages", &hello("gemini-0-unknown", false)).await;
     assert_eq!(resp.status(), 404);
@@ -357,9 +351,7 @@ async fn upstream_client_errors_come_back_as_400_invalid_request_error() {
 
 #[tokio::test]
 async fn a_stream_that_breaks_after_commit_ends_with_an_error_event() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(1);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(1).start().await;
     mock.script(rule(
         &ks[0],
         None,
@@ -401,9 +393,7 @@ async fn a_stream_that_breaks_after_commit_ends_with_an_error_event() {
 
 #[tokio::test]
 async fn a_session_keeps_its_key_and_moves_only_when_it_is_unusable() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(4);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, gw, .. } = Scenario::keys(4).start().await;
     let send = |session: &'static str| {
         let url = gw.url("/v1/messages");
         async move {
@@ -468,4 +458,32 @@ async fn a_session_keeps_its_key_and_moves_only_when_it_is_unusable() {
     spread.sort();
     spread.dedup();
     assert_eq!(spread.len(), 3, "three usable keys share the load");
+}
+
+#[tokio::test]
+async fn a_malformed_function_call_is_retried_once_on_another_key_and_recorded() {
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(2).start().await;
+    for k in &ks {
+        mock.script(rule(k, None, Some(1), Behaviour::MalformedFunctionCall));
+    }
+    let resp = post(&gw, "/v1/messages", &hello("claude-sonnet-4-5", false)).await;
+    assert_eq!(resp.status(), 500, "both keys answered malformed");
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["error"]["type"], "api_error");
+    let used = keys_used(&mock);
+    assert_eq!(used.len(), 2, "one retry");
+    assert_ne!(used[0], used[1], "on another key");
+    let status = gw.status().await;
+    for k in &ks {
+        let view = key_view(&status, k);
+        assert_eq!(view["failures"], 1, "{view}");
+        assert_eq!(view["last_error"], "unusable_answer");
+        assert_eq!(view["state"], "available");
+    }
+    // One malformed answer, whichever key gives it: the client gets the other key's answer.
+    for k in &ks {
+        mock.script(rule(k, None, Some(1), Behaviour::MalformedFunctionCall));
+        let resp = post(&gw, "/v1/messages", &hello("claude-sonnet-4-5", false)).await;
+        assert_eq!(resp.status(), 200);
+    }
 }

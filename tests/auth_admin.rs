@@ -51,13 +51,10 @@ fn build(gw: &Gateway, method: &Method, path: &str, body: &Option<Value>) -> Req
 
 #[tokio::test]
 async fn every_surface_accepts_every_credential_style_and_refuses_the_rest() {
-    let mock = MockGemini::start().await.unwrap();
-    let gw = Gateway::start(
-        &mock,
-        &keys(1),
-        &[("GATEWAY_API_KEYS", &format!("other-key,{CLIENT}"))],
-    )
-    .await;
+    let Scenario { mock, gw, .. } = Scenario::keys(1)
+        .envs(&[("GATEWAY_API_KEYS", &format!("other-key,{CLIENT}"))])
+        .start()
+        .await;
     for (method, path, body) in endpoints() {
         let styles: Vec<(&str, RequestBuilder)> = vec![
             (
@@ -355,8 +352,9 @@ async fn admin_actions_change_the_running_pool_and_last_across_restarts() {
 
 #[tokio::test]
 async fn without_admin_api_key_the_admin_api_is_off() {
-    let mock = MockGemini::start().await.unwrap();
-    let gw = Gateway::start(&mock, &keys(1), &[]).await;
+    let Scenario {
+        mock: _mock, gw, ..
+    } = Scenario::keys(1).start().await;
     let (s, body) = admin(&gw, Method::GET, "/admin/keys", None, "anything").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(body["error"]["message"]

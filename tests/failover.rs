@@ -20,9 +20,7 @@ fn secs_until(iso: &str) -> f64 {
 
 #[tokio::test]
 async fn per_minute_429_cools_that_model_for_the_retry_delay_and_fails_over() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(2);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(2).start().await;
     mock.script(rule(
         &ks[0],
         Some(FLASH),
@@ -79,9 +77,7 @@ async fn per_minute_429_cools_that_model_for_the_retry_delay_and_fails_over() {
 
 #[tokio::test]
 async fn per_day_429_cools_until_pacific_midnight() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(2);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(2).start().await;
     mock.script(rule(&ks[0], None, None, Behaviour::RateLimitPerDay));
     mock.script(rule(&ks[1], None, None, Behaviour::RateLimitPerDay));
 
@@ -118,9 +114,10 @@ fn chrono_tz_reset_secs() -> f64 {
 
 #[tokio::test]
 async fn a_429_without_hints_cools_for_key_cooldown_minutes() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(2);
-    let gw = Gateway::start(&mock, &ks, &[("KEY_COOLDOWN_MINUTES", "5")]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(2)
+        .envs(&[("KEY_COOLDOWN_MINUTES", "5")])
+        .start()
+        .await;
     mock.script(rule(&ks[0], None, None, Behaviour::RateLimitBare));
     for _ in 0..2 {
         assert_eq!(generate(&gw, FLASH).await.status(), 200);
@@ -136,9 +133,7 @@ async fn a_429_without_hints_cools_for_key_cooldown_minutes() {
 
 #[tokio::test]
 async fn invalid_and_suspended_keys_are_disabled_for_good_and_never_used_again() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(3);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(3).start().await;
     mock.script(rule(&ks[0], None, None, Behaviour::KeyInvalid));
     mock.script(rule(&ks[1], None, None, Behaviour::Suspended));
 
@@ -174,9 +169,7 @@ async fn invalid_and_suspended_keys_are_disabled_for_good_and_never_used_again()
 
 #[tokio::test]
 async fn client_mistakes_go_straight_back_and_cost_no_key() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(3);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, gw, .. } = Scenario::keys(3).start().await;
 
     // An unknown field: the strict upstream answers 400 INVALID_ARGUMENT.
     let resp = client()
@@ -212,9 +205,7 @@ async fn client_mistakes_go_straight_back_and_cost_no_key() {
 
 #[tokio::test]
 async fn server_errors_retry_on_the_next_key_a_bounded_number_of_times() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(5);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(5).start().await;
     for (i, k) in ks.iter().enumerate() {
         let b = if i % 2 == 0 {
             Behaviour::Unavailable
@@ -261,9 +252,10 @@ async fn server_errors_retry_on_the_next_key_a_bounded_number_of_times() {
 
 #[tokio::test]
 async fn a_hanging_key_times_out_and_the_next_key_answers() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(2);
-    let gw = Gateway::start(&mock, &ks, &[("REQUEST_TIMEOUT", "0.5")]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(2)
+        .envs(&[("REQUEST_TIMEOUT", "0.5")])
+        .start()
+        .await;
     mock.script(rule(&ks[0], None, None, Behaviour::Hang));
     mock.script(rule(&ks[1], None, None, Behaviour::Ok));
     for _ in 0..2 {
@@ -290,9 +282,7 @@ async fn a_hanging_key_times_out_and_the_next_key_answers() {
 
 #[tokio::test]
 async fn an_exhausted_pool_answers_503_with_retry_after_of_the_earliest_return() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(2);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(2).start().await;
     mock.script(rule(
         &ks[0],
         None,
@@ -339,9 +329,7 @@ async fn an_exhausted_pool_answers_503_with_retry_after_of_the_earliest_return()
 
 #[tokio::test]
 async fn round_robin_spreads_requests_evenly() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(4);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(4).start().await;
     let c = client();
     let mut tasks = Vec::new();
     for _ in 0..40 {
@@ -367,9 +355,7 @@ async fn round_robin_spreads_requests_evenly() {
 
 #[tokio::test]
 async fn streams_fail_over_before_the_first_byte() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(3);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(3).start().await;
     mock.script(rule(
         &ks[0],
         None,
@@ -426,9 +412,7 @@ async fn streams_fail_over_before_the_first_byte() {
 
 #[tokio::test]
 async fn a_stream_that_breaks_after_the_first_byte_ends_in_an_error_not_a_clean_end() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(2);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(2).start().await;
     mock.script(rule(
         &ks[0],
         None,
@@ -464,8 +448,9 @@ async fn a_stream_that_breaks_after_the_first_byte_ends_in_an_error_not_a_clean_
 
 #[tokio::test]
 async fn streams_without_alt_sse_pass_through_as_a_json_array() {
-    let mock = MockGemini::start().await.unwrap();
-    let gw = Gateway::start(&mock, &keys(1), &[]).await;
+    let Scenario {
+        mock: _mock, gw, ..
+    } = Scenario::keys(1).start().await;
     let resp = client()
         .post(gw.url(&format!("/v1beta/models/{FLASH}:streamGenerateContent")))
         .json(&hello_body())
@@ -510,4 +495,43 @@ async fn a_slow_stream_is_forwarded_chunk_by_chunk() {
         rest += c.len();
     }
     assert!(rest > 0);
+}
+
+#[tokio::test]
+async fn each_model_rotates_over_every_key_whatever_the_others_do() {
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(2).start().await;
+    for _ in 0..4 {
+        assert_eq!(generate(&gw, FLASH).await.status(), 200);
+        assert_eq!(generate(&gw, PRO).await.status(), 200);
+    }
+    for model in [FLASH, PRO] {
+        let used: Vec<String> = model_calls(&mock)
+            .into_iter()
+            .filter(|r| r.model.as_deref() == Some(model))
+            .map(|r| r.api_key.unwrap_or_default())
+            .collect();
+        for k in &ks {
+            assert_eq!(used.iter().filter(|u| *u == k).count(), 2, "{model}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn listing_models_does_not_count_as_a_model_requested() {
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(1).start().await;
+    mock.script(rule(
+        &ks[0],
+        Some(FLASH),
+        None,
+        Behaviour::RateLimitPerMinute {
+            retry_delay: "60s".into(),
+        },
+    ));
+    assert_eq!(generate(&gw, FLASH).await.status(), 503);
+    let list = client().get(gw.url("/v1beta/models")).send().await.unwrap();
+    assert_eq!(list.status(), 200);
+    let status = gw.status().await;
+    assert_eq!(status["summary"]["temporarily_disabled"], 1, "{status}");
+    assert!(status["temporarily_disabled_keys"][masked(&ks[0])].is_string());
+    assert_eq!(status["available_keys"], serde_json::json!([]));
 }

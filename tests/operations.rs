@@ -88,9 +88,7 @@ async fn a_dotenv_file_is_read_and_the_environment_wins() {
 
 #[tokio::test]
 async fn the_client_credential_is_never_forwarded_and_the_pool_key_travels_only_in_the_header() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(1);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(1).start().await;
     let resp = client()
         .post(gw.url(&format!(
             "/v1beta/models/{FLASH}:generateContent?key=client-secret-in-query"
@@ -112,8 +110,9 @@ async fn the_client_credential_is_never_forwarded_and_the_pool_key_travels_only_
 
 #[tokio::test]
 async fn v1_paths_models_and_count_tokens_are_served() {
-    let mock = MockGemini::start().await.unwrap();
-    let gw = Gateway::start(&mock, &keys(2), &[]).await;
+    let Scenario {
+        mock: _mock, gw, ..
+    } = Scenario::keys(2).start().await;
     let c = client();
     for v in ["v1beta", "v1"] {
         let list: Value = c
@@ -159,9 +158,7 @@ async fn v1_paths_models_and_count_tokens_are_served() {
 
 #[tokio::test]
 async fn status_has_the_seed_shape_with_masked_keys_and_health_reveals_no_key() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(3);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(3).start().await;
     mock.script(rule(&ks[2], None, None, Behaviour::KeyInvalid));
     for _ in 0..3 {
         assert_eq!(
@@ -294,9 +291,7 @@ async fn no_whole_key_appears_in_any_log_line_or_response_at_debug() {
 
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish() {
-    let mock = MockGemini::start().await.unwrap();
-    let ks = keys(1);
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(1).start().await;
     mock.script(rule(&ks[0], None, None, Behaviour::Delay { ms: 800 }));
     let url = gw.url(&format!("/v1beta/models/{FLASH}:generateContent"));
     let in_flight = tokio::spawn(async move {
@@ -309,9 +304,10 @@ async fn sigterm_lets_in_flight_requests_finish() {
             .status()
     });
     // Wait until the request has reached the upstream, then ask the gateway to stop.
-    while model_calls(&mock).is_empty() {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    eventually("the request reaches the upstream", || async {
+        (!model_calls(&mock).is_empty()).then_some(())
+    })
+    .await;
     let code = tokio::task::spawn_blocking(move || gw.terminate())
         .await
         .unwrap();
@@ -322,8 +318,10 @@ async fn sigterm_lets_in_flight_requests_finish() {
 #[tokio::test]
 async fn slow_and_idle_clients_are_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mock = MockGemini::start().await.unwrap();
-    let gw = Gateway::start(&mock, &keys(1), &[("CLIENT_TIMEOUT", "0.5")]).await;
+    let Scenario { mock, gw, .. } = Scenario::keys(1)
+        .envs(&[("CLIENT_TIMEOUT", "0.5")])
+        .start()
+        .await;
     let closes_within = |secs: u64, mut s: tokio::net::TcpStream| async move {
         let mut buf = Vec::new();
         let read = tokio::time::timeout(

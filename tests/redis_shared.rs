@@ -6,8 +6,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::Value;
 use support::redis_server::{self, RedisServer};
 use support::*;
@@ -30,17 +28,11 @@ async fn wait_backend(gw: &Gateway, healthy: bool) {
     } else {
         "unreachable"
     };
-    for _ in 0..100 {
-        if health(gw).await["state_backend"]
-            .as_str()
-            .unwrap()
-            .contains(want)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("backend never became {want}: {}", health(gw).await);
+    eventually(&format!("the backend reads {want}"), || async {
+        let backend = health(gw).await["state_backend"].clone();
+        backend.as_str().unwrap().contains(want).then_some(())
+    })
+    .await;
 }
 
 async fn pair(mock: &MockGemini, redis: &RedisServer, ks: &[String]) -> (Gateway, Gateway) {
@@ -247,13 +239,10 @@ async fn keys_added_or_removed_by_an_operator_reach_every_gateway_sealed() {
         .to_string();
 
     // B picks it up from Redis within its sync interval.
-    for _ in 0..100 {
-        if b.status().await["summary"]["total"] == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(b.status().await["summary"]["total"], 3);
+    eventually("B sees the added key", || async {
+        (b.status().await["summary"]["total"] == 3).then_some(())
+    })
+    .await;
     mock.clear_requests();
     for _ in 0..6 {
         assert_eq!(generate(&b, FLASH).await.status(), 200);
@@ -278,12 +267,10 @@ async fn keys_added_or_removed_by_an_operator_reach_every_gateway_sealed() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    for _ in 0..100 {
-        if a.status().await["summary"]["total"] == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("A sees the removal", || async {
+        (a.status().await["summary"]["total"] == 2).then_some(())
+    })
+    .await;
     mock.clear_requests();
     for _ in 0..6 {
         assert_eq!(generate(&a, FLASH).await.status(), 200);

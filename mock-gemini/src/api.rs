@@ -19,7 +19,7 @@ use crate::model::{plan, prompt_tokens};
 use crate::models_catalog::{find, list_page, ModelInfo};
 use crate::ordered::Json;
 use crate::proto;
-use crate::respond::{full_response, stream_events, strip_finish};
+use crate::respond::{full_response, malformed_function_call, stream_events, strip_finish};
 use crate::script::{Behaviour, CallKind};
 use crate::sse::{frames, streaming_response, Ending, Framing};
 use crate::state::{lock, Entry, State};
@@ -277,8 +277,10 @@ impl Call<'_> {
         let behaviour = lock(&self.state.rules).take(key, model.map(|m| m.id), kind);
         let mut ending = Ending::Clean;
         let mut keep_events = None;
+        let mut malformed = false;
         match behaviour {
             None | Some(Behaviour::Ok) => {}
+            Some(Behaviour::MalformedFunctionCall) => malformed = true,
             Some(Behaviour::RateLimitPerMinute { retry_delay }) => {
                 return Err(ApiError::rate_limit_per_minute(
                     model_id(model),
@@ -341,14 +343,22 @@ impl Call<'_> {
         }
         let plan = plan(&body, model);
         if kind == CallKind::Generate {
-            let response = full_response(&plan, model, self.state);
+            let response = if malformed {
+                malformed_function_call(&plan, model, self.state)
+            } else {
+                full_response(&plan, model, self.state)
+            };
             return Ok(Answer::Now(json_response(
                 StatusCode::OK,
                 &response,
                 pretty,
             )));
         }
-        let mut events = stream_events(&plan, model, self.state);
+        let mut events = if malformed {
+            vec![malformed_function_call(&plan, model, self.state)]
+        } else {
+            stream_events(&plan, model, self.state)
+        };
         if let Some(keep) = keep_events {
             events.truncate(keep);
             strip_finish(&mut events);

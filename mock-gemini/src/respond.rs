@@ -99,6 +99,21 @@ pub fn full_response(plan: &Plan, model: &ModelInfo, state: &State) -> Value {
     )
 }
 
+/// What Gemini answers when the model wrote a function call it could not encode: no content,
+/// `finishReason: MALFORMED_FUNCTION_CALL` and a `finishMessage` quoting the attempt.
+pub fn malformed_function_call(plan: &Plan, model: &ModelInfo, state: &State) -> Value {
+    let mut answer = envelope(
+        Vec::new(),
+        Some("MALFORMED_FUNCTION_CALL"),
+        usage(plan.prompt_tokens, 0, 0),
+        model,
+        &state.response_id(),
+    );
+    answer["candidates"][0]["finishMessage"] =
+        json!("Malformed function call: print(default_api.run(command='ls'");
+    answer
+}
+
 /// Splits `text` into at most `n` non-empty pieces of similar length (by characters).
 pub fn split_text(text: &str, n: usize) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();

@@ -68,6 +68,9 @@ pub enum Behaviour {
         /// Events sent before the end.
         after_chunks: usize,
     },
+    /// 200 whose only candidate finished with `MALFORMED_FUNCTION_CALL` and no content (the
+    /// model wrote a call it could not encode): a whole answer, or a one-event stream.
+    MalformedFunctionCall,
     /// Answer normally after a delay.
     Delay {
         /// The delay in milliseconds.
@@ -95,6 +98,9 @@ impl Behaviour {
             Behaviour::KeyInvalid | Behaviour::Suspended => true,
             Behaviour::StreamBreak { .. } | Behaviour::StreamNoFinish { .. } => {
                 kind == CallKind::Stream
+            }
+            Behaviour::MalformedFunctionCall => {
+                matches!(kind, CallKind::Generate | CallKind::Stream)
             }
             _ => kind != CallKind::Metadata,
         }

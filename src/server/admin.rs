@@ -13,7 +13,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{presented, Gate};
+use super::auth::presented;
+use super::gate::Gate;
 use super::status::{status_body, Ops};
 use crate::secret::ApiKey;
 use crate::store::Change;

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::StreamExt;
 
-use super::auth::Gate;
+use super::gate::Gate;
 use crate::surfaces::{closing, Dialect};
 
 /// Most bytes thrown away for one refused request; past it the connection is simply closed.

@@ -12,8 +12,11 @@
 mod admin;
 pub mod auth;
 mod connections;
+mod gate;
 pub mod limits;
 mod status;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,7 +29,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use self::auth::Gate;
+use self::gate::Gate;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::pool::{Clock, KeyPool};

@@ -416,6 +416,31 @@ mod tests {
         assert!(m.removed.contains(&a.id().to_string()));
     }
 
+    #[tokio::test]
+    async fn keys_restored_from_the_file_are_registered_as_secrets() {
+        // Written by an earlier process: this one has never seen the key.
+        let secret = "AIzaSyRestoredFromDiskOnlyxxxxxxxx9876";
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let txn = store.db.begin_write().unwrap();
+        txn.open_table(ADDED)
+            .unwrap()
+            .insert("restored-id", secret)
+            .unwrap();
+        txn.commit().unwrap();
+        let text = format!("panicked while holding {secret}");
+        assert!(
+            crate::secret::redact(&text).contains(secret),
+            "not known yet"
+        );
+        let m = store.membership().await.unwrap();
+        assert_eq!(m.added.len(), 1);
+        assert_eq!(
+            crate::secret::redact(&text),
+            "panicked while holding AIzaSy...9876"
+        );
+    }
+
     #[cfg(unix)]
     #[test]
     fn the_state_is_readable_by_its_owner_only() {

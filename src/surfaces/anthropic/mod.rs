@@ -17,6 +17,7 @@ mod relay;
 pub mod request;
 pub mod response;
 mod routes;
+pub use routes::COMMIT_AFTER;
 pub mod schema;
 mod session;
 pub mod signatures;

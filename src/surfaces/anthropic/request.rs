@@ -334,5 +334,5 @@ fn rank(level: ThinkingLevel) -> u8 {
 }
 
 #[cfg(test)]
-#[path = "request_tests.rs"]
+#[path = "request_tests/mod.rs"]
 mod tests;

@@ -1,0 +1,65 @@
+//! Request translation tests: one per contract item, plus snapshots of the Claude Code captures.
+//! The shared helpers are here; the tests, by area, in `conversation` (validation, captures,
+//! system, content, tools, signatures) and `config` (generation config, count_tokens, hostile
+//! input).
+
+mod config;
+mod conversation;
+
+use super::*;
+use crate::surfaces::anthropic::signatures::SKIP_SIGNATURE_SENTINEL;
+use serde_json::{json, Value};
+
+const FIRST_TURN: &str =
+    include_str!("../../../../tests/fixtures/anthropic/claude-code-first-turn.json");
+const TOOL_RESULT_TURN: &str =
+    include_str!("../../../../tests/fixtures/anthropic/claude-code-tool-result-turn.json");
+
+fn opts() -> TranslateOptions {
+    TranslateOptions {
+        models: ModelMap {
+            big: "gemini-2.5-pro".into(),
+            small: "gemini-2.5-flash".into(),
+        },
+        max_tokens_limit: None,
+    }
+}
+
+fn parse(body: Value) -> MessagesRequest {
+    parse_messages_request(body.to_string().as_bytes()).unwrap()
+}
+
+/// Translate `body` for `model` and return the Gemini body as JSON.
+fn gemini(body: Value, model: &str) -> Value {
+    let req = parse(body);
+    serde_json::to_value(to_generate_content(&req, model, &opts()).unwrap()).unwrap()
+}
+
+fn body(messages: Value) -> Value {
+    json!({"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": messages})
+}
+
+fn invalid(body: &str) -> String {
+    let err = parse_messages_request(body.as_bytes()).unwrap_err();
+    assert_eq!(err.status(), 400, "{err}");
+    assert_eq!(err.body()["error"]["type"], "invalid_request_error");
+    err.to_string()
+}
+
+/// Compare with `tests/fixtures/anthropic/expected/<name>`; `UPDATE_SNAPSHOTS=1` rewrites it.
+fn snapshot(name: &str, actual: &Value) {
+    let path = format!(
+        "{}/tests/fixtures/anthropic/expected/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let pretty = serde_json::to_string_pretty(actual).unwrap() + "\n";
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &pretty).unwrap();
+    }
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(actual, &expected, "snapshot {name} differs");
+}
+
+fn resolve_model_for_test(client: &str) -> String {
+    crate::surfaces::anthropic::resolve_model(client, &opts().models).unwrap()
+}
