@@ -487,3 +487,45 @@ async fn a_malformed_function_call_is_retried_once_on_another_key_and_recorded()
         assert_eq!(resp.status(), 200);
     }
 }
+
+/// The text deltas of an Anthropic stream, concatenated.
+fn text_of(evs: &[(String, Value)]) -> String {
+    evs.iter()
+        .filter(|(n, d)| n == "content_block_delta" && d["delta"]["type"] == "text_delta")
+        .map(|(_, d)| d["delta"]["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_stream_that_breaks_mid_way_reaches_claude_as_one_whole_message() {
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(2).start().await;
+    let body = hello("claude-sonnet-4-5", true);
+    let whole = post(&gw, "/v1/messages", &body).await.text().await.unwrap();
+    let whole = events(&whole);
+    let expected = text_of(&whole);
+    assert!(expected.len() > 3, "{whole:?}");
+    // The next request goes to the other key, whose stream breaks after one chunk.
+    let next = if keys_used(&mock)[0] == ks[0] {
+        &ks[1]
+    } else {
+        &ks[0]
+    };
+    mock.script(rule(
+        next,
+        None,
+        None,
+        Behaviour::StreamBreak { after_chunks: 1 },
+    ));
+    mock.clear_requests();
+    let text = post(&gw, "/v1/messages", &body).await.text().await.unwrap();
+    let evs = events(&text);
+    assert_eq!(text_of(&evs), expected, "{text}");
+    assert_eq!(evs.last().unwrap().0, "message_stop", "{text}");
+    assert!(!evs.iter().any(|(n, _)| n == "error"), "{text}");
+    assert_eq!(
+        evs.iter().filter(|(n, _)| n == "message_start").count(),
+        1,
+        "one message"
+    );
+    assert_eq!(keys_used(&mock).len(), 2);
+}

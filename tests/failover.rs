@@ -206,18 +206,15 @@ async fn client_mistakes_go_straight_back_and_cost_no_key() {
 #[tokio::test]
 async fn server_errors_retry_on_the_next_key_a_bounded_number_of_times() {
     let Scenario { mock, keys: ks, gw } = Scenario::keys(5).start().await;
-    for (i, k) in ks.iter().enumerate() {
-        let b = if i % 2 == 0 {
-            Behaviour::Unavailable
-        } else {
-            Behaviour::Internal
-        };
-        mock.script(rule(k, None, None, b));
+    // 500s: a 503 from most keys would be the model's overload, answered without spending
+    // keys (`a_model_most_keys_call_overloaded_is_rested_everywhere`).
+    for k in &ks {
+        mock.script(rule(k, None, None, Behaviour::Internal));
     }
     let resp = generate(&gw, FLASH).await;
     assert!(resp.status().is_server_error());
     let body: Value = resp.json().await.unwrap();
-    assert!(body["error"]["status"] == "UNAVAILABLE" || body["error"]["status"] == "INTERNAL");
+    assert_eq!(body["error"]["status"], "INTERNAL");
     let used = keys_used(&mock);
     assert_eq!(
         used.len(),
@@ -231,23 +228,24 @@ async fn server_errors_retry_on_the_next_key_a_bounded_number_of_times() {
     let status = gw.status().await;
     assert_eq!(status["summary"]["available"], 5, "5xx never costs a key");
 
-    // One 503, then success on the next key.
+    // One-shot 500s on every key, then success.
     mock.script(rule(&ks[0], None, None, Behaviour::Ok));
     mock.script(rule(&ks[1], None, None, Behaviour::Ok));
     mock.script(rule(&ks[2], None, None, Behaviour::Ok));
     mock.script(rule(&ks[3], None, None, Behaviour::Ok));
     mock.script(rule(&ks[4], None, None, Behaviour::Ok));
-    mock.script(rule(&ks[0], None, Some(1), Behaviour::Unavailable));
-    mock.script(rule(&ks[1], None, Some(1), Behaviour::Unavailable));
-    mock.script(rule(&ks[2], None, Some(1), Behaviour::Unavailable));
-    mock.script(rule(&ks[3], None, Some(1), Behaviour::Unavailable));
-    mock.script(rule(&ks[4], None, Some(1), Behaviour::Unavailable));
+    for k in &ks {
+        mock.script(rule(k, None, Some(1), Behaviour::Internal));
+    }
     mock.clear_requests();
-    // Two transients then a success is within the bound.
     let resp = generate(&gw, FLASH).await;
-    assert_eq!(resp.status(), 503, "three 503s in a row exhaust the bound");
+    assert_eq!(resp.status(), 500, "three 500s in a row exhaust the bound");
     let resp = generate(&gw, FLASH).await;
-    assert_eq!(resp.status(), 200, "two one-shot 503s left, then success");
+    assert_eq!(
+        resp.status(),
+        200,
+        "the keys that failed once answer again (two keys rest, ejected, since part one)"
+    );
 }
 
 #[tokio::test]
@@ -439,11 +437,112 @@ async fn a_stream_that_breaks_after_the_first_byte_ends_in_an_error_not_a_clean_
         result.is_err(),
         "the client must see a broken stream, got {result:?}"
     );
+    // After the first byte the request is never replayed from the start: the second key was
+    // asked to continue the answer already sent (a trailing model turn), and broke too.
+    let calls = model_calls(&mock);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let contents = calls[1].body.as_ref().unwrap()["contents"]
+        .as_array()
+        .unwrap();
+    assert_eq!(contents.last().unwrap()["role"], "model");
+}
+
+/// The text of an SSE stream of Gemini events, concatenated, and whether it finished.
+fn streamed_text(body: &str) -> (String, bool) {
+    let mut text = String::new();
+    let mut finished = false;
+    for line in body.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        for p in v["candidates"][0]["content"]["parts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if p["thought"] != true {
+                text.push_str(p["text"].as_str().unwrap_or(""));
+            }
+        }
+        finished |= v["candidates"][0]["finishReason"].is_string();
+    }
+    (text, finished)
+}
+
+#[tokio::test]
+async fn a_stream_that_breaks_mid_way_is_continued_on_another_key_seamlessly() {
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(2).start().await;
+    let path = format!("/v1beta/models/{FLASH}:streamGenerateContent?alt=sse");
+    // What the answer is when nothing breaks (asked of the mock directly).
+    let whole = client()
+        .post(format!("{}{path}", mock.base_url()))
+        .header("x-goog-api-key", &ks[1])
+        .json(&hello_body())
+        .send()
+        .await
+        .unwrap();
+    let (expected, finished) = streamed_text(&whole.text().await.unwrap());
+    assert!(finished && expected.len() > 3, "{expected}");
+    mock.script(rule(
+        &ks[0],
+        None,
+        None,
+        Behaviour::StreamBreak { after_chunks: 1 },
+    ));
+    mock.clear_requests();
+    let resp = client()
+        .post(gw.url(&path))
+        .json(&hello_body())
+        .send()
+        .await
+        .unwrap();
+    let body = resp.text().await.expect("a whole stream");
+    let (text, finished) = streamed_text(&body);
+    assert!(finished, "{body}");
+    assert_eq!(text, expected, "no duplicated or missing text");
+    assert!(body
+        .split("\r\n\r\n")
+        .all(|e| e.is_empty() || e.starts_with("data: ")));
+    let keys: Vec<String> = keys_used(&mock);
     assert_eq!(
-        keys_used(&mock).len(),
-        1,
-        "no failover after the first byte"
+        keys,
+        [ks[0].clone(), ks[1].clone()],
+        "continued on the other key"
     );
+    let status = gw.status().await;
+    assert_eq!(
+        key_view(&status, &ks[0])["ejections"][FLASH]["times"],
+        1,
+        "the key whose stream broke rests: {status}"
+    );
+}
+
+#[tokio::test]
+async fn a_model_that_refuses_a_trailing_model_turn_keeps_the_honest_error() {
+    let lite = "gemini-2.5-flash-lite";
+    let Scenario { mock, keys: ks, gw } = Scenario::keys(3).start().await;
+    let url = gw.url(&format!(
+        "/v1beta/models/{lite}:streamGenerateContent?alt=sse"
+    ));
+    for round in 0..2 {
+        for k in &ks {
+            mock.script(rule(
+                k,
+                None,
+                Some(1),
+                Behaviour::StreamBreak { after_chunks: 1 },
+            ));
+        }
+        mock.clear_requests();
+        let resp = client()
+            .post(&url)
+            .json(&hello_body())
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.text().await.is_err(), "a broken stream");
+        let tries = model_calls(&mock).len();
+        // The first time the continuation is refused (and learned); then none is tried.
+        assert_eq!(tries, if round == 0 { 2 } else { 1 }, "round {round}");
+    }
 }
 
 #[tokio::test]

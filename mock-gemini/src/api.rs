@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use axum::body::{to_bytes, Body};
 use axum::extract::{Query, Request, State as AxumState};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -15,10 +17,11 @@ use serde_json::{json, Map, Value};
 
 use crate::descriptors::{COUNT_TOKENS_BODY, GENERATE_CONTENT_BODY};
 use crate::errors::{html_not_found, json_response, ApiError, Violation};
-use crate::model::{plan, prompt_tokens};
+use crate::model::{plan, prefill, prompt_tokens};
 use crate::models_catalog::{find, list_page, ModelInfo};
 use crate::ordered::Json;
 use crate::proto;
+use crate::quota::wall_ms;
 use crate::respond::{full_response, malformed_function_call, stream_events, strip_finish};
 use crate::script::{Behaviour, CallKind};
 use crate::sse::{frames, streaming_response, Ending, Framing};
@@ -261,7 +264,7 @@ impl Call<'_> {
                 kind,
             } => (version, Some(model.as_str()), *kind),
         };
-        let key = self.authenticate()?;
+        let key = self.authenticate()?.to_owned();
         let model = match model_name {
             Some(name) => {
                 let method = match kind {
@@ -274,7 +277,7 @@ impl Call<'_> {
             }
             None => None,
         };
-        let behaviour = lock(&self.state.rules).take(key, model.map(|m| m.id), kind);
+        let behaviour = lock(&self.state.rules).take(&key, model.map(|m| m.id), kind);
         let mut ending = Ending::Clean;
         let mut keep_events = None;
         let mut malformed = false;
@@ -292,7 +295,7 @@ impl Call<'_> {
             }
             Some(Behaviour::RateLimitBare) => return Err(ApiError::rate_limit_bare()),
             Some(Behaviour::KeyInvalid) => return Err(ApiError::key_invalid()),
-            Some(Behaviour::Suspended) => return Err(ApiError::suspended(key)),
+            Some(Behaviour::Suspended) => return Err(ApiError::suspended(&key)),
             Some(Behaviour::Unavailable) => return Err(ApiError::unavailable()),
             Some(Behaviour::Internal) => return Err(ApiError::internal()),
             Some(Behaviour::Hang) => return Ok(Answer::Hang),
@@ -341,7 +344,16 @@ impl Call<'_> {
                 model.input_limit
             )));
         }
-        let plan = plan(&body, model);
+        if prefill(&body).is_some() && !model.accepts_prefill() {
+            return Err(ApiError::invalid_argument(
+                "Requests ending with a model turn are not supported.",
+            ));
+        }
+        lock(&self.state.quotas).admit(&key, model.id, prompt, Instant::now(), wall_ms())?;
+        let mut plan = plan(&body, model);
+        if let Some(turn) = prefill(&body) {
+            plan = plan.continued(turn);
+        }
         if kind == CallKind::Generate {
             let response = if malformed {
                 malformed_function_call(&plan, model, self.state)

@@ -14,6 +14,7 @@ use axum::Router;
 use serde_json::json;
 
 use crate::errors::json_response;
+use crate::quota::QuotaConfig;
 use crate::script::Rule;
 use crate::state::{lock, State};
 
@@ -25,6 +26,7 @@ pub fn routes() -> Router<Arc<State>> {
             get(list_rules).post(add_rule).delete(clear_rules),
         )
         .route("/_mock/requests", get(list_requests).delete(clear_requests))
+        .route("/_mock/quotas", get(get_quotas).post(set_quotas))
         .route("/_mock/health", get(health))
 }
 
@@ -59,6 +61,26 @@ async fn list_requests(AxumState(state): AxumState<Arc<State>>) -> Response {
 async fn clear_requests(AxumState(state): AxumState<Arc<State>>) -> Response {
     state.clear_requests();
     json_response(StatusCode::OK, &json!({"ok": true}), false)
+}
+
+/// Replaces the quota configuration (and forgets usage): `{"projects": {key: project},
+/// "limits": [{"project", "model", "rpm", "tpm", "rpd"}]}`.
+async fn set_quotas(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<QuotaConfig>(&body) {
+        Ok(config) => {
+            lock(&state.quotas).configure(config);
+            json_response(StatusCode::OK, &json!({"ok": true}), false)
+        }
+        Err(error) => json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"ok": false, "error": format!("invalid quotas: {error}")}),
+            false,
+        ),
+    }
+}
+
+async fn get_quotas(AxumState(state): AxumState<Arc<State>>) -> Response {
+    json_response(StatusCode::OK, &json!(lock(&state.quotas).config()), false)
 }
 
 async fn health() -> Response {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 const SERVICE: &str = "generativelanguage.googleapis.com";
-const RATE_LIMIT_DOC: &str = "https://ai.google.dev/gemini-api/docs/rate-limits";
+pub const RATE_LIMIT_DOC: &str = "https://ai.google.dev/gemini-api/docs/rate-limits";
 
 /// A `google.rpc.Status` the mock answers with.
 #[derive(Clone, Debug, Serialize)]
@@ -37,7 +37,7 @@ pub struct Violation {
 }
 
 impl ApiError {
-    fn new(code: u16, status: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(code: u16, status: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             code,
             message: message.into(),

@@ -32,6 +32,7 @@ mod model;
 mod models_catalog;
 mod ordered;
 mod proto;
+mod quota;
 mod respond;
 mod schema;
 mod script;
@@ -41,6 +42,7 @@ mod sse;
 mod state;
 mod validate;
 
+pub use quota::{QuotaConfig, QuotaLimit};
 pub use script::{Behaviour, MockOptions, Rule};
 pub use server::MockGemini;
 pub use state::RecordedRequest;

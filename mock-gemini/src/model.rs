@@ -31,6 +31,46 @@ pub struct Plan {
     pub signs: bool,
 }
 
+impl Plan {
+    /// The rest of this answer after `prefill`, a trailing `model` turn the request ends with:
+    /// its text is continued where it stops (when it is the start of this answer), and the
+    /// function calls it already holds are not made again. Continuations think no more.
+    pub fn continued(mut self, prefill: &Value) -> Plan {
+        let parts = prefill.get("parts").and_then(Value::as_array);
+        let text: String = parts
+            .into_iter()
+            .flatten()
+            .filter(|p| p.get("thought") != Some(&Value::Bool(true)))
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect();
+        if let Some(rest) = self.text.strip_prefix(text.as_str()) {
+            self.text = rest.to_string();
+        }
+        let made: Vec<&str> = parts
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("functionCall")?.get("name")?.as_str())
+            .collect();
+        for name in made {
+            if let Some(i) = self.calls.iter().position(|(n, _)| n == name) {
+                self.calls.remove(i);
+            }
+        }
+        self.thought = None;
+        self.thoughts_tokens = 0;
+        self
+    }
+}
+
+/// The trailing `model` turn a request ends with, if it does.
+pub fn prefill(request: &Map<String, Value>) -> Option<&Value> {
+    request
+        .get("contents")
+        .and_then(Value::as_array)?
+        .last()
+        .filter(|c| c.get("role").and_then(Value::as_str) == Some("model"))
+}
+
 /// ≈ 4 characters per token, rounded up.
 pub fn tokens_for_chars(chars: usize) -> u64 {
     (chars as u64).div_ceil(4)

@@ -50,6 +50,12 @@ impl ModelInfo {
         self.id.starts_with("gemini-3")
     }
 
+    /// Whether a request may end with a `model` turn (the answer continues it). The Flash-Lite
+    /// models refuse ("Requests ending with a model turn are not supported.").
+    pub fn accepts_prefill(&self) -> bool {
+        !self.id.contains("flash-lite")
+    }
+
     /// The `Model` resource as the API returns it.
     pub fn resource(&self) -> Value {
         let methods: &[&str] = if self.generates {

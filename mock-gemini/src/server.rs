@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::quota::QuotaConfig;
 use crate::script::{MockOptions, Rule};
 use crate::state::{lock, RecordedRequest, State};
 use crate::{api, control};
@@ -71,6 +72,11 @@ impl MockGemini {
     /// `http://127.0.0.1:PORT` (no trailing slash).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Sets the per-project quotas (and forgets what was used).
+    pub fn set_quotas(&self, config: QuotaConfig) {
+        lock(&self.state.quotas).configure(config);
     }
 
     /// Adds a scripted behaviour on top of the existing ones.

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::quota::Quotas;
 use crate::script::{MockOptions, RuleBook};
 use crate::signatures::{splitmix, SignatureStore};
 
@@ -99,6 +100,8 @@ pub struct State {
     pub rules: Mutex<RuleBook>,
     /// Issued thought signatures.
     pub signatures: Mutex<SignatureStore>,
+    /// Per-project quotas and their usage.
+    pub quotas: Mutex<Quotas>,
     log: Mutex<RequestLog>,
     counter: AtomicU64,
     seed: u64,
@@ -130,6 +133,7 @@ impl State {
             response_delay: Duration::from_millis(options.response_delay_ms.unwrap_or(0)),
             rules: Mutex::new(RuleBook::default()),
             signatures: Mutex::new(SignatureStore::default()),
+            quotas: Mutex::new(Quotas::default()),
             log: Mutex::new(RequestLog::default()),
             counter: AtomicU64::new(1),
             seed,

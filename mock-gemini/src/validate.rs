@@ -424,6 +424,10 @@ fn check_turns(contents: &[Value]) -> Result<(), ApiError> {
                 ));
             }
             let calls = names(content, "functionCall");
+            if i + 1 == contents.len() {
+                // A trailing model turn is a prefill: the answer continues it.
+                continue;
+            }
             let next = contents.get(i + 1).filter(|n| !role_is_model(n));
             let responses = next
                 .map(|n| names(n, "functionResponse"))

@@ -9,6 +9,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+mod quota;
+
+use crate::pool::QuotaPlan;
 use crate::secret::{ApiKey, Secret};
 
 /// Why the settings could not be used. The message always names the variable.
@@ -33,6 +36,8 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub keys: Vec<ApiKey>,
+    /// Projects declared in `GEMINI_API_KEY` and limits from `QUOTA_LIMITS`.
+    pub quota: QuotaPlan,
     pub key_cooldown: Duration,
     pub host: IpAddr,
     pub port: u16,
@@ -66,7 +71,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "GEMINI_API_KEY",
         "",
-        "Gemini API keys, comma-separated (required)",
+        "Gemini API keys, comma-separated, each optionally project:key (required)",
     ),
     (
         "KEY_COOLDOWN_MINUTES",
@@ -140,6 +145,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "",
         "operator key for the /admin API (off when empty)",
     ),
+    (
+        "QUOTA_LIMITS",
+        "",
+        "declared limits, e.g. gemini-2.5-flash:rpm=10,rpd=250;proj-b/gemini-2.5-pro:rpm=150",
+    ),
 ];
 
 impl Config {
@@ -163,10 +173,11 @@ impl Config {
     /// Validates a set of variables (the environment merged over `.env`).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
         let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let keys = parse_keys(get("GEMINI_API_KEY").unwrap_or(""));
+        let (keys, groups) = quota::parse_keys(get("GEMINI_API_KEY").unwrap_or(""));
         if keys.is_empty() {
             return Err(ConfigError::NoKeys);
         }
+        let quota = quota::plan(groups, get("QUOTA_LIMITS"))?;
         let cooldown_minutes: f64 = parse(get, "KEY_COOLDOWN_MINUTES", "1440")?;
         if !(cooldown_minutes.is_finite() && cooldown_minutes >= 0.0) {
             return Err(invalid(
@@ -281,6 +292,7 @@ impl Config {
         Ok(Config {
             client_timeout: Duration::from_secs_f64(client_timeout),
             keys,
+            quota,
             host,
             gateway_api_keys,
             admin_api_key,
@@ -319,18 +331,6 @@ fn dotenv_problem(e: &dotenvy::Error) -> String {
         dotenvy::Error::Io(io) => io.to_string(),
         _ => "it cannot be read".to_string(),
     }
-}
-
-/// Splits the comma-separated key list, tolerating whitespace, quotes and duplicates.
-fn parse_keys(raw: &str) -> Vec<ApiKey> {
-    let mut keys: Vec<ApiKey> = Vec::new();
-    for part in raw.split(',') {
-        let k = part.trim().trim_matches(|c| c == '"' || c == '\'').trim();
-        if !k.is_empty() && !keys.iter().any(|seen| seen.expose() == k) {
-            keys.push(ApiKey::new(k));
-        }
-    }
-    keys
 }
 
 fn parse<'a, T: std::str::FromStr>(

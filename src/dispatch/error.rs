@@ -105,6 +105,9 @@ pub enum StreamBroken {
     Transport(TransportError),
     #[error("upstream stream went silent")]
     WentSilent,
+    /// It ended without a `finishReason`: the answer was cut short.
+    #[error("the upstream stream ended before the answer was finished")]
+    Truncated,
 }
 
 /// The words every surface uses when no key can serve `model`.

@@ -10,6 +10,7 @@
 
 mod affinity;
 mod error;
+mod recovery;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -177,8 +178,14 @@ impl Dispatcher {
         req: &UpstreamRequest,
         check: impl FnMut(Answer) -> Checked<T, E>,
     ) -> Result<Result<T, E>, DispatchError> {
-        self.with_failover(route, |lease| self.unary_attempt(lease, req), check)
-            .await
+        self.with_failover(
+            route,
+            tokens_of(req),
+            &[],
+            |lease| self.unary_attempt(lease, req),
+            check,
+        )
+        .await
     }
 
     /// One non-streaming attempt with `lease`, bounded by the attempt timeout.
@@ -209,6 +216,8 @@ impl Dispatcher {
     async fn with_failover<T, U, E, F, Fut>(
         &self,
         route: &Route,
+        req_tokens: u64,
+        already_tried: &[usize],
         mut attempt: F,
         mut check: impl FnMut(T) -> Checked<U, E>,
     ) -> Result<Result<U, E>, DispatchError>
@@ -217,26 +226,28 @@ impl Dispatcher {
         Fut: Future<Output = Result<T, Attempt>>,
     {
         let scope = route.scope();
+        let tokens = req_tokens;
         let preferred = self.affinity.preferred(route.session.as_deref());
-        let mut tried: Vec<usize> = Vec::new();
+        let mut tried: Vec<usize> = already_tried.to_vec();
         let (mut transient, mut unusable) = (0, 0);
         let mut last: Option<DispatchError> = None;
         let mut last_unusable: Option<E> = None;
-        while let Some(lease) = self.pool.pick(scope, &tried, preferred).await {
+        while let Some(lease) = self.pool.pick(scope, &tried, preferred, tokens).await {
             tried.push(lease.index);
             // The key (shared, not copied) is kept only to name it in a failure's log line.
-            let (index, key) = (lease.index, lease.key.clone());
+            let (index, key, probe) = (lease.index, lease.key.clone(), lease.probe);
             let verdict = match attempt(lease).await {
                 Ok(answer) => match check(answer) {
                     Checked::Accept(done) => {
-                        self.affinity.remember(route.session.as_deref(), index);
+                        self.served(route, index).await;
                         return Ok(Ok(done));
                     }
                     Checked::Refuse(e) => {
-                        self.affinity.remember(route.session.as_deref(), index);
+                        self.served(route, index).await;
                         return Ok(Err(e));
                     }
                     Checked::Retry(e) => {
+                        self.pool.record_success(index, scope).await;
                         unusable += 1;
                         last_unusable = Some(e);
                         Verdict::UnusableAnswer
@@ -249,14 +260,16 @@ impl Dispatcher {
                     return Err(err);
                 }
                 Err(Attempt::Failed(err, verdict)) => {
-                    if verdict == Verdict::Transient {
+                    // A probe of a key (or model) known to be failing tells nothing new about
+                    // this request's chances: it spends no budget.
+                    if verdict.is_transient() && !probe {
                         transient += 1;
                     }
                     last = Some(err);
                     verdict
                 }
             };
-            tracing::warn!(key = %key.id(), model = route.name(), outcome = verdict.label(), "upstream attempt failed; failing over");
+            tracing::warn!(key = %key.id(), model = route.name(), outcome = verdict.label(), probe, "upstream attempt failed; failing over");
             self.pool.record_failure(index, scope, &verdict).await;
             if unusable >= MAX_UNUSABLE_ANSWERS || transient >= MAX_TRANSIENT_ATTEMPTS {
                 break;
@@ -265,10 +278,16 @@ impl Dispatcher {
         if let Some(e) = last_unusable {
             return Ok(Err(e));
         }
-        match self.pool.retry_after(scope).await {
+        match self.pool.retry_after(scope, tokens).await {
             Some(d) if d.is_zero() => Err(last.unwrap_or(DispatchError::no_key(None))),
             retry_after => Err(DispatchError::no_key(retry_after)),
         }
+    }
+
+    /// A key served: affinity remembers it, and the pool closes what was open about it.
+    async fn served(&self, route: &Route, index: usize) {
+        self.affinity.remember(route.session.as_deref(), index);
+        self.pool.record_success(index, route.scope()).await;
     }
 }
 
@@ -293,6 +312,12 @@ fn judge(status: StatusCode, body: Bytes) -> Attempt {
     } else {
         Attempt::Client(err)
     }
+}
+
+/// About how many input tokens a request is (a quarter of its body's bytes: JSON overhead
+/// makes this an overestimate, which errs on the side of headroom).
+pub fn tokens_of(req: &UpstreamRequest) -> u64 {
+    req.body.as_ref().map_or(0, |b| b.len() as u64 / 4)
 }
 
 /// An attempt that got no answer: transient.

@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 use http::{HeaderValue, StatusCode};
 use tokio::time::timeout;
 
+use super::recovery::{is_sse, Recovering};
 use super::{failed, judge, read_error_body, Attempt, Checked, Dispatcher, Route};
 use super::{DispatchError, Failure, StreamBroken};
 use crate::pool::Lease;
@@ -77,16 +78,56 @@ impl Dispatcher {
         }
     }
 
+    /// Fails over until a stream commits; an SSE stream is then followed, so that a break
+    /// after commit is continued on another key (see `recovery`).
     async fn stream_attempts(
         &self,
         route: &Route,
         req: &UpstreamRequest,
         commit_after: Option<Duration>,
     ) -> Result<CommittedStream, DispatchError> {
+        let committed = self.attempts(route, req, commit_after, &[]).await?;
+        if !is_sse(req) {
+            return Ok(committed);
+        }
+        let mut following = Recovering::new(
+            self.clone(),
+            route.clone(),
+            req.clone(),
+            committed.lease.index,
+            &committed.first,
+            committed.rest,
+        );
+        Ok(CommittedStream {
+            first: following.take_ready(),
+            rest: following.into_stream(),
+            ..committed
+        })
+    }
+
+    /// A continuation's stream: like any stream attempt, on a key not in `tried`, not followed.
+    pub(super) async fn stream_raw(
+        &self,
+        route: &Route,
+        req: &UpstreamRequest,
+        tried: &[usize],
+    ) -> Result<CommittedStream, DispatchError> {
+        self.attempts(route, req, None, tried).await
+    }
+
+    async fn attempts(
+        &self,
+        route: &Route,
+        req: &UpstreamRequest,
+        commit_after: Option<Duration>,
+        tried: &[usize],
+    ) -> Result<CommittedStream, DispatchError> {
         let first_wait = commit_after.map_or(self.attempt_timeout, |c| c.min(self.attempt_timeout));
         let accepted = self
             .with_failover(
                 route,
+                super::tokens_of(req),
+                tried,
                 |lease| self.stream_attempt(lease, route, req, first_wait, commit_after.is_some()),
                 Checked::<CommittedStream, std::convert::Infallible>::Accept,
             )

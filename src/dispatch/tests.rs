@@ -31,6 +31,7 @@ async fn rig(n: usize) -> Rig {
         .collect();
     let pool = KeyPool::open(
         keys.clone(),
+        &Default::default(),
         Duration::from_secs(1440 * 60),
         Clock::starting_at(1_780_000_000_000),
         Backend::Volatile,
@@ -98,7 +99,8 @@ async fn fails_over_key_by_key_recording_each_verdict() {
 async fn the_transient_budget_ends_the_request_with_the_last_error() {
     let r = rig(5).await;
     for k in &r.keys {
-        r.upstream.on(k, [Reply::unavailable()]);
+        r.upstream
+            .on(k, [Reply::error(500, "INTERNAL", serde_json::json!([]))]);
     }
     let e = r
         .dispatcher
@@ -106,7 +108,7 @@ async fn the_transient_budget_ends_the_request_with_the_last_error() {
         .await
         .unwrap_err();
     assert_eq!(r.upstream.calls().len(), MAX_TRANSIENT_ATTEMPTS);
-    assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(matches!(e.cause, Cause::Upstream { .. }), "{e:?}");
 }
 

@@ -1,24 +1,23 @@
 //! The pool's local view: each key's state in this process's memory, and every decision made
-//! from it — round-robin selection (one cursor per model) over the keys usable for a scope,
-//! cooldowns that only move later, permanent disables. Pure and synchronous (one short mutex);
-//! the async [`super::KeyPool`] wraps it with a store that makes the facts last or shares them.
+//! from it. A key serves a scope when it is not disabled, not resting for it, not ejected (or it
+//! is its turn to probe), and its quota group has headroom under every known limit; among those,
+//! round-robin with one cursor per model. A 429 rests the key's whole group and teaches limits
+//! and groups; a transient failure ejects the (key, model); a success closes what was open.
+//! Pure and synchronous (one short mutex); the async [`super::KeyPool`] wraps it with a store.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::ejection::{Admission, Ejection, Overload};
+use super::groups::{GroupId, Groups, Regroup, SAME_WINDOW_MS};
+use super::pacing::{DeclaredLimit, Pacing, NO_QUOTA_REST_MS};
+use super::view::Disabled;
 use super::Scope;
 use crate::clock::{next_daily_reset, Clock, UnixMillis};
 use crate::secret::ApiKey;
-use crate::store::{Change, CounterDelta, StoredState};
-use crate::upstream::classify::{Cooldown, Verdict};
-
-/// Why and since when a key is out for good.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Disabled {
-    pub reason: String,
-    pub since: UnixMillis,
-}
+use crate::store::{Change, CounterDelta};
+use crate::upstream::classify::{Cooldown, QuotaKind, RateLimit, Verdict};
 
 #[derive(Debug, Clone)]
 struct KeyState {
@@ -28,6 +27,10 @@ struct KeyState {
     disabled: Option<Disabled>,
     /// model → when the key may serve that model again.
     cooldowns: HashMap<String, UnixMillis>,
+    /// model → outlier ejection.
+    ejections: HashMap<String, Ejection>,
+    /// model → when this key last sent a request for it.
+    last_sent: HashMap<String, UnixMillis>,
     last_error: Option<String>,
     requests: u64,
     failures: u64,
@@ -42,6 +45,8 @@ impl KeyState {
             removed: false,
             disabled: None,
             cooldowns: HashMap::new(),
+            ejections: HashMap::new(),
+            last_sent: HashMap::new(),
             last_error: None,
             requests: 0,
             failures: 0,
@@ -49,11 +54,27 @@ impl KeyState {
         }
     }
 
-    fn usable_for(&self, model: &str, now: UnixMillis) -> bool {
-        !self.removed
-            && self.disabled.is_none()
-            && self.cooldowns.get(model).is_none_or(|&until| until <= now)
+    fn rests_for(&self, model: &str, now: UnixMillis) -> bool {
+        self.cooldowns.get(model).is_some_and(|&until| until > now)
     }
+
+    fn in_rotation(&self, model: &str, now: UnixMillis) -> bool {
+        !self.removed && self.disabled.is_none() && !self.rests_for(model, now)
+    }
+
+    fn admission(&self, model: &str, now: UnixMillis) -> Admission {
+        self.ejections
+            .get(model)
+            .map_or(Admission::Open, |e| e.admission(now))
+    }
+}
+
+/// A group's rest on a quota for a model: since when, until when, and for which limit.
+#[derive(Debug, Clone, Copy)]
+struct Rest {
+    since: UnixMillis,
+    until: UnixMillis,
+    kind: QuotaKind,
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +86,32 @@ struct PoolState {
     /// Round-robin turn per scope name: requests for one model rotate over its keys whatever
     /// the other models do.
     cursors: HashMap<String, usize>,
+    groups: Groups,
+    pacing: Pacing,
+    /// (group, model) → its current quota rest.
+    rests: HashMap<(GroupId, String), Rest>,
+    /// model → overload reports and the model-wide ejection.
+    overloads: HashMap<String, Overload>,
+    /// Models that refuse a request ending with a model turn.
+    no_prefill: BTreeSet<String>,
+}
+
+impl PoolState {
+    /// Keys usable for `model` now (ejections aside): the base for "at most half ejected".
+    fn usable_count(&self, model: &str, now: UnixMillis) -> usize {
+        self.keys
+            .iter()
+            .filter(|k| k.in_rotation(model, now))
+            .count()
+    }
+
+    fn ejected_count(&self, model: &str, now: UnixMillis) -> usize {
+        self.keys
+            .iter()
+            .filter(|k| k.in_rotation(model, now))
+            .filter(|k| k.ejections.get(model).is_some_and(|e| e.is_out(now)))
+            .count()
+    }
 }
 
 /// A key handed out for one upstream attempt.
@@ -72,6 +119,16 @@ struct PoolState {
 pub struct Lease {
     pub index: usize,
     pub key: ApiKey,
+    /// A half-open probe of an ejected key or an overloaded model: its failure says nothing new
+    /// and spends no budget.
+    pub probe: bool,
+}
+
+/// What the operator said about quotas: key id → project, and limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuotaPlan {
+    pub groups: HashMap<String, String>,
+    pub limits: Vec<DeclaredLimit>,
 }
 
 /// Every key and its state, in memory.
@@ -84,10 +141,25 @@ pub struct LocalView {
 
 impl LocalView {
     pub fn new(keys: Vec<ApiKey>, default_cooldown: Duration, clock: Clock) -> LocalView {
-        let state = PoolState {
-            keys: keys.into_iter().map(KeyState::new).collect(),
+        LocalView::planned(keys, &QuotaPlan::default(), default_cooldown, clock)
+    }
+
+    pub fn planned(
+        keys: Vec<ApiKey>,
+        plan: &QuotaPlan,
+        default_cooldown: Duration,
+        clock: Clock,
+    ) -> LocalView {
+        let mut state = PoolState {
+            pacing: Pacing::new(plan.limits.clone()),
             ..PoolState::default()
         };
+        for (i, key) in keys.into_iter().enumerate() {
+            state
+                .groups
+                .add(i, key.id(), plan.groups.get(key.id()).map(String::as_str));
+            state.keys.push(KeyState::new(key));
+        }
         LocalView {
             state: Mutex::new(state),
             clock,
@@ -116,21 +188,37 @@ impl LocalView {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The next key for `scope`, skipping keys already `tried` for this request. A `preferred`
-    /// key (conversation affinity) is taken while it is usable.
+    /// The next key for `scope` for a request of about `tokens` input tokens, skipping keys
+    /// already `tried` for this request. A `preferred` key (conversation affinity) is taken
+    /// while it is usable.
     pub fn pick(
         &self,
         scope: Scope<'_>,
         tried: &[usize],
         preferred: Option<usize>,
+        tokens: u64,
     ) -> Option<Lease> {
         let now = self.clock.now();
         let mut guard = self.lock();
         let state = &mut *guard;
         note(&mut state.models_seen, scope);
         let name = scope.name();
-        let keys = &state.keys;
-        let usable = |i: usize| !tried.contains(&i) && keys[i].usable_for(name, now);
+        let model_probe = match state.overloads.get(name).map(|o| o.ejection.admission(now)) {
+            Some(Admission::Out(_)) => return None,
+            Some(Admission::Probe) => true,
+            Some(Admission::Open) | None => false,
+        };
+        let (keys, groups, pacing) = (&state.keys, &state.groups, &state.pacing);
+        let usable = |i: usize| {
+            let k = &keys[i];
+            !tried.contains(&i)
+                && k.in_rotation(name, now)
+                && !matches!(k.admission(name, now), Admission::Out(_))
+                && {
+                    let g = groups.of(i);
+                    pacing.admits(g, groups.name(g), name, tokens, now).is_ok()
+                }
+        };
         let chosen = match preferred {
             Some(p) if p < keys.len() && usable(p) => Some(p),
             _ => {
@@ -151,309 +239,236 @@ impl LocalView {
                 }
             }
         }?;
+        let group = state.groups.of(chosen);
+        state.pacing.sent(group, name, chosen, tokens, now);
         let s = &mut state.keys[chosen];
+        let mut probe = model_probe;
+        if let Some(e) = s.ejections.get_mut(name) {
+            if e.admission(now) == Admission::Probe {
+                e.probing = true;
+                probe = true;
+            }
+        }
+        if model_probe {
+            if let Some(o) = state.overloads.get_mut(name) {
+                o.ejection.probing = true;
+            }
+        }
+        match s.last_sent.get_mut(name) {
+            Some(at) => *at = now,
+            None => {
+                s.last_sent.insert(name.to_string(), now);
+            }
+        }
         s.requests += 1;
         s.unflushed.requests += 1;
         Some(Lease {
             index: chosen,
             key: s.key.clone(),
+            probe,
         })
     }
 
-    /// Records a failed attempt and applies its verdict to the key. Returns the fact learned
-    /// (a cooldown with its resulting deadline, or a new disable) for the store.
-    pub fn record_failure(
-        &self,
-        index: usize,
-        scope: Scope<'_>,
-        verdict: &Verdict,
-    ) -> Option<Change> {
+    /// Records a successful attempt: an ejection or a model-wide overload ends; a learned group
+    /// that rests on a quota since before this key's send is proved wrong about this key.
+    pub fn record_success(&self, index: usize, scope: Scope<'_>) -> Vec<Change> {
+        let now = self.clock.now();
+        let name = scope.name();
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let Some(s) = state.keys.get_mut(index) else {
+            return Vec::new();
+        };
+        if !s.ejections.is_empty() {
+            s.ejections.remove(name);
+        }
+        let sent = s.last_sent.get(name).copied().unwrap_or(0);
+        if let Some(o) = state.overloads.get_mut(name) {
+            o.clear();
+        }
+        let group = state.groups.of(index);
+        let contradicted = state
+            .rests
+            .get(&(group, name.to_string()))
+            .is_some_and(|r| r.until > now && r.since < sent);
+        if !contradicted || state.groups.is_declared(group) {
+            return Vec::new();
+        }
+        let key_id = state.keys[index].key.id().to_string();
+        let split = state.groups.split(index, &key_id);
+        let mut changes = regroup(state, split);
+        state.keys[index].cooldowns.remove(name);
+        changes.push(Change::ClearCooldown {
+            key_id,
+            model: Some(name.to_string()),
+        });
+        changes
+    }
+
+    /// Records a failed attempt and applies its verdict. Returns the facts learned (cooldowns
+    /// with their deadlines, a disable, group memberships, limits) for the store.
+    pub fn record_failure(&self, index: usize, scope: Scope<'_>, verdict: &Verdict) -> Vec<Change> {
         let model = scope.name();
         let now = self.clock.now();
-        let mut state = self.lock();
-        let s = state.keys.get_mut(index)?;
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let Some(s) = state.keys.get_mut(index) else {
+            return Vec::new();
+        };
         let label = verdict.label();
         s.failures += 1;
         s.last_error = Some(label.to_string());
         s.unflushed.failures += 1;
         s.unflushed.last_error = Some(label.to_string());
-        let key_id = s.key.id().to_string();
         match verdict {
-            Verdict::RateLimited(cooldown) => {
-                let until = match cooldown {
-                    Cooldown::For(d) => now + millis(*d),
-                    Cooldown::UntilDailyReset => next_daily_reset(now),
-                    Cooldown::Configured => now + millis(self.default_cooldown),
-                };
-                let deadline = s.cooldowns.entry(model.to_string()).or_insert(until);
-                *deadline = (*deadline).max(until);
-                let until = *deadline;
-                s.cooldowns.retain(|_, &mut t| t > now);
-                Some(Change::Cooldown {
-                    key_id,
-                    model: model.to_string(),
-                    until,
-                })
-            }
+            Verdict::RateLimited(limit) => self.rate_limited(state, index, model, limit, now),
             Verdict::KeyRejected(reason) if s.disabled.is_none() => {
                 s.disabled = Some(Disabled {
                     reason: (*reason).to_string(),
                     since: now,
                 });
-                Some(Change::Disable {
-                    key_id,
+                vec![Change::Disable {
+                    key_id: s.key.id().to_string(),
                     reason: (*reason).to_string(),
                     since: now,
-                })
+                }]
             }
-            Verdict::KeyRejected(_)
-            | Verdict::ClientFault
-            | Verdict::Transient
-            | Verdict::UnusableAnswer => None,
+            Verdict::Transient | Verdict::Overloaded => {
+                transient(state, index, model, *verdict == Verdict::Overloaded, now);
+                Vec::new()
+            }
+            Verdict::KeyRejected(_) | Verdict::ClientFault | Verdict::UnusableAnswer => Vec::new(),
         }
     }
 
-    /// Applies a fact learned elsewhere (another gateway, an operator) with the store's rules.
-    pub fn apply(&self, change: &Change) {
-        match change {
-            Change::AddKey { key } => {
-                self.add(key.clone());
-                return;
-            }
-            Change::RemoveKey { key_id, .. } => {
-                self.remove(key_id);
-                return;
-            }
-            _ => {}
-        }
-        let mut state = self.lock();
-        let id = change.key_id();
-        let Some(s) = state.keys.iter_mut().find(|s| s.key.id() == id) else {
-            return;
+    /// A 429: Google did not count the request; the limits it names are learned; the evidence
+    /// may join this key's group to another; and the whole group rests for the model.
+    fn rate_limited(
+        &self,
+        state: &mut PoolState,
+        index: usize,
+        model: &str,
+        limit: &RateLimit,
+        now: UnixMillis,
+    ) -> Vec<Change> {
+        let mut until = match limit.cooldown {
+            Cooldown::For(d) => now + millis(d),
+            Cooldown::UntilDailyReset => next_daily_reset(now),
+            Cooldown::Configured => now + millis(self.default_cooldown),
         };
-        match change {
-            Change::Cooldown { model, until, .. } => {
-                let d = s.cooldowns.entry(model.clone()).or_insert(*until);
-                *d = (*d).max(*until);
-            }
-            Change::Disable { reason, since, .. } => {
-                if s.disabled.is_none() {
-                    s.disabled = Some(Disabled {
-                        reason: reason.clone(),
-                        since: *since,
-                    });
-                }
-            }
-            Change::Enable { .. } => s.disabled = None,
-            Change::ClearCooldown { model: Some(m), .. } => {
-                s.cooldowns.remove(m);
-            }
-            Change::ClearCooldown { model: None, .. } => s.cooldowns.clear(),
-            Change::AddKey { .. } | Change::RemoveKey { .. } => {}
+        if limit.no_quota() {
+            until = until.max(now + NO_QUOTA_REST_MS);
         }
-    }
-
-    /// Merges a store's view: disables and later deadlines win. With `counters`, the store's
-    /// counters replace ours (a shared store counts every gateway's requests); otherwise they
-    /// are a base that this process's unflushed counts add to.
-    pub fn merge(&self, stored: &StoredState, shared_counters: bool) {
-        let now = self.clock.now();
-        let mut state = self.lock();
-        for s in state.keys.iter_mut() {
-            let Some(k) = stored.get(s.key.id()) else {
-                continue;
-            };
-            if let (None, Some((reason, since))) = (&s.disabled, &k.disabled) {
-                s.disabled = Some(Disabled {
-                    reason: reason.clone(),
-                    since: *since,
-                });
-            }
-            if shared_counters && k.disabled.is_none() {
-                s.disabled = None;
-            }
-            for (model, &until) in k.cooldowns.iter().filter(|(_, &t)| t > now) {
-                let d = s.cooldowns.entry(model.clone()).or_insert(until);
-                *d = (*d).max(until);
-            }
-            if shared_counters {
-                s.requests = k.requests;
-                s.failures = k.failures;
-                s.last_error = k.last_error.clone();
-            } else {
-                s.requests = k.requests + s.unflushed.requests;
-                s.failures = k.failures + s.unflushed.failures;
-                s.last_error = s
-                    .unflushed
-                    .last_error
-                    .clone()
-                    .or_else(|| k.last_error.clone());
-            }
+        let mut changes = Vec::new();
+        let mut group = state.groups.of(index);
+        state.pacing.unsend(group, model, index);
+        let own = state.pacing.sent_by(group, model, index, now);
+        for (kind, value) in state.pacing.learn(group, model, &limit.hits) {
+            changes.push(Change::Limit {
+                group: state.groups.name(group).to_string(),
+                model: model.to_string(),
+                kind,
+                value,
+            });
         }
-    }
-
-    /// Everything this view holds as facts: disables and live cooldowns (to repopulate a
-    /// shared store that came back empty).
-    pub fn facts(&self) -> Vec<Change> {
-        let now = self.clock.now();
-        let state = self.lock();
-        let mut out = Vec::new();
-        for s in state.keys.iter().filter(|s| !s.removed) {
-            let key_id = s.key.id().to_string();
-            if let Some(d) = &s.disabled {
-                out.push(Change::Disable {
-                    key_id: key_id.clone(),
-                    reason: d.reason.clone(),
-                    since: d.since,
-                });
-            }
-            for (model, &until) in s.cooldowns.iter().filter(|(_, &t)| t > now) {
-                out.push(Change::Cooldown {
-                    key_id: key_id.clone(),
-                    model: model.clone(),
-                    until,
-                });
-            }
-        }
-        out
-    }
-
-    /// Counts since the last call, per key id (for the embedded store's background flush).
-    pub fn take_counter_deltas(&self) -> BTreeMap<String, CounterDelta> {
-        let mut state = self.lock();
-        state
-            .keys
-            .iter_mut()
-            .filter(|s| s.unflushed != CounterDelta::default())
-            .map(|s| (s.key.id().to_string(), std::mem::take(&mut s.unflushed)))
-            .collect()
-    }
-
-    /// Counts a request picked elsewhere (by a shared store) against the local view.
-    pub fn count_request(&self, index: usize) {
-        if let Some(s) = self.lock().keys.get_mut(index) {
-            s.requests += 1;
-        }
-    }
-
-    /// The keys in the pool with their stable indexes (removed keys left out).
-    pub fn keys(&self) -> Vec<(usize, ApiKey)> {
-        let state = self.lock();
-        state
-            .keys
+        let kind = limit.hits.first().map_or(QuotaKind::Other, |h| h.kind);
+        let key_id = state.keys[index].key.id().to_string();
+        // This key's own window end contradicts the group's current rest on the same quota:
+        // it is not in that project.
+        let contradicts = state
+            .rests
+            .get(&(group, model.to_string()))
+            .is_some_and(|r| {
+                r.kind == kind && r.until > now && (r.until - until).abs() > SAME_WINDOW_MS
+            });
+        if contradicts {
+            let split = state.groups.split(index, &key_id);
+            changes.extend(regroup(state, split));
+        } else if let Some(value) = limit
+            .hits
             .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.removed)
-            .map(|(i, s)| (i, s.key.clone()))
-            .collect()
-    }
-
-    /// The index of a key in the pool, by id.
-    pub fn index_of(&self, key_id: &str) -> Option<usize> {
-        self.lock()
-            .keys
-            .iter()
-            .position(|s| !s.removed && s.key.id() == key_id)
-    }
-
-    /// The key at `index`, if it is in the pool.
-    pub fn key_at(&self, index: usize) -> Option<ApiKey> {
-        let state = self.lock();
-        state
-            .keys
-            .get(index)
-            .filter(|s| !s.removed)
-            .map(|s| s.key.clone())
-    }
-
-    /// Adds a key (or takes a removed one back); returns its index and whether it is new to
-    /// the pool.
-    pub fn add(&self, key: ApiKey) -> (usize, bool) {
-        let mut state = self.lock();
-        if let Some(i) = state.keys.iter().position(|s| s.key.id() == key.id()) {
-            let was_removed = std::mem::replace(&mut state.keys[i].removed, false);
-            return (i, was_removed);
-        }
-        state.keys.push(KeyState::new(key));
-        (state.keys.len() - 1, true)
-    }
-
-    /// Takes a key out of the pool; false if it was not in it.
-    pub fn remove(&self, key_id: &str) -> bool {
-        let mut state = self.lock();
-        match state
-            .keys
-            .iter_mut()
-            .find(|s| !s.removed && s.key.id() == key_id)
+            .find(|h| h.kind == QuotaKind::RequestsPerMinute)
+            .and_then(|h| h.limit)
         {
-            Some(s) => {
-                s.removed = true;
-                true
-            }
-            None => false,
+            let merged = state.groups.sighted(
+                index,
+                model,
+                QuotaKind::RequestsPerMinute,
+                until,
+                own < value,
+                now,
+            );
+            changes.extend(regroup(state, merged));
+        }
+        group = state.groups.of(index);
+        let members: Vec<usize> = state.groups.members(group).collect();
+        for m in members {
+            let k = &mut state.keys[m];
+            let deadline = k.cooldowns.entry(model.to_string()).or_insert(until);
+            *deadline = (*deadline).max(until);
+            let deadline = *deadline;
+            k.cooldowns.retain(|_, &mut t| t > now);
+            changes.push(Change::Cooldown {
+                key_id: k.key.id().to_string(),
+                model: model.to_string(),
+                until: deadline,
+            });
+        }
+        state.rests.insert(
+            (group, model.to_string()),
+            Rest {
+                since: now,
+                until,
+                kind,
+            },
+        );
+        changes
+    }
+}
+
+/// A transient failure: the (key, model) is ejected (unless that would eject more than half of
+/// the model's usable keys); a 503 also counts towards the model-wide overload.
+fn transient(state: &mut PoolState, index: usize, model: &str, overloaded: bool, now: UnixMillis) {
+    let usable = state.usable_count(model, now);
+    let ejected = state.ejected_count(model, now);
+    let s = &mut state.keys[index];
+    let e = s.ejections.entry(model.to_string()).or_default();
+    let was_probe = e.probing;
+    let already_out = e.is_out(now) && !was_probe;
+    if was_probe || (!already_out && (ejected + 1) * 2 <= usable) {
+        e.eject(now);
+    } else if e.times == 0 {
+        s.ejections.remove(model);
+    }
+    if overloaded {
+        let quorum = usable.div_ceil(2).max(2);
+        let o = state.overloads.entry(model.to_string()).or_default();
+        if o.report(index, now, quorum) || o.ejection.probing {
+            o.ejection.eject(now);
         }
     }
+}
 
-    /// Notes that `scope` is being requested (for the status view's grouping).
-    pub fn note(&self, scope: Scope<'_>) {
-        note(&mut self.lock().models_seen, scope);
-    }
-
-    /// How long until some key can serve `scope` again; `None` when no key will come back by
-    /// itself (all disabled) — or when one is usable now (`Some(ZERO)`).
-    pub fn retry_after(&self, scope: Scope<'_>) -> Option<Duration> {
-        let model = scope.name();
-        let now = self.clock.now();
-        let state = self.lock();
-        state
-            .keys
-            .iter()
-            .filter(|s| !s.removed && s.disabled.is_none())
-            .map(|s| s.cooldowns.get(model).map_or(now, |&t| t.max(now)))
-            .min()
-            .map(|t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0)))
-    }
-
-    /// A consistent view of every key, for the status endpoint and `/health`.
-    pub fn snapshot(&self) -> PoolSnapshot {
-        let now = self.clock.now();
-        let state = self.lock();
-        let keys = state
-            .keys
-            .iter()
-            .filter(|s| !s.removed)
-            .map(|s| {
-                let key = &s.key;
-                let cooldowns: BTreeMap<String, UnixMillis> = s
-                    .cooldowns
-                    .iter()
-                    .filter(|(_, &t)| t > now)
-                    .map(|(m, &t)| (m.clone(), t))
-                    .collect();
-                let cooling_everywhere = !cooldowns.is_empty()
-                    && state.models_seen.iter().all(|m| cooldowns.contains_key(m));
-                let health = if let Some(d) = &s.disabled {
-                    KeyHealth::Disabled(d.clone())
-                } else if cooling_everywhere {
-                    KeyHealth::Cooling {
-                        until: cooldowns.values().copied().min().unwrap_or(now),
-                    }
-                } else {
-                    KeyHealth::Available
-                };
-                KeyView {
-                    id: key.id().to_string(),
-                    masked: key.masked().to_string(),
-                    health,
-                    cooldowns,
-                    last_error: s.last_error.clone(),
-                    requests: s.requests,
-                    failures: s.failures,
-                }
-            })
-            .collect();
-        PoolSnapshot { now, keys }
-    }
+/// Applies a change of membership to pacing, and the memberships for the store.
+fn regroup(state: &mut PoolState, regroup: Option<Regroup>) -> Vec<Change> {
+    let moved: Vec<usize> = match regroup {
+        None => return Vec::new(),
+        Some(Regroup::Merged { from, into }) => {
+            state.pacing.merge(from, into);
+            state.groups.members(into).collect()
+        }
+        Some(Regroup::Split { key, from, into }) => {
+            state.pacing.move_key(key, from, into);
+            vec![key]
+        }
+    };
+    moved
+        .into_iter()
+        .map(|i| Change::Group {
+            key_id: state.keys[i].key.id().to_string(),
+            group: state.groups.name(state.groups.of(i)).to_string(),
+        })
+        .collect()
 }
 
 /// Remembers a model requested (the catalog is not one).
@@ -469,41 +484,8 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
-/// Where a key stands, as the seed's status endpoint groups keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyHealth {
-    /// Usable for at least one model (it may still cool for some; see `cooldowns`).
-    Available,
-    /// Cooling for every model requested so far; usable again at `until` for at least one.
-    Cooling { until: UnixMillis },
-    /// Out until an operator re-enables it.
-    Disabled(Disabled),
-}
-
-/// One key as the status endpoint shows it: never the key itself.
-#[derive(Debug, Clone)]
-pub struct KeyView {
-    pub id: String,
-    pub masked: String,
-    pub health: KeyHealth,
-    /// model → live cooldown deadline.
-    pub cooldowns: BTreeMap<String, UnixMillis>,
-    pub last_error: Option<String>,
-    pub requests: u64,
-    pub failures: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct PoolSnapshot {
-    pub now: UnixMillis,
-    pub keys: Vec<KeyView>,
-}
-
-impl PoolSnapshot {
-    pub fn count(&self, pred: impl Fn(&KeyHealth) -> bool) -> usize {
-        self.keys.iter().filter(|k| pred(&k.health)).count()
-    }
-}
+#[path = "local_sync.rs"]
+mod sync;
 
 #[cfg(test)]
 #[path = "local_tests.rs"]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
+use crate::pool::KeyHealth;
 use crate::pool::{next_daily_reset, ApiKey, Clock};
 use crate::secret::redact;
 use crate::upstream::classify::{Cooldown, Verdict};
@@ -26,7 +27,7 @@ fn pool(n: usize) -> LocalView {
 fn picks(p: &LocalView, model: Scope<'_>, n: usize) -> HashMap<usize, usize> {
     let mut seen = HashMap::new();
     for _ in 0..n {
-        let lease = p.pick(model, &[], None).unwrap();
+        let lease = p.pick(model, &[], None, 0).unwrap();
         *seen.entry(lease.index).or_default() += 1;
     }
     seen
@@ -47,7 +48,7 @@ async fn round_robin_is_fair_under_concurrency() {
         let p = p.clone();
         tasks.push(tokio::spawn(async move {
             (0..500)
-                .map(|_| p.pick(FLASH, &[], None).unwrap().index)
+                .map(|_| p.pick(FLASH, &[], None, 0).unwrap().index)
                 .collect::<Vec<_>>()
         }));
     }
@@ -66,7 +67,7 @@ async fn a_rate_limit_cools_only_that_model_for_the_given_delay() {
     p.record_failure(
         0,
         FLASH,
-        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(41))),
+        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(41)).into()),
     );
     assert!(
         !picks(&p, FLASH, 10).contains_key(&0),
@@ -94,48 +95,55 @@ async fn a_deadline_only_moves_later() {
     p.record_failure(
         0,
         FLASH,
-        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(60))),
+        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(60)).into()),
     );
     p.record_failure(
         0,
         FLASH,
-        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(5))),
+        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(5)).into()),
     );
     tokio::time::advance(Duration::from_secs(30)).await;
     assert!(
-        p.pick(FLASH, &[], None).is_none(),
+        p.pick(FLASH, &[], None, 0).is_none(),
         "the shorter answer must not shorten the rest"
     );
-    assert_eq!(p.retry_after(FLASH), Some(Duration::from_secs(30)));
+    assert_eq!(p.retry_after(FLASH, 0), Some(Duration::from_secs(30)));
     p.record_failure(
         0,
         FLASH,
-        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(90))),
+        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(90)).into()),
     );
-    assert_eq!(p.retry_after(FLASH), Some(Duration::from_secs(90)));
+    assert_eq!(p.retry_after(FLASH, 0), Some(Duration::from_secs(90)));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_daily_quota_waits_for_pacific_midnight() {
     let p = pool(1);
     let now = p.clock().now();
-    p.record_failure(0, FLASH, &Verdict::RateLimited(Cooldown::UntilDailyReset));
+    p.record_failure(
+        0,
+        FLASH,
+        &Verdict::RateLimited(Cooldown::UntilDailyReset.into()),
+    );
     let until = p.snapshot().keys[0].cooldowns[FLASH.name()];
     assert_eq!(until, next_daily_reset(now));
     tokio::time::advance(Duration::from_millis(
         u64::try_from(until - now).unwrap() - 1,
     ))
     .await;
-    assert!(p.pick(FLASH, &[], None).is_none());
+    assert!(p.pick(FLASH, &[], None, 0).is_none());
     tokio::time::advance(Duration::from_millis(1)).await;
-    assert!(p.pick(FLASH, &[], None).is_some());
+    assert!(p.pick(FLASH, &[], None, 0).is_some());
 }
 
 #[tokio::test(start_paused = true)]
 async fn no_hint_uses_the_configured_cooldown() {
     let p = pool(1);
-    p.record_failure(0, FLASH, &Verdict::RateLimited(Cooldown::Configured));
-    assert_eq!(p.retry_after(FLASH), Some(Duration::from_secs(1440 * 60)));
+    p.record_failure(0, FLASH, &Verdict::RateLimited(Cooldown::Configured.into()));
+    assert_eq!(
+        p.retry_after(FLASH, 0),
+        Some(Duration::from_secs(1440 * 60))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -149,7 +157,7 @@ async fn a_rejected_key_is_out_for_every_model_for_good() {
     assert!(matches!(&view.health, KeyHealth::Disabled(d) if d.reason == "key_invalid"));
     assert_eq!(view.last_error.as_deref(), Some("key_invalid"));
     assert_eq!(
-        p.retry_after(FLASH),
+        p.retry_after(FLASH, 0),
         Some(Duration::ZERO),
         "key 0 is still usable"
     );
@@ -161,18 +169,18 @@ async fn retry_after_is_the_earliest_return_or_none_when_nothing_returns() {
     p.record_failure(
         0,
         FLASH,
-        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(30))),
+        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(30)).into()),
     );
     p.record_failure(
         1,
         FLASH,
-        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(10))),
+        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(10)).into()),
     );
-    assert_eq!(p.retry_after(FLASH), Some(Duration::from_secs(10)));
+    assert_eq!(p.retry_after(FLASH, 0), Some(Duration::from_secs(10)));
     p.record_failure(1, FLASH, &Verdict::KeyRejected("permission_denied"));
-    assert_eq!(p.retry_after(FLASH), Some(Duration::from_secs(30)));
+    assert_eq!(p.retry_after(FLASH, 0), Some(Duration::from_secs(30)));
     p.record_failure(0, FLASH, &Verdict::KeyRejected("permission_denied"));
-    assert_eq!(p.retry_after(FLASH), None);
+    assert_eq!(p.retry_after(FLASH, 0), None);
 }
 
 #[tokio::test(start_paused = true)]
@@ -180,7 +188,7 @@ async fn client_faults_and_transients_leave_the_key_usable() {
     let p = pool(1);
     p.record_failure(0, FLASH, &Verdict::ClientFault);
     p.record_failure(0, FLASH, &Verdict::Transient);
-    assert!(p.pick(FLASH, &[], None).is_some());
+    assert!(p.pick(FLASH, &[], None, 0).is_some());
     let v = &p.snapshot().keys[0];
     assert_eq!((v.requests, v.failures), (1, 2));
 }
@@ -188,38 +196,38 @@ async fn client_faults_and_transients_leave_the_key_usable() {
 #[tokio::test(start_paused = true)]
 async fn tried_keys_are_skipped_and_a_preferred_key_sticks() {
     let p = pool(3);
-    assert_eq!(p.pick(FLASH, &[0, 1], None).unwrap().index, 2);
-    assert!(p.pick(FLASH, &[0, 1, 2], None).is_none());
+    assert_eq!(p.pick(FLASH, &[0, 1], None, 0).unwrap().index, 2);
+    assert!(p.pick(FLASH, &[0, 1, 2], None, 0).is_none());
     for _ in 0..5 {
-        assert_eq!(p.pick(FLASH, &[], Some(1)).unwrap().index, 1);
+        assert_eq!(p.pick(FLASH, &[], Some(1), 0).unwrap().index, 1);
     }
     p.record_failure(
         1,
         FLASH,
-        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(5))),
+        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(5)).into()),
     );
-    assert_ne!(p.pick(FLASH, &[], Some(1)).unwrap().index, 1);
+    assert_ne!(p.pick(FLASH, &[], Some(1), 0).unwrap().index, 1);
 }
 
 #[tokio::test(start_paused = true)]
 async fn snapshot_groups_keys_like_the_seed() {
     let p = pool(3);
-    p.pick(FLASH, &[], None);
-    p.pick(PRO, &[], None);
+    p.pick(FLASH, &[], None, 0);
+    p.pick(PRO, &[], None, 0);
     p.record_failure(
         0,
         FLASH,
-        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(60))),
+        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(60)).into()),
     );
     p.record_failure(
         1,
         FLASH,
-        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(60))),
+        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(60)).into()),
     );
     p.record_failure(
         1,
         PRO,
-        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(120))),
+        &Verdict::RateLimited(Cooldown::For(Duration::from_secs(120)).into()),
     );
     let s = p.snapshot();
     assert_eq!(

@@ -8,14 +8,20 @@
 //! is unreachable; what was learned meanwhile is merged back when it returns). The pool asks the
 //! backend for capabilities and never names a concrete store.
 
+mod ejection;
+mod groups;
 mod local;
+mod pacing;
+mod view;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 pub use crate::clock::{iso8601, next_daily_reset, Clock, UnixMillis};
-pub use local::{Disabled, KeyHealth, KeyView, Lease, LocalView, PoolSnapshot};
+pub use local::{Lease, LocalView, QuotaPlan};
+pub use pacing::{DeclaredLimit, Headroom, Limits};
+pub use view::{Disabled, EjectionView, GroupView, KeyHealth, KeyView, PoolSnapshot};
 
 use crate::secret::ApiKey;
 use crate::store::{Backend, Change, SharedPick, StoreError};
@@ -71,12 +77,13 @@ impl KeyPool {
     /// is not fatal: the pool starts on its own view and joins later.
     pub async fn open(
         keys: Vec<ApiKey>,
+        plan: &QuotaPlan,
         default_cooldown: Duration,
         clock: Clock,
         backend: Backend,
     ) -> Result<KeyPool, StoreError> {
         let pool = KeyPool {
-            local: LocalView::new(keys, default_cooldown, clock),
+            local: LocalView::planned(keys, plan, default_cooldown, clock),
             backend,
             degraded: AtomicBool::new(false),
             problem: Mutex::new(None),
@@ -88,6 +95,7 @@ impl KeyPool {
             pool.apply_membership(pool.backend.membership().await?);
             let stored = pool.backend.load(pool.ids()).await?;
             pool.local.merge(&stored, false);
+            pool.local.merge_quota(&pool.backend.load_quota().await?);
         }
         Ok(pool)
     }
@@ -121,13 +129,15 @@ impl KeyPool {
         self.local.clock()
     }
 
-    /// The next key for `scope`, skipping keys this request already `tried`; a `preferred` key
-    /// (conversation affinity) is taken while it is usable.
+    /// The next key for `scope` for a request of about `tokens` input tokens, skipping keys this
+    /// request already `tried`; a `preferred` key (conversation affinity) is taken while it is
+    /// usable.
     pub async fn pick(
         &self,
         scope: Scope<'_>,
         tried: &[usize],
         preferred: Option<usize>,
+        tokens: u64,
     ) -> Option<Lease> {
         if self.backend.is_shared() && !self.is_degraded() {
             self.local.note(scope);
@@ -151,7 +161,11 @@ impl KeyPool {
                     // falls through to the local choice rather than failing the request.
                     if let Some((index, key)) = keys.iter().find(|(_, k)| k.id() == id).cloned() {
                         self.local.count_request(index);
-                        return Some(Lease { index, key });
+                        return Some(Lease {
+                            index,
+                            key,
+                            probe: false,
+                        });
                     }
                 }
                 Ok(SharedPick::Nothing) => return None,
@@ -159,45 +173,48 @@ impl KeyPool {
                 Err(e) => self.degrade(&e),
             }
         }
-        self.local.pick(scope, tried, preferred)
+        self.local.pick(scope, tried, preferred, tokens)
     }
 
-    /// Records a failed attempt: the verdict changes the key locally, and the fact reaches the
+    /// Records a successful attempt (it may end an ejection, or prove a learned group wrong).
+    pub async fn record_success(&self, index: usize, scope: Scope<'_>) {
+        let changes = self.local.record_success(index, scope);
+        if !changes.is_empty() {
+            self.store(&changes, None).await;
+        }
+    }
+
+    /// Records a failed attempt: the verdict changes the key locally, and the facts reach the
     /// backend before this returns (so a crash right after loses nothing).
     pub async fn record_failure(&self, index: usize, scope: Scope<'_>, verdict: &Verdict) {
-        let change = self.local.record_failure(index, scope, verdict);
+        let changes = self.local.record_failure(index, scope, verdict);
+        let key = self.local.key_at(index);
+        let failure = key.as_ref().map(|k| (k.id(), verdict.label()));
+        self.store(&changes, failure).await;
+    }
+
+    /// Hands facts to the backend; a shared one that fails keeps them for the merge back.
+    async fn store(&self, changes: &[Change], failure: Option<(&str, &'static str)>) {
         if self.backend.is_shared() && self.is_degraded() {
-            self.keep_unsent(change);
+            self.keep_unsent(changes);
             return;
         }
-        let key = self.local.key_at(index);
-        let Some(key_id) = change
-            .as_ref()
-            .map(Change::key_id)
-            .or(key.as_ref().map(ApiKey::id))
-        else {
-            return;
-        };
-        if let Err(e) = self
-            .backend
-            .record(change.as_ref(), key_id, verdict.label())
-            .await
-        {
+        if let Err(e) = self.backend.record(changes, failure).await {
             if self.backend.is_shared() {
                 self.degrade(&e);
-                self.keep_unsent(change);
+                self.keep_unsent(changes);
             } else {
                 tracing::error!(error = %e, "could not persist a key state change");
             }
         }
     }
 
-    fn keep_unsent(&self, change: Option<Change>) {
-        if let Some(c) = change {
+    fn keep_unsent(&self, changes: &[Change]) {
+        if !changes.is_empty() {
             self.unsent
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .push(c);
+                .extend_from_slice(changes);
         }
     }
 
@@ -217,11 +234,15 @@ impl KeyPool {
     /// merge back.
     pub async fn maintain(&self) {
         if !self.backend.is_shared() {
-            if let Err(e) = self
+            let flushed = match self
                 .backend
                 .flush_counters(self.local.take_counter_deltas())
                 .await
             {
+                Ok(()) => self.backend.flush_daily(self.local.daily_counts()).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = flushed {
                 tracing::warn!(error = %e, "could not save key counters");
             }
             return;
@@ -269,15 +290,20 @@ impl KeyPool {
         }
         match self.backend.load(self.ids()).await {
             Ok(stored) => self.local.merge(&stored, true),
+            Err(e) => return self.degrade(&e),
+        }
+        match self.backend.load_quota().await {
+            Ok(quota) => self.local.merge_quota(&quota),
             Err(e) => self.degrade(&e),
         }
     }
 
-    /// How long until some key can serve `scope` again (see [`LocalView::retry_after`]); with a
-    /// shared store the view is refreshed first, since other gateways may know more.
-    pub async fn retry_after(&self, scope: Scope<'_>) -> Option<Duration> {
+    /// How long until some key can serve `scope` (a request of about `tokens`) again (see
+    /// [`LocalView::retry_after`]); with a shared store the view is refreshed first, since other
+    /// gateways may know more.
+    pub async fn retry_after(&self, scope: Scope<'_>, tokens: u64) -> Option<Duration> {
         self.refresh().await;
-        self.local.retry_after(scope)
+        self.local.retry_after(scope, tokens)
     }
 
     /// The index of a key in the pool, by its id.
@@ -290,6 +316,16 @@ impl KeyPool {
     pub async fn apply(&self, change: Change) -> Result<(), StoreError> {
         self.local.apply(&change);
         self.backend.apply(&change).await
+    }
+
+    /// Whether `model` takes a request ending with a `model` turn (to continue a broken stream).
+    pub fn accepts_prefill(&self, model: &str) -> bool {
+        self.local.accepts_prefill(model)
+    }
+
+    /// Remembers that `model` refuses a trailing model turn.
+    pub fn refuse_prefill(&self, model: &str) {
+        self.local.refuse_prefill(model);
     }
 
     pub fn snapshot(&self) -> PoolSnapshot {

@@ -104,6 +104,7 @@ pub async fn open_pool(config: &Config) -> Result<KeyPool, StoreError> {
     .await?;
     KeyPool::open(
         config.keys.clone(),
+        &config.quota,
         config.key_cooldown,
         Clock::new(),
         backend,

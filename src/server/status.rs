@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::pool::{iso8601, KeyHealth, KeyPool, PoolSnapshot};
+use crate::pool::{iso8601, Headroom, KeyHealth, KeyPool, PoolSnapshot};
 
 /// What the gateway's own endpoints read and change.
 #[derive(Debug, Clone)]
@@ -69,18 +69,47 @@ pub fn status_body(snap: &PoolSnapshot) -> Value {
             .iter()
             .map(|(m, &t)| (m.as_str(), iso8601(t)))
             .collect();
+        let ejections: BTreeMap<&str, Value> = k
+            .ejections
+            .iter()
+            .map(|(m, e)| {
+                (
+                    m.as_str(),
+                    json!({"times": e.times, "until": iso8601(e.until), "probing": e.probing}),
+                )
+            })
+            .collect();
         keys.push(json!({
             "id": k.id,
             "key": k.masked,
+            "group": k.group,
             "state": state,
             "disabled_reason": reason,
             "disabled_since": since,
             "cooldowns": cooldowns,
+            "ejections": ejections,
             "last_error": k.last_error,
             "requests": k.requests,
             "failures": k.failures,
         }));
     }
+    let groups: Vec<Value> = snap
+        .groups
+        .iter()
+        .map(|g| {
+            let models: BTreeMap<&str, Value> = g
+                .models
+                .iter()
+                .map(|(m, h)| (m.as_str(), headroom(h)))
+                .collect();
+            json!({"name": g.name, "declared": g.declared, "keys": g.keys, "models": models})
+        })
+        .collect();
+    let overloaded: BTreeMap<&str, String> = snap
+        .overloaded
+        .iter()
+        .map(|(m, &t)| (m.as_str(), iso8601(t)))
+        .collect();
     let (a, t, p) = counts(snap);
     json!({
         "available_keys": available,
@@ -93,6 +122,20 @@ pub fn status_body(snap: &PoolSnapshot) -> Value {
             "permanently_disabled": p,
         },
         "keys": keys,
+        "groups": groups,
+        "overloaded_models": overloaded,
         "checked_at": iso8601(snap.now),
+    })
+}
+
+/// A group's limits for one model and what is left of each.
+fn headroom(h: &Headroom) -> Value {
+    let left = |limit: Option<u64>, used: u64| {
+        limit.map(|l| json!({"limit": l, "used": used, "left": l.saturating_sub(used)}))
+    };
+    json!({
+        "rpm": left(h.limits.rpm, h.sent_last_minute),
+        "tpm": left(h.limits.tpm, h.tokens_last_minute),
+        "rpd": left(h.limits.rpd, h.sent_today),
     })
 }

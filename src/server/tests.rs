@@ -41,6 +41,7 @@ async fn house(n: usize, extra: &[(&str, &str)]) -> House {
     let keys = config.keys.clone();
     let pool = KeyPool::open(
         keys.clone(),
+        &config.quota,
         config.key_cooldown,
         Clock::starting_at(1_780_000_000_000),
         Backend::Volatile,

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::embedded::EmbeddedStore;
 use super::redis::{RedisStore, RedisTimeouts};
 use super::sealed::Sealer;
-use super::{Change, CounterDelta, Membership, StoreError, StoredState};
+use super::{Change, CounterDelta, DailyCount, Membership, StoreError, StoredQuota, StoredState};
 use crate::clock::UnixMillis;
 use crate::secret::Secret;
 
@@ -105,6 +105,23 @@ impl Backend {
         }
     }
 
+    /// What the store knows about quotas (learned groups and limits, today's counts).
+    pub async fn load_quota(&self) -> Result<StoredQuota, StoreError> {
+        match self {
+            Backend::Volatile => Ok(StoredQuota::default()),
+            Backend::Embedded(s) => s.load_quota().await,
+            Backend::Redis(r) => r.load_quota().await,
+        }
+    }
+
+    /// Keeps today's counts of each (group, model) (a shared store counts as keys are picked).
+    pub async fn flush_daily(&self, counts: Vec<DailyCount>) -> Result<(), StoreError> {
+        match self {
+            Backend::Embedded(s) if !counts.is_empty() => s.flush_daily(counts).await,
+            _ => Ok(()),
+        }
+    }
+
     /// A key for `model` among `candidates` (ids, in order; `preferred` first if usable).
     pub async fn pick(
         &self,
@@ -122,19 +139,18 @@ impl Backend {
         }
     }
 
-    /// Records what one failed attempt taught: the fact (if any) is stored before this returns;
-    /// a shared store also counts the failure under `label` for `key_id`.
+    /// Records what one attempt taught: the facts are stored before this returns; a shared
+    /// store also counts a failure under `label` for `key_id`.
     pub async fn record(
         &self,
-        change: Option<&Change>,
-        key_id: &str,
-        label: &'static str,
+        changes: &[Change],
+        failure: Option<(&str, &'static str)>,
     ) -> Result<(), StoreError> {
-        match (self, change) {
-            (Backend::Volatile, _) | (Backend::Embedded(_), None) => Ok(()),
-            (Backend::Embedded(s), Some(c)) => s.apply(c.clone()).await,
-            (Backend::Redis(r), Some(c)) => r.apply(c, Some(label)).await,
-            (Backend::Redis(r), None) => r.record_failure(key_id, label).await,
+        match self {
+            Backend::Volatile => Ok(()),
+            Backend::Embedded(_) if changes.is_empty() => Ok(()),
+            Backend::Embedded(s) => s.apply_all(changes.to_vec()).await,
+            Backend::Redis(r) => r.record(changes, failure).await,
         }
     }
 

@@ -26,7 +26,7 @@ const REMOVED: TableDefinition<&str, i64> = TableDefinition::new("removed_keys")
 /// The embedded store. Cheap to clone.
 #[derive(Clone)]
 pub struct EmbeddedStore {
-    db: Arc<Database>,
+    pub(super) db: Arc<Database>,
     path: Arc<Path>,
 }
 
@@ -62,6 +62,7 @@ impl EmbeddedStore {
         }
         txn.open_table(COOLDOWNS).map_err(|e| db_fail(e.into()))?;
         txn.open_table(REMOVED).map_err(|e| db_fail(e.into()))?;
+        super::embedded_quota::create_tables(&txn).map_err(|e| db_fail(*e))?;
         txn.commit().map_err(|e| db_fail(e.into()))?;
         Ok(EmbeddedStore {
             db: Arc::new(db),
@@ -73,7 +74,7 @@ impl EmbeddedStore {
         &self.path
     }
 
-    fn err(&self, e: impl Into<redb::Error>) -> StoreError {
+    pub(super) fn err(&self, e: impl Into<redb::Error>) -> StoreError {
         self.fault(EmbeddedFault::Database(e.into()))
     }
 
@@ -85,7 +86,7 @@ impl EmbeddedStore {
     }
 
     /// Runs blocking database work off the async threads.
-    async fn blocking<T: Send + 'static>(
+    pub(super) async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&EmbeddedStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -97,11 +98,25 @@ impl EmbeddedStore {
 
     /// Commits one state change durably.
     pub async fn apply(&self, change: Change) -> Result<(), StoreError> {
-        self.blocking(move |s| s.apply_now(&change)).await
+        self.apply_all(vec![change]).await
     }
 
-    fn apply_now(&self, change: &Change) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+    /// Commits several state changes durably, in one transaction.
+    pub async fn apply_all(&self, changes: Vec<Change>) -> Result<(), StoreError> {
+        self.blocking(move |s| {
+            let txn = s.db.begin_write().map_err(|e| s.err(e))?;
+            for change in &changes {
+                s.write(&txn, change)?;
+            }
+            txn.commit().map_err(|e| s.err(e))
+        })
+        .await
+    }
+
+    fn write(&self, txn: &redb::WriteTransaction, change: &Change) -> Result<(), StoreError> {
+        if matches!(change, Change::Group { .. } | Change::Limit { .. }) {
+            return super::embedded_quota::apply(txn, change).map_err(|e| self.err(*e));
+        }
         {
             let mut disabled = txn.open_table(DISABLED).map_err(|e| self.err(e))?;
             let mut cooldowns = txn.open_table(COOLDOWNS).map_err(|e| self.err(e))?;
@@ -155,6 +170,7 @@ impl EmbeddedStore {
                 Change::Enable { key_id } => {
                     disabled.remove(key_id.as_str()).map_err(|e| self.err(e))?;
                 }
+                Change::Group { .. } | Change::Limit { .. } => {}
                 Change::ClearCooldown { key_id, model } => {
                     let prefix = format!("{key_id}|");
                     let doomed: Vec<String> = cooldowns
@@ -173,7 +189,7 @@ impl EmbeddedStore {
                 }
             }
         }
-        txn.commit().map_err(|e| self.err(e))
+        Ok(())
     }
 
     /// Adds counter increments (background flush).

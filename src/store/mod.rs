@@ -5,6 +5,7 @@
 
 mod backend;
 pub mod embedded;
+mod embedded_quota;
 mod error;
 pub mod redis;
 pub mod sealed;
@@ -16,6 +17,7 @@ pub use error::{EmbeddedFault, RedisFault, RedisOp, StoreError};
 
 use crate::clock::UnixMillis;
 use crate::secret::ApiKey;
+use crate::upstream::classify::QuotaKind;
 
 /// One fact the pool learned, to be persisted or shared. Keys are named by their fingerprint
 /// id, never by the secret.
@@ -45,18 +47,29 @@ pub enum Change {
     AddKey { key: ApiKey },
     /// An operator took a key out of the pool, at `at`.
     RemoveKey { key_id: String, at: UnixMillis },
+    /// The pool learned which quota group (project) a key is in.
+    Group { key_id: String, group: String },
+    /// The pool learned a limit of a group for a model.
+    Limit {
+        group: String,
+        model: String,
+        kind: QuotaKind,
+        value: u64,
+    },
 }
 
 impl Change {
-    /// The id of the key the change is about.
+    /// The id of the key the change is about (empty for a group's limit).
     pub fn key_id(&self) -> &str {
         match self {
             Change::Cooldown { key_id, .. }
             | Change::Disable { key_id, .. }
             | Change::Enable { key_id }
             | Change::ClearCooldown { key_id, .. }
-            | Change::RemoveKey { key_id, .. } => key_id,
+            | Change::RemoveKey { key_id, .. }
+            | Change::Group { key_id, .. } => key_id,
             Change::AddKey { key } => key.id(),
+            Change::Limit { .. } => "",
         }
     }
 }
@@ -81,6 +94,33 @@ pub struct StoredKey {
 
 /// Key id → state, for the ids asked about.
 pub type StoredState = BTreeMap<String, StoredKey>;
+
+/// A limit learned for a (group, model).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LearnedLimit {
+    pub group: String,
+    pub model: String,
+    pub kind: QuotaKind,
+    pub value: u64,
+}
+
+/// Requests a (group, model) sent on the Pacific day ending at `day_ends`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyCount {
+    pub group: String,
+    pub model: String,
+    pub day_ends: UnixMillis,
+    pub count: u64,
+}
+
+/// What a store knows about quotas: learned groups (key id → group), learned limits, and
+/// today's counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredQuota {
+    pub groups: Vec<(String, String)>,
+    pub limits: Vec<LearnedLimit>,
+    pub daily: Vec<DailyCount>,
+}
 
 /// Counter increments since the last flush, per key id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

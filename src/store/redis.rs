@@ -19,6 +19,8 @@
 //! | `{P}:stats` | hash | `id:requests`, `id:failures` (counters), `id:last_error` (a label) |
 //! | `{P}:added` | hash | id → a key an operator added, sealed (`store::sealed`), never clear |
 //! | `{P}:removed` | hash | id → when an operator removed it (Unix ms) |
+//! | `{P}:groups` | hash | id → the quota group (project) the pool learned it is in |
+//! | `{P}:limits` | hash | `group\|model\|kind` → a learned limit (`kind`: rpm, tpm, rpd) |
 //!
 //! Cooldown fields expired for more than a minute (by the picking caller's clock; the slack
 //! absorbs clock skew between gateways) are deleted lazily by `pick`; readers filter by time.
@@ -37,8 +39,12 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{RedisResult, Script, ScriptInvocation};
 
 use super::sealed::Sealer;
-use super::{Change, Membership, RedisFault, RedisOp, StoreError, StoredKey, StoredState};
+use super::{
+    Change, LearnedLimit, Membership, RedisFault, RedisOp, StoreError, StoredKey, StoredQuota,
+    StoredState,
+};
 use crate::secret::ApiKey;
+use crate::upstream::classify::QuotaKind;
 
 /// Usable = not disabled and no deadline > now for (id, model). `preferred` wins if usable (and
 /// leaves the counter alone); otherwise the shared per-model counter picks among the usable
@@ -104,6 +110,10 @@ for i = 1, #ARGV, 4 do
   elseif op == 'fail' then
     redis.call('HINCRBY', KEYS[3], id .. ':failures', 1)
     redis.call('HSET', KEYS[3], id .. ':last_error', a)
+  elseif op == 'group' then
+    redis.call('HSET', KEYS[4], id, a)
+  elseif op == 'limit' then
+    redis.call('HSET', KEYS[5], a, b)
   end
 end
 return 1
@@ -157,6 +167,8 @@ struct Names {
     stats: String,
     added: String,
     removed: String,
+    groups: String,
+    limits: String,
     /// `{P}:rr:`, completed by the model.
     rr: String,
 }
@@ -211,6 +223,8 @@ impl RedisStore {
             stats: format!("{{{prefix}}}:stats"),
             added: format!("{{{prefix}}}:added"),
             removed: format!("{{{prefix}}}:removed"),
+            groups: format!("{{{prefix}}}:groups"),
+            limits: format!("{{{prefix}}}:limits"),
             rr: format!("{{{prefix}}}:rr:"),
         };
         Ok(RedisStore {
@@ -349,6 +363,25 @@ impl RedisStore {
         self.eval(RedisOp::Apply, &inv).await
     }
 
+    /// Applies facts and counts a failure (key id, label), in one atomic script.
+    pub async fn record(
+        &self,
+        changes: &[Change],
+        failure: Option<(&str, &str)>,
+    ) -> Result<(), StoreError> {
+        if changes.is_empty() && failure.is_none() {
+            return Ok(());
+        }
+        let mut inv = self.write_invocation();
+        for change in changes {
+            push(&mut inv, change);
+        }
+        if let Some((key_id, label)) = failure {
+            inv.arg("fail").arg(key_id).arg(label).arg("");
+        }
+        self.eval(RedisOp::Apply, &inv).await
+    }
+
     /// Counts a failure that changed no state: failures += 1, last_error = label.
     pub async fn record_failure(&self, key_id: &str, label: &str) -> Result<(), StoreError> {
         let mut inv = self.write_invocation();
@@ -440,8 +473,44 @@ impl RedisStore {
 
     fn write_invocation(&self) -> ScriptInvocation<'static> {
         let mut inv = WRITE.key(&self.names.disabled);
-        inv.key(&self.names.cooldowns).key(&self.names.stats);
+        inv.key(&self.names.cooldowns)
+            .key(&self.names.stats)
+            .key(&self.names.groups)
+            .key(&self.names.limits);
         inv
+    }
+
+    /// The groups and limits the gateways learned.
+    pub async fn load_quota(&self) -> Result<StoredQuota, StoreError> {
+        let mut pipe = ::redis::pipe();
+        pipe.cmd("HGETALL").arg(&self.names.groups);
+        pipe.cmd("HGETALL").arg(&self.names.limits);
+        let pipe = &pipe;
+        let (groups, limits): (HashMap<String, String>, HashMap<String, u64>) = self
+            .run(RedisOp::Load, move |mut c| async move {
+                pipe.query_async(&mut c).await
+            })
+            .await?;
+        let mut out = StoredQuota {
+            groups: groups.into_iter().collect(),
+            ..StoredQuota::default()
+        };
+        for (field, value) in limits {
+            let mut parts = field.rsplitn(3, '|');
+            let (Some(kind), Some(model), Some(group)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if let Some(kind) = QuotaKind::from_label(kind) {
+                out.limits.push(LearnedLimit {
+                    group: group.to_string(),
+                    model: model.to_string(),
+                    kind,
+                    value,
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn eval<T: ::redis::FromRedisValue>(
@@ -503,6 +572,17 @@ fn push<'c>(inv: &mut ScriptInvocation<'_>, change: &'c Change) -> &'c str {
             key_id,
             model: None,
         } => ("clear_all", key_id, &none, String::new()),
+        Change::Group { key_id, group } => ("group", key_id, group, String::new()),
+        Change::Limit {
+            group,
+            model,
+            kind,
+            value,
+        } => {
+            let field = format!("{group}|{model}|{}", kind.label());
+            inv.arg("limit").arg("").arg(field).arg(value.to_string());
+            return change.key_id();
+        }
         // Membership changes go through `change_membership`, never this script.
         Change::AddKey { .. } | Change::RemoveKey { .. } => return change.key_id(),
     };

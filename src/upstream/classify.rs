@@ -1,6 +1,8 @@
 //! The one place that decides what an upstream outcome means for the key that was used and for
 //! the request: from the HTTP status and the parsed `google.rpc.Status` (or a transport error)
-//! to a [`Verdict`]. Dispatch and the pool act on verdicts and never look at error text.
+//! to a [`Verdict`]. Dispatch and the pool act on verdicts and never look at error text. A 429
+//! carries what it says about the quota it hit ([`QuotaHit`]: which limit, its value), which the
+//! pool uses to learn limits and project groups.
 
 use std::time::Duration;
 
@@ -17,20 +19,102 @@ pub enum Cooldown {
     Configured,
 }
 
+/// The kind of limit a quota is, from its `quotaId`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum QuotaKind {
+    /// `…RequestsPerMinute…`
+    RequestsPerMinute,
+    /// `…InputTokens…PerMinute…`
+    InputTokensPerMinute,
+    /// `…PerDay…`
+    RequestsPerDay,
+    /// Anything else (named, but not scheduled ahead).
+    Other,
+}
+
+impl QuotaKind {
+    pub fn of(quota_id: &str) -> QuotaKind {
+        if quota_id.contains("PerDay") {
+            QuotaKind::RequestsPerDay
+        } else if quota_id.contains("PerMinute") && quota_id.contains("Token") {
+            QuotaKind::InputTokensPerMinute
+        } else if quota_id.contains("PerMinute") {
+            QuotaKind::RequestsPerMinute
+        } else {
+            QuotaKind::Other
+        }
+    }
+
+    /// Its label back (from a store).
+    pub fn from_label(label: &str) -> Option<QuotaKind> {
+        Some(match label {
+            "rpm" => QuotaKind::RequestsPerMinute,
+            "tpm" => QuotaKind::InputTokensPerMinute,
+            "rpd" => QuotaKind::RequestsPerDay,
+            _ => return None,
+        })
+    }
+
+    /// A short label for the status page.
+    pub fn label(self) -> &'static str {
+        match self {
+            QuotaKind::RequestsPerMinute => "rpm",
+            QuotaKind::InputTokensPerMinute => "tpm",
+            QuotaKind::RequestsPerDay => "rpd",
+            QuotaKind::Other => "other",
+        }
+    }
+}
+
+/// One limit a 429 says was exceeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaHit {
+    pub kind: QuotaKind,
+    /// `QuotaFailure.violations[].quotaValue`, when given (`0`: the tier has no quota for the
+    /// model at all).
+    pub limit: Option<u64>,
+}
+
+/// What a 429 means: how long the key (or its project) rests, and which limits it hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    pub cooldown: Cooldown,
+    pub hits: Vec<QuotaHit>,
+}
+
+impl From<Cooldown> for RateLimit {
+    fn from(cooldown: Cooldown) -> RateLimit {
+        RateLimit {
+            cooldown,
+            hits: Vec::new(),
+        }
+    }
+}
+
+impl RateLimit {
+    /// Whether some hit says the tier has no quota for the model at all.
+    pub fn no_quota(&self) -> bool {
+        self.hits.iter().any(|h| h.limit == Some(0))
+    }
+}
+
 /// What an upstream failure means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// 429: cool (key, model); try another key.
-    RateLimited(Cooldown),
+    /// 429: cool (key or its project, model); try another key.
+    RateLimited(RateLimit),
     /// The key itself is bad (invalid, revoked, suspended, blocked): disable it for every model;
     /// try another key.
     KeyRejected(&'static str),
     /// The request's own fault (bad argument, unknown model, too large): answer the client now,
     /// the key is fine.
     ClientFault,
-    /// The upstream faltered (5xx, timeout, connection): the key is fine; retry on another key,
-    /// a bounded number of times.
+    /// The upstream faltered (500, 502, 504, timeout, connection): the key is fine; retry on
+    /// another key, a bounded number of times.
     Transient,
+    /// 503: the model is overloaded — a fact about the model more than the key (transient, and
+    /// counted towards the model-wide signal).
+    Overloaded,
     /// A 200 whose content the surface cannot use (Gemini's `MALFORMED_FUNCTION_CALL`, no
     /// candidate at all): the key is fine; another attempt may do better, once.
     UnusableAnswer,
@@ -45,13 +129,22 @@ impl Verdict {
     /// A short, low-cardinality label for logs, status and metrics.
     pub fn label(&self) -> &'static str {
         match self {
-            Verdict::RateLimited(Cooldown::UntilDailyReset) => "rate_limited_daily",
+            Verdict::RateLimited(RateLimit {
+                cooldown: Cooldown::UntilDailyReset,
+                ..
+            }) => "rate_limited_daily",
             Verdict::RateLimited(_) => "rate_limited",
             Verdict::KeyRejected(reason) => reason,
             Verdict::ClientFault => "client_error",
             Verdict::Transient => "upstream_unavailable",
+            Verdict::Overloaded => "model_overloaded",
             Verdict::UnusableAnswer => "unusable_answer",
         }
+    }
+
+    /// Whether this failure spends the transient budget and counts towards ejection.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Verdict::Transient | Verdict::Overloaded)
     }
 }
 
@@ -65,15 +158,23 @@ pub fn classify(http_status: u16, body: Option<&RpcStatus>) -> Verdict {
     match http_status {
         429 => {
             let Some(b) = body else {
-                return Verdict::RateLimited(Cooldown::Configured);
+                return Verdict::RateLimited(Cooldown::Configured.into());
             };
-            if b.quota_ids().any(is_per_day_quota) {
-                Verdict::RateLimited(Cooldown::UntilDailyReset)
+            let hits: Vec<QuotaHit> = b
+                .violations()
+                .map(|(id, value)| QuotaHit {
+                    kind: QuotaKind::of(id),
+                    limit: value,
+                })
+                .collect();
+            let cooldown = if b.quota_ids().any(is_per_day_quota) {
+                Cooldown::UntilDailyReset
             } else if let Some(d) = b.retry_delay() {
-                Verdict::RateLimited(Cooldown::For(d.max(MIN_COOLDOWN)))
+                Cooldown::For(d.max(MIN_COOLDOWN))
             } else {
-                Verdict::RateLimited(Cooldown::Configured)
-            }
+                Cooldown::Configured
+            };
+            Verdict::RateLimited(RateLimit { cooldown, hits })
         }
         400 if reason_is(&["API_KEY_INVALID", "API_KEY_EXPIRED"]) => {
             Verdict::KeyRejected("key_invalid")
@@ -81,6 +182,7 @@ pub fn classify(http_status: u16, body: Option<&RpcStatus>) -> Verdict {
         401 => Verdict::KeyRejected("unauthenticated"),
         403 if key_is_refused(body) => Verdict::KeyRejected("permission_denied"),
         400 | 404 | 409 | 411 | 413 | 415 | 422 => Verdict::ClientFault,
+        503 => Verdict::Overloaded,
         408 | 500..=599 => Verdict::Transient,
         _ => Verdict::ClientFault,
     }
@@ -154,7 +256,45 @@ mod tests {
         );
         assert_eq!(
             classify(429, Some(&s)),
-            Verdict::RateLimited(Cooldown::For(Duration::from_millis(41_500)))
+            Verdict::RateLimited(RateLimit {
+                cooldown: Cooldown::For(Duration::from_millis(41_500)),
+                hits: vec![QuotaHit {
+                    kind: QuotaKind::RequestsPerMinute,
+                    limit: None
+                }],
+            })
+        );
+    }
+
+    #[test]
+    fn quota_values_are_read_and_limit_zero_is_no_quota() {
+        let s = status(
+            json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [
+            {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+                {"quotaId": "GenerateContentInputTokensPerModelPerMinute-FreeTier", "quotaValue": "250000"},
+                {"quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "quotaValue": "0"}]},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "10.673s"}]}}),
+        );
+        let Verdict::RateLimited(r) = classify(429, Some(&s)) else {
+            panic!("a rate limit");
+        };
+        assert_eq!(
+            r.hits,
+            [
+                QuotaHit {
+                    kind: QuotaKind::InputTokensPerMinute,
+                    limit: Some(250_000)
+                },
+                QuotaHit {
+                    kind: QuotaKind::RequestsPerMinute,
+                    limit: Some(0)
+                }
+            ]
+        );
+        assert!(r.no_quota());
+        assert_eq!(
+            QuotaKind::of("GenerateRequestsPerDayPerProjectPerModel-FreeTier"),
+            QuotaKind::RequestsPerDay
         );
     }
 
@@ -164,10 +304,10 @@ mod tests {
             "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
             Some("0s"),
         );
-        assert_eq!(
+        assert!(matches!(
             classify(429, Some(&s)),
-            Verdict::RateLimited(Cooldown::For(MIN_COOLDOWN))
-        );
+            Verdict::RateLimited(RateLimit { cooldown: Cooldown::For(d), .. }) if d == MIN_COOLDOWN
+        ));
     }
 
     #[test]
@@ -176,15 +316,18 @@ mod tests {
             "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
             Some("41s"),
         );
-        assert_eq!(
-            classify(429, Some(&s)),
-            Verdict::RateLimited(Cooldown::UntilDailyReset)
-        );
+        let daily = |s: &RpcStatus| {
+            matches!(
+                classify(429, Some(s)),
+                Verdict::RateLimited(RateLimit {
+                    cooldown: Cooldown::UntilDailyReset,
+                    ..
+                })
+            )
+        };
+        assert!(daily(&s));
         let s = quota("GenerateRequestsPerDayPerProjectPerModel-FreeTier", None);
-        assert_eq!(
-            classify(429, Some(&s)),
-            Verdict::RateLimited(Cooldown::UntilDailyReset)
-        );
+        assert!(daily(&s));
     }
 
     #[test]
@@ -194,11 +337,11 @@ mod tests {
         );
         assert_eq!(
             classify(429, Some(&s)),
-            Verdict::RateLimited(Cooldown::Configured)
+            Verdict::RateLimited(Cooldown::Configured.into())
         );
         assert_eq!(
             classify(429, None),
-            Verdict::RateLimited(Cooldown::Configured)
+            Verdict::RateLimited(Cooldown::Configured.into())
         );
     }
 
@@ -246,9 +389,11 @@ mod tests {
 
     #[test]
     fn server_failures_are_transient() {
-        for code in [500, 502, 503, 504] {
+        for code in [500, 502, 504] {
             assert_eq!(classify(code, None), Verdict::Transient);
         }
+        assert_eq!(classify(503, None), Verdict::Overloaded);
         assert!(Verdict::Transient.may_fail_over());
+        assert!(Verdict::Overloaded.is_transient());
     }
 }

@@ -111,6 +111,22 @@ impl RpcStatus {
             .filter_map(|v| v.get("quotaId").and_then(Value::as_str))
     }
 
+    /// `QuotaFailure.violations[]` as (`quotaId`, `quotaValue` when it is a number).
+    pub fn violations(&self) -> impl Iterator<Item = (&str, Option<u64>)> {
+        self.details_of("google.rpc.QuotaFailure")
+            .filter_map(|d| d.get("violations").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|v| {
+                let id = v.get("quotaId").and_then(Value::as_str)?;
+                let value = match v.get("quotaValue") {
+                    Some(Value::String(s)) => s.parse().ok(),
+                    Some(other) => other.as_u64(),
+                    None => None,
+                };
+                Some((id, value))
+            })
+    }
+
     /// `RetryInfo.retryDelay`, a protobuf Duration in JSON form (`"41s"`, `"52.454646382s"`).
     pub fn retry_delay(&self) -> Option<Duration> {
         self.details_of("google.rpc.RetryInfo")

@@ -122,6 +122,8 @@ impl Relay {
                     self.done = true;
                 }
                 Step::Chunk(chunk) => self.feed(&chunk, &mut out),
+                // Cut short without a finish: the translator says so, as for a clean end.
+                Step::Broken(StreamBroken::Truncated) => self.end(&mut out),
                 Step::Broken(broken) => {
                     self.translator.start(&mut out);
                     self.translator.fail(
@@ -131,19 +133,7 @@ impl Relay {
                     );
                     self.done = true;
                 }
-                Step::End => {
-                    match self.decoder.finish() {
-                        Ok(Some(event)) => self.on_event(&event, &mut out),
-                        Ok(None) => {}
-                        Err(e) => self
-                            .translator
-                            .fail(ErrorType::Api, &e.to_string(), &mut out),
-                    }
-                    if !self.translator.is_finished() {
-                        let _ = self.translator.finish(&mut out);
-                    }
-                    self.done = true;
-                }
+                Step::End => self.end(&mut out),
             }
             if self.translator.is_finished() {
                 self.done = true;
@@ -152,6 +142,20 @@ impl Relay {
                 return Some(out);
             }
         }
+    }
+
+    /// The upstream ended: whatever is left is decoded, and the translator finishes (with an
+    /// error when the answer had no finish).
+    fn end(&mut self, out: &mut Vec<u8>) {
+        match self.decoder.finish() {
+            Ok(Some(event)) => self.on_event(&event, out),
+            Ok(None) => {}
+            Err(e) => self.translator.fail(ErrorType::Api, &e.to_string(), out),
+        }
+        if !self.translator.is_finished() {
+            let _ = self.translator.finish(out);
+        }
+        self.done = true;
     }
 
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
@@ -217,6 +221,7 @@ mod tests {
                 lease: crate::pool::Lease {
                     index: 0,
                     key: crate::secret::ApiKey::new("AIzaSyTestxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+                    probe: false,
                 },
             })
         });

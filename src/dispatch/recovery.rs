@@ -1,0 +1,360 @@
+//! Mid-stream recovery: a stream that breaks after its first byte went to the client is
+//! continued on another key, and the continuation spliced into the same client stream.
+//!
+//! The upstream's SSE is decoded event by event; only whole events go to the client (re-framed
+//! exactly as Gemini frames them, `data: {json}\r\n\r\n`), and the answer so far is kept: its
+//! text, merged, and its function calls, whole (they arrive whole). When the stream breaks (a
+//! transport error, silence past the idle timeout, or an end without `finishReason`), the same
+//! request is sent again ending with a `model` turn holding that answer, and Gemini continues it
+//! where it stopped. A break inside the thinking phase (thoughts sent, no answer yet) asks again
+//! without a prefill and forwards no more thoughts: the client's thinking ends where it broke and
+//! the answer follows. A model that refuses a trailing model turn ("Requests ending with a model
+//! turn are not supported.") is remembered, and its streams keep today's honest error. At most
+//! [`MAX_RECOVERIES`] continuations per stream. JSON-array streams (no `alt=sse`) are passed on
+//! as they come, without recovery.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{Cause, Dispatcher, Route, StreamBroken};
+use crate::upstream::sse::SseDecoder;
+use crate::upstream::UpstreamRequest;
+
+/// Continuations one stream may need.
+pub const MAX_RECOVERIES: usize = 2;
+
+/// Largest upstream event accepted (a whole answer with inline images fits).
+const MAX_EVENT_BYTES: usize = 64 * 1024 * 1024;
+
+/// Whether a request's stream is SSE (and so can be followed event by event).
+pub fn is_sse(req: &UpstreamRequest) -> bool {
+    req.path_and_query
+        .split_once('?')
+        .is_some_and(|(_, q)| q.split('&').any(|p| p == "alt=sse"))
+}
+
+/// The answer the client has so far.
+#[derive(Debug, Default)]
+struct Prefix {
+    /// Text parts merged, and other parts (function calls, …) whole, in order.
+    parts: Vec<Value>,
+    saw_thoughts: bool,
+    finished: bool,
+}
+
+impl Prefix {
+    fn add(&mut self, part: &Value) {
+        if part.get("thought") == Some(&Value::Bool(true)) {
+            self.saw_thoughts = true;
+            return;
+        }
+        if let Some(text) = part.get("text").and_then(Value::as_str) {
+            if let Some(Value::String(last)) = self
+                .parts
+                .last_mut()
+                .filter(|p| p.get("functionCall").is_none())
+                .and_then(|p| p.get_mut("text"))
+            {
+                last.push_str(text);
+            } else if !text.is_empty() {
+                self.parts.push(json!({ "text": text }));
+            }
+            return;
+        }
+        self.parts.push(part.clone());
+    }
+}
+
+#[derive(Deserialize)]
+struct EventView {
+    #[serde(default)]
+    candidates: Vec<CandidateView>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CandidateView {
+    content: Option<ContentView>,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ContentView {
+    #[serde(default)]
+    parts: Vec<Value>,
+}
+
+/// A stream being followed, and what it takes to continue it.
+pub struct Recovering {
+    dispatcher: Dispatcher,
+    route: Route,
+    req: UpstreamRequest,
+    tried: Vec<usize>,
+    inner: BoxStream<'static, Result<Bytes, StreamBroken>>,
+    decoder: SseDecoder,
+    prefix: Prefix,
+    ready: VecDeque<Bytes>,
+    /// Thoughts of a continuation are not forwarded (its thinking restarted).
+    drop_thoughts: bool,
+    recoveries: usize,
+    done: bool,
+}
+
+impl Recovering {
+    /// Follows a committed stream of `req` served by key `index`: `first` is its first chunk.
+    pub fn new(
+        dispatcher: Dispatcher,
+        route: Route,
+        req: UpstreamRequest,
+        index: usize,
+        first: &[u8],
+        inner: BoxStream<'static, Result<Bytes, StreamBroken>>,
+    ) -> Recovering {
+        let mut r = Recovering {
+            dispatcher,
+            route,
+            req,
+            tried: vec![index],
+            inner,
+            decoder: SseDecoder::new(MAX_EVENT_BYTES),
+            prefix: Prefix::default(),
+            ready: VecDeque::new(),
+            drop_thoughts: false,
+            recoveries: 0,
+            done: false,
+        };
+        r.feed(first);
+        r
+    }
+
+    /// The whole events decoded so far, framed (the stream's first bytes).
+    pub fn take_ready(&mut self) -> Bytes {
+        let mut all = Vec::new();
+        for e in self.ready.drain(..) {
+            all.extend_from_slice(&e);
+        }
+        Bytes::from(all)
+    }
+
+    /// The client's stream from here on.
+    pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, StreamBroken>> {
+        futures_util::stream::unfold(self, |mut r| async move {
+            let next = r.next().await?;
+            Some((next, r))
+        })
+        .boxed()
+    }
+
+    async fn next(&mut self) -> Option<Result<Bytes, StreamBroken>> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some(Ok(event));
+            }
+            if self.done {
+                return None;
+            }
+            let broken = match self.inner.next().await {
+                Some(Ok(chunk)) => {
+                    self.feed(&chunk);
+                    continue;
+                }
+                Some(Err(broken)) => broken,
+                None => {
+                    match self.decoder.finish() {
+                        Ok(Some(event)) => self.event(&event),
+                        Ok(None) => {}
+                        Err(_) => self.prefix.finished = false,
+                    }
+                    if self.prefix.finished {
+                        self.done = true;
+                        continue;
+                    }
+                    StreamBroken::Truncated
+                }
+            };
+            if !self.recover().await {
+                self.done = true;
+                return Some(Err(broken));
+            }
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        self.decoder.push(bytes);
+        while let Ok(Some(event)) = self.decoder.next_event() {
+            self.event(&event);
+        }
+    }
+
+    /// Notes one event's parts and queues it for the client.
+    fn event(&mut self, payload: &[u8]) {
+        let mut payload = Bytes::copy_from_slice(payload);
+        if let Ok(view) = serde_json::from_slice::<EventView>(&payload) {
+            if let Some(c) = view.candidates.first() {
+                for part in c.content.iter().flat_map(|c| &c.parts) {
+                    self.prefix.add(part);
+                }
+                if c.finish_reason.is_some() {
+                    self.prefix.finished = true;
+                }
+            }
+            if self.drop_thoughts {
+                match without_thoughts(&payload) {
+                    Some(clean) => payload = clean,
+                    None => return,
+                }
+            }
+        }
+        let mut framed = Vec::with_capacity(payload.len() + 10);
+        framed.extend_from_slice(b"data: ");
+        framed.extend_from_slice(&payload);
+        framed.extend_from_slice(b"\r\n\r\n");
+        self.ready.push_back(Bytes::from(framed));
+    }
+
+    /// Asks another key for the rest; true when a continuation is streaming.
+    async fn recover(&mut self) -> bool {
+        if self.recoveries >= MAX_RECOVERIES || self.prefix.finished {
+            return false;
+        }
+        let model = self.route.name().to_string();
+        if !self.dispatcher.pool().accepts_prefill(&model) {
+            return false;
+        }
+        let Some(req) = self.continuation() else {
+            return false;
+        };
+        self.recoveries += 1;
+        match self
+            .dispatcher
+            .stream_raw(&self.route, &req, &self.tried)
+            .await
+        {
+            Ok(c) => {
+                tracing::info!(model, key = %c.lease.key.id(), "stream continued on another key");
+                self.tried.push(c.lease.index);
+                self.decoder = SseDecoder::new(MAX_EVENT_BYTES);
+                self.inner = c.rest;
+                self.feed(&c.first);
+                true
+            }
+            Err(e) => {
+                if refuses_prefill(&e) {
+                    tracing::info!(
+                        model,
+                        "the model refuses a trailing model turn: its streams are not continued"
+                    );
+                    self.dispatcher.pool().refuse_prefill(&model);
+                }
+                false
+            }
+        }
+    }
+
+    /// The request again, ending with the answer so far as a `model` turn (or, when the break
+    /// came while it was thinking, without one).
+    fn continuation(&mut self) -> Option<UpstreamRequest> {
+        let mut body: Value = serde_json::from_slice(self.req.body.as_deref()?).ok()?;
+        if self.prefix.parts.is_empty() {
+            self.drop_thoughts = self.drop_thoughts || self.prefix.saw_thoughts;
+        } else {
+            body.get_mut("contents")?
+                .as_array_mut()?
+                .push(json!({"role": "model", "parts": self.prefix.parts}));
+        }
+        Some(UpstreamRequest {
+            method: self.req.method.clone(),
+            path_and_query: self.req.path_and_query.clone(),
+            body: Some(Bytes::from(serde_json::to_vec(&body).ok()?)),
+        })
+    }
+}
+
+/// The event without thought parts; `None` when nothing else is left in it.
+fn without_thoughts(payload: &[u8]) -> Option<Bytes> {
+    let mut v: Value = serde_json::from_slice(payload).ok()?;
+    let parts = v
+        .get_mut("candidates")
+        .and_then(|c| c.get_mut(0))
+        .and_then(|c| c.get_mut("content"))
+        .and_then(|c| c.get_mut("parts"))
+        .and_then(Value::as_array_mut);
+    if let Some(parts) = parts {
+        parts.retain(|p| p.get("thought") != Some(&Value::Bool(true)));
+    }
+    let candidate = &v["candidates"][0];
+    let empty = candidate["content"]["parts"]
+        .as_array()
+        .is_none_or(Vec::is_empty)
+        && candidate.get("finishReason").is_none();
+    if empty {
+        return None;
+    }
+    serde_json::to_vec(&v).ok().map(Bytes::from)
+}
+
+/// Google's answer to a request ending with a model turn on a model that does not take one.
+fn refuses_prefill(e: &super::DispatchError) -> bool {
+    match &e.cause {
+        Cause::Upstream { rpc: Some(r), .. } => {
+            e.status.as_u16() == 400 && r.message.contains("ending with a model turn")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_merges_text_and_keeps_calls_and_no_thoughts() {
+        let mut p = Prefix::default();
+        p.add(&json!({"text": "Thinking…", "thought": true}));
+        p.add(&json!({"text": "Hel"}));
+        p.add(&json!({"text": "lo"}));
+        p.add(&json!({"functionCall": {"name": "Bash", "args": {}}, "thoughtSignature": "s"}));
+        p.add(&json!({"text": " after"}));
+        assert!(p.saw_thoughts);
+        assert_eq!(
+            p.parts,
+            [
+                json!({"text": "Hello"}),
+                json!({"functionCall": {"name": "Bash", "args": {}}, "thoughtSignature": "s"}),
+                json!({"text": " after"})
+            ]
+        );
+    }
+
+    #[test]
+    fn thoughts_are_stripped_and_emptied_events_dropped() {
+        let thought = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true}],"role":"model"}}]}"#;
+        assert_eq!(without_thoughts(thought), None);
+        let mixed = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true},{"text":"a"}],"role":"model"}}]}"#;
+        let clean = without_thoughts(mixed).unwrap();
+        assert!(!String::from_utf8_lossy(&clean).contains("thought"));
+        let last = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true}],"role":"model"},"finishReason":"STOP"}]}"#;
+        assert!(without_thoughts(last).is_some(), "the finish stays");
+    }
+
+    #[test]
+    fn only_sse_streams_are_followed() {
+        let req = |p: &str| UpstreamRequest {
+            method: http::Method::POST,
+            path_and_query: p.into(),
+            body: None,
+        };
+        assert!(is_sse(&req(
+            "/v1beta/models/m:streamGenerateContent?alt=sse"
+        )));
+        assert!(!is_sse(&req("/v1beta/models/m:streamGenerateContent")));
+        assert!(!is_sse(&req(
+            "/v1beta/models/m:streamGenerateContent?alt=ssex"
+        )));
+    }
+}

@@ -1,0 +1,78 @@
+//! The pool as the status page and `/health` see it: every key by id and masked form (never the
+//! key), its state, per-model cooldowns and ejections, and each quota group's limits and
+//! headroom.
+
+use std::collections::BTreeMap;
+
+use super::pacing::Headroom;
+use crate::clock::UnixMillis;
+
+/// Why and since when a key is out for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disabled {
+    pub reason: String,
+    pub since: UnixMillis,
+}
+
+/// Where a key stands, as the seed's status endpoint groups keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyHealth {
+    /// Usable for at least one model (it may still cool for some; see `cooldowns`).
+    Available,
+    /// Cooling for every model requested so far; usable again at `until` for at least one.
+    Cooling { until: UnixMillis },
+    /// Out until an operator re-enables it.
+    Disabled(Disabled),
+}
+
+/// One key's ejection for one model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EjectionView {
+    /// Ejections in a row.
+    pub times: u32,
+    /// Out until then (then one probe).
+    pub until: UnixMillis,
+    pub probing: bool,
+}
+
+/// One key as the status endpoint shows it: never the key itself.
+#[derive(Debug, Clone)]
+pub struct KeyView {
+    pub id: String,
+    pub masked: String,
+    /// Its quota group's name (a project), and whether the operator declared it.
+    pub group: String,
+    pub group_declared: bool,
+    pub health: KeyHealth,
+    /// model → live cooldown deadline.
+    pub cooldowns: BTreeMap<String, UnixMillis>,
+    /// model → live ejection.
+    pub ejections: BTreeMap<String, EjectionView>,
+    pub last_error: Option<String>,
+    pub requests: u64,
+    pub failures: u64,
+}
+
+/// One quota group: its keys and, per model, its limits and what it used of them.
+#[derive(Debug, Clone)]
+pub struct GroupView {
+    pub name: String,
+    pub declared: bool,
+    pub keys: Vec<String>,
+    pub models: Vec<(String, Headroom)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolSnapshot {
+    pub now: UnixMillis,
+    pub keys: Vec<KeyView>,
+    pub groups: Vec<GroupView>,
+    /// Models overloaded everywhere, and until when.
+    pub overloaded: BTreeMap<String, UnixMillis>,
+}
+
+impl PoolSnapshot {
+    pub fn count(&self, pred: impl Fn(&KeyHealth) -> bool) -> usize {
+        self.keys.iter().filter(|k| pred(&k.health)).count()
+    }
+}
