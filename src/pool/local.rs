@@ -441,9 +441,11 @@ fn transient(state: &mut PoolState, index: usize, model: &str, overloaded: bool,
         s.ejections.remove(model);
     }
     if overloaded {
-        let quorum = usable.div_ceil(2).max(2);
+        // "Most" keys: more than half of those usable, and at least two.
+        let quorum = (usable / 2 + 1).max(2);
         let o = state.overloads.entry(model.to_string()).or_default();
-        if o.report(index, now, quorum) || o.ejection.probing {
+        let tripped = o.report(index, now, quorum) && !o.ejection.is_out(now);
+        if tripped || o.ejection.probing {
             o.ejection.eject(now);
         }
     }
@@ -490,3 +492,7 @@ mod sync;
 #[cfg(test)]
 #[path = "local_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "schedule_tests.rs"]
+mod schedule_tests;

@@ -276,7 +276,9 @@ impl Pacing {
             .or_default()
             .entry(group)
             .or_default();
-        for hit in hits {
+        // A limit of 0 (no quota for the tier) is not paced: the group rests instead, and is
+        // asked again after `NO_QUOTA_REST_MS` in case the tier changed.
+        for hit in hits.iter().filter(|h| h.limit != Some(0)) {
             if let (Some(value), Some(slot)) = (hit.limit, limits.get_mut(hit.kind)) {
                 if *slot != Some(value) {
                     *slot = Some(value);
