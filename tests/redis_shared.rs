@@ -201,6 +201,13 @@ async fn dump(redis: &RedisServer) -> String {
                 .query_async(&mut c)
                 .await
                 .unwrap(),
+            "zset" => redis::cmd("ZRANGE")
+                .arg(&n)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut c)
+                .await
+                .unwrap(),
             _ => vec![redis::cmd("GET")
                 .arg(&n)
                 .query_async::<Option<String>>(&mut c)

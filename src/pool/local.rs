@@ -279,11 +279,20 @@ impl LocalView {
         let Some(s) = state.keys.get_mut(index) else {
             return Vec::new();
         };
-        if !s.ejections.is_empty() {
-            s.ejections.remove(name);
+        let mut changes = Vec::new();
+        if !s.ejections.is_empty() && s.ejections.remove(name).is_some() {
+            changes.push(Change::Healed {
+                key_id: s.key.id().to_string(),
+                model: name.to_string(),
+            });
         }
         let sent = s.last_sent.get(name).copied().unwrap_or(0);
         if let Some(o) = state.overloads.get_mut(name) {
+            if o.ejection.times > 0 {
+                changes.push(Change::OverloadCleared {
+                    model: name.to_string(),
+                });
+            }
             o.clear();
         }
         let group = state.groups.of(index);
@@ -292,11 +301,11 @@ impl LocalView {
             .get(&(group, name.to_string()))
             .is_some_and(|r| r.until > now && r.since < sent);
         if !contradicted || state.groups.is_declared(group) {
-            return Vec::new();
+            return changes;
         }
         let key_id = state.keys[index].key.id().to_string();
         let split = state.groups.split(index, &key_id);
-        let mut changes = regroup(state, split);
+        changes.extend(regroup(state, split));
         state.keys[index].cooldowns.remove(name);
         changes.push(Change::ClearCooldown {
             key_id,
@@ -334,8 +343,7 @@ impl LocalView {
                 }]
             }
             Verdict::Transient | Verdict::Overloaded => {
-                transient(state, index, model, *verdict == Verdict::Overloaded, now);
-                Vec::new()
+                transient(state, index, model, *verdict == Verdict::Overloaded, now)
             }
             Verdict::KeyRejected(_) | Verdict::ClientFault | Verdict::UnusableAnswer => Vec::new(),
         }
@@ -428,7 +436,14 @@ impl LocalView {
 
 /// A transient failure: the (key, model) is ejected (unless that would eject more than half of
 /// the model's usable keys); a 503 also counts towards the model-wide overload.
-fn transient(state: &mut PoolState, index: usize, model: &str, overloaded: bool, now: UnixMillis) {
+fn transient(
+    state: &mut PoolState,
+    index: usize,
+    model: &str,
+    overloaded: bool,
+    now: UnixMillis,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
     let usable = state.usable_count(model, now);
     let ejected = state.ejected_count(model, now);
     let s = &mut state.keys[index];
@@ -437,6 +452,12 @@ fn transient(state: &mut PoolState, index: usize, model: &str, overloaded: bool,
     let already_out = e.is_out(now) && !was_probe;
     if was_probe || (!already_out && (ejected + 1) * 2 <= usable) {
         e.eject(now);
+        changes.push(Change::Ejected {
+            key_id: s.key.id().to_string(),
+            model: model.to_string(),
+            times: e.times,
+            until: e.until,
+        });
     } else if e.times == 0 {
         s.ejections.remove(model);
     }
@@ -447,8 +468,14 @@ fn transient(state: &mut PoolState, index: usize, model: &str, overloaded: bool,
         let tripped = o.report(index, now, quorum) && !o.ejection.is_out(now);
         if tripped || o.ejection.probing {
             o.ejection.eject(now);
+            changes.push(Change::Overloaded {
+                model: model.to_string(),
+                times: o.ejection.times,
+                until: o.ejection.until,
+            });
         }
     }
+    changes
 }
 
 /// Applies a change of membership to pacing, and the memberships for the store.

@@ -11,7 +11,7 @@ use super::super::Scope;
 use super::{note, KeyState, LocalView};
 use crate::clock::UnixMillis;
 use crate::secret::ApiKey;
-use crate::store::{Change, CounterDelta, DailyCount, StoredQuota, StoredState};
+use crate::store::{Change, CounterDelta, DailyCount, SharedGroup, StoredQuota, StoredState};
 
 impl LocalView {
     /// Applies a fact learned elsewhere (another gateway, an operator) with the store's rules.
@@ -68,10 +68,25 @@ impl LocalView {
                 s.cooldowns.remove(m);
             }
             Change::ClearCooldown { model: None, .. } => s.cooldowns.clear(),
+            Change::Ejected {
+                model,
+                times,
+                until,
+                ..
+            } => {
+                let e = s.ejections.entry(model.clone()).or_default();
+                e.times = *times;
+                e.until = *until;
+            }
+            Change::Healed { model, .. } => {
+                s.ejections.remove(model);
+            }
             Change::AddKey { .. }
             | Change::RemoveKey { .. }
             | Change::Group { .. }
-            | Change::Limit { .. } => {}
+            | Change::Limit { .. }
+            | Change::Overloaded { .. }
+            | Change::OverloadCleared { .. } => {}
         }
     }
 
@@ -135,6 +150,93 @@ impl LocalView {
         }
     }
 
+    /// Takes a shared store's ejections and overloads as the truth (another gateway may have
+    /// ejected or healed a key).
+    pub fn merge_health(&self, stored: &StoredQuota) {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        for s in state.keys.iter_mut() {
+            let id = s.key.id();
+            s.ejections.retain(|model, e| {
+                e.probing
+                    || stored
+                        .ejections
+                        .iter()
+                        .any(|(k, m, _, _)| k == id && m == model)
+            });
+            for (_, model, times, until) in stored.ejections.iter().filter(|(k, ..)| k == id) {
+                let e = s.ejections.entry(model.clone()).or_default();
+                (e.times, e.until) = (*times, *until);
+            }
+        }
+        state.overloads.retain(|model, o| {
+            o.ejection.probing || stored.overloads.iter().any(|(m, ..)| m == model)
+        });
+        for (model, times, until) in &stored.overloads {
+            let o = state.overloads.entry(model.clone()).or_default();
+            (o.ejection.times, o.ejection.until) = (*times, *until);
+        }
+    }
+
+    /// What a shared store needs to schedule a request for `scope`: the candidates (key ids not
+    /// `tried`, with their group's number) and the groups with their declared limits.
+    pub fn shared_request(
+        &self,
+        scope: Scope<'_>,
+        tried: &[usize],
+    ) -> (Vec<(usize, String, usize)>, Vec<SharedGroup>) {
+        let state = self.lock();
+        let model = scope.name();
+        let mut groups: Vec<SharedGroup> = Vec::new();
+        let mut candidates = Vec::new();
+        for (i, s) in state.keys.iter().enumerate() {
+            if s.removed || tried.contains(&i) {
+                continue;
+            }
+            let g = state.groups.of(i);
+            let name = state.groups.name(g);
+            let number = match groups.iter().position(|x| x.name == name) {
+                Some(n) => n,
+                None => {
+                    let declared = state.pacing.declared(name, model);
+                    groups.push(SharedGroup {
+                        name: name.to_string(),
+                        rpm: declared.rpm,
+                        tpm: declared.tpm,
+                        rpd: declared.rpd,
+                    });
+                    groups.len() - 1
+                }
+            };
+            candidates.push((i, s.key.id().to_string(), number));
+        }
+        (candidates, groups)
+    }
+
+    /// The name of `index`'s quota group.
+    pub fn group_name(&self, index: usize) -> String {
+        let state = self.lock();
+        state.groups.name(state.groups.of(index)).to_string()
+    }
+
+    /// Counts a request picked elsewhere (by a shared store) for `scope` against the local view.
+    pub fn note_sent(&self, index: usize, scope: Scope<'_>, probe: bool) {
+        let now = self.clock.now();
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        note(&mut state.models_seen, scope);
+        let Some(s) = state.keys.get_mut(index) else {
+            return;
+        };
+        s.requests += 1;
+        s.last_sent.insert(scope.name().to_string(), now);
+        if probe {
+            if let Some(e) = s.ejections.get_mut(scope.name()) {
+                e.probing = true;
+            }
+        }
+    }
+
     /// Everything this view holds as facts: disables and live cooldowns (to repopulate a
     /// shared store that came back empty).
     pub fn facts(&self) -> Vec<Change> {
@@ -185,13 +287,6 @@ impl LocalView {
                 count,
             })
             .collect()
-    }
-
-    /// Counts a request picked elsewhere (by a shared store) against the local view.
-    pub fn count_request(&self, index: usize) {
-        if let Some(s) = self.lock().keys.get_mut(index) {
-            s.requests += 1;
-        }
     }
 
     /// The keys in the pool with their stable indexes (removed keys left out).

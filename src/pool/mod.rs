@@ -24,7 +24,7 @@ pub use pacing::{DeclaredLimit, Headroom, Limits};
 pub use view::{Disabled, EjectionView, GroupView, KeyHealth, KeyView, PoolSnapshot};
 
 use crate::secret::ApiKey;
-use crate::store::{Backend, Change, SharedPick, StoreError};
+use crate::store::{Backend, Change, Schedule, SharedPick, StoreError};
 use crate::upstream::classify::Verdict;
 
 /// The name under which the model catalog (`GET /models`, which names no model) keeps its
@@ -69,6 +69,8 @@ pub struct KeyPool {
     problem: Mutex<Option<String>>,
     /// Facts learned while the shared store was unreachable, merged back on reconnect.
     unsent: Mutex<Vec<Change>>,
+    /// scope → (when, the shared store's "next possible" for it), from its last refusal.
+    shared_hints: Mutex<std::collections::HashMap<String, (UnixMillis, Option<UnixMillis>)>>,
 }
 
 impl KeyPool {
@@ -88,6 +90,7 @@ impl KeyPool {
             degraded: AtomicBool::new(false),
             problem: Mutex::new(None),
             unsent: Mutex::new(Vec::new()),
+            shared_hints: Mutex::new(std::collections::HashMap::new()),
         };
         if pool.backend.is_shared() {
             pool.refresh().await;
@@ -140,35 +143,44 @@ impl KeyPool {
         tokens: u64,
     ) -> Option<Lease> {
         if self.backend.is_shared() && !self.is_degraded() {
-            self.local.note(scope);
-            let keys = self.local.keys();
-            let candidates: Vec<&str> = keys
+            let (candidates, groups) = self.local.shared_request(scope, tried);
+            let listed: Vec<(&str, usize)> = candidates
                 .iter()
-                .filter(|(i, _)| !tried.contains(i))
-                .map(|(_, k)| k.id())
+                .map(|(_, id, g)| (id.as_str(), *g))
                 .collect();
-            let preferred = preferred
-                .and_then(|p| keys.iter().find(|(i, _)| *i == p))
-                .map(|(_, k)| k.id());
+            let preferred_id = preferred
+                .and_then(|p| candidates.iter().find(|(i, ..)| *i == p))
+                .map(|(_, id, _)| id.as_str());
             let now = self.clock().now();
-            match self
-                .backend
-                .pick(scope.name(), &candidates, preferred, now)
-                .await
-            {
-                Ok(SharedPick::Key(id)) => {
+            let request = Schedule {
+                model: scope.name(),
+                groups: &groups,
+                candidates: &listed,
+                preferred: preferred_id,
+                tokens,
+                now,
+                day_ends: next_daily_reset(now),
+                slack: pacing::SLACK,
+            };
+            match self.backend.pick(&request).await {
+                Ok(SharedPick::Key { id, probe }) => {
                     // An id this gateway does not know yet (added elsewhere a moment ago)
                     // falls through to the local choice rather than failing the request.
-                    if let Some((index, key)) = keys.iter().find(|(_, k)| k.id() == id).cloned() {
-                        self.local.count_request(index);
-                        return Some(Lease {
-                            index,
-                            key,
-                            probe: false,
-                        });
+                    if let Some((index, _, _)) = candidates.iter().find(|(_, c, _)| *c == id) {
+                        self.local.note_sent(*index, scope, probe);
+                        if let Some(key) = self.local.key_at(*index) {
+                            return Some(Lease {
+                                index: *index,
+                                key,
+                                probe,
+                            });
+                        }
                     }
                 }
-                Ok(SharedPick::Nothing) => return None,
+                Ok(SharedPick::Nothing { earliest }) => {
+                    self.hint(scope, earliest);
+                    return None;
+                }
                 Ok(SharedPick::Local) => {}
                 Err(e) => self.degrade(&e),
             }
@@ -184,11 +196,29 @@ impl KeyPool {
         }
     }
 
+    /// Remembers when a shared store said the scope can be served next.
+    fn hint(&self, scope: Scope<'_>, earliest: Option<UnixMillis>) {
+        let now = self.clock().now();
+        self.shared_hints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(scope.name().to_string(), (now, earliest));
+    }
+
     /// Records a failed attempt: the verdict changes the key locally, and the facts reach the
     /// backend before this returns (so a crash right after loses nothing).
     pub async fn record_failure(&self, index: usize, scope: Scope<'_>, verdict: &Verdict) {
+        let group = self.local.group_name(index);
         let changes = self.local.record_failure(index, scope, verdict);
         let key = self.local.key_at(index);
+        if let (Verdict::RateLimited(_), Some(k), true) = (verdict, &key, self.backend.is_shared())
+        {
+            if !self.is_degraded() {
+                if let Err(e) = self.backend.unsend(&group, scope.name(), k.id()).await {
+                    self.degrade(&e);
+                }
+            }
+        }
         let failure = key.as_ref().map(|k| (k.id(), verdict.label()));
         self.store(&changes, failure).await;
     }
@@ -293,7 +323,10 @@ impl KeyPool {
             Err(e) => return self.degrade(&e),
         }
         match self.backend.load_quota().await {
-            Ok(quota) => self.local.merge_quota(&quota),
+            Ok(quota) => {
+                self.local.merge_quota(&quota);
+                self.local.merge_health(&quota);
+            }
             Err(e) => self.degrade(&e),
         }
     }
@@ -303,7 +336,22 @@ impl KeyPool {
     /// gateways may know more.
     pub async fn retry_after(&self, scope: Scope<'_>, tokens: u64) -> Option<Duration> {
         self.refresh().await;
-        self.local.retry_after(scope, tokens)
+        let local = self.local.retry_after(scope, tokens);
+        let now = self.clock().now();
+        let hint = self
+            .shared_hints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(scope.name())
+            .copied()
+            .filter(|(at, _)| now - at < 1_000);
+        match hint {
+            // The shared store's answer, just given: it counts every gateway's sends.
+            Some((_, earliest)) => {
+                earliest.map(|t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0)))
+            }
+            None => local,
+        }
     }
 
     /// The index of a key in the pool, by its id.

@@ -138,20 +138,11 @@ impl Pacing {
         }
     }
 
-    /// The limits in force: the operator's (for this group first, then for every group) over
-    /// the learned ones.
-    pub fn limits(&self, group: GroupId, name: &str, model: &str) -> Limits {
+    /// The operator's limits for (group `name`, `model`): the group's own first.
+    pub fn declared(&self, name: &str, model: &str) -> Limits {
         let mut declared = Limits::default();
         let specific = |d: &&DeclaredLimit| d.group.as_deref() == Some(name);
         let general = |d: &&DeclaredLimit| d.group.is_none();
-        if self.declared.is_empty() {
-            return self
-                .learned
-                .get(model)
-                .and_then(|m| m.get(&group))
-                .copied()
-                .unwrap_or_default();
-        }
         for pass in [&specific as &dyn Fn(&&DeclaredLimit) -> bool, &general] {
             for d in self
                 .declared
@@ -164,13 +155,22 @@ impl Pacing {
                 }
             }
         }
+        declared
+    }
+
+    /// The limits in force: the operator's (for this group first, then for every group) over
+    /// the learned ones.
+    pub fn limits(&self, group: GroupId, name: &str, model: &str) -> Limits {
         let learned = self
             .learned
             .get(model)
             .and_then(|m| m.get(&group))
             .copied()
             .unwrap_or_default();
-        declared.or(learned)
+        if self.declared.is_empty() {
+            return learned;
+        }
+        self.declared(name, model).or(learned)
     }
 
     /// `Ok` when a request of `tokens` may go now; otherwise when it may.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::embedded::EmbeddedStore;
-use super::redis::{RedisStore, RedisTimeouts};
+use super::redis::{RedisStore, RedisTimeouts, Schedule, Scheduled};
 use super::sealed::Sealer;
 use super::{Change, CounterDelta, DailyCount, Membership, StoreError, StoredQuota, StoredState};
 use crate::clock::UnixMillis;
@@ -38,10 +38,10 @@ pub enum Backend {
 pub enum SharedPick {
     /// This backend does not pick; decide from the local view.
     Local,
-    /// The key with this id.
-    Key(String),
-    /// No candidate is usable for the model.
-    Nothing,
+    /// The key with this id (`probe`: a half-open probe).
+    Key { id: String, probe: bool },
+    /// No candidate is usable for the model now; `earliest` when one will be.
+    Nothing { earliest: Option<UnixMillis> },
 }
 
 impl Backend {
@@ -122,20 +122,22 @@ impl Backend {
         }
     }
 
-    /// A key for `model` among `candidates` (ids, in order; `preferred` first if usable).
-    pub async fn pick(
-        &self,
-        model: &str,
-        candidates: &[&str],
-        preferred: Option<&str>,
-        now: UnixMillis,
-    ) -> Result<SharedPick, StoreError> {
+    /// A key for one request (see [`Schedule`]), chosen and counted by a shared store.
+    pub async fn pick(&self, request: &Schedule<'_>) -> Result<SharedPick, StoreError> {
         match self {
             Backend::Volatile | Backend::Embedded(_) => Ok(SharedPick::Local),
-            Backend::Redis(r) => Ok(match r.pick(model, candidates, preferred, now).await? {
-                Some(id) => SharedPick::Key(id),
-                None => SharedPick::Nothing,
+            Backend::Redis(r) => Ok(match r.schedule(request).await? {
+                Scheduled::Key { id, probe } => SharedPick::Key { id, probe },
+                Scheduled::Nothing { earliest } => SharedPick::Nothing { earliest },
             }),
+        }
+    }
+
+    /// Takes back a refused send from a shared store's window of `group` for `model`.
+    pub async fn unsend(&self, group: &str, model: &str, key_id: &str) -> Result<(), StoreError> {
+        match self {
+            Backend::Redis(r) => r.unsend(group, model, key_id).await,
+            Backend::Volatile | Backend::Embedded(_) => Ok(()),
         }
     }
 
@@ -148,8 +150,13 @@ impl Backend {
     ) -> Result<(), StoreError> {
         match self {
             Backend::Volatile => Ok(()),
-            Backend::Embedded(_) if changes.is_empty() => Ok(()),
-            Backend::Embedded(s) => s.apply_all(changes.to_vec()).await,
+            Backend::Embedded(s) => {
+                let lasting: Vec<Change> = changes.iter().filter(|c| c.lasts()).cloned().collect();
+                if lasting.is_empty() {
+                    return Ok(());
+                }
+                s.apply_all(lasting).await
+            }
             Backend::Redis(r) => r.record(changes, failure).await,
         }
     }

@@ -170,7 +170,13 @@ impl EmbeddedStore {
                 Change::Enable { key_id } => {
                     disabled.remove(key_id.as_str()).map_err(|e| self.err(e))?;
                 }
-                Change::Group { .. } | Change::Limit { .. } => {}
+                // Ejections and overloads are this process's (and a shared store's) only.
+                Change::Group { .. }
+                | Change::Limit { .. }
+                | Change::Ejected { .. }
+                | Change::Healed { .. }
+                | Change::Overloaded { .. }
+                | Change::OverloadCleared { .. } => {}
                 Change::ClearCooldown { key_id, model } => {
                     let prefix = format!("{key_id}|");
                     let doomed: Vec<String> = cooldowns

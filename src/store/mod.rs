@@ -8,12 +8,14 @@ pub mod embedded;
 mod embedded_quota;
 mod error;
 pub mod redis;
+mod redis_scripts;
 pub mod sealed;
 
 use std::collections::BTreeMap;
 
 pub use backend::{Backend, Settings, SharedPick};
 pub use error::{EmbeddedFault, RedisFault, RedisOp, StoreError};
+pub use redis::Schedule;
 
 use crate::clock::UnixMillis;
 use crate::secret::ApiKey;
@@ -56,9 +58,38 @@ pub enum Change {
         kind: QuotaKind,
         value: u64,
     },
+    /// A (key, model) was ejected for the `times`-th time in a row, until `until`.
+    Ejected {
+        key_id: String,
+        model: String,
+        times: u32,
+        until: UnixMillis,
+    },
+    /// A (key, model) served again: its ejection is over.
+    Healed { key_id: String, model: String },
+    /// A model is overloaded everywhere, for the `times`-th time in a row, until `until`.
+    Overloaded {
+        model: String,
+        times: u32,
+        until: UnixMillis,
+    },
+    /// A model served again after an overload.
+    OverloadCleared { model: String },
 }
 
 impl Change {
+    /// Whether the fact is worth a disk write (ejections and overloads are short-lived: only a
+    /// shared store keeps them).
+    pub fn lasts(&self) -> bool {
+        !matches!(
+            self,
+            Change::Ejected { .. }
+                | Change::Healed { .. }
+                | Change::Overloaded { .. }
+                | Change::OverloadCleared { .. }
+        )
+    }
+
     /// The id of the key the change is about (empty for a group's limit).
     pub fn key_id(&self) -> &str {
         match self {
@@ -67,9 +98,11 @@ impl Change {
             | Change::Enable { key_id }
             | Change::ClearCooldown { key_id, .. }
             | Change::RemoveKey { key_id, .. }
-            | Change::Group { key_id, .. } => key_id,
+            | Change::Group { key_id, .. }
+            | Change::Ejected { key_id, .. }
+            | Change::Healed { key_id, .. } => key_id,
             Change::AddKey { key } => key.id(),
-            Change::Limit { .. } => "",
+            Change::Limit { .. } | Change::Overloaded { .. } | Change::OverloadCleared { .. } => "",
         }
     }
 }
@@ -113,13 +146,26 @@ pub struct DailyCount {
     pub count: u64,
 }
 
-/// What a store knows about quotas: learned groups (key id → group), learned limits, and
-/// today's counts.
+/// What a store knows about quotas and health: learned groups (key id → group), learned
+/// limits, today's counts, and (a shared store) ejections and overloads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoredQuota {
     pub groups: Vec<(String, String)>,
     pub limits: Vec<LearnedLimit>,
     pub daily: Vec<DailyCount>,
+    /// (key id, model) → (times, until).
+    pub ejections: Vec<(String, String, u32, UnixMillis)>,
+    /// model → (times, until).
+    pub overloads: Vec<(String, u32, UnixMillis)>,
+}
+
+/// One quota group as a shared store schedules it: its name and declared limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SharedGroup {
+    pub name: String,
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+    pub rpd: Option<u64>,
 }
 
 /// Counter increments since the last flush, per key id.

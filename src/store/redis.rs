@@ -21,6 +21,10 @@
 //! | `{P}:removed` | hash | id → when an operator removed it (Unix ms) |
 //! | `{P}:groups` | hash | id → the quota group (project) the pool learned it is in |
 //! | `{P}:limits` | hash | `group\|model\|kind` → a learned limit (`kind`: rpm, tpm, rpd) |
+//! | `{P}:ejections` | hash | `id\|model` → `times\|until\|probing` (an outlier ejection) |
+//! | `{P}:overloads` | hash | model → `times\|until\|probing` (overloaded everywhere) |
+//! | `{P}:win:GROUP\|MODEL` | sorted set | the group's sends of the last minute: score the time, member `ms:tokens:id:seq` (expires after 2 min idle) |
+//! | `{P}:day:GROUP\|MODEL` | hash | `ends` (the next Pacific midnight), `count` (sends that day) |
 //!
 //! Cooldown fields expired for more than a minute (by the picking caller's clock; the slack
 //! absorbs clock skew between gateways) are deleted lazily by `pick`; readers filter by time.
@@ -32,94 +36,46 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{RedisResult, Script, ScriptInvocation};
+use ::redis::{RedisResult, ScriptInvocation};
 
+use super::redis_scripts::{PICK, UNSEND, WRITE};
 use super::sealed::Sealer;
 use super::{
-    Change, LearnedLimit, Membership, RedisFault, RedisOp, StoreError, StoredKey, StoredQuota,
-    StoredState,
+    Change, LearnedLimit, Membership, RedisFault, RedisOp, SharedGroup, StoreError, StoredKey,
+    StoredQuota, StoredState,
 };
 use crate::secret::ApiKey;
 use crate::upstream::classify::QuotaKind;
 
-/// Usable = not disabled and no deadline > now for (id, model). `preferred` wins if usable (and
-/// leaves the counter alone); otherwise the shared per-model counter picks among the usable
-/// candidates, in the caller's order, so N picks from any clients give each key N/K (±1).
-static PICK: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local model, now, preferred = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local ids, fields = {}, {}
-for i = 4, #ARGV do
-  ids[#ids + 1] = ARGV[i]
-  fields[#fields + 1] = ARGV[i] .. '|' .. model
-end
-if #ids == 0 then return false end
-local disabled = redis.call('HMGET', KEYS[1], unpack(ids))
-local deadlines = redis.call('HMGET', KEYS[2], unpack(fields))
-local usable, chosen = {}, nil
-for i = 1, #ids do
-  local until_ms = tonumber(deadlines[i] or '')
-  if not disabled[i] and (until_ms == nil or until_ms <= now) then
-    usable[#usable + 1] = ids[i]
-    if ids[i] == preferred then chosen = preferred end
-  end
-  if until_ms ~= nil and until_ms <= now - 60000 then
-    redis.call('HDEL', KEYS[2], fields[i])
-  end
-end
-if #usable == 0 then return false end
-if chosen == nil then
-  local n = redis.call('INCR', KEYS[3])
-  chosen = usable[((n - 1) % #usable) + 1]
-end
-redis.call('HINCRBY', KEYS[4], chosen .. ':requests', 1)
-return chosen
-",
-    )
-});
+/// One request to schedule on a shared store.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule<'a> {
+    pub model: &'a str,
+    /// The candidates' groups, with their declared limits.
+    pub groups: &'a [SharedGroup],
+    /// (key id, index into `groups`), in the caller's order.
+    pub candidates: &'a [(&'a str, usize)],
+    pub preferred: Option<&'a str>,
+    pub tokens: u64,
+    pub now: i64,
+    /// The next midnight US Pacific (when the day's counts start over).
+    pub day_ends: i64,
+    /// Extra time a send counts in its window (for the clocks of the two sides).
+    pub slack: i64,
+}
 
-/// Applies a list of facts, four ARGV per fact: op, id, a, b. Used by `apply` (one fact, maybe
-/// followed by a `fail`), `record_failure` (a lone `fail`) and `merge` (many facts).
-static WRITE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-for i = 1, #ARGV, 4 do
-  local op, id, a, b = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  if op == 'cool' then
-    local field = id .. '|' .. a
-    local current = redis.call('HGET', KEYS[2], field)
-    if not current or tonumber(b) > tonumber(current) then
-      redis.call('HSET', KEYS[2], field, b)
-    end
-  elseif op == 'disable' then
-    redis.call('HSETNX', KEYS[1], id, a .. '|' .. b)
-  elseif op == 'enable' then
-    redis.call('HDEL', KEYS[1], id)
-  elseif op == 'clear' then
-    redis.call('HDEL', KEYS[2], id .. '|' .. a)
-  elseif op == 'clear_all' then
-    local mine = id .. '|'
-    for _, field in ipairs(redis.call('HKEYS', KEYS[2])) do
-      if string.sub(field, 1, #mine) == mine then redis.call('HDEL', KEYS[2], field) end
-    end
-  elseif op == 'fail' then
-    redis.call('HINCRBY', KEYS[3], id .. ':failures', 1)
-    redis.call('HSET', KEYS[3], id .. ':last_error', a)
-  elseif op == 'group' then
-    redis.call('HSET', KEYS[4], id, a)
-  elseif op == 'limit' then
-    redis.call('HSET', KEYS[5], a, b)
-  end
-end
-return 1
-",
-    )
-});
+/// What the shared store chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scheduled {
+    /// This key; `probe` when it is a half-open probe.
+    Key { id: String, probe: bool },
+    /// None now; `earliest` when one can (`None`: none will by itself).
+    Nothing { earliest: Option<i64> },
+}
 
 /// How long the store may wait on Redis.
 #[derive(Debug, Clone, Copy)]
@@ -169,8 +125,13 @@ struct Names {
     removed: String,
     groups: String,
     limits: String,
+    ejections: String,
+    overloads: String,
     /// `{P}:rr:`, completed by the model.
     rr: String,
+    /// `{P}:win:` and `{P}:day:`, completed by `group|model`.
+    win: String,
+    day: String,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -225,6 +186,10 @@ impl RedisStore {
             removed: format!("{{{prefix}}}:removed"),
             groups: format!("{{{prefix}}}:groups"),
             limits: format!("{{{prefix}}}:limits"),
+            ejections: format!("{{{prefix}}}:ejections"),
+            overloads: format!("{{{prefix}}}:overloads"),
+            win: format!("{{{prefix}}}:win:"),
+            day: format!("{{{prefix}}}:day:"),
             rr: format!("{{{prefix}}}:rr:"),
         };
         Ok(RedisStore {
@@ -265,7 +230,8 @@ impl RedisStore {
     }
 
     /// Round-robin among `candidates` (in the caller's order) usable for `model` at `now`;
-    /// `preferred` wins if usable. Counts a request for the chosen key. One round trip.
+    /// `preferred` wins if usable. Counts a request for the chosen key. One round trip. (Each
+    /// candidate its own group, without limits: see [`RedisStore::schedule`].)
     pub async fn pick(
         &self,
         model: &str,
@@ -273,18 +239,84 @@ impl RedisStore {
         preferred: Option<&str>,
         now: i64,
     ) -> Result<Option<String>, StoreError> {
-        if candidates.is_empty() {
-            return Ok(None);
+        let groups: Vec<SharedGroup> = candidates
+            .iter()
+            .map(|id| SharedGroup {
+                name: format!("~{id}"),
+                ..SharedGroup::default()
+            })
+            .collect();
+        let listed: Vec<(&str, usize)> = candidates
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i))
+            .collect();
+        let request = Schedule {
+            model,
+            groups: &groups,
+            candidates: &listed,
+            preferred,
+            tokens: 0,
+            now,
+            day_ends: now + 86_400_000,
+            slack: 0,
+        };
+        Ok(match self.schedule(&request).await? {
+            Scheduled::Key { id, .. } => Some(id),
+            Scheduled::Nothing { .. } => None,
+        })
+    }
+
+    /// Chooses the key for one request with everything the gateways know (see `PICK`), and
+    /// counts its send in its group's window. One round trip.
+    pub async fn schedule(&self, r: &Schedule<'_>) -> Result<Scheduled, StoreError> {
+        if r.candidates.is_empty() {
+            return Ok(Scheduled::Nothing { earliest: None });
         }
         let mut inv = PICK.key(&self.names.disabled);
         inv.key(&self.names.cooldowns)
-            .key(format!("{}{model}", self.names.rr))
+            .key(format!("{}{}", self.names.rr, r.model))
             .key(&self.names.stats)
-            .arg(model)
-            .arg(now)
-            .arg(preferred.unwrap_or(""))
-            .arg(candidates);
-        self.eval(RedisOp::Pick, &inv).await
+            .key(&self.names.limits)
+            .key(&self.names.ejections)
+            .key(&self.names.overloads);
+        for g in r.groups {
+            inv.key(format!("{}{}|{}", self.names.win, g.name, r.model))
+                .key(format!("{}{}|{}", self.names.day, g.name, r.model));
+        }
+        let limit = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+        inv.arg(r.model)
+            .arg(r.now)
+            .arg(r.preferred.unwrap_or(""))
+            .arg(r.tokens)
+            .arg(r.slack)
+            .arg(r.day_ends)
+            .arg(r.groups.len());
+        for g in r.groups {
+            inv.arg(&g.name)
+                .arg(limit(g.rpm))
+                .arg(limit(g.tpm))
+                .arg(limit(g.rpd));
+        }
+        for (id, group) in r.candidates {
+            inv.arg(*id).arg(group + 1);
+        }
+        let (id, second): (Option<String>, Option<i64>) = self.eval(RedisOp::Pick, &inv).await?;
+        Ok(match id {
+            Some(id) => Scheduled::Key {
+                id,
+                probe: second == Some(1),
+            },
+            None => Scheduled::Nothing { earliest: second },
+        })
+    }
+
+    /// Takes back `key_id`'s newest send from `group`'s window for `model` (Google refused it).
+    pub async fn unsend(&self, group: &str, model: &str, key_id: &str) -> Result<(), StoreError> {
+        let mut inv = UNSEND.key(format!("{}{group}|{model}", self.names.win));
+        inv.key(format!("{}{group}|{model}", self.names.day))
+            .arg(key_id);
+        self.eval::<i64>(RedisOp::Apply, &inv).await.map(drop)
     }
 
     /// Lets this store share keys that operators add (sealed under `sealer`).
@@ -476,7 +508,9 @@ impl RedisStore {
         inv.key(&self.names.cooldowns)
             .key(&self.names.stats)
             .key(&self.names.groups)
-            .key(&self.names.limits);
+            .key(&self.names.limits)
+            .key(&self.names.ejections)
+            .key(&self.names.overloads);
         inv
     }
 
@@ -485,8 +519,16 @@ impl RedisStore {
         let mut pipe = ::redis::pipe();
         pipe.cmd("HGETALL").arg(&self.names.groups);
         pipe.cmd("HGETALL").arg(&self.names.limits);
+        pipe.cmd("HGETALL").arg(&self.names.ejections);
+        pipe.cmd("HGETALL").arg(&self.names.overloads);
         let pipe = &pipe;
-        let (groups, limits): (HashMap<String, String>, HashMap<String, u64>) = self
+        type Loaded = (
+            HashMap<String, String>,
+            HashMap<String, u64>,
+            HashMap<String, String>,
+            HashMap<String, String>,
+        );
+        let (groups, limits, ejections, overloads): Loaded = self
             .run(RedisOp::Load, move |mut c| async move {
                 pipe.query_async(&mut c).await
             })
@@ -495,6 +537,22 @@ impl RedisStore {
             groups: groups.into_iter().collect(),
             ..StoredQuota::default()
         };
+        // `times|until|probing`
+        let state = |v: &str| {
+            let mut parts = v.split('|');
+            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+        };
+        for (field, v) in &ejections {
+            if let (Some((id, model)), Some((times, until))) = (field.split_once('|'), state(v)) {
+                out.ejections
+                    .push((id.to_string(), model.to_string(), times, until));
+            }
+        }
+        for (model, v) in &overloads {
+            if let Some((times, until)) = state(v) {
+                out.overloads.push((model.clone(), times, until));
+            }
+        }
         for (field, value) in limits {
             let mut parts = field.rsplitn(3, '|');
             let (Some(kind), Some(model), Some(group)) = (parts.next(), parts.next(), parts.next())
@@ -573,6 +631,28 @@ fn push<'c>(inv: &mut ScriptInvocation<'_>, change: &'c Change) -> &'c str {
             model: None,
         } => ("clear_all", key_id, &none, String::new()),
         Change::Group { key_id, group } => ("group", key_id, group, String::new()),
+        Change::Ejected {
+            key_id,
+            model,
+            times,
+            until,
+        } => ("eject", key_id, model, format!("{times}|{until}")),
+        Change::Healed { key_id, model } => ("heal", key_id, model, String::new()),
+        Change::Overloaded {
+            model,
+            times,
+            until,
+        } => {
+            inv.arg("overload")
+                .arg("")
+                .arg(model)
+                .arg(format!("{times}|{until}"));
+            return change.key_id();
+        }
+        Change::OverloadCleared { model } => {
+            inv.arg("overload_clear").arg("").arg(model).arg("");
+            return change.key_id();
+        }
         Change::Limit {
             group,
             model,
