@@ -42,40 +42,15 @@ use std::time::Duration;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{RedisResult, ScriptInvocation};
 
-use super::redis_scripts::{PICK, UNSEND, WRITE};
+pub use super::redis_schedule::{Schedule, Scheduled};
+use super::redis_scripts::WRITE;
 use super::sealed::Sealer;
 use super::{
-    Change, LearnedLimit, Membership, RedisFault, RedisOp, SharedGroup, StoreError, StoredKey,
-    StoredQuota, StoredState,
+    Change, LearnedLimit, Membership, RedisFault, RedisOp, StoreError, StoredKey, StoredQuota,
+    StoredState,
 };
 use crate::secret::ApiKey;
 use crate::upstream::classify::QuotaKind;
-
-/// One request to schedule on a shared store.
-#[derive(Debug, Clone, Copy)]
-pub struct Schedule<'a> {
-    pub model: &'a str,
-    /// The candidates' groups, with their declared limits.
-    pub groups: &'a [SharedGroup],
-    /// (key id, index into `groups`), in the caller's order.
-    pub candidates: &'a [(&'a str, usize)],
-    pub preferred: Option<&'a str>,
-    pub tokens: u64,
-    pub now: i64,
-    /// The next midnight US Pacific (when the day's counts start over).
-    pub day_ends: i64,
-    /// Extra time a send counts in its window (for the clocks of the two sides).
-    pub slack: i64,
-}
-
-/// What the shared store chose.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scheduled {
-    /// This key; `probe` when it is a half-open probe.
-    Key { id: String, probe: bool },
-    /// None now; `earliest` when one can (`None`: none will by itself).
-    Nothing { earliest: Option<i64> },
-}
 
 /// How long the store may wait on Redis.
 #[derive(Debug, Clone, Copy)]
@@ -101,7 +76,7 @@ pub struct RedisStore {
     /// Made on first use when Redis was unreachable at startup; then shared by all clones.
     conn: Arc<tokio::sync::OnceCell<ConnectionManager>>,
     connector: Arc<Connector>,
-    names: Arc<Names>,
+    pub(super) names: Arc<Names>,
     display_url: Arc<str>,
     /// Upper bound of one call, reconnect included.
     budget: Duration,
@@ -117,21 +92,21 @@ struct Connector {
     timeout: Duration,
 }
 
-struct Names {
-    disabled: String,
-    cooldowns: String,
-    stats: String,
-    added: String,
-    removed: String,
-    groups: String,
-    limits: String,
-    ejections: String,
-    overloads: String,
+pub(super) struct Names {
+    pub(super) disabled: String,
+    pub(super) cooldowns: String,
+    pub(super) stats: String,
+    pub(super) added: String,
+    pub(super) removed: String,
+    pub(super) groups: String,
+    pub(super) limits: String,
+    pub(super) ejections: String,
+    pub(super) overloads: String,
     /// `{P}:rr:`, completed by the model.
-    rr: String,
+    pub(super) rr: String,
     /// `{P}:win:` and `{P}:day:`, completed by `group|model`.
-    win: String,
-    day: String,
+    pub(super) win: String,
+    pub(super) day: String,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -227,96 +202,6 @@ impl RedisStore {
     /// The URL with any password replaced by `***`, for logs and the status page.
     pub fn display_url(&self) -> &str {
         &self.display_url
-    }
-
-    /// Round-robin among `candidates` (in the caller's order) usable for `model` at `now`;
-    /// `preferred` wins if usable. Counts a request for the chosen key. One round trip. (Each
-    /// candidate its own group, without limits: see [`RedisStore::schedule`].)
-    pub async fn pick(
-        &self,
-        model: &str,
-        candidates: &[&str],
-        preferred: Option<&str>,
-        now: i64,
-    ) -> Result<Option<String>, StoreError> {
-        let groups: Vec<SharedGroup> = candidates
-            .iter()
-            .map(|id| SharedGroup {
-                name: format!("~{id}"),
-                ..SharedGroup::default()
-            })
-            .collect();
-        let listed: Vec<(&str, usize)> = candidates
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (*id, i))
-            .collect();
-        let request = Schedule {
-            model,
-            groups: &groups,
-            candidates: &listed,
-            preferred,
-            tokens: 0,
-            now,
-            day_ends: now + 86_400_000,
-            slack: 0,
-        };
-        Ok(match self.schedule(&request).await? {
-            Scheduled::Key { id, .. } => Some(id),
-            Scheduled::Nothing { .. } => None,
-        })
-    }
-
-    /// Chooses the key for one request with everything the gateways know (see `PICK`), and
-    /// counts its send in its group's window. One round trip.
-    pub async fn schedule(&self, r: &Schedule<'_>) -> Result<Scheduled, StoreError> {
-        if r.candidates.is_empty() {
-            return Ok(Scheduled::Nothing { earliest: None });
-        }
-        let mut inv = PICK.key(&self.names.disabled);
-        inv.key(&self.names.cooldowns)
-            .key(format!("{}{}", self.names.rr, r.model))
-            .key(&self.names.stats)
-            .key(&self.names.limits)
-            .key(&self.names.ejections)
-            .key(&self.names.overloads);
-        for g in r.groups {
-            inv.key(format!("{}{}|{}", self.names.win, g.name, r.model))
-                .key(format!("{}{}|{}", self.names.day, g.name, r.model));
-        }
-        let limit = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
-        inv.arg(r.model)
-            .arg(r.now)
-            .arg(r.preferred.unwrap_or(""))
-            .arg(r.tokens)
-            .arg(r.slack)
-            .arg(r.day_ends)
-            .arg(r.groups.len());
-        for g in r.groups {
-            inv.arg(&g.name)
-                .arg(limit(g.rpm))
-                .arg(limit(g.tpm))
-                .arg(limit(g.rpd));
-        }
-        for (id, group) in r.candidates {
-            inv.arg(*id).arg(group + 1);
-        }
-        let (id, second): (Option<String>, Option<i64>) = self.eval(RedisOp::Pick, &inv).await?;
-        Ok(match id {
-            Some(id) => Scheduled::Key {
-                id,
-                probe: second == Some(1),
-            },
-            None => Scheduled::Nothing { earliest: second },
-        })
-    }
-
-    /// Takes back `key_id`'s newest send from `group`'s window for `model` (Google refused it).
-    pub async fn unsend(&self, group: &str, model: &str, key_id: &str) -> Result<(), StoreError> {
-        let mut inv = UNSEND.key(format!("{}{group}|{model}", self.names.win));
-        inv.key(format!("{}{group}|{model}", self.names.day))
-            .arg(key_id);
-        self.eval::<i64>(RedisOp::Apply, &inv).await.map(drop)
     }
 
     /// Lets this store share keys that operators add (sealed under `sealer`).
@@ -571,7 +456,7 @@ impl RedisStore {
         Ok(out)
     }
 
-    async fn eval<T: ::redis::FromRedisValue>(
+    pub(super) async fn eval<T: ::redis::FromRedisValue>(
         &self,
         what: RedisOp,
         inv: &ScriptInvocation<'_>,
