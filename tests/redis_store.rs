@@ -587,22 +587,35 @@ async fn redis_holds_only_the_ids_and_models_it_was_given() {
         format!("{p}:stats"),
         format!("{p}:rr:{FLASH}"),
         format!("{p}:rr:{PRO}"), // K2 cools for PRO: the preferred lost, the counter chose
+        // Each send counted in the picked key's group (a group of its own: `~id`), for its
+        // model: the last minute's sends and the day's count.
+        format!("{p}:win:~{K2}|{FLASH}"),
+        format!("{p}:day:~{K2}|{FLASH}"),
+        format!("{p}:win:~{K1}|{PRO}"),
+        format!("{p}:day:~{K1}|{PRO}"),
     ]
     .into();
     assert_eq!(keys, expected);
     // Every word stored is an id, a model, a label, a reason or a number we gave.
     let allowed = [K1, K2, K3, FLASH, PRO, "API_KEY_INVALID", "rate_limited"];
     for key in keys.iter().filter(|k| !k.contains(":rr:")) {
-        let hash: HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(key)
-            .query_async(&mut raw)
-            .await
-            .unwrap();
-        for word in hash
-            .iter()
-            .flat_map(|(f, v)| [f, v])
-            .flat_map(|s| s.split(['|', ':']))
-        {
+        let words: Vec<String> = if key.contains(":win:") {
+            redis::cmd("ZRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut raw)
+                .await
+                .unwrap()
+        } else {
+            let hash: HashMap<String, String> = redis::cmd("HGETALL")
+                .arg(key)
+                .query_async(&mut raw)
+                .await
+                .unwrap();
+            hash.into_iter().flat_map(|(f, v)| [f, v]).collect()
+        };
+        for word in words.iter().flat_map(|s| s.split(['|', ':'])) {
             assert!(
                 allowed.contains(&word) || word.parse::<i64>().is_ok() || allowed_stat(word),
                 "unexpected {word:?} in {key}"
@@ -612,7 +625,7 @@ async fn redis_holds_only_the_ids_and_models_it_was_given() {
 }
 
 fn allowed_stat(word: &str) -> bool {
-    ["requests", "failures", "last_error"].contains(&word)
+    ["requests", "failures", "last_error", "ends", "count"].contains(&word)
 }
 
 async fn raw(server: &Server) -> redis::aio::MultiplexedConnection {
