@@ -279,7 +279,12 @@ impl Dispatcher {
             return Ok(Err(e));
         }
         match self.pool.retry_after(scope, tokens).await {
-            Some(d) if d.is_zero() => Err(last.unwrap_or(DispatchError::no_key(None))),
+            // A key is usable now: every usable key was tried (the last error says why), or —
+            // after a rate limit — a slot freed in between: the client may come right back.
+            Some(d) if d.is_zero() => match last {
+                Some(e) if e.status != StatusCode::TOO_MANY_REQUESTS => Err(e),
+                _ => Err(DispatchError::no_key(Some(d))),
+            },
             retry_after => Err(DispatchError::no_key(retry_after)),
         }
     }

@@ -178,7 +178,9 @@ impl KeyPool {
                     }
                 }
                 Ok(SharedPick::Nothing { earliest }) => {
-                    self.hint(scope, earliest);
+                    if !listed.is_empty() {
+                        self.hint(scope, earliest);
+                    }
                     return None;
                 }
                 Ok(SharedPick::Local) => {}
@@ -346,11 +348,12 @@ impl KeyPool {
             .copied()
             .filter(|(at, _)| now - at < 1_000);
         match hint {
-            // The shared store's answer, just given: it counts every gateway's sends.
-            Some((_, earliest)) => {
-                earliest.map(|t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0)))
-            }
-            None => local,
+            // The shared store's answer, just given: it counts every gateway's sends. (At
+            // least a millisecond: the moment it named may have come in between.)
+            Some((_, Some(t))) => Some(Duration::from_millis(
+                u64::try_from(t - now).unwrap_or(0).max(1),
+            )),
+            _ => local,
         }
     }
 

@@ -146,3 +146,50 @@ fn parse_daily(v: &str) -> Option<(i64, u64)> {
     let (ends, count) = v.split_once('|')?;
     Some((ends.parse().ok()?, count.parse().ok()?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn learned_groups_limits_and_todays_counts_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        store
+            .apply_all(vec![
+                Change::Group {
+                    key_id: "k1".into(),
+                    group: "~k0".into(),
+                },
+                Change::Limit {
+                    group: "~k0".into(),
+                    model: "m".into(),
+                    kind: QuotaKind::RequestsPerMinute,
+                    value: 4,
+                },
+            ])
+            .await
+            .unwrap();
+        let count = |day_ends, count| DailyCount {
+            group: "~k0".into(),
+            model: "m".into(),
+            day_ends,
+            count,
+        };
+        store.flush_daily(vec![count(100, 7)]).await.unwrap();
+        store.flush_daily(vec![count(100, 5)]).await.unwrap();
+        drop(store);
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let q = store.load_quota().await.unwrap();
+        assert_eq!(q.groups, [("k1".to_string(), "~k0".to_string())]);
+        assert_eq!(q.limits.len(), 1);
+        assert_eq!(q.limits[0].value, 4);
+        assert_eq!(q.daily, [count(100, 7)], "the larger count of a day stays");
+        store.flush_daily(vec![count(200, 1)]).await.unwrap();
+        assert_eq!(
+            store.load_quota().await.unwrap().daily,
+            [count(200, 1)],
+            "a new day"
+        );
+    }
+}
