@@ -15,7 +15,10 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use crate::descriptors::{COUNT_TOKENS_BODY, GENERATE_CONTENT_BODY};
+use crate::descriptors::{
+    BATCH_EMBED_CONTENTS_BODY, COUNT_TOKENS_BODY, EMBED_CONTENT_BODY, GENERATE_CONTENT_BODY,
+};
+use crate::embed::{embed_batch, embed_one};
 use crate::errors::{html_not_found, json_response, ApiError, Violation};
 use crate::model::{plan, prefill, prompt_tokens};
 use crate::models_catalog::{find, list_page, ModelInfo};
@@ -90,6 +93,8 @@ impl Route {
                     "generateContent" => CallKind::Generate,
                     "streamGenerateContent" => CallKind::Stream,
                     "countTokens" => CallKind::CountTokens,
+                    "embedContent" => CallKind::Embed,
+                    "batchEmbedContents" => CallKind::BatchEmbed,
                     _ => return Route::Unknown,
                 };
                 Route::Call {
@@ -121,6 +126,14 @@ impl Route {
                 kind: CallKind::Stream,
                 ..
             } => "streamGenerateContent",
+            Route::Call {
+                kind: CallKind::Embed,
+                ..
+            } => "embedContent",
+            Route::Call {
+                kind: CallKind::BatchEmbed,
+                ..
+            } => "batchEmbedContents",
             Route::Call { .. } => "countTokens",
             Route::Unknown => return None,
         };
@@ -270,9 +283,13 @@ impl Call<'_> {
                 let method = match kind {
                     CallKind::Metadata => "get",
                     CallKind::CountTokens => "countTokens",
+                    CallKind::Embed => "embedContent",
+                    CallKind::BatchEmbed => "batchEmbedContents",
                     _ => "generateContent",
                 };
-                let found = find(name).filter(|m| m.generates || kind == CallKind::Metadata);
+                let embeds = matches!(kind, CallKind::Embed | CallKind::BatchEmbed);
+                let found =
+                    find(name).filter(|m| kind == CallKind::Metadata || m.generates != embeds);
                 Some(found.ok_or_else(|| ApiError::model_not_found(name, version, method))?)
             }
             None => None,
@@ -321,6 +338,18 @@ impl Call<'_> {
             )));
         }
         let body = self.parse_body(kind)?;
+        if matches!(kind, CallKind::Embed | CallKind::BatchEmbed) {
+            let (answer, requests) = if kind == CallKind::Embed {
+                (embed_one(&body, model.id)?, 1)
+            } else {
+                let answer = embed_batch(&body, model.id)?;
+                let n = answer["embeddings"].as_array().map_or(1, Vec::len) as u64;
+                (answer, n)
+            };
+            let tokens = prompt_tokens(&body).max(requests);
+            lock(&self.state.quotas).admit(&key, model.id, tokens, Instant::now(), wall_ms())?;
+            return Ok(Answer::Now(json_response(StatusCode::OK, &answer, pretty)));
+        }
         if kind == CallKind::CountTokens {
             check_count_tokens(&body, model)?;
             let counted = match body
@@ -435,10 +464,11 @@ impl Call<'_> {
         } else {
             serde_json::from_slice(self.body).map_err(|e| syntax_error(self.body, &e))?
         };
-        let descriptor = if kind == CallKind::CountTokens {
-            &COUNT_TOKENS_BODY
-        } else {
-            &GENERATE_CONTENT_BODY
+        let descriptor = match kind {
+            CallKind::CountTokens => &COUNT_TOKENS_BODY,
+            CallKind::Embed => &EMBED_CONTENT_BODY,
+            CallKind::BatchEmbed => &BATCH_EMBED_CONTENTS_BODY,
+            _ => &GENERATE_CONTENT_BODY,
         };
         let (normalised, violations) = proto::parse(&raw, descriptor);
         if !violations.is_empty() {

@@ -92,6 +92,42 @@ pub static COUNT_TOKENS_BODY: Msg = Msg {
     ],
 };
 
+/// The `embedContent` body (the model comes from the path; naming it again is allowed).
+pub static EMBED_CONTENT_BODY: Msg = Msg {
+    type_url: url!("EmbedContentRequest"),
+    fields: &[
+        one("model", Kind::Str),
+        one("content", Kind::Msg(&CONTENT)),
+        one("task_type", Kind::Enum(&TASK_TYPE)),
+        one("title", Kind::Str),
+        one("output_dimensionality", Kind::I32),
+    ],
+};
+
+/// The `batchEmbedContents` body: each request names its model.
+pub static BATCH_EMBED_CONTENTS_BODY: Msg = Msg {
+    type_url: url!("BatchEmbedContentsRequest"),
+    fields: &[
+        one("model", Kind::Str),
+        many("requests", Kind::Msg(&EMBED_CONTENT_BODY)),
+    ],
+};
+
+static TASK_TYPE: EnumDesc = EnumDesc {
+    type_url: url!("TaskType"),
+    values: &[
+        "TASK_TYPE_UNSPECIFIED",
+        "RETRIEVAL_QUERY",
+        "RETRIEVAL_DOCUMENT",
+        "SEMANTIC_SIMILARITY",
+        "CLASSIFICATION",
+        "CLUSTERING",
+        "QUESTION_ANSWERING",
+        "FACT_VERIFICATION",
+        "CODE_RETRIEVAL_QUERY",
+    ],
+};
+
 static CONTENT: Msg = Msg {
     type_url: url!("Content"),
     fields: &[one("role", Kind::Str), many("parts", Kind::Msg(&PART))],

@@ -27,6 +27,7 @@
 mod api;
 mod control;
 mod descriptors;
+mod embed;
 mod errors;
 mod model;
 mod models_catalog;

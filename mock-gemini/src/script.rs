@@ -87,6 +87,10 @@ pub enum CallKind {
     Stream,
     /// `countTokens`.
     CountTokens,
+    /// `embedContent`.
+    Embed,
+    /// `batchEmbedContents`.
+    BatchEmbed,
     /// `models.get` / `models.list`.
     Metadata,
 }

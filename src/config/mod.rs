@@ -63,6 +63,21 @@ pub struct Config {
     /// How long a client may take to send its request headers, or leave its body or an idle
     /// connection silent.
     pub client_timeout: Duration,
+    /// `OPENAI_MODEL_MAP`: OpenAI model names (`gpt-*`, `o*`) go to `BIG_MODEL`/`SMALL_MODEL`.
+    pub openai_model_map: bool,
+    /// `MEDIA_FETCH`: which image and file URLs the gateway fetches for OpenAI clients.
+    pub media_fetch: MediaFetch,
+}
+
+/// Which media URLs the gateway fetches (`MEDIA_FETCH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaFetch {
+    /// Public hosts only: no loopback, private, link-local or other internal address.
+    Public,
+    /// Any host.
+    All,
+    /// None: media must come inline.
+    Off,
 }
 
 /// One setting: its name, default, and what it means. A test holds the README's configuration
@@ -144,6 +159,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "ADMIN_API_KEY",
         "",
         "operator key for the /admin API (off when empty)",
+    ),
+    (
+        "OPENAI_MODEL_MAP",
+        "false",
+        "true sends OpenAI model names (gpt-*, o*) to BIG_MODEL, or SMALL_MODEL for mini/nano names",
+    ),
+    (
+        "MEDIA_FETCH",
+        "public",
+        "image/file URLs the gateway fetches for OpenAI clients: public hosts, all, or off",
     ),
     (
         "QUOTA_LIMITS",
@@ -250,19 +275,13 @@ impl Config {
             .filter(|k| !k.is_empty())
             .map(Secret::new)
             .collect();
-        let allow_unauthenticated = match get("ALLOW_UNAUTHENTICATED")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("false" | "0" | "no") => false,
-            Some("true" | "1" | "yes") => true,
-            Some(_) => {
-                return Err(invalid(
-                    "ALLOW_UNAUTHENTICATED",
-                    get,
-                    "must be true or false",
-                ))
-            }
+        let allow_unauthenticated = boolean(get, "ALLOW_UNAUTHENTICATED")?;
+        let openai_model_map = boolean(get, "OPENAI_MODEL_MAP")?;
+        let media_fetch = match get("MEDIA_FETCH").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("public") => MediaFetch::Public,
+            Some("all") => MediaFetch::All,
+            Some("off") => MediaFetch::Off,
+            Some(_) => return Err(invalid("MEDIA_FETCH", get, "must be public, all or off")),
         };
         let host: IpAddr = parse(get, "HOST", "127.0.0.1")?;
         if !host.is_loopback() && gateway_api_keys.is_empty() && !allow_unauthenticated {
@@ -290,6 +309,8 @@ impl Config {
             ));
         }
         Ok(Config {
+            openai_model_map,
+            media_fetch,
             client_timeout: Duration::from_secs_f64(client_timeout),
             keys,
             quota,
@@ -356,6 +377,18 @@ fn problem_for(name: &str) -> &'static str {
     }
 }
 
+/// A true/false setting (also 1/0, yes/no), false when unset.
+fn boolean<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+    name: &'static str,
+) -> Result<bool, ConfigError> {
+    match get(name).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(_) => Err(invalid(name, get, "must be true or false")),
+    }
+}
+
 fn invalid<'a>(
     name: &'static str,
     get: impl Fn(&str) -> Option<&'a str>,
@@ -394,6 +427,25 @@ mod tests {
         assert_eq!(c.big_model, "gemini-2.5-pro");
         assert_eq!(c.small_model, "gemini-2.5-flash");
         assert_eq!(c.max_tokens_limit, None);
+        assert!(!c.openai_model_map);
+        assert_eq!(c.media_fetch, MediaFetch::Public);
+    }
+
+    #[test]
+    fn openai_settings_are_checked() {
+        let with =
+            |k: &str, v: &str| Config::from_vars(&vars(&[("GEMINI_API_KEY", "AIzaSyA"), (k, v)]));
+        assert!(with("OPENAI_MODEL_MAP", "true").unwrap().openai_model_map);
+        assert!(with("OPENAI_MODEL_MAP", "maybe").is_err());
+        assert_eq!(
+            with("MEDIA_FETCH", "ALL").unwrap().media_fetch,
+            MediaFetch::All
+        );
+        assert_eq!(
+            with("MEDIA_FETCH", "off").unwrap().media_fetch,
+            MediaFetch::Off
+        );
+        assert!(with("MEDIA_FETCH", "internal").is_err());
     }
 
     #[test]

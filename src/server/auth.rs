@@ -58,9 +58,10 @@ pub async fn require_client_key<D: Dialect>(
     } else {
         "The API key is not valid for this gateway."
     };
+    let refusal = D::unauthenticated_for(req.headers(), req.uri(), message);
     // Read the body away first, so the client gets the 401 rather than a broken pipe.
     super::limits::drain(req.into_body(), gate.max_body_bytes, gate.client_timeout).await;
-    D::unauthenticated(message).into_response()
+    refusal.into_response()
 }
 
 #[cfg(test)]

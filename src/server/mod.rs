@@ -35,7 +35,9 @@ use crate::dispatch::Dispatcher;
 use crate::pool::{Clock, KeyPool};
 use crate::store::{Backend, Settings, StoreError};
 use crate::surfaces::anthropic::Anthropic;
+use crate::surfaces::catalog::Catalog;
 use crate::surfaces::gemini::{Gemini, GoogleError};
+use crate::surfaces::openai::OpenAi;
 use crate::surfaces::{Context, Dialect, Surface};
 use crate::upstream::{HttpUpstream, Upstream};
 
@@ -50,6 +52,8 @@ pub fn router(config: Arc<Config>, dispatcher: Dispatcher) -> Router {
     Router::new()
         .merge(mount::<Anthropic>(&ctx, &gate))
         .merge(mount::<Gemini>(&ctx, &gate))
+        .merge(mount::<OpenAi>(&ctx, &gate))
+        .merge(mount::<Catalog>(&ctx, &gate))
         .merge(house(&ctx, &gate))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(RequestBodyTimeoutLayer::new(config.client_timeout))

@@ -8,7 +8,10 @@
 //! over it. Adding a surface is a folder here and one line in the server's list.
 
 pub mod anthropic;
+pub mod catalog;
 pub mod gemini;
+pub mod openai;
+pub mod shared;
 
 use std::sync::Arc;
 
@@ -39,9 +42,17 @@ pub trait Surface {
 
 /// An API's error shape: a typed error that answers as that API does, for the failures the
 /// house's shared layers and dispatch produce.
-pub trait Dialect: IntoResponse + Send + 'static {
+pub trait Dialect: IntoResponse + Sized + Send + 'static {
     /// 401: the request carries no valid client key.
     fn unauthenticated(message: &str) -> Self;
+    /// 401 for this request: a route shared by several APIs answers in the caller's.
+    fn unauthenticated_for(
+        _headers: &axum::http::HeaderMap,
+        _uri: &axum::http::Uri,
+        message: &str,
+    ) -> Self {
+        Self::unauthenticated(message)
+    }
     /// 413: the body is larger than `MAX_BODY_BYTES`.
     fn too_large(max_body_bytes: usize) -> Self;
     /// 400: the body could not be read.

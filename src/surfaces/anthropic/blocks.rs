@@ -19,9 +19,9 @@ use serde_json::Value;
 
 use crate::upstream::wire::Part;
 
-use super::models::ModelInfo;
 use super::signatures::{encode, SigKind};
 use super::tools::from_gemini_name;
+use crate::surfaces::shared::model::ModelInfo;
 
 /// Kinds of blocks that receive deltas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,13 +142,7 @@ impl BlockMachine {
     }
 }
 
-/// `prefix` + 24 random ASCII alphanumerics (`toolu_…`, `msg_…`).
-pub(crate) fn new_id(prefix: &str) -> String {
-    let mut id = String::with_capacity(prefix.len() + 24);
-    id.push_str(prefix);
-    id.extend(std::iter::repeat_with(fastrand::alphanumeric).take(24));
-    id
-}
+pub(crate) use crate::surfaces::shared::signature::new_id;
 
 #[cfg(test)]
 mod tests {

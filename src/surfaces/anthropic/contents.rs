@@ -28,11 +28,11 @@ use serde_json::{json, Value};
 use crate::upstream::wire::{Content, Part};
 
 use super::errors::AnthropicError;
-use super::models::ModelInfo;
 use super::signatures::{self, Replay};
 use super::tools::to_gemini_name;
 use super::types::{ContentBlock, MessagesRequest, Role, Source, TextOrBlocks};
 use super::validate::clip;
+use crate::surfaces::shared::model::ModelInfo;
 
 const BILLING_HEADER: &str = "x-anthropic-billing-header:";
 const GEMINI_IMAGE_TYPES: &[&str] = &[

@@ -18,7 +18,6 @@ pub mod request;
 pub mod response;
 mod routes;
 pub use routes::COMMIT_AFTER;
-pub mod schema;
 mod session;
 pub mod signatures;
 pub mod stream;
@@ -28,6 +27,7 @@ pub mod validate;
 
 use axum::Router;
 
+pub use crate::surfaces::shared::schema::downgrade_to_parameters;
 pub use errors::{error_body, AnthropicError, ApiError, ErrorType};
 pub use models::{resolve_model, ModelMap};
 pub use request::{
@@ -35,7 +35,6 @@ pub use request::{
     TranslateOptions, MAX_STOP_SEQUENCES,
 };
 pub use response::{from_count_tokens, from_generate_content};
-pub use schema::downgrade_to_parameters;
 pub use signatures::SKIP_SIGNATURE_SENTINEL;
 pub use stream::{write_error, write_event, write_ping, StreamTranslator};
 pub use types::{CountTokensResponse, MessagesRequest, MessagesResponse, StopReason, StreamEvent};

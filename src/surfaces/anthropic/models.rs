@@ -1,4 +1,5 @@
-//! Client model name → Gemini model, and what we know about a Gemini model from its name.
+//! Client model name → Gemini model (what the model name says about the model is in
+//! `surfaces::shared::model`).
 //!
 //! Mapping: names containing `haiku` go to the small model, `sonnet` / `opus` to the big one,
 //! `gemini-*` (optionally `models/gemini-*`) pass through when they are plain ids (letters,
@@ -55,102 +56,57 @@ pub fn resolve_model(client_model: &str, models: &ModelMap) -> Result<String, An
     )))
 }
 
-/// Model generation, as far as request shaping is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Generation {
-    /// 1.x and 2.0: 8192 output tokens, no thinking config.
-    Legacy,
-    /// 2.5: `thinkingBudget`.
-    V25,
-    /// 3.x: `thinkingLevel`.
-    V3,
-    /// Unrecognised (aliases and future names).
-    Unknown,
+/// One Gemini model as Anthropic's models API lists it (Gemini gives no creation date).
+pub fn model_object(gemini: &serde_json::Value) -> Option<serde_json::Value> {
+    let id = gemini
+        .get("name")
+        .and_then(serde_json::Value::as_str)?
+        .trim_start_matches("models/");
+    let display = gemini
+        .get("displayName")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or(id);
+    Some(serde_json::json!({
+        "type": "model", "id": id, "display_name": display,
+        "created_at": "1970-01-01T00:00:00Z",
+    }))
 }
 
-/// Model tier within a generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Tier {
-    Pro,
-    Flash,
-    FlashLite,
-    Other,
-}
-
-/// What the translator needs to know about the target Gemini model.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ModelInfo {
-    pub generation: Generation,
-    pub tier: Tier,
-    /// The version token (`2.5`, `3`, `3.1`, …), empty when unknown.
-    pub version: String,
-}
-
-impl ModelInfo {
-    /// Derive from a Gemini model name (`gemini-2.5-pro`, `models/gemini-3-flash-preview`, …).
-    pub fn from_name(model: &str) -> Self {
-        let bare = model.strip_prefix("models/").unwrap_or(model);
-        let lower = bare.to_ascii_lowercase();
-        let rest = lower.strip_prefix("gemini-").unwrap_or("");
-        let version = rest
-            .split('-')
-            .next()
-            .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
-            .unwrap_or("")
-            .to_owned();
-        let major_minor = |v: &str| {
-            let mut it = v.split('.');
-            let major = it.next().and_then(|m| m.parse::<u32>().ok());
-            let minor = it.next().and_then(|m| m.parse::<u32>().ok()).unwrap_or(0);
-            major.map(|m| (m, minor))
-        };
-        let generation = match major_minor(&version) {
-            Some((1, _)) | Some((2, 0)) => Generation::Legacy,
-            Some((2, 5)) => Generation::V25,
-            Some((m, _)) if m >= 3 => Generation::V3,
-            _ => Generation::Unknown,
-        };
-        let tier = if lower.contains("flash-lite") {
-            Tier::FlashLite
-        } else if lower.contains("flash") {
-            Tier::Flash
-        } else if lower.contains("pro") {
-            Tier::Pro
-        } else {
-            Tier::Other
-        };
-        Self {
-            generation,
-            tier,
-            version,
-        }
-    }
-
-    /// Largest accepted `maxOutputTokens`.
-    pub fn max_output_tokens(&self) -> u32 {
-        match self.generation {
-            Generation::Legacy => 8192,
-            _ => 65536,
-        }
-    }
-
-    /// The tag stored in our thought signatures: signatures are only replayed to a model of
-    /// the same version. Aliases without a version get their full name.
-    pub fn signature_family(model: &str) -> String {
-        let info = Self::from_name(model);
-        if info.version.is_empty() {
-            model
-                .strip_prefix("models/")
-                .unwrap_or(model)
-                .to_ascii_lowercase()
-        } else {
-            info.version
-        }
-    }
+/// Gemini's model list in the shape of Anthropic's `GET /v1/models` (one page, all of it).
+pub fn list_object(gemini: &serde_json::Value) -> serde_json::Value {
+    let data: Vec<serde_json::Value> = gemini
+        .get("models")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(model_object)
+        .collect();
+    let id = |m: Option<&serde_json::Value>| m.map(|m| m["id"].clone());
+    serde_json::json!({
+        "data": data, "has_more": false,
+        "first_id": id(data.first()), "last_id": id(data.last()),
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_list_in_anthropic_shape() {
+        let g = serde_json::json!({"models": [
+            {"name": "models/gemini-2.5-pro", "displayName": "Gemini 2.5 Pro"},
+            {"name": "models/gemini-2.5-flash"}]});
+        let l = super::list_object(&g);
+        assert_eq!(l["data"][0]["type"], "model");
+        assert_eq!(l["data"][0]["display_name"], "Gemini 2.5 Pro");
+        assert_eq!(l["data"][1]["display_name"], "gemini-2.5-flash");
+        assert_eq!(
+            (l["first_id"].as_str(), l["last_id"].as_str()),
+            (Some("gemini-2.5-pro"), Some("gemini-2.5-flash"))
+        );
+        assert_eq!(l["has_more"], false);
+        assert!(super::list_object(&serde_json::json!({}))["first_id"].is_null());
+    }
+
     use super::*;
 
     fn map() -> ModelMap {
@@ -205,40 +161,5 @@ mod tests {
         assert_eq!(err.body()["error"]["type"], "invalid_request_error");
         assert!(err.to_string().contains("'gpt-4o'"));
         assert!(resolve_model("", &map()).is_err());
-    }
-
-    #[test]
-    fn model_info_from_names() {
-        let i = ModelInfo::from_name("gemini-2.5-pro");
-        assert_eq!((i.generation, i.tier), (Generation::V25, Tier::Pro));
-        assert_eq!(i.max_output_tokens(), 65536);
-        let i = ModelInfo::from_name("models/gemini-2.5-flash-lite-preview-09-2025");
-        assert_eq!((i.generation, i.tier), (Generation::V25, Tier::FlashLite));
-        let i = ModelInfo::from_name("gemini-2.0-flash");
-        assert_eq!(i.generation, Generation::Legacy);
-        assert_eq!(i.max_output_tokens(), 8192);
-        let i = ModelInfo::from_name("gemini-1.5-pro");
-        assert_eq!(i.generation, Generation::Legacy);
-        let i = ModelInfo::from_name("gemini-3-pro-preview");
-        assert_eq!((i.generation, i.tier), (Generation::V3, Tier::Pro));
-        assert_eq!(i.version, "3");
-        let i = ModelInfo::from_name("gemini-3.1-flash");
-        assert_eq!((i.generation, i.tier), (Generation::V3, Tier::Flash));
-        let i = ModelInfo::from_name("gemini-flash-latest");
-        assert_eq!(i.generation, Generation::Unknown);
-        assert_eq!(i.max_output_tokens(), 65536);
-    }
-
-    #[test]
-    fn signature_families() {
-        assert_eq!(ModelInfo::signature_family("gemini-2.5-flash"), "2.5");
-        assert_eq!(
-            ModelInfo::signature_family("models/gemini-3-pro-preview"),
-            "3"
-        );
-        assert_eq!(
-            ModelInfo::signature_family("gemini-flash-latest"),
-            "gemini-flash-latest"
-        );
     }
 }

@@ -26,16 +26,17 @@
 
 use crate::upstream::wire::{
     Content, CountTokensRequest, GenerateContentRequest, GenerationConfig, ThinkingConfig,
-    ThinkingLevel,
 };
 
 use super::contents::translate_conversation;
 use super::errors::AnthropicError;
-use super::models::{Generation, ModelInfo, ModelMap, Tier};
-use super::schema;
+use super::models::ModelMap;
 use super::tools::translate_tools;
 use super::types::{MessagesRequest, ThinkingParam};
 use super::validate::{check_request, clip_to, too_deep, MAX_JSON_DEPTH};
+use crate::surfaces::shared::model::{Generation, ModelInfo};
+use crate::surfaces::shared::schema;
+use crate::surfaces::shared::thinking::{thinking, Want};
 
 /// Gemini accepts at most this many stop sequences.
 pub const MAX_STOP_SEQUENCES: usize = 5;
@@ -220,13 +221,6 @@ fn base_request(
     })
 }
 
-/// What the client asked for.
-enum Want<'a> {
-    Off,
-    Budget(u32),
-    Adaptive(Option<&'a str>),
-}
-
 fn thinking_config(req: &MessagesRequest, info: &ModelInfo) -> Option<ThinkingConfig> {
     let effort = req.output_config.as_ref().and_then(|o| o.effort.as_deref());
     let shown = |display: &Option<String>| display.as_deref() != Some("omitted");
@@ -238,99 +232,7 @@ fn thinking_config(req: &MessagesRequest, info: &ModelInfo) -> Option<ThinkingCo
         Some(ThinkingParam::Adaptive { display }) => (Want::Adaptive(effort), shown(display)),
         _ => (Want::Off, false),
     };
-    let include_thoughts = show.then_some(true);
-    let budget = |b: i32| {
-        Some(ThinkingConfig {
-            include_thoughts,
-            thinking_budget: Some(b),
-            thinking_level: None,
-        })
-    };
-    match info.generation {
-        Generation::Legacy => None,
-        Generation::V25 => {
-            let (min, max, off) = match info.tier {
-                Tier::Pro => (128, 32768, 128),
-                Tier::FlashLite => (512, 24576, 0),
-                Tier::Flash | Tier::Other => (0, 24576, 0),
-            };
-            let clamp = |b: u32| i32::try_from(b).unwrap_or(i32::MAX).clamp(min, max);
-            match want {
-                Want::Off => budget(off),
-                Want::Budget(b) => budget(clamp(b)),
-                Want::Adaptive(e) => budget(effort_budget(e, max).map_or(-1, clamp)),
-            }
-        }
-        Generation::V3 => {
-            let supported = supported_levels(info);
-            let requested = match want {
-                Want::Off => supported.first().copied(),
-                Want::Budget(b) if b <= 1024 => Some(ThinkingLevel::Low),
-                Want::Budget(b) if b <= 8192 => Some(ThinkingLevel::Medium),
-                Want::Budget(_) => Some(ThinkingLevel::High),
-                Want::Adaptive(e) => effort_level(e),
-            };
-            let level = requested.map(|r| {
-                supported
-                    .iter()
-                    .copied()
-                    .find(|s| rank(*s) >= rank(r))
-                    .unwrap_or(ThinkingLevel::High)
-            });
-            Some(ThinkingConfig {
-                include_thoughts,
-                thinking_budget: None,
-                thinking_level: level,
-            })
-            .filter(|c| c.include_thoughts.is_some() || c.thinking_level.is_some())
-        }
-        Generation::Unknown => {
-            let clamp = |b: u32| i32::try_from(b).unwrap_or(i32::MAX).clamp(128, 24576);
-            match want {
-                Want::Off => None,
-                Want::Budget(b) => budget(clamp(b)),
-                Want::Adaptive(_) => budget(-1),
-            }
-        }
-    }
-}
-
-fn effort_budget(effort: Option<&str>, tier_max: i32) -> Option<u32> {
-    match effort? {
-        "low" => Some(1024),
-        "medium" => Some(8192),
-        "high" => Some(24576),
-        "xhigh" | "max" => u32::try_from(tier_max).ok(),
-        _ => None,
-    }
-}
-
-fn effort_level(effort: Option<&str>) -> Option<ThinkingLevel> {
-    match effort? {
-        "low" => Some(ThinkingLevel::Low),
-        "medium" => Some(ThinkingLevel::Medium),
-        "high" | "xhigh" | "max" => Some(ThinkingLevel::High),
-        _ => None,
-    }
-}
-
-fn supported_levels(info: &ModelInfo) -> &'static [ThinkingLevel] {
-    use ThinkingLevel::{High, Low, Medium, Minimal};
-    match info.tier {
-        Tier::Pro if info.version == "3" => &[Low, High],
-        Tier::Pro => &[Low, Medium, High],
-        Tier::Flash | Tier::FlashLite => &[Minimal, Low, Medium, High],
-        Tier::Other => &[Low, High],
-    }
-}
-
-fn rank(level: ThinkingLevel) -> u8 {
-    match level {
-        ThinkingLevel::Minimal => 0,
-        ThinkingLevel::Low => 1,
-        ThinkingLevel::Medium => 2,
-        ThinkingLevel::High => 3,
-    }
+    thinking(info, want, show)
 }
 
 #[cfg(test)]

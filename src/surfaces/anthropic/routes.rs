@@ -6,23 +6,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 
 use super::errors::{AnthropicError, ApiError, ErrorType};
-use super::relay::Relay;
 use super::session::session_id;
+use super::stream::StreamTranslator;
 use super::{
     from_count_tokens, from_generate_content, parse_count_tokens_request, parse_messages_request,
     resolve_model, to_count_tokens, to_generate_content, MessagesRequest, ModelMap,
     TranslateOptions,
 };
 use crate::dispatch::{Checked, Dispatcher, Route};
+use crate::surfaces::shared::relay::Relay;
 use crate::surfaces::{read_body, Context, Dialect};
 use crate::upstream::wire::{CountTokensResponse, GenerateContentResponse};
 use crate::upstream::UpstreamRequest;
@@ -183,19 +184,12 @@ async fn stream_messages(app: &Messages, p: Prepared, req: UpstreamRequest) -> R
         Ok(start) => start,
         Err(e) => return ApiError::from_dispatch(&p.gemini_model, e).into_response(),
     };
-    let relay = Relay::new(&p.request.model, p.gemini_model, start);
-    let body = futures_util::stream::unfold(relay, |mut relay| async move {
-        let out = relay.next_bytes().await?;
-        Some((Ok::<_, std::convert::Infallible>(Bytes::from(out)), relay))
-    });
-    let mut resp = Response::new(Body::from_stream(body));
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    resp
+    Relay::new(
+        StreamTranslator::new(&p.request.model),
+        p.gemini_model,
+        start,
+    )
+    .into_response()
 }
 
 async fn count_tokens(

@@ -23,10 +23,9 @@
 
 use crate::upstream::wire::{Content, Part};
 
-use super::models::{Generation, ModelInfo};
+use crate::surfaces::shared::model::{Generation, ModelInfo};
 
-/// Google's "skip validation" thought signature for history the model did not produce.
-pub const SKIP_SIGNATURE_SENTINEL: &str = "skip_thought_signature_validator";
+pub use crate::surfaces::shared::signature::SKIP_SIGNATURE_SENTINEL;
 
 const TAG: &str = "gm1";
 

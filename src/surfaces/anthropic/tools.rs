@@ -16,7 +16,6 @@
 //!   prefix and mapped back in responses. A custom tool whose name has other characters than
 //!   letters, digits, `_`, `-`, `.`, `:` or is longer than 128 is a 400 (Gemini would refuse it).
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 
 use serde_json::json;
@@ -26,38 +25,11 @@ use crate::upstream::wire::{
 };
 
 use super::errors::AnthropicError;
-use super::schema;
 use super::types::{ContentBlock, Message, MessagesRequest, TextOrBlocks, ToolChoice};
 use super::validate::clip;
-
-/// The Gemini name for an Anthropic tool name.
-pub(crate) fn to_gemini_name(name: &str) -> Cow<'_, str> {
-    if name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        Cow::Borrowed(name)
-    } else {
-        Cow::Owned(format!("_{name}"))
-    }
-}
-
-/// The Anthropic name for a Gemini function name (inverse of [`to_gemini_name`]).
-pub(crate) fn from_gemini_name(name: &str) -> &str {
-    match name.strip_prefix('_') {
-        Some(rest) if rest.starts_with(|c: char| !(c.is_ascii_alphabetic() || c == '_')) => rest,
-        _ => name,
-    }
-}
-
-/// Longest function name sent to Gemini.
-const MAX_TOOL_NAME: usize = 128;
-
-/// What Gemini accepts as a function name, at its most lenient (letters, digits, `_`, `-`, `.`,
-/// `:`; a letter or `_` first, which [`to_gemini_name`] ensures; at most [`MAX_TOOL_NAME`]).
-fn valid_function_name(name: &str) -> bool {
-    name.len() <= MAX_TOOL_NAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
-}
+pub(crate) use crate::surfaces::shared::names::{from_gemini_name, to_gemini_name};
+use crate::surfaces::shared::names::{valid_function_name, MAX_TOOL_NAME};
+use crate::surfaces::shared::schema;
 
 /// `tools` and `toolConfig` of the Gemini request.
 #[derive(Debug, Default)]

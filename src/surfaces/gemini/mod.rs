@@ -23,6 +23,7 @@ use axum::Router;
 
 pub use body_check::{check_json_body, BodyCheckError, MAX_JSON_DEPTH};
 pub use errors::{Code, GoogleError};
+pub use routes::{get_model, list_models, path_error};
 
 use super::{Context, Surface};
 

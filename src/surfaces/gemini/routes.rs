@@ -8,7 +8,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use futures_util::StreamExt;
 
@@ -19,45 +19,55 @@ use crate::dispatch::Route;
 use crate::surfaces::{read_body, Context, Dialect};
 use crate::upstream::UpstreamRequest;
 
-/// Routes for one API version prefix (`v1beta` or `v1`).
+/// Routes for one API version prefix (`v1beta` or `v1`). `GET /v1/models` and
+/// `GET /v1/models/{model}` are the shared catalog's (every client kind asks there); the
+/// catalog answers Google's clients with [`list_models`] and [`get_model`].
 pub fn routes(version: &'static str) -> Router<Context> {
+    let call = move |state, uri, name, body| model_call(state, uri, name, body, version);
+    if version == "v1" {
+        return Router::new().route(&format!("/{version}/models/{{name}}"), post(call));
+    }
     Router::new()
         .route(
             &format!("/{version}/models"),
-            get(move |state, uri| list_models(state, uri, version)),
+            get(move |State(ctx): State<Context>, uri: Uri| async move {
+                list_models(&ctx, &uri, version).await
+            }),
         )
         .route(
             &format!("/{version}/models/{{name}}"),
-            get(move |state, uri, name| get_model(state, uri, name, version))
-                .post(move |state, uri, name, body| model_call(state, uri, name, body, version)),
+            get(
+                move |State(ctx): State<Context>,
+                      uri: Uri,
+                      name: Result<Path<String>, PathRejection>| async move {
+                    match name {
+                        Ok(Path(n)) => get_model(&ctx, &uri, &n, version).await,
+                        Err(e) => path_error(&e),
+                    }
+                },
+            )
+            .post(call),
         )
 }
 
-async fn list_models(State(ctx): State<Context>, uri: Uri, version: &'static str) -> Response {
-    let path = format!("/{version}/models{}", forwarded_query(&uri));
-    unary(&ctx, Route::catalog(), get_request(path)).await
+/// Gemini's model list, as Gemini sends it.
+pub async fn list_models(ctx: &Context, uri: &Uri, version: &'static str) -> Response {
+    let path = format!("/{version}/models{}", forwarded_query(uri));
+    unary(ctx, Route::catalog(), get_request(path)).await
 }
 
-async fn get_model(
-    State(ctx): State<Context>,
-    uri: Uri,
-    name: Result<Path<String>, PathRejection>,
-    version: &'static str,
-) -> Response {
-    let name = match name {
-        Ok(Path(n)) => n,
-        Err(e) => return path_error(&e),
-    };
+/// One Gemini model, as Gemini sends it.
+pub async fn get_model(ctx: &Context, uri: &Uri, name: &str, version: &'static str) -> Response {
     if name.contains(':') {
         return GoogleError::new(Code::InvalidArgument, "Use POST for model methods.")
             .with_http(StatusCode::METHOD_NOT_ALLOWED)
             .into_response();
     }
-    if let Err(e) = check_model_name(&name) {
+    if let Err(e) = check_model_name(name) {
         return e.into_response();
     }
-    let path = format!("/{version}/models/{name}{}", forwarded_query(&uri));
-    unary(&ctx, Route::model(&name), get_request(path)).await
+    let path = format!("/{version}/models/{name}{}", forwarded_query(uri));
+    unary(ctx, Route::model(name), get_request(path)).await
 }
 
 fn get_request(path_and_query: String) -> UpstreamRequest {
@@ -157,7 +167,7 @@ async fn stream(ctx: &Context, route: Route, req: UpstreamRequest) -> Response {
 }
 
 /// A path segment axum could not decode (e.g. `%FF`, not UTF-8).
-fn path_error(e: &PathRejection) -> Response {
+pub fn path_error(e: &PathRejection) -> Response {
     GoogleError::new(
         Code::InvalidArgument,
         format!(

@@ -1,0 +1,232 @@
+//! `GET /v1/models` and `GET /v1/models/{id}`: one path every kind of client asks for its
+//! model list, answered in the shape of the API the caller speaks. The rule, in order:
+//!
+//! 1. an `anthropic-version` header (every Anthropic SDK and Claude Code send one) → Anthropic's
+//!    list (`data`, `has_more`, `first_id`, `last_id`);
+//! 2. an `x-goog-api-key` header or a `key=` query parameter → Gemini's own list;
+//! 3. `Authorization: Bearer …` (the OpenAI SDKs, Codex) → OpenAI's list (`object: "list"`);
+//! 4. anything else (no credential at all) → Gemini's list, as the seed answered.
+//!
+//! Errors, the client-key refusal included, follow the same rule. Under `/v1beta/models` the
+//! list is always Gemini's, under `/v1beta/openai/models` always OpenAI's.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use super::anthropic::{models as anthropic_models, ApiError, ErrorType};
+use super::gemini::{self, GoogleError};
+use super::openai::{self, OpenAiError};
+use super::{Context, Dialect, Surface};
+use crate::dispatch::{DispatchError, Route};
+use crate::upstream::UpstreamRequest;
+
+/// Which API a caller speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Anthropic,
+    Google,
+    OpenAi,
+}
+
+/// The caller's API, by the rule above.
+pub fn caller(headers: &HeaderMap, uri: &Uri) -> Caller {
+    if headers.contains_key("anthropic-version") {
+        return Caller::Anthropic;
+    }
+    let key_param = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("key=")));
+    if headers.contains_key("x-goog-api-key") || key_param {
+        return Caller::Google;
+    }
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("bearer "));
+    if bearer {
+        Caller::OpenAi
+    } else {
+        Caller::Google
+    }
+}
+
+/// The catalog's errors: in the caller's dialect.
+pub enum CatalogError {
+    Anthropic(ApiError),
+    Google(GoogleError),
+    OpenAi(OpenAiError),
+}
+
+impl IntoResponse for CatalogError {
+    fn into_response(self) -> Response {
+        match self {
+            CatalogError::Anthropic(e) => e.into_response(),
+            CatalogError::Google(e) => e.into_response(),
+            CatalogError::OpenAi(e) => e.into_response(),
+        }
+    }
+}
+
+impl Dialect for CatalogError {
+    fn unauthenticated(message: &str) -> Self {
+        CatalogError::Google(GoogleError::unauthenticated(message))
+    }
+
+    fn unauthenticated_for(headers: &HeaderMap, uri: &Uri, message: &str) -> Self {
+        match caller(headers, uri) {
+            Caller::Anthropic => CatalogError::Anthropic(ApiError::unauthenticated(message)),
+            Caller::Google => CatalogError::Google(GoogleError::unauthenticated(message)),
+            Caller::OpenAi => CatalogError::OpenAi(OpenAiError::unauthenticated(message)),
+        }
+    }
+
+    fn too_large(max_body_bytes: usize) -> Self {
+        CatalogError::Google(GoogleError::too_large(max_body_bytes))
+    }
+
+    fn unreadable_body(detail: &str) -> Self {
+        CatalogError::Google(GoogleError::unreadable_body(detail))
+    }
+
+    fn from_dispatch(model: &str, e: DispatchError) -> Self {
+        CatalogError::Google(GoogleError::from_dispatch(model, e))
+    }
+}
+
+/// The shared model catalog.
+pub struct Catalog;
+
+impl Surface for Catalog {
+    type Dialect = CatalogError;
+
+    fn routes(ctx: &Context) -> Router {
+        Router::new()
+            .route("/v1/models", get(list))
+            .route("/v1/models/{name}", get(one))
+            .with_state(ctx.clone())
+    }
+}
+
+async fn list(State(ctx): State<Context>, headers: HeaderMap, uri: Uri) -> Response {
+    match caller(&headers, &uri) {
+        Caller::Google => gemini::list_models(&ctx, &uri, "v1").await,
+        Caller::OpenAi => openai::models_list(&ctx.dispatcher).await,
+        Caller::Anthropic => anthropic_list(&ctx).await,
+    }
+}
+
+async fn one(
+    State(ctx): State<Context>,
+    headers: HeaderMap,
+    uri: Uri,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let who = caller(&headers, &uri);
+    let id = match id {
+        Ok(Path(id)) => id,
+        Err(e) => {
+            return match who {
+                Caller::Google => gemini::path_error(&e),
+                Caller::OpenAi => OpenAiError::invalid(e.body_text()).into_response(),
+                Caller::Anthropic => {
+                    ApiError::new(ErrorType::InvalidRequest, e.body_text()).into_response()
+                }
+            }
+        }
+    };
+    match who {
+        Caller::Google => gemini::get_model(&ctx, &uri, &id, "v1").await,
+        Caller::OpenAi => openai::model_get(&ctx.dispatcher, &id).await,
+        Caller::Anthropic => anthropic_one(&ctx, &id).await,
+    }
+}
+
+async fn anthropic_list(ctx: &Context) -> Response {
+    let req = get_request("/v1beta/models?pageSize=1000".into());
+    let catalog = Route::catalog();
+    match ctx.dispatcher.unary(&catalog, &req).await {
+        Ok(answer) => match serde_json::from_slice::<serde_json::Value>(&answer.body) {
+            Ok(list) => axum::Json(anthropic_models::list_object(&list)).into_response(),
+            Err(e) => unreadable(&e.to_string()),
+        },
+        Err(e) => ApiError::from_dispatch(catalog.name(), e).into_response(),
+    }
+}
+
+async fn anthropic_one(ctx: &Context, id: &str) -> Response {
+    let not_found =
+        || ApiError::new(ErrorType::NotFound, format!("model: {}", clip(id))).into_response();
+    let Some(model) = openai::models::catalog_id(id) else {
+        return not_found();
+    };
+    let req = get_request(format!("/v1beta/models/{model}"));
+    match ctx.dispatcher.unary(&Route::model(model), &req).await {
+        Ok(answer) => match serde_json::from_slice::<serde_json::Value>(&answer.body)
+            .ok()
+            .as_ref()
+            .and_then(anthropic_models::model_object)
+        {
+            Some(m) => axum::Json(m).into_response(),
+            None => unreadable("no model name"),
+        },
+        Err(e) if e.status == StatusCode::NOT_FOUND => not_found(),
+        Err(e) => ApiError::from_dispatch(model, e).into_response(),
+    }
+}
+
+fn unreadable(why: &str) -> Response {
+    ApiError::new(
+        ErrorType::Api,
+        format!("Gemini sent an unreadable model list: {why}"),
+    )
+    .with_status(StatusCode::BAD_GATEWAY)
+    .into_response()
+}
+
+fn get_request(path_and_query: String) -> UpstreamRequest {
+    UpstreamRequest {
+        method: Method::GET,
+        path_and_query,
+        body: None,
+    }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(100).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_caller_decides_the_shape() {
+        let plain: Uri = "/v1/models".parse().unwrap();
+        let keyed: Uri = "/v1/models?key=abc".parse().unwrap();
+        let anthropic = headers(&[("anthropic-version", "2023-06-01"), ("x-api-key", "k")]);
+        assert_eq!(caller(&anthropic, &plain), Caller::Anthropic);
+        let bearer = headers(&[("authorization", "Bearer sk-x")]);
+        assert_eq!(caller(&bearer, &plain), Caller::OpenAi);
+        assert_eq!(caller(&bearer, &keyed), Caller::Google);
+        let both = headers(&[("authorization", "Bearer sk-x"), ("x-goog-api-key", "g")]);
+        assert_eq!(caller(&both, &plain), Caller::Google);
+        assert_eq!(caller(&HeaderMap::new(), &plain), Caller::Google);
+        let claude_with_bearer = headers(&[
+            ("anthropic-version", "2023-06-01"),
+            ("authorization", "Bearer t"),
+        ]);
+        assert_eq!(caller(&claude_with_bearer, &plain), Caller::Anthropic);
+    }
+}

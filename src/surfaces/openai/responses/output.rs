@@ -1,0 +1,476 @@
+//! Gemini's answer → a Responses API `response`, built item by item as chunks arrive; the same
+//! machine writes the stream's events (when streaming) and the final object.
+//!
+//! Items: thought summaries (when asked for) → a `reasoning` item with `summary_text`; answer
+//! text → a `message` with one `output_text`; each function call → a `function_call` (or a
+//! `custom_tool_call` for a custom tool, its `input` the call's one string). A call's thought
+//! signature goes into the `encrypted_content` of a `reasoning` item just before it and into its
+//! `call_id` too. Events, each with its `sequence_number`: `response.created`,
+//! `response.in_progress`, then per item `output_item.added` … `output_item.done` with the
+//! content events between, and `response.completed` with the usage — or `response.failed`.
+//! Status: `completed`; `incomplete` for `MAX_TOKENS` (`max_output_tokens`) and the safety
+//! family (`content_filter`); `MALFORMED_FUNCTION_CALL` and its kin fail.
+
+use serde_json::{json, Value};
+
+use super::request::{ToolKinds, CUSTOM_INPUT};
+use crate::surfaces::openai::chat::response::family_of;
+use crate::surfaces::openai::errors::OpenAiError;
+use crate::surfaces::shared::names::from_gemini_name;
+use crate::surfaces::shared::relay::{Failure, Translate};
+use crate::surfaces::shared::signature::{id_carrying, new_id, sealed};
+use crate::surfaces::Dialect;
+use crate::upstream::wire::{GenerateContentResponse, Part, UsageMetadata};
+
+/// What the response echoes of its request.
+#[derive(Debug, Clone)]
+pub struct Echo {
+    pub client_model: String,
+    pub gemini_model: String,
+    pub created: i64,
+    pub parallel: bool,
+    pub tool_choice: Value,
+    pub reasoning: Value,
+    pub max_output_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub kinds: ToolKinds,
+}
+
+/// The item being streamed.
+#[derive(Debug)]
+enum Open {
+    Reasoning { id: String, text: String },
+    Message { id: String, text: String },
+}
+
+/// One response, being built.
+pub struct ResponseBuilder {
+    id: String,
+    echo: Echo,
+    /// Write stream events (else only the final object is wanted).
+    streaming: bool,
+    seq: u64,
+    started: bool,
+    output: Vec<Value>,
+    open: Option<Open>,
+    family: Option<String>,
+    usage: Option<UsageMetadata>,
+    calls: usize,
+    /// `completed`, `incomplete` (with its reason) or `failed` (with its error).
+    status: Option<(&'static str, Option<&'static str>)>,
+    error: Option<OpenAiError>,
+    finished: bool,
+}
+
+impl ResponseBuilder {
+    pub fn new(echo: Echo, streaming: bool) -> ResponseBuilder {
+        ResponseBuilder {
+            id: new_id("resp_"),
+            echo,
+            streaming,
+            seq: 0,
+            started: false,
+            output: Vec::new(),
+            open: None,
+            family: None,
+            usage: None,
+            calls: 0,
+            status: None,
+            error: None,
+            finished: false,
+        }
+    }
+
+    fn event(&mut self, out: &mut Vec<u8>, kind: &str, mut data: Value) {
+        if !self.streaming {
+            return;
+        }
+        data["type"] = json!(kind);
+        data["sequence_number"] = json!(self.seq);
+        self.seq += 1;
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\ndata: ");
+        if serde_json::to_writer(&mut *out, &data).is_err() {
+            out.extend_from_slice(b"{}");
+        }
+        out.extend_from_slice(b"\n\n");
+    }
+
+    /// The `response` object as it stands.
+    pub fn object(&self, status: &str) -> Value {
+        let usage = self.usage.as_ref().map(|u| {
+            let input = u.prompt_token_count.unwrap_or(0) + u.tool_use_prompt_token_count.unwrap_or(0);
+            let reasoning = u.thoughts_token_count.unwrap_or(0);
+            let output = u.candidates_token_count.unwrap_or(0) + reasoning;
+            json!({"input_tokens": input,
+                "input_tokens_details": {"cached_tokens": u.cached_content_token_count.unwrap_or(0)},
+                "output_tokens": output, "output_tokens_details": {"reasoning_tokens": reasoning},
+                "total_tokens": input + output})
+        });
+        let incomplete = self
+            .status
+            .and_then(|(_, reason)| reason)
+            .filter(|_| status == "incomplete")
+            .map(|r| json!({ "reason": r }));
+        let error = self
+            .error
+            .as_ref()
+            .filter(|_| status == "failed")
+            .map(|e| json!({"code": e.code.unwrap_or("server_error"), "message": e.message}));
+        let e = &self.echo;
+        json!({
+            "id": self.id, "object": "response", "created_at": e.created, "status": status,
+            "error": error, "incomplete_details": incomplete, "instructions": null,
+            "max_output_tokens": e.max_output_tokens, "model": e.client_model,
+            "output": self.output, "parallel_tool_calls": e.parallel,
+            "previous_response_id": null, "reasoning": e.reasoning, "store": false,
+            "temperature": e.temperature, "text": {"format": {"type": "text"}},
+            "tool_choice": e.tool_choice, "tools": [], "top_p": e.top_p,
+            "truncation": "disabled", "usage": usage, "user": null, "metadata": {},
+        })
+    }
+
+    fn open_stream(&mut self, out: &mut Vec<u8>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let created = self.object("in_progress");
+        self.event(out, "response.created", json!({ "response": created }));
+        let progress = self.object("in_progress");
+        self.event(out, "response.in_progress", json!({ "response": progress }));
+    }
+
+    fn close_open(&mut self, out: &mut Vec<u8>, signature: Option<&str>) {
+        let index = self.output.len();
+        let item = match self.open.take() {
+            None => return,
+            Some(Open::Reasoning { id, text }) => {
+                let part = json!({"type": "summary_text", "text": text});
+                let summary = if text.is_empty() {
+                    json!([])
+                } else {
+                    json!([part])
+                };
+                if !text.is_empty() {
+                    self.event(out, "response.reasoning_summary_text.done", json!({"item_id": id, "output_index": index, "summary_index": 0, "text": text}));
+                    self.event(out, "response.reasoning_summary_part.done", json!({"item_id": id, "output_index": index, "summary_index": 0, "part": part}));
+                }
+                let mut item = json!({"type": "reasoning", "id": id, "summary": summary});
+                if let Some(sig) = signature {
+                    item["encrypted_content"] =
+                        json!(sealed(self.family.as_deref().unwrap_or(""), sig));
+                }
+                item
+            }
+            Some(Open::Message { id, text }) => {
+                let part = json!({"type": "output_text", "text": text, "annotations": []});
+                self.event(
+                    out,
+                    "response.output_text.done",
+                    json!({"item_id": id, "output_index": index, "content_index": 0, "text": text}),
+                );
+                self.event(
+                    out,
+                    "response.content_part.done",
+                    json!({"item_id": id, "output_index": index, "content_index": 0, "part": part}),
+                );
+                json!({"type": "message", "id": id, "status": "completed", "role": "assistant", "content": [part]})
+            }
+        };
+        self.event(
+            out,
+            "response.output_item.done",
+            json!({"output_index": index, "item": item}),
+        );
+        self.output.push(item);
+    }
+
+    fn thought(&mut self, text: &str, out: &mut Vec<u8>) {
+        if !matches!(self.open, Some(Open::Reasoning { .. })) {
+            self.close_open(out, None);
+            let id = new_id("rs_");
+            let index = self.output.len();
+            self.event(out, "response.output_item.added", json!({"output_index": index, "item": {"type": "reasoning", "id": id, "summary": []}}));
+            self.event(out, "response.reasoning_summary_part.added", json!({"item_id": id, "output_index": index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}}));
+            self.open = Some(Open::Reasoning {
+                id,
+                text: String::new(),
+            });
+        }
+        let index = self.output.len();
+        let id = match &mut self.open {
+            Some(Open::Reasoning { id, text: acc }) => {
+                acc.push_str(text);
+                id.clone()
+            }
+            _ => return,
+        };
+        self.event(
+            out,
+            "response.reasoning_summary_text.delta",
+            json!({"item_id": id, "output_index": index, "summary_index": 0, "delta": text}),
+        );
+    }
+
+    fn text(&mut self, text: &str, out: &mut Vec<u8>) {
+        if !matches!(self.open, Some(Open::Message { .. })) {
+            self.close_open(out, None);
+            let id = new_id("msg_");
+            let index = self.output.len();
+            self.event(out, "response.output_item.added", json!({"output_index": index, "item": {"type": "message", "id": id, "status": "in_progress", "role": "assistant", "content": []}}));
+            self.event(out, "response.content_part.added", json!({"item_id": id, "output_index": index, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}));
+            self.open = Some(Open::Message {
+                id,
+                text: String::new(),
+            });
+        }
+        let index = self.output.len();
+        let id = match &mut self.open {
+            Some(Open::Message { id, text: acc }) => {
+                acc.push_str(text);
+                id.clone()
+            }
+            _ => return,
+        };
+        self.event(
+            out,
+            "response.output_text.delta",
+            json!({"item_id": id, "output_index": index, "content_index": 0, "delta": text}),
+        );
+    }
+
+    fn call(&mut self, part: &Part, out: &mut Vec<u8>) {
+        let Some(call) = &part.function_call else {
+            return;
+        };
+        if !self.echo.parallel && self.calls > 0 {
+            return;
+        }
+        self.calls += 1;
+        let family = self.family.clone().unwrap_or_default();
+        let signature = part.thought_signature.as_deref();
+        // The signature rides in a reasoning item right before the call (a thought summary
+        // still open takes it; else an empty one).
+        if let Some(sig) = signature {
+            if !matches!(self.open, Some(Open::Reasoning { .. })) {
+                self.close_open(out, None);
+                let index = self.output.len();
+                let item = json!({"type": "reasoning", "id": new_id("rs_"), "summary": [], "encrypted_content": sealed(&family, sig)});
+                self.event(
+                    out,
+                    "response.output_item.added",
+                    json!({"output_index": index, "item": item}),
+                );
+                self.event(
+                    out,
+                    "response.output_item.done",
+                    json!({"output_index": index, "item": item}),
+                );
+                self.output.push(item);
+            } else {
+                self.close_open(out, Some(sig));
+            }
+        } else {
+            self.close_open(out, None);
+        }
+        let call_id = id_carrying("call_", &family, signature);
+        let index = self.output.len();
+        let args = call.args.clone().unwrap_or_else(|| json!({}));
+        let item = match self.echo.kinds.custom.get(&call.name).cloned() {
+            Some(name) => {
+                let input = args
+                    .get(CUSTOM_INPUT)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let id = new_id("ctc_");
+                self.event(out, "response.output_item.added", json!({"output_index": index, "item": {"type": "custom_tool_call", "id": id, "call_id": call_id, "name": name, "input": ""}}));
+                self.event(
+                    out,
+                    "response.custom_tool_call_input.delta",
+                    json!({"item_id": id, "output_index": index, "delta": input}),
+                );
+                self.event(
+                    out,
+                    "response.custom_tool_call_input.done",
+                    json!({"item_id": id, "output_index": index, "input": input}),
+                );
+                json!({"type": "custom_tool_call", "id": id, "call_id": call_id, "name": name, "input": input, "status": "completed"})
+            }
+            None => {
+                let full = from_gemini_name(&call.name);
+                let arguments = args.to_string();
+                let id = new_id("fc_");
+                let mut item = json!({"type": "function_call", "id": id, "call_id": call_id, "name": full, "arguments": "", "status": "in_progress"});
+                if let Some((ns, name)) = full.split_once('.') {
+                    item["namespace"] = json!(ns);
+                    item["name"] = json!(name);
+                }
+                self.event(
+                    out,
+                    "response.output_item.added",
+                    json!({"output_index": index, "item": item}),
+                );
+                self.event(
+                    out,
+                    "response.function_call_arguments.delta",
+                    json!({"item_id": id, "output_index": index, "delta": arguments}),
+                );
+                self.event(
+                    out,
+                    "response.function_call_arguments.done",
+                    json!({"item_id": id, "output_index": index, "arguments": arguments}),
+                );
+                item["arguments"] = json!(arguments);
+                item["status"] = json!("completed");
+                item
+            }
+        };
+        self.event(
+            out,
+            "response.output_item.done",
+            json!({"output_index": index, "item": item}),
+        );
+        self.output.push(item);
+    }
+
+    fn failed(&mut self, e: OpenAiError, out: &mut Vec<u8>) {
+        if self.finished {
+            return;
+        }
+        self.open_stream(out);
+        self.close_open(out, None);
+        self.error = Some(e);
+        let failed = self.object("failed");
+        self.event(out, "response.failed", json!({ "response": failed }));
+        self.finished = true;
+    }
+
+    /// The final object of a whole (non-streamed) answer, or the error it amounts to.
+    pub fn finish_object(mut self) -> Result<Value, OpenAiError> {
+        let mut sink = Vec::new();
+        self.end(&mut sink);
+        match (self.error.take(), self.status) {
+            (Some(e), _) => Err(e),
+            (None, Some((status, _))) => Ok(self.object(status)),
+            (None, None) => Err(OpenAiError::server(
+                axum::http::StatusCode::BAD_GATEWAY,
+                "Gemini's answer had no finish",
+            )),
+        }
+    }
+}
+
+/// The status for Gemini's finish reason; `Err` for the reasons that leave no usable answer.
+pub fn status_of(reason: &str) -> Result<(&'static str, Option<&'static str>), String> {
+    Ok(match reason {
+        "MAX_TOKENS" => ("incomplete", Some("max_output_tokens")),
+        "SAFETY" | "RECITATION" | "PROHIBITED_CONTENT" | "SPII" | "BLOCKLIST" | "IMAGE_SAFETY" => {
+            ("incomplete", Some("content_filter"))
+        }
+        "MALFORMED_FUNCTION_CALL"
+        | "UNEXPECTED_TOOL_CALL"
+        | "TOO_MANY_TOOL_CALLS"
+        | "MISSING_THOUGHT_SIGNATURE" => return Err(reason.to_string()),
+        _ => ("completed", None),
+    })
+}
+
+impl Translate for ResponseBuilder {
+    fn start(&mut self, out: &mut Vec<u8>) {
+        self.open_stream(out);
+    }
+
+    fn chunk(&mut self, chunk: &GenerateContentResponse, out: &mut Vec<u8>) {
+        if self.finished {
+            return;
+        }
+        self.open_stream(out);
+        if let Some(err) = &chunk.error {
+            let e = OpenAiError::server(
+                axum::http::StatusCode::BAD_GATEWAY,
+                format!("Gemini error: {}", err.message),
+            );
+            return self.failed(e, out);
+        }
+        if chunk.usage_metadata.is_some() {
+            self.usage = chunk.usage_metadata;
+        }
+        if self.family.is_none() {
+            self.family = Some(family_of(chunk, &self.echo.gemini_model));
+        }
+        if chunk.candidates.is_empty() {
+            if let Some(reason) = chunk
+                .prompt_feedback
+                .as_ref()
+                .and_then(|f| f.block_reason.clone())
+            {
+                self.text(&format!("The prompt was blocked ({reason})."), out);
+                self.status = Some(("incomplete", Some("content_filter")));
+            }
+        }
+        let Some(c) = chunk.candidates.first() else {
+            return;
+        };
+        for p in c.content.iter().flat_map(|c| &c.parts) {
+            if p.is_thought() {
+                if let Some(t) = p.text.as_deref().filter(|t| !t.is_empty()) {
+                    self.thought(t, out);
+                }
+            } else if p.function_call.is_some() {
+                self.call(p, out);
+            } else if let Some(t) = p.text.as_deref().filter(|t| !t.is_empty()) {
+                self.text(t, out);
+            }
+        }
+        if let Some(reason) = c.finish_reason.as_deref() {
+            match status_of(reason) {
+                Ok(s) => self.status = Some(s),
+                Err(r) => self.failed(crate::surfaces::openai::chat::response::unusable(&r), out),
+            }
+        }
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) {
+        if self.finished {
+            return;
+        }
+        let Some((status, _)) = self.status else {
+            let e = OpenAiError::server(
+                axum::http::StatusCode::BAD_GATEWAY,
+                "the Gemini stream ended before the answer was finished",
+            );
+            return self.failed(e, out);
+        };
+        self.open_stream(out);
+        self.close_open(out, None);
+        let done = self.object(status);
+        self.event(out, "response.completed", json!({ "response": done }));
+        self.finished = true;
+    }
+
+    fn fail(&mut self, failure: Failure<'_>, out: &mut Vec<u8>) {
+        let e = match failure {
+            Failure::Dispatch { model, error } => OpenAiError::from_dispatch(model, error),
+            Failure::Broken(broken) => OpenAiError::server(
+                axum::http::StatusCode::BAD_GATEWAY,
+                format!("The Gemini stream broke: {broken}"),
+            ),
+            Failure::Garbled(m) => OpenAiError::server(axum::http::StatusCode::BAD_GATEWAY, m),
+        };
+        self.failed(e, out);
+    }
+
+    fn keep_alive(&mut self, out: &mut Vec<u8>) {
+        if !self.finished && self.streaming {
+            out.extend_from_slice(b": keep-alive\n\n");
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished
+    }
+}

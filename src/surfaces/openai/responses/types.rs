@@ -1,0 +1,355 @@
+//! Responses API request types. The top level is typed (a field of the wrong type is a 400
+//! naming it; unknown fields are ignored); `input` items and `tools` are read one by one from
+//! JSON, because their kinds are many and new ones keep coming: an item or tool of a kind the
+//! gateway does not serve is skipped (Codex sends `tool_search`, `web_search_call` and more),
+//! one of a known kind but the wrong shape is a 400.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::surfaces::openai::errors::OpenAiError;
+
+/// `POST /v1/responses`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResponsesRequest {
+    pub model: String,
+    #[serde(default)]
+    pub input: Option<Value>,
+    #[serde(default)]
+    pub instructions: Option<String>,
+    #[serde(default)]
+    pub tools: Option<Vec<Value>>,
+    #[serde(default)]
+    pub tool_choice: Option<Value>,
+    #[serde(default)]
+    pub parallel_tool_calls: Option<bool>,
+    #[serde(default)]
+    pub reasoning: Option<Reasoning>,
+    #[serde(default)]
+    pub text: Option<TextConfig>,
+    #[serde(default)]
+    pub max_output_tokens: Option<u32>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    #[serde(default)]
+    pub store: Option<bool>,
+    #[serde(default)]
+    pub previous_response_id: Option<String>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub prompt_cache_key: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+pub struct Reasoning {
+    #[serde(default)]
+    pub effort: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TextConfig {
+    #[serde(default)]
+    pub format: Option<Value>,
+}
+
+/// One input item, as far as the translation cares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// A message; `role` is `user`, `assistant`, `system` or `developer`.
+    Message {
+        role: String,
+        parts: Vec<InputPart>,
+    },
+    FunctionCall {
+        call_id: String,
+        name: String,
+        arguments: String,
+    },
+    FunctionCallOutput {
+        call_id: String,
+        output: String,
+    },
+    CustomToolCall {
+        call_id: String,
+        name: String,
+        input: String,
+    },
+    CustomToolCallOutput {
+        call_id: String,
+        output: String,
+    },
+    /// A reasoning item; its `encrypted_content` may carry a thought signature.
+    Reasoning {
+        encrypted_content: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputPart {
+    Text(String),
+    /// An image or file: a data URL, an `http(s)` URL, or a Gemini file URI.
+    Media {
+        url: String,
+        filename: Option<String>,
+    },
+}
+
+/// The items of `input` (a plain string is one user message).
+pub fn items(input: Option<&Value>) -> Result<Vec<Item>, OpenAiError> {
+    let list = match input {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(s)) => {
+            return Ok(vec![Item::Message {
+                role: "user".into(),
+                parts: vec![InputPart::Text(s.clone())],
+            }])
+        }
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            return Err(OpenAiError::invalid_param(
+                "input",
+                "input is a string or a list of items",
+            ))
+        }
+    };
+    let mut out = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        if let Some(item) = item(v, i)? {
+            out.push(item);
+        }
+    }
+    Ok(out)
+}
+
+fn text_field<'a>(v: &'a Value, field: &str, i: usize) -> Result<&'a str, OpenAiError> {
+    v.get(field).and_then(Value::as_str).ok_or_else(|| {
+        OpenAiError::invalid_param(
+            &format!("input[{i}].{field}"),
+            format!("{field} must be a string"),
+        )
+    })
+}
+
+/// An output given as a string, or as a list of `input_text`/`output_text` parts.
+fn output_text(v: &Value, i: usize) -> Result<String, OpenAiError> {
+    match v.get("output") {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Array(parts)) => Ok(parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n")),
+        _ => Err(OpenAiError::invalid_param(
+            &format!("input[{i}].output"),
+            "output must be a string or a list of text parts",
+        )),
+    }
+}
+
+fn item(v: &Value, i: usize) -> Result<Option<Item>, OpenAiError> {
+    let kind = v.get("type").and_then(Value::as_str).unwrap_or("message");
+    Ok(Some(match kind {
+        "message" => Item::Message {
+            role: text_field(v, "role", i)?.to_string(),
+            parts: message_parts(v.get("content"), i)?,
+        },
+        "function_call" => {
+            let name = text_field(v, "name", i)?;
+            let name = match v.get("namespace").and_then(Value::as_str) {
+                Some(ns) if !name.starts_with(&format!("{ns}.")) => format!("{ns}.{name}"),
+                _ => name.to_string(),
+            };
+            Item::FunctionCall {
+                call_id: text_field(v, "call_id", i)?.to_string(),
+                name,
+                arguments: v
+                    .get("arguments")
+                    .and_then(Value::as_str)
+                    .unwrap_or("{}")
+                    .to_string(),
+            }
+        }
+        "function_call_output" => Item::FunctionCallOutput {
+            call_id: text_field(v, "call_id", i)?.to_string(),
+            output: output_text(v, i)?,
+        },
+        "custom_tool_call" => Item::CustomToolCall {
+            call_id: text_field(v, "call_id", i)?.to_string(),
+            name: text_field(v, "name", i)?.to_string(),
+            input: v
+                .get("input")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        },
+        "custom_tool_call_output" => Item::CustomToolCallOutput {
+            call_id: text_field(v, "call_id", i)?.to_string(),
+            output: output_text(v, i)?,
+        },
+        "reasoning" => Item::Reasoning {
+            encrypted_content: v
+                .get("encrypted_content")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        },
+        _ => return Ok(None),
+    }))
+}
+
+fn message_parts(content: Option<&Value>, i: usize) -> Result<Vec<InputPart>, OpenAiError> {
+    let parts = match content {
+        Some(Value::String(s)) => return Ok(vec![InputPart::Text(s.clone())]),
+        Some(Value::Array(parts)) => parts,
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(_) => {
+            return Err(OpenAiError::invalid_param(
+                &format!("input[{i}].content"),
+                "content is a string or a list of parts",
+            ))
+        }
+    };
+    let mut out = Vec::new();
+    for (j, p) in parts.iter().enumerate() {
+        let at = |f: &str| format!("input[{i}].content[{j}].{f}");
+        match p.get("type").and_then(Value::as_str).unwrap_or("") {
+            "input_text" | "output_text" | "text" | "refusal" => {
+                let text = p
+                    .get("text")
+                    .or_else(|| p.get("refusal"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        OpenAiError::invalid_param(&at("text"), "text must be a string")
+                    })?;
+                out.push(InputPart::Text(text.to_string()));
+            }
+            "input_image" => {
+                let url = p.get("image_url").and_then(Value::as_str).ok_or_else(|| {
+                    OpenAiError::invalid_param(
+                        &at("image_url"),
+                        "an input_image needs an image_url (file ids are OpenAI's, not Gemini's)",
+                    )
+                })?;
+                out.push(InputPart::Media {
+                    url: url.to_string(),
+                    filename: None,
+                });
+            }
+            "input_file" => {
+                let url = p
+                    .get("file_data")
+                    .or_else(|| p.get("file_url"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        OpenAiError::invalid_param(
+                            &at("file_data"),
+                            "an input_file needs file_data or a file_url",
+                        )
+                    })?;
+                out.push(InputPart::Media {
+                    url: url.to_string(),
+                    filename: p
+                        .get("filename")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// One tool the model may use.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolDef {
+    /// A function (a namespaced one's name is `namespace.name`).
+    Function {
+        name: String,
+        description: Option<String>,
+        parameters: Option<Value>,
+    },
+    /// A free-form tool: its input is one string (described by `format`, e.g. a grammar).
+    Custom {
+        name: String,
+        description: Option<String>,
+        format: Option<String>,
+    },
+    /// Web search (Gemini's Google Search where it can go with the rest).
+    WebSearch,
+}
+
+/// The tools of the request; kinds the gateway does not serve are left out.
+pub fn tools(tools: Option<&[Value]>) -> Result<Vec<ToolDef>, OpenAiError> {
+    let mut out = Vec::new();
+    for (i, t) in tools.unwrap_or_default().iter().enumerate() {
+        tool(t, None, &format!("tools[{i}]"), &mut out)?;
+    }
+    Ok(out)
+}
+
+fn tool(
+    t: &Value,
+    namespace: Option<&str>,
+    at: &str,
+    out: &mut Vec<ToolDef>,
+) -> Result<(), OpenAiError> {
+    let name = |t: &Value| -> Result<String, OpenAiError> {
+        let n = t
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| {
+                OpenAiError::invalid_param(&format!("{at}.name"), "a tool needs a name")
+            })?;
+        Ok(match namespace {
+            Some(ns) => format!("{ns}.{n}"),
+            None => n.to_string(),
+        })
+    };
+    let description = t
+        .get("description")
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty())
+        .map(str::to_string);
+    match t.get("type").and_then(Value::as_str).unwrap_or("") {
+        "function" => out.push(ToolDef::Function {
+            name: name(t)?,
+            description,
+            parameters: t.get("parameters").cloned(),
+        }),
+        "custom" => {
+            let format = t.get("format").and_then(|f| {
+                f.get("definition")
+                    .and_then(Value::as_str)
+                    .map(|d| format!("{} grammar:\n{d}", f["syntax"].as_str().unwrap_or("a")))
+            });
+            out.push(ToolDef::Custom {
+                name: name(t)?,
+                description,
+                format,
+            });
+        }
+        "namespace" => {
+            let ns = name(t)?;
+            for (j, inner) in t
+                .get("tools")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                tool(inner, Some(&ns), &format!("{at}.tools[{j}]"), out)?;
+            }
+        }
+        "web_search" | "web_search_preview" => out.push(ToolDef::WebSearch),
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,467 @@
+//! The OpenAI routes, under `/v1` and under `/v1beta/openai` (Google's own OpenAI-compatible
+//! base path): `POST chat/completions`, `POST responses` (stateless), `POST embeddings`, and —
+//! under `/v1beta/openai` only, `/v1/models` being shared with the other surfaces —
+//! `GET models` and `GET models/{id}`.
+//!
+//! Each handler reads and translates the request (a bad one is a 400 before any key is spent),
+//! fetches media given by URL, sends the Gemini request through dispatch on the session's route
+//! (`prompt_cache_key`, else `user`, else the `session-id` header) and translates the answer —
+//! a stream through the shared relay. An unusable answer (`MALFORMED_FUNCTION_CALL`) is retried
+//! once on another key by dispatch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::body::parse_json;
+use super::chat::request::{self as chat_request, Limits};
+use super::chat::response::{completion, Answering};
+use super::chat::stream::ChatStream;
+use super::chat::types::ChatRequest;
+use super::embeddings::{self, EmbeddingsRequest};
+use super::errors::OpenAiError;
+use super::media::Fetcher;
+use super::models::{self, ModelNames};
+use super::responses::output::{Echo, ResponseBuilder};
+use super::responses::request as responses_request;
+use super::responses::types::{self as responses_types, ResponsesRequest};
+use crate::dispatch::{Checked, DispatchError, Dispatcher, Route};
+use crate::surfaces::shared::relay::{Relay, Translate};
+use crate::surfaces::{read_body, Context, Dialect};
+use crate::upstream::wire::GenerateContentResponse;
+use crate::upstream::UpstreamRequest;
+
+/// How long a stream waits for Gemini's first chunk (and can still fail over) before it commits
+/// anyway (Codex gives up on a stream with no headers after 300 s; the OpenAI SDKs after 600).
+pub const COMMIT_AFTER: Duration = Duration::from_secs(20);
+
+/// How many embedding batches go up at once.
+const EMBED_CONCURRENCY: usize = 4;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct OpenAi {
+    dispatcher: Dispatcher,
+    names: Arc<ModelNames>,
+    limits: Limits,
+    max_body_bytes: usize,
+    fetcher: Fetcher,
+}
+
+impl OpenAi {
+    pub fn new(ctx: &Context) -> OpenAi {
+        OpenAi {
+            dispatcher: ctx.dispatcher.clone(),
+            names: Arc::new(ModelNames {
+                map_openai: ctx.config.openai_model_map,
+                big: ctx.config.big_model.clone(),
+                small: ctx.config.small_model.clone(),
+            }),
+            limits: Limits {
+                max_tokens: ctx.config.max_tokens_limit,
+            },
+            max_body_bytes: ctx.config.max_body_bytes,
+            fetcher: Fetcher::new(ctx.config.media_fetch),
+        }
+    }
+}
+
+pub fn routes(ctx: &Context) -> Router {
+    let mut router = Router::new();
+    for base in ["/v1", "/v1beta/openai"] {
+        router = router
+            .route(&format!("{base}/chat/completions"), post(chat))
+            .route(
+                &format!("{base}/responses"),
+                post(responses).get(responses_socket),
+            )
+            .route(&format!("{base}/embeddings"), post(embed));
+    }
+    router
+        .route("/v1beta/openai/models", get(list_models))
+        .route("/v1beta/openai/models/{id}", get(get_model))
+        .with_state(OpenAi::new(ctx))
+}
+
+/// Unix seconds now, for `created`.
+fn now_secs() -> i64 {
+    crate::clock::Clock::new().now() / 1000
+}
+
+fn post_request(path: String, body: Vec<u8>) -> UpstreamRequest {
+    UpstreamRequest {
+        method: Method::POST,
+        path_and_query: path,
+        body: Some(Bytes::from(body)),
+    }
+}
+
+/// The Gemini request as JSON (encoding a translated request cannot fail in practice).
+fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, OpenAiError> {
+    serde_json::to_vec(v).map_err(|_| {
+        OpenAiError::server(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "could not encode the Gemini request",
+        )
+    })
+}
+
+/// The session a request belongs to, for key affinity.
+fn session(cache_key: Option<&str>, user: Option<&str>, headers: &HeaderMap) -> Option<String> {
+    let header = ["session-id", "session_id", "x-session-id"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()));
+    [cache_key, user, header]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .map(|s| s.chars().take(200).collect())
+}
+
+/// Reads the body and parses it as `T`.
+fn read<T: serde::de::DeserializeOwned>(
+    app: &OpenAi,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, Box<Response>> {
+    let body = read_body::<OpenAiError>(body, app.max_body_bytes)?;
+    parse_json(&body).map_err(|e| Box::new(e.into_response()))
+}
+
+/// A Gemini answer read as one response.
+fn gemini_answer(body: &[u8]) -> Result<GenerateContentResponse, OpenAiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        OpenAiError::server(
+            StatusCode::BAD_GATEWAY,
+            format!("Gemini sent an unreadable answer: {e}"),
+        )
+    })
+}
+
+/// What `unary_checked` makes of a translation of Gemini's answer.
+fn judged<T>(model: &str, translated: Result<T, OpenAiError>) -> Checked<T, OpenAiError> {
+    match translated {
+        Ok(v) => Checked::Accept(v),
+        Err(e) if e.retryable => {
+            tracing::warn!(model, error = %e.message, "unusable Gemini answer");
+            Checked::Retry(e)
+        }
+        Err(e) => Checked::Refuse(e),
+    }
+}
+
+fn answered<T: IntoResponse>(
+    model: &str,
+    result: Result<Result<T, OpenAiError>, DispatchError>,
+) -> Response {
+    match result {
+        Ok(Ok(v)) => v.into_response(),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => OpenAiError::from_dispatch(model, e).into_response(),
+    }
+}
+
+/// A stream through the relay, or the error that stopped it before commit.
+async fn relay<T: Translate>(
+    app: &OpenAi,
+    route: Route,
+    model: String,
+    req: UpstreamRequest,
+    translator: T,
+) -> Response {
+    match app
+        .dispatcher
+        .stream_with_deadline(route, req, COMMIT_AFTER)
+        .await
+    {
+        Ok(start) => Relay::new(translator, model, start).into_response(),
+        Err(e) => OpenAiError::from_dispatch(&model, e).into_response(),
+    }
+}
+
+async fn chat(
+    State(app): State<OpenAi>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let req: ChatRequest = match read(&app, body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    let prepared = async {
+        let model = models::resolve_chat(&req.model, &app.names)?;
+        let media = app
+            .fetcher
+            .fetch_all(&chat_request::remote_media(&req))
+            .await?;
+        let gemini = chat_request::to_generate_content(&req, &model, app.limits, &media)?;
+        Ok::<_, OpenAiError>((model, encode(&gemini)?))
+    };
+    let (model, json) = match prepared.await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let route = Route::model(&model).with_session(session(
+        req.prompt_cache_key.as_deref(),
+        req.user.as_deref(),
+        &headers,
+    ));
+    let answering = Answering {
+        client_model: &req.model,
+        gemini_model: &model,
+        parallel: req.parallel_tool_calls.unwrap_or(true),
+        created: now_secs(),
+    };
+    if req.stream.unwrap_or(false) {
+        let include_usage = req
+            .stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false);
+        let path = format!("/v1beta/models/{model}:streamGenerateContent?alt=sse");
+        let translator = ChatStream::new(answering, include_usage);
+        return relay(
+            &app,
+            route,
+            model.clone(),
+            post_request(path, json),
+            translator,
+        )
+        .await;
+    }
+    let path = format!("/v1beta/models/{model}:generateContent");
+    let req = post_request(path, json);
+    let result = app
+        .dispatcher
+        .unary_checked(&route, &req, |answer| {
+            let translated = gemini_answer(&answer.body).and_then(|r| completion(&r, answering));
+            judged(&model, translated.map(axum::Json))
+        })
+        .await;
+    answered(&model, result)
+}
+
+async fn responses(
+    State(app): State<OpenAi>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let req: ResponsesRequest = match read(&app, body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    let prepared = async {
+        stateless(&req)?;
+        let model = models::resolve_chat(&req.model, &app.names)?;
+        let items = responses_types::items(req.input.as_ref())?;
+        let tools = responses_types::tools(req.tools.as_deref())?;
+        let media = app
+            .fetcher
+            .fetch_all(&responses_request::remote_media(&items))
+            .await?;
+        let (gemini, kinds) = responses_request::to_generate_content(
+            &req, &items, &tools, &model, app.limits, &media,
+        )?;
+        Ok::<_, OpenAiError>((model, encode(&gemini)?, kinds))
+    };
+    let (model, json, kinds) = match prepared.await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let route = Route::model(&model).with_session(session(
+        req.prompt_cache_key.as_deref(),
+        req.user.as_deref(),
+        &headers,
+    ));
+    let echo = Echo {
+        client_model: req.model.clone(),
+        gemini_model: model.clone(),
+        created: now_secs(),
+        parallel: req.parallel_tool_calls.unwrap_or(true),
+        tool_choice: req.tool_choice.clone().unwrap_or_else(|| "auto".into()),
+        reasoning: serde_json::to_value(&req.reasoning).unwrap_or_default(),
+        max_output_tokens: req.max_output_tokens,
+        temperature: req.temperature,
+        top_p: req.top_p,
+        kinds,
+    };
+    if req.stream.unwrap_or(false) {
+        let path = format!("/v1beta/models/{model}:streamGenerateContent?alt=sse");
+        let translator = ResponseBuilder::new(echo, true);
+        return relay(
+            &app,
+            route,
+            model.clone(),
+            post_request(path, json),
+            translator,
+        )
+        .await;
+    }
+    let path = format!("/v1beta/models/{model}:generateContent");
+    let req = post_request(path, json);
+    let result = app
+        .dispatcher
+        .unary_checked(&route, &req, |answer| {
+            let translated = gemini_answer(&answer.body).and_then(|r| {
+                let mut builder = ResponseBuilder::new(echo.clone(), false);
+                builder.chunk(&r, &mut Vec::new());
+                builder.finish_object()
+            });
+            judged(&model, translated.map(axum::Json))
+        })
+        .await;
+    answered(&model, result)
+}
+
+/// The gateway keeps no responses: asking it to is a 400 that says so.
+fn stateless(req: &ResponsesRequest) -> Result<(), OpenAiError> {
+    if req.previous_response_id.is_some() {
+        return Err(OpenAiError::invalid_param(
+            "previous_response_id",
+            "This gateway is stateless and keeps no responses: send the whole conversation in `input` (and `store: false`) instead of `previous_response_id`.",
+        ));
+    }
+    if req.store == Some(true) {
+        return Err(OpenAiError::invalid_param(
+            "store",
+            "This gateway is stateless and keeps no responses: send `store: false` (Codex does) and the whole conversation in `input`.",
+        ));
+    }
+    Ok(())
+}
+
+/// Codex first tries a WebSocket on `GET /v1/responses`: a plain 404 at once sends it to HTTP.
+async fn responses_socket() -> Response {
+    OpenAiError {
+        status: StatusCode::NOT_FOUND,
+        code: Some("websocket_not_supported"),
+        ..OpenAiError::invalid(
+            "This gateway serves the Responses API over HTTP only (POST /v1/responses); WebSocket transport is not available.",
+        )
+    }
+    .into_response()
+}
+
+async fn embed(
+    State(app): State<OpenAi>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let req: EmbeddingsRequest = match read(&app, body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    let prepared = models::resolve_embedding(&req.model, &app.names)
+        .and_then(|model| Ok((embeddings::parse(&req)?, model)));
+    let (parsed, model) = match prepared {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let route = Route::model(&model).with_session(session(None, req.user.as_deref(), &headers));
+    let path = format!("/v1beta/models/{model}:batchEmbedContents");
+    let mut batches = Vec::new();
+    for (i, batch) in embeddings::batches(&parsed, &model).into_iter().enumerate() {
+        match encode(&batch) {
+            Ok(json) => {
+                let size = batch["requests"].as_array().map_or(0, Vec::len);
+                batches.push((i, size, post_request(path.clone(), json)));
+            }
+            Err(e) => return e.into_response(),
+        }
+    }
+    use futures_util::StreamExt;
+    let results: Vec<_> = futures_util::stream::iter(batches)
+        .map(|(_, size, upstream)| {
+            let (app, route, model) = (&app, &route, &model);
+            async move {
+                app.dispatcher
+                    .unary_checked(route, &upstream, |answer| {
+                        match embeddings::vectors(&answer.body, size) {
+                            Ok(v) => Checked::Accept(v),
+                            Err(why) => Checked::Refuse(OpenAiError::server(
+                                StatusCode::BAD_GATEWAY,
+                                format!("Gemini sent unusable embeddings for {model}: {why}"),
+                            )),
+                        }
+                    })
+                    .await
+            }
+        })
+        .buffered(EMBED_CONCURRENCY)
+        .collect()
+        .await;
+    let mut vectors = Vec::with_capacity(parsed.inputs.len());
+    for result in results {
+        match result {
+            Ok(Ok(v)) => vectors.extend(v),
+            Ok(Err(e)) => return e.into_response(),
+            Err(e) => return OpenAiError::from_dispatch(&model, e).into_response(),
+        }
+    }
+    axum::Json(embeddings::response(&parsed, &vectors, &req.model)).into_response()
+}
+
+/// `GET …/models` in OpenAI's shape.
+pub async fn list_models(State(app): State<OpenAi>) -> Response {
+    models_list(&app.dispatcher).await
+}
+
+/// The model catalog in OpenAI's shape (for every caller the catalog rule calls OpenAI).
+pub async fn models_list(dispatcher: &Dispatcher) -> Response {
+    let req = UpstreamRequest {
+        method: Method::GET,
+        path_and_query: "/v1beta/models?pageSize=1000".into(),
+        body: None,
+    };
+    let catalog = Route::catalog();
+    match dispatcher.unary(&catalog, &req).await {
+        Ok(answer) => match serde_json::from_slice::<serde_json::Value>(&answer.body) {
+            Ok(list) => axum::Json(models::list_object(&list)).into_response(),
+            Err(e) => OpenAiError::server(
+                StatusCode::BAD_GATEWAY,
+                format!("Gemini sent an unreadable model list: {e}"),
+            )
+            .into_response(),
+        },
+        Err(e) => OpenAiError::from_dispatch(catalog.name(), e).into_response(),
+    }
+}
+
+/// `GET …/models/{id}` in OpenAI's shape.
+pub async fn get_model(State(app): State<OpenAi>, Path(id): Path<String>) -> Response {
+    model_get(&app.dispatcher, &id).await
+}
+
+/// One model in OpenAI's shape.
+pub async fn model_get(dispatcher: &Dispatcher, id: &str) -> Response {
+    let Some(model) = models::catalog_id(id) else {
+        return OpenAiError::model_not_found(id).into_response();
+    };
+    let req = UpstreamRequest {
+        method: Method::GET,
+        path_and_query: format!("/v1beta/models/{model}"),
+        body: None,
+    };
+    match dispatcher.unary(&Route::model(model), &req).await {
+        Ok(answer) => match serde_json::from_slice::<serde_json::Value>(&answer.body)
+            .ok()
+            .as_ref()
+            .and_then(models::model_object)
+        {
+            Some(m) => axum::Json(m).into_response(),
+            None => OpenAiError::server(StatusCode::BAD_GATEWAY, "Gemini sent an unreadable model")
+                .into_response(),
+        },
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            OpenAiError::model_not_found(id).into_response()
+        }
+        Err(e) => OpenAiError::from_dispatch(model, e).into_response(),
+    }
+}
