@@ -150,6 +150,63 @@ fn declared_functions(request: &Map<String, Value>) -> Vec<String> {
     names
 }
 
+/// Shell tools as the coding agents name them, most specific first.
+const SHELL_TOOLS: [&str; 5] = [
+    "Bash",
+    "run_shell_command",
+    "exec_command",
+    "shell",
+    "local_shell",
+];
+
+/// The call that runs `command`: on the agent's shell tool (else the first declared function),
+/// its arguments named as that tool's schema names them (`command` or `cmd`, and a
+/// `description` where the schema has one).
+fn shell_call(request: &Map<String, Value>, declared: &[String], command: &str) -> (String, Value) {
+    let target = SHELL_TOOLS
+        .iter()
+        .find(|t| declared.iter().any(|d| d == *t))
+        .map_or_else(|| declared[0].clone(), |t| (*t).to_owned());
+    let properties = declaration(request, &target)
+        .and_then(|d| {
+            d.get("parametersJsonSchema")
+                .or_else(|| d.get("parameters"))
+        })
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if properties.is_empty() {
+        return (
+            target,
+            json!({"command": command, "description": "Run the requested command"}),
+        );
+    }
+    let mut args = Map::new();
+    let name = if properties.contains_key("cmd") {
+        "cmd"
+    } else {
+        "command"
+    };
+    args.insert(name.to_owned(), json!(command));
+    if properties.contains_key("description") {
+        args.insert("description".to_owned(), json!("Run the requested command"));
+    }
+    (target, Value::Object(args))
+}
+
+/// The declaration of function `name`.
+fn declaration<'a>(request: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    request
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("functionDeclarations").and_then(Value::as_array))
+        .flatten()
+        .find(|d| d.get("name").and_then(Value::as_str) == Some(name))
+}
+
 /// The backquoted command after the word "run", if any.
 fn requested_command(text: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
@@ -285,15 +342,7 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
         let joined = texts.join("\n");
         if !declared.is_empty() {
             if let Some(command) = requested_command(&joined) {
-                let target = if declared.iter().any(|d| d == "Bash") {
-                    "Bash"
-                } else {
-                    &declared[0]
-                };
-                calls.push((
-                    target.to_owned(),
-                    json!({"command": command, "description": "Run the requested command"}),
-                ));
+                calls.push(shell_call(request, &declared, &command));
             } else {
                 for name in requested_calls(&joined, &declared) {
                     calls.push((name, json!({})));
@@ -451,6 +500,34 @@ mod tests {
 
     fn request(value: Value) -> Map<String, Value> {
         value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn run_directive_uses_each_agents_shell_tool_and_its_argument_names() {
+        let codex = request(json!({
+            "contents": [{"role": "user", "parts": [{"text": "run `echo hi` with the shell tool"}]}],
+            "tools": [{"functionDeclarations": [
+                {"name": "write_stdin", "parametersJsonSchema": {"type": "object", "properties": {"chars": {"type": "string"}}}},
+                {"name": "exec_command", "parametersJsonSchema": {"type": "object", "properties": {"cmd": {"type": "string"}}}}]}]
+        }));
+        let p = plan(&codex, find("gemini-2.5-flash").unwrap());
+        assert_eq!(
+            (p.calls[0].0.as_str(), &p.calls[0].1),
+            ("exec_command", &json!({"cmd": "echo hi"}))
+        );
+        let gemini_cli = request(json!({
+            "contents": [{"role": "user", "parts": [{"text": "run `echo hi`"}]}],
+            "tools": [{"functionDeclarations": [
+                {"name": "read_file", "parametersJsonSchema": {"type": "object", "properties": {"path": {"type": "string"}}}},
+                {"name": "run_shell_command", "parametersJsonSchema": {"type": "object", "properties": {
+                    "command": {"type": "string"}, "description": {"type": "string"}}}}]}]
+        }));
+        let p = plan(&gemini_cli, find("gemini-2.5-flash").unwrap());
+        assert_eq!(p.calls[0].0, "run_shell_command");
+        assert_eq!(
+            p.calls[0].1,
+            json!({"command": "echo hi", "description": "Run the requested command"})
+        );
     }
 
     #[test]

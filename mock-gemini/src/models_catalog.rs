@@ -98,7 +98,7 @@ impl ModelInfo {
 const MILLION: u32 = 1_048_576;
 
 /// Every model the mock knows, in the order `models.list` returns them.
-pub static CATALOG: [ModelInfo; 7] = [
+pub static CATALOG: [ModelInfo; 8] = [
     ModelInfo {
         id: "gemini-2.5-pro",
         version: "2.5",
@@ -152,6 +152,18 @@ pub static CATALOG: [ModelInfo; 7] = [
         version: "3-pro-preview-11-2025",
         display_name: "Gemini 3 Pro Preview",
         description: "Gemini 3 Pro Preview",
+        output_limit: 65_536,
+        input_limit: MILLION,
+        thinking: Thinking::Always,
+        budget_range: (128, 32_768),
+        top_k: 64,
+        generates: true,
+    },
+    ModelInfo {
+        id: "gemini-3.1-pro-preview",
+        version: "3.1-pro-preview-02-2026",
+        display_name: "Gemini 3.1 Pro Preview",
+        description: "Gemini 3.1 Pro Preview",
         output_limit: 65_536,
         input_limit: MILLION,
         thinking: Thinking::Always,
@@ -227,13 +239,14 @@ mod tests {
 
     #[test]
     fn pagination_walks_the_whole_catalog() {
-        let first = list_page(Some(4), None);
-        assert_eq!(first["models"].as_array().map(Vec::len), Some(4));
+        let half = CATALOG.len().div_ceil(2);
+        let first = list_page(Some(half), None);
+        assert_eq!(first["models"].as_array().map(Vec::len), Some(half));
         let token = first["nextPageToken"].as_str().map(str::to_owned);
-        let second = list_page(Some(4), token.as_deref());
+        let second = list_page(Some(half), token.as_deref());
         assert_eq!(
             second["models"].as_array().map(Vec::len),
-            Some(CATALOG.len() - 4)
+            Some(CATALOG.len() - half)
         );
         assert!(second.get("nextPageToken").is_none());
     }

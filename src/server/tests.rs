@@ -96,6 +96,11 @@ fn native() -> Value {
     json!({"contents": [{"role": "user", "parts": [{"text": "Hello"}]}]})
 }
 
+fn chat(stream: bool) -> Value {
+    json!({"model": "gemini-2.5-flash", "stream": stream,
+           "messages": [{"role": "user", "content": "Hello"}]})
+}
+
 const GENERATE: &str = "/v1beta/models/gemini-2.5-flash:generateContent";
 
 #[tokio::test(start_paused = true)]
@@ -109,6 +114,10 @@ async fn refusals_come_in_the_dialect_of_the_route() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(v["error"]["status"], "UNAUTHENTICATED");
     assert_eq!(v["error"]["code"], 401);
+    let (status, _, v) = h.json(post("/v1/chat/completions", chat(false))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"]["code"], "invalid_api_key");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
     let (status, _, v) = h.json(get("/v1/keys/status")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(v["error"]["status"], "UNAUTHENTICATED");
@@ -136,6 +145,16 @@ async fn a_declared_oversize_body_is_a_413_in_each_dialect() {
         json!({"error": {"code": 413, "status": "INVALID_ARGUMENT",
             "message": "Request payload size exceeds the limit: 2048 bytes."}})
     );
+    for path in [
+        "/v1/chat/completions",
+        "/v1/responses",
+        "/v1beta/openai/embeddings",
+    ] {
+        let (status, headers, v) = h.json(big(path)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert_eq!(v["error"]["type"], "invalid_request_error", "{path}");
+        assert_eq!(headers["connection"], "close");
+    }
     let (status, _, _) = h.json(big("/no/such/path")).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
@@ -153,6 +172,10 @@ async fn no_key_available_is_a_503_with_retry_after_in_each_dialect() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(headers["retry-after"], "41");
     assert_eq!(v["error"]["type"], "overloaded_error");
+    let (status, headers, v) = h.json(post("/v1/chat/completions", chat(true))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["retry-after"], "41");
+    assert_eq!(v["error"]["type"], "rate_limit_error");
     assert_eq!(
         h.upstream.calls().len(),
         1,
@@ -247,4 +270,52 @@ async fn a_slow_stream_gets_its_headers_at_the_commit_deadline_then_its_answer()
     assert_eq!(started.elapsed(), Duration::from_secs(25));
     assert!(rest.contains("\"text\":\"Hi\""), "{rest}");
     assert!(rest.contains("message_stop"), "{rest}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_openai_stream_opens_at_the_commit_deadline_and_keeps_warm() {
+    let h = house(1, &[]).await;
+    let slow = || {
+        Reply::after(
+            Duration::from_secs(25),
+            Reply::Stream {
+                events: vec![(Duration::ZERO, HI.to_string())],
+                then: StreamEnd::Close,
+            },
+        )
+    };
+    h.upstream.on(&h.keys[0], [slow(), slow()]);
+    let started = Instant::now();
+    let resp = h
+        .router
+        .clone()
+        .oneshot(post("/v1/chat/completions", chat(true)))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(started.elapsed(), crate::surfaces::openai::COMMIT_AFTER);
+    let mut body = resp.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(&first[..], b": keep-alive\n\n");
+    let rest = body.collect().await.unwrap().to_bytes();
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(rest.contains("\"content\":\"Hi\""), "{rest}");
+    assert!(rest.ends_with("data: [DONE]\n\n"), "{rest}");
+    // The Responses API opens its stream (created, in_progress) while it waits.
+    let started = Instant::now();
+    let body = json!({"model": "gemini-2.5-flash", "input": "Hello", "stream": true});
+    let resp = h
+        .router
+        .clone()
+        .oneshot(post("/v1/responses", body))
+        .await
+        .unwrap();
+    assert_eq!(started.elapsed(), crate::surfaces::openai::COMMIT_AFTER);
+    let mut body = resp.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    let first = String::from_utf8_lossy(&first);
+    assert!(first.starts_with("event: response.created"), "{first}");
+    assert!(first.contains("event: response.in_progress"), "{first}");
+    let rest = body.collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&rest).contains("event: response.completed"));
 }

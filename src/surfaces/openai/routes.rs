@@ -337,10 +337,12 @@ fn stateless(req: &ResponsesRequest) -> Result<(), OpenAiError> {
     Ok(())
 }
 
-/// Codex first tries a WebSocket on `GET /v1/responses`: a plain 404 at once sends it to HTTP.
+/// Codex first tries a WebSocket on `GET /v1/responses`: `426 Upgrade Required` sends it to
+/// HTTP at once (Codex 0.169 retries a 404 or 405 five times, with backoff, before it falls
+/// back; a 400 stops it).
 async fn responses_socket() -> Response {
     OpenAiError {
-        status: StatusCode::NOT_FOUND,
+        status: StatusCode::UPGRADE_REQUIRED,
         code: Some("websocket_not_supported"),
         ..OpenAiError::invalid(
             "This gateway serves the Responses API over HTTP only (POST /v1/responses); WebSocket transport is not available.",

@@ -4,3 +4,8 @@ pub mod request;
 pub mod response;
 pub mod stream;
 pub mod types;
+
+#[cfg(test)]
+mod request_tests;
+#[cfg(test)]
+mod response_tests;

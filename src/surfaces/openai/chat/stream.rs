@@ -120,6 +120,24 @@ impl Translate for ChatStream {
             .family
             .get_or_insert_with(|| family_of(chunk, &self.gemini_model))
             .clone();
+        let blocked = chunk
+            .prompt_feedback
+            .as_ref()
+            .and_then(|f| f.block_reason.as_deref());
+        if let (true, Some(reason)) = (chunk.candidates.is_empty(), blocked) {
+            // A blocked prompt: the refusal, and a `content_filter` finish.
+            self.choice(0).started = true;
+            self.choice(0).finished = true;
+            let refusal = format!("The prompt was blocked ({reason}).");
+            self.delta(
+                out,
+                0,
+                json!({"role": "assistant", "refusal": refusal}),
+                None,
+            );
+            self.delta(out, 0, json!({}), Some("content_filter"));
+            return;
+        }
         for (i, c) in chunk.candidates.iter().enumerate() {
             let index = c.index.unwrap_or(i as u32);
             if self.choice(index).finished {

@@ -4,3 +4,8 @@
 pub mod output;
 pub mod request;
 pub mod types;
+
+#[cfg(test)]
+mod output_tests;
+#[cfg(test)]
+mod request_tests;

@@ -305,7 +305,7 @@ impl ResponseBuilder {
                 let arguments = args.to_string();
                 let id = new_id("fc_");
                 let mut item = json!({"type": "function_call", "id": id, "call_id": call_id, "name": full, "arguments": "", "status": "in_progress"});
-                if let Some((ns, name)) = full.split_once('.') {
+                if let Some((ns, name)) = self.echo.kinds.namespaced.get(&call.name) {
                     item["namespace"] = json!(ns);
                     item["name"] = json!(name);
                 }

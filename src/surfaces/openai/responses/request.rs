@@ -39,6 +39,8 @@ pub const CUSTOM_INPUT: &str = "input";
 pub struct ToolKinds {
     /// Gemini function name → the client's custom tool name (its calls are `custom_tool_call`s).
     pub custom: HashMap<String, String>,
+    /// Gemini function name → (namespace, name) of a function declared inside a namespace.
+    pub namespaced: HashMap<String, (String, String)>,
 }
 
 /// The `http(s)` URLs of images and files to fetch before translating.
@@ -241,9 +243,17 @@ fn declarations(tools: &[ToolDef], legacy: bool) -> (Option<Vec<Tool>>, ToolKind
         match t {
             ToolDef::Function {
                 name,
+                namespace,
                 description,
                 parameters,
             } => {
+                if let Some(ns) = namespace {
+                    let short = name.strip_prefix(&format!("{ns}.")).unwrap_or(name);
+                    kinds.namespaced.insert(
+                        to_gemini_name(name).into_owned(),
+                        (ns.clone(), short.to_string()),
+                    );
+                }
                 let (p, pjs) = match parameters.as_ref() {
                     Some(s) if legacy => (schema::strict_parameters(s), None),
                     Some(s) => (None, schema::json_schema_parameters(s)),

@@ -272,6 +272,7 @@ pub enum ToolDef {
     /// A function (a namespaced one's name is `namespace.name`).
     Function {
         name: String,
+        namespace: Option<String>,
         description: Option<String>,
         parameters: Option<Value>,
     },
@@ -321,6 +322,7 @@ fn tool(
     match t.get("type").and_then(Value::as_str).unwrap_or("") {
         "function" => out.push(ToolDef::Function {
             name: name(t)?,
+            namespace: namespace.map(str::to_string),
             description,
             parameters: t.get("parameters").cloned(),
         }),

@@ -1,0 +1,306 @@
+"""The real OpenAI Codex CLI (pinned in codex/package.json) runs a shell-tool task through the
+gateway's Responses API: it streams `POST /v1/responses`, executes the `exec_command` call it gets,
+sends the `function_call_output` back and prints the final answer.
+
+The CLI comes from `npm install` in tests/e2e/codex; CODEX_BIN overrides the path of its native
+binary. Without it these tests are skipped locally, but fail under CI.
+"""
+
+import base64
+import http.client
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from conftest import KEYS
+
+HERE = Path(__file__).resolve().parent
+CODEX_BIN = os.environ.get(
+    "CODEX_BIN",
+    str(HERE / "codex" / "node_modules" / "@openai" / "codex-linux-x64" / "vendor"
+        / "x86_64-unknown-linux-musl" / "bin" / "codex"),
+)
+PROMPT = "Please run `echo gateway-e2e-ok` with the shell tool and report what it printed"
+COMMAND = "echo gateway-e2e-ok"
+SENTINEL = "skip_thought_signature_validator"
+# Keeps Codex from calling hosts outside this machine (analytics, plugin and app catalogues).
+OFFLINE = ["-c", "analytics.enabled=false", "--disable", "plugins", "--disable", "remote_plugin",
+           "--disable", "apps"]
+
+
+def _in_ci():
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="module")
+def codex():
+    if os.path.isfile(CODEX_BIN) and os.access(CODEX_BIN, os.X_OK):
+        return CODEX_BIN
+    reason = (f"Codex CLI not found at {CODEX_BIN}: run `npm install --no-audit --no-fund` "
+              "in tests/e2e/codex")
+    if _in_ci():
+        pytest.fail(reason + " (CI is set: a missing CLI is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+def _config(base_url, provider_extra=""):
+    return (
+        'model_provider = "gw"\n'
+        "check_for_update_on_startup = false\n"
+        "[model_providers.gw]\n"
+        'name = "gateway"\n'
+        f'base_url = "{base_url}/v1"\n'
+        'env_key = "GW_KEY"\n'
+        'wire_api = "responses"\n'
+        + provider_extra
+    )
+
+
+class Run:
+    def __init__(self, proc, elapsed, gateway, mock):
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout.decode(errors="replace")
+        self.stderr = proc.stderr.decode(errors="replace")
+        self.elapsed = elapsed
+        self.gateway = gateway
+        self.calls = generate_calls(mock)
+
+    def context(self):
+        upstream = [(c["model"], c["action"], c["status"]) for c in self.calls]
+        return (f"exit={self.returncode} after {self.elapsed:.1f}s\nstdout={self.stdout}\n"
+                f"stderr={self.stderr[-6000:]}\nupstream calls={upstream}\n"
+                "gateway log tail:\n" + "\n".join(self.gateway.lines[-30:]))
+
+
+def run_codex(codex, base_url, gateway, mock, model, provider_extra=""):
+    """Runs `codex exec` in a fresh HOME / CODEX_HOME and working folder; returns a Run whose
+    `calls` are the upstream generate calls the mock recorded during it."""
+    root = tempfile.mkdtemp(prefix="codex-e2e-")
+    home = Path(root, "home")
+    work = Path(root, "work")
+    codex_home = home / ".codex"
+    codex_home.mkdir(parents=True)
+    work.mkdir()
+    (codex_home / "config.toml").write_text(_config(base_url, provider_extra))
+    # A clean environment: nothing of the caller's (e.g. a real OPENAI_API_KEY) leaks in.
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "CODEX_HOME": str(codex_home),
+        "LANG": "C.UTF-8",
+        "GW_KEY": "client-key-not-a-pool-key",
+    }
+    argv = [codex, "exec", *OFFLINE, "--dangerously-bypass-approvals-and-sandbox",
+            "--skip-git-repo-check", "-m", model, PROMPT]
+    started = time.monotonic()
+    try:
+        try:
+            proc = subprocess.run(argv, cwd=work, env=env, stdin=subprocess.DEVNULL,
+                                  capture_output=True, timeout=120)
+        except subprocess.TimeoutExpired as e:
+            pytest.fail(f"codex timed out; stdout={e.stdout!r} stderr={e.stderr!r}\n"
+                        + "\n".join(gateway.lines[-30:]))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return Run(proc, time.monotonic() - started, gateway, mock)
+
+
+def generate_calls(mock):
+    return [r for r in mock.requests() if r["action"] in ("generateContent", "streamGenerateContent")]
+
+
+def assert_completed(run):
+    assert run.returncode == 0, run.context()
+    assert "gateway-e2e-ok" in run.stdout, run.context()
+
+
+def assert_tool_round_trip_upstream(run, model):
+    """The exec_command call and its output went through the gateway to `model`; returns the
+    replayed functionCall part."""
+    calls, ctx = run.calls, run.context()
+    assert calls and all(c["model"] == model for c in calls), ctx
+    assert all(c["status"] == 200 for c in calls), ctx
+    assert all(c["api_key"] in KEYS for c in calls), "an upstream call went out without a pool key"
+    # Codex sends its session as `prompt_cache_key` (and `session-id`): one run, one pool key.
+    keys = {c["api_key"] for c in calls}
+    assert len(keys) == 1, f"one Codex session used {len(keys)} pool keys: " + str(
+        [(c["model"], c["api_key"][-4:], c["status"]) for c in calls])
+    answers = []
+    for call in calls:
+        parts = call["body"]["contents"][-1]["parts"]
+        responses = [p["functionResponse"] for p in parts if "functionResponse" in p]
+        if any(r["name"] == "exec_command" for r in responses):
+            answers.append((call, responses))
+    assert answers, "no functionResponse for exec_command reached the model\n" + ctx
+    call, responses = answers[-1]
+    assert "gateway-e2e-ok" in json.dumps(responses), ctx
+    # The model turn before it replays the exec_command call as the model made it.
+    replayed = call["body"]["contents"][-2]
+    assert replayed["role"] == "model", ctx
+    function_calls = [p for p in replayed["parts"] if "functionCall" in p]
+    assert function_calls, f"the model turn before the functionResponse has no functionCall: {replayed}"
+    assert function_calls[0]["functionCall"]["name"] == "exec_command", replayed
+    assert function_calls[0]["functionCall"]["args"] == {"cmd": COMMAND}, replayed
+    return function_calls[0]
+
+
+def test_codex_runs_exec_command_through_the_gateway(codex, gateway, mock):
+    run = run_codex(codex, gateway.url, gateway, mock, "gemini-2.5-pro")
+    assert_completed(run)
+    assert_tool_round_trip_upstream(run, "gemini-2.5-pro")
+
+
+def test_codex_on_gemini3_replays_thought_signatures(codex, gateway, mock):
+    run = run_codex(codex, gateway.url, gateway, mock, "gemini-3-pro-preview")
+    assert_completed(run)
+    replayed_call = assert_tool_round_trip_upstream(run, "gemini-3-pro-preview")
+    # Codex keeps no Gemini signatures: the gateway has to bring the issued one back (through the
+    # reasoning item's encrypted_content or its own memory), not the "skip" sentinel.
+    signature = replayed_call.get("thoughtSignature")
+    assert signature, f"the replayed functionCall carries no thoughtSignature: {replayed_call}"
+    assert signature != SENTINEL
+    assert base64.b64decode(signature, validate=False) != SENTINEL.encode()
+
+
+class RecordingProxy:
+    """An HTTP/1.1 proxy in front of the gateway that records each request's method, path and
+    headers and the status it got, and relays answers (SSE included) chunk by chunk. A WebSocket
+    handshake is relayed with its Upgrade headers (a 101 answer is not relayed further)."""
+
+    HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+                  "proxy-connection", "content-length", "host"}
+
+    def __init__(self, target):
+        self.seen = []
+        target = urlsplit(target)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _body(self):
+                if self.headers.get("transfer-encoding", "").lower() == "chunked":
+                    data = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                        if size == 0:
+                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                                pass
+                            return data
+                        data += self.rfile.read(size)
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("content-length") or 0))
+
+            def _relay(self):
+                body = self._body()
+                record = {"method": self.command, "path": self.path, "status": None,
+                          "headers": {k.lower(): v for k, v in self.headers.items()}}
+                outer.seen.append(record)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in outer.HOP_BY_HOP}
+                upgrade = self.headers.get("upgrade")
+                if upgrade:
+                    headers["Connection"] = "Upgrade"
+                    headers["Upgrade"] = upgrade
+                if body or self.command in ("POST", "PUT"):
+                    headers["content-length"] = str(len(body))
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
+                try:
+                    upstream.request(self.command, self.path, body=body or None, headers=headers)
+                    resp = upstream.getresponse()
+                    record["status"] = resp.status
+                    if resp.status == 101:
+                        # Not a WebSocket relay: tell the client so instead of hanging.
+                        self.send_error(502, "the gateway accepted a WebSocket; this proxy cannot relay it")
+                        self.close_connection = True
+                        return
+                    self.send_response(resp.status, resp.reason)
+                    for k, v in resp.getheaders():
+                        if k.lower() not in outer.HOP_BY_HOP:
+                            self.send_header(k, v)
+                    length = resp.getheader("content-length")
+                    if length is not None:  # e.g. a refused handshake: relayed as it came
+                        self.send_header("content-length", length)
+                        self.end_headers()
+                        self.wfile.write(resp.read())
+                        self.wfile.flush()
+                        return
+                    self.send_header("transfer-encoding", "chunked")
+                    self.end_headers()
+                    while True:
+                        data = resp.read1(65536)
+                        if not data:
+                            break
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the CLI hung up (e.g. after a failed handshake)
+                finally:
+                    upstream.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def websocket_run(codex, gateway, mock_server):
+    """One Codex run with `supports_websockets = true` on the provider, through a RecordingProxy."""
+    mock_server.reset()
+    try:
+        with RecordingProxy(gateway.url) as proxy:
+            run = run_codex(codex, proxy.url, gateway, mock_server, "gemini-2.5-flash",
+                            provider_extra="supports_websockets = true\n")
+    finally:
+        mock_server.reset()
+    handshakes = [r for r in proxy.seen
+                  if r["method"] == "GET" and r["headers"].get("upgrade", "").lower() == "websocket"]
+    posts = [r for r in proxy.seen if r["method"] == "POST" and r["path"] == "/v1/responses"]
+    return run, handshakes, posts
+
+
+def test_codex_with_websockets_enabled_falls_back_to_http(websocket_run):
+    run, handshakes, posts = websocket_run
+    # Codex 0.169 honours the setting: it first tries a WebSocket on GET /v1/responses ...
+    assert handshakes, "Codex never tried a WebSocket: does it still read supports_websockets?"
+    assert all(h["path"] == "/v1/responses" and 400 <= (h["status"] or 0) < 500 for h in handshakes), handshakes
+    # ... and, refused, completes the task over HTTP.
+    assert_completed(run)
+    assert len(posts) >= 2 and all(p["status"] == 200 for p in posts), posts
+    assert_tool_round_trip_upstream(run, "gemini-2.5-flash")
+
+
+def test_codex_websocket_refusal_makes_it_fall_back_at_once(websocket_run):
+    run, handshakes, _ = websocket_run
+    # Codex treats a refused handshake as a stream error and retries it with backoff
+    # (stream_max_retries, 5 by default: ~6 s) unless the answer says "use HTTP" right away:
+    # 426 Upgrade Required does, a 404 does not.
+    assert len(handshakes) == 1, (
+        f"Codex tried the WebSocket {len(handshakes)} times (statuses "
+        f"{[h['status'] for h in handshakes]}) before falling back to HTTP, {run.elapsed:.1f}s "
+        "for the whole run: the gateway's refusal of GET /v1/responses should make it fall back "
+        "at once\n" + "\n".join(l for l in run.stderr.splitlines() if "ebSocket" in l or "Reconnecting" in l))
