@@ -8,6 +8,10 @@ and the throughput ratio. Needs `oha` (cargo install oha) for open-loop fixed-ra
 `wrk` (apt install wrk) for saturation throughput.
 
     python3 bench/bench.py [--rates 500,1000] [--seconds 10] [--rounds 3] [--out docs/PERFORMANCE.md]
+
+With two or more cores (and `taskset`), the gateway runs on core 0 and the mock and the load
+tools on core 1, so the gateway's figures are its own. Each fixed-rate gateway run also reads the
+gateway's CPU time from /proc: **CPU per request** is what the gateway spent on each.
 """
 
 import argparse
@@ -29,6 +33,20 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
 KEYS = [f"AIzaSyBenchm2Lr8Vt6Wn3Pk1Jh7Gf5Ds0o{i:04d}" for i in range(8)]
 BODY = json.dumps({"contents": [{"role": "user", "parts": [{"text": "Benchmark prompt: say hello."}]}]})
+
+
+PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+GATEWAY_CORE, LOAD_CORE = "0", "1"
+
+
+def pinned(core, cmd):
+    return ["taskset", "-c", core, *cmd] if PIN else cmd
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of process `pid` so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start(cmd, env, pattern):
@@ -56,15 +74,22 @@ def oha(url, rate, seconds, oha_bin, body_file=None):
     """Open-loop load at a fixed rate; returns (p50 ms, p99 ms, success rate, rps)."""
     body = ["-D", body_file] if body_file else ["-d", BODY]
     out = subprocess.run(
-        [oha_bin, "--no-tui", "--output-format", "json", "-z", f"{seconds}s", "-q", str(rate),
+        pinned(LOAD_CORE, [oha_bin, "--no-tui", "--output-format", "json", "-z", f"{seconds}s", "-q", str(rate),
          "--latency-correction", "-c", "64", "-m", "POST", "-H", "content-type: application/json",
-         *body, url],
+         *body, url]),
         check=True, capture_output=True, text=True).stdout
     data = json.loads(out)
     pct = data["latencyPercentiles"]
     codes = data.get("statusCodeDistribution", {})
     ok = codes.get("200", 0) / max(1, sum(codes.values()))
-    return pct["p50"] * 1000, pct["p99"] * 1000, ok, data["summary"]["requestsPerSec"]
+    return pct["p50"] * 1000, pct["p99"] * 1000, ok, sum(codes.values())
+
+
+def oha_cpu(url, rate, seconds, oha_bin, body_file, pid):
+    """`oha` against the gateway `pid`: (p50, p99, success, CPU µs per request)."""
+    before = cpu_seconds(pid)
+    p50, p99, ok, n = oha(url, rate, seconds, oha_bin, body_file)
+    return p50, p99, ok, (cpu_seconds(pid) - before) / max(1, n) * 1e6
 
 
 def ttfb(url, body_file, n):
@@ -72,8 +97,8 @@ def ttfb(url, body_file, n):
     with tempfile.NamedTemporaryFile("w", suffix=".curl", delete=False) as cfg:
         for _ in range(n):
             cfg.write(f'url = "{url}"\noutput = "/dev/null"\n')
-    out = subprocess.run(["curl", "-s", "-K", cfg.name, "-X", "POST", "-H", "content-type: application/json",
-                          "--data-binary", f"@{body_file}", "-w", "%{time_starttransfer} %{time_total}\\n"],
+    out = subprocess.run(pinned(LOAD_CORE, ["curl", "-s", "-K", cfg.name, "-X", "POST", "-H", "content-type: application/json",
+                          "--data-binary", f"@{body_file}", "-w", "%{time_starttransfer} %{time_total}\\n"]),
                          check=True, capture_output=True, text=True).stdout
     rows = [tuple(float(x) * 1000 for x in line.split()) for line in out.splitlines() if line.strip()]
     first = sorted(r[0] for r in rows)
@@ -98,7 +123,7 @@ def post_json(url, body):
 
 def wrk(url, seconds, path_lua):
     """Saturation throughput (requests/s) with 2 threads, 64 connections."""
-    out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "-s", path_lua, url],
+    out = subprocess.run(pinned(LOAD_CORE, ["wrk", "-t2", "-c64", f"-d{seconds}s", "-s", path_lua, url]),
                          check=True, capture_output=True, text=True).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     return float(m.group(1)) if m else 0.0
@@ -120,18 +145,21 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--workspace", "--bins", "--quiet"], cwd=ROOT, check=True)
     base_env = {"PATH": os.environ.get("PATH", "")}
     procs = []
+    pids = {}  # gateway url → its pid (taskset execs, so the pid is the gateway's)
 
     state_dir = tempfile.mkdtemp(prefix="gg-bench-state-")
 
     def gateway(mock_url, **extra):
         gw_env = dict(base_env, GEMINI_API_KEY=",".join(KEYS), GEMINI_BASE_URL=mock_url, PORT="0",
                       LOG_LEVEL="warn", STATE_PATH=tempfile.mkdtemp(dir=state_dir), **extra)
-        gw, gw_url = start([str(TARGET / "gemini-gateway")], gw_env, r"listening on (http://\S+)")
+        gw, gw_url = start(pinned(GATEWAY_CORE, [str(TARGET / "gemini-gateway")]), gw_env,
+                           r"listening on (http://\S+)")
         procs.append(gw)
+        pids[gw_url] = gw.pid
         return gw_url
 
     def stack(*mock_args):
-        mock, mock_url = start([str(TARGET / "mock-gemini"), "--port", "0", *mock_args], base_env,
+        mock, mock_url = start(pinned(LOAD_CORE, [str(TARGET / "mock-gemini"), "--port", "0", *mock_args]), base_env,
                                r"listening on (http://\S+)")
         procs.append(mock)
         return mock_url, gateway(mock_url)
@@ -155,6 +183,12 @@ def main():
              "messages": [{"role": "user", "content": "Benchmark prompt: say hello."}]}
     cc = json.loads((ROOT / "tests/fixtures/anthropic/claude-code-first-turn.json").read_text())
     cc["model"] = "claude-3-5-haiku-latest"
+    chat = {"model": "gemini-2.5-flash", "max_tokens": 256,
+            "messages": [{"role": "user", "content": "Benchmark prompt: say hello."}]}
+    responses = {"model": "gemini-2.5-flash", "max_output_tokens": 256, "store": False,
+                 "input": "Benchmark prompt: say hello."}
+    codex = json.loads((ROOT / "tests/fixtures/openai/codex-turn1.json").read_text())
+    codex["model"] = "gemini-2.5-flash"
     try:
         mock_url, gw_url = stack()
         native = body_file("native.json", BODY.encode())
@@ -164,15 +198,21 @@ def main():
             ("native streamGenerateContent (SSE)", f"{mock_url}{flash}:streamGenerateContent?alt=sse&{key_q}",
              native, f"{gw_url}{flash}:streamGenerateContent?alt=sse", native),
         ]
-        for label, body in [("small", small), ("Claude Code first turn, 53 KB, 12 tools", cc)]:
-            for stream in (False, True):
+        for path, label, body, streams in [
+            ("/v1/messages", "small", small, (False, True)),
+            ("/v1/chat/completions", "small", chat, (False, True)),
+            ("/v1/responses", "small", responses, (False, True)),
+            ("/v1/messages", "Claude Code first turn, 53 KB, 12 tools", cc, (False, True)),
+            ("/v1/responses", "Codex first turn, 46 KB, 9 tools", codex, (True,)),
+        ]:
+            for stream in streams:
                 b = dict(body, stream=stream)
-                translated = upstream_body_of(mock_url, gw_url, "/v1/messages", b)
+                translated = upstream_body_of(mock_url, gw_url, path, b)
                 method = ":streamGenerateContent?alt=sse&" if stream else ":generateContent?"
-                scenarios.append((f"/v1/messages {label}{', stream' if stream else ''}",
+                scenarios.append((f"{path} {label}{', stream' if stream else ''}",
                                   f"{mock_url}{flash}{method}{key_q}",
                                   body_file(f"direct-{len(scenarios)}.json", translated),
-                                  f"{gw_url}/v1/messages", body_file(f"gw-{len(scenarios)}.json", b)))
+                                  f"{gw_url}{path}", body_file(f"gw-{len(scenarios)}.json", b)))
         rows = []
         for _, d_url, d_body, g_url, g_body in scenarios:  # warm-up
             oha(d_url, 200, 1, oha_bin, d_body)
@@ -182,10 +222,10 @@ def main():
                 direct, via = [], []
                 for _ in range(args.rounds):
                     direct.append(oha(d_url, rate, args.seconds, oha_bin, d_body))
-                    via.append(oha(g_url, rate, args.seconds, oha_bin, g_body))
+                    via.append(oha_cpu(g_url, rate, args.seconds, oha_bin, g_body, pids[gw_url]))
                 med = lambda xs, i: statistics.median(x[i] for x in xs)
                 rows.append((name, rate, med(direct, 0), med(via, 0), med(direct, 1), med(via, 1),
-                             min(x[2] for x in via)))
+                             min(x[2] for x in via), med(via, 3)))
 
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write('wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\n'
@@ -244,14 +284,15 @@ def main():
 
     lines = [f"### {time.strftime('%Y-%m-%d')} — `python3 bench/bench.py --rates {args.rates} "
              f"--seconds {args.seconds} --rounds {args.rounds}`", "",
-             f"{os.cpu_count()} cores, loopback, release build, 8 pool keys, mock answering at once; "
-             "medians of the rounds. `direct` sends the same (for /v1/messages: the already translated) "
+             f"{os.cpu_count()} cores{' (gateway on core 0; mock and load on core 1)' if PIN else ''}, "
+             "loopback, release build, 8 pool keys, mock answering at once; "
+             "medians of the rounds. `direct` sends the same (for the translated surfaces: the already translated) "
              "Gemini request straight to the mock.", "",
-             "| scenario | rate (req/s) | direct p50 | gateway p50 | **added p50** | direct p99 | gateway p99 | **added p99** | gateway success |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for name, rate, d50, g50, d99, g99, ok in rows:
+             "| scenario | rate (req/s) | direct p50 | gateway p50 | **added p50** | direct p99 | gateway p99 | **added p99** | **CPU per request** | gateway success |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, rate, d50, g50, d99, g99, ok, cpu in rows:
         lines.append(f"| {name} | {rate} | {d50:.3f} ms | {g50:.3f} ms | **{g50 - d50:+.3f} ms** | "
-                     f"{d99:.3f} ms | {g99:.3f} ms | **{g99 - d99:+.3f} ms** | {ok:.2%} |")
+                     f"{d99:.3f} ms | {g99:.3f} ms | **{g99 - d99:+.3f} ms** | **{cpu:.0f} µs** | {ok:.2%} |")
     lines += ["", "| scenario (wrk -t2 -c64, saturation) | direct req/s | gateway req/s | **ratio** |",
               "|---|---|---|---|"]
     for name, d, g in thr:

@@ -253,21 +253,22 @@ async fn responses(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let req: ResponsesRequest = match read(&app, body) {
+    let mut req: ResponsesRequest = match read(&app, body) {
         Ok(r) => r,
         Err(resp) => return *resp,
     };
+    let (input, tools) = (req.input.take(), req.tools.take());
     let prepared = async {
         stateless(&req)?;
         let model = models::resolve_chat(&req.model, &app.names)?;
-        let items = responses_types::items(req.input.as_ref())?;
-        let tools = responses_types::tools(req.tools.as_deref())?;
+        let items = responses_types::items(input)?;
+        let tools = responses_types::tools(tools)?;
         let media = app
             .fetcher
             .fetch_all(&responses_request::remote_media(&items))
             .await?;
         let (gemini, kinds) = responses_request::to_generate_content(
-            &req, &items, &tools, &model, app.limits, &media,
+            &req, items, &tools, &model, app.limits, &media,
         )?;
         Ok::<_, OpenAiError>((model, encode(&gemini)?, kinds))
     };

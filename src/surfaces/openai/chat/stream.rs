@@ -6,6 +6,7 @@
 //! stream ends with `data: [DONE]`; a stream that fails ends with `data: {"error": …}` and no
 //! `[DONE]`, so no client mistakes it for a finished answer. Keep-alives are SSE comments.
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::response::{family_of, finish_reason, tool_call, Answering};
@@ -53,23 +54,26 @@ impl ChatStream {
         }
     }
 
-    fn write(&self, out: &mut Vec<u8>, choices: Value, usage: Option<Value>) {
-        let mut chunk = json!({
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-            "model": self.model, "choices": choices,
-        });
-        if let Some(u) = usage {
-            chunk["usage"] = u;
-        }
+    fn write(&self, out: &mut Vec<u8>, choices: impl Serialize, usage: Option<Usage>) {
+        let chunk = Chunk {
+            id: &self.id,
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: &self.model,
+            choices,
+            usage,
+        };
         data(out, &chunk);
     }
 
     fn delta(&self, out: &mut Vec<u8>, index: u32, delta: Value, finish: Option<&str>) {
-        self.write(
-            out,
-            json!([{"index": index, "delta": delta, "finish_reason": finish, "logprobs": null}]),
-            None,
-        );
+        let choice = ChoiceDelta {
+            index,
+            delta,
+            finish_reason: finish,
+            logprobs: (),
+        };
+        self.write(out, [choice], None);
     }
 
     fn choice(&mut self, index: u32) -> &mut ChoiceState {
@@ -89,7 +93,27 @@ impl ChatStream {
     }
 }
 
-fn data(out: &mut Vec<u8>, v: &Value) {
+/// One `chat.completion.chunk`.
+#[derive(Serialize)]
+struct Chunk<'a, C: Serialize> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: C,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<Usage>,
+}
+
+#[derive(Serialize)]
+struct ChoiceDelta<'a> {
+    index: u32,
+    delta: Value,
+    finish_reason: Option<&'a str>,
+    logprobs: (),
+}
+
+fn data(out: &mut Vec<u8>, v: &impl Serialize) {
     out.extend_from_slice(b"data: ");
     if serde_json::to_writer(&mut *out, v).is_err() {
         out.extend_from_slice(b"{}");
@@ -199,7 +223,7 @@ impl Translate for ChatStream {
         }
         if self.include_usage {
             let usage = Usage::from_gemini(self.usage.as_ref());
-            self.write(out, json!([]), serde_json::to_value(usage).ok());
+            self.write(out, [(); 0], Some(usage));
         }
         out.extend_from_slice(b"data: [DONE]\n\n");
         self.finished = true;

@@ -1,6 +1,7 @@
 //! The Responses API, stateless: the request and its items, the translation to Gemini, and the
 //! output builder that writes both the stream's events and the final `response` object.
 
+mod object;
 pub mod output;
 pub mod request;
 pub mod types;

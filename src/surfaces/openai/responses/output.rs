@@ -13,6 +13,12 @@
 
 use serde_json::{json, Value};
 
+use serde::Serialize;
+
+use super::object::{
+    indexes, At, Delta, Empty, ErrorObject, Event, Incomplete, ItemEvent, Kind, PartEvent,
+    ResponseObject, TextDone, TextFormat, TextPart, Usage, WithResponse,
+};
 use super::request::{ToolKinds, CUSTOM_INPUT};
 use crate::surfaces::openai::chat::response::family_of;
 use crate::surfaces::openai::errors::OpenAiError;
@@ -82,54 +88,77 @@ impl ResponseBuilder {
         }
     }
 
-    fn event(&mut self, out: &mut Vec<u8>, kind: &str, mut data: Value) {
+    /// Writes a stream event (its data is built only when streaming).
+    fn event<T: Serialize>(&mut self, out: &mut Vec<u8>, kind: &str, data: impl FnOnce() -> T) {
         if !self.streaming {
             return;
         }
-        data["type"] = json!(kind);
-        data["sequence_number"] = json!(self.seq);
+        let event = Event {
+            kind,
+            sequence_number: self.seq,
+            data: data(),
+        };
         self.seq += 1;
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(kind.as_bytes());
-        out.extend_from_slice(b"\ndata: ");
-        if serde_json::to_writer(&mut *out, &data).is_err() {
-            out.extend_from_slice(b"{}");
+        write_event(out, kind, &event);
+    }
+
+    /// Writes an event that carries the whole response.
+    fn response_event(&mut self, out: &mut Vec<u8>, kind: &str, status: &'static str) {
+        if !self.streaming {
+            return;
         }
-        out.extend_from_slice(b"\n\n");
+        let event = Event {
+            kind,
+            sequence_number: self.seq,
+            data: WithResponse {
+                response: self.object(status),
+            },
+        };
+        write_event(out, kind, &event);
+        self.seq += 1;
     }
 
     /// The `response` object as it stands.
-    pub fn object(&self, status: &str) -> Value {
-        let usage = self.usage.as_ref().map(|u| {
-            let input = u.prompt_token_count.unwrap_or(0) + u.tool_use_prompt_token_count.unwrap_or(0);
-            let reasoning = u.thoughts_token_count.unwrap_or(0);
-            let output = u.candidates_token_count.unwrap_or(0) + reasoning;
-            json!({"input_tokens": input,
-                "input_tokens_details": {"cached_tokens": u.cached_content_token_count.unwrap_or(0)},
-                "output_tokens": output, "output_tokens_details": {"reasoning_tokens": reasoning},
-                "total_tokens": input + output})
-        });
-        let incomplete = self
-            .status
-            .and_then(|(_, reason)| reason)
-            .filter(|_| status == "incomplete")
-            .map(|r| json!({ "reason": r }));
-        let error = self
-            .error
-            .as_ref()
-            .filter(|_| status == "failed")
-            .map(|e| json!({"code": e.code.unwrap_or("server_error"), "message": e.message}));
+    pub fn object(&self, status: &'static str) -> ResponseObject<'_> {
         let e = &self.echo;
-        json!({
-            "id": self.id, "object": "response", "created_at": e.created, "status": status,
-            "error": error, "incomplete_details": incomplete, "instructions": null,
-            "max_output_tokens": e.max_output_tokens, "model": e.client_model,
-            "output": self.output, "parallel_tool_calls": e.parallel,
-            "previous_response_id": null, "reasoning": e.reasoning, "store": false,
-            "temperature": e.temperature, "text": {"format": {"type": "text"}},
-            "tool_choice": e.tool_choice, "tools": [], "top_p": e.top_p,
-            "truncation": "disabled", "usage": usage, "user": null, "metadata": {},
-        })
+        ResponseObject {
+            id: &self.id,
+            object: "response",
+            created_at: e.created,
+            status,
+            error: self
+                .error
+                .as_ref()
+                .filter(|_| status == "failed")
+                .map(|e| ErrorObject {
+                    code: e.code.unwrap_or("server_error"),
+                    message: &e.message,
+                }),
+            incomplete_details: self
+                .status
+                .and_then(|(_, reason)| reason)
+                .filter(|_| status == "incomplete")
+                .map(|reason| Incomplete { reason }),
+            instructions: (),
+            max_output_tokens: e.max_output_tokens,
+            model: &e.client_model,
+            output: &self.output,
+            parallel_tool_calls: e.parallel,
+            previous_response_id: (),
+            reasoning: &e.reasoning,
+            store: false,
+            temperature: e.temperature,
+            text: TextFormat {
+                format: Kind { kind: "text" },
+            },
+            tool_choice: &e.tool_choice,
+            tools: [],
+            top_p: e.top_p,
+            truncation: "disabled",
+            usage: self.usage.as_ref().map(Usage::from_gemini),
+            user: (),
+            metadata: Empty {},
+        }
     }
 
     fn open_stream(&mut self, out: &mut Vec<u8>) {
@@ -137,10 +166,8 @@ impl ResponseBuilder {
             return;
         }
         self.started = true;
-        let created = self.object("in_progress");
-        self.event(out, "response.created", json!({ "response": created }));
-        let progress = self.object("in_progress");
-        self.event(out, "response.in_progress", json!({ "response": progress }));
+        self.response_event(out, "response.created", "in_progress");
+        self.response_event(out, "response.in_progress", "in_progress");
     }
 
     fn close_open(&mut self, out: &mut Vec<u8>, signature: Option<&str>) {
@@ -155,8 +182,7 @@ impl ResponseBuilder {
                     json!([part])
                 };
                 if !text.is_empty() {
-                    self.event(out, "response.reasoning_summary_text.done", json!({"item_id": id, "output_index": index, "summary_index": 0, "text": text}));
-                    self.event(out, "response.reasoning_summary_part.done", json!({"item_id": id, "output_index": index, "summary_index": 0, "part": part}));
+                    self.text_done(out, At::Summary, &id, index, &text);
                 }
                 let mut item = json!({"type": "reasoning", "id": id, "summary": summary});
                 if let Some(sig) = signature {
@@ -166,26 +192,73 @@ impl ResponseBuilder {
                 item
             }
             Some(Open::Message { id, text }) => {
+                self.text_done(out, At::Content, &id, index, &text);
                 let part = json!({"type": "output_text", "text": text, "annotations": []});
-                self.event(
-                    out,
-                    "response.output_text.done",
-                    json!({"item_id": id, "output_index": index, "content_index": 0, "text": text}),
-                );
-                self.event(
-                    out,
-                    "response.content_part.done",
-                    json!({"item_id": id, "output_index": index, "content_index": 0, "part": part}),
-                );
                 json!({"type": "message", "id": id, "status": "completed", "role": "assistant", "content": [part]})
             }
         };
-        self.event(
-            out,
-            "response.output_item.done",
-            json!({"output_index": index, "item": item}),
-        );
+        self.event(out, "response.output_item.done", || ItemEvent {
+            output_index: index,
+            item: &item,
+        });
         self.output.push(item);
+    }
+
+    /// The events that close a text part: its whole text, then the part.
+    fn text_done(&mut self, out: &mut Vec<u8>, at: At, id: &str, index: usize, text: &str) {
+        let (content_index, summary_index) = indexes(at);
+        let (done, part_done) = match at {
+            At::Content => ("response.output_text.done", "response.content_part.done"),
+            At::Summary => (
+                "response.reasoning_summary_text.done",
+                "response.reasoning_summary_part.done",
+            ),
+        };
+        self.event(out, done, || TextDone {
+            item_id: id,
+            output_index: index,
+            content_index,
+            summary_index,
+            text,
+        });
+        self.event(out, part_done, || PartEvent {
+            item_id: id,
+            output_index: index,
+            content_index,
+            summary_index,
+            part: TextPart::of(at, text),
+        });
+    }
+
+    /// A text part opens (empty), or text is added to it.
+    fn part_added(&mut self, out: &mut Vec<u8>, at: At, id: &str, index: usize) {
+        let (content_index, summary_index) = indexes(at);
+        let kind = match at {
+            At::Content => "response.content_part.added",
+            At::Summary => "response.reasoning_summary_part.added",
+        };
+        self.event(out, kind, || PartEvent {
+            item_id: id,
+            output_index: index,
+            content_index,
+            summary_index,
+            part: TextPart::of(at, ""),
+        });
+    }
+
+    fn delta(&mut self, out: &mut Vec<u8>, at: At, id: &str, index: usize, delta: &str) {
+        let (content_index, summary_index) = indexes(at);
+        let kind = match at {
+            At::Content => "response.output_text.delta",
+            At::Summary => "response.reasoning_summary_text.delta",
+        };
+        self.event(out, kind, || Delta {
+            item_id: id,
+            output_index: index,
+            content_index,
+            summary_index,
+            delta,
+        });
     }
 
     fn thought(&mut self, text: &str, out: &mut Vec<u8>) {
@@ -193,8 +266,11 @@ impl ResponseBuilder {
             self.close_open(out, None);
             let id = new_id("rs_");
             let index = self.output.len();
-            self.event(out, "response.output_item.added", json!({"output_index": index, "item": {"type": "reasoning", "id": id, "summary": []}}));
-            self.event(out, "response.reasoning_summary_part.added", json!({"item_id": id, "output_index": index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}}));
+            self.event(out, "response.output_item.added", || ItemEvent {
+                output_index: index,
+                item: json!({"type": "reasoning", "id": id, "summary": []}),
+            });
+            self.part_added(out, At::Summary, &id, index);
             self.open = Some(Open::Reasoning {
                 id,
                 text: String::new(),
@@ -208,11 +284,7 @@ impl ResponseBuilder {
             }
             _ => return,
         };
-        self.event(
-            out,
-            "response.reasoning_summary_text.delta",
-            json!({"item_id": id, "output_index": index, "summary_index": 0, "delta": text}),
-        );
+        self.delta(out, At::Summary, &id, index, text);
     }
 
     fn text(&mut self, text: &str, out: &mut Vec<u8>) {
@@ -220,8 +292,11 @@ impl ResponseBuilder {
             self.close_open(out, None);
             let id = new_id("msg_");
             let index = self.output.len();
-            self.event(out, "response.output_item.added", json!({"output_index": index, "item": {"type": "message", "id": id, "status": "in_progress", "role": "assistant", "content": []}}));
-            self.event(out, "response.content_part.added", json!({"item_id": id, "output_index": index, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}));
+            self.event(out, "response.output_item.added", || ItemEvent {
+                output_index: index,
+                item: json!({"type": "message", "id": id, "status": "in_progress", "role": "assistant", "content": []}),
+            });
+            self.part_added(out, At::Content, &id, index);
             self.open = Some(Open::Message {
                 id,
                 text: String::new(),
@@ -235,11 +310,7 @@ impl ResponseBuilder {
             }
             _ => return,
         };
-        self.event(
-            out,
-            "response.output_text.delta",
-            json!({"item_id": id, "output_index": index, "content_index": 0, "delta": text}),
-        );
+        self.delta(out, At::Content, &id, index, text);
     }
 
     fn call(&mut self, part: &Part, out: &mut Vec<u8>) {
@@ -259,16 +330,14 @@ impl ResponseBuilder {
                 self.close_open(out, None);
                 let index = self.output.len();
                 let item = json!({"type": "reasoning", "id": new_id("rs_"), "summary": [], "encrypted_content": sealed(&family, sig)});
-                self.event(
-                    out,
-                    "response.output_item.added",
-                    json!({"output_index": index, "item": item}),
-                );
-                self.event(
-                    out,
-                    "response.output_item.done",
-                    json!({"output_index": index, "item": item}),
-                );
+                self.event(out, "response.output_item.added", || ItemEvent {
+                    output_index: index,
+                    item: &item,
+                });
+                self.event(out, "response.output_item.done", || ItemEvent {
+                    output_index: index,
+                    item: &item,
+                });
                 self.output.push(item);
             } else {
                 self.close_open(out, Some(sig));
@@ -287,16 +356,16 @@ impl ResponseBuilder {
                     .unwrap_or("")
                     .to_string();
                 let id = new_id("ctc_");
-                self.event(out, "response.output_item.added", json!({"output_index": index, "item": {"type": "custom_tool_call", "id": id, "call_id": call_id, "name": name, "input": ""}}));
+                self.event(out, "response.output_item.added", || json!({"output_index": index, "item": {"type": "custom_tool_call", "id": id, "call_id": call_id, "name": name, "input": ""}}));
                 self.event(
                     out,
                     "response.custom_tool_call_input.delta",
-                    json!({"item_id": id, "output_index": index, "delta": input}),
+                    || json!({"item_id": id, "output_index": index, "delta": input}),
                 );
                 self.event(
                     out,
                     "response.custom_tool_call_input.done",
-                    json!({"item_id": id, "output_index": index, "input": input}),
+                    || json!({"item_id": id, "output_index": index, "input": input}),
                 );
                 json!({"type": "custom_tool_call", "id": id, "call_id": call_id, "name": name, "input": input, "status": "completed"})
             }
@@ -309,31 +378,29 @@ impl ResponseBuilder {
                     item["namespace"] = json!(ns);
                     item["name"] = json!(name);
                 }
-                self.event(
-                    out,
-                    "response.output_item.added",
-                    json!({"output_index": index, "item": item}),
-                );
+                self.event(out, "response.output_item.added", || ItemEvent {
+                    output_index: index,
+                    item: &item,
+                });
                 self.event(
                     out,
                     "response.function_call_arguments.delta",
-                    json!({"item_id": id, "output_index": index, "delta": arguments}),
+                    || json!({"item_id": id, "output_index": index, "delta": arguments}),
                 );
                 self.event(
                     out,
                     "response.function_call_arguments.done",
-                    json!({"item_id": id, "output_index": index, "arguments": arguments}),
+                    || json!({"item_id": id, "output_index": index, "arguments": arguments}),
                 );
                 item["arguments"] = json!(arguments);
                 item["status"] = json!("completed");
                 item
             }
         };
-        self.event(
-            out,
-            "response.output_item.done",
-            json!({"output_index": index, "item": item}),
-        );
+        self.event(out, "response.output_item.done", || ItemEvent {
+            output_index: index,
+            item: &item,
+        });
         self.output.push(item);
     }
 
@@ -344,8 +411,7 @@ impl ResponseBuilder {
         self.open_stream(out);
         self.close_open(out, None);
         self.error = Some(e);
-        let failed = self.object("failed");
-        self.event(out, "response.failed", json!({ "response": failed }));
+        self.response_event(out, "response.failed", "failed");
         self.finished = true;
     }
 
@@ -355,13 +421,26 @@ impl ResponseBuilder {
         self.end(&mut sink);
         match (self.error.take(), self.status) {
             (Some(e), _) => Err(e),
-            (None, Some((status, _))) => Ok(self.object(status)),
+            (None, Some((status, _))) => {
+                Ok(serde_json::to_value(self.object(status)).unwrap_or_default())
+            }
             (None, None) => Err(OpenAiError::server(
                 axum::http::StatusCode::BAD_GATEWAY,
                 "Gemini's answer had no finish",
             )),
         }
     }
+}
+
+/// `event: KIND` and the event's JSON as `data:`.
+fn write_event(out: &mut Vec<u8>, kind: &str, event: &impl Serialize) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    if serde_json::to_writer(&mut *out, event).is_err() {
+        out.extend_from_slice(b"{}");
+    }
+    out.extend_from_slice(b"\n\n");
 }
 
 /// The status for Gemini's finish reason; `Err` for the reasons that leave no usable answer.
@@ -447,8 +526,7 @@ impl Translate for ResponseBuilder {
         };
         self.open_stream(out);
         self.close_open(out, None);
-        let done = self.object(status);
-        self.event(out, "response.completed", json!({ "response": done }));
+        self.response_event(out, "response.completed", status);
         self.finished = true;
     }
 

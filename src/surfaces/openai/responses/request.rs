@@ -64,7 +64,7 @@ pub fn remote_media(items: &[Item]) -> Vec<&str> {
 /// Translates the request for `model`.
 pub fn to_generate_content(
     req: &ResponsesRequest,
-    items: &[Item],
+    items: Vec<Item>,
     tools: &[ToolDef],
     model: &str,
     limits: Limits,
@@ -79,9 +79,10 @@ pub fn to_generate_content(
         .map(|i| Part::text(i.clone()))
         .collect();
     let mut contents: Vec<Content> = Vec::new();
-    let mut calls: HashMap<&str, &str> = HashMap::new();
+    // call_id → the function's name, for the outputs that answer it.
+    let mut calls: HashMap<String, String> = HashMap::new();
     let mut pending_signature: Option<String> = None;
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         match item {
             Item::Message { role, parts } => {
                 let parts = message_parts(parts, media, i)?;
@@ -103,11 +104,10 @@ pub fn to_generate_content(
                 name,
                 arguments,
             } => {
-                calls.insert(call_id, name);
                 let args = serde_json::from_str::<Value>(if arguments.trim().is_empty() {
                     "{}"
                 } else {
-                    arguments
+                    &arguments
                 })
                 .ok()
                 .filter(Value::is_object)
@@ -117,20 +117,21 @@ pub fn to_generate_content(
                         "function call arguments must be a JSON object",
                     )
                 })?;
-                let mut part = Part::function_call(to_gemini_name(name), args);
-                part.thought_signature = signature(&family, call_id, pending_signature.take());
+                let mut part = Part::function_call(to_gemini_name(&name), args);
+                part.thought_signature = signature(&family, &call_id, pending_signature.take());
                 push(&mut contents, "model", vec![part]);
+                calls.insert(call_id, name);
             }
             Item::CustomToolCall {
                 call_id,
                 name,
                 input,
             } => {
-                calls.insert(call_id, name);
                 let mut part =
-                    Part::function_call(to_gemini_name(name), json!({ CUSTOM_INPUT: input }));
-                part.thought_signature = signature(&family, call_id, pending_signature.take());
+                    Part::function_call(to_gemini_name(&name), json!({ CUSTOM_INPUT: input }));
+                part.thought_signature = signature(&family, &call_id, pending_signature.take());
                 push(&mut contents, "model", vec![part]);
+                calls.insert(call_id, name);
             }
             Item::FunctionCallOutput { call_id, output }
             | Item::CustomToolCallOutput { call_id, output } => {
@@ -195,14 +196,14 @@ fn push(contents: &mut Vec<Content>, role: &str, parts: Vec<Part>) {
     }
 }
 
-fn message_parts(parts: &[InputPart], media: &Media, i: usize) -> Result<Vec<Part>, OpenAiError> {
-    let mut out = Vec::new();
+fn message_parts(parts: Vec<InputPart>, media: &Media, i: usize) -> Result<Vec<Part>, OpenAiError> {
+    let mut out = Vec::with_capacity(parts.len());
     for p in parts {
         match p {
             InputPart::Text(t) if t.is_empty() => {}
-            InputPart::Text(t) => out.push(Part::text(t.clone())),
+            InputPart::Text(t) => out.push(Part::text(t)),
             InputPart::Media { url, filename } => {
-                if let Some((mime, data)) = data_url(url) {
+                if let Some((mime, data)) = data_url(&url) {
                     out.push(Part::inline_data(mime, data));
                 } else if let Some(inline) = media.get(url.as_str()) {
                     out.push(Part {
@@ -215,14 +216,14 @@ fn message_parts(parts: &[InputPart], media: &Media, i: usize) -> Result<Vec<Par
                     out.push(Part {
                         file_data: Some(FileData {
                             mime_type: None,
-                            file_uri: url.clone(),
+                            file_uri: url,
                         }),
                         ..Part::default()
                     });
                 } else if filename.is_some()
-                    && crate::surfaces::anthropic::validate::is_standard_base64(url)
+                    && crate::surfaces::anthropic::validate::is_standard_base64(&url)
                 {
-                    out.push(Part::inline_data("application/pdf", url.clone()));
+                    out.push(Part::inline_data("application/pdf", url));
                 } else {
                     return Err(OpenAiError::invalid_param(
                         &format!("input[{i}].content"),

@@ -18,17 +18,11 @@ const CODEX_GPT55: &str =
     include_str!("../../../../tests/fixtures/openai/codex-gpt-5.5-turn1.json");
 
 fn translate(body: &Value, model: &str) -> Result<(Value, ToolKinds), OpenAiError> {
-    let req: ResponsesRequest = parse_json(body.to_string().as_bytes())?;
-    let items = items(req.input.as_ref())?;
-    let tools = tools(req.tools.as_deref())?;
-    let (g, kinds) = to_generate_content(
-        &req,
-        &items,
-        &tools,
-        model,
-        Limits::default(),
-        &Media::new(),
-    )?;
+    let mut req: ResponsesRequest = parse_json(body.to_string().as_bytes())?;
+    let items = items(req.input.take())?;
+    let tools = tools(req.tools.take())?;
+    let (g, kinds) =
+        to_generate_content(&req, items, &tools, model, Limits::default(), &Media::new())?;
     Ok((serde_json::to_value(g).unwrap(), kinds))
 }
 

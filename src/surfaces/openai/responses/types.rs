@@ -101,14 +101,15 @@ pub enum InputPart {
     },
 }
 
-/// The items of `input` (a plain string is one user message).
-pub fn items(input: Option<&Value>) -> Result<Vec<Item>, OpenAiError> {
+/// The items of `input` (a plain string is one user message), taken out of the parsed JSON
+/// (strings are moved, not copied: Codex sends 40 KB of them on every step).
+pub fn items(input: Option<Value>) -> Result<Vec<Item>, OpenAiError> {
     let list = match input {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::String(s)) => {
             return Ok(vec![Item::Message {
                 role: "user".into(),
-                parts: vec![InputPart::Text(s.clone())],
+                parts: vec![InputPart::Text(s)],
             }])
         }
         Some(Value::Array(list)) => list,
@@ -119,8 +120,8 @@ pub fn items(input: Option<&Value>) -> Result<Vec<Item>, OpenAiError> {
             ))
         }
     };
-    let mut out = Vec::new();
-    for (i, v) in list.iter().enumerate() {
+    let mut out = Vec::with_capacity(list.len());
+    for (i, v) in list.into_iter().enumerate() {
         if let Some(item) = item(v, i)? {
             out.push(item);
         }
@@ -128,8 +129,16 @@ pub fn items(input: Option<&Value>) -> Result<Vec<Item>, OpenAiError> {
     Ok(out)
 }
 
-fn text_field<'a>(v: &'a Value, field: &str, i: usize) -> Result<&'a str, OpenAiError> {
-    v.get(field).and_then(Value::as_str).ok_or_else(|| {
+/// Field `field` of `v` as a string, moved out.
+fn take_str(v: &mut Value, field: &str) -> Option<String> {
+    match v.get_mut(field).map(Value::take) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn text_field(v: &mut Value, field: &str, i: usize) -> Result<String, OpenAiError> {
+    take_str(v, field).ok_or_else(|| {
         OpenAiError::invalid_param(
             &format!("input[{i}].{field}"),
             format!("{field} must be a string"),
@@ -138,9 +147,9 @@ fn text_field<'a>(v: &'a Value, field: &str, i: usize) -> Result<&'a str, OpenAi
 }
 
 /// An output given as a string, or as a list of `input_text`/`output_text` parts.
-fn output_text(v: &Value, i: usize) -> Result<String, OpenAiError> {
-    match v.get("output") {
-        Some(Value::String(s)) => Ok(s.clone()),
+fn output_text(v: &mut Value, i: usize) -> Result<String, OpenAiError> {
+    match v.get_mut("output").map(Value::take) {
+        Some(Value::String(s)) => Ok(s),
         Some(Value::Array(parts)) => Ok(parts
             .iter()
             .filter_map(|p| p.get("text").and_then(Value::as_str))
@@ -153,59 +162,49 @@ fn output_text(v: &Value, i: usize) -> Result<String, OpenAiError> {
     }
 }
 
-fn item(v: &Value, i: usize) -> Result<Option<Item>, OpenAiError> {
-    let kind = v.get("type").and_then(Value::as_str).unwrap_or("message");
-    Ok(Some(match kind {
+fn item(mut v: Value, i: usize) -> Result<Option<Item>, OpenAiError> {
+    let kind = take_str(&mut v, "type").unwrap_or_else(|| "message".into());
+    let v = &mut v;
+    Ok(Some(match kind.as_str() {
         "message" => Item::Message {
-            role: text_field(v, "role", i)?.to_string(),
-            parts: message_parts(v.get("content"), i)?,
+            role: text_field(v, "role", i)?,
+            parts: message_parts(v.get_mut("content").map(Value::take), i)?,
         },
         "function_call" => {
             let name = text_field(v, "name", i)?;
             let name = match v.get("namespace").and_then(Value::as_str) {
                 Some(ns) if !name.starts_with(&format!("{ns}.")) => format!("{ns}.{name}"),
-                _ => name.to_string(),
+                _ => name,
             };
             Item::FunctionCall {
-                call_id: text_field(v, "call_id", i)?.to_string(),
+                call_id: text_field(v, "call_id", i)?,
                 name,
-                arguments: v
-                    .get("arguments")
-                    .and_then(Value::as_str)
-                    .unwrap_or("{}")
-                    .to_string(),
+                arguments: take_str(v, "arguments").unwrap_or_else(|| "{}".into()),
             }
         }
         "function_call_output" => Item::FunctionCallOutput {
-            call_id: text_field(v, "call_id", i)?.to_string(),
+            call_id: text_field(v, "call_id", i)?,
             output: output_text(v, i)?,
         },
         "custom_tool_call" => Item::CustomToolCall {
-            call_id: text_field(v, "call_id", i)?.to_string(),
-            name: text_field(v, "name", i)?.to_string(),
-            input: v
-                .get("input")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
+            call_id: text_field(v, "call_id", i)?,
+            name: text_field(v, "name", i)?,
+            input: take_str(v, "input").unwrap_or_default(),
         },
         "custom_tool_call_output" => Item::CustomToolCallOutput {
-            call_id: text_field(v, "call_id", i)?.to_string(),
+            call_id: text_field(v, "call_id", i)?,
             output: output_text(v, i)?,
         },
         "reasoning" => Item::Reasoning {
-            encrypted_content: v
-                .get("encrypted_content")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            encrypted_content: take_str(v, "encrypted_content"),
         },
         _ => return Ok(None),
     }))
 }
 
-fn message_parts(content: Option<&Value>, i: usize) -> Result<Vec<InputPart>, OpenAiError> {
+fn message_parts(content: Option<Value>, i: usize) -> Result<Vec<InputPart>, OpenAiError> {
     let parts = match content {
-        Some(Value::String(s)) => return Ok(vec![InputPart::Text(s.clone())]),
+        Some(Value::String(s)) => return Ok(vec![InputPart::Text(s)]),
         Some(Value::Array(parts)) => parts,
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(_) => {
@@ -215,37 +214,34 @@ fn message_parts(content: Option<&Value>, i: usize) -> Result<Vec<InputPart>, Op
             ))
         }
     };
-    let mut out = Vec::new();
-    for (j, p) in parts.iter().enumerate() {
+    let mut out = Vec::with_capacity(parts.len());
+    for (j, mut p) in parts.into_iter().enumerate() {
         let at = |f: &str| format!("input[{i}].content[{j}].{f}");
-        match p.get("type").and_then(Value::as_str).unwrap_or("") {
+        let kind = take_str(&mut p, "type").unwrap_or_default();
+        match kind.as_str() {
             "input_text" | "output_text" | "text" | "refusal" => {
-                let text = p
-                    .get("text")
-                    .or_else(|| p.get("refusal"))
-                    .and_then(Value::as_str)
+                let text = take_str(&mut p, "text")
+                    .or_else(|| take_str(&mut p, "refusal"))
                     .ok_or_else(|| {
                         OpenAiError::invalid_param(&at("text"), "text must be a string")
                     })?;
-                out.push(InputPart::Text(text.to_string()));
+                out.push(InputPart::Text(text));
             }
             "input_image" => {
-                let url = p.get("image_url").and_then(Value::as_str).ok_or_else(|| {
+                let url = take_str(&mut p, "image_url").ok_or_else(|| {
                     OpenAiError::invalid_param(
                         &at("image_url"),
                         "an input_image needs an image_url (file ids are OpenAI's, not Gemini's)",
                     )
                 })?;
                 out.push(InputPart::Media {
-                    url: url.to_string(),
+                    url,
                     filename: None,
                 });
             }
             "input_file" => {
-                let url = p
-                    .get("file_data")
-                    .or_else(|| p.get("file_url"))
-                    .and_then(Value::as_str)
+                let url = take_str(&mut p, "file_data")
+                    .or_else(|| take_str(&mut p, "file_url"))
                     .ok_or_else(|| {
                         OpenAiError::invalid_param(
                             &at("file_data"),
@@ -253,11 +249,8 @@ fn message_parts(content: Option<&Value>, i: usize) -> Result<Vec<InputPart>, Op
                         )
                     })?;
                 out.push(InputPart::Media {
-                    url: url.to_string(),
-                    filename: p
-                        .get("filename")
-                        .and_then(Value::as_str)
-                        .map(str::to_string),
+                    url,
+                    filename: take_str(&mut p, "filename"),
                 });
             }
             _ => {}
@@ -287,16 +280,16 @@ pub enum ToolDef {
 }
 
 /// The tools of the request; kinds the gateway does not serve are left out.
-pub fn tools(tools: Option<&[Value]>) -> Result<Vec<ToolDef>, OpenAiError> {
+pub fn tools(tools: Option<Vec<Value>>) -> Result<Vec<ToolDef>, OpenAiError> {
     let mut out = Vec::new();
-    for (i, t) in tools.unwrap_or_default().iter().enumerate() {
-        tool(t, None, &format!("tools[{i}]"), &mut out)?;
+    for (i, mut t) in tools.unwrap_or_default().into_iter().enumerate() {
+        tool(&mut t, None, &format!("tools[{i}]"), &mut out)?;
     }
     Ok(out)
 }
 
 fn tool(
-    t: &Value,
+    t: &mut Value,
     namespace: Option<&str>,
     at: &str,
     out: &mut Vec<ToolDef>,
@@ -314,17 +307,13 @@ fn tool(
             None => n.to_string(),
         })
     };
-    let description = t
-        .get("description")
-        .and_then(Value::as_str)
-        .filter(|d| !d.is_empty())
-        .map(str::to_string);
+    let description = take_str(t, "description").filter(|d| !d.is_empty());
     match t.get("type").and_then(Value::as_str).unwrap_or("") {
         "function" => out.push(ToolDef::Function {
             name: name(t)?,
             namespace: namespace.map(str::to_string),
             description,
-            parameters: t.get("parameters").cloned(),
+            parameters: t.get_mut("parameters").map(Value::take),
         }),
         "custom" => {
             let format = t.get("format").and_then(|f| {
@@ -340,14 +329,10 @@ fn tool(
         }
         "namespace" => {
             let ns = name(t)?;
-            for (j, inner) in t
-                .get("tools")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                tool(inner, Some(&ns), &format!("{at}.tools[{j}]"), out)?;
+            if let Some(Value::Array(inner)) = t.get_mut("tools") {
+                for (j, inner) in inner.iter_mut().enumerate() {
+                    tool(inner, Some(&ns), &format!("{at}.tools[{j}]"), out)?;
+                }
             }
         }
         "web_search" | "web_search_preview" => out.push(ToolDef::WebSearch),

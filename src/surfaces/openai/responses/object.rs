@@ -1,0 +1,202 @@
+//! The Responses API's `response` object and its stream events as typed, borrowed values: a
+//! stream writes the whole object three times (`response.created`, `response.in_progress`,
+//! `response.completed`), so it is serialized straight from the builder's state, with no JSON
+//! tree built in between.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::upstream::wire::UsageMetadata;
+
+/// One stream event: its `type` and `sequence_number`, then its own fields.
+#[derive(Serialize)]
+pub struct Event<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub sequence_number: u64,
+    #[serde(flatten)]
+    pub data: T,
+}
+
+/// `{"response": …}`, the payload of the events that carry the whole response.
+#[derive(Serialize)]
+pub struct WithResponse<'a> {
+    pub response: ResponseObject<'a>,
+}
+
+/// The `response` object.
+#[derive(Serialize)]
+pub struct ResponseObject<'a> {
+    pub id: &'a str,
+    pub object: &'static str,
+    pub created_at: i64,
+    pub status: &'a str,
+    pub error: Option<ErrorObject<'a>>,
+    pub incomplete_details: Option<Incomplete>,
+    pub instructions: (),
+    pub max_output_tokens: Option<u32>,
+    pub model: &'a str,
+    pub output: &'a [Value],
+    pub parallel_tool_calls: bool,
+    pub previous_response_id: (),
+    pub reasoning: &'a Value,
+    pub store: bool,
+    pub temperature: Option<f64>,
+    pub text: TextFormat,
+    pub tool_choice: &'a Value,
+    pub tools: [(); 0],
+    pub top_p: Option<f64>,
+    pub truncation: &'static str,
+    pub usage: Option<Usage>,
+    pub user: (),
+    pub metadata: Empty,
+}
+
+#[derive(Serialize)]
+pub struct ErrorObject<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct Incomplete {
+    pub reason: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct TextFormat {
+    pub format: Kind,
+}
+
+#[derive(Serialize)]
+pub struct Kind {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct Empty {}
+
+/// Token counts in the Responses API's terms: thoughts are part of the output.
+#[derive(Serialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub input_tokens_details: CachedTokens,
+    pub output_tokens: u64,
+    pub output_tokens_details: ReasoningTokens,
+    pub total_tokens: u64,
+}
+
+#[derive(Serialize)]
+pub struct CachedTokens {
+    pub cached_tokens: u64,
+}
+
+#[derive(Serialize)]
+pub struct ReasoningTokens {
+    pub reasoning_tokens: u64,
+}
+
+impl Usage {
+    pub fn from_gemini(u: &UsageMetadata) -> Usage {
+        let input = u.prompt_token_count.unwrap_or(0) + u.tool_use_prompt_token_count.unwrap_or(0);
+        let reasoning = u.thoughts_token_count.unwrap_or(0);
+        let output = u.candidates_token_count.unwrap_or(0) + reasoning;
+        Usage {
+            input_tokens: input,
+            input_tokens_details: CachedTokens {
+                cached_tokens: u.cached_content_token_count.unwrap_or(0),
+            },
+            output_tokens: output,
+            output_tokens_details: ReasoningTokens {
+                reasoning_tokens: reasoning,
+            },
+            total_tokens: input + output,
+        }
+    }
+}
+
+/// Where in an item an event points: its content part, or its summary part.
+#[derive(Clone, Copy)]
+pub enum At {
+    Content,
+    Summary,
+}
+
+/// The `…delta` events: text added to an item's part.
+#[derive(Serialize)]
+pub struct Delta<'a> {
+    pub item_id: &'a str,
+    pub output_index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_index: Option<u32>,
+    pub delta: &'a str,
+}
+
+/// The `…text.done` events: a part's whole text.
+#[derive(Serialize)]
+pub struct TextDone<'a> {
+    pub item_id: &'a str,
+    pub output_index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_index: Option<u32>,
+    pub text: &'a str,
+}
+
+/// The `…part.added` / `…part.done` events.
+#[derive(Serialize)]
+pub struct PartEvent<'a> {
+    pub item_id: &'a str,
+    pub output_index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_index: Option<u32>,
+    pub part: TextPart<'a>,
+}
+
+/// An `output_text` or `summary_text` part.
+#[derive(Serialize)]
+pub struct TextPart<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<[(); 0]>,
+}
+
+impl<'a> TextPart<'a> {
+    pub fn of(at: At, text: &'a str) -> TextPart<'a> {
+        match at {
+            At::Content => TextPart {
+                kind: "output_text",
+                text,
+                annotations: Some([]),
+            },
+            At::Summary => TextPart {
+                kind: "summary_text",
+                text,
+                annotations: None,
+            },
+        }
+    }
+}
+
+/// `(content_index, summary_index)` for `at`: the first part of either.
+pub fn indexes(at: At) -> (Option<u32>, Option<u32>) {
+    match at {
+        At::Content => (Some(0), None),
+        At::Summary => (None, Some(0)),
+    }
+}
+
+/// The `output_item.added` / `.done` events.
+#[derive(Serialize)]
+pub struct ItemEvent<I: Serialize> {
+    pub output_index: usize,
+    pub item: I,
+}
