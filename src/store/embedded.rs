@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableTable, TableDefinition};
 
-use super::{Change, CounterDelta, EmbeddedFault, Membership, StoreError, StoredKey, StoredState};
+use super::{
+    Change, CounterDelta, DailyCount, EmbeddedFault, Membership, StoreError, StoredKey,
+    StoredQuota, StoredState,
+};
 use crate::secret::ApiKey;
 
 /// key id → `reason|since`.
@@ -94,6 +97,25 @@ impl EmbeddedStore {
         tokio::task::spawn_blocking(move || work(&me))
             .await
             .map_err(|e| self.fault(EmbeddedFault::Worker(e)))?
+    }
+
+    /// Keeps today's counts (see `embedded_quota::flush_daily`).
+    pub async fn flush_daily(&self, counts: Vec<DailyCount>) -> Result<(), StoreError> {
+        self.blocking(move |s| {
+            let txn = s.db.begin_write().map_err(|e| s.err(e))?;
+            super::embedded_quota::flush_daily(&txn, &counts).map_err(|e| s.err(*e))?;
+            txn.commit().map_err(|e| s.err(e))
+        })
+        .await
+    }
+
+    /// Everything stored about quotas.
+    pub async fn load_quota(&self) -> Result<StoredQuota, StoreError> {
+        self.blocking(|s| {
+            let txn = s.db.begin_read().map_err(|e| s.err(e))?;
+            super::embedded_quota::load(&txn).map_err(|e| s.err(*e))
+        })
+        .await
     }
 
     /// Commits one state change durably.
@@ -309,6 +331,7 @@ fn parse_stats(v: &str) -> (u64, u64, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream::classify::QuotaKind;
 
     #[tokio::test]
     async fn changes_survive_reopening_and_follow_the_merge_rules() {
@@ -480,5 +503,47 @@ mod tests {
         std::fs::write(dir.path().join("pool.redb"), vec![0x5a; 4096]).unwrap();
         let err = EmbeddedStore::open(dir.path()).unwrap_err().to_string();
         assert!(err.contains("pool.redb"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn learned_groups_limits_and_todays_counts_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        store
+            .apply_all(vec![
+                Change::Group {
+                    key_id: "k1".into(),
+                    group: "~k0".into(),
+                },
+                Change::Limit {
+                    group: "~k0".into(),
+                    model: "m".into(),
+                    kind: QuotaKind::RequestsPerMinute,
+                    value: 4,
+                },
+            ])
+            .await
+            .unwrap();
+        let count = |day_ends, count| DailyCount {
+            group: "~k0".into(),
+            model: "m".into(),
+            day_ends,
+            count,
+        };
+        store.flush_daily(vec![count(100, 7)]).await.unwrap();
+        store.flush_daily(vec![count(100, 5)]).await.unwrap();
+        drop(store);
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let q = store.load_quota().await.unwrap();
+        assert_eq!(q.groups, [("k1".to_string(), "~k0".to_string())]);
+        assert_eq!(q.limits.len(), 1);
+        assert_eq!(q.limits[0].value, 4);
+        assert_eq!(q.daily, [count(100, 7)], "the larger count of a day stays");
+        store.flush_daily(vec![count(200, 1)]).await.unwrap();
+        assert_eq!(
+            store.load_quota().await.unwrap().daily,
+            [count(200, 1)],
+            "a new day"
+        );
     }
 }
