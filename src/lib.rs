@@ -13,6 +13,8 @@ pub mod dispatch;
 pub mod pool;
 pub mod secret;
 pub mod server;
+#[cfg(test)]
+mod snapshot;
 pub mod store;
 pub mod surfaces;
 pub mod telemetry;

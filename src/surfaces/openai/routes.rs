@@ -168,21 +168,49 @@ fn answered<T: IntoResponse>(
     }
 }
 
-/// A stream through the relay, or the error that stopped it before commit.
-async fn relay<T: Translate>(
-    app: &OpenAi,
+/// A translated Gemini request on its route, ready for dispatch.
+struct Generate {
     route: Route,
     model: String,
-    req: UpstreamRequest,
-    translator: T,
-) -> Response {
-    match app
-        .dispatcher
-        .stream_with_deadline(route, req, COMMIT_AFTER)
-        .await
-    {
-        Ok(start) => Relay::new(translator, model, start).into_response(),
-        Err(e) => OpenAiError::from_dispatch(&model, e).into_response(),
+    json: Vec<u8>,
+}
+
+impl Generate {
+    /// `streamGenerateContent` through the relay and `translator`, or the error that stopped it
+    /// before commit.
+    async fn stream<T: Translate>(&self, app: &OpenAi, translator: T) -> Response {
+        let path = format!(
+            "/v1beta/models/{}:streamGenerateContent?alt=sse",
+            self.model
+        );
+        let req = post_request(path, self.json.clone());
+        match app
+            .dispatcher
+            .stream_with_deadline(self.route.clone(), req, COMMIT_AFTER)
+            .await
+        {
+            Ok(start) => Relay::new(translator, self.model.clone(), start).into_response(),
+            Err(e) => OpenAiError::from_dispatch(&self.model, e).into_response(),
+        }
+    }
+
+    /// `generateContent`, its answer translated by `translate` inside dispatch's check (an
+    /// unusable answer is retried on another key).
+    async fn unary<T: serde::Serialize>(
+        &self,
+        app: &OpenAi,
+        translate: impl Fn(&GenerateContentResponse) -> Result<T, OpenAiError>,
+    ) -> Response {
+        let path = format!("/v1beta/models/{}:generateContent", self.model);
+        let req = post_request(path, self.json.clone());
+        let result = app
+            .dispatcher
+            .unary_checked(&self.route, &req, |answer| {
+                let translated = gemini_answer(&answer.body).and_then(|r| translate(&r));
+                judged(&self.model, translated.map(axum::Json))
+            })
+            .await;
+        answered(&self.model, result)
     }
 }
 
@@ -213,9 +241,10 @@ async fn chat(
         req.user.as_deref(),
         &headers,
     ));
+    let g = Generate { route, model, json };
     let answering = Answering {
         client_model: &req.model,
-        gemini_model: &model,
+        gemini_model: &g.model,
         parallel: req.parallel_tool_calls.unwrap_or(true),
         created: now_secs(),
     };
@@ -225,27 +254,11 @@ async fn chat(
             .as_ref()
             .and_then(|o| o.include_usage)
             .unwrap_or(false);
-        let path = format!("/v1beta/models/{model}:streamGenerateContent?alt=sse");
-        let translator = ChatStream::new(answering, include_usage);
-        return relay(
-            &app,
-            route,
-            model.clone(),
-            post_request(path, json),
-            translator,
-        )
-        .await;
+        return g
+            .stream(&app, ChatStream::new(answering, include_usage))
+            .await;
     }
-    let path = format!("/v1beta/models/{model}:generateContent");
-    let req = post_request(path, json);
-    let result = app
-        .dispatcher
-        .unary_checked(&route, &req, |answer| {
-            let translated = gemini_answer(&answer.body).and_then(|r| completion(&r, answering));
-            judged(&model, translated.map(axum::Json))
-        })
-        .await;
-    answered(&model, result)
+    g.unary(&app, |r| completion(r, answering)).await
 }
 
 async fn responses(
@@ -293,32 +306,16 @@ async fn responses(
         top_p: req.top_p,
         kinds,
     };
+    let g = Generate { route, model, json };
     if req.stream.unwrap_or(false) {
-        let path = format!("/v1beta/models/{model}:streamGenerateContent?alt=sse");
-        let translator = ResponseBuilder::new(echo, true);
-        return relay(
-            &app,
-            route,
-            model.clone(),
-            post_request(path, json),
-            translator,
-        )
-        .await;
+        return g.stream(&app, ResponseBuilder::new(echo, true)).await;
     }
-    let path = format!("/v1beta/models/{model}:generateContent");
-    let req = post_request(path, json);
-    let result = app
-        .dispatcher
-        .unary_checked(&route, &req, |answer| {
-            let translated = gemini_answer(&answer.body).and_then(|r| {
-                let mut builder = ResponseBuilder::new(echo.clone(), false);
-                builder.chunk(&r, &mut Vec::new());
-                builder.finish_object()
-            });
-            judged(&model, translated.map(axum::Json))
-        })
-        .await;
-    answered(&model, result)
+    g.unary(&app, |r| {
+        let mut builder = ResponseBuilder::new(echo.clone(), false);
+        builder.chunk(r, &mut Vec::new());
+        builder.finish_object()
+    })
+    .await
 }
 
 /// The gateway keeps no responses: asking it to is a 400 that says so.

@@ -46,18 +46,8 @@ fn invalid(body: &str) -> String {
     err.to_string()
 }
 
-/// Compare with `tests/fixtures/anthropic/expected/<name>`; `UPDATE_SNAPSHOTS=1` rewrites it.
 fn snapshot(name: &str, actual: &Value) {
-    let path = format!(
-        "{}/tests/fixtures/anthropic/expected/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let pretty = serde_json::to_string_pretty(actual).unwrap() + "\n";
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, &pretty).unwrap();
-    }
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(actual, &expected, "snapshot {name} differs");
+    crate::snapshot::assert_snapshot("anthropic", name, actual);
 }
 
 fn resolve_model_for_test(client: &str) -> String {

@@ -123,39 +123,35 @@ pub enum At {
     Summary,
 }
 
-/// The `…delta` events: text added to an item's part.
+/// The events about one part of an item (its content part or its summary part): where it is,
+/// then the event's own field (`delta`, `text` or `part`).
 #[derive(Serialize)]
-pub struct Delta<'a> {
+pub struct PartEvent<'a, T: Serialize> {
     pub item_id: &'a str,
     pub output_index: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_index: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary_index: Option<u32>,
+    #[serde(flatten)]
+    pub payload: T,
+}
+
+/// `…delta`: the text added.
+#[derive(Serialize)]
+pub struct Delta<'a> {
     pub delta: &'a str,
 }
 
-/// The `…text.done` events: a part's whole text.
+/// `…text.done`: the part's whole text.
 #[derive(Serialize)]
-pub struct TextDone<'a> {
-    pub item_id: &'a str,
-    pub output_index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content_index: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub summary_index: Option<u32>,
+pub struct Text<'a> {
     pub text: &'a str,
 }
 
-/// The `…part.added` / `…part.done` events.
+/// `…part.added` / `…part.done`: the part itself.
 #[derive(Serialize)]
-pub struct PartEvent<'a> {
-    pub item_id: &'a str,
-    pub output_index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content_index: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub summary_index: Option<u32>,
+pub struct PartField<'a> {
     pub part: TextPart<'a>,
 }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::object::{
     indexes, At, Delta, Empty, ErrorObject, Event, Incomplete, ItemEvent, Kind, PartEvent,
-    ResponseObject, TextDone, TextFormat, TextPart, Usage, WithResponse,
+    PartField, ResponseObject, Text, TextFormat, TextPart, Usage, WithResponse,
 };
 use super::request::{ToolKinds, CUSTOM_INPUT};
 use crate::surfaces::openai::chat::response::family_of;
@@ -204,9 +204,26 @@ impl ResponseBuilder {
         self.output.push(item);
     }
 
+    /// An event about part `at` of item `id`.
+    fn part_event<T: Serialize>(
+        &mut self,
+        out: &mut Vec<u8>,
+        kind: &str,
+        (at, id, index): (At, &str, usize),
+        payload: T,
+    ) {
+        let (content_index, summary_index) = indexes(at);
+        self.event(out, kind, || PartEvent {
+            item_id: id,
+            output_index: index,
+            content_index,
+            summary_index,
+            payload,
+        });
+    }
+
     /// The events that close a text part: its whole text, then the part.
     fn text_done(&mut self, out: &mut Vec<u8>, at: At, id: &str, index: usize, text: &str) {
-        let (content_index, summary_index) = indexes(at);
         let (done, part_done) = match at {
             At::Content => ("response.output_text.done", "response.content_part.done"),
             At::Summary => (
@@ -214,51 +231,28 @@ impl ResponseBuilder {
                 "response.reasoning_summary_part.done",
             ),
         };
-        self.event(out, done, || TextDone {
-            item_id: id,
-            output_index: index,
-            content_index,
-            summary_index,
-            text,
-        });
-        self.event(out, part_done, || PartEvent {
-            item_id: id,
-            output_index: index,
-            content_index,
-            summary_index,
-            part: TextPart::of(at, text),
-        });
+        self.part_event(out, done, (at, id, index), Text { text });
+        let part = TextPart::of(at, text);
+        self.part_event(out, part_done, (at, id, index), PartField { part });
     }
 
-    /// A text part opens (empty), or text is added to it.
+    /// A text part opens, empty.
     fn part_added(&mut self, out: &mut Vec<u8>, at: At, id: &str, index: usize) {
-        let (content_index, summary_index) = indexes(at);
         let kind = match at {
             At::Content => "response.content_part.added",
             At::Summary => "response.reasoning_summary_part.added",
         };
-        self.event(out, kind, || PartEvent {
-            item_id: id,
-            output_index: index,
-            content_index,
-            summary_index,
-            part: TextPart::of(at, ""),
-        });
+        let part = TextPart::of(at, "");
+        self.part_event(out, kind, (at, id, index), PartField { part });
     }
 
+    /// Text added to a part.
     fn delta(&mut self, out: &mut Vec<u8>, at: At, id: &str, index: usize, delta: &str) {
-        let (content_index, summary_index) = indexes(at);
         let kind = match at {
             At::Content => "response.output_text.delta",
             At::Summary => "response.reasoning_summary_text.delta",
         };
-        self.event(out, kind, || Delta {
-            item_id: id,
-            output_index: index,
-            content_index,
-            summary_index,
-            delta,
-        });
+        self.part_event(out, kind, (at, id, index), Delta { delta });
     }
 
     fn thought(&mut self, text: &str, out: &mut Vec<u8>) {

@@ -30,18 +30,8 @@ fn gemini(body: Value, model: &str) -> Value {
     translate(&body, model).unwrap().0
 }
 
-/// Compare with `tests/fixtures/openai/expected/<name>`; `UPDATE_SNAPSHOTS=1` rewrites it.
 fn snapshot(name: &str, actual: &Value) {
-    let path = format!(
-        "{}/tests/fixtures/openai/expected/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let pretty = serde_json::to_string_pretty(actual).unwrap() + "\n";
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, &pretty).unwrap();
-    }
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(actual, &expected, "snapshot {name} differs");
+    crate::snapshot::assert_snapshot("openai", name, actual);
 }
 
 fn fixture(raw: &str) -> Value {
