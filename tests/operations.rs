@@ -86,6 +86,101 @@ async fn a_dotenv_file_is_read_and_the_environment_wins() {
     );
 }
 
+/// The seed proxy's `.env`, as its users have it: quoted values, inline comments, its variable
+/// names and `LOG_LEVEL=WARNING`.
+fn seed_dotenv(keys: &[String], base_url: &str, host: &str) -> String {
+    format!(
+        "# Gemini API keys, comma separated\n\
+         GEMINI_API_KEY=\"{}\"  # the pool\n\
+         BIG_MODEL=\"gemini-2.5-pro\" # sonnet and opus\n\
+         SMALL_MODEL=gemini-2.5-flash\n\
+         HOST=\"{host}\"\n\
+         PORT=0\n\
+         LOG_LEVEL=\"WARNING\"\n\
+         MAX_TOKENS_LIMIT=8192\n\
+         REQUEST_TIMEOUT=90\n\
+         KEY_COOLDOWN_MINUTES=5\n\
+         GEMINI_BASE_URL={base_url}\n",
+        keys.join(",")
+    )
+}
+
+#[tokio::test]
+async fn the_seed_proxys_dotenv_starts_the_gateway_unchanged() {
+    let mock = MockGemini::start().await.unwrap();
+    let ks = keys(2);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        seed_dotenv(&ks, &mock.base_url(), "127.0.0.1"),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gemini-gateway"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("STATE_PATH", dir.path().join("state"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let below_warning = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok);
+        let listening = lines.by_ref().find(|l| l.contains("listening on"));
+        let _ = tx.send(listening);
+        // WARNING level: nothing below a warning is logged afterwards.
+        lines
+            .filter(|l| l.contains(" INFO ") || l.contains(" DEBUG "))
+            .count()
+    });
+    let line = rx
+        .await
+        .unwrap()
+        .expect("the gateway started on the seed's .env");
+    let url = line.rsplit(' ').next().unwrap().to_string();
+    let r = client()
+        .post(format!("{url}/v1/messages"))
+        .json(
+            &serde_json::json!({"model": "claude-sonnet-4-5", "max_tokens": 100000,
+            "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let sent = model_calls(&mock);
+    assert_eq!(
+        sent[0].model.as_deref(),
+        Some("gemini-2.5-pro"),
+        "BIG_MODEL read"
+    );
+    let config = &sent[0].body.as_ref().unwrap()["generationConfig"];
+    assert_eq!(config["maxOutputTokens"], 8192, "MAX_TOKENS_LIMIT read");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(below_warning.join().unwrap(), 0, "LOG_LEVEL=WARNING read");
+    // The same file with the seed's HOST=0.0.0.0 stops with one line saying what to set.
+    std::fs::write(
+        dir.path().join(".env"),
+        seed_dotenv(&ks, &mock.base_url(), "0.0.0.0"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gemini-gateway"))
+        .current_dir(dir.path())
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("GATEWAY_API_KEYS") && err.contains("ALLOW_UNAUTHENTICATED"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn the_client_credential_is_never_forwarded_and_the_pool_key_travels_only_in_the_header() {
     let Scenario { mock, keys: ks, gw } = Scenario::keys(1).start().await;

@@ -98,7 +98,7 @@ impl ModelInfo {
 const MILLION: u32 = 1_048_576;
 
 /// Every model the mock knows, in the order `models.list` returns them.
-pub static CATALOG: [ModelInfo; 8] = [
+pub static CATALOG: [ModelInfo; 10] = [
     ModelInfo {
         id: "gemini-2.5-pro",
         version: "2.5",
@@ -176,6 +176,31 @@ pub static CATALOG: [ModelInfo; 8] = [
         version: "3-flash-preview-12-2025",
         display_name: "Gemini 3 Flash Preview",
         description: "Gemini 3 Flash Preview",
+        output_limit: 65_536,
+        input_limit: MILLION,
+        thinking: Thinking::Always,
+        budget_range: (1, 24_576),
+        top_k: 64,
+        generates: true,
+    },
+    // The models Gemini CLI 0.61 routes to by default (its classifier, then the answer).
+    ModelInfo {
+        id: "gemini-3.5-flash-lite",
+        version: "3.5-flash-lite",
+        display_name: "Gemini 3.5 Flash-Lite",
+        description: "Gemini 3.5 Flash-Lite",
+        output_limit: 65_536,
+        input_limit: MILLION,
+        thinking: Thinking::Always,
+        budget_range: (1, 24_576),
+        top_k: 64,
+        generates: true,
+    },
+    ModelInfo {
+        id: "gemini-3.8-flash",
+        version: "3.8-flash",
+        display_name: "Gemini 3.8 Flash",
+        description: "Gemini 3.8 Flash",
         output_limit: 65_536,
         input_limit: MILLION,
         thinking: Thinking::Always,

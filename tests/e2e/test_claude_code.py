@@ -6,47 +6,25 @@ The CLI comes from `npm install` in tests/e2e/claude-code (scripts/test does it)
 overrides its path. Without it these tests are skipped locally, but fail under CI.
 """
 
-import base64
-import http.client
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import urllib.request
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from agents import (CLAUDE_BIN, CLAUDE_INSTALL, RecordingProxy, assert_real_signature, generate_calls,
+                    require_cli)
 from conftest import KEYS
 
-HERE = Path(__file__).resolve().parent
-CLAUDE_BIN = os.environ.get(
-    "CLAUDE_BIN",
-    str(HERE / "claude-code" / "node_modules" / "@anthropic-ai" / "claude-code-linux-x64" / "claude"),
-)
 PROMPT = "Please run `echo gateway-e2e-ok` with Bash"
-SENTINEL = "skip_thought_signature_validator"
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-              "proxy-connection", "content-length", "host"}
-
-
-def _in_ci():
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 @pytest.fixture(scope="module")
 def claude():
-    if os.path.isfile(CLAUDE_BIN) and os.access(CLAUDE_BIN, os.X_OK):
-        return CLAUDE_BIN
-    reason = (f"Claude Code CLI not found at {CLAUDE_BIN}: run `npm install --no-audit --no-fund` "
-              "in tests/e2e/claude-code (scripts/test does it)")
-    if _in_ci():
-        pytest.fail(reason + " (CI is set: a missing CLI is a failure, not a skip)")
-    pytest.skip(reason)
+    return require_cli(CLAUDE_BIN, "Claude Code CLI", CLAUDE_INSTALL)
 
 
 def run_claude(claude, base_url, gateway, prompt=PROMPT):
@@ -89,10 +67,6 @@ def run_claude(claude, base_url, gateway, prompt=PROMPT):
     return result
 
 
-def generate_calls(mock):
-    return [r for r in mock.requests() if r["action"] in ("generateContent", "streamGenerateContent")]
-
-
 def bash_answers(mock):
     """Upstream calls whose last turn answers a Bash function call."""
     out = []
@@ -132,79 +106,7 @@ def test_claude_code_on_gemini3_replays_thought_signatures(claude, gateway_gemin
     replayed_call = assert_tool_round_trip_upstream(mock, "gemini-3-pro-preview")
     # Gemini 3 rejects a replayed call without its signature (the mock too, with a 400 that would
     # have failed the run); the gateway must replay the issued one, not the "skip" sentinel.
-    signature = replayed_call.get("thoughtSignature")
-    assert signature, f"the replayed functionCall carries no thoughtSignature: {replayed_call}"
-    assert signature != SENTINEL
-    assert base64.b64decode(signature, validate=False) != SENTINEL.encode()
-
-
-class RecordingProxy:
-    """A transparent HTTP/1.1 proxy in front of the gateway that records each request's method,
-    path and headers, and relays answers (SSE included) chunk by chunk."""
-
-    def __init__(self, target):
-        self.seen = []
-        target = urlsplit(target)
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _body(self):
-                if self.headers.get("transfer-encoding", "").lower() == "chunked":
-                    data = b""
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            return data
-                        data += self.rfile.read(size)
-                        self.rfile.readline()
-                return self.rfile.read(int(self.headers.get("content-length") or 0))
-
-            def _relay(self):
-                body = self._body()
-                outer.seen.append({"method": self.command, "path": self.path,
-                                   "headers": {k.lower(): v for k, v in self.headers.items()}})
-                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-                headers["content-length"] = str(len(body))
-                upstream.request(self.command, self.path, body=body, headers=headers)
-                resp = upstream.getresponse()
-                self.send_response(resp.status, resp.reason)
-                for k, v in resp.getheaders():
-                    if k.lower() not in HOP_BY_HOP:
-                        self.send_header(k, v)
-                self.send_header("transfer-encoding", "chunked")
-                self.end_headers()
-                while True:
-                    data = resp.read1(65536)
-                    if not data:
-                        break
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-                self.wfile.flush()
-                upstream.close()
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+    assert_real_signature(replayed_call)
 
 
 def _sessionless_keys(gateway, mock, n=3):

@@ -6,50 +6,27 @@ The CLI comes from `npm install` in tests/e2e/codex; CODEX_BIN overrides the pat
 binary. Without it these tests are skipped locally, but fail under CI.
 """
 
-import base64
-import http.client
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from agents import (CODEX_BIN, CODEX_INSTALL, OFFLINE, RecordingProxy, assert_real_signature,
+                    generate_calls, require_cli)
 from conftest import KEYS
 
-HERE = Path(__file__).resolve().parent
-CODEX_BIN = os.environ.get(
-    "CODEX_BIN",
-    str(HERE / "codex" / "node_modules" / "@openai" / "codex-linux-x64" / "vendor"
-        / "x86_64-unknown-linux-musl" / "bin" / "codex"),
-)
 PROMPT = "Please run `echo gateway-e2e-ok` with the shell tool and report what it printed"
 COMMAND = "echo gateway-e2e-ok"
-SENTINEL = "skip_thought_signature_validator"
-# Keeps Codex from calling hosts outside this machine (analytics, plugin and app catalogues).
-OFFLINE = ["-c", "analytics.enabled=false", "--disable", "plugins", "--disable", "remote_plugin",
-           "--disable", "apps"]
-
-
-def _in_ci():
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 @pytest.fixture(scope="module")
 def codex():
-    if os.path.isfile(CODEX_BIN) and os.access(CODEX_BIN, os.X_OK):
-        return CODEX_BIN
-    reason = (f"Codex CLI not found at {CODEX_BIN}: run `npm install --no-audit --no-fund` "
-              "in tests/e2e/codex")
-    if _in_ci():
-        pytest.fail(reason + " (CI is set: a missing CLI is a failure, not a skip)")
-    pytest.skip(reason)
+    return require_cli(CODEX_BIN, "Codex CLI", CODEX_INSTALL)
 
 
 def _config(base_url, provider_extra=""):
@@ -114,10 +91,6 @@ def run_codex(codex, base_url, gateway, mock, model, provider_extra=""):
     return Run(proc, time.monotonic() - started, gateway, mock)
 
 
-def generate_calls(mock):
-    return [r for r in mock.requests() if r["action"] in ("generateContent", "streamGenerateContent")]
-
-
 def assert_completed(run):
     assert run.returncode == 0, run.context()
     assert "gateway-e2e-ok" in run.stdout, run.context()
@@ -165,106 +138,7 @@ def test_codex_on_gemini3_replays_thought_signatures(codex, gateway, mock):
     replayed_call = assert_tool_round_trip_upstream(run, "gemini-3-pro-preview")
     # Codex keeps no Gemini signatures: the gateway has to bring the issued one back (through the
     # reasoning item's encrypted_content or its own memory), not the "skip" sentinel.
-    signature = replayed_call.get("thoughtSignature")
-    assert signature, f"the replayed functionCall carries no thoughtSignature: {replayed_call}"
-    assert signature != SENTINEL
-    assert base64.b64decode(signature, validate=False) != SENTINEL.encode()
-
-
-class RecordingProxy:
-    """An HTTP/1.1 proxy in front of the gateway that records each request's method, path and
-    headers and the status it got, and relays answers (SSE included) chunk by chunk. A WebSocket
-    handshake is relayed with its Upgrade headers (a 101 answer is not relayed further)."""
-
-    HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-                  "proxy-connection", "content-length", "host"}
-
-    def __init__(self, target):
-        self.seen = []
-        target = urlsplit(target)
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _body(self):
-                if self.headers.get("transfer-encoding", "").lower() == "chunked":
-                    data = b""
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            return data
-                        data += self.rfile.read(size)
-                        self.rfile.readline()
-                return self.rfile.read(int(self.headers.get("content-length") or 0))
-
-            def _relay(self):
-                body = self._body()
-                record = {"method": self.command, "path": self.path, "status": None,
-                          "headers": {k.lower(): v for k, v in self.headers.items()}}
-                outer.seen.append(record)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in outer.HOP_BY_HOP}
-                upgrade = self.headers.get("upgrade")
-                if upgrade:
-                    headers["Connection"] = "Upgrade"
-                    headers["Upgrade"] = upgrade
-                if body or self.command in ("POST", "PUT"):
-                    headers["content-length"] = str(len(body))
-                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
-                try:
-                    upstream.request(self.command, self.path, body=body or None, headers=headers)
-                    resp = upstream.getresponse()
-                    record["status"] = resp.status
-                    if resp.status == 101:
-                        # Not a WebSocket relay: tell the client so instead of hanging.
-                        self.send_error(502, "the gateway accepted a WebSocket; this proxy cannot relay it")
-                        self.close_connection = True
-                        return
-                    self.send_response(resp.status, resp.reason)
-                    for k, v in resp.getheaders():
-                        if k.lower() not in outer.HOP_BY_HOP:
-                            self.send_header(k, v)
-                    length = resp.getheader("content-length")
-                    if length is not None:  # e.g. a refused handshake: relayed as it came
-                        self.send_header("content-length", length)
-                        self.end_headers()
-                        self.wfile.write(resp.read())
-                        self.wfile.flush()
-                        return
-                    self.send_header("transfer-encoding", "chunked")
-                    self.end_headers()
-                    while True:
-                        data = resp.read1(65536)
-                        if not data:
-                            break
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                        self.wfile.flush()
-                    self.wfile.write(b"0\r\n\r\n")
-                    self.wfile.flush()
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True  # the CLI hung up (e.g. after a failed handshake)
-                finally:
-                    upstream.close()
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+    assert_real_signature(replayed_call)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ The CLI comes from `npm install` in tests/e2e/gemini-cli; GEMINI_CLI_JS override
 bundle (run with `node`). Without it these tests are skipped locally, but fail under CI.
 """
 
-import base64
 import glob
 import json
 import os
@@ -19,35 +18,21 @@ from pathlib import Path
 
 import pytest
 
+from agents import GEMINI_CLI_JS, GEMINI_INSTALL, assert_real_signature, generate_calls, require_cli
 from conftest import KEYS
 
-HERE = Path(__file__).resolve().parent
-GEMINI_CLI_JS = os.environ.get(
-    "GEMINI_CLI_JS",
-    str(HERE / "gemini-cli" / "node_modules" / "@google" / "gemini-cli" / "bundle" / "gemini.js"),
-)
 PROMPT = "Please run `echo gateway-e2e-ok` with the shell tool and report what it printed"
 COMMAND = "echo gateway-e2e-ok"
-SENTINEL = "skip_thought_signature_validator"
 # API-key auth (without it headless mode exits 41, "Invalid auth method selected."), no telemetry.
 SETTINGS = {"security": {"auth": {"selectedType": "gemini-api-key"}},
             "privacy": {"usageStatisticsEnabled": False}}
 
 
-def _in_ci():
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture(scope="module")
 def gemini_cli():
-    node = shutil.which("node")
-    if node and os.path.isfile(GEMINI_CLI_JS):
-        return [node, GEMINI_CLI_JS]
-    reason = (f"Gemini CLI not runnable (node={node}, bundle {GEMINI_CLI_JS}): run "
-              "`npm install --no-audit --no-fund` in tests/e2e/gemini-cli")
-    if _in_ci():
-        pytest.fail(reason + " (CI is set: a missing CLI is a failure, not a skip)")
-    pytest.skip(reason)
+    bundle = require_cli(GEMINI_CLI_JS, "Gemini CLI bundle", GEMINI_INSTALL, executable=False)
+    node = require_cli(shutil.which("node"), "node", "the Gemini CLI runs on Node.js")
+    return [node, bundle]
 
 
 class Run:
@@ -105,10 +90,6 @@ def run_gemini(gemini_cli, base_url, gateway, mock, model):
     return Run(proc, time.monotonic() - started, reports, gateway, mock)
 
 
-def generate_calls(mock):
-    return [r for r in mock.requests() if r["action"] in ("generateContent", "streamGenerateContent")]
-
-
 def assert_completed(run):
     assert run.returncode == 0, run.context()
     assert "gateway-e2e-ok" in run.stdout, run.context()
@@ -148,15 +129,12 @@ def test_gemini_cli_runs_shell_command_through_the_gateway(gemini_cli, gateway, 
     assert_tool_round_trip_upstream(run, "gemini-2.5-flash")
 
 
-# Not gemini-3-pro-preview: Gemini CLI 0.61 resolves `-m gemini-3-pro-preview` to
-# gemini-3.1-pro-preview, a model the mock does not serve.
 def test_gemini_cli_on_gemini3_replays_thought_signatures(gemini_cli, gateway, mock):
-    run = run_gemini(gemini_cli, gateway.url, gateway, mock, "gemini-3-flash-preview")
+    run = run_gemini(gemini_cli, gateway.url, gateway, mock, "gemini-3-pro-preview")
     assert_completed(run)
-    replayed_call = assert_tool_round_trip_upstream(run, "gemini-3-flash-preview")
+    # Gemini CLI 0.61 resolves `-m gemini-3-pro-preview` to gemini-3.1-pro-preview: that is the
+    # model the gateway (and the mock) gets.
+    replayed_call = assert_tool_round_trip_upstream(run, "gemini-3.1-pro-preview")
     # The CLI sends back the signature it received, or the "skip" sentinel when none came: a
     # sentinel here means the gateway lost the signature on the way to the CLI.
-    signature = replayed_call.get("thoughtSignature")
-    assert signature, f"the replayed functionCall carries no thoughtSignature: {replayed_call}"
-    assert signature != SENTINEL
-    assert base64.b64decode(signature, validate=False) != SENTINEL.encode()
+    assert_real_signature(replayed_call)

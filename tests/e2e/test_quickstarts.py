@@ -1,0 +1,146 @@
+"""The README's quick starts, run as written: each block marked `<!-- quickstart:NAME -->` in
+README.md is taken from the README itself (only the port of `http://127.0.0.1:8082` is changed
+to the test gateway's), so the README and what works cannot drift apart.
+
+Shell blocks run under `bash` in an empty HOME and working folder. The agent CLIs they name
+(`claude`, `codex`, `gemini`) are small wrappers around the pinned real CLIs that add only what a
+headless test needs (a prompt, non-interactive flags, no telemetry); the variables, files and
+model names are the README's. Python blocks run in the test venv with the pinned SDKs.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from agents import (CLAUDE_BIN, CLAUDE_INSTALL, CODEX_BIN, CODEX_INSTALL, GEMINI_CLI_JS, GEMINI_INSTALL,
+                    OFFLINE, generate_calls, require_cli)
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+README_URL = "http://127.0.0.1:8082"
+PROMPT = "Please run `echo quickstart-ok` with the shell tool and report what it printed"
+
+
+def block(name):
+    """The fenced block after `<!-- quickstart:NAME -->` in the README."""
+    text = README.read_text()
+    m = re.search(r"<!-- quickstart:" + re.escape(name) + r" -->\s*```[a-z]*\n(.*?)```", text, re.S)
+    assert m, f"README.md has no quickstart:{name} block"
+    return m.group(1)
+
+
+def with_gateway(text, gateway):
+    assert README_URL in text, text
+    return text.replace(README_URL, gateway.url)
+
+
+def wrappers(root):
+    """A bin folder whose `claude`, `codex` and `gemini` run the pinned CLIs headless."""
+    bin_dir = Path(root, "bin")
+    bin_dir.mkdir()
+    scripts = {
+        "claude": f'exec "{CLAUDE_BIN}" "$@" -p "$QUICKSTART_PROMPT" --allowedTools Bash --output-format json',
+        "codex": (f'exec "{CODEX_BIN}" exec {" ".join(OFFLINE)} -c check_for_update_on_startup=false '
+                  '--dangerously-bypass-approvals-and-sandbox --skip-git-repo-check "$@" "$QUICKSTART_PROMPT" < /dev/null'),
+        "gemini": f'exec node "{GEMINI_CLI_JS}" --yolo --skip-trust "$@" -p "$QUICKSTART_PROMPT" < /dev/null',
+    }
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text("#!/bin/sh\n" + body + "\n")
+        path.chmod(0o755)
+    return bin_dir
+
+
+def run_shell(script, gateway, files=None):
+    """Runs `script` under bash in a fresh HOME (with `files` written into it first)."""
+    root = tempfile.mkdtemp(prefix="quickstart-")
+    home, work = Path(root, "home"), Path(root, "work")
+    home.mkdir()
+    work.mkdir()
+    for rel, content in (files or {}).items():
+        Path(home, rel).parent.mkdir(parents=True, exist_ok=True)
+        Path(home, rel).write_text(content)
+    env = {
+        "PATH": f"{wrappers(root)}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "TMPDIR": root,
+        "QUICKSTART_PROMPT": PROMPT,
+    }
+    try:
+        proc = subprocess.run(["bash", "-e", "-c", script], cwd=work, env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=150)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    out = proc.stdout.decode(errors="replace")
+    context = (f"exit={proc.returncode}\nstdout={out[-4000:]}\nstderr={proc.stderr.decode(errors='replace')[-4000:]}\n"
+               "gateway log tail:\n" + "\n".join(gateway.lines[-20:]))
+    assert proc.returncode == 0, context
+    return out, context
+
+
+def assert_shell_round_trip(mock, context):
+    calls = generate_calls(mock)
+    assert calls and all(c["status"] == 200 for c in calls), context
+    answered = [c for c in calls
+                if any("functionResponse" in p and "quickstart-ok" in json.dumps(p)
+                       for p in c["body"]["contents"][-1]["parts"])]
+    assert answered, "no tool result reached Gemini\n" + context
+    return calls
+
+
+def test_claude_code_quick_start(gateway, mock):
+    require_cli(CLAUDE_BIN, "the Claude Code CLI", CLAUDE_INSTALL)
+    script = with_gateway(block("claude-code"), gateway)
+    assert "ANTHROPIC_AUTH_TOKEN=" in script and "ANTHROPIC_API_KEY" not in script
+    out, context = run_shell(script, gateway)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["is_error"] is False, context
+    assert "quickstart-ok" in result["result"], context
+    calls = assert_shell_round_trip(mock, context)
+    assert {c["model"] for c in calls} <= {"gemini-2.5-pro", "gemini-2.5-flash"}, context
+
+
+def test_claude_code_settings_json_quick_start(gateway, mock):
+    require_cli(CLAUDE_BIN, "the Claude Code CLI", CLAUDE_INSTALL)
+    settings = with_gateway(block("claude-code-settings"), gateway)
+    json.loads(settings)
+    onboarding = block("claude-code").splitlines()[0]
+    # The settings file instead of exported variables; the onboarding line as in the README.
+    out, context = run_shell(onboarding + "\nclaude\n", gateway, {".claude/settings.json": settings})
+    assert "quickstart-ok" in json.loads(out.strip().splitlines()[-1])["result"], context
+    assert_shell_round_trip(mock, context)
+
+
+def test_codex_quick_start(gateway, mock):
+    require_cli(CODEX_BIN, "the Codex CLI", CODEX_INSTALL)
+    config = with_gateway(block("codex-config"), gateway)
+    script = block("codex")
+    out, context = run_shell(script, gateway, {".codex/config.toml": config})
+    assert "quickstart-ok" in out, context
+    calls = assert_shell_round_trip(mock, context)
+    assert {c["model"] for c in calls} == {"gemini-2.5-pro"}, context
+
+
+def test_gemini_cli_quick_start(gateway, mock):
+    require_cli(GEMINI_CLI_JS, "the Gemini CLI", GEMINI_INSTALL, executable=False)
+    script = with_gateway(block("gemini-cli"), gateway)
+    out, context = run_shell(script, gateway)
+    assert "quickstart-ok" in out, context
+    assert_shell_round_trip(mock, context)
+
+
+@pytest.mark.parametrize("name", ["openai-python", "anthropic-python", "google-genai-python"])
+def test_sdk_quick_starts(gateway, mock, name):
+    code = with_gateway(block(name), gateway)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    out = proc.stdout.decode(errors="replace").strip()
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    assert "Mock reply" in out, out
+    assert generate_calls(mock), "the quick start reached Gemini"
