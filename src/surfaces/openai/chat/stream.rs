@@ -66,7 +66,7 @@ impl ChatStream {
         data(out, &chunk);
     }
 
-    fn delta(&self, out: &mut Vec<u8>, index: u32, delta: Value, finish: Option<&str>) {
+    fn delta(&self, out: &mut Vec<u8>, index: u32, delta: Delta<'_>, finish: Option<&str>) {
         let choice = ChoiceDelta {
             index,
             delta,
@@ -105,10 +105,23 @@ struct Chunk<'a, C: Serialize> {
     usage: Option<Usage>,
 }
 
+/// A choice's delta: only the fields it carries.
+#[derive(Serialize, Default)]
+struct Delta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<[Value; 1]>,
+}
+
 #[derive(Serialize)]
 struct ChoiceDelta<'a> {
     index: u32,
-    delta: Value,
+    delta: Delta<'a>,
     finish_reason: Option<&'a str>,
     logprobs: (),
 }
@@ -153,13 +166,13 @@ impl Translate for ChatStream {
             self.choice(0).started = true;
             self.choice(0).finished = true;
             let refusal = format!("The prompt was blocked ({reason}).");
-            self.delta(
-                out,
-                0,
-                json!({"role": "assistant", "refusal": refusal}),
-                None,
-            );
-            self.delta(out, 0, json!({}), Some("content_filter"));
+            let opening = Delta {
+                role: Some("assistant"),
+                refusal: Some(&refusal),
+                ..Delta::default()
+            };
+            self.delta(out, 0, opening, None);
+            self.delta(out, 0, Delta::default(), Some("content_filter"));
             return;
         }
         for (i, c) in chunk.candidates.iter().enumerate() {
@@ -169,19 +182,23 @@ impl Translate for ChatStream {
             }
             if !self.choice(index).started {
                 self.choice(index).started = true;
-                self.delta(
-                    out,
-                    index,
-                    json!({"role": "assistant", "content": ""}),
-                    None,
-                );
+                let opening = Delta {
+                    role: Some("assistant"),
+                    content: Some(""),
+                    ..Delta::default()
+                };
+                self.delta(out, index, opening, None);
             }
             for p in c.content.iter().flat_map(|c| &c.parts) {
                 if p.is_thought() {
                     continue;
                 }
                 if let Some(t) = p.text.as_deref().filter(|t| !t.is_empty()) {
-                    self.delta(out, index, json!({ "content": t }), None);
+                    let text = Delta {
+                        content: Some(t),
+                        ..Delta::default()
+                    };
+                    self.delta(out, index, text, None);
                 }
                 if let Some(call) = tool_call(p, &family) {
                     let n = self.choice(index).calls;
@@ -194,7 +211,11 @@ impl Translate for ChatStream {
                     if let Some(extra) = call.extra_content {
                         entry["extra_content"] = extra;
                     }
-                    self.delta(out, index, json!({ "tool_calls": [entry] }), None);
+                    let calls = Delta {
+                        tool_calls: Some([entry]),
+                        ..Delta::default()
+                    };
+                    self.delta(out, index, calls, None);
                 }
             }
             if let Some(reason) = c.finish_reason.as_deref() {
@@ -202,7 +223,7 @@ impl Translate for ChatStream {
                 match finish_reason(Some(reason), made_calls) {
                     Ok(finish) => {
                         self.choice(index).finished = true;
-                        self.delta(out, index, json!({}), Some(finish));
+                        self.delta(out, index, Delta::default(), Some(finish));
                     }
                     Err(e) => return self.error(e, out),
                 }

@@ -66,9 +66,10 @@ pub struct StreamOptions {
     pub include_usage: Option<bool>,
 }
 
-/// One message of the conversation.
+/// One message of the conversation. Read through [`RawMessage`], a plain struct serde reads as
+/// it streams (an internally tagged enum would buffer every message first).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "role", rename_all = "lowercase")]
+#[serde(try_from = "RawMessage")]
 pub enum Message {
     System {
         content: Content,
@@ -80,9 +81,7 @@ pub enum Message {
         content: Content,
     },
     Assistant {
-        #[serde(default)]
         content: Option<Content>,
-        #[serde(default)]
         tool_calls: Option<Vec<ToolCall>>,
     },
     Tool {
@@ -91,18 +90,101 @@ pub enum Message {
     },
     /// The deprecated function-calling form.
     Function {
-        #[serde(default)]
         content: Option<Content>,
         name: String,
     },
 }
 
-/// A message's content: a string, or parts.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Role {
+    System,
+    Developer,
+    User,
+    Assistant,
+    Tool,
+    Function,
+}
+
+/// A message as it comes, before its role says which fields it needs.
+#[derive(Debug, Deserialize)]
+pub struct RawMessage {
+    role: Role,
+    #[serde(default)]
+    content: Option<Content>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolCall>>,
+    #[serde(default)]
+    tool_call_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+impl TryFrom<RawMessage> for Message {
+    type Error = String;
+
+    fn try_from(m: RawMessage) -> Result<Message, String> {
+        let needed = |what: &str| format!("a {what} message needs `content`");
+        Ok(match m.role {
+            Role::System => Message::System {
+                content: m.content.ok_or_else(|| needed("system"))?,
+            },
+            Role::Developer => Message::Developer {
+                content: m.content.ok_or_else(|| needed("developer"))?,
+            },
+            Role::User => Message::User {
+                content: m.content.ok_or_else(|| needed("user"))?,
+            },
+            Role::Assistant => Message::Assistant {
+                content: m.content,
+                tool_calls: m.tool_calls,
+            },
+            Role::Tool => Message::Tool {
+                content: m.content.ok_or_else(|| needed("tool"))?,
+                tool_call_id: m
+                    .tool_call_id
+                    .ok_or("a tool message needs `tool_call_id`")?,
+            },
+            Role::Function => Message::Function {
+                content: m.content,
+                name: m.name.ok_or("a function message needs `name`")?,
+            },
+        })
+    }
+}
+
+/// A message's content: a string, or parts (read by a visitor: no buffering of the content).
+#[derive(Debug, Clone)]
 pub enum Content {
     Text(String),
     Parts(Vec<ContentPart>),
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Content, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Content;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a list of content parts")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Content, E> {
+                Ok(Content::Text(v.to_string()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Content, E> {
+                Ok(Content::Text(v))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Content, A::Error> {
+                Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(Content::Parts)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
