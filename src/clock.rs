@@ -57,6 +57,29 @@ pub fn iso8601(at: UnixMillis) -> String {
         .unwrap_or_default()
 }
 
+/// The UTC date of `at`, `YYYY-MM-DD` (usage is counted by it).
+pub fn utc_day(at: UnixMillis) -> String {
+    DateTime::<Utc>::from_timestamp_millis(at)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// The UTC dates from `from` to `to` inclusive, at most `max` of them; `None` when a date is not
+/// `YYYY-MM-DD` or the range is backwards or too long.
+pub fn days_between(from: &str, to: &str, max: usize) -> Option<Vec<String>> {
+    let parse = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    let (mut day, last) = (parse(from)?, parse(to)?);
+    let mut out = Vec::new();
+    while day <= last {
+        if out.len() == max {
+            return None;
+        }
+        out.push(day.format("%Y-%m-%d").to_string());
+        day = day.succ_opt()?;
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// The next midnight in US Pacific time strictly after `now`: when Gemini's per-day quotas
 /// reset (ai.google.dev/gemini-api/docs/rate-limits). Daylight saving is handled by the zone.
 pub fn next_daily_reset(now: UnixMillis) -> UnixMillis {
@@ -97,6 +120,18 @@ mod tests {
             iso8601(next_daily_reset(at("2026-11-27T08:00:00Z"))),
             "2026-11-28T08:00:00Z"
         );
+    }
+
+    #[test]
+    fn utc_days_and_their_ranges() {
+        assert_eq!(utc_day(at("2026-11-30T23:59:59Z")), "2026-11-30");
+        assert_eq!(
+            days_between("2026-11-29", "2026-12-01", 10).unwrap(),
+            ["2026-11-29", "2026-11-30", "2026-12-01"]
+        );
+        assert!(days_between("2026-12-02", "2026-12-01", 10).is_none());
+        assert!(days_between("2026-01-01", "2026-12-31", 100).is_none());
+        assert!(days_between("yesterday", "2026-12-01", 10).is_none());
     }
 
     #[tokio::test(start_paused = true)]

@@ -38,7 +38,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config.log_level);
+    telemetry::init(&config.log_level, config.log_format);
+    let json = config.log_format == telemetry::LogFormat::Json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -49,7 +50,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let listening = |addr| eprintln!("gemini-gateway listening on http://{addr}");
+    // The listening line is written at any level; as a JSON object when the logs are JSON.
+    let listening = |addr| {
+        if json {
+            let line = serde_json::json!({
+                "level": "INFO",
+                "message": format!("gemini-gateway listening on http://{addr}"),
+                "address": format!("http://{addr}"),
+            });
+            eprintln!("{line}");
+        } else {
+            eprintln!("gemini-gateway listening on http://{addr}");
+        }
+    };
     match runtime.block_on(server::serve(config, listening)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -45,6 +45,11 @@ impl ApiKey {
         &self.id
     }
 
+    /// The id, shared (for telemetry that keeps it without copying).
+    pub fn shared_id(&self) -> &Arc<str> {
+        &self.id
+    }
+
     /// First 6 characters, `...`, last 4 (shorter keys show less).
     pub fn masked(&self) -> &str {
         &self.masked

@@ -42,6 +42,8 @@ pub struct Config {
     pub host: IpAddr,
     pub port: u16,
     pub log_level: String,
+    /// `LOG_FORMAT`: text lines, or one JSON object per line.
+    pub log_format: LogFormat,
     pub request_timeout: Duration,
     pub gemini_base_url: String,
     pub big_model: String,
@@ -67,6 +69,13 @@ pub struct Config {
     pub openai_model_map: bool,
     /// `MEDIA_FETCH`: which image and file URLs the gateway fetches for OpenAI clients.
     pub media_fetch: MediaFetch,
+}
+
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Which media URLs the gateway fetches (`MEDIA_FETCH`).
@@ -99,6 +108,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "LOG_LEVEL",
         "info",
         "error, warn, info, debug or trace (or a tracing filter)",
+    ),
+    (
+        "LOG_FORMAT",
+        "text",
+        "text, or json for one JSON object per log line",
     ),
     (
         "REQUEST_TIMEOUT",
@@ -238,6 +252,11 @@ impl Config {
                 "must be error, warn, info, debug or trace",
             ));
         }
+        let log_format = match get("LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(invalid("LOG_FORMAT", get, "must be text or json")),
+        };
         let max_tokens_limit = match get("MAX_TOKENS_LIMIT") {
             None => None,
             Some(v) => match v.parse::<u32>() {
@@ -334,6 +353,7 @@ impl Config {
             key_cooldown: Duration::from_secs_f64(cooldown_minutes * 60.0),
             port: parse(get, "PORT", "8082")?,
             log_level,
+            log_format,
             request_timeout: Duration::from_secs_f64(timeout),
             gemini_base_url: base_url,
             big_model: get("BIG_MODEL").unwrap_or("gemini-2.5-pro").to_string(),

@@ -29,6 +29,8 @@ pub use error::{no_key_message, retry_after_secs, Cause, DispatchError, Failure,
 pub use stream::{CommittedStream, PendingStream, StreamStart};
 
 use crate::pool::{KeyPool, Lease, Scope};
+use crate::store::Backend;
+use crate::telemetry::{TallyRef, Telemetry, Tokens};
 use crate::upstream::classify::{classify, Verdict};
 use crate::upstream::status::RpcStatus;
 use crate::upstream::{BodyStream, Upstream, UpstreamRequest};
@@ -51,11 +53,13 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 pub struct Route {
     target: Target,
     session: Option<String>,
+    /// The request's tally, when the house observes it.
+    tally: Option<TallyRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
-    Model(String),
+    Model(Arc<str>),
     Catalog,
 }
 
@@ -64,8 +68,9 @@ impl Route {
     pub fn model(model: &str) -> Route {
         debug_assert!(!model.is_empty(), "a route names its model");
         Route {
-            target: Target::Model(model.to_string()),
+            target: Target::Model(model.into()),
             session: None,
+            tally: None,
         }
     }
 
@@ -74,6 +79,7 @@ impl Route {
         Route {
             target: Target::Catalog,
             session: None,
+            tally: None,
         }
     }
 
@@ -83,10 +89,32 @@ impl Route {
         self
     }
 
+    /// Notes the request's model, keys and tokens in `tally`.
+    pub fn with_tally(mut self, tally: Option<TallyRef>) -> Route {
+        if let (Some(t), Target::Model(m)) = (&tally, &self.target) {
+            t.0.set_model(m);
+        }
+        self.tally = tally;
+        self
+    }
+
+    pub fn tally(&self) -> Option<&TallyRef> {
+        self.tally.as_ref()
+    }
+
     pub fn scope(&self) -> Scope<'_> {
         match &self.target {
             Target::Model(m) => Scope::Model(m),
             Target::Catalog => Scope::Catalog,
+        }
+    }
+
+    /// The model's name, or `-` for the catalog, as telemetry labels it.
+    pub fn label(&self) -> &Arc<str> {
+        static CATALOG: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("-"));
+        match &self.target {
+            Target::Model(m) => m,
+            Target::Catalog => &CATALOG,
         }
     }
 
@@ -125,6 +153,7 @@ pub struct Dispatcher {
     upstream: Arc<dyn Upstream>,
     affinity: Arc<Affinity>,
     attempt_timeout: Duration,
+    telemetry: Arc<Telemetry>,
 }
 
 /// How one attempt went wrong.
@@ -141,12 +170,24 @@ impl Dispatcher {
         upstream: Arc<dyn Upstream>,
         attempt_timeout: Duration,
     ) -> Dispatcher {
+        let telemetry = Telemetry::new(Backend::Volatile, *pool.clock());
         Dispatcher {
             pool,
             upstream,
             affinity: Arc::new(Affinity::default()),
             attempt_timeout,
+            telemetry,
         }
+    }
+
+    /// Records into `telemetry` (the server's) instead of a private one.
+    pub fn with_telemetry(mut self, telemetry: Arc<Telemetry>) -> Dispatcher {
+        self.telemetry = telemetry;
+        self
+    }
+
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
     }
 
     pub fn pool(&self) -> &Arc<KeyPool> {
@@ -178,12 +219,20 @@ impl Dispatcher {
         req: &UpstreamRequest,
         check: impl FnMut(Answer) -> Checked<T, E>,
     ) -> Result<Result<T, E>, DispatchError> {
+        let mut check = check;
         self.with_failover(
             route,
             tokens_of(req),
             &[],
             |lease| self.unary_attempt(lease, req),
-            check,
+            |answer: Answer| {
+                if let Some(tokens) = usage_of(&answer.body) {
+                    let key = answer.lease.key.shared_id();
+                    self.telemetry
+                        .tokens(route.tally(), route.label(), key, tokens);
+                }
+                check(answer)
+            },
         )
         .await
     }
@@ -239,10 +288,12 @@ impl Dispatcher {
             let verdict = match attempt(lease).await {
                 Ok(answer) => match check(answer) {
                     Checked::Accept(done) => {
+                        self.observe(route, key.shared_id(), None);
                         self.served(route, index).await;
                         return Ok(Ok(done));
                     }
                     Checked::Refuse(e) => {
+                        self.observe(route, key.shared_id(), None);
                         self.served(route, index).await;
                         return Ok(Err(e));
                     }
@@ -254,6 +305,7 @@ impl Dispatcher {
                     }
                 },
                 Err(Attempt::Client(err)) => {
+                    self.observe(route, key.shared_id(), Some(&Verdict::ClientFault));
                     self.pool
                         .record_failure(index, scope, &Verdict::ClientFault)
                         .await;
@@ -269,6 +321,7 @@ impl Dispatcher {
                     verdict
                 }
             };
+            self.observe(route, key.shared_id(), Some(&verdict));
             tracing::warn!(key = %key.id(), model = route.name(), outcome = verdict.label(), probe, "upstream attempt failed; failing over");
             self.pool.record_failure(index, scope, &verdict).await;
             if unusable >= MAX_UNUSABLE_ANSWERS || transient >= MAX_TRANSIENT_ATTEMPTS {
@@ -278,15 +331,28 @@ impl Dispatcher {
         if let Some(e) = last_unusable {
             return Ok(Err(e));
         }
+        let exhausted = |retry_after| {
+            if let Some(t) = route.tally() {
+                t.0.exhausted();
+            }
+            Err(DispatchError::no_key(retry_after))
+        };
         match self.pool.retry_after(scope, tokens).await {
             // A key is usable now: every usable key was tried (the last error says why), or —
             // after a rate limit — a slot freed in between: the client may come right back.
             Some(d) if d.is_zero() => match last {
                 Some(e) if e.status != StatusCode::TOO_MANY_REQUESTS => Err(e),
-                _ => Err(DispatchError::no_key(Some(d))),
+                _ => exhausted(Some(d)),
             },
-            retry_after => Err(DispatchError::no_key(retry_after)),
+            retry_after => exhausted(retry_after),
         }
+    }
+
+    /// One attempt's outcome, for the metrics, the usage book and the request's tally.
+    fn observe(&self, route: &Route, key_id: &Arc<str>, verdict: Option<&Verdict>) {
+        let failed_over = verdict.is_some_and(Verdict::may_fail_over);
+        self.telemetry
+            .attempt(route.tally(), route.label(), key_id, verdict, failed_over);
     }
 
     /// A key served: affinity remembers it, and the pool closes what was open about it.
@@ -323,6 +389,17 @@ fn judge(status: StatusCode, body: Bytes) -> Attempt {
 /// makes this an overestimate, which errs on the side of headroom).
 pub fn tokens_of(req: &UpstreamRequest) -> u64 {
     req.body.as_ref().map_or(0, |b| b.len() as u64 / 4)
+}
+
+/// The tokens a whole Gemini answer reports in its `usageMetadata` (found without parsing the
+/// rest of the body).
+pub fn usage_of(body: &[u8]) -> Option<Tokens> {
+    let at = memchr::memmem::rfind(body, b"\"usageMetadata\"")?;
+    let rest = &body[at + b"\"usageMetadata\"".len()..];
+    let colon = rest.iter().position(|b| *b == b':')?;
+    let mut values = serde_json::Deserializer::from_slice(&rest[colon + 1..])
+        .into_iter::<crate::upstream::wire::UsageMetadata>();
+    values.next()?.ok().map(|u| Tokens::from_usage(&u))
 }
 
 /// An attempt that got no answer: transient.

@@ -14,6 +14,7 @@
 //! as they come, without recovery.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
@@ -22,6 +23,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{Cause, Dispatcher, Route, StreamBroken};
+use crate::telemetry::Tokens;
 use crate::upstream::sse::SseDecoder;
 use crate::upstream::UpstreamRequest;
 
@@ -71,9 +73,11 @@ impl Prefix {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct EventView {
     #[serde(default)]
     candidates: Vec<CandidateView>,
+    usage_metadata: Option<crate::upstream::wire::UsageMetadata>,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +107,10 @@ pub struct Recovering {
     drop_thoughts: bool,
     recoveries: usize,
     done: bool,
+    /// The key of the attempt being read, and the tokens its events last reported (Gemini's
+    /// counts are cumulative): recorded when the attempt ends.
+    key_id: Arc<str>,
+    tokens: Tokens,
 }
 
 impl Recovering {
@@ -111,7 +119,7 @@ impl Recovering {
         dispatcher: Dispatcher,
         route: Route,
         req: UpstreamRequest,
-        index: usize,
+        (index, key_id): (usize, &Arc<str>),
         first: &[u8],
         inner: BoxStream<'static, Result<Bytes, StreamBroken>>,
     ) -> Recovering {
@@ -127,6 +135,8 @@ impl Recovering {
             drop_thoughts: false,
             recoveries: 0,
             done: false,
+            key_id: key_id.clone(),
+            tokens: Tokens::default(),
         };
         r.feed(first);
         r
@@ -172,11 +182,13 @@ impl Recovering {
                     }
                     if self.prefix.finished {
                         self.done = true;
+                        self.report();
                         continue;
                     }
                     StreamBroken::Truncated
                 }
             };
+            self.report();
             if !self.recover().await {
                 self.done = true;
                 return Some(Err(broken));
@@ -195,6 +207,9 @@ impl Recovering {
     fn event(&mut self, payload: &[u8]) {
         let mut payload = Bytes::copy_from_slice(payload);
         if let Ok(view) = serde_json::from_slice::<EventView>(&payload) {
+            if let Some(u) = &view.usage_metadata {
+                self.tokens = Tokens::from_usage(u);
+            }
             if let Some(c) = view.candidates.first() {
                 for part in c.content.iter().flat_map(|c| &c.parts) {
                     self.prefix.add(part);
@@ -215,6 +230,17 @@ impl Recovering {
         framed.extend_from_slice(&payload);
         framed.extend_from_slice(b"\r\n\r\n");
         self.ready.push_back(Bytes::from(framed));
+    }
+
+    /// Records the tokens the attempt being read reported.
+    fn report(&mut self) {
+        let tokens = std::mem::take(&mut self.tokens);
+        self.dispatcher.telemetry().tokens(
+            self.route.tally(),
+            self.route.label(),
+            &self.key_id,
+            tokens,
+        );
     }
 
     /// Asks another key for the rest; true when a continuation is streaming.
@@ -238,6 +264,7 @@ impl Recovering {
             Ok(c) => {
                 tracing::info!(model, key = %c.lease.key.id(), "stream continued on another key");
                 self.tried.push(c.lease.index);
+                self.key_id = c.lease.key.shared_id().clone();
                 self.decoder = SseDecoder::new(MAX_EVENT_BYTES);
                 self.inner = c.rest;
                 self.feed(&c.first);
@@ -272,6 +299,13 @@ impl Recovering {
             path_and_query: self.req.path_and_query.clone(),
             body: Some(Bytes::from(serde_json::to_vec(&body).ok()?)),
         })
+    }
+}
+
+impl Drop for Recovering {
+    /// A stream the client left early: what Gemini reported so far still counts.
+    fn drop(&mut self) {
+        self.report();
     }
 }
 

@@ -94,7 +94,7 @@ impl Dispatcher {
             self.clone(),
             route.clone(),
             req.clone(),
-            committed.lease.index,
+            (committed.lease.index, committed.lease.key.shared_id()),
             &committed.first,
             committed.rest,
         );

@@ -128,6 +128,11 @@ impl KeyPool {
         self.local.is_empty()
     }
 
+    /// The store the pool keeps its facts in.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
     pub fn clock(&self) -> &Clock {
         self.local.clock()
     }

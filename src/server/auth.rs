@@ -11,6 +11,7 @@ use axum::response::Response;
 use super::gate::Gate;
 use crate::surfaces::gemini::query::percent_decode;
 use crate::surfaces::Dialect;
+use crate::telemetry::TallyRef;
 
 /// Every credential the request carries, in any of the accepted places.
 pub fn presented(headers: &HeaderMap, uri: &Uri) -> Vec<String> {
@@ -50,7 +51,10 @@ pub async fn require_client_key<D: Dialect>(
         return next.run(req).await;
     }
     let creds = presented(req.headers(), req.uri());
-    if gate.client_keys.accepts(&creds) {
+    if let Some(client) = gate.client_keys.matching(&creds) {
+        if let Some(t) = req.extensions().get::<TallyRef>() {
+            t.0.set_client(client.into());
+        }
         return next.run(req).await;
     }
     let message = if creds.is_empty() {

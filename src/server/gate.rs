@@ -52,14 +52,26 @@ impl Secrets {
 
     /// Whether any presented credential is one of the secrets. Every comparison runs.
     pub fn accepts(&self, presented: &[String]) -> bool {
-        let mut ok = subtle::Choice::from(0u8);
+        self.matching(presented).is_some()
+    }
+
+    /// The name of the secret a presented credential matches (`client-` and the first 8 hex
+    /// digits of its SHA-256: a name for metrics and usage that says nothing of the key), if
+    /// any. Every comparison runs.
+    pub fn matching(&self, presented: &[String]) -> Option<String> {
+        let mut found: Option<&[u8; 32]> = None;
         for p in presented {
             let d = digest(p);
             for known in &self.digests {
-                ok |= d.ct_eq(known);
+                if bool::from(d.ct_eq(known)) {
+                    found = Some(known);
+                }
             }
         }
-        ok.into()
+        found.map(|d| {
+            let hex: String = d[..4].iter().map(|b| format!("{b:02x}")).collect();
+            format!("client-{hex}")
+        })
     }
 }
 
@@ -79,5 +91,8 @@ mod tests {
         assert!(!s.accepts(&["alph".into(), "alphaa".into(), String::new()]));
         assert!(!s.accepts(&[]));
         assert!(Secrets::default().is_empty());
+        let name = s.matching(&["alpha".into()]).unwrap();
+        assert!(name.starts_with("client-") && name.len() == 15, "{name}");
+        assert_ne!(Some(name), s.matching(&["beta".into()]));
     }
 }

@@ -12,11 +12,14 @@
 mod admin;
 pub mod auth;
 mod connections;
+mod dashboard;
 mod gate;
 pub mod limits;
+pub mod observe;
 mod status;
 #[cfg(test)]
 mod tests;
+mod usage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +42,7 @@ use crate::surfaces::catalog::Catalog;
 use crate::surfaces::gemini::{Gemini, GoogleError};
 use crate::surfaces::openai::OpenAi;
 use crate::surfaces::{Context, Dialect, Surface};
+use crate::telemetry::Telemetry;
 use crate::upstream::{HttpUpstream, Upstream};
 
 /// Every route the gateway serves: the surfaces (listed here, and nowhere else), then the
@@ -55,13 +59,19 @@ pub fn router(config: Arc<Config>, dispatcher: Dispatcher) -> Router {
         .merge(mount::<OpenAi>(&ctx, &gate))
         .merge(mount::<Catalog>(&ctx, &gate))
         .merge(house(&ctx, &gate))
+        .layer(observe::RequestIdLayer)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(RequestBodyTimeoutLayer::new(config.client_timeout))
 }
 
-/// A surface's routes behind the client-key check and the body limit, in its dialect.
+/// A surface's routes behind the client-key check and the body limit, in its dialect, each
+/// request observed (its tally recorded once its response is out).
 fn mount<S: Surface>(ctx: &Context, gate: &Gate) -> Router {
-    guarded::<S::Dialect>(S::routes(ctx), gate)
+    let observed = observe::Observing {
+        telemetry: ctx.dispatcher.telemetry().clone(),
+        surface: S::NAME,
+    };
+    guarded::<S::Dialect>(S::routes(ctx), gate).route_layer(observe::ObserveLayer(observed))
 }
 
 fn guarded<D: Dialect>(routes: Router, gate: &Gate) -> Router {
@@ -81,14 +91,19 @@ fn guarded<D: Dialect>(routes: Router, gate: &Gate) -> Router {
 fn house(ctx: &Context, gate: &Gate) -> Router {
     let ops = status::Ops {
         pool: ctx.dispatcher.pool().clone(),
+        telemetry: ctx.dispatcher.telemetry().clone(),
     };
-    let keys_status = Router::new()
+    let views = Router::new()
         .route("/v1/keys/status", get(status::keys_status))
+        .route("/metrics", get(status::metrics))
+        .route("/v1/usage", get(usage::usage))
+        .route("/v1/requests", get(status::recent))
         .with_state(ops.clone());
     Router::new()
         .route("/health", get(status::health))
+        .route("/dashboard", get(dashboard::page))
         .with_state(ops.clone())
-        .merge(guarded::<GoogleError>(keys_status, gate))
+        .merge(guarded::<GoogleError>(views, gate))
         .merge(admin::routes(ops, gate))
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(from_fn_with_state(
@@ -121,10 +136,12 @@ pub async fn open_pool(config: &Config) -> Result<KeyPool, StoreError> {
 pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
     let addr = SocketAddr::new(config.host, config.port);
     let pool = Arc::new(open_pool(&config).await.map_err(ServeError::Store)?);
-    let upkeep = tokio::spawn(upkeep(pool.clone()));
+    let telemetry = Telemetry::new(pool.backend().clone(), *pool.clock());
+    let upkeep = tokio::spawn(upkeep(pool.clone(), telemetry.clone()));
     let upstream: Arc<dyn Upstream> =
         Arc::new(HttpUpstream::new(&config.gemini_base_url).map_err(ServeError::Client)?);
-    let dispatcher = Dispatcher::new(pool.clone(), upstream, config.request_timeout);
+    let dispatcher = Dispatcher::new(pool.clone(), upstream, config.request_timeout)
+        .with_telemetry(telemetry.clone());
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| ServeError::Bind(addr, e))?;
@@ -144,17 +161,27 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
     connections::serve(listener, app, client_timeout, shutdown_signal()).await;
     upkeep.abort();
     pool.maintain().await;
+    flush_usage(&telemetry).await;
     tracing::info!("gemini-gateway stopped");
     Ok(())
 }
 
-/// The pool's background upkeep (counter flushes, Redis sync and reconnects), once a second.
-async fn upkeep(pool: Arc<KeyPool>) {
+/// The background upkeep, once a second: the pool's (counter flushes, Redis sync and
+/// reconnects) and the usage book's flush.
+async fn upkeep(pool: Arc<KeyPool>, telemetry: Arc<Telemetry>) {
     let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         pool.maintain().await;
+        flush_usage(&telemetry).await;
+    }
+}
+
+/// Flushes the usage book; a store that fails keeps the deltas for the next flush.
+async fn flush_usage(telemetry: &Telemetry) {
+    if let Err(e) = telemetry.usage.flush().await {
+        tracing::debug!(error = %e, "usage not flushed; kept for the next try");
     }
 }
 

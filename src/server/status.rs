@@ -6,15 +6,37 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
 use crate::pool::{iso8601, Headroom, KeyHealth, KeyPool, PoolSnapshot};
+use crate::telemetry::Telemetry;
 
 /// What the gateway's own endpoints read and change.
 #[derive(Debug, Clone)]
 pub struct Ops {
     pub pool: Arc<KeyPool>,
+    pub telemetry: Arc<Telemetry>,
+}
+
+/// `GET /metrics`: the Prometheus text exposition.
+pub async fn metrics(State(ops): State<Ops>) -> Response {
+    let text = ops.telemetry.metrics.render(&ops.pool.snapshot());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// `GET /v1/requests`: the last requests answered, newest first (metadata only).
+pub async fn recent(State(ops): State<Ops>) -> Json<Value> {
+    Json(json!({ "requests": ops.telemetry.recent.list() }))
 }
 
 pub async fn health(State(ops): State<Ops>) -> Json<Value> {

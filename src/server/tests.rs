@@ -138,8 +138,11 @@ async fn a_declared_oversize_body_is_a_413_in_each_dialect() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(v["error"]["type"], "request_too_large");
     assert_eq!(headers["connection"], "close");
-    let (status, _, v) = h.json(big(GENERATE)).await;
+    let (status, headers, mut v) = h.json(big(GENERATE)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Every error body names its request.
+    let id = v.as_object_mut().unwrap().remove("request_id").unwrap();
+    assert_eq!(id, headers["x-request-id"].to_str().unwrap());
     assert_eq!(
         v,
         json!({"error": {"code": 413, "status": "INVALID_ARGUMENT",

@@ -8,7 +8,9 @@ use std::path::Path;
 use super::embedded::EmbeddedStore;
 use super::redis::{RedisStore, RedisTimeouts, Schedule, Scheduled};
 use super::sealed::Sealer;
-use super::{Change, CounterDelta, DailyCount, Membership, StoreError, StoredQuota, StoredState};
+use super::{
+    Change, CounterDelta, DailyCount, Membership, StoreError, StoredQuota, StoredState, UsageRow,
+};
 use crate::clock::UnixMillis;
 use crate::secret::Secret;
 
@@ -119,6 +121,32 @@ impl Backend {
         match self {
             Backend::Embedded(s) if !counts.is_empty() => s.flush_daily(counts).await,
             _ => Ok(()),
+        }
+    }
+
+    /// Whether usage totals are kept here (else the caller keeps them in memory).
+    pub fn keeps_usage(&self) -> bool {
+        !matches!(self, Backend::Volatile)
+    }
+
+    /// Adds usage deltas to the stored totals.
+    pub async fn add_usage(&self, rows: Vec<UsageRow>) -> Result<(), StoreError> {
+        match self {
+            Backend::Volatile => Ok(()),
+            Backend::Embedded(s) => s.add_usage(rows).await,
+            Backend::Redis(r) => r.add_usage(&rows).await,
+        }
+    }
+
+    /// The stored usage of the UTC days `days` (consecutive, oldest first).
+    pub async fn load_usage(&self, days: &[String]) -> Result<Vec<UsageRow>, StoreError> {
+        let (Some(from), Some(to)) = (days.first(), days.last()) else {
+            return Ok(Vec::new());
+        };
+        match self {
+            Backend::Volatile => Ok(Vec::new()),
+            Backend::Embedded(s) => s.load_usage(from.clone(), to.clone()).await,
+            Backend::Redis(r) => r.load_usage(days).await,
         }
     }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableTable, TableDefinition};
 
+use super::UsageRow;
 use super::{
     Change, CounterDelta, DailyCount, EmbeddedFault, Membership, StoreError, StoredKey,
     StoredQuota, StoredState,
@@ -66,6 +67,7 @@ impl EmbeddedStore {
         txn.open_table(COOLDOWNS).map_err(|e| db_fail(e.into()))?;
         txn.open_table(REMOVED).map_err(|e| db_fail(e.into()))?;
         super::embedded_quota::create_tables(&txn).map_err(|e| db_fail(*e))?;
+        super::usage::create_table(&txn).map_err(|e| db_fail(*e))?;
         txn.commit().map_err(|e| db_fail(e.into()))?;
         Ok(EmbeddedStore {
             db: Arc::new(db),
@@ -114,6 +116,25 @@ impl EmbeddedStore {
         self.blocking(|s| {
             let txn = s.db.begin_read().map_err(|e| s.err(e))?;
             super::embedded_quota::load(&txn).map_err(|e| s.err(*e))
+        })
+        .await
+    }
+
+    /// Adds usage deltas to the stored totals.
+    pub async fn add_usage(&self, rows: Vec<UsageRow>) -> Result<(), StoreError> {
+        self.blocking(move |s| {
+            let txn = s.db.begin_write().map_err(|e| s.err(e))?;
+            super::usage::add(&txn, &rows).map_err(|e| s.err(*e))?;
+            txn.commit().map_err(|e| s.err(e))
+        })
+        .await
+    }
+
+    /// The stored usage of the UTC days `from..=to`.
+    pub async fn load_usage(&self, from: String, to: String) -> Result<Vec<UsageRow>, StoreError> {
+        self.blocking(move |s| {
+            let txn = s.db.begin_read().map_err(|e| s.err(e))?;
+            super::usage::load(&txn, &from, &to).map_err(|e| s.err(*e))
         })
         .await
     }

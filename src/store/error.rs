@@ -45,6 +45,7 @@ pub enum RedisOp {
     Load,
     Membership,
     Ping,
+    Usage,
 }
 
 impl std::fmt::Display for RedisOp {
@@ -58,6 +59,7 @@ impl std::fmt::Display for RedisOp {
             RedisOp::Load => "load",
             RedisOp::Membership => "membership",
             RedisOp::Ping => "ping",
+            RedisOp::Usage => "usage",
         })
     }
 }

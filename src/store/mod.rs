@@ -10,13 +10,16 @@ mod error;
 pub mod redis;
 mod redis_schedule;
 mod redis_scripts;
+mod redis_usage;
 pub mod sealed;
+pub mod usage;
 
 use std::collections::BTreeMap;
 
 pub use backend::{Backend, Settings, SharedPick};
 pub use error::{EmbeddedFault, RedisFault, RedisOp, StoreError};
 pub use redis::Schedule;
+pub use usage::{Counts, Owner, UsageKey, UsageRow, COUNTERS};
 
 use crate::clock::UnixMillis;
 use crate::secret::ApiKey;

@@ -107,6 +107,8 @@ pub(super) struct Names {
     /// `{P}:win:` and `{P}:day:`, completed by `group|model`.
     pub(super) win: String,
     pub(super) day: String,
+    /// `{P}:usage:`, completed by the UTC day.
+    pub(super) usage: String,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -165,6 +167,7 @@ impl RedisStore {
             overloads: format!("{{{prefix}}}:overloads"),
             win: format!("{{{prefix}}}:win:"),
             day: format!("{{{prefix}}}:day:"),
+            usage: format!("{{{prefix}}}:usage:"),
             rr: format!("{{{prefix}}}:rr:"),
         };
         Ok(RedisStore {
@@ -470,7 +473,7 @@ impl RedisStore {
 
     /// Runs `op` within the call budget. A refused connection means nothing was sent, so it is
     /// tried once more: the refusal itself started a reconnect, which may find Redis back.
-    async fn run<T, F, Fut>(&self, what: RedisOp, op: F) -> Result<T, StoreError>
+    pub(super) async fn run<T, F, Fut>(&self, what: RedisOp, op: F) -> Result<T, StoreError>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,

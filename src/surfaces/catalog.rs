@@ -102,6 +102,7 @@ pub struct Catalog;
 
 impl Surface for Catalog {
     type Dialect = CatalogError;
+    const NAME: &'static str = "models";
 
     fn routes(ctx: &Context) -> Router {
         Router::new()

@@ -23,6 +23,7 @@ use axum::Router;
 
 use crate::config::Config;
 use crate::dispatch::{retry_after_secs, DispatchError, Dispatcher};
+use crate::telemetry::TallyRef;
 
 /// What every surface is given to build its routes.
 #[derive(Debug, Clone)]
@@ -33,6 +34,9 @@ pub struct Context {
 
 /// An API the gateway serves.
 pub trait Surface {
+    /// Its name in metrics and logs.
+    const NAME: &'static str;
+
     /// Its error shape, for everything that answers on its routes.
     type Dialect: Dialect;
 
@@ -60,6 +64,22 @@ pub trait Dialect: IntoResponse + Sized + Send + 'static {
     /// Dispatch gave up on a request for `model`: no key available (503 with `Retry-After`),
     /// Gemini's own error, or no answer at all.
     fn from_dispatch(model: &str, e: DispatchError) -> Self;
+}
+
+/// The request's tally, when the house observes it: an extractor that never fails (a handler
+/// hands it to dispatch with the route).
+#[derive(Debug, Clone)]
+pub struct Tallied(pub Option<TallyRef>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Tallied {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Tallied(parts.extensions.get::<TallyRef>().cloned()))
+    }
 }
 
 /// The request body, or the response refusing it in dialect `D` (a body too large also closes

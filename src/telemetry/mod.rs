@@ -1,16 +1,218 @@
-//! Structured logs through `tracing`, to stderr, at `LOG_LEVEL`. Nothing logged ever carries a
-//! whole key: keys are logged by id or masked form only, and text from elsewhere (upstream
-//! errors) is redacted by `secret::redact` before it is logged.
+//! What the gateway tells about itself: logs (`tracing` to stderr at `LOG_LEVEL`, as text or,
+//! with `LOG_FORMAT=json`, one JSON object per line), Prometheus metrics, usage accounting and
+//! the recent-requests list. Nothing here ever carries a whole key: keys appear by id, clients by
+//! name, and text from elsewhere is redacted before it is logged.
+//!
+//! The per-request [`Tally`] is filled by the layers a request passes (the client-key check,
+//! dispatch) and recorded once by [`Telemetry::finish`] when its response is sent.
+
+pub mod metrics;
+pub mod recent;
+pub mod tally;
+pub mod usage;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 
+use std::sync::Mutex;
+
+use crate::clock::{utc_day, Clock, UnixMillis};
+pub use crate::config::LogFormat;
+use crate::store::{Backend, Counts, Owner, UsageKey};
+use crate::upstream::classify::Verdict;
+pub use metrics::{Metrics, RequestLabels};
+pub use recent::{Recent, RecentRequest};
+pub use tally::{Tally, TallyRef, TallyState, Tokens};
+pub use usage::{UsageBook, UsageQuery};
+
 /// Installs the global subscriber. `level` is a validated `LOG_LEVEL`.
-pub fn init(level: &str) {
+pub fn init(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// The name a request's client goes by when the gateway has no client keys.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// The outcome class of an attempt, for metrics (few values).
+pub fn outcome(verdict: Option<&Verdict>) -> &'static str {
+    match verdict {
+        None => "ok",
+        Some(Verdict::KeyRejected(_)) => "key_rejected",
+        Some(v) => v.label(),
+    }
+}
+
+/// A request whose response has been sent.
+#[derive(Debug)]
+pub struct Finished {
+    pub request_id: Arc<str>,
+    pub surface: &'static str,
+    pub status: u16,
+    pub first_byte: Duration,
+    pub total: Duration,
+    pub tally: TallyState,
+    /// The whole body went out (false: the client left first).
+    pub completed: bool,
+}
+
+/// The gateway's metrics, usage book and recent requests.
+#[derive(Debug)]
+pub struct Telemetry {
+    pub metrics: Metrics,
+    pub usage: UsageBook,
+    pub recent: Recent,
+    clock: Clock,
+    /// Today's UTC date, and when it ends (the date is written once a day, not per request).
+    day: Mutex<(UnixMillis, Arc<str>)>,
+    /// The name a request without a client goes by, shared.
+    anonymous: Arc<str>,
+    /// The model label of a request that named none.
+    no_model: Arc<str>,
+}
+
+impl Telemetry {
+    pub fn new(backend: Backend, clock: Clock) -> Arc<Telemetry> {
+        Arc::new(Telemetry {
+            metrics: Metrics::new(),
+            usage: UsageBook::new(backend),
+            recent: Recent::default(),
+            clock,
+            day: Mutex::new((i64::MIN, Arc::from(""))),
+            anonymous: Arc::from(ANONYMOUS),
+            no_model: Arc::from("-"),
+        })
+    }
+
+    fn today(&self) -> Arc<str> {
+        const DAY: i64 = 86_400_000;
+        let now = self.clock.now();
+        let mut day = self.day.lock().unwrap_or_else(|p| p.into_inner());
+        if now >= day.0 {
+            *day = (now - now.rem_euclid(DAY) + DAY, utc_day(now).into());
+        }
+        day.1.clone()
+    }
+
+    /// One attempt on key `key_id` for `model`: `verdict` is `None` when it succeeded;
+    /// `failed_over` when it failed and the request moves on.
+    pub fn attempt(
+        &self,
+        tally: Option<&TallyRef>,
+        model: &Arc<str>,
+        key_id: &Arc<str>,
+        verdict: Option<&Verdict>,
+        failed_over: bool,
+    ) {
+        if let Some(t) = tally {
+            t.0.attempt(key_id);
+        }
+        self.metrics.attempt(model, outcome(verdict), failed_over);
+        let counts = Counts {
+            requests: 1,
+            failures: u64::from(verdict.is_some()),
+            rate_limited: u64::from(matches!(verdict, Some(Verdict::RateLimited(_)))),
+            ..Counts::default()
+        };
+        self.usage.add(self.key_row(key_id, model), counts);
+    }
+
+    /// Tokens Gemini reported for an attempt on `key_id`.
+    pub fn tokens(
+        &self,
+        tally: Option<&TallyRef>,
+        model: &Arc<str>,
+        key_id: &Arc<str>,
+        tokens: Tokens,
+    ) {
+        if tokens.is_zero() {
+            return;
+        }
+        if let Some(t) = tally {
+            t.0.add_tokens(tokens);
+        }
+        self.usage
+            .add(self.key_row(key_id, model), token_counts(tokens));
+    }
+
+    fn key_row(&self, key_id: &Arc<str>, model: &Arc<str>) -> UsageKey {
+        UsageKey {
+            day: self.today(),
+            owner: Owner::Key(key_id.clone()),
+            model: model.clone(),
+        }
+    }
+
+    /// Records a finished request: metrics, the client's usage, the recent list.
+    pub fn finish(&self, done: Finished) {
+        let t = &done.tally;
+        let model = t.model.clone().unwrap_or_else(|| self.no_model.clone());
+        let client = t.client.clone().unwrap_or_else(|| self.anonymous.clone());
+        self.metrics.request(
+            RequestLabels {
+                surface: done.surface,
+                model: model.clone(),
+                status: done.status,
+                client: client.clone(),
+            },
+            done.first_byte.as_secs_f64(),
+            done.total.as_secs_f64(),
+        );
+        self.metrics.tokens(&model, &client, t.tokens);
+        let mut counts = token_counts(t.tokens);
+        counts.requests = 1;
+        counts.failures = u64::from(done.status >= 400 || !done.completed);
+        counts.rate_limited = u64::from(done.status == 429 || t.exhausted);
+        if t.model.is_some() {
+            let row = UsageKey {
+                day: self.today(),
+                owner: Owner::Client(client.clone()),
+                model: model.clone(),
+            };
+            self.usage.add(row, counts);
+        }
+        let now = self.clock.now();
+        tracing::debug!(
+            surface = done.surface,
+            model = %model,
+            status = done.status,
+            ms = done.total.as_secs_f64() * 1000.0,
+            key = t.key_id.as_deref().unwrap_or("-"),
+            attempts = t.attempts,
+            client = %client,
+            completed = done.completed,
+            "request finished"
+        );
+        self.recent.push(RecentRequest {
+            at_ms: now,
+            request_id: done.request_id,
+            surface: done.surface,
+            model: t.model.clone(),
+            status: done.status,
+            latency_ms: (done.total.as_secs_f64() * 1e6).round() / 1e3,
+            key: t.key_id.clone(),
+            client,
+            attempts: t.attempts,
+        });
+    }
+}
+
+fn token_counts(t: Tokens) -> Counts {
+    Counts {
+        input_tokens: t.input,
+        output_tokens: t.output,
+        thought_tokens: t.thought,
+        cached_tokens: t.cached,
+        ..Counts::default()
+    }
 }

@@ -106,6 +106,17 @@ pub fn wall_clock_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// The address in the listening line, text (`… listening on http://ADDR`) or JSON (its
+/// `address` field).
+pub fn listening_address(line: &str) -> Option<SocketAddr> {
+    if line.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        return v["address"].as_str()?.strip_prefix("http://")?.parse().ok();
+    }
+    let rest = line.split("listening on http://").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
 /// A running gateway process; killed on drop.
 pub struct Gateway {
     child: Child,
@@ -154,10 +165,8 @@ impl Gateway {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if let Some(rest) = line.split("listening on http://").nth(1) {
-                        if let Ok(addr) = rest.split_whitespace().next().unwrap_or("").parse() {
-                            let _ = tx.send(addr);
-                        }
+                    if let Some(addr) = listening_address(&line) {
+                        let _ = tx.send(addr);
                     }
                     logs.lock().unwrap().push(line);
                 }

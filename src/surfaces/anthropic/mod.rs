@@ -44,6 +44,7 @@ pub struct Anthropic;
 
 impl super::Surface for Anthropic {
     type Dialect = ApiError;
+    const NAME: &'static str = "anthropic";
 
     fn routes(ctx: &super::Context) -> Router {
         routes::routes(ctx)

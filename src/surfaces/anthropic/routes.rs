@@ -24,7 +24,7 @@ use super::{
 };
 use crate::dispatch::{Checked, Dispatcher, Route};
 use crate::surfaces::shared::relay::Relay;
-use crate::surfaces::{read_body, Context, Dialect};
+use crate::surfaces::{read_body, Context, Dialect, Tallied};
 use crate::upstream::wire::{CountTokensResponse, GenerateContentResponse};
 use crate::upstream::UpstreamRequest;
 
@@ -72,6 +72,7 @@ struct Prepared {
 fn prepare<T: serde::Serialize>(
     app: &Messages,
     headers: &HeaderMap,
+    tally: Tallied,
     body: Result<Bytes, BytesRejection>,
     parse: fn(&[u8]) -> Result<MessagesRequest, AnthropicError>,
     translate: fn(&MessagesRequest, &str, &TranslateOptions) -> Result<T, AnthropicError>,
@@ -90,7 +91,9 @@ fn prepare<T: serde::Serialize>(
         .get("x-claude-code-session-id")
         .and_then(|v| v.to_str().ok());
     let user_id = request.metadata.as_ref().and_then(|m| m.user_id.as_deref());
-    let route = Route::model(&gemini_model).with_session(session_id(header, user_id));
+    let route = Route::model(&gemini_model)
+        .with_session(session_id(header, user_id))
+        .with_tally(tally.0);
     Ok(Prepared {
         request,
         gemini_model,
@@ -110,11 +113,13 @@ fn upstream_request(path: String, body: Vec<u8>) -> UpstreamRequest {
 async fn messages(
     State(app): State<Messages>,
     headers: HeaderMap,
+    tally: Tallied,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut p = match prepare(
         &app,
         &headers,
+        tally,
         body,
         parse_messages_request,
         to_generate_content,
@@ -195,11 +200,13 @@ async fn stream_messages(app: &Messages, p: Prepared, req: UpstreamRequest) -> R
 async fn count_tokens(
     State(app): State<Messages>,
     headers: HeaderMap,
+    tally: Tallied,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let p = match prepare(
         &app,
         &headers,
+        tally,
         body,
         parse_count_tokens_request,
         to_count_tokens,

@@ -32,6 +32,7 @@ pub struct Gemini;
 
 impl Surface for Gemini {
     type Dialect = GoogleError;
+    const NAME: &'static str = "gemini";
 
     fn routes(ctx: &Context) -> Router {
         routes::routes("v1beta")

@@ -16,14 +16,15 @@ use super::body_check::check_json_body;
 use super::errors::{Code, GoogleError};
 use super::query::forwarded_query;
 use crate::dispatch::Route;
-use crate::surfaces::{read_body, Context, Dialect};
+use crate::surfaces::{read_body, Context, Dialect, Tallied};
 use crate::upstream::UpstreamRequest;
 
 /// Routes for one API version prefix (`v1beta` or `v1`). `GET /v1/models` and
 /// `GET /v1/models/{model}` are the shared catalog's (every client kind asks there); the
 /// catalog answers Google's clients with [`list_models`] and [`get_model`].
 pub fn routes(version: &'static str) -> Router<Context> {
-    let call = move |state, uri, name, body| model_call(state, uri, name, body, version);
+    let call =
+        move |state, uri, tally, name, body| model_call(state, uri, tally, name, body, version);
     if version == "v1" {
         return Router::new().route(&format!("/{version}/models/{{name}}"), post(call));
     }
@@ -81,6 +82,7 @@ fn get_request(path_and_query: String) -> UpstreamRequest {
 async fn model_call(
     State(ctx): State<Context>,
     uri: Uri,
+    Tallied(tally): Tallied,
     name: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
     version: &'static str,
@@ -105,10 +107,11 @@ async fn model_call(
         path_and_query: format!("/{version}/models/{name}{}", forwarded_query(&uri)),
         body: Some(body),
     };
+    let route = Route::model(model).with_tally(tally);
     if action == "streamGenerateContent" {
-        stream(&ctx, Route::model(model), req).await
+        stream(&ctx, route, req).await
     } else {
-        unary(&ctx, Route::model(model), req).await
+        unary(&ctx, route, req).await
     }
 }
 

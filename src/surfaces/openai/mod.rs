@@ -34,6 +34,7 @@ pub struct OpenAi;
 
 impl super::Surface for OpenAi {
     type Dialect = OpenAiError;
+    const NAME: &'static str = "openai";
 
     fn routes(ctx: &super::Context) -> Router {
         routes::routes(ctx)

@@ -34,7 +34,7 @@ use super::responses::request as responses_request;
 use super::responses::types::{self as responses_types, ResponsesRequest};
 use crate::dispatch::{Checked, DispatchError, Dispatcher, Route};
 use crate::surfaces::shared::relay::{Relay, Translate};
-use crate::surfaces::{read_body, Context, Dialect};
+use crate::surfaces::{read_body, Context, Dialect, Tallied};
 use crate::upstream::wire::GenerateContentResponse;
 use crate::upstream::UpstreamRequest;
 
@@ -217,6 +217,7 @@ impl Generate {
 async fn chat(
     State(app): State<OpenAi>,
     headers: HeaderMap,
+    Tallied(tally): Tallied,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let req: ChatRequest = match read(&app, body) {
@@ -236,11 +237,13 @@ async fn chat(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let route = Route::model(&model).with_session(session(
-        req.prompt_cache_key.as_deref(),
-        req.user.as_deref(),
-        &headers,
-    ));
+    let route = Route::model(&model)
+        .with_session(session(
+            req.prompt_cache_key.as_deref(),
+            req.user.as_deref(),
+            &headers,
+        ))
+        .with_tally(tally);
     let g = Generate { route, model, json };
     let answering = Answering {
         client_model: &req.model,
@@ -264,6 +267,7 @@ async fn chat(
 async fn responses(
     State(app): State<OpenAi>,
     headers: HeaderMap,
+    Tallied(tally): Tallied,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut req: ResponsesRequest = match read(&app, body) {
@@ -289,11 +293,13 @@ async fn responses(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let route = Route::model(&model).with_session(session(
-        req.prompt_cache_key.as_deref(),
-        req.user.as_deref(),
-        &headers,
-    ));
+    let route = Route::model(&model)
+        .with_session(session(
+            req.prompt_cache_key.as_deref(),
+            req.user.as_deref(),
+            &headers,
+        ))
+        .with_tally(tally);
     let echo = Echo {
         client_model: req.model.clone(),
         gemini_model: model.clone(),
@@ -352,6 +358,7 @@ async fn responses_socket() -> Response {
 async fn embed(
     State(app): State<OpenAi>,
     headers: HeaderMap,
+    Tallied(tally): Tallied,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let req: EmbeddingsRequest = match read(&app, body) {
@@ -364,7 +371,9 @@ async fn embed(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let route = Route::model(&model).with_session(session(None, req.user.as_deref(), &headers));
+    let route = Route::model(&model)
+        .with_session(session(None, req.user.as_deref(), &headers))
+        .with_tally(tally);
     let path = format!("/v1beta/models/{model}:batchEmbedContents");
     let mut batches = Vec::new();
     for (i, batch) in embeddings::batches(&parsed, &model).into_iter().enumerate() {

@@ -1,0 +1,317 @@
+//! `GET /metrics` in the Prometheus text format (`prometheus-client`): requests by surface,
+//! model, status and client; upstream attempts by outcome; failovers; latency histograms (time
+//! to first byte, total) per surface and model; tokens per model, client and kind; and, read
+//! from the pool at each scrape, the keys per state and each key's state, cooldowns and
+//! ejections. Keys appear by id only; clients by name; no request ids in labels.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use super::tally::Tokens;
+use crate::pool::{KeyHealth, PoolSnapshot};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub surface: &'static str,
+    pub model: Arc<str>,
+    pub status: u16,
+    pub client: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SurfaceModel {
+    pub surface: &'static str,
+    pub model: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    pub model: Arc<str>,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabel {
+    pub model: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabels {
+    pub model: Arc<str>,
+    pub client: Arc<str>,
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeyStateLabels {
+    pub key: String,
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeyModelLabels {
+    pub key: String,
+    pub model: String,
+}
+
+type Seconds = Family<SurfaceModel, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 1 ms … ~65 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+/// Every metric the gateway exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    first_byte: Seconds,
+    duration: Seconds,
+    attempts: Family<AttemptLabels, Counter>,
+    failovers: Family<ModelLabel, Counter>,
+    tokens: Family<TokenLabels, Counter>,
+    keys: Family<StateLabel, Gauge>,
+    key_state: Family<KeyStateLabels, Gauge>,
+    cooldown: Family<KeyModelLabels, Gauge>,
+    ejected: Family<KeyModelLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("gateway");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Client requests by surface, Gemini model, HTTP status and client",
+            requests.clone(),
+        );
+        let first_byte: Seconds = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "time_to_first_byte_seconds",
+            "Time from a request's arrival to its response's first body byte",
+            first_byte.clone(),
+        );
+        let duration: Seconds = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "request_duration_seconds",
+            "Time from a request's arrival to its response's last byte",
+            duration.clone(),
+        );
+        let attempts = Family::<AttemptLabels, Counter>::default();
+        registry.register(
+            "upstream_attempts",
+            "Attempts sent to Gemini, by model and outcome class",
+            attempts.clone(),
+        );
+        let failovers = Family::<ModelLabel, Counter>::default();
+        registry.register(
+            "failovers",
+            "Attempts that moved a request to another key after a failure",
+            failovers.clone(),
+        );
+        let tokens = Family::<TokenLabels, Counter>::default();
+        registry.register(
+            "tokens",
+            "Tokens Gemini reported, by model, client and kind (input, output, thought, cached)",
+            tokens.clone(),
+        );
+        let keys = Family::<StateLabel, Gauge>::default();
+        registry.register("keys", "Pool keys per state", keys.clone());
+        let key_state = Family::<KeyStateLabels, Gauge>::default();
+        registry.register(
+            "key_state",
+            "1 for each key's current state (available, cooling, disabled), by key id",
+            key_state.clone(),
+        );
+        let cooldown = Family::<KeyModelLabels, Gauge>::default();
+        registry.register(
+            "key_cooldown_seconds",
+            "Seconds until a key's cooldown for a model ends",
+            cooldown.clone(),
+        );
+        let ejected = Family::<KeyModelLabels, Gauge>::default();
+        registry.register(
+            "key_ejections",
+            "Ejections in a row of a key for a model, while it is ejected",
+            ejected.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            first_byte,
+            duration,
+            attempts,
+            failovers,
+            tokens,
+            keys,
+            key_state,
+            cooldown,
+            ejected,
+        }
+    }
+
+    /// A finished request.
+    pub fn request(&self, labels: RequestLabels, first_byte: f64, total: f64) {
+        let at = SurfaceModel {
+            surface: labels.surface,
+            model: labels.model.clone(),
+        };
+        self.first_byte.get_or_create(&at).observe(first_byte);
+        self.duration.get_or_create(&at).observe(total);
+        self.requests.get_or_create(&labels).inc();
+    }
+
+    /// One upstream attempt; `failed_over` when it failed and the request moved on.
+    pub fn attempt(&self, model: &Arc<str>, outcome: &'static str, failed_over: bool) {
+        let model = model.clone();
+        if failed_over {
+            self.failovers
+                .get_or_create(&ModelLabel {
+                    model: model.clone(),
+                })
+                .inc();
+        }
+        self.attempts
+            .get_or_create(&AttemptLabels { model, outcome })
+            .inc();
+    }
+
+    pub fn tokens(&self, model: &Arc<str>, client: &Arc<str>, tokens: Tokens) {
+        for (kind, n) in [
+            ("input", tokens.input),
+            ("output", tokens.output),
+            ("thought", tokens.thought),
+            ("cached", tokens.cached),
+        ] {
+            if n > 0 {
+                let labels = TokenLabels {
+                    model: model.clone(),
+                    client: client.clone(),
+                    kind,
+                };
+                self.tokens.get_or_create(&labels).inc_by(n);
+            }
+        }
+    }
+
+    /// The text exposition, with the pool's gauges read from `snap`.
+    pub fn render(&self, snap: &PoolSnapshot) -> String {
+        self.keys.clear();
+        self.key_state.clear();
+        self.cooldown.clear();
+        self.ejected.clear();
+        for state in ["available", "cooling", "disabled"] {
+            self.keys.get_or_create(&StateLabel { state }).set(0);
+        }
+        for k in &snap.keys {
+            let state = match k.health {
+                KeyHealth::Available => "available",
+                KeyHealth::Cooling { .. } => "cooling",
+                KeyHealth::Disabled(_) => "disabled",
+            };
+            self.keys.get_or_create(&StateLabel { state }).inc();
+            let labels = KeyStateLabels {
+                key: k.id.clone(),
+                state,
+            };
+            self.key_state.get_or_create(&labels).set(1);
+            for (model, until) in &k.cooldowns {
+                let left = (until - snap.now).max(0) / 1000;
+                let labels = KeyModelLabels {
+                    key: k.id.clone(),
+                    model: model.clone(),
+                };
+                self.cooldown.get_or_create(&labels).set(left);
+            }
+            for (model, e) in &k.ejections {
+                let labels = KeyModelLabels {
+                    key: k.id.clone(),
+                    model: model.clone(),
+                };
+                self.ejected.get_or_create(&labels).set(i64::from(e.times));
+            }
+        }
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_attempts_and_tokens_show_in_the_exposition() {
+        let m = Metrics::new();
+        m.request(
+            RequestLabels {
+                surface: "anthropic",
+                model: "gemini-2.5-flash".into(),
+                status: 200,
+                client: "anonymous".into(),
+            },
+            0.01,
+            0.02,
+        );
+        let model: Arc<str> = "gemini-2.5-flash".into();
+        m.attempt(&model, "rate_limited", true);
+        m.attempt(&model, "ok", false);
+        m.tokens(
+            &model,
+            &"anonymous".into(),
+            Tokens {
+                input: 12,
+                output: 5,
+                thought: 0,
+                cached: 0,
+            },
+        );
+        let snap = PoolSnapshot {
+            now: 0,
+            keys: Vec::new(),
+            groups: Vec::new(),
+            overloaded: Default::default(),
+        };
+        let text = m.render(&snap);
+        assert!(text.contains(r#"gateway_requests_total{surface="anthropic",model="gemini-2.5-flash",status="200",client="anonymous"} 1"#), "{text}");
+        assert!(text.contains(r#"gateway_upstream_attempts_total{model="gemini-2.5-flash",outcome="rate_limited"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"gateway_failovers_total{model="gemini-2.5-flash"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"gateway_tokens_total{model="gemini-2.5-flash",client="anonymous",kind="input"} 12"#), "{text}");
+        assert!(
+            !text.contains(r#"kind="thought""#),
+            "zero counts are not created"
+        );
+        assert!(
+            text.contains(r#"gateway_keys{state="disabled"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("gateway_time_to_first_byte_seconds_bucket"),
+            "{text}"
+        );
+    }
+}

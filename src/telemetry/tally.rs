@@ -1,0 +1,140 @@
+//! What one client request did, gathered while it runs: the house creates a [`Tally`] when the
+//! request arrives, the client-key check names the client, the surface hands it to dispatch with
+//! the route, and dispatch notes the model, each attempt's key and the tokens Gemini reported.
+//! When the response has been sent (a stream: its last byte), the house records it once —
+//! metrics, usage, the recent-requests list, the request's log line.
+
+use std::sync::{Arc, Mutex};
+
+/// Token counts from Gemini's `usageMetadata`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tokens {
+    pub input: u64,
+    pub output: u64,
+    pub thought: u64,
+    pub cached: u64,
+}
+
+impl Tokens {
+    pub fn add(&mut self, other: Tokens) {
+        self.input += other.input;
+        self.output += other.output;
+        self.thought += other.thought;
+        self.cached += other.cached;
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Tokens::default()
+    }
+
+    /// The counts in a `usageMetadata` object (input includes the tool-use prompt; output is
+    /// the candidates' tokens, thoughts apart).
+    pub fn from_usage(u: &crate::upstream::wire::UsageMetadata) -> Tokens {
+        Tokens {
+            input: u.prompt_token_count.unwrap_or(0) + u.tool_use_prompt_token_count.unwrap_or(0),
+            output: u.candidates_token_count.unwrap_or(0),
+            thought: u.thoughts_token_count.unwrap_or(0),
+            cached: u.cached_content_token_count.unwrap_or(0),
+        }
+    }
+}
+
+/// What the request's parts have learned so far.
+#[derive(Debug, Clone, Default)]
+pub struct TallyState {
+    pub client: Option<Arc<str>>,
+    pub model: Option<Arc<str>>,
+    /// The key that served (the last attempt's).
+    pub key_id: Option<Arc<str>>,
+    pub attempts: u32,
+    pub tokens: Tokens,
+    /// Dispatch found no key available (the answer is a 503 with `Retry-After`).
+    pub exhausted: bool,
+}
+
+/// One request's tally, shared by the layers that see it.
+#[derive(Debug, Default)]
+pub struct Tally {
+    state: Mutex<TallyState>,
+}
+
+impl Tally {
+    pub fn new() -> Arc<Tally> {
+        Arc::new(Tally::default())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut TallyState) -> T) -> T {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub fn set_client(&self, name: Arc<str>) {
+        self.with(|s| s.client = Some(name));
+    }
+
+    pub fn set_model(&self, model: &Arc<str>) {
+        self.with(|s| s.model = Some(model.clone()));
+    }
+
+    /// An attempt went to key `key_id`.
+    pub fn attempt(&self, key_id: &Arc<str>) {
+        self.with(|s| {
+            s.attempts += 1;
+            s.key_id = Some(key_id.clone());
+        });
+    }
+
+    pub fn add_tokens(&self, tokens: Tokens) {
+        if !tokens.is_zero() {
+            self.with(|s| s.tokens.add(tokens));
+        }
+    }
+
+    pub fn exhausted(&self) {
+        self.with(|s| s.exhausted = true);
+    }
+
+    pub fn snapshot(&self) -> TallyState {
+        self.with(|s| s.clone())
+    }
+}
+
+/// A tally as a route carries it: compared by identity, so routes stay comparable.
+#[derive(Debug, Clone)]
+pub struct TallyRef(pub Arc<Tally>);
+
+impl PartialEq for TallyRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for TallyRef {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tally_gathers_attempts_tokens_and_the_serving_key() {
+        let t = Tally::new();
+        t.set_model(&"gemini-2.5-flash".into());
+        t.attempt(&"k1".into());
+        t.attempt(&"k2".into());
+        t.add_tokens(Tokens {
+            input: 10,
+            output: 3,
+            thought: 2,
+            cached: 1,
+        });
+        t.add_tokens(Tokens {
+            input: 5,
+            ..Tokens::default()
+        });
+        let s = t.snapshot();
+        assert_eq!((s.attempts, s.key_id.as_deref()), (2, Some("k2")));
+        assert_eq!(s.tokens.input, 15);
+        assert_eq!(s.model.as_deref(), Some("gemini-2.5-flash"));
+        assert_ne!(TallyRef(Tally::new()), TallyRef(t.clone()));
+        assert_eq!(TallyRef(t.clone()), TallyRef(t));
+    }
+}
