@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Two builds of the gateway side by side: CPU per request and added latency, interleaved.
+
+For a change whose cost is a few percent (metrics, a new check on the hot path), two runs of
+`bench.py` drift more between each other than the change moves. This starts both gateways at
+once, each on the gateway core, in front of one mock, and alternates the same fixed-rate load
+between them round by round, so both see the same machine at the same time.
+
+    python3 bench/ab.py BEFORE_BIN AFTER_BIN [--rate 1000] [--seconds 5] [--rounds 7]
+
+BEFORE_BIN and AFTER_BIN are `gemini-gateway` binaries (for example from a `git worktree` of the
+earlier commit built with its own CARGO_TARGET_DIR); the mock is this tree's release build.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402  (the harness's helpers: start, oha, oha_cpu, pinning)
+
+SCENARIOS = [
+    # (name, path, body, stream)
+    ("native generateContent", "/v1beta/models/gemini-2.5-flash:generateContent",
+     json.loads(bench.BODY), False),
+    ("native streamGenerateContent (SSE)", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+     json.loads(bench.BODY), False),
+    ("/v1/messages small, stream", "/v1/messages",
+     {"model": "claude-3-5-haiku-latest", "max_tokens": 256,
+      "messages": [{"role": "user", "content": "Benchmark prompt: say hello."}]}, True),
+    ("/v1/chat/completions small", "/v1/chat/completions",
+     {"model": "gemini-2.5-flash", "max_tokens": 256,
+      "messages": [{"role": "user", "content": "Benchmark prompt: say hello."}]}, False),
+    ("/v1/responses small, stream", "/v1/responses",
+     {"model": "gemini-2.5-flash", "max_output_tokens": 256, "store": False,
+      "input": "Benchmark prompt: say hello."}, True),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("before")
+    ap.add_argument("after")
+    ap.add_argument("--rate", type=int, default=1000)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args()
+    oha_bin = os.environ.get("OHA", shutil.which("oha") or "oha")
+    procs = []
+    tmp = Path(tempfile.mkdtemp(prefix="gg-ab-"))
+    try:
+        mock, mock_url = bench.start(bench.pinned(bench.LOAD_CORE, [str(bench.TARGET / "mock-gemini"), "--port", "0"]),
+                                     {"PATH": os.environ.get("PATH", "")}, r"listening on (http://\S+)")
+        procs.append(mock)
+        gateways = []
+        for label, binary in [("before", args.before), ("after", args.after)]:
+            env = {"PATH": os.environ.get("PATH", ""), "GEMINI_API_KEY": ",".join(bench.KEYS),
+                   "GEMINI_BASE_URL": mock_url, "PORT": "0", "LOG_LEVEL": "warn",
+                   "STATE_PATH": str(tmp / f"state-{label}")}
+            gw, url = bench.start(bench.pinned(bench.GATEWAY_CORE, [binary]), env, r"listening on (http://\S+)")
+            procs.append(gw)
+            gateways.append((label, url, gw.pid))
+        rows = []
+        for i, (name, path, body, stream) in enumerate(SCENARIOS):
+            body_file = tmp / f"body-{i}.json"
+            body_file.write_text(json.dumps(dict(body, stream=True) if stream else body))
+            for _, url, _ in gateways:  # warm-up
+                bench.oha(url + path, 200, 1, oha_bin, str(body_file))
+            runs = {label: [] for label, _, _ in gateways}
+            for r in range(args.rounds):
+                order = gateways if r % 2 == 0 else gateways[::-1]
+                for label, url, pid in order:
+                    runs[label].append(bench.oha_cpu(url + path, args.rate, args.seconds, oha_bin, str(body_file), pid))
+            med = lambda label, i: statistics.median(x[i] for x in runs[label])
+            rows.append((name, med("before", 3), med("after", 3), med("before", 0), med("after", 0)))
+    finally:
+        for p in procs:
+            p.terminate()
+
+    print(f"`python3 bench/ab.py BEFORE AFTER --rate {args.rate} --seconds {args.seconds} --rounds {args.rounds}`"
+          " (both gateways on the gateway core, rounds alternated; medians)\n")
+    print("| scenario | CPU per request before | after | **change** | gateway p50 before | after |")
+    print("|---|---|---|---|---|---|")
+    for name, cb, ca, pb, pa in rows:
+        print(f"| {name} | {cb:.0f} µs | {ca:.0f} µs | **{(ca - cb) / cb:+.1%}** | {pb:.3f} ms | {pa:.3f} ms |")
+
+
+if __name__ == "__main__":
+    main()
