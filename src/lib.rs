@@ -7,6 +7,7 @@
 //! `upstream` (call, classify) → back out through the surface. `secret` and `clock` are leaves
 //! every layer may use.
 
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod dispatch;

@@ -1,4 +1,5 @@
-//! `gemini-gateway`: with no arguments, serves with settings from the environment and `.env`.
+//! `gemini-gateway`: with no arguments (or `serve`), serves with settings from the environment,
+//! `.env` and the config file; `check-keys` checks Gemini keys and exits.
 //! The only place that writes to stderr directly: usage, startup errors, the listening line
 //! (printed at any `LOG_LEVEL`: it is how a caller that asked for port 0 learns the port) and a
 //! panic's message, redacted of every secret.
@@ -7,30 +8,183 @@
     reason = "the binary's own messages go to stderr"
 )]
 
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
-use gemini_gateway::config::Config;
-use gemini_gateway::{secret, server, telemetry};
+use clap::{Args, Parser, Subcommand};
+use gemini_gateway::config::{self, Config};
+use gemini_gateway::upstream::HttpUpstream;
+use gemini_gateway::{check, secret, server, telemetry};
+
+/// A gateway that serves the Gemini, Anthropic and OpenAI APIs from a pool of Gemini API keys.
+/// Settings come from the environment, `.env` and the config file (see the README).
+#[derive(Parser)]
+#[command(name = "gemini-gateway", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve (the default).
+    Serve,
+    /// Check Gemini API keys: which are valid, refused, resting, or unreachable.
+    CheckKeys(CheckArgs),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// A file of keys, one per line (`-`: standard input). Default: GEMINI_API_KEY (and the
+    /// config file's keys).
+    file: Option<String>,
+    /// Print JSON ({"keys": [...], "summary": {...}}) instead of a table, and no progress bar.
+    #[arg(long)]
+    json: bool,
+    /// The model the one-token generation asks (default: SMALL_MODEL, else gemini-2.5-flash).
+    #[arg(long)]
+    model: Option<String>,
+    /// Keys checked at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 15.0)]
+    timeout: f64,
+}
 
 fn main() -> ExitCode {
-    if let Some(arg) = std::env::args().nth(1) {
-        if arg == "--version" || arg == "-V" {
-            eprintln!("gemini-gateway {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        if arg != "serve" {
-            eprintln!(
-                "usage: gemini-gateway [serve]   (settings come from the environment; see README)"
-            );
-            return ExitCode::from(2);
-        }
+    let cli = Cli::parse();
+    install_panic_hook();
+    match cli.command {
+        None | Some(Command::Serve) => serve(),
+        Some(Command::CheckKeys(args)) => check_keys(args),
     }
+}
+
+fn install_panic_hook() {
     // Every secret is registered as it is read, so from here on a panic cannot print one.
     std::panic::set_hook(Box::new(|info| {
         let message = secret::redact(&info.to_string()).into_owned();
         tracing::error!("panic: {message}");
         eprintln!("gemini-gateway: panic: {message}");
     }));
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("gemini-gateway: cannot start the runtime: {e}");
+            None
+        }
+    }
+}
+
+/// `check-keys`: exit 0 when every key is usable, 1 when some are not, 2 on a usage or network
+/// error.
+fn check_keys(args: CheckArgs) -> ExitCode {
+    let usage_error = |message: String| {
+        eprintln!("gemini-gateway check-keys: {message}");
+        ExitCode::from(2)
+    };
+    let (vars, file) = match config::gather() {
+        Ok(v) => v,
+        Err(e) => return usage_error(e.to_string()),
+    };
+    let get = |name: &str| {
+        vars.get(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let keys = match args.file.as_deref() {
+        Some("-") => {
+            let mut text = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+                return usage_error(format!("cannot read standard input: {e}"));
+            }
+            check::keys_from_text(&text)
+        }
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => check::keys_from_text(&text),
+            Err(e) => return usage_error(format!("cannot read {path}: {e}")),
+        },
+        None => {
+            let mut text = get("GEMINI_API_KEY").unwrap_or_default();
+            for k in &file.keys {
+                text.push(',');
+                text.push_str(k);
+            }
+            config::key_list(&text)
+        }
+    };
+    if keys.is_empty() {
+        return usage_error(
+            "no keys: give a file (or - for standard input), or set GEMINI_API_KEY".into(),
+        );
+    }
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        return usage_error("--timeout must be a number of seconds > 0".into());
+    }
+    let base_url = get("GEMINI_BASE_URL")
+        .unwrap_or_else(|| "https://generativelanguage.googleapis.com".into());
+    let proxy = match config::proxy::upstream_proxy(get("UPSTREAM_PROXY").as_deref()) {
+        Ok(p) => p,
+        Err(e) => return usage_error(e.to_string()),
+    };
+    config::proxy::register_standard(|n| std::env::var(n).ok());
+    let ca_file = get("UPSTREAM_CA_FILE").map(std::path::PathBuf::from);
+    let upstream = match HttpUpstream::new(
+        base_url.trim_end_matches('/'),
+        proxy.as_ref(),
+        ca_file.as_deref(),
+    ) {
+        Ok(u) => u,
+        Err(e) => return usage_error(secret::redact(&e.to_string()).into_owned()),
+    };
+    let opts = check::CheckOptions {
+        model: args
+            .model
+            .or_else(|| get("SMALL_MODEL"))
+            .unwrap_or_else(|| "gemini-2.5-flash".into()),
+        concurrency: usize::from(args.concurrency),
+        timeout: std::time::Duration::from_secs_f64(args.timeout),
+    };
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(keys.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} keys checked  {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let reports = runtime.block_on(check::check_all(&upstream, &keys, &opts, |r| {
+        if let Some(bar) = &bar {
+            bar.set_message(format!("{} {}", r.key, r.verdict.label()));
+            bar.inc(1);
+        }
+    }));
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let out = if args.json {
+        check::report::json(&reports)
+    } else {
+        check::report::table(&reports)
+    };
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{}", out.trim_end()).is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::from(check::exit_status(&reports))
+}
+
+fn serve() -> ExitCode {
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -40,15 +194,8 @@ fn main() -> ExitCode {
     };
     telemetry::init(&config.log_level, config.log_format);
     let json = config.log_format == telemetry::LogFormat::Json;
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("gemini-gateway: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
     // The listening line is written at any level; as a JSON object when the logs are JSON.
     let listening = |addr| {

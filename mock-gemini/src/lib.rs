@@ -41,6 +41,7 @@ mod server;
 mod signatures;
 mod sse;
 mod state;
+mod tls;
 mod validate;
 
 pub use quota::{QuotaConfig, QuotaLimit};

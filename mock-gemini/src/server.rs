@@ -38,15 +38,35 @@ impl MockGemini {
     /// Starts a server with `options` on `addr` (port 0 picks a free port).
     pub async fn start_on(addr: SocketAddr, options: MockOptions) -> std::io::Result<MockGemini> {
         let listener = TcpListener::bind(addr).await?;
+        let listener = listener.tap_io(|socket| {
+            let _ = socket.set_nodelay(true);
+        });
+        MockGemini::serve(listener, options)
+    }
+
+    /// Starts an HTTPS server on `127.0.0.1` and a free port with a self-signed certificate for
+    /// `names` (e.g. `["gemini.test"]`); returns it and the certificate's PEM, for clients to
+    /// trust.
+    pub async fn start_tls(
+        options: MockOptions,
+        names: &[&str],
+    ) -> std::io::Result<(MockGemini, String)> {
+        let tcp = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let (acceptor, pem) = crate::tls::self_signed(names)?;
+        let mock = MockGemini::serve(crate::tls::TlsListener { tcp, acceptor }, options)?;
+        Ok((mock, pem))
+    }
+
+    fn serve<L>(listener: L, options: MockOptions) -> std::io::Result<MockGemini>
+    where
+        L: axum::serve::Listener<Addr = SocketAddr>,
+    {
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
         let state = Arc::new(State::new(&options, stopped.clone()));
         let app: Router = control::routes()
             .fallback(api::handle)
             .with_state(state.clone());
-        let listener = listener.tap_io(|socket| {
-            let _ = socket.set_nodelay(true);
-        });
         let mut signal = stopped;
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = signal.wait_for(|down| *down).await;

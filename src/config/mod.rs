@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub mod file;
+pub mod proxy;
 mod quota;
 
 use crate::pool::QuotaPlan;
@@ -27,6 +29,8 @@ pub enum ConfigError {
     },
     #[error("could not read .env: {0}")]
     DotEnv(String),
+    #[error("config file {0}")]
+    File(String),
     #[error("HOST={host} accepts connections from other machines, but GATEWAY_API_KEYS is not set, so anyone who reaches the port could spend your Gemini keys: set GATEWAY_API_KEYS=<secret>[,<secret>…] (clients send it as x-api-key, Authorization: Bearer, x-goog-api-key or ?key=), or set ALLOW_UNAUTHENTICATED=true to expose it on purpose")]
     Exposed { host: String },
 }
@@ -69,6 +73,16 @@ pub struct Config {
     pub openai_model_map: bool,
     /// `MEDIA_FETCH`: which image and file URLs the gateway fetches for OpenAI clients.
     pub media_fetch: MediaFetch,
+    /// `UPSTREAM_PROXY`: every connection to Gemini goes through it (the URL may hold
+    /// credentials). `None`: the standard `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` apply.
+    pub upstream_proxy: Option<Secret>,
+    /// `UPSTREAM_CA_FILE`: PEM certificates trusted for Gemini's TLS besides the usual roots
+    /// (a TLS-inspecting corporate proxy, a private mirror).
+    pub upstream_ca_file: Option<std::path::PathBuf>,
+    /// `[[clients]]` of the config file: client keys with names and limits.
+    pub clients: Vec<file::ClientSpec>,
+    /// The config file read, if any (`CONFIG_FILE`, or `./gemini-gateway.toml`).
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 /// How log lines are written (`LOG_FORMAT`).
@@ -189,30 +203,48 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "",
         "declared limits, e.g. gemini-2.5-flash:rpm=10,rpd=250;proj-b/gemini-2.5-pro:rpm=150",
     ),
+    (
+        "CONFIG_FILE",
+        "",
+        "a TOML file: settings by name, keys = [...], [[clients]] with limits",
+    ),
+    (
+        "UPSTREAM_PROXY",
+        "",
+        "proxy for every connection to Gemini (http, https, socks5, socks5h)",
+    ),
+    (
+        "UPSTREAM_CA_FILE",
+        "",
+        "PEM certificates trusted for Gemini's TLS besides the usual roots",
+    ),
 ];
 
 impl Config {
     /// Reads `.env` (if present) under the real environment, then validates.
     pub fn from_env() -> Result<Config, ConfigError> {
-        let mut vars: HashMap<String, String> = HashMap::new();
-        match dotenvy::from_path_iter(".env") {
-            Ok(iter) => {
-                for item in iter {
-                    let (k, v) = item.map_err(|e| ConfigError::DotEnv(dotenv_problem(&e)))?;
-                    vars.insert(k, v);
-                }
-            }
-            Err(e) if e.not_found() => {}
-            Err(e) => return Err(ConfigError::DotEnv(dotenv_problem(&e))),
-        }
-        vars.extend(std::env::vars());
-        Config::from_vars(&vars)
+        let (vars, file) = gather()?;
+        Config::from_parts(&vars, file)
     }
 
     /// Validates a set of variables (the environment merged over `.env`).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        Config::from_parts(vars, file::FileConfig::default())
+    }
+
+    /// Validates the variables (environment over `.env` over the file's settings) and the rest
+    /// of the config file (its keys and clients).
+    pub fn from_parts(
+        vars: &HashMap<String, String>,
+        file: file::FileConfig,
+    ) -> Result<Config, ConfigError> {
         let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let (keys, groups) = quota::parse_keys(get("GEMINI_API_KEY").unwrap_or(""));
+        let all_keys = std::iter::once(get("GEMINI_API_KEY").unwrap_or(""))
+            .chain(file.keys.iter().map(String::as_str))
+            .filter(|k| !k.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(",");
+        let (keys, groups) = quota::parse_keys(&all_keys);
         if keys.is_empty() {
             return Err(ConfigError::NoKeys);
         }
@@ -303,7 +335,12 @@ impl Config {
             Some(_) => return Err(invalid("MEDIA_FETCH", get, "must be public, all or off")),
         };
         let host: IpAddr = parse(get, "HOST", "127.0.0.1")?;
-        if !host.is_loopback() && gateway_api_keys.is_empty() && !allow_unauthenticated {
+        let clients = file.clients;
+        if !host.is_loopback()
+            && gateway_api_keys.is_empty()
+            && clients.is_empty()
+            && !allow_unauthenticated
+        {
             return Err(ConfigError::Exposed {
                 host: host.to_string(),
             });
@@ -311,12 +348,12 @@ impl Config {
         let admin_api_key = get("ADMIN_API_KEY").map(Secret::new);
         if admin_api_key
             .as_ref()
-            .is_some_and(|a| gateway_api_keys.contains(a))
+            .is_some_and(|a| gateway_api_keys.contains(a) || clients.iter().any(|c| &c.key == a))
         {
             return Err(ConfigError::Invalid {
                 name: "ADMIN_API_KEY",
                 value: "(hidden)".into(),
-                problem: "must differ from every GATEWAY_API_KEYS entry",
+                problem: "must differ from every GATEWAY_API_KEYS entry and client key",
             });
         }
         let client_timeout: f64 = parse(get, "CLIENT_TIMEOUT", "30")?;
@@ -359,8 +396,45 @@ impl Config {
             big_model: get("BIG_MODEL").unwrap_or("gemini-2.5-pro").to_string(),
             small_model: get("SMALL_MODEL").unwrap_or("gemini-2.5-flash").to_string(),
             max_tokens_limit,
+            upstream_proxy: {
+                proxy::register_standard(|n| std::env::var(n).ok());
+                proxy::upstream_proxy(get("UPSTREAM_PROXY"))?
+            },
+            upstream_ca_file: get("UPSTREAM_CA_FILE").map(Into::into),
+            clients,
+            config_file: file.path,
         })
     }
+}
+
+/// The Gemini keys of a `GEMINI_API_KEY`-style list (`project:` prefixes dropped).
+pub fn key_list(raw: &str) -> Vec<ApiKey> {
+    quota::parse_keys(raw).0
+}
+
+/// The variables the settings come from — the environment over `.env` over the config file's
+/// settings — and the rest of the config file. `CONFIG_FILE` is read from the first two.
+pub fn gather() -> Result<(HashMap<String, String>, file::FileConfig), ConfigError> {
+    let mut vars: HashMap<String, String> = HashMap::new();
+    match dotenvy::from_path_iter(".env") {
+        Ok(iter) => {
+            for item in iter {
+                let (k, v) = item.map_err(|e| ConfigError::DotEnv(dotenv_problem(&e)))?;
+                vars.insert(k, v);
+            }
+        }
+        Err(e) if e.not_found() => {}
+        Err(e) => return Err(ConfigError::DotEnv(dotenv_problem(&e))),
+    }
+    vars.extend(std::env::vars());
+    let named = vars
+        .get("CONFIG_FILE")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty());
+    let mut file = file::read(named)?;
+    let mut merged = std::mem::take(&mut file.settings);
+    merged.extend(vars);
+    Ok((merged, file))
 }
 
 /// What is wrong with `.env`, without echoing the line (it may hold a key).

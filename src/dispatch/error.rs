@@ -30,6 +30,13 @@ pub enum Cause {
     Upstream { body: Bytes, rpc: Option<RpcStatus> },
     /// No answer from the last attempt.
     NoAnswer(Failure),
+    /// The client's own limits refuse the request before any key is spent: 429 (over its
+    /// requests per minute or tokens per day; `retry_after` when it may come back) or 403 (a
+    /// model it may not use).
+    ClientRefused {
+        message: String,
+        retry_after: Option<Duration>,
+    },
 }
 
 /// Why one attempt got no usable answer from Gemini.
@@ -70,6 +77,28 @@ impl fmt::Display for Failure {
 }
 
 impl DispatchError {
+    /// 429: the client is over one of its limits.
+    pub fn client_limited(message: String, retry_after: Option<Duration>) -> DispatchError {
+        DispatchError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            cause: Cause::ClientRefused {
+                message,
+                retry_after,
+            },
+        }
+    }
+
+    /// 403: the client may not use `model`.
+    pub fn model_not_allowed(model: &str) -> DispatchError {
+        DispatchError {
+            status: StatusCode::FORBIDDEN,
+            cause: Cause::ClientRefused {
+                message: format!("This client key may not use the model {model}."),
+                retry_after: None,
+            },
+        }
+    }
+
     pub(super) fn no_key(retry_after: Option<Duration>) -> DispatchError {
         DispatchError {
             status: StatusCode::SERVICE_UNAVAILABLE,

@@ -274,6 +274,11 @@ impl Dispatcher {
         F: FnMut(Lease) -> Fut,
         Fut: Future<Output = Result<T, Attempt>>,
     {
+        if let (Some(t), Target::Model(m)) = (route.tally(), &route.target) {
+            if !t.0.may_use(m) {
+                return Err(DispatchError::model_not_allowed(m));
+            }
+        }
         let scope = route.scope();
         let tokens = req_tokens;
         let preferred = self.affinity.preferred(route.session.as_deref());

@@ -47,13 +47,24 @@ pub async fn require_client_key<D: Dialect>(
     req: Request,
     next: Next,
 ) -> Response {
-    if gate.client_keys.is_empty() {
+    let clients = gate.clients();
+    if clients.is_empty() {
         return next.run(req).await;
     }
     let creds = presented(req.headers(), req.uri());
-    if let Some(client) = gate.client_keys.matching(&creds) {
+    if let Some(client) = clients.matching(&creds) {
         if let Some(t) = req.extensions().get::<TallyRef>() {
-            t.0.set_client(client.into());
+            t.0.set_client(client.name.clone());
+            if let Some(models) = client.limits.as_ref().and_then(|l| l.models.clone()) {
+                t.0.allow_models(models);
+            }
+        }
+        if let (Some(limits), Some(limiter)) = (&client.limits, &gate.limiter) {
+            if let Err(refusal) = limiter.admit(&client.name, limits).await {
+                super::limits::drain(req.into_body(), gate.max_body_bytes, gate.client_timeout)
+                    .await;
+                return D::from_dispatch("", refusal).into_response();
+            }
         }
         return next.run(req).await;
     }

@@ -2,20 +2,24 @@
 //! in constant time (neither a key's content nor its length leaks through timing), and the bounds
 //! for reading away a refused body.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::clients::{Clients, Limiter};
 use crate::config::Config;
 use crate::secret::Secret;
 
 /// The door: who may come in, and how long a refused body may take to be read away.
 #[derive(Debug, Clone)]
 pub struct Gate {
-    /// `GATEWAY_API_KEYS`, as digests; empty means open.
-    pub client_keys: Arc<Secrets>,
+    /// `GATEWAY_API_KEYS` and the config file's clients, as digests; none means open. Replaced
+    /// whole on a reload.
+    clients: Arc<RwLock<Arc<Clients>>>,
+    /// Counts what limited clients spend (absent in tests that need no limits).
+    pub limiter: Option<Arc<Limiter>>,
     /// `ADMIN_API_KEY`, as a digest; empty means the admin API is off.
     pub admin_key: Arc<Secrets>,
     pub max_body_bytes: usize,
@@ -25,11 +29,33 @@ pub struct Gate {
 impl Gate {
     pub fn new(config: &Config) -> Gate {
         Gate {
-            client_keys: Arc::new(Secrets::new(&config.gateway_api_keys)),
+            clients: Arc::new(RwLock::new(Arc::new(Clients::new(
+                &config.gateway_api_keys,
+                &config.clients,
+            )))),
+            limiter: None,
             admin_key: Arc::new(Secrets::new(&config.admin_api_key)),
             max_body_bytes: config.max_body_bytes,
             client_timeout: config.client_timeout,
         }
+    }
+
+    pub fn with_limiter(mut self, limiter: Arc<Limiter>) -> Gate {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// The client keys now.
+    pub fn clients(&self) -> Arc<Clients> {
+        self.clients
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// New client keys (a reload); requests already admitted keep going.
+    pub fn replace_clients(&self, clients: Clients) {
+        *self.clients.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(clients);
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod admin;
 pub mod auth;
+pub mod clients;
 mod connections;
 mod dashboard;
 mod gate;
@@ -48,7 +49,13 @@ use crate::upstream::{HttpUpstream, Upstream};
 /// Every route the gateway serves: the surfaces (listed here, and nowhere else), then the
 /// gateway's own endpoints.
 pub fn router(config: Arc<Config>, dispatcher: Dispatcher) -> Router {
-    let gate = Gate::new(&config);
+    let pool = dispatcher.pool();
+    let limiter = clients::Limiter::new(
+        pool.backend().clone(),
+        dispatcher.telemetry().clone(),
+        *pool.clock(),
+    );
+    let gate = Gate::new(&config).with_limiter(Arc::new(limiter));
     let ctx = Context {
         dispatcher,
         config: config.clone(),
@@ -138,8 +145,14 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
     let pool = Arc::new(open_pool(&config).await.map_err(ServeError::Store)?);
     let telemetry = Telemetry::new(pool.backend().clone(), *pool.clock());
     let upkeep = tokio::spawn(upkeep(pool.clone(), telemetry.clone()));
-    let upstream: Arc<dyn Upstream> =
-        Arc::new(HttpUpstream::new(&config.gemini_base_url).map_err(ServeError::Client)?);
+    let upstream: Arc<dyn Upstream> = Arc::new(
+        HttpUpstream::new(
+            &config.gemini_base_url,
+            config.upstream_proxy.as_ref(),
+            config.upstream_ca_file.as_deref(),
+        )
+        .map_err(ServeError::Client)?,
+    );
     let dispatcher = Dispatcher::new(pool.clone(), upstream, config.request_timeout)
         .with_telemetry(telemetry.clone());
     let listener = TcpListener::bind(addr)
@@ -193,7 +206,7 @@ pub enum ServeError {
     #[error("cannot listen on {0}: {1} (set HOST/PORT)")]
     Bind(SocketAddr, std::io::Error),
     #[error("cannot build the upstream HTTP client: {0}")]
-    Client(reqwest::Error),
+    Client(crate::upstream::ClientError),
     #[error("{0}")]
     Store(StoreError),
 }

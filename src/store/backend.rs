@@ -125,6 +125,14 @@ impl Backend {
     }
 
     /// Whether usage totals are kept here (else the caller keeps them in memory).
+    /// The shared store, for what must be counted across gateways as it happens.
+    pub fn redis(&self) -> Option<&RedisStore> {
+        match self {
+            Backend::Redis(r) => Some(r),
+            _ => None,
+        }
+    }
+
     pub fn keeps_usage(&self) -> bool {
         !matches!(self, Backend::Volatile)
     }

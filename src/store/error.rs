@@ -46,6 +46,7 @@ pub enum RedisOp {
     Membership,
     Ping,
     Usage,
+    ClientWindow,
 }
 
 impl std::fmt::Display for RedisOp {
@@ -60,6 +61,7 @@ impl std::fmt::Display for RedisOp {
             RedisOp::Membership => "membership",
             RedisOp::Ping => "ping",
             RedisOp::Usage => "usage",
+            RedisOp::ClientWindow => "client_window",
         })
     }
 }

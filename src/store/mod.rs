@@ -8,6 +8,7 @@ pub mod embedded;
 mod embedded_quota;
 mod error;
 pub mod redis;
+mod redis_clients;
 mod redis_schedule;
 mod redis_scripts;
 mod redis_usage;

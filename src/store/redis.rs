@@ -109,6 +109,8 @@ pub(super) struct Names {
     pub(super) day: String,
     /// `{P}:usage:`, completed by the UTC day.
     pub(super) usage: String,
+    /// `{P}:client-minute:`, completed by a client's name and the minute.
+    pub(super) client_minute: String,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -168,6 +170,7 @@ impl RedisStore {
             win: format!("{{{prefix}}}:win:"),
             day: format!("{{{prefix}}}:day:"),
             usage: format!("{{{prefix}}}:usage:"),
+            client_minute: format!("{{{prefix}}}:client-minute:"),
             rr: format!("{{{prefix}}}:rr:"),
         };
         Ok(RedisStore {

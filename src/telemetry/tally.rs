@@ -50,6 +50,8 @@ pub struct TallyState {
     pub tokens: Tokens,
     /// Dispatch found no key available (the answer is a 503 with `Retry-After`).
     pub exhausted: bool,
+    /// The only models the client may use (its `models` allow-list), when it has one.
+    pub allowed_models: Option<Arc<[String]>>,
 }
 
 /// One request's tally, shared by the layers that see it.
@@ -87,6 +89,19 @@ impl Tally {
         if !tokens.is_zero() {
             self.with(|s| s.tokens.add(tokens));
         }
+    }
+
+    pub fn allow_models(&self, models: Arc<[String]>) {
+        self.with(|s| s.allowed_models = Some(models));
+    }
+
+    /// Whether the client may use `model`.
+    pub fn may_use(&self, model: &str) -> bool {
+        self.with(|s| {
+            s.allowed_models
+                .as_ref()
+                .is_none_or(|m| m.iter().any(|x| x == model))
+        })
     }
 
     pub fn exhausted(&self) {

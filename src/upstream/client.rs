@@ -5,6 +5,7 @@
 //! place to drive dispatch and the router in-process under a paused clock.
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,7 +14,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderValue, Method, StatusCode};
 
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, Secret};
 
 /// What to send upstream, independent of which key sends it.
 #[derive(Debug, Clone)]
@@ -72,6 +73,17 @@ pub trait Upstream: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<UpstreamResponse, TransportError>>;
 }
 
+/// Why the HTTP client could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("UPSTREAM_PROXY cannot be used: {0}")]
+    Proxy(reqwest::Error),
+    #[error("UPSTREAM_CA_FILE {0}: {1}")]
+    CaFile(String, String),
+    #[error("{0}")]
+    Build(reqwest::Error),
+}
+
 /// The real upstream: HTTP to `GEMINI_BASE_URL`.
 #[derive(Debug, Clone)]
 pub struct HttpUpstream {
@@ -80,15 +92,37 @@ pub struct HttpUpstream {
 }
 
 impl HttpUpstream {
-    pub fn new(base_url: &str) -> Result<HttpUpstream, reqwest::Error> {
-        let http = reqwest::Client::builder()
+    /// A client for `base_url`, through `proxy` when one is given (else through the standard
+    /// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`, minus `NO_PROXY`, when those are set), trusting
+    /// the certificates in `ca_file` besides the usual roots.
+    pub fn new(
+        base_url: &str,
+        proxy: Option<&Secret>,
+        ca_file: Option<&Path>,
+    ) -> Result<HttpUpstream, ClientError> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(proxy) = proxy {
+            builder =
+                builder.proxy(reqwest::Proxy::all(proxy.expose()).map_err(ClientError::Proxy)?);
+        }
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| ClientError::CaFile(path.display().to_string(), e.to_string()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| ClientError::CaFile(path.display().to_string(), e.to_string()))?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(1024)
             .tcp_keepalive(Duration::from_secs(30))
             .user_agent(concat!("gemini-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .build()
+            .map_err(ClientError::Build)?;
         Ok(HttpUpstream {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),

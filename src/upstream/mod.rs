@@ -10,5 +10,6 @@ pub mod status;
 pub mod wire;
 
 pub use client::{
-    BodyStream, HttpUpstream, TransportError, Upstream, UpstreamRequest, UpstreamResponse,
+    BodyStream, ClientError, HttpUpstream, TransportError, Upstream, UpstreamRequest,
+    UpstreamResponse,
 };

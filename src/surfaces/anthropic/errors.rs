@@ -253,6 +253,20 @@ impl Dialect for ApiError {
                 };
                 AnthropicError::from_upstream(e.status.as_u16(), &message, false).into()
             }
+            Cause::ClientRefused {
+                message,
+                retry_after,
+            } => {
+                let kind = if e.status == StatusCode::FORBIDDEN {
+                    ErrorType::Permission
+                } else {
+                    ErrorType::RateLimit
+                };
+                ApiError {
+                    retry_after,
+                    ..ApiError::new(kind, message).with_status(e.status)
+                }
+            }
             Cause::NoAnswer(failure) if failure.timed_out() => ApiError::new(
                 ErrorType::Timeout,
                 format!("Gemini did not answer in time: {failure}"),

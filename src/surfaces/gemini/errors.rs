@@ -107,6 +107,17 @@ impl Dialect for GoogleError {
                 GoogleError::new(Code::Unavailable, no_key_message(model, retry_after))
                     .with_retry_after(retry_after)
             }
+            Cause::ClientRefused {
+                message,
+                retry_after,
+            } => {
+                let code = if e.status == StatusCode::FORBIDDEN {
+                    Code::PermissionDenied
+                } else {
+                    Code::ResourceExhausted
+                };
+                GoogleError::new(code, message).with_retry_after(retry_after)
+            }
             Cause::Upstream { body, .. } => GoogleError::Relayed {
                 status: e.status,
                 body,

@@ -120,6 +120,21 @@ impl Dialect for OpenAiError {
                     no_key_message(model, retry_after),
                 )
             },
+            Cause::ClientRefused {
+                message,
+                retry_after,
+            } => {
+                let (kind, code) = if e.status == StatusCode::FORBIDDEN {
+                    ("permission_error", "model_not_allowed")
+                } else {
+                    ("rate_limit_error", "rate_limit_exceeded")
+                };
+                OpenAiError {
+                    code: Some(code),
+                    retry_after,
+                    ..OpenAiError::new(e.status, kind, message)
+                }
+            }
             Cause::Upstream { rpc, body } => {
                 let message = match rpc {
                     Some(r) if !r.message.is_empty() => r.message,

@@ -1,0 +1,210 @@
+//! The config file (`CONFIG_FILE`, default `./gemini-gateway.toml` when present), TOML, for what
+//! does not fit in one environment variable: `keys = [...]` (Gemini keys, joined to
+//! `GEMINI_API_KEY`), `[[clients]]` (client keys with names and limits), and any setting by its
+//! environment name (`BIG_MODEL = "gemini-2.5-pro"`). The environment and `.env` win over it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use crate::secret::Secret;
+
+/// The default file, read when `CONFIG_FILE` is not set and it exists.
+pub const DEFAULT_FILE: &str = "gemini-gateway.toml";
+
+/// A client with its own key, name and limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientSpec {
+    pub name: String,
+    pub key: Secret,
+    pub requests_per_minute: Option<u32>,
+    pub tokens_per_day: Option<u64>,
+    /// Gemini model names (after mapping) the client may use; `None`: every model.
+    pub models: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientEntry {
+    name: String,
+    key: String,
+    requests_per_minute: Option<u32>,
+    tokens_per_day: Option<u64>,
+    models: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct FileShape {
+    #[serde(default)]
+    keys: Vec<String>,
+    #[serde(default)]
+    clients: Vec<ClientEntry>,
+    #[serde(flatten)]
+    settings: BTreeMap<String, toml::Value>,
+}
+
+/// What the file holds.
+#[derive(Debug, Default)]
+pub struct FileConfig {
+    /// Settings by environment name, as strings.
+    pub settings: HashMap<String, String>,
+    /// `keys = [...]`.
+    pub keys: Vec<String>,
+    pub clients: Vec<ClientSpec>,
+    /// The file read, if any.
+    pub path: Option<PathBuf>,
+}
+
+fn problem(path: &Path, what: impl std::fmt::Display) -> ConfigError {
+    ConfigError::File(format!("{}: {what}", path.display()))
+}
+
+/// Reads the file `CONFIG_FILE` names (it must exist), else the default one when present.
+pub fn read(config_file: Option<&str>) -> Result<FileConfig, ConfigError> {
+    let path = match config_file {
+        Some(p) => PathBuf::from(p),
+        None if Path::new(DEFAULT_FILE).exists() => PathBuf::from(DEFAULT_FILE),
+        None => return Ok(FileConfig::default()),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| problem(&path, e))?;
+    let mut file = parse(&text).map_err(|e| problem(&path, e))?;
+    file.path = Some(path);
+    Ok(file)
+}
+
+/// Parses the file's text; the error names the offending entry (never a key's value).
+pub fn parse(text: &str) -> Result<FileConfig, String> {
+    let shape: FileShape = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    let mut settings = HashMap::new();
+    for (name, value) in shape.settings {
+        if name == "CONFIG_FILE" || !super::SETTINGS.iter().any(|s| s.0 == name) {
+            return Err(format!(
+                "unknown entry {name:?} (settings use their environment names, like BIG_MODEL; also keys = [...] and [[clients]])"
+            ));
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(n) => n.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) if name == "GEMINI_API_KEY" || name == "GATEWAY_API_KEYS" => {
+                let parts: Option<Vec<String>> = items
+                    .into_iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect();
+                parts
+                    .ok_or_else(|| format!("{name} must be a string or a list of strings"))?
+                    .join(",")
+            }
+            _ => return Err(format!("{name} must be a string, a number or a boolean")),
+        };
+        settings.insert(name, text);
+    }
+    let mut names = HashSet::new();
+    let mut keys = HashSet::new();
+    let mut clients = Vec::new();
+    for c in shape.clients {
+        let name = c.name.trim().to_string();
+        let plain = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !plain {
+            return Err(format!(
+                "client name {name:?} must be 1–64 letters, digits, '-', '_' or '.'"
+            ));
+        }
+        if !names.insert(name.clone()) {
+            return Err(format!("client name {name:?} is used twice"));
+        }
+        let key = c.key.trim().to_string();
+        if key.is_empty() {
+            return Err(format!("client {name:?} has an empty key"));
+        }
+        if !keys.insert(key.clone()) {
+            return Err(format!("client {name:?} has the key of another client"));
+        }
+        if c.requests_per_minute == Some(0) || c.tokens_per_day == Some(0) {
+            return Err(format!(
+                "client {name:?}: a limit of 0 would refuse everything; leave it out for no limit"
+            ));
+        }
+        let models = c.models.map(|ms| {
+            ms.into_iter()
+                .map(|m| m.trim().trim_start_matches("models/").to_string())
+                .collect()
+        });
+        clients.push(ClientSpec {
+            name,
+            key: Secret::new(&key),
+            requests_per_minute: c.requests_per_minute,
+            tokens_per_day: c.tokens_per_day,
+            models,
+        });
+    }
+    Ok(FileConfig {
+        settings,
+        keys: shape.keys,
+        clients,
+        path: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_keys_and_clients_are_read() {
+        let f = parse(
+            r#"
+            BIG_MODEL = "gemini-2.5-pro"
+            PORT = 9000
+            OPENAI_MODEL_MAP = true
+            keys = ["AIzaSyOne", "AIzaSyTwo"]
+
+            [[clients]]
+            name = "alice"
+            key = "sk-alice"
+            requests_per_minute = 30
+            tokens_per_day = 100000
+            models = ["models/gemini-2.5-flash"]
+
+            [[clients]]
+            name = "bob"
+            key = "sk-bob"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(f.settings["BIG_MODEL"], "gemini-2.5-pro");
+        assert_eq!(f.settings["PORT"], "9000");
+        assert_eq!(f.settings["OPENAI_MODEL_MAP"], "true");
+        assert_eq!(f.keys.len(), 2);
+        assert_eq!(
+            f.clients[0].models.as_deref(),
+            Some(&["gemini-2.5-flash".to_string()][..])
+        );
+        assert_eq!(f.clients[1].requests_per_minute, None);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = |text: &str| parse(text).unwrap_err();
+        assert!(err("BIG_MODLE = \"x\"").contains("BIG_MODLE"));
+        assert!(err(
+            "[[clients]]\nname = \"a\"\nkey = \"k\"\n[[clients]]\nname = \"a\"\nkey = \"j\""
+        )
+        .contains("twice"));
+        assert!(err(
+            "[[clients]]\nname = \"a\"\nkey = \"k\"\n[[clients]]\nname = \"b\"\nkey = \"k\""
+        )
+        .contains("another client"));
+        assert!(err("[[clients]]\nname = \"a\"\nkey = \"k\"\nrpm = 3").contains("rpm"));
+        let secret = "sk-very-secret-value";
+        let e = err(&format!("[[clients]]\nname = \"a b\"\nkey = \"{secret}\""));
+        assert!(!e.contains(secret), "{e}");
+    }
+}
