@@ -10,15 +10,11 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use support::{key, Behaviour, MockGemini, Rule};
+use support::{key, Behaviour, MockGemini};
 
-fn rule(key: &str, behaviour: Behaviour) -> Rule {
-    Rule {
-        key: key.into(),
-        model: None,
-        times: None,
-        behaviour,
-    }
+/// A rule on `key` for every model, for good.
+fn rule(key: &str, behaviour: Behaviour) -> support::Rule {
+    support::rule(key, None, None, behaviour)
 }
 
 /// Runs `check-keys` in an empty folder (no .env, no config file) with `env`; returns

@@ -52,12 +52,12 @@ enum Api {
 }
 
 async fn call(gw: &Gateway, api: Api, key: &str, model: &str) -> (u16, Option<String>, Value) {
-    let http = reqwest::Client::new();
+    let http = support::client();
     let req = match api {
         Api::Gemini => http
             .post(gw.url(&format!("/v1beta/models/{model}:generateContent")))
             .header("x-goog-api-key", key)
-            .json(&json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})),
+            .json(&support::hello_body()),
         Api::Anthropic => http
             .post(gw.url("/v1/messages"))
             .header("x-api-key", key)

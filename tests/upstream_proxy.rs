@@ -15,13 +15,7 @@ use support::{keys, Gateway, MockGemini};
 const HOST: &str = "gemini.test";
 
 async fn generate(gw: &Gateway) -> (u16, String) {
-    let resp = reqwest::Client::new()
-        .post(gw.url("/v1beta/models/gemini-2.5-flash:generateContent"))
-        .header("content-type", "application/json")
-        .body(r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#)
-        .send()
-        .await
-        .unwrap();
+    let resp = support::generate(gw, "gemini-2.5-flash").await;
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
