@@ -5,7 +5,6 @@
 use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::{Change, DailyCount, LearnedLimit, StoredQuota};
-use crate::upstream::classify::QuotaKind;
 
 const GROUPS: TableDefinition<&str, &str> = TableDefinition::new("groups");
 const LIMITS: TableDefinition<&str, u64> = TableDefinition::new("limits");
@@ -40,7 +39,7 @@ pub(super) fn apply(txn: &WriteTransaction, change: &Change) -> Result<(), DbErr
             kind,
             value,
         } => {
-            let field = format!("{group}|{model}|{}", kind.label());
+            let field = LearnedLimit::field(group, model, *kind);
             txn.open_table(LIMITS)
                 .map_err(boxed)?
                 .insert(field.as_str(), *value)
@@ -91,19 +90,8 @@ pub(super) fn load(txn: &ReadTransaction) -> Result<StoredQuota, DbError> {
         .map_err(boxed)?
     {
         let (k, v) = entry.map_err(boxed)?;
-        let mut parts = k.value().rsplitn(3, '|');
-        let (Some(kind), Some(model), Some(group)) = (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        if let Some(kind) = QuotaKind::from_label(kind) {
-            out.limits.push(LearnedLimit {
-                group: group.to_string(),
-                model: model.to_string(),
-                kind,
-                value: v.value(),
-            });
-        }
+        out.limits
+            .extend(LearnedLimit::from_field(k.value(), v.value()));
     }
     for entry in txn
         .open_table(DAILY)

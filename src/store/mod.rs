@@ -142,6 +142,25 @@ pub struct LearnedLimit {
     pub value: u64,
 }
 
+impl LearnedLimit {
+    /// How both stores name a learned limit: `group|model|kind`.
+    pub fn field(group: &str, model: &str, kind: QuotaKind) -> String {
+        format!("{group}|{model}|{}", kind.label())
+    }
+
+    /// The limit a stored `field` (see [`LearnedLimit::field`]) and its value stand for.
+    pub fn from_field(field: &str, value: u64) -> Option<LearnedLimit> {
+        let mut parts = field.rsplitn(3, '|');
+        let (kind, model, group) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(LearnedLimit {
+            group: group.to_string(),
+            model: model.to_string(),
+            kind: QuotaKind::from_label(kind)?,
+            value,
+        })
+    }
+}
+
 /// Requests a (group, model) sent on the Pacific day ending at `day_ends`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyCount {

@@ -50,7 +50,6 @@ use super::{
     StoredState,
 };
 use crate::secret::ApiKey;
-use crate::upstream::classify::QuotaKind;
 
 /// How long the store may wait on Redis.
 #[derive(Debug, Clone, Copy)]
@@ -444,21 +443,11 @@ impl RedisStore {
                 out.overloads.push((model.clone(), times, until));
             }
         }
-        for (field, value) in limits {
-            let mut parts = field.rsplitn(3, '|');
-            let (Some(kind), Some(model), Some(group)) = (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            if let Some(kind) = QuotaKind::from_label(kind) {
-                out.limits.push(LearnedLimit {
-                    group: group.to_string(),
-                    model: model.to_string(),
-                    kind,
-                    value,
-                });
-            }
-        }
+        out.limits.extend(
+            limits
+                .iter()
+                .filter_map(|(field, value)| LearnedLimit::from_field(field, *value)),
+        );
         Ok(out)
     }
 
@@ -550,7 +539,7 @@ fn push<'c>(inv: &mut ScriptInvocation<'_>, change: &'c Change) -> &'c str {
             kind,
             value,
         } => {
-            let field = format!("{group}|{model}|{}", kind.label());
+            let field = LearnedLimit::field(group, model, *kind);
             inv.arg("limit").arg("").arg(field).arg(value.to_string());
             return change.key_id();
         }
