@@ -12,9 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-
+use super::gate::{digest, find};
 use crate::clock::{utc_day, Clock};
 use crate::config::file::ClientSpec;
 use crate::dispatch::DispatchError;
@@ -43,10 +41,6 @@ pub struct Client {
 #[derive(Debug, Clone, Default)]
 pub struct Clients {
     entries: Vec<Client>,
-}
-
-fn digest(s: &str) -> [u8; 32] {
-    Sha256::digest(s.as_bytes()).into()
 }
 
 impl Clients {
@@ -84,16 +78,7 @@ impl Clients {
 
     /// The client a presented credential belongs to, if any. Every comparison runs.
     pub fn matching(&self, presented: &[String]) -> Option<&Client> {
-        let mut found = None;
-        for p in presented {
-            let d = digest(p);
-            for c in &self.entries {
-                if bool::from(d.ct_eq(&c.digest)) {
-                    found = Some(c);
-                }
-            }
-        }
-        found
+        find(&self.entries, |c| &c.digest, presented)
     }
 }
 
@@ -219,12 +204,13 @@ mod tests {
             tokens_per_day: None,
             models: None,
         };
-        let clients = Clients::new(&[Secret::new("plain")], &[named]);
-        assert!(clients
-            .matching(&["plain".into()])
-            .unwrap()
-            .name
-            .starts_with("client-"));
+        let clients = Clients::new(&[Secret::new("plain"), Secret::new("other")], &[named]);
+        let name = &clients.matching(&["plain".into()]).unwrap().name;
+        assert!(name.starts_with("client-") && name.len() == 15, "{name}");
+        assert_ne!(
+            Some(name),
+            clients.matching(&["other".into()]).map(|c| &c.name)
+        );
         let alice = clients.matching(&["x".into(), "sk-alice".into()]).unwrap();
         assert_eq!(&*alice.name, "alice");
         assert_eq!(alice.limits.as_ref().unwrap().requests_per_minute, Some(2));

@@ -2,7 +2,7 @@
 //! in constant time (neither a key's content nor its length leaks through timing), and the bounds
 //! for reading away a refused body.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -15,9 +15,8 @@ use crate::secret::Secret;
 /// The door: who may come in, and how long a refused body may take to be read away.
 #[derive(Debug, Clone)]
 pub struct Gate {
-    /// `GATEWAY_API_KEYS` and the config file's clients, as digests; none means open. Replaced
-    /// whole on a reload.
-    clients: Arc<RwLock<Arc<Clients>>>,
+    /// `GATEWAY_API_KEYS` and the config file's clients, as digests; none means open.
+    pub clients: Arc<Clients>,
     /// Counts what limited clients spend (absent in tests that need no limits).
     pub limiter: Option<Arc<Limiter>>,
     /// `ADMIN_API_KEY`, as a digest; empty means the admin API is off.
@@ -29,10 +28,7 @@ pub struct Gate {
 impl Gate {
     pub fn new(config: &Config) -> Gate {
         Gate {
-            clients: Arc::new(RwLock::new(Arc::new(Clients::new(
-                &config.gateway_api_keys,
-                &config.clients,
-            )))),
+            clients: Arc::new(Clients::new(&config.gateway_api_keys, &config.clients)),
             limiter: None,
             admin_key: Arc::new(Secrets::new(&config.admin_api_key)),
             max_body_bytes: config.max_body_bytes,
@@ -43,19 +39,6 @@ impl Gate {
     pub fn with_limiter(mut self, limiter: Arc<Limiter>) -> Gate {
         self.limiter = Some(limiter);
         self
-    }
-
-    /// The client keys now.
-    pub fn clients(&self) -> Arc<Clients> {
-        self.clients
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// New client keys (a reload); requests already admitted keep going.
-    pub fn replace_clients(&self, clients: Clients) {
-        *self.clients.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(clients);
     }
 }
 
@@ -78,31 +61,32 @@ impl Secrets {
 
     /// Whether any presented credential is one of the secrets. Every comparison runs.
     pub fn accepts(&self, presented: &[String]) -> bool {
-        self.matching(presented).is_some()
-    }
-
-    /// The name of the secret a presented credential matches (`client-` and the first 8 hex
-    /// digits of its SHA-256: a name for metrics and usage that says nothing of the key), if
-    /// any. Every comparison runs.
-    pub fn matching(&self, presented: &[String]) -> Option<String> {
-        let mut found: Option<&[u8; 32]> = None;
-        for p in presented {
-            let d = digest(p);
-            for known in &self.digests {
-                if bool::from(d.ct_eq(known)) {
-                    found = Some(known);
-                }
-            }
-        }
-        found.map(|d| {
-            let hex: String = d[..4].iter().map(|b| format!("{b:02x}")).collect();
-            format!("client-{hex}")
-        })
+        find(&self.digests, |d| d, presented).is_some()
     }
 }
 
-fn digest(s: &str) -> [u8; 32] {
+/// A secret's SHA-256, the only form the gateway keeps of client and operator keys.
+pub fn digest(s: &str) -> [u8; 32] {
     Sha256::digest(s.as_bytes()).into()
+}
+
+/// The item whose digest a presented credential's digest equals, if any. Every comparison runs
+/// (constant time: neither a key's content nor its length leaks through timing).
+pub fn find<'a, T>(
+    items: &'a [T],
+    digest_of: impl Fn(&T) -> &[u8; 32],
+    presented: &[String],
+) -> Option<&'a T> {
+    let mut found = None;
+    for p in presented {
+        let d = digest(p);
+        for item in items {
+            if bool::from(d.ct_eq(digest_of(item))) {
+                found = Some(item);
+            }
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -117,8 +101,5 @@ mod tests {
         assert!(!s.accepts(&["alph".into(), "alphaa".into(), String::new()]));
         assert!(!s.accepts(&[]));
         assert!(Secrets::default().is_empty());
-        let name = s.matching(&["alpha".into()]).unwrap();
-        assert!(name.starts_with("client-") && name.len() == 15, "{name}");
-        assert_ne!(Some(name), s.matching(&["beta".into()]));
     }
 }
