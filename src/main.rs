@@ -111,14 +111,7 @@ fn check_keys(args: CheckArgs) -> ExitCode {
             Ok(text) => check::keys_from_text(&text),
             Err(e) => return usage_error(format!("cannot read {path}: {e}")),
         },
-        None => {
-            let mut text = get("GEMINI_API_KEY").unwrap_or_default();
-            for k in &file.keys {
-                text.push(',');
-                text.push_str(k);
-            }
-            config::key_list(&text)
-        }
+        None => config::key_list(&config::key_text(get("GEMINI_API_KEY").as_deref(), &file)),
     };
     if keys.is_empty() {
         return usage_error(
@@ -134,7 +127,6 @@ fn check_keys(args: CheckArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return usage_error(e.to_string()),
     };
-    config::proxy::register_standard(|n| std::env::var(n).ok());
     let ca_file = get("UPSTREAM_CA_FILE").map(std::path::PathBuf::from);
     let upstream = match HttpUpstream::new(
         base_url.trim_end_matches('/'),

@@ -15,6 +15,7 @@ use http::Method;
 use serde::Serialize;
 
 use crate::secret::{self, ApiKey};
+use crate::upstream::status::RpcStatus;
 use crate::upstream::{Upstream, UpstreamRequest};
 pub use verdict::Verdict;
 
@@ -153,8 +154,7 @@ fn finish(mut report: KeyReport, verdict: Verdict, status: Option<u16>, body: &[
 
 /// `error.message` of a Google error body.
 fn error_message(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    Some(v.get("error")?.get("message")?.as_str()?.to_string())
+    RpcStatus::parse(body).map(|s| s.message)
 }
 
 /// The models of a model list that support `generateContent`, without `models/`.
@@ -189,16 +189,15 @@ pub fn exit_status(reports: &[KeyReport]) -> u8 {
     }
 }
 
-/// Keys from a file's text: one per line (commas and spaces also separate), `#` starts a comment.
+/// Keys from a file's text: one per line (commas and spaces also separate), `#` starts a
+/// comment; each entry read as `GEMINI_API_KEY` reads one.
 pub fn keys_from_text(text: &str) -> Vec<ApiKey> {
-    let mut seen = std::collections::HashSet::new();
-    text.lines()
+    let entries: Vec<&str> = text
+        .lines()
         .map(|l| l.split('#').next().unwrap_or(""))
         .flat_map(|l| l.split([',', ' ', '\t']))
-        .map(|k| k.trim().trim_matches(|c| c == '"' || c == '\''))
-        .filter(|k| !k.is_empty() && seen.insert(k.to_string()))
-        .map(ApiKey::new)
-        .collect()
+        .collect();
+    crate::config::key_list(&entries.join(","))
 }
 
 #[cfg(test)]

@@ -239,12 +239,7 @@ impl Config {
         file: file::FileConfig,
     ) -> Result<Config, ConfigError> {
         let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let all_keys = std::iter::once(get("GEMINI_API_KEY").unwrap_or(""))
-            .chain(file.keys.iter().map(String::as_str))
-            .filter(|k| !k.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join(",");
-        let (keys, groups) = quota::parse_keys(&all_keys);
+        let (keys, groups) = quota::parse_keys(&key_text(get("GEMINI_API_KEY"), &file));
         if keys.is_empty() {
             return Err(ConfigError::NoKeys);
         }
@@ -396,10 +391,7 @@ impl Config {
             big_model: get("BIG_MODEL").unwrap_or("gemini-2.5-pro").to_string(),
             small_model: get("SMALL_MODEL").unwrap_or("gemini-2.5-flash").to_string(),
             max_tokens_limit,
-            upstream_proxy: {
-                proxy::register_standard(|n| std::env::var(n).ok());
-                proxy::upstream_proxy(get("UPSTREAM_PROXY"))?
-            },
+            upstream_proxy: proxy::upstream_proxy(get("UPSTREAM_PROXY"))?,
             upstream_ca_file: get("UPSTREAM_CA_FILE").map(Into::into),
             clients,
             config_file: file.path,
@@ -410,6 +402,16 @@ impl Config {
 /// The Gemini keys of a `GEMINI_API_KEY`-style list (`project:` prefixes dropped).
 pub fn key_list(raw: &str) -> Vec<ApiKey> {
     quota::parse_keys(raw).0
+}
+
+/// Every Gemini key configured, as one `GEMINI_API_KEY`-style list: the variable's, then the
+/// config file's `keys`.
+pub fn key_text(gemini_api_key: Option<&str>, file: &file::FileConfig) -> String {
+    std::iter::once(gemini_api_key.unwrap_or(""))
+        .chain(file.keys.iter().map(String::as_str))
+        .filter(|k| !k.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The variables the settings come from — the environment over `.env` over the config file's

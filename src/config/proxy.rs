@@ -6,7 +6,7 @@ use super::ConfigError;
 use crate::secret::Secret;
 
 /// The standard proxy variables: their values are secrets too (they may hold credentials).
-pub const STANDARD: &[&str] = &[
+const STANDARD: &[&str] = &[
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",
@@ -15,17 +15,21 @@ pub const STANDARD: &[&str] = &[
     "all_proxy",
 ];
 
-/// Registers the standard proxy variables' values (and their passwords) as secrets.
-pub fn register_standard(get: impl Fn(&str) -> Option<String>) {
+/// Registers the standard proxy variables' values in the environment (where the HTTP client
+/// reads them), and their passwords, as secrets.
+fn register_standard() {
     for name in STANDARD {
-        if let Some(v) = get(name).filter(|v| !v.trim().is_empty()) {
-            register(v.trim());
+        if let Ok(v) = std::env::var(name) {
+            if !v.trim().is_empty() {
+                secret(v.trim());
+            }
         }
     }
 }
 
-fn register(value: &str) {
-    let _ = Secret::new(value);
+/// A proxy URL as a secret, its password (as written and decoded) registered too, should a
+/// message print only that part.
+fn secret(value: &str) -> Secret {
     if let Ok(url) = url::Url::parse(value) {
         if let Some(password) = url.password() {
             let _ = Secret::new(password);
@@ -34,17 +38,19 @@ fn register(value: &str) {
             }
         }
     }
+    Secret::new(value)
 }
 
 const SCHEMES: &[&str] = &["http", "https", "socks5", "socks5h"];
 
-/// The validated proxy, if one is set.
+/// The validated proxy, if one is set. Registers every proxy URL the client may use — this one
+/// and the standard variables' — as secrets.
 pub fn upstream_proxy(value: Option<&str>) -> Result<Option<Secret>, ConfigError> {
+    register_standard();
     let Some(value) = value else {
         return Ok(None);
     };
-    register(value);
-    let secret = Secret::new(value);
+    let secret = secret(value);
     let bad = |problem| ConfigError::Invalid {
         name: "UPSTREAM_PROXY",
         value: "(hidden: it may hold a password)".into(),
