@@ -214,6 +214,18 @@ pub struct ToolConfig {
     pub function_calling_config: Option<FunctionCallingConfig>,
 }
 
+impl ToolConfig {
+    /// Function calling in `mode`, limited to `allowed` names when given.
+    pub fn calling(mode: FunctionCallingMode, allowed: Option<Vec<String>>) -> ToolConfig {
+        ToolConfig {
+            function_calling_config: Some(FunctionCallingConfig {
+                mode: Some(mode),
+                allowed_function_names: allowed,
+            }),
+        }
+    }
+}
+
 /// How the model may call functions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -20,9 +20,7 @@ use std::collections::HashSet;
 
 use serde_json::json;
 
-use crate::upstream::wire::{
-    FunctionCallingConfig, FunctionCallingMode, FunctionDeclaration, Tool, ToolConfig,
-};
+use crate::upstream::wire::{FunctionCallingMode, FunctionDeclaration, Tool, ToolConfig};
 
 use super::errors::AnthropicError;
 use super::types::{ContentBlock, Message, MessagesRequest, TextOrBlocks, ToolChoice};
@@ -143,14 +141,7 @@ pub(crate) fn translate_tools(
             tool_config: None,
         });
     }
-    let config = |mode, allowed: Option<Vec<String>>| {
-        Some(ToolConfig {
-            function_calling_config: Some(FunctionCallingConfig {
-                mode: Some(mode),
-                allowed_function_names: allowed,
-            }),
-        })
-    };
+    let config = |mode, allowed| Some(ToolConfig::calling(mode, allowed));
     let tool_config = match &req.tool_choice {
         None => None,
         Some(ToolChoice::Auto) => config(FunctionCallingMode::Auto, None),

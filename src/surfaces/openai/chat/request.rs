@@ -27,7 +27,7 @@ use crate::surfaces::shared::schema;
 use crate::surfaces::shared::signature::{for_family, SKIP_SIGNATURE_SENTINEL};
 use crate::surfaces::shared::thinking::{thinking, Want};
 use crate::upstream::wire::{
-    Content as GContent, FileData, FunctionCallingConfig, FunctionCallingMode, FunctionDeclaration,
+    Content as GContent, FileData, FunctionCallingMode, FunctionDeclaration,
     GenerateContentRequest, GenerationConfig, InlineData, Part, Tool, ToolConfig,
 };
 
@@ -381,14 +381,7 @@ fn tool_choice(
     choice: Option<&ToolChoice>,
     has_tools: bool,
 ) -> Result<Option<ToolConfig>, OpenAiError> {
-    let config = |mode, names: Option<Vec<String>>| {
-        Some(ToolConfig {
-            function_calling_config: Some(FunctionCallingConfig {
-                mode: Some(mode),
-                allowed_function_names: names,
-            }),
-        })
-    };
+    let config = |mode, names| Some(ToolConfig::calling(mode, names));
     Ok(match choice {
         None => None,
         Some(_) if !has_tools => None,

@@ -27,8 +27,8 @@ use crate::surfaces::shared::schema;
 use crate::surfaces::shared::signature::{for_family, unsealed, SKIP_SIGNATURE_SENTINEL};
 use crate::surfaces::shared::thinking::{thinking, Want};
 use crate::upstream::wire::{
-    Content, FileData, FunctionCallingConfig, FunctionCallingMode, FunctionDeclaration,
-    GenerateContentRequest, GenerationConfig, Part, Tool, ToolConfig,
+    Content, FileData, FunctionCallingMode, FunctionDeclaration, GenerateContentRequest,
+    GenerationConfig, Part, Tool, ToolConfig,
 };
 
 /// The parameter custom tools take.
@@ -313,14 +313,7 @@ fn declarations(tools: &[ToolDef], legacy: bool) -> (Option<Vec<Tool>>, ToolKind
 }
 
 fn tool_choice(choice: Option<&Value>, has_tools: bool) -> Result<Option<ToolConfig>, OpenAiError> {
-    let config = |mode, names: Option<Vec<String>>| {
-        Some(ToolConfig {
-            function_calling_config: Some(FunctionCallingConfig {
-                mode: Some(mode),
-                allowed_function_names: names,
-            }),
-        })
-    };
+    let config = |mode, names| Some(ToolConfig::calling(mode, names));
     Ok(match choice {
         None | Some(Value::Null) => None,
         Some(_) if !has_tools => None,
