@@ -9,6 +9,7 @@ the tests `from agents import ...`.
 """
 
 import base64
+import json
 import http.client
 import http.server
 import os
@@ -76,6 +77,27 @@ def assert_real_signature(call):
     assert signature, f"the replayed functionCall carries no thoughtSignature: {call}"
     assert signature != SENTINEL
     assert base64.b64decode(signature, validate=False) != SENTINEL.encode()
+
+
+def replayed_tool_call(calls, ctx, tool, marker="gateway-e2e-ok"):
+    """The last upstream call that carried `tool`'s output (which must hold `marker`) back to
+    the model; returns the functionCall part of the model turn before it, which must replay a
+    call of `tool`."""
+    answers = []
+    for call in calls:
+        parts = call["body"]["contents"][-1]["parts"]
+        responses = [p["functionResponse"] for p in parts if "functionResponse" in p]
+        if any(r["name"] == tool for r in responses):
+            answers.append((call, responses))
+    assert answers, f"no functionResponse for {tool} reached the model\n" + ctx
+    call, responses = answers[-1]
+    assert marker in json.dumps(responses), ctx
+    replayed = call["body"]["contents"][-2]
+    assert replayed["role"] == "model", ctx
+    function_calls = [p for p in replayed["parts"] if "functionCall" in p]
+    assert function_calls, f"the model turn before the functionResponse has no functionCall: {replayed}"
+    assert function_calls[0]["functionCall"]["name"] == tool, replayed
+    return function_calls[0]
 
 
 class RecordingProxy:

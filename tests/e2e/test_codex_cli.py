@@ -6,7 +6,6 @@ The CLI comes from `npm install` in tests/e2e/codex; CODEX_BIN overrides the pat
 binary. Without it these tests are skipped locally, but fail under CI.
 """
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from agents import (CODEX_BIN, CODEX_INSTALL, OFFLINE, RecordingProxy, assert_real_signature,
-                    generate_calls, require_cli)
+                    generate_calls, replayed_tool_call, require_cli)
 from conftest import KEYS
 
 PROMPT = "Please run `echo gateway-e2e-ok` with the shell tool and report what it printed"
@@ -107,23 +106,10 @@ def assert_tool_round_trip_upstream(run, model):
     keys = {c["api_key"] for c in calls}
     assert len(keys) == 1, f"one Codex session used {len(keys)} pool keys: " + str(
         [(c["model"], c["api_key"][-4:], c["status"]) for c in calls])
-    answers = []
-    for call in calls:
-        parts = call["body"]["contents"][-1]["parts"]
-        responses = [p["functionResponse"] for p in parts if "functionResponse" in p]
-        if any(r["name"] == "exec_command" for r in responses):
-            answers.append((call, responses))
-    assert answers, "no functionResponse for exec_command reached the model\n" + ctx
-    call, responses = answers[-1]
-    assert "gateway-e2e-ok" in json.dumps(responses), ctx
-    # The model turn before it replays the exec_command call as the model made it.
-    replayed = call["body"]["contents"][-2]
-    assert replayed["role"] == "model", ctx
-    function_calls = [p for p in replayed["parts"] if "functionCall" in p]
-    assert function_calls, f"the model turn before the functionResponse has no functionCall: {replayed}"
-    assert function_calls[0]["functionCall"]["name"] == "exec_command", replayed
-    assert function_calls[0]["functionCall"]["args"] == {"cmd": COMMAND}, replayed
-    return function_calls[0]
+    # The model turn before the command's output replays the exec_command call as the model made it.
+    replayed = replayed_tool_call(calls, ctx, "exec_command")
+    assert replayed["functionCall"]["args"] == {"cmd": COMMAND}, replayed
+    return replayed
 
 
 def test_codex_runs_exec_command_through_the_gateway(codex, gateway, mock):

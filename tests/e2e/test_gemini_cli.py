@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from agents import GEMINI_CLI_JS, GEMINI_INSTALL, assert_real_signature, generate_calls, require_cli
+from agents import (GEMINI_CLI_JS, GEMINI_INSTALL, assert_real_signature, generate_calls,
+                    replayed_tool_call, require_cli)
 from conftest import KEYS
 
 PROMPT = "Please run `echo gateway-e2e-ok` with the shell tool and report what it printed"
@@ -104,23 +105,10 @@ def assert_tool_round_trip_upstream(run, model):
     assert all(c["action"] == "streamGenerateContent" for c in calls), ctx
     assert all(c["status"] == 200 for c in calls), ctx
     assert all(c["api_key"] in KEYS for c in calls), "an upstream call went out without a pool key"
-    answers = []
-    for call in calls:
-        parts = call["body"]["contents"][-1]["parts"]
-        responses = [p["functionResponse"] for p in parts if "functionResponse" in p]
-        if any(r["name"] == "run_shell_command" for r in responses):
-            answers.append((call, responses))
-    assert answers, "no functionResponse for run_shell_command reached the model\n" + ctx
-    call, responses = answers[-1]
-    assert "gateway-e2e-ok" in json.dumps(responses), ctx
-    # The model turn before it replays the run_shell_command call.
-    replayed = call["body"]["contents"][-2]
-    assert replayed["role"] == "model", ctx
-    function_calls = [p for p in replayed["parts"] if "functionCall" in p]
-    assert function_calls, f"the model turn before the functionResponse has no functionCall: {replayed}"
-    assert function_calls[0]["functionCall"]["name"] == "run_shell_command", replayed
-    assert function_calls[0]["functionCall"]["args"]["command"] == COMMAND, replayed
-    return function_calls[0]
+    # The model turn before the command's output replays the run_shell_command call.
+    replayed = replayed_tool_call(calls, ctx, "run_shell_command")
+    assert replayed["functionCall"]["args"]["command"] == COMMAND, replayed
+    return replayed
 
 
 def test_gemini_cli_runs_shell_command_through_the_gateway(gemini_cli, gateway, mock):
