@@ -94,11 +94,7 @@ fn check_keys(args: CheckArgs) -> ExitCode {
         Ok(v) => v,
         Err(e) => return usage_error(e.to_string()),
     };
-    let get = |name: &str| {
-        vars.get(name)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |name: &str| config::setting(&vars, name);
     let keys = match args.file.as_deref() {
         Some("-") => {
             let mut text = String::new();
@@ -111,7 +107,7 @@ fn check_keys(args: CheckArgs) -> ExitCode {
             Ok(text) => check::keys_from_text(&text),
             Err(e) => return usage_error(format!("cannot read {path}: {e}")),
         },
-        None => config::key_list(&config::key_text(get("GEMINI_API_KEY").as_deref(), &file)),
+        None => config::key_list(&config::key_text(get("GEMINI_API_KEY"), &file)),
     };
     if keys.is_empty() {
         return usage_error(
@@ -121,26 +117,24 @@ fn check_keys(args: CheckArgs) -> ExitCode {
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         return usage_error("--timeout must be a number of seconds > 0".into());
     }
-    let base_url = get("GEMINI_BASE_URL")
-        .unwrap_or_else(|| "https://generativelanguage.googleapis.com".into());
-    let proxy = match config::proxy::upstream_proxy(get("UPSTREAM_PROXY").as_deref()) {
-        Ok(p) => p,
+    let settings = match config::Upstream::from_vars(&vars) {
+        Ok(s) => s,
         Err(e) => return usage_error(e.to_string()),
     };
-    let ca_file = get("UPSTREAM_CA_FILE").map(std::path::PathBuf::from);
     let upstream = match HttpUpstream::new(
-        base_url.trim_end_matches('/'),
-        proxy.as_ref(),
-        ca_file.as_deref(),
+        &settings.base_url,
+        settings.proxy.as_ref(),
+        settings.ca_file.as_deref(),
     ) {
         Ok(u) => u,
         Err(e) => return usage_error(secret::redact(&e.to_string()).into_owned()),
     };
     let opts = check::CheckOptions {
-        model: args
-            .model
-            .or_else(|| get("SMALL_MODEL"))
-            .unwrap_or_else(|| "gemini-2.5-flash".into()),
+        model: args.model.unwrap_or_else(|| {
+            get("SMALL_MODEL")
+                .unwrap_or(config::DEFAULT_SMALL_MODEL)
+                .to_string()
+        }),
         concurrency: usize::from(args.concurrency),
         timeout: std::time::Duration::from_secs_f64(args.timeout),
     };

@@ -49,7 +49,8 @@ pub struct Config {
     /// `LOG_FORMAT`: text lines, or one JSON object per line.
     pub log_format: LogFormat,
     pub request_timeout: Duration,
-    pub gemini_base_url: String,
+    /// Where Gemini is and how to reach it.
+    pub upstream: Upstream,
     pub big_model: String,
     pub small_model: String,
     pub max_tokens_limit: Option<u32>,
@@ -73,16 +74,53 @@ pub struct Config {
     pub openai_model_map: bool,
     /// `MEDIA_FETCH`: which image and file URLs the gateway fetches for OpenAI clients.
     pub media_fetch: MediaFetch,
-    /// `UPSTREAM_PROXY`: every connection to Gemini goes through it (the URL may hold
-    /// credentials). `None`: the standard `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` apply.
-    pub upstream_proxy: Option<Secret>,
-    /// `UPSTREAM_CA_FILE`: PEM certificates trusted for Gemini's TLS besides the usual roots
-    /// (a TLS-inspecting corporate proxy, a private mirror).
-    pub upstream_ca_file: Option<std::path::PathBuf>,
     /// `[[clients]]` of the config file: client keys with names and limits.
     pub clients: Vec<file::ClientSpec>,
     /// The config file read, if any (`CONFIG_FILE`, or `./gemini-gateway.toml`).
     pub config_file: Option<std::path::PathBuf>,
+}
+
+/// `SMALL_MODEL` when unset.
+pub const DEFAULT_SMALL_MODEL: &str = "gemini-2.5-flash";
+
+/// Where Gemini is and how to reach it: what the gateway and `check-keys` both need.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// `GEMINI_BASE_URL`, without a trailing `/`.
+    pub base_url: String,
+    /// `UPSTREAM_PROXY`: every connection to Gemini goes through it (the URL may hold
+    /// credentials). `None`: the standard `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` apply.
+    pub proxy: Option<Secret>,
+    /// `UPSTREAM_CA_FILE`: PEM certificates trusted for Gemini's TLS besides the usual roots
+    /// (a TLS-inspecting corporate proxy, a private mirror).
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl Upstream {
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Upstream, ConfigError> {
+        let get = |name: &str| setting(vars, name);
+        let base_url = get("GEMINI_BASE_URL")
+            .unwrap_or("https://generativelanguage.googleapis.com")
+            .trim_end_matches('/')
+            .to_string();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(invalid(
+                "GEMINI_BASE_URL",
+                get,
+                "must start with http:// or https://",
+            ));
+        }
+        Ok(Upstream {
+            base_url,
+            proxy: proxy::upstream_proxy(get("UPSTREAM_PROXY"))?,
+            ca_file: get("UPSTREAM_CA_FILE").map(Into::into),
+        })
+    }
+}
+
+/// A setting's value: trimmed, and `None` when unset or empty.
+pub fn setting<'a>(vars: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
 /// How log lines are written (`LOG_FORMAT`).
@@ -145,7 +183,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     (
         "SMALL_MODEL",
-        "gemini-2.5-flash",
+        DEFAULT_SMALL_MODEL,
         "Gemini model for Claude haiku requests",
     ),
     (
@@ -238,7 +276,7 @@ impl Config {
         vars: &HashMap<String, String>,
         file: file::FileConfig,
     ) -> Result<Config, ConfigError> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let get = |name: &str| setting(vars, name);
         let (keys, groups) = quota::parse_keys(&key_text(get("GEMINI_API_KEY"), &file));
         if keys.is_empty() {
             return Err(ConfigError::NoKeys);
@@ -260,17 +298,7 @@ impl Config {
                 "must be a number of seconds > 0",
             ));
         }
-        let base_url = get("GEMINI_BASE_URL")
-            .unwrap_or("https://generativelanguage.googleapis.com")
-            .trim_end_matches('/')
-            .to_string();
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(invalid(
-                "GEMINI_BASE_URL",
-                get,
-                "must start with http:// or https://",
-            ));
-        }
+        let upstream = Upstream::from_vars(vars)?;
         let log_level = get("LOG_LEVEL").unwrap_or("info").to_ascii_lowercase();
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
             return Err(invalid(
@@ -387,12 +415,12 @@ impl Config {
             log_level,
             log_format,
             request_timeout: Duration::from_secs_f64(timeout),
-            gemini_base_url: base_url,
+            upstream,
             big_model: get("BIG_MODEL").unwrap_or("gemini-2.5-pro").to_string(),
-            small_model: get("SMALL_MODEL").unwrap_or("gemini-2.5-flash").to_string(),
+            small_model: get("SMALL_MODEL")
+                .unwrap_or(DEFAULT_SMALL_MODEL)
+                .to_string(),
             max_tokens_limit,
-            upstream_proxy: proxy::upstream_proxy(get("UPSTREAM_PROXY"))?,
-            upstream_ca_file: get("UPSTREAM_CA_FILE").map(Into::into),
             clients,
             config_file: file.path,
         })
@@ -517,7 +545,7 @@ mod tests {
         assert_eq!(c.log_level, "info");
         assert_eq!(c.request_timeout, Duration::from_secs(600));
         assert_eq!(
-            c.gemini_base_url,
+            c.upstream.base_url,
             "https://generativelanguage.googleapis.com"
         );
         assert_eq!(c.big_model, "gemini-2.5-pro");

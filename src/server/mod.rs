@@ -147,9 +147,9 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
     let upkeep = tokio::spawn(upkeep(pool.clone(), telemetry.clone()));
     let upstream: Arc<dyn Upstream> = Arc::new(
         HttpUpstream::new(
-            &config.gemini_base_url,
-            config.upstream_proxy.as_ref(),
-            config.upstream_ca_file.as_deref(),
+            &config.upstream.base_url,
+            config.upstream.proxy.as_ref(),
+            config.upstream.ca_file.as_deref(),
         )
         .map_err(ServeError::Client)?,
     );
@@ -165,7 +165,7 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
     tracing::info!(
         address = %local,
         keys = pool.len(),
-        upstream = %config.gemini_base_url,
+        upstream = %config.upstream.base_url,
         backend = pool.backend_status().backend,
         "serving"
     );
