@@ -11,12 +11,10 @@ pub mod recent;
 pub mod tally;
 pub mod usage;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
-
-use std::sync::Mutex;
 
 use crate::clock::{utc_day, Clock, UnixMillis};
 pub use crate::config::LogFormat;
