@@ -1,5 +1,5 @@
-//! Settings, read once at startup from the environment and a `.env` file in the working folder
-//! (the environment wins). Every value is validated here, so a bad setting stops startup with one
+//! Settings, read at startup (and again on `SIGHUP`, see `server::reload`) from the environment,
+//! a `.env` file in the working folder and the config file (the environment wins). Every value is validated here, so a bad setting stops startup with one
 //! line naming the variable, instead of surfacing later as a confusing runtime failure.
 //!
 //! The names are the seed proxy's (`GEMINI_API_KEY`, `KEY_COOLDOWN_MINUTES`, `BIG_MODEL`, …) so its
@@ -10,9 +10,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 pub mod file;
+mod fingerprint;
 pub mod proxy;
 mod quota;
 
+pub use self::fingerprint::Fingerprint;
 use crate::pool::QuotaPlan;
 use crate::secret::{ApiKey, Secret};
 
@@ -78,6 +80,8 @@ pub struct Config {
     pub clients: Vec<file::ClientSpec>,
     /// The config file read, if any (`CONFIG_FILE`, or `./gemini-gateway.toml`).
     pub config_file: Option<std::path::PathBuf>,
+    /// Every setting's value as a digest, so a reload can say which ones changed.
+    pub fingerprint: Fingerprint,
 }
 
 /// `SMALL_MODEL` when unset.
@@ -423,6 +427,7 @@ impl Config {
             max_tokens_limit,
             clients,
             config_file: file.path,
+            fingerprint: Fingerprint::of(vars),
         })
     }
 }

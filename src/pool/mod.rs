@@ -374,6 +374,19 @@ impl KeyPool {
         self.backend.apply(&change).await
     }
 
+    /// A key of a reloaded configuration joins this gateway's pool; false if it was in it. The
+    /// store is not told: the configuration is read again at every start (the admin API's
+    /// changes are the ones that persist and reach other gateways).
+    pub fn join(&self, key: ApiKey) -> bool {
+        self.local.add(key).1
+    }
+
+    /// A key no longer configured leaves this gateway's pool: it takes no new request, and
+    /// requests already on it finish. False if it was not in the pool.
+    pub fn leave(&self, key_id: &str) -> bool {
+        self.local.remove(key_id)
+    }
+
     /// Whether `model` takes a request ending with a `model` turn (to continue a broken stream).
     pub fn accepts_prefill(&self, model: &str) -> bool {
         self.local.accepts_prefill(model)

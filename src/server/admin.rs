@@ -47,7 +47,7 @@ async fn require_admin_key(State(gate): State<Gate>, req: Request, next: Next) -
     let creds = presented(req.headers(), &axum::http::Uri::from_static("/"));
     if gate.admin_key.accepts(&creds) {
         next.run(req).await
-    } else if gate.clients.matching(&creds).is_some() {
+    } else if gate.clients.load().matching(&creds).is_some() {
         admin_error(
             Code::PermissionDenied,
             "Client keys cannot use the admin API; use ADMIN_API_KEY.",

@@ -47,7 +47,7 @@ pub async fn require_client_key<D: Dialect>(
     req: Request,
     next: Next,
 ) -> Response {
-    let clients = &gate.clients;
+    let clients = gate.clients.load_full();
     if clients.is_empty() {
         return next.run(req).await;
     }

@@ -76,6 +76,10 @@ impl Clients {
         self.entries.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// The client a presented credential belongs to, if any. Every comparison runs.
     pub fn matching(&self, presented: &[String]) -> Option<&Client> {
         find(&self.entries, |c| &c.digest, presented)

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -15,8 +16,9 @@ use crate::secret::Secret;
 /// The door: who may come in, and how long a refused body may take to be read away.
 #[derive(Debug, Clone)]
 pub struct Gate {
-    /// `GATEWAY_API_KEYS` and the config file's clients, as digests; none means open.
-    pub clients: Arc<Clients>,
+    /// `GATEWAY_API_KEYS` and the config file's clients, as digests; none means open. Swapped
+    /// whole by a reload (`SIGHUP`); a request reads the list once.
+    pub clients: Arc<ArcSwap<Clients>>,
     /// Counts what limited clients spend (absent in tests that need no limits).
     pub limiter: Option<Arc<Limiter>>,
     /// `ADMIN_API_KEY`, as a digest; empty means the admin API is off.
@@ -28,7 +30,10 @@ pub struct Gate {
 impl Gate {
     pub fn new(config: &Config) -> Gate {
         Gate {
-            clients: Arc::new(Clients::new(&config.gateway_api_keys, &config.clients)),
+            clients: Arc::new(ArcSwap::from_pointee(Clients::new(
+                &config.gateway_api_keys,
+                &config.clients,
+            ))),
             limiter: None,
             admin_key: Arc::new(Secrets::new(&config.admin_api_key)),
             max_body_bytes: config.max_body_bytes,

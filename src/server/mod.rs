@@ -17,6 +17,7 @@ mod dashboard;
 mod gate;
 pub mod limits;
 pub mod observe;
+mod reload;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -49,6 +50,11 @@ use crate::upstream::{HttpUpstream, Upstream};
 /// Every route the gateway serves: the surfaces (listed here, and nowhere else), then the
 /// gateway's own endpoints.
 pub fn router(config: Arc<Config>, dispatcher: Dispatcher) -> Router {
+    build(config, dispatcher).0
+}
+
+/// The router, and the door it guards with (whose client list a reload replaces).
+fn build(config: Arc<Config>, dispatcher: Dispatcher) -> (Router, Gate) {
     let pool = dispatcher.pool();
     let limiter = clients::Limiter::new(
         pool.backend().clone(),
@@ -60,7 +66,7 @@ pub fn router(config: Arc<Config>, dispatcher: Dispatcher) -> Router {
         dispatcher,
         config: config.clone(),
     };
-    Router::new()
+    let router = Router::new()
         .merge(mount::<Anthropic>(&ctx, &gate))
         .merge(mount::<Gemini>(&ctx, &gate))
         .merge(mount::<OpenAi>(&ctx, &gate))
@@ -68,7 +74,8 @@ pub fn router(config: Arc<Config>, dispatcher: Dispatcher) -> Router {
         .merge(house(&ctx, &gate))
         .layer(observe::RequestIdLayer)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(RequestBodyTimeoutLayer::new(config.client_timeout))
+        .layer(RequestBodyTimeoutLayer::new(config.client_timeout));
+    (router, gate)
 }
 
 /// A surface's routes behind the client-key check and the body limit, in its dialect, each
@@ -139,7 +146,7 @@ pub async fn open_pool(config: &Config) -> Result<KeyPool, StoreError> {
 }
 
 /// Binds, tells `listening` the address, and serves until SIGINT/SIGTERM; in-flight requests
-/// finish first.
+/// finish first. `SIGHUP` reloads the key list and the client keys (see `reload`).
 pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
     let addr = SocketAddr::new(config.host, config.port);
     let pool = Arc::new(open_pool(&config).await.map_err(ServeError::Store)?);
@@ -155,6 +162,12 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
     );
     let dispatcher = Dispatcher::new(pool.clone(), upstream, config.request_timeout)
         .with_telemetry(telemetry.clone());
+    let client_timeout = config.client_timeout;
+    let config = Arc::new(config);
+    let (app, gate) = build(config.clone(), dispatcher);
+    // SIGHUP is listened for before the address is told, so no hang-up can end the process.
+    let reloader = reload::Reloader::new(&config, pool.clone(), gate.clients.clone());
+    let reloads = tokio::spawn(reload::on_hangup(reload::hangups(), reloader));
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| ServeError::Bind(addr, e))?;
@@ -169,9 +182,8 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
         backend = pool.backend_status().backend,
         "serving"
     );
-    let client_timeout = config.client_timeout;
-    let app = router(Arc::new(config), dispatcher);
     connections::serve(listener, app, client_timeout, shutdown_signal()).await;
+    reloads.abort();
     upkeep.abort();
     pool.maintain().await;
     flush_usage(&telemetry).await;

@@ -141,10 +141,41 @@ impl Gateway {
         Gateway::spawn(&env).await.expect("gateway did not start")
     }
 
+    /// Starts the gateway in a folder holding `files` (name, content: a `.env`, a config file),
+    /// with `GEMINI_BASE_URL` = the mock and `extra`, but no `GEMINI_API_KEY` in its
+    /// environment: the keys come from the files (which a reload reads again).
+    pub async fn start_with_files(
+        mock: &MockGemini,
+        files: &[(&str, &str)],
+        extra: &[(&str, &str)],
+    ) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
+        let mut env: Vec<(String, String)> = vec![
+            ("GEMINI_BASE_URL".into(), mock.base_url()),
+            ("HOST".into(), "127.0.0.1".into()),
+            ("PORT".into(), "0".into()),
+            ("LOG_LEVEL".into(), "debug".into()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Gateway::spawn_in(dir, &env)
+            .await
+            .expect("gateway did not start")
+    }
+
     /// Spawns the binary with exactly `env` (plus PATH) in an empty folder; `Err(output)` if it
     /// exits before listening.
     pub async fn spawn(env: &[(String, String)]) -> Result<Gateway, (Option<i32>, String)> {
-        let dir = tempfile::tempdir().unwrap();
+        Gateway::spawn_in(tempfile::tempdir().unwrap(), env).await
+    }
+
+    /// Spawns the binary with exactly `env` (plus PATH) in `dir`.
+    async fn spawn_in(
+        dir: tempfile::TempDir,
+        env: &[(String, String)],
+    ) -> Result<Gateway, (Option<i32>, String)> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gemini-gateway"));
         cmd.current_dir(dir.path())
             .env_clear()
@@ -191,6 +222,11 @@ impl Gateway {
                 Err((status, text))
             }
         }
+    }
+
+    /// The folder the gateway runs in (its `.env`, config file and state).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,239 @@
+//! Reload without restart (`SIGHUP`): the gateway reads `.env` and the config file again and
+//! applies what can change live — the Gemini key list (new keys join; keys no longer listed take
+//! no new request and finish the ones they carry) and the client keys with their limits. Every
+//! other setting takes effect at the next start; a reload names those that changed in one log
+//! line. A reading that does not validate changes nothing. The process environment is read too
+//! and still wins over `.env` and the file, so a setting given in the environment cannot be
+//! changed by editing them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::clients::Clients;
+use crate::config::{Config, Fingerprint};
+use crate::pool::KeyPool;
+
+/// The settings a reload applies; the others wait for a restart.
+pub const LIVE: &[&str] = &["GEMINI_API_KEY", "GATEWAY_API_KEYS"];
+
+/// Applies reloaded configurations to the running gateway.
+#[derive(Debug)]
+pub struct Reloader {
+    pool: Arc<KeyPool>,
+    clients: Arc<ArcSwap<Clients>>,
+    /// The settings the process started with (what a restart would change).
+    started: Fingerprint,
+    /// The ids of the configured keys last applied (keys the admin API added are not among
+    /// them, so a reload leaves those alone).
+    configured: tokio::sync::Mutex<Vec<String>>,
+}
+
+/// What a reload changed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Ids of the keys that joined and left.
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Client keys now accepted.
+    pub clients: usize,
+    /// Settings that differ from the running ones and take effect at the next start.
+    pub needs_restart: Vec<&'static str>,
+}
+
+impl Reloader {
+    pub fn new(config: &Config, pool: Arc<KeyPool>, clients: Arc<ArcSwap<Clients>>) -> Reloader {
+        Reloader {
+            pool,
+            clients,
+            started: config.fingerprint.clone(),
+            configured: tokio::sync::Mutex::new(ids(config)),
+        }
+    }
+
+    /// Applies `config`'s keys and clients. New keys join before old ones leave, so the pool
+    /// is never empty.
+    pub async fn apply(&self, config: &Config) -> Outcome {
+        let mut configured = self.configured.lock().await;
+        let now = ids(config);
+        let added = config
+            .keys
+            .iter()
+            .filter(|k| self.pool.join((*k).clone()))
+            .map(|k| k.id().to_string())
+            .collect();
+        let keep: HashSet<&String> = now.iter().collect();
+        let removed = configured
+            .iter()
+            .filter(|id| !keep.contains(id) && self.pool.leave(id))
+            .cloned()
+            .collect();
+        *configured = now;
+        let clients = Clients::new(&config.gateway_api_keys, &config.clients);
+        let count = clients.len();
+        self.clients.store(Arc::new(clients));
+        let needs_restart = self
+            .started
+            .changed(&config.fingerprint)
+            .into_iter()
+            .filter(|name| !LIVE.contains(name))
+            .collect();
+        Outcome {
+            added,
+            removed,
+            clients: count,
+            needs_restart,
+        }
+    }
+
+    /// Reads the configuration again and applies it, logging what changed; a configuration
+    /// that does not validate is logged and changes nothing.
+    pub async fn reload(&self) {
+        let read = tokio::task::spawn_blocking(Config::from_env).await;
+        let config = match read {
+            Ok(Ok(config)) => config,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "reload refused; the running configuration is kept");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed; the running configuration is kept");
+                return;
+            }
+        };
+        let outcome = self.apply(&config).await;
+        tracing::info!(
+            added = ?outcome.added,
+            removed = ?outcome.removed,
+            keys = self.pool.len(),
+            clients = outcome.clients,
+            "reloaded"
+        );
+        if !outcome.needs_restart.is_empty() {
+            tracing::warn!(
+                settings = %outcome.needs_restart.join(", "),
+                "reload: these settings changed and take effect at the next start"
+            );
+        }
+    }
+}
+
+fn ids(config: &Config) -> Vec<String> {
+    config.keys.iter().map(|k| k.id().to_string()).collect()
+}
+
+/// Starts listening for `SIGHUP` (from here on a hang-up no longer ends the process).
+#[cfg(unix)]
+pub fn hangups() -> Option<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{signal, SignalKind};
+    signal(SignalKind::hangup())
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot listen for SIGHUP; reload is off"))
+        .ok()
+}
+
+/// Reloads on every `SIGHUP`, until the process ends.
+#[cfg(unix)]
+pub async fn on_hangup(hangups: Option<tokio::signal::unix::Signal>, reloader: Reloader) {
+    let Some(mut hangups) = hangups else { return };
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP received; reloading .env and the config file");
+        reloader.reload().await;
+    }
+}
+
+/// Without signals there is nothing to listen for.
+#[cfg(not(unix))]
+pub fn hangups() -> Option<()> {
+    None
+}
+
+#[cfg(not(unix))]
+pub async fn on_hangup(_hangups: Option<()>, _reloader: Reloader) {}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::pool::Clock;
+    use crate::store::Backend;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_vars(&vars).unwrap()
+    }
+
+    const A: &str = "AIzaSyReloadTestKeyAAAAAAAAAAAAAAAAAAAA";
+    const B: &str = "AIzaSyReloadTestKeyBBBBBBBBBBBBBBBBBBBB";
+    const C: &str = "AIzaSyReloadTestKeyCCCCCCCCCCCCCCCCCCCC";
+
+    async fn reloader(first: &Config) -> (Reloader, Arc<KeyPool>, Arc<ArcSwap<Clients>>) {
+        let pool = Arc::new(
+            KeyPool::open(
+                first.keys.clone(),
+                &first.quota,
+                first.key_cooldown,
+                Clock::starting_at(1_780_000_000_000),
+                Backend::Volatile,
+            )
+            .await
+            .unwrap(),
+        );
+        let clients = Arc::new(ArcSwap::from_pointee(Clients::new(
+            &first.gateway_api_keys,
+            &first.clients,
+        )));
+        (
+            Reloader::new(first, pool.clone(), clients.clone()),
+            pool,
+            clients,
+        )
+    }
+
+    fn id(key: &str) -> String {
+        crate::secret::ApiKey::new(key).id().to_string()
+    }
+
+    #[tokio::test]
+    async fn keys_join_and_leave_clients_are_replaced_and_the_rest_waits_for_a_restart() {
+        let first = config(&[("GEMINI_API_KEY", &format!("{A},{B}")), ("PORT", "8082")]);
+        let (reloader, pool, clients) = reloader(&first).await;
+        assert!(clients.load().is_empty());
+        let admin_added = crate::secret::ApiKey::new("AIzaSyReloadTestKeyAdminAddedXXXXXXXXXX");
+        assert!(pool.join(admin_added.clone()));
+
+        let second = config(&[
+            ("GEMINI_API_KEY", &format!("{B},{C}")),
+            ("GATEWAY_API_KEYS", "client-secret-one"),
+            ("PORT", "9000"),
+            ("BIG_MODEL", "gemini-3-pro-preview"),
+        ]);
+        let outcome = reloader.apply(&second).await;
+        assert_eq!(outcome.added, [id(C)]);
+        assert_eq!(outcome.removed, [id(A)]);
+        assert_eq!(outcome.clients, 1);
+        assert_eq!(outcome.needs_restart, ["PORT", "BIG_MODEL"]);
+        assert_eq!(pool.index_of(&id(A)), None);
+        assert!(pool.index_of(&id(C)).is_some());
+        // A key the admin API added is not the configuration's to remove.
+        assert!(pool.index_of(admin_added.id()).is_some());
+        assert!(clients
+            .load()
+            .matching(&["client-secret-one".into()])
+            .is_some());
+
+        // Back to the start: A rejoins, nothing waits for a restart, clients are gone.
+        let outcome = reloader.apply(&first).await;
+        assert_eq!(outcome.added, [id(A)]);
+        assert_eq!(outcome.removed, [id(C)]);
+        assert!(outcome.needs_restart.is_empty());
+        assert!(clients.load().is_empty());
+        assert_eq!(pool.len(), 3);
+    }
+}
