@@ -31,6 +31,13 @@ enum Command {
     Serve,
     /// Check Gemini API keys: which are valid, refused, resting, or unreachable.
     CheckKeys(CheckArgs),
+    /// Ask the gateway on this machine (HOST, PORT) for /health: exit 0 when it answers 200,
+    /// 1 otherwise (a container's HEALTHCHECK, with no curl in the image).
+    Health {
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3.0)]
+        timeout: f64,
+    },
 }
 
 #[derive(Args)]
@@ -58,6 +65,7 @@ fn main() -> ExitCode {
     match cli.command {
         None | Some(Command::Serve) => serve(),
         Some(Command::CheckKeys(args)) => check_keys(args),
+        Some(Command::Health { timeout }) => health(timeout),
     }
 }
 
@@ -168,6 +176,56 @@ fn check_keys(args: CheckArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     ExitCode::from(check::exit_status(&reports))
+}
+
+/// `health`: GET /health on the local gateway.
+fn health(timeout: f64) -> ExitCode {
+    let fail = |message: String| {
+        eprintln!("gemini-gateway health: {message}");
+        ExitCode::FAILURE
+    };
+    let vars = match config::gather() {
+        Ok((vars, _)) => vars,
+        Err(e) => return fail(e.to_string()),
+    };
+    let host: std::net::IpAddr = match config::setting(&vars, "HOST")
+        .unwrap_or("127.0.0.1")
+        .parse()
+    {
+        Ok(h) => h,
+        Err(_) => return fail("HOST is not an IP address".into()),
+    };
+    // A gateway listening on every address answers on loopback.
+    let host = match host {
+        std::net::IpAddr::V4(a) if a.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(a) if a.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        other => other,
+    };
+    let port: u16 = match config::setting(&vars, "PORT").unwrap_or("8082").parse() {
+        Ok(p) => p,
+        Err(_) => return fail("PORT is not a port number".into()),
+    };
+    let url = format!("http://{}/health", std::net::SocketAddr::new(host, port));
+    if !(timeout.is_finite() && timeout > 0.0) {
+        return fail("--timeout must be a number of seconds > 0".into());
+    }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let answer = runtime.block_on(async {
+        reqwest::Client::builder()
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs_f64(timeout))
+            .build()?
+            .get(&url)
+            .send()
+            .await
+    });
+    match answer {
+        Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
+        Ok(r) => fail(format!("{url} answered {}", r.status())),
+        Err(e) => fail(format!("{url}: {e}")),
+    }
 }
 
 fn serve() -> ExitCode {

@@ -497,3 +497,29 @@ async fn big_refused_bodies_still_get_their_answer_not_a_broken_pipe() {
     );
     assert!(model_calls(&mock).is_empty());
 }
+
+/// `gemini-gateway health` (a container's HEALTHCHECK): exit 0 when the gateway on HOST:PORT
+/// answers /health, 1 when nothing listens there.
+#[tokio::test]
+async fn the_health_subcommand_asks_the_local_gateway() {
+    let mock = MockGemini::start().await.unwrap();
+    let gw = Gateway::start(&mock, &keys(1), &[]).await;
+    let health = |host: &str, port: u16| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gemini-gateway"))
+            .arg("health")
+            .current_dir(gw.dir())
+            .env_clear()
+            .env("HOST", host)
+            .env("PORT", port.to_string())
+            .output()
+            .unwrap()
+    };
+    let up = health("0.0.0.0", gw.addr.port());
+    assert_eq!(up.status.code(), Some(0), "{up:?}");
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nobody = free.local_addr().unwrap().port();
+    drop(free);
+    let down = health("127.0.0.1", nobody);
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("/health"));
+}
