@@ -29,6 +29,7 @@ mod control;
 mod descriptors;
 mod embed;
 mod errors;
+mod floor;
 mod model;
 mod models_catalog;
 mod ordered;

@@ -2,7 +2,7 @@
 //! end-to-end tests and benchmarks, which script it through its `/_mock/` control API.
 //!
 //! ```text
-//! mock-gemini [--host H] [--port P] [--stream-chunks N] [--chunk-interval-ms N] [--response-delay-ms N]
+//! mock-gemini [--host H] [--port P] [--stream-chunks N] [--chunk-interval-ms N] [--response-delay-ms N] [--floor]
 //! ```
 //! Prints exactly one line, `mock-gemini listening on http://HOST:PORT`, then serves until
 //! SIGTERM or SIGINT.
@@ -19,12 +19,14 @@ use std::process::ExitCode;
 use mock_gemini::{MockGemini, MockOptions};
 
 const USAGE: &str = "usage: mock-gemini [--host H] [--port P] [--stream-chunks N] \
-                     [--chunk-interval-ms N] [--response-delay-ms N]";
+                     [--chunk-interval-ms N] [--response-delay-ms N] [--floor]";
 
 struct Args {
     host: IpAddr,
     port: u16,
     options: MockOptions,
+    /// The benchmark's fixed-answer floor instead of the strict mock.
+    floor: bool,
 }
 
 fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, String> {
@@ -38,6 +40,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         host: IpAddr::from([127, 0, 0, 1]),
         port: 0,
         options: MockOptions::default(),
+        floor: false,
     };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -51,6 +54,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--stream-chunks" => parsed.options.stream_chunks = Some(value(&flag, next())?),
             "--chunk-interval-ms" => parsed.options.chunk_interval_ms = Some(value(&flag, next())?),
             "--response-delay-ms" => parsed.options.response_delay_ms = Some(value(&flag, next())?),
+            "--floor" => parsed.floor = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -96,8 +100,13 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let mock = match MockGemini::start_on(SocketAddr::new(args.host, args.port), args.options).await
-    {
+    let addr = SocketAddr::new(args.host, args.port);
+    let started = if args.floor {
+        MockGemini::start_floor(addr, args.options).await
+    } else {
+        MockGemini::start_on(addr, args.options).await
+    };
+    let mock = match started {
         Ok(mock) => mock,
         Err(error) => {
             eprintln!(

@@ -156,7 +156,7 @@ impl Dispatcher {
                 .unwrap_or_default();
             return Err(judge(resp.status, body));
         }
-        let mut body = resp.body;
+        let mut body = crate::upstream::coalesce::coalesced(resp.body);
         let first = loop {
             match timeout(first_wait, body.next()).await {
                 Ok(Some(Ok(chunk))) if chunk.is_empty() => continue,

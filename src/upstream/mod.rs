@@ -3,6 +3,7 @@
 
 pub mod classify;
 pub mod client;
+pub mod coalesce;
 #[cfg(test)]
 pub mod scripted;
 pub mod sse;
