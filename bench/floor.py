@@ -16,7 +16,7 @@ and of the floor, read from /proc, and their ratio; added p50/p99 at a fixed rat
 (`oha -q RATE -c 64`, open loop) and on one connection (`oha -c 1`, closed loop); the peak RSS
 of a fresh gateway carrying 1,000 concurrent streams; and a 500 KB Claude Code conversation.
 
-    python3 bench/floor.py [--rate 1000] [--seconds 4] [--rounds 3] [--streams 1000] [--out docs/PERFORMANCE.md]
+    [GATEWAY_BIN=path] python3 bench/floor.py [--rate 1000] [--seconds 4] [--rounds 3] [--streams 1000] [--out docs/PERFORMANCE.md]
 """
 
 import argparse
@@ -36,7 +36,12 @@ from bench import GATEWAY_CORE, LOAD_CORE, KEYS, ROOT, TARGET, pinned  # noqa: E
 
 FLASH = "/v1beta/models/gemini-2.5-flash"
 CHUNKS = "20"
+# The 500 KB conversation's fixed rate (about a millisecond of gateway CPU each: 1,000/s would
+# saturate the core and measure the queue).
+BIG_RATE = 100
 LISTENING = r"listening on (http://\S+)"
+# The gateway measured (GATEWAY_BIN: another build, e.g. the commit before a change).
+GATEWAY_BIN = os.environ.get("GATEWAY_BIN", str(TARGET / "gemini-gateway"))
 
 
 def oha_one_connection(url, seconds, oha_bin, body_file):
@@ -91,7 +96,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--streams", type=int, default=1000)
     ap.add_argument("--out", default=None, help="append the Markdown report to this file")
-    ap.add_argument("--only", default=None, help="run only scenarios whose name contains this")
+    ap.add_argument("--only", default=None, help="run only scenarios whose name contains one of these (comma-separated)")
     args = ap.parse_args()
     oha_bin = os.environ.get("OHA", shutil.which("oha") or "oha")
     subprocess.run(["cargo", "build", "--release", "--workspace", "--bins", "--quiet"], cwd=ROOT, check=True)
@@ -107,7 +112,7 @@ def main():
     def gateway(upstream, core=GATEWAY_CORE):
         env = dict(base_env, GEMINI_API_KEY=",".join(KEYS), GEMINI_BASE_URL=upstream, PORT="0",
                    LOG_LEVEL="warn", STATE_PATH=tempfile.mkdtemp(dir=tmp))
-        return spawn(core, [str(TARGET / "gemini-gateway")], env)
+        return spawn(core, [GATEWAY_BIN], env)
 
     def body_file(name, body):
         path = tmp / name
@@ -137,7 +142,7 @@ def main():
         (f"/v1/messages conversation {len(json.dumps(big)) // 1000} KB", "/v1/messages", big, False),
     ]
     if args.only:
-        cases = [c for c in cases if args.only in c[0]]
+        cases = [c for c in cases if any(word in c[0] for word in args.only.split(","))]
     try:
         # What the gateway sends upstream for each case, from a gateway in front of the strict mock.
         mock, mock_url = spawn(LOAD_CORE, [str(TARGET / "mock-gemini"), "--port", "0"])
@@ -166,16 +171,17 @@ def main():
             bench.oha(gw + g_path, 200, 1, oha_bin, g_body)
         rows = []
         for name, stream, f_path, f_body, g_path, g_body in scenarios:
+            rate = BIG_RATE if "conversation" in name else args.rate
             at_rate = {"floor": [], "gw": []}
             one = {"floor": [], "gw": []}
             for _ in range(args.rounds):
                 for label, pid, url, body in (("floor", floor_proc.pid, floor + f_path, f_body),
                                               ("gw", gw_proc.pid, gw + g_path, g_body)):
-                    at_rate[label].append(measured(pid, lambda: bench.oha(url, args.rate, args.seconds, oha_bin, body)))
+                    at_rate[label].append(measured(pid, lambda: bench.oha(url, rate, args.seconds, oha_bin, body)))
                     one[label].append(measured(pid, lambda: oha_one_connection(url, args.seconds, oha_bin, body)))
             med = lambda runs, i: statistics.median(r[i] for r in runs)
             rows.append(dict(
-                name=name, stream=stream,
+                name=name, stream=stream, rate=rate,
                 floor_cpu=med(at_rate["floor"], 3), gw_cpu=med(at_rate["gw"], 3),
                 rate_f50=med(at_rate["floor"], 0), rate_g50=med(at_rate["gw"], 0),
                 rate_f99=med(at_rate["floor"], 1), rate_g99=med(at_rate["gw"], 1),
@@ -210,13 +216,13 @@ def main():
              f"{os.cpu_count()} cores; the gateway and the floor each on core {GATEWAY_CORE}, the load generator "
              f"and the gateway's own upstream (a second floor server) on core {LOAD_CORE}. Streams are "
              f"{CHUNKS}-chunk SSE answers. Medians of {args.rounds} interleaved rounds.", "",
-             "| scenario | floor CPU | gateway CPU | **× floor** | added p50 @ rate | added p99 @ rate "
+             "| scenario | floor CPU | gateway CPU | **× floor** | rate | added p50 @ rate | added p99 @ rate "
              "| floor p50, 1 conn | gateway p50, 1 conn | **added p50, 1 conn** | added p99, 1 conn | success |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         unit = "per stream" if r["stream"] else "per request"
         lines.append(
-            f"| {r['name']} | {r['floor_cpu']:.0f} µs | {r['gw_cpu']:.0f} µs {unit} | **{r['gw_cpu'] / r['floor_cpu']:.1f}×** | "
+            f"| {r['name']} | {r['floor_cpu']:.0f} µs | {r['gw_cpu']:.0f} µs {unit} | **{r['gw_cpu'] / r['floor_cpu']:.1f}×** | {r['rate']}/s | "
             f"{r['rate_g50'] - r['rate_f50']:+.3f} ms | {r['rate_g99'] - r['rate_f99']:+.3f} ms | "
             f"{r['one_f50']:.3f} ms | {r['one_g50']:.3f} ms | **{r['one_g50'] - r['one_f50']:+.3f} ms** | "
             f"{r['one_g99'] - r['one_f99']:+.3f} ms | {r['ok']:.2%} |")

@@ -9,6 +9,7 @@
 //! [`parse_count_tokens_request`] → [`to_count_tokens`] → [`from_count_tokens`].
 //! Every translation failure is an [`AnthropicError`]; over HTTP it is an [`ApiError`].
 
+mod block_de;
 mod blocks;
 mod contents;
 pub mod errors;

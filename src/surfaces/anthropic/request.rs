@@ -76,6 +76,10 @@ fn parse_body(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
              {MAX_JSON_DEPTH} levels)"
         )));
     }
+    // The fast path; only a body that fails is parsed again, tracking the path for the message.
+    if let Ok(req) = serde_json::from_slice::<MessagesRequest>(body) {
+        return Ok(req);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let req: MessagesRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -95,9 +95,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for TextOrBlocks<T> {
 }
 
 /// Content blocks (request side). Unknown types (`server_tool_use`, `web_search_tool_result`,
-/// `redacted_thinking`, `container_upload`, …) deserialize as [`ContentBlock::Other`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+/// `redacted_thinking`, `container_upload`, …) deserialize as [`ContentBlock::Other`]. Read by
+/// `block_de` (by its `type`, without buffering the block).
+#[derive(Debug, Clone, PartialEq)]
 pub enum ContentBlock {
     Text {
         text: String,
@@ -107,40 +107,30 @@ pub enum ContentBlock {
     },
     Document {
         source: Source,
-        #[serde(default)]
         title: Option<String>,
     },
     ToolUse {
         id: String,
         name: String,
-        #[serde(default)]
         input: Value,
     },
     ToolResult {
         tool_use_id: String,
-        #[serde(default)]
         content: Option<TextOrBlocks<ContentBlock>>,
-        #[serde(default)]
         is_error: Option<bool>,
     },
     Thinking {
-        #[serde(default)]
         thinking: String,
-        #[serde(default)]
         signature: String,
     },
     SearchResult {
-        #[serde(default)]
         source: String,
-        #[serde(default)]
         title: String,
-        #[serde(default)]
         content: Vec<ContentBlock>,
     },
     ToolReference {
         tool_name: String,
     },
-    #[serde(other)]
     Other,
 }
 

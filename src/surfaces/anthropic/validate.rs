@@ -38,10 +38,7 @@ pub const MAX_ECHO: usize = 200;
 /// True when objects/arrays in `body` nest deeper than [`MAX_JSON_DEPTH`] (a body that is not
 /// JSON, or refused for another reason before the depth shows, is left to the typed parse).
 pub fn too_deep(body: &[u8]) -> bool {
-    matches!(
-        crate::surfaces::gemini::check_json_body(body),
-        Err(crate::surfaces::gemini::BodyCheckError::TooDeep)
-    )
+    crate::surfaces::gemini::nests_deeper_than(body, crate::surfaces::gemini::MAX_JSON_DEPTH)
 }
 
 /// `s` cut to [`MAX_ECHO`] characters (with `…` when cut), for quoting client data.

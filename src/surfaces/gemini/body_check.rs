@@ -43,6 +43,46 @@ impl fmt::Display for BodyCheckError {
     }
 }
 
+/// Whether objects and arrays in `body` nest deeper than `max`, by one scan of its bytes
+/// (strings skipped with `memchr`, nothing parsed). For a translated surface, whose typed parse
+/// validates everything else: it only has to keep serde's recursion from tripping first, so a
+/// deep body gets its own clear message.
+pub fn nests_deeper_than(body: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            b'"' => {
+                // To the closing quote, stepping over escapes.
+                i += 1;
+                loop {
+                    let Some(rest) = body.get(i..) else {
+                        return false;
+                    };
+                    match memchr::memchr2(b'"', b'\\', rest) {
+                        None => return false,
+                        Some(at) if body[i + at] == b'\\' => i += at + 2,
+                        Some(at) => {
+                            i += at;
+                            break;
+                        }
+                    }
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 /// Cheap pre-dispatch check of a native body: one borrowing parse that validates the syntax,
 /// UTF-8 (strings are parsed, so invalid UTF-8 and lone-surrogate escapes are caught — which
 /// `IgnoredAny` alone would skip over), that the root is an object, and the nesting depth. No
@@ -147,6 +187,23 @@ impl<'de> Visitor<'de> for Node<'_> {
             map.next_value_seed(inner)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_strings_only() {
+        let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+        assert!(nests_deeper_than(deep.as_bytes(), 64));
+        let ok = format!("{{\"a\":{}{}}}", "[".repeat(63), "]".repeat(63));
+        assert!(!nests_deeper_than(ok.as_bytes(), 64));
+        let quoted = format!("{{\"a\":\"{}\\\"{}\"}}", "[".repeat(100), "{".repeat(100));
+        assert!(!nests_deeper_than(quoted.as_bytes(), 64));
+        assert!(!nests_deeper_than(b"{\"a\":\"unterminated \\", 64));
+        assert!(!nests_deeper_than(b"", 64));
     }
 }
 

@@ -21,7 +21,7 @@ mod routes;
 
 use axum::Router;
 
-pub use body_check::{check_json_body, BodyCheckError, MAX_JSON_DEPTH};
+pub use body_check::{check_json_body, nests_deeper_than, BodyCheckError, MAX_JSON_DEPTH};
 pub use errors::{Code, GoogleError};
 pub use routes::{get_model, list_models, path_error};
 

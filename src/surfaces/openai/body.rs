@@ -5,20 +5,34 @@
 use serde::de::DeserializeOwned;
 
 use super::errors::OpenAiError;
-use crate::surfaces::gemini::{check_json_body, BodyCheckError, MAX_JSON_DEPTH};
+use crate::surfaces::gemini::{check_json_body, nests_deeper_than, BodyCheckError, MAX_JSON_DEPTH};
+
+fn too_deep() -> OpenAiError {
+    OpenAiError::invalid(format!(
+        "The request body nests objects and arrays more than {MAX_JSON_DEPTH} levels deep."
+    ))
+}
 
 /// Longest parse error message (serde quotes the offending value).
 const MAX_ERROR_MESSAGE: usize = 300;
 
 /// `body` as a `T`, or the 400 saying what is wrong with it.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, OpenAiError> {
+    if nests_deeper_than(body, MAX_JSON_DEPTH) {
+        return Err(too_deep());
+    }
+    // The fast path, for an object; anything else, or a body that fails, is checked again for
+    // the message that says why.
+    let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if let Some(parsed) = object
+        .then(|| serde_json::from_slice::<T>(body).ok())
+        .flatten()
+    {
+        return Ok(parsed);
+    }
     match check_json_body(body) {
         Ok(()) => {}
-        Err(BodyCheckError::TooDeep) => {
-            return Err(OpenAiError::invalid(format!(
-                "The request body nests objects and arrays more than {MAX_JSON_DEPTH} levels deep."
-            )))
-        }
+        Err(BodyCheckError::TooDeep) => return Err(too_deep()),
         Err(e) => {
             return Err(OpenAiError::invalid(format!(
                 "We could not parse the JSON body of your request: {e}"
