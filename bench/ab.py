@@ -42,6 +42,15 @@ SCENARIOS = [
 ]
 
 
+def big_scenarios():
+    """Claude Code's real first turn (53 KB, 12 tools) and a 500 KB conversation."""
+    import floor  # noqa: E402  (the floor harness's conversation builder)
+    cc = json.loads((bench.ROOT / "tests/fixtures/anthropic/claude-code-first-turn.json").read_text())
+    cc["model"] = "claude-3-5-haiku-latest"
+    return [("/v1/messages Claude Code 53 KB, stream", "/v1/messages", cc, True),
+            ("/v1/messages conversation 500 KB", "/v1/messages", floor.conversation(500_000), False)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("before")
@@ -49,7 +58,11 @@ def main():
     ap.add_argument("--rate", type=int, default=1000)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--only", default=None, help="scenarios whose name contains one of these (comma-separated)")
     args = ap.parse_args()
+    scenarios = SCENARIOS + big_scenarios()
+    if args.only:
+        scenarios = [c for c in scenarios if any(w in c[0] for w in args.only.split(","))]
     oha_bin = os.environ.get("OHA", shutil.which("oha") or "oha")
     procs = []
     tmp = Path(tempfile.mkdtemp(prefix="gg-ab-"))
@@ -66,7 +79,8 @@ def main():
             procs.append(gw)
             gateways.append((label, url, gw.pid))
         rows = []
-        for i, (name, path, body, stream) in enumerate(SCENARIOS):
+        for i, (name, path, body, stream) in enumerate(scenarios):
+            rate = min(args.rate, 100) if "conversation" in name else args.rate
             body_file = tmp / f"body-{i}.json"
             body_file.write_text(json.dumps(dict(body, stream=True) if stream else body))
             for _, url, _ in gateways:  # warm-up
@@ -75,7 +89,7 @@ def main():
             for r in range(args.rounds):
                 order = gateways if r % 2 == 0 else gateways[::-1]
                 for label, url, pid in order:
-                    runs[label].append(bench.oha_cpu(url + path, args.rate, args.seconds, oha_bin, str(body_file), pid))
+                    runs[label].append(bench.oha_cpu(url + path, rate, args.seconds, oha_bin, str(body_file), pid))
             med = lambda label, i: statistics.median(x[i] for x in runs[label])
             rows.append((name, med("before", 3), med("after", 3), med("before", 0), med("after", 0)))
     finally:

@@ -184,12 +184,51 @@ pub struct FunctionResponse {
 pub struct Tool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function_declarations: Option<Vec<FunctionDeclaration>>,
+    /// Declarations already encoded (a cached translation), sent as `functionDeclarations`;
+    /// set instead of `function_declarations`, never with it.
+    #[serde(
+        skip_deserializing,
+        rename = "functionDeclarations",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub encoded_declarations: Option<EncodedDeclarations>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub google_search: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_execution: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_context: Option<Value>,
+}
+
+impl Tool {
+    /// Every function declaration, the encoded ones decoded (for tests and rewrites).
+    pub fn declarations(&self) -> Vec<FunctionDeclaration> {
+        let mut out = self.function_declarations.clone().unwrap_or_default();
+        for d in self.encoded_declarations.iter().flat_map(|e| e.0.iter()) {
+            out.extend(serde_json::from_str::<FunctionDeclaration>(d.get()).ok());
+        }
+        out
+    }
+
+    /// The encoded declarations, decoded into `function_declarations` (before a rewrite).
+    pub fn decode_declarations(&mut self) {
+        if self.encoded_declarations.is_some() {
+            self.function_declarations = Some(self.declarations());
+            self.encoded_declarations = None;
+        }
+    }
+}
+
+/// Function declarations as JSON, each shared with the cache that made it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct EncodedDeclarations(pub Vec<std::sync::Arc<serde_json::value::RawValue>>);
+
+impl PartialEq for EncodedDeclarations {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self.0.iter().zip(&other.0).all(|(a, b)| a.get() == b.get())
+    }
 }
 
 /// A function the model may call. `parameters` (OpenAPI subset) and `parametersJsonSchema`

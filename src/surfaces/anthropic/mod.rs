@@ -22,6 +22,7 @@ pub use routes::COMMIT_AFTER;
 mod session;
 pub mod signatures;
 pub mod stream;
+mod tool_cache;
 mod tools;
 pub mod types;
 pub mod validate;

@@ -17,13 +17,19 @@
 //!   letters, digits, `_`, `-`, `.`, `:` or is longer than 128 is a 400 (Gemini would refuse it).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::upstream::wire::{FunctionCallingMode, FunctionDeclaration, Tool, ToolConfig};
+use crate::upstream::wire::{
+    EncodedDeclarations, FunctionCallingMode, FunctionDeclaration, Tool, ToolConfig,
+};
 
 use super::errors::AnthropicError;
-use super::types::{ContentBlock, Message, MessagesRequest, TextOrBlocks, ToolChoice};
+use super::tool_cache::{self, Declared, ToolSet};
+use super::types::{
+    ContentBlock, Message, MessagesRequest, TextOrBlocks, ToolChoice, ToolDefinition,
+};
 use super::validate::clip;
 pub(crate) use crate::surfaces::shared::names::{from_gemini_name, to_gemini_name};
 use crate::surfaces::shared::names::{valid_function_name, MAX_TOOL_NAME};
@@ -65,72 +71,62 @@ pub(crate) fn referenced_tools(messages: &[Message]) -> HashSet<&str> {
 }
 
 /// Translate `tools` and `tool_choice`. `strict` selects `parameters` instead of
-/// `parametersJsonSchema`.
+/// `parametersJsonSchema`. A tool list is translated once and then taken from [`tool_cache`];
+/// which deferred tools are declared is decided per request.
 pub(crate) fn translate_tools(
     req: &MessagesRequest,
     strict: bool,
 ) -> Result<TranslatedTools, AnthropicError> {
-    let Some(defs) = req.tools.as_deref() else {
+    let Some(list) = &req.tools else {
         return Ok(TranslatedTools::default());
     };
     let forced = match &req.tool_choice {
         Some(ToolChoice::Tool { name }) => Some(name.as_str()),
         _ => None,
     };
-    let referenced = referenced_tools(&req.messages);
-    let mut declarations = Vec::new();
-    let mut budget = schema::SCHEMA_BUDGET;
-    let mut web_search = false;
-    for (i, def) in defs.iter().enumerate() {
-        if def.is_server_tool() {
-            web_search |= def
-                .kind
-                .as_deref()
-                .is_some_and(|k| k.starts_with("web_search"));
-            continue;
-        }
-        if def.name.is_empty() {
-            return Err(AnthropicError::invalid(format!(
-                "tools.{i}.name: must not be empty"
-            )));
-        }
-        if !valid_function_name(&to_gemini_name(&def.name)) {
-            return Err(AnthropicError::invalid(format!(
-                "tools.{i}.name: '{}' is not a valid tool name: use letters, digits, '_', '-', \
-                 '.' or ':', at most {MAX_TOOL_NAME} characters",
-                clip(&def.name)
-            )));
-        }
-        let deferred = def.defer_loading == Some(true);
-        if deferred && !referenced.contains(def.name.as_str()) && forced != Some(&def.name) {
-            continue;
-        }
-        let params = match &def.input_schema {
-            None => None,
-            Some(s) => if strict {
-                schema::strict_parameters_within(s, &mut budget)
-            } else {
-                schema::json_schema_parameters_within(s, &mut budget)
+    let set = match tool_cache::get(list.raw(), strict) {
+        Some(set) => set,
+        None => {
+            let defs = list.definitions()?;
+            match convert(&defs, strict, |_| true) {
+                Ok(set) => {
+                    let set = Arc::new(set);
+                    tool_cache::put(list.raw(), strict, set.clone());
+                    set
+                }
+                // Hidden deferred tools may be what used the schema budget up: translate only
+                // what this request shows (not remembered).
+                Err(e) if !defs.iter().any(|d| d.defer_loading == Some(true)) => return Err(e),
+                Err(_) => {
+                    let referenced = referenced_tools(&req.messages);
+                    Arc::new(convert(&defs, strict, |d| {
+                        referenced.contains(d.name.as_str()) || forced == Some(&d.name)
+                    })?)
+                }
             }
-            .map_err(|(_, e)| AnthropicError::invalid(format!("tools.{i}.input_schema: {e}")))?,
-        };
-        let (parameters, parameters_json_schema) = if strict {
-            (params, None)
-        } else {
-            (None, params)
-        };
-        declarations.push(FunctionDeclaration {
-            name: to_gemini_name(&def.name).into_owned(),
-            description: def.description.clone().filter(|d| !d.is_empty()),
-            parameters,
-            parameters_json_schema,
-        });
-    }
-    if declarations.is_empty() {
+        }
+    };
+    let referenced = set
+        .declarations
+        .iter()
+        .any(|d| d.deferred)
+        .then(|| referenced_tools(&req.messages));
+    let shown: Vec<&Declared> = set
+        .declarations
+        .iter()
+        .filter(|d| {
+            !d.deferred
+                || forced == Some(d.name.as_str())
+                || referenced
+                    .as_ref()
+                    .is_some_and(|r| r.contains(d.name.as_str()))
+        })
+        .collect();
+    if shown.is_empty() {
         if let Some(name) = forced {
             return Err(unknown_forced_tool(name));
         }
-        let tools = web_search.then(|| {
+        let tools = set.web_search.then(|| {
             vec![Tool {
                 google_search: Some(json!({})),
                 ..Tool::default()
@@ -149,7 +145,7 @@ pub(crate) fn translate_tools(
         Some(ToolChoice::None) => config(FunctionCallingMode::None, None),
         Some(ToolChoice::Tool { name }) => {
             let gemini = to_gemini_name(name);
-            if !declarations.iter().any(|d| d.name == gemini) {
+            if !shown.iter().any(|d| d.gemini_name == gemini) {
                 return Err(unknown_forced_tool(name));
             }
             config(FunctionCallingMode::Any, Some(vec![gemini.into_owned()]))
@@ -157,11 +153,79 @@ pub(crate) fn translate_tools(
     };
     Ok(TranslatedTools {
         tools: Some(vec![Tool {
-            function_declarations: Some(declarations),
+            encoded_declarations: Some(EncodedDeclarations(
+                shown.iter().map(|d| d.encoded.clone()).collect(),
+            )),
             ..Tool::default()
         }]),
         tool_config,
     })
+}
+
+/// The custom tools of `defs`, converted and encoded in order with one schema budget for all;
+/// deferred ones only if `shown` keeps them (and marked deferred); whether web search was asked
+/// for.
+fn convert(
+    defs: &[ToolDefinition],
+    strict: bool,
+    shown: impl Fn(&ToolDefinition) -> bool,
+) -> Result<ToolSet, AnthropicError> {
+    let mut set = ToolSet::default();
+    let mut budget = schema::SCHEMA_BUDGET;
+    for (i, def) in defs.iter().enumerate() {
+        if def.is_server_tool() {
+            set.web_search |= def
+                .kind
+                .as_deref()
+                .is_some_and(|k| k.starts_with("web_search"));
+            continue;
+        }
+        if def.name.is_empty() {
+            return Err(AnthropicError::invalid(format!(
+                "tools.{i}.name: must not be empty"
+            )));
+        }
+        if !valid_function_name(&to_gemini_name(&def.name)) {
+            return Err(AnthropicError::invalid(format!(
+                "tools.{i}.name: '{}' is not a valid tool name: use letters, digits, '_', '-', \
+                 '.' or ':', at most {MAX_TOOL_NAME} characters",
+                clip(&def.name)
+            )));
+        }
+        let deferred = def.defer_loading == Some(true);
+        if deferred && !shown(def) {
+            continue;
+        }
+        let params = match &def.input_schema {
+            None => None,
+            Some(s) => if strict {
+                schema::strict_parameters_within(s, &mut budget)
+            } else {
+                schema::json_schema_parameters_within(s, &mut budget)
+            }
+            .map_err(|(_, e)| AnthropicError::invalid(format!("tools.{i}.input_schema: {e}")))?,
+        };
+        let (parameters, parameters_json_schema) = if strict {
+            (params, None)
+        } else {
+            (None, params)
+        };
+        let declaration = FunctionDeclaration {
+            name: to_gemini_name(&def.name).into_owned(),
+            description: def.description.clone().filter(|d| !d.is_empty()),
+            parameters,
+            parameters_json_schema,
+        };
+        let encoded = serde_json::value::to_raw_value(&declaration)
+            .map_err(|_| AnthropicError::invalid(format!("tools.{i}: cannot be encoded")))?;
+        set.declarations.push(Declared {
+            name: def.name.clone(),
+            gemini_name: declaration.name,
+            deferred,
+            encoded: Arc::from(encoded),
+        });
+    }
+    Ok(set)
 }
 
 fn unknown_forced_tool(name: &str) -> AnthropicError {
@@ -216,14 +280,7 @@ mod tests {
                 .tool_config
                 .map(|c| serde_json::to_value(c.function_calling_config).unwrap());
             assert_eq!(got, expected);
-            assert_eq!(
-                out.tools.unwrap()[0]
-                    .function_declarations
-                    .as_ref()
-                    .unwrap()
-                    .len(),
-                2
-            );
+            assert_eq!(out.tools.unwrap()[0].declarations().len(), 2);
         }
     }
 
@@ -245,7 +302,7 @@ mod tests {
         let hidden = request(json!({"model": "m", "messages": [
             {"role": "user", "content": "hi"}], "tools": [tool("Bash"), deferred.clone()]}));
         let out = translate_tools(&hidden, false).unwrap();
-        let decls = out.tools.unwrap()[0].function_declarations.clone().unwrap();
+        let decls = out.tools.unwrap()[0].declarations();
         assert_eq!(
             decls.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
             ["Bash"]
@@ -258,7 +315,7 @@ mod tests {
                 "content": [{"type": "tool_reference", "tool_name": "Later"}]}]}],
             "tools": [tool("Bash"), deferred]}));
         let out = translate_tools(&found, false).unwrap();
-        let decls = out.tools.unwrap()[0].function_declarations.clone().unwrap();
+        let decls = out.tools.unwrap()[0].declarations();
         assert_eq!(decls.len(), 2);
     }
 
@@ -294,5 +351,28 @@ mod tests {
                  "parameters": {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}}},
                 {"name": "NoArgs"}]}])
         );
+    }
+
+    #[test]
+    fn a_remembered_tool_list_translates_as_the_first_time_and_a_bad_one_names_its_field() {
+        let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "tools": [tool("CacheProbeRead"), tool("CacheProbeWrite")],
+            "tool_choice": {"type": "tool", "name": "CacheProbeWrite"}});
+        let first = translate_tools(&request(body.clone()), false).unwrap();
+        let again = translate_tools(&request(body.clone()), false).unwrap();
+        assert_eq!(first.tools, again.tools);
+        assert_eq!(first.tool_config, again.tool_config);
+        assert_eq!(
+            serde_json::to_value(&again.tools).unwrap()[0]["functionDeclarations"][1]["name"],
+            "CacheProbeWrite"
+        );
+        // The forced name is checked on a hit too.
+        let mut other = body.clone();
+        other["tool_choice"]["name"] = json!("Missing");
+        assert!(translate_tools(&request(other), false).is_err());
+        let bad = request(json!({"model": "m", "messages": [],
+            "tools": [tool("Ok"), {"description": "no name"}]}));
+        let e = translate_tools(&bad, false).unwrap_err().to_string();
+        assert!(e.contains("tools[1]") && e.contains("name"), "{e}");
     }
 }

@@ -35,7 +35,7 @@ pub struct MessagesRequest {
     #[serde(default)]
     pub top_k: Option<u32>,
     #[serde(default)]
-    pub tools: Option<Vec<ToolDefinition>>,
+    pub tools: Option<ToolList>,
     #[serde(default)]
     pub tool_choice: Option<ToolChoice>,
     #[serde(default)]
@@ -161,6 +161,31 @@ pub enum Source {
     },
     #[serde(other)]
     Other,
+}
+
+/// `tools`, kept as the client wrote it: Claude Code sends the same tools on every turn, so
+/// their translation is cached by this text (see `tool_cache`) and they are parsed only on a
+/// miss.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct ToolList(Box<serde_json::value::RawValue>);
+
+impl ToolList {
+    /// The JSON text of the array, as received.
+    pub fn raw(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The definitions; a malformed one is a 400 naming its field (`tools[0].name: …`).
+    pub fn definitions(&self) -> Result<Vec<ToolDefinition>, super::errors::AnthropicError> {
+        let mut de = serde_json::Deserializer::from_str(self.raw());
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            let message = format!("tools{path}: {}", e.into_inner());
+            super::errors::AnthropicError::invalid(super::validate::clip_to(&message, 500))
+        })
+    }
 }
 
 /// A tool: custom (with `input_schema`) or an Anthropic server tool (with a `type` such as

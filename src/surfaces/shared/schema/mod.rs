@@ -140,6 +140,7 @@ fn settle<T>(ctx: &Ctx<'_>, budget: &mut usize, out: T) -> Result<T, (T, SchemaT
 /// Gemini 400 on a JSON Schema, or for models without `parametersJsonSchema` support).
 pub fn downgrade_to_parameters(req: &mut GenerateContentRequest) {
     for tool in req.tools.iter_mut().flatten() {
+        tool.decode_declarations();
         for decl in tool.function_declarations.iter_mut().flatten() {
             if let Some(schema) = decl.parameters_json_schema.take() {
                 decl.parameters = strict_parameters(&schema);

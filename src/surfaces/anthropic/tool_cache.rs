@@ -1,0 +1,109 @@
+//! Translated tools, remembered by the client's own text of them. Claude Code sends the same
+//! dozen tools (about 32 KB of descriptions and JSON Schemas) on every turn of a conversation;
+//! parsing, converting and re-encoding them was most of a turn's cost. A hit is found by the
+//! text's length and a sample of it, then confirmed by comparing the whole text, so two tool
+//! lists never share an entry. Deferred tools are translated too and marked; which of them a
+//! request declares depends on its conversation, so that choice is made per request.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use lru::LruCache;
+use serde_json::value::RawValue;
+
+/// A translated tool list: each custom tool's declaration, encoded, and whether the list asked
+/// for web search.
+#[derive(Debug, Default)]
+pub(crate) struct ToolSet {
+    pub declarations: Vec<Declared>,
+    pub web_search: bool,
+}
+
+/// One custom tool, translated.
+#[derive(Debug)]
+pub(crate) struct Declared {
+    /// The client's name, and Gemini's.
+    pub name: String,
+    pub gemini_name: String,
+    /// `defer_loading`: declared only once the conversation refers to it.
+    pub deferred: bool,
+    pub encoded: Arc<RawValue>,
+}
+
+/// Tool lists remembered (several clients, projects and model generations at once).
+const CAPACITY: usize = 32;
+
+struct Entry {
+    raw: Box<str>,
+    set: Arc<ToolSet>,
+}
+
+type Cache = LruCache<(u64, bool), Vec<Entry>>;
+
+static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(|| {
+    Mutex::new(LruCache::new(
+        NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN),
+    ))
+});
+
+/// A cheap fingerprint: the length and up to 64 bytes from each end (the full comparison
+/// decides).
+fn sample(raw: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let bytes = raw.as_bytes();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.len().hash(&mut h);
+    bytes[..bytes.len().min(64)].hash(&mut h);
+    bytes[bytes.len().saturating_sub(64)..].hash(&mut h);
+    h.finish()
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Cache> {
+    CACHE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The remembered translation of `raw` for `strict`, if any.
+pub(crate) fn get(raw: &str, strict: bool) -> Option<Arc<ToolSet>> {
+    lock()
+        .get(&(sample(raw), strict))?
+        .iter()
+        .find(|e| *e.raw == *raw)
+        .map(|e| e.set.clone())
+}
+
+/// Remembers the translation of `raw` for `strict`.
+pub(crate) fn put(raw: &str, strict: bool, set: Arc<ToolSet>) {
+    let mut cache = lock();
+    let entries = cache.get_or_insert_mut((sample(raw), strict), Vec::new);
+    if !entries.iter().any(|e| *e.raw == *raw) {
+        entries.push(Entry {
+            raw: raw.into(),
+            set,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hit_needs_the_same_text_and_mode() {
+        let set = Arc::new(ToolSet {
+            web_search: true,
+            ..ToolSet::default()
+        });
+        let pad = "x".repeat(100);
+        let raw = format!(
+            r#"[{{"name":"cache-test-only","description":"{pad}","input_schema":{{"type":"object","description":"{pad}"}}}}]"#
+        );
+        let raw = raw.as_str();
+        put(raw, false, set.clone());
+        assert!(get(raw, false).is_some_and(|s| s.web_search));
+        assert!(get(raw, true).is_none());
+        // Same length and ends (the sample), one byte different in the middle: no hit.
+        let other = raw.replace("cache-test-only", "cache-test-onlx");
+        assert_eq!(other.len(), raw.len());
+        assert!(get(&other, false).is_none());
+    }
+}
