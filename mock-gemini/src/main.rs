@@ -2,7 +2,7 @@
 //! end-to-end tests and benchmarks, which script it through its `/_mock/` control API.
 //!
 //! ```text
-//! mock-gemini [--host H] [--port P] [--stream-chunks N] [--chunk-interval-ms N] [--response-delay-ms N] [--floor]
+//! mock-gemini [--host H] [--port P] [--stream-chunks N] [--chunk-interval-ms N] [--response-delay-ms N] [--floor] [--tls CERT_PEM_OUT]
 //! ```
 //! Prints exactly one line, `mock-gemini listening on http://HOST:PORT`, then serves until
 //! SIGTERM or SIGINT.
@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use mock_gemini::{MockGemini, MockOptions};
 
 const USAGE: &str = "usage: mock-gemini [--host H] [--port P] [--stream-chunks N] \
-                     [--chunk-interval-ms N] [--response-delay-ms N] [--floor]";
+                     [--chunk-interval-ms N] [--response-delay-ms N] [--floor] [--tls CERT_PEM_OUT]";
 
 struct Args {
     host: IpAddr,
@@ -27,6 +27,9 @@ struct Args {
     options: MockOptions,
     /// The benchmark's fixed-answer floor instead of the strict mock.
     floor: bool,
+    /// Serve HTTPS (HTTP/2 or 1.1, as Google does) for `localhost` on 127.0.0.1, writing the
+    /// self-signed certificate's PEM here for clients to trust.
+    tls: Option<String>,
 }
 
 fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, String> {
@@ -41,6 +44,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         port: 0,
         options: MockOptions::default(),
         floor: false,
+        tls: None,
     };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -55,6 +59,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--chunk-interval-ms" => parsed.options.chunk_interval_ms = Some(value(&flag, next())?),
             "--response-delay-ms" => parsed.options.response_delay_ms = Some(value(&flag, next())?),
             "--floor" => parsed.floor = true,
+            "--tls" => parsed.tls = Some(value(&flag, next())?),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -101,7 +106,12 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let addr = SocketAddr::new(args.host, args.port);
-    let started = if args.floor {
+    let started = if let Some(pem_out) = &args.tls {
+        match MockGemini::start_tls(args.options, &["localhost"]).await {
+            Ok((mock, pem)) => std::fs::write(pem_out, pem).map(|()| mock),
+            Err(e) => Err(e),
+        }
+    } else if args.floor {
         MockGemini::start_floor(addr, args.options).await
     } else {
         MockGemini::start_on(addr, args.options).await
@@ -116,7 +126,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("mock-gemini listening on {}", mock.base_url());
+    let url = match &args.tls {
+        Some(_) => format!("https://localhost:{}", mock.addr().port()),
+        None => mock.base_url(),
+    };
+    println!("mock-gemini listening on {url}");
     let _ = std::io::stdout().flush();
     wait_for_signal().await;
     mock.shutdown().await;
