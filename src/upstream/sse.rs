@@ -77,10 +77,8 @@ impl SseDecoder {
                 self.skip_lf = false;
             }
             let from = self.scanned.max(self.start);
-            let found = self.buf[from..]
-                .iter()
-                .position(|&b| b == b'\n' || b == b'\r')
-                .map(|i| from - self.start + i);
+            let found =
+                memchr::memchr2(b'\n', b'\r', &self.buf[from..]).map(|i| from - self.start + i);
             let Some(end) = found else {
                 self.scanned = self.buf.len();
                 self.compact();
