@@ -129,6 +129,15 @@ def wrk(url, seconds, path_lua):
     return float(m.group(1)) if m else 0.0
 
 
+def emit(lines, out):
+    """Prints the Markdown report, and appends it to `out` when given."""
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if out:
+        with open(out, "a") as f:
+            f.write("\n" + report)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rates", default="500,1000")
@@ -312,11 +321,7 @@ def main():
     for name, d50, g50, d99, g99, dt, gt in ttfb_rows:
         lines.append(f"| {name} | {d50:.3f} ms | {g50:.3f} ms | **{g50 - d50:+.3f} ms** | {d99:.3f} ms | "
                      f"{g99:.3f} ms | {dt:.3f} ms | {gt:.3f} ms | **{gt - dt:+.3f} ms** |")
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write("\n" + report)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

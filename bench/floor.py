@@ -242,11 +242,7 @@ def main():
               "| stream | RSS idle | **peak RSS** | streams answered 200 |", "|---|---|---|---|"]
     for name, idle, peak, ok in rss_rows:
         lines.append(f"| {name} | {idle:.1f} MiB | **{peak:.1f} MiB** | {ok} of {args.streams} |")
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write("\n" + report)
+    bench.emit(lines, args.out)
 
 
 if __name__ == "__main__":

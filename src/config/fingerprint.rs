@@ -43,13 +43,7 @@ impl std::fmt::Debug for Fingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::vars;
 
     #[test]
     fn names_what_was_set_unset_or_changed_and_shows_no_value() {

@@ -155,18 +155,12 @@ pub async fn on_hangup(_hangups: Option<()>, _reloader: Reloader) {}
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::collections::HashMap;
-
     use super::*;
     use crate::pool::Clock;
     use crate::store::Backend;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        let vars: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_vars(&vars).unwrap()
+        Config::from_vars(&crate::config::vars(pairs)).unwrap()
     }
 
     const A: &str = "AIzaSyReloadTestKeyAAAAAAAAAAAAAAAAAAAA";
