@@ -82,6 +82,8 @@ pub struct Config {
     pub config_file: Option<std::path::PathBuf>,
     /// Every setting's value as a digest, so a reload can say which ones changed.
     pub fingerprint: Fingerprint,
+    /// `ALLOW_UNAUTHENTICATED`: serve a non-loopback `HOST` without client keys, on purpose.
+    pub allow_unauthenticated: bool,
 }
 
 /// `SMALL_MODEL` when unset.
@@ -428,6 +430,7 @@ impl Config {
             clients,
             config_file: file.path,
             fingerprint: Fingerprint::of(vars),
+            allow_unauthenticated,
         })
     }
 }

@@ -322,6 +322,11 @@ impl LocalView {
     /// Adds a key (or takes a removed one back); returns its index and whether it is new to
     /// the pool.
     pub fn add(&self, key: ApiKey) -> (usize, bool) {
+        self.add_declared(key, None)
+    }
+
+    /// Adds a key in the project `declared` (`project:key`), if any.
+    pub fn add_declared(&self, key: ApiKey, declared: Option<&str>) -> (usize, bool) {
         let mut guard = self.lock();
         let state = &mut *guard;
         if let Some(i) = state.keys.iter().position(|s| s.key.id() == key.id()) {
@@ -329,7 +334,7 @@ impl LocalView {
             return (i, was_removed);
         }
         let index = state.keys.len();
-        state.groups.add(index, key.id(), None);
+        state.groups.add(index, key.id(), declared);
         state.keys.push(KeyState::new(key));
         (index, true)
     }

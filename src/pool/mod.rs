@@ -374,11 +374,12 @@ impl KeyPool {
         self.backend.apply(&change).await
     }
 
-    /// A key of a reloaded configuration joins this gateway's pool; false if it was in it. The
+    /// A key of a reloaded configuration joins this gateway's pool (in its declared `project`,
+    /// if any); false if it was in it. The
     /// store is not told: the configuration is read again at every start (the admin API's
     /// changes are the ones that persist and reach other gateways).
-    pub fn join(&self, key: ApiKey) -> bool {
-        self.local.add(key).1
+    pub fn join(&self, key: ApiKey, project: Option<&str>) -> bool {
+        self.local.add_declared(key, project).1
     }
 
     /// A key no longer configured leaves this gateway's pool: it takes no new request, and

@@ -2,7 +2,8 @@
 //! dozen tools (about 32 KB of descriptions and JSON Schemas) on every turn of a conversation;
 //! parsing, converting and re-encoding them was most of a turn's cost. A hit is found by the
 //! text's length and a sample of it, then confirmed by comparing the whole text, so two tool
-//! lists never share an entry. Deferred tools are translated too and marked; which of them a
+//! lists never share an entry; what is kept is bounded however many lists clients send (see
+//! `CAPACITY`). Deferred tools are translated too and marked; which of them a
 //! request declares depends on its conversation, so that choice is made per request.
 
 use std::num::NonZeroUsize;
@@ -30,8 +31,15 @@ pub(crate) struct Declared {
     pub encoded: Arc<RawValue>,
 }
 
-/// Tool lists remembered (several clients, projects and model generations at once).
+/// Fingerprints remembered (several clients, projects and model generations at once), and
+/// lists kept per fingerprint (lists that share one: the oldest goes). At most
+/// `CAPACITY × PER_FINGERPRINT × MAX_RAW` bytes of client text are kept, whatever clients send.
 const CAPACITY: usize = 32;
+const PER_FINGERPRINT: usize = 4;
+
+/// Tool lists longer than this are translated every time, not remembered (Claude Code's are
+/// about 32 KB).
+pub(crate) const MAX_RAW: usize = 256 * 1024;
 
 struct Entry {
     raw: Box<str>,
@@ -71,11 +79,17 @@ pub(crate) fn get(raw: &str, strict: bool) -> Option<Arc<ToolSet>> {
         .map(|e| e.set.clone())
 }
 
-/// Remembers the translation of `raw` for `strict`.
+/// Remembers the translation of `raw` for `strict` (unless the list is longer than `MAX_RAW`).
 pub(crate) fn put(raw: &str, strict: bool, set: Arc<ToolSet>) {
+    if raw.len() > MAX_RAW {
+        return;
+    }
     let mut cache = lock();
     let entries = cache.get_or_insert_mut((sample(raw), strict), Vec::new);
     if !entries.iter().any(|e| *e.raw == *raw) {
+        if entries.len() >= PER_FINGERPRINT {
+            entries.remove(0);
+        }
         entries.push(Entry {
             raw: raw.into(),
             set,
@@ -105,5 +119,24 @@ mod tests {
         let other = raw.replace("cache-test-only", "cache-test-onlx");
         assert_eq!(other.len(), raw.len());
         assert!(get(&other, false).is_none());
+    }
+
+    #[test]
+    fn lists_that_share_a_fingerprint_or_are_huge_are_bounded() {
+        let pad = "y".repeat(100);
+        let list = |i: usize| {
+            format!(r#"[{{"name":"{pad}","description":"bounded-{i:04}","x":"{pad}"}}]"#)
+        };
+        for i in 0..10 {
+            put(&list(i), false, Arc::new(ToolSet::default()));
+        }
+        // Same length and ends: one fingerprint, which keeps only the latest few.
+        assert!(get(&list(0), false).is_none());
+        assert!(get(&list(9), false).is_some());
+        let kept = (0..10).filter(|&i| get(&list(i), false).is_some()).count();
+        assert_eq!(kept, PER_FINGERPRINT);
+        let huge = format!("[\"{}\"]", "z".repeat(MAX_RAW));
+        put(&huge, false, Arc::new(ToolSet::default()));
+        assert!(get(&huge, false).is_none());
     }
 }
