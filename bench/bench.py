@@ -71,12 +71,13 @@ def start(cmd, env, pattern):
 
 
 def oha(url, rate, seconds, oha_bin, body_file=None):
-    """Open-loop load at a fixed rate; returns (p50 ms, p99 ms, success rate, rps)."""
+    """Open-loop load at a fixed rate (`rate=None`: closed loop on one connection); returns
+    (p50 ms, p99 ms, success rate, requests)."""
     body = ["-D", body_file] if body_file else ["-d", BODY]
+    load = ["-c", "1"] if rate is None else ["-q", str(rate), "--latency-correction", "-c", "64"]
     out = subprocess.run(
-        pinned(LOAD_CORE, [oha_bin, "--no-tui", "--output-format", "json", "-z", f"{seconds}s", "-q", str(rate),
-         "--latency-correction", "-c", "64", "-m", "POST", "-H", "content-type: application/json",
-         *body, url]),
+        pinned(LOAD_CORE, [oha_bin, "--no-tui", "--output-format", "json", "-z", f"{seconds}s", *load,
+         "-m", "POST", "-H", "content-type: application/json", *body, url]),
         check=True, capture_output=True, text=True).stdout
     data = json.loads(out)
     pct = data["latencyPercentiles"]
@@ -86,7 +87,7 @@ def oha(url, rate, seconds, oha_bin, body_file=None):
 
 
 def oha_cpu(url, rate, seconds, oha_bin, body_file, pid):
-    """`oha` against the gateway `pid`: (p50, p99, success, CPU µs per request)."""
+    """`oha` against process `pid` (a gateway or the floor): (p50, p99, success, CPU µs per request)."""
     before = cpu_seconds(pid)
     p50, p99, ok, n = oha(url, rate, seconds, oha_bin, body_file)
     return p50, p99, ok, (cpu_seconds(pid) - before) / max(1, n) * 1e6

@@ -44,25 +44,6 @@ LISTENING = r"listening on (https?://\S+)"
 GATEWAY_BIN = os.environ.get("GATEWAY_BIN", str(TARGET / "gemini-gateway"))
 
 
-def oha_one_connection(url, seconds, oha_bin, body_file):
-    """Closed loop on one connection: (p50 ms, p99 ms, success rate, requests)."""
-    out = subprocess.run(
-        pinned(LOAD_CORE, [oha_bin, "--no-tui", "--output-format", "json", "-z", f"{seconds}s", "-c", "1",
-                           "-m", "POST", "-H", "content-type: application/json", "-D", body_file, url]),
-        check=True, capture_output=True, text=True).stdout
-    data = json.loads(out)
-    pct = data["latencyPercentiles"]
-    codes = data.get("statusCodeDistribution", {})
-    return pct["p50"] * 1000, pct["p99"] * 1000, codes.get("200", 0) / max(1, sum(codes.values())), sum(codes.values())
-
-
-def measured(pid, run):
-    """Runs `run()` (an oha call returning (p50, p99, ok, n)) and adds `pid`'s CPU µs per request."""
-    before = bench.cpu_seconds(pid)
-    p50, p99, ok, n = run()
-    return p50, p99, ok, (bench.cpu_seconds(pid) - before) / max(1, n) * 1e6
-
-
 def peak_rss_mib(pid):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -177,8 +158,8 @@ def main():
             for _ in range(args.rounds):
                 for label, pid, url, body in (("floor", floor_proc.pid, floor + f_path, f_body),
                                               ("gw", gw_proc.pid, gw + g_path, g_body)):
-                    at_rate[label].append(measured(pid, lambda: bench.oha(url, rate, args.seconds, oha_bin, body)))
-                    one[label].append(measured(pid, lambda: oha_one_connection(url, args.seconds, oha_bin, body)))
+                    at_rate[label].append(bench.oha_cpu(url, rate, args.seconds, oha_bin, body, pid))
+                    one[label].append(bench.oha_cpu(url, None, args.seconds, oha_bin, body, pid))
             med = lambda runs, i: statistics.median(r[i] for r in runs)
             rows.append(dict(
                 name=name, stream=stream, rate=rate,

@@ -314,14 +314,7 @@ async fn the_captured_claude_code_requests_are_accepted_by_the_strict_upstream()
 async fn an_exhausted_pool_is_a_503_overloaded_error_with_retry_after() {
     let Scenario { mock, keys: ks, gw } = Scenario::keys(2).start().await;
     for k in &ks {
-        mock.script(rule(
-            k,
-            None,
-            None,
-            Behaviour::RateLimitPerMinute {
-                retry_delay: "33s".into(),
-            },
-        ));
+        mock.script(rule(k, None, None, per_minute("33s")));
     }
     for stream in [false, true] {
         let resp = post(&gw, "/v1/messages", &hello("claude-sonnet-4-5", stream)).await;
@@ -423,14 +416,7 @@ async fn a_session_keeps_its_key_and_moves_only_when_it_is_unusable() {
 
     // Its key gets rate-limited: the session moves once, then sticks to the new key.
     let first = a_keys[0].clone();
-    mock.script(rule(
-        &first,
-        None,
-        None,
-        Behaviour::RateLimitPerMinute {
-            retry_delay: "60s".into(),
-        },
-    ));
+    mock.script(rule(&first, None, None, per_minute("60s")));
     mock.clear_requests();
     for _ in 0..4 {
         send("session-a").await;

@@ -264,14 +264,7 @@ async fn admin_actions_change_the_running_pool_and_last_across_restarts() {
 
     // Disable key 0 through the upstream, cool key 1; then re-enable and clear through the API.
     mock.script(rule(&ks[0], None, Some(1), Behaviour::KeyInvalid));
-    mock.script(rule(
-        &ks[1],
-        None,
-        Some(1),
-        Behaviour::RateLimitPerMinute {
-            retry_delay: "900s".into(),
-        },
-    ));
+    mock.script(rule(&ks[1], None, Some(1), per_minute("900s")));
     for _ in 0..4 {
         assert_eq!(generate(&gw).await, 200);
     }

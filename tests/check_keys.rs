@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use support::{key, Behaviour, MockGemini};
+use support::{key, per_minute, Behaviour, MockGemini};
 
 /// A rule on `key` for every model, for good.
 fn rule(key: &str, behaviour: Behaviour) -> support::Rule {
@@ -57,12 +57,7 @@ fn six_keys(mock: &MockGemini) -> Vec<String> {
     let keys: Vec<String> = (0..6).map(key).collect();
     mock.script(rule(&keys[1], Behaviour::KeyInvalid));
     mock.script(rule(&keys[2], Behaviour::Suspended));
-    mock.script(rule(
-        &keys[3],
-        Behaviour::RateLimitPerMinute {
-            retry_delay: "41s".into(),
-        },
-    ));
+    mock.script(rule(&keys[3], per_minute("41s")));
     mock.script(rule(&keys[4], Behaviour::RateLimitPerDay));
     mock.script(rule(&keys[5], Behaviour::Hang));
     keys

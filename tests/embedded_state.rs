@@ -12,14 +12,7 @@ const FLASH: &str = "gemini-2.5-flash";
 /// Drives traffic until key 0 is disabled and key 1 cools for flash (learned from the upstream).
 async fn learn(mock: &MockGemini, gw: &Gateway, ks: &[String]) -> (String, String) {
     mock.script(rule(&ks[0], None, None, Behaviour::KeyInvalid));
-    mock.script(rule(
-        &ks[1],
-        Some(FLASH),
-        None,
-        Behaviour::RateLimitPerMinute {
-            retry_delay: "600s".into(),
-        },
-    ));
+    mock.script(rule(&ks[1], Some(FLASH), None, per_minute("600s")));
     for _ in 0..4 {
         assert_eq!(generate(gw, FLASH).await.status(), 200);
     }

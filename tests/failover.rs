@@ -21,14 +21,7 @@ fn secs_until(iso: &str) -> f64 {
 #[tokio::test]
 async fn per_minute_429_cools_that_model_for_the_retry_delay_and_fails_over() {
     let Scenario { mock, keys: ks, gw } = Scenario::keys(2).start().await;
-    mock.script(rule(
-        &ks[0],
-        Some(FLASH),
-        None,
-        Behaviour::RateLimitPerMinute {
-            retry_delay: "41s".into(),
-        },
-    ));
+    mock.script(rule(&ks[0], Some(FLASH), None, per_minute("41s")));
     mock.script(rule(&ks[1], Some(FLASH), Some(0), Behaviour::Ok));
 
     for _ in 0..4 {
@@ -281,22 +274,8 @@ async fn a_hanging_key_times_out_and_the_next_key_answers() {
 #[tokio::test]
 async fn an_exhausted_pool_answers_503_with_retry_after_of_the_earliest_return() {
     let Scenario { mock, keys: ks, gw } = Scenario::keys(2).start().await;
-    mock.script(rule(
-        &ks[0],
-        None,
-        None,
-        Behaviour::RateLimitPerMinute {
-            retry_delay: "30s".into(),
-        },
-    ));
-    mock.script(rule(
-        &ks[1],
-        None,
-        None,
-        Behaviour::RateLimitPerMinute {
-            retry_delay: "12.5s".into(),
-        },
-    ));
+    mock.script(rule(&ks[0], None, None, per_minute("30s")));
+    mock.script(rule(&ks[1], None, None, per_minute("12.5s")));
     let resp = generate(&gw, FLASH).await;
     assert_eq!(resp.status(), 503);
     let retry: u64 = resp.headers()["retry-after"]
@@ -354,14 +333,7 @@ async fn round_robin_spreads_requests_evenly() {
 #[tokio::test]
 async fn streams_fail_over_before_the_first_byte() {
     let Scenario { mock, keys: ks, gw } = Scenario::keys(3).start().await;
-    mock.script(rule(
-        &ks[0],
-        None,
-        Some(1),
-        Behaviour::RateLimitPerMinute {
-            retry_delay: "20s".into(),
-        },
-    ));
+    mock.script(rule(&ks[0], None, Some(1), per_minute("20s")));
     mock.script(rule(
         &ks[1],
         None,
@@ -618,14 +590,7 @@ async fn each_model_rotates_over_every_key_whatever_the_others_do() {
 #[tokio::test]
 async fn listing_models_does_not_count_as_a_model_requested() {
     let Scenario { mock, keys: ks, gw } = Scenario::keys(1).start().await;
-    mock.script(rule(
-        &ks[0],
-        Some(FLASH),
-        None,
-        Behaviour::RateLimitPerMinute {
-            retry_delay: "60s".into(),
-        },
-    ));
+    mock.script(rule(&ks[0], Some(FLASH), None, per_minute("60s")));
     assert_eq!(generate(&gw, FLASH).await.status(), 503);
     let list = client().get(gw.url("/v1beta/models")).send().await.unwrap();
     assert_eq!(list.status(), 200);

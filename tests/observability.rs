@@ -149,14 +149,8 @@ async fn counters_and_tokens_change_by_exactly_what_was_sent_and_reported() {
 #[tokio::test]
 async fn failures_and_rate_limits_are_counted_per_key_and_outcome() {
     let s = Scenario::keys(2).start().await;
-    s.mock.script(rule(
-        &s.keys[0],
-        None,
-        Some(1),
-        Behaviour::RateLimitPerMinute {
-            retry_delay: "30s".into(),
-        },
-    ));
+    s.mock
+        .script(rule(&s.keys[0], None, Some(1), per_minute("30s")));
     assert_eq!(generate(&s.gw, FLASH).await.status(), 200);
     let m = text(&s.gw, "/metrics").await;
     assert_eq!(

@@ -52,14 +52,8 @@ fn event_names(text: &str) -> Vec<String> {
 #[tokio::test]
 async fn chat_completions_fail_over_like_every_surface() {
     let s = Scenario::keys(2).start().await;
-    s.mock.script(rule(
-        &s.keys[0],
-        None,
-        Some(1),
-        Behaviour::RateLimitPerMinute {
-            retry_delay: "30s".into(),
-        },
-    ));
+    s.mock
+        .script(rule(&s.keys[0], None, Some(1), per_minute("30s")));
     let r = post(
         &s.gw,
         "/v1/chat/completions",
@@ -117,14 +111,7 @@ async fn a_malformed_function_call_is_retried_once_on_another_key() {
 async fn an_exhausted_pool_is_a_503_with_retry_after_in_openai_shape() {
     let s = Scenario::keys(2).start().await;
     for k in &s.keys {
-        s.mock.script(rule(
-            k,
-            None,
-            None,
-            Behaviour::RateLimitPerMinute {
-                retry_delay: "40s".into(),
-            },
-        ));
+        s.mock.script(rule(k, None, None, per_minute("40s")));
     }
     for (path, body) in [
         ("/v1/chat/completions", chat("gemini-2.5-flash", true)),

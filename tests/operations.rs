@@ -328,9 +328,7 @@ async fn no_whole_key_appears_in_any_log_line_or_response_at_debug() {
     )
     .await;
     let behaviours = [
-        Behaviour::RateLimitPerMinute {
-            retry_delay: "30s".into(),
-        },
+        per_minute("30s"),
         Behaviour::RateLimitPerDay,
         Behaviour::KeyInvalid,
         Behaviour::Suspended,

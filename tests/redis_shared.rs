@@ -54,14 +54,7 @@ async fn a_key_disabled_through_one_gateway_is_never_used_by_another() {
     let ks = keys(3);
     let (a, b) = pair(&mock, &redis, &ks).await;
     mock.script(rule(&ks[0], None, None, Behaviour::KeyInvalid));
-    mock.script(rule(
-        &ks[1],
-        Some(FLASH),
-        None,
-        Behaviour::RateLimitPerMinute {
-            retry_delay: "300s".into(),
-        },
-    ));
+    mock.script(rule(&ks[1], Some(FLASH), None, per_minute("300s")));
     // A learns both facts (its first requests fail over).
     for _ in 0..3 {
         assert_eq!(generate(&a, FLASH).await.status(), 200);

@@ -286,6 +286,13 @@ pub fn hello_body() -> serde_json::Value {
     serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "Hello there"}]}]})
 }
 
+/// Google's per-minute 429 with `RetryInfo.retryDelay = retry_delay` (`"41s"`).
+pub fn per_minute(retry_delay: &str) -> Behaviour {
+    Behaviour::RateLimitPerMinute {
+        retry_delay: retry_delay.into(),
+    }
+}
+
 pub fn rule(key: &str, model: Option<&str>, times: Option<u32>, behaviour: Behaviour) -> Rule {
     Rule {
         key: key.to_string(),

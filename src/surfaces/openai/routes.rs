@@ -35,6 +35,7 @@ use super::responses::types::{self as responses_types, ResponsesRequest};
 use crate::dispatch::{Checked, DispatchError, Dispatcher, Route};
 use crate::surfaces::shared::relay::{Relay, Translate};
 use crate::surfaces::{read_body, Context, Dialect, Tallied};
+use crate::telemetry::TallyRef;
 use crate::upstream::wire::GenerateContentResponse;
 use crate::upstream::UpstreamRequest;
 
@@ -111,6 +112,19 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, OpenAiError> {
             "could not encode the Gemini request",
         )
     })
+}
+
+/// The route of a request for `model`: its session (for key affinity) and its tally.
+fn model_route(
+    model: &str,
+    cache_key: Option<&str>,
+    user: Option<&str>,
+    headers: &HeaderMap,
+    tally: Option<TallyRef>,
+) -> Route {
+    Route::model(model)
+        .with_session(session(cache_key, user, headers))
+        .with_tally(tally)
 }
 
 /// The session a request belongs to, for key affinity.
@@ -237,13 +251,13 @@ async fn chat(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let route = Route::model(&model)
-        .with_session(session(
-            req.prompt_cache_key.as_deref(),
-            req.user.as_deref(),
-            &headers,
-        ))
-        .with_tally(tally);
+    let route = model_route(
+        &model,
+        req.prompt_cache_key.as_deref(),
+        req.user.as_deref(),
+        &headers,
+        tally,
+    );
     let g = Generate { route, model, json };
     let answering = Answering {
         client_model: &req.model,
@@ -293,13 +307,13 @@ async fn responses(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let route = Route::model(&model)
-        .with_session(session(
-            req.prompt_cache_key.as_deref(),
-            req.user.as_deref(),
-            &headers,
-        ))
-        .with_tally(tally);
+    let route = model_route(
+        &model,
+        req.prompt_cache_key.as_deref(),
+        req.user.as_deref(),
+        &headers,
+        tally,
+    );
     let echo = Echo {
         client_model: req.model.clone(),
         gemini_model: model.clone(),
@@ -371,9 +385,7 @@ async fn embed(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let route = Route::model(&model)
-        .with_session(session(None, req.user.as_deref(), &headers))
-        .with_tally(tally);
+    let route = model_route(&model, None, req.user.as_deref(), &headers, tally);
     let path = format!("/v1beta/models/{model}:batchEmbedContents");
     let mut batches = Vec::new();
     for (i, batch) in embeddings::batches(&parsed, &model).into_iter().enumerate() {
