@@ -4,7 +4,7 @@
 //! place that reads the system's wall clock (a lint forbids it elsewhere); everything else asks
 //! a `Clock` (the pool's, re-exported as `pool::Clock`). A leaf: it imports nothing of the gateway.
 
-use chrono::{DateTime, Duration as ChronoDuration, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration as ChronoDuration, NaiveTime, TimeZone, Utc};
 use chrono_tz::America::Los_Angeles;
 use tokio::time::Instant;
 
@@ -95,9 +95,45 @@ pub fn next_daily_reset(now: UnixMillis) -> UnixMillis {
     }
 }
 
+/// The first of next month, midnight US Pacific, strictly after `now`: when a monthly spend
+/// cap resets.
+pub fn next_monthly_reset(now: UnixMillis) -> UnixMillis {
+    let fallback = now + 31 * 86_400_000;
+    let Some(utc) = DateTime::<Utc>::from_timestamp_millis(now) else {
+        return fallback;
+    };
+    let local = utc.with_timezone(&Los_Angeles).date_naive();
+    let (year, month) = match local.month() {
+        12 => (local.year() + 1, 1),
+        m => (local.year(), m + 1),
+    };
+    chrono::NaiveDate::from_ymd_opt(year, month, 1)
+        .map(|first| first.and_time(NaiveTime::MIN))
+        .and_then(|midnight| Los_Angeles.from_local_datetime(&midnight).earliest())
+        .map_or(fallback, |t| t.with_timezone(&Utc).timestamp_millis())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn monthly_reset_is_the_first_of_next_month_pacific() {
+        // 2026-12-05 05:00 UTC is 21:00 on Dec 4 PST: next reset 2027-01-01 08:00 UTC.
+        assert_eq!(
+            iso8601(next_monthly_reset(at("2026-12-05T05:00:00Z"))),
+            "2027-01-01T08:00:00Z"
+        );
+        // 2026-11-01 06:30 UTC is still Oct 31 in Pacific (PDT): the reset is Nov 1, 07:00 UTC.
+        assert_eq!(
+            iso8601(next_monthly_reset(at("2026-11-01T06:30:00Z"))),
+            "2026-11-01T07:00:00Z"
+        );
+        assert_eq!(
+            iso8601(next_monthly_reset(at("2026-11-01T07:00:00Z"))),
+            "2026-12-01T08:00:00Z"
+        );
+    }
 
     fn at(s: &str) -> UnixMillis {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()

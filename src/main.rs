@@ -48,7 +48,8 @@ struct CheckArgs {
     /// Print JSON ({"keys": [...], "summary": {...}}) instead of a table, and no progress bar.
     #[arg(long)]
     json: bool,
-    /// The model the one-token generation asks (default: SMALL_MODEL, else gemini-2.5-flash).
+    /// The model the one-token generation asks (default: SMALL_MODEL, else the newest flash-tier
+    /// model each key lists).
     #[arg(long)]
     model: Option<String>,
     /// Keys checked at once.
@@ -138,11 +139,9 @@ fn check_keys(args: CheckArgs) -> ExitCode {
         Err(e) => return usage_error(secret::redact(&e.to_string()).into_owned()),
     };
     let opts = check::CheckOptions {
-        model: args.model.unwrap_or_else(|| {
-            get("SMALL_MODEL")
-                .unwrap_or(config::DEFAULT_SMALL_MODEL)
-                .to_string()
-        }),
+        model: args
+            .model
+            .or_else(|| get("SMALL_MODEL").map(str::to_string)),
         concurrency: usize::from(args.concurrency),
         timeout: std::time::Duration::from_secs_f64(args.timeout),
     };

@@ -17,10 +17,11 @@ use proptest::prelude::*;
 use proptest::sample::{select, Index};
 use serde_json::{json, Value};
 
+use gemini_gateway::models::{names, Naming};
 use gemini_gateway::surfaces::anthropic::validate::{is_standard_base64, MAX_JSON_DEPTH};
 use gemini_gateway::surfaces::anthropic::{
-    parse_count_tokens_request, parse_messages_request, resolve_model, to_count_tokens,
-    to_generate_content, AnthropicError, ErrorType, ModelMap, TranslateOptions,
+    claude_tier, parse_count_tokens_request, parse_messages_request, to_count_tokens,
+    to_generate_content, AnthropicError, ErrorType, TranslateOptions,
 };
 use gemini_gateway::surfaces::gemini::{check_json_body, BodyCheckError};
 
@@ -28,12 +29,14 @@ use gemini_gateway::surfaces::gemini::{check_json_body, BodyCheckError};
 
 fn opts(limit: Option<u32>) -> TranslateOptions {
     TranslateOptions {
-        models: ModelMap {
-            big: "gemini-2.5-pro".into(),
-            small: "gemini-2.5-flash".into(),
-        },
         max_tokens_limit: limit,
+        output_limit: None,
     }
+}
+
+/// Claude's tiers, as the gateway maps them by default before the catalog is read.
+fn naming() -> Naming {
+    Naming::default()
 }
 
 /// A client error: 4xx, Anthropic's shape, a message, bounded.
@@ -200,12 +203,10 @@ fn exercise_anthropic(body: &[u8], limit: Option<u32>) {
                 continue;
             }
         };
-        let model = match resolve_model(&req.model, &opts.models) {
-            Ok(m) => m,
-            Err(e) => {
-                assert_client_error(&e);
-                continue;
-            }
+        let model = match names::resolve(&naming(), None, &req.model, claude_tier) {
+            Ok(m) => m.model.to_string(),
+            // A name no model serves is refused before any translation.
+            Err(_) => continue,
         };
         if messages_endpoint {
             match to_generate_content(&req, &model, &opts) {

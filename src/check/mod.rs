@@ -14,6 +14,7 @@ use futures_util::{stream, StreamExt};
 use http::Method;
 use serde::Serialize;
 
+use crate::models::{names, Catalog};
 use crate::secret::{self, ApiKey};
 use crate::upstream::status::RpcStatus;
 use crate::upstream::{Upstream, UpstreamRequest};
@@ -22,8 +23,9 @@ pub use verdict::Verdict;
 /// How the check runs.
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
-    /// The model the one-token generation asks (after the model list).
-    pub model: String,
+    /// The model the one-token generation asks (after the model list); `None`: the newest
+    /// flash-tier model the key lists.
+    pub model: Option<String>,
     /// Keys checked at once.
     pub concurrency: usize,
     /// Longest wait for each of a key's two answers.
@@ -111,12 +113,16 @@ async fn check_one<U: Upstream>(upstream: &U, key: &ApiKey, opts: &CheckOptions)
         path_and_query: "/v1beta/models?pageSize=1000".into(),
         body: None,
     };
+    let mut model = opts.model.clone();
     match ask(upstream, key, &list, opts.timeout).await {
         Err(why) => {
             report.detail = Some(secret::redact(&why).into_owned());
             return report;
         }
-        Ok((200, body)) => report.models = generating_models(&body),
+        Ok((200, body)) => {
+            report.models = generating_models(&body);
+            model = model.or_else(|| newest_flash(&body));
+        }
         Ok((status, body)) => {
             let verdict = verdict::of_error(status, &body);
             if matches!(verdict, Verdict::Invalid | Verdict::Suspended) {
@@ -126,7 +132,10 @@ async fn check_one<U: Upstream>(upstream: &U, key: &ApiKey, opts: &CheckOptions)
     }
     let generate = UpstreamRequest {
         method: Method::POST,
-        path_and_query: format!("/v1beta/models/{}:generateContent", opts.model),
+        path_and_query: format!(
+            "/v1beta/models/{}:generateContent",
+            model.as_deref().unwrap_or(names::FLASH_LATEST)
+        ),
         body: Some(Bytes::from_static(
             br#"{"contents":[{"role":"user","parts":[{"text":"Say OK."}]}],"generationConfig":{"maxOutputTokens":1}}"#,
         )),
@@ -155,6 +164,16 @@ fn finish(mut report: KeyReport, verdict: Verdict, status: Option<u16>, body: &[
 /// `error.message` of a Google error body.
 fn error_message(body: &[u8]) -> Option<String> {
     RpcStatus::parse(body).map(|s| s.message)
+}
+
+/// The newest flash-tier model of a model list (Google's `gemini-flash-latest` when listed).
+fn newest_flash(body: &[u8]) -> Option<String> {
+    let list: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut catalog = Catalog::default();
+    catalog.add_listing("", "v1beta", list.get("models")?.as_array()?);
+    catalog
+        .newest("flash", names::FLASH_LATEST)
+        .map(str::to_string)
 }
 
 /// The models of a model list that support `generateContent`, without `models/`.

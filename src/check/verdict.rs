@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::upstream::billing::BillingKind;
 use crate::upstream::classify::{classify, Cooldown, QuotaKind, Verdict as Classified};
 use crate::upstream::status::RpcStatus;
 
@@ -22,6 +23,12 @@ pub enum Verdict {
     RateLimitedPerDay,
     /// The key's tier has no quota for the model at all (limit 0).
     NoQuotaForModel,
+    /// The key's project hit a monthly spend cap (its billing tier's, or its own).
+    SpendCap,
+    /// The key's project has no prepaid credits left.
+    CreditsDepleted,
+    /// The key's project hit a spend-based limit (a rolling ten minutes).
+    SpendLimit,
     /// Gemini answered something else (a 5xx, an unexpected 4xx).
     Error,
     /// No answer: connection refused, DNS, TLS, proxy or timeout.
@@ -42,6 +49,9 @@ impl Verdict {
                 | Verdict::RateLimitedPerMinute
                 | Verdict::RateLimitedPerDay
                 | Verdict::NoQuotaForModel
+                | Verdict::SpendCap
+                | Verdict::CreditsDepleted
+                | Verdict::SpendLimit
         )
     }
 
@@ -53,6 +63,9 @@ impl Verdict {
             Verdict::RateLimitedPerMinute => "rate-limited (per minute)",
             Verdict::RateLimitedPerDay => "rate-limited (per day)",
             Verdict::NoQuotaForModel => "no quota for the model",
+            Verdict::SpendCap => "spend cap reached (billing)",
+            Verdict::CreditsDepleted => "prepaid credits depleted (billing)",
+            Verdict::SpendLimit => "spend-based limit (billing)",
             Verdict::Error => "error",
             Verdict::Unreachable => "unreachable",
         }
@@ -65,6 +78,11 @@ pub fn of_error(status: u16, body: &[u8]) -> Verdict {
     match classify(status, rpc.as_ref()) {
         Classified::KeyRejected("key_invalid" | "unauthenticated") => Verdict::Invalid,
         Classified::KeyRejected(_) => Verdict::Suspended,
+        Classified::Billing(b) => match b.kind {
+            BillingKind::MonthlyCap | BillingKind::ProjectCap => Verdict::SpendCap,
+            BillingKind::PrepaymentDepleted => Verdict::CreditsDepleted,
+            BillingKind::SpendLimit => Verdict::SpendLimit,
+        },
         Classified::RateLimited(limit) => {
             if limit.hits.iter().any(|h| h.limit == Some(0)) {
                 Verdict::NoQuotaForModel
@@ -146,6 +164,15 @@ mod tests {
             Verdict::NoQuotaForModel
         );
         assert_eq!(of_error(500, b"<html>oops</html>"), Verdict::Error);
+        let cap = body(
+            json!({"error": {"code": 429, "message": "Your billing account has exceeded its monthly spending cap.", "status": "RESOURCE_EXHAUSTED"}}),
+        );
+        assert_eq!(of_error(429, &cap), Verdict::SpendCap);
+        let prepaid = body(
+            json!({"error": {"code": 429, "message": "Your prepayment credits are depleted.", "status": "RESOURCE_EXHAUSTED"}}),
+        );
+        assert_eq!(of_error(429, &prepaid), Verdict::CreditsDepleted);
+        assert!(Verdict::SpendCap.key_is_good() && !Verdict::SpendCap.usable());
         assert!(Verdict::RateLimitedPerDay.key_is_good() && !Verdict::RateLimitedPerDay.usable());
     }
 }

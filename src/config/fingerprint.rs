@@ -43,7 +43,7 @@ impl std::fmt::Debug for Fingerprint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::vars;
+    use crate::config::tests::vars;
 
     #[test]
     fn names_what_was_set_unset_or_changed_and_shows_no_value() {

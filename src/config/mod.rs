@@ -11,10 +11,17 @@ use std::time::Duration;
 
 pub mod file;
 mod fingerprint;
+mod models;
 pub mod proxy;
 mod quota;
+mod settings;
+mod upstream;
 
 pub use self::fingerprint::Fingerprint;
+use self::settings::{boolean, invalid, parse};
+pub use self::settings::{setting, SETTINGS};
+pub use self::upstream::Upstream;
+use crate::models::Naming;
 use crate::pool::QuotaPlan;
 use crate::secret::{ApiKey, Secret};
 
@@ -53,8 +60,11 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Where Gemini is and how to reach it.
     pub upstream: Upstream,
-    pub big_model: String,
-    pub small_model: String,
+    /// `BIG_MODEL`, `SMALL_MODEL`, `MODEL_ALIASES`, `RETIRED_MODEL_ALIASES`, `MODEL_FALLBACKS`.
+    pub naming: Naming,
+    /// `CATALOG_REFRESH_MINUTES`: how often the live model catalog is read (`None`: only at
+    /// startup).
+    pub catalog_refresh: Option<Duration>,
     pub max_tokens_limit: Option<u32>,
     /// Folder of the embedded state database (used when `redis_url` is not set).
     pub state_path: std::path::PathBuf,
@@ -86,49 +96,6 @@ pub struct Config {
     pub allow_unauthenticated: bool,
 }
 
-/// `SMALL_MODEL` when unset.
-pub const DEFAULT_SMALL_MODEL: &str = "gemini-2.5-flash";
-
-/// Where Gemini is and how to reach it: what the gateway and `check-keys` both need.
-#[derive(Debug, Clone)]
-pub struct Upstream {
-    /// `GEMINI_BASE_URL`, without a trailing `/`.
-    pub base_url: String,
-    /// `UPSTREAM_PROXY`: every connection to Gemini goes through it (the URL may hold
-    /// credentials). `None`: the standard `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` apply.
-    pub proxy: Option<Secret>,
-    /// `UPSTREAM_CA_FILE`: PEM certificates trusted for Gemini's TLS besides the usual roots
-    /// (a TLS-inspecting corporate proxy, a private mirror).
-    pub ca_file: Option<std::path::PathBuf>,
-}
-
-impl Upstream {
-    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Upstream, ConfigError> {
-        let get = |name: &str| setting(vars, name);
-        let base_url = get("GEMINI_BASE_URL")
-            .unwrap_or("https://generativelanguage.googleapis.com")
-            .trim_end_matches('/')
-            .to_string();
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(invalid(
-                "GEMINI_BASE_URL",
-                get,
-                "must start with http:// or https://",
-            ));
-        }
-        Ok(Upstream {
-            base_url,
-            proxy: proxy::upstream_proxy(get("UPSTREAM_PROXY"))?,
-            ca_file: get("UPSTREAM_CA_FILE").map(Into::into),
-        })
-    }
-}
-
-/// A setting's value: trimmed, and `None` when unset or empty.
-pub fn setting<'a>(vars: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
 /// How log lines are written (`LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -146,123 +113,6 @@ pub enum MediaFetch {
     /// None: media must come inline.
     Off,
 }
-
-/// One setting: its name, default, and what it means. A test holds the README's configuration
-/// table and `.env.example` to this list.
-pub const SETTINGS: &[(&str, &str, &str)] = &[
-    (
-        "GEMINI_API_KEY",
-        "",
-        "Gemini API keys, comma-separated, each optionally project:key (required)",
-    ),
-    (
-        "KEY_COOLDOWN_MINUTES",
-        "1440",
-        "cooldown for a rate-limited key when Gemini gives no delay",
-    ),
-    ("HOST", "127.0.0.1", "address to listen on"),
-    ("PORT", "8082", "port to listen on (0 picks a free one)"),
-    (
-        "LOG_LEVEL",
-        "info",
-        "error, warn, info, debug or trace (or a tracing filter)",
-    ),
-    (
-        "LOG_FORMAT",
-        "text",
-        "text, or json for one JSON object per log line",
-    ),
-    (
-        "REQUEST_TIMEOUT",
-        "600",
-        "seconds one upstream attempt may take (and a stream may stay silent)",
-    ),
-    (
-        "GEMINI_BASE_URL",
-        "https://generativelanguage.googleapis.com",
-        "the Gemini API origin",
-    ),
-    (
-        "BIG_MODEL",
-        "gemini-2.5-pro",
-        "Gemini model for Claude sonnet/opus requests",
-    ),
-    (
-        "SMALL_MODEL",
-        DEFAULT_SMALL_MODEL,
-        "Gemini model for Claude haiku requests",
-    ),
-    (
-        "MAX_TOKENS_LIMIT",
-        "",
-        "optional upper bound on max_tokens sent upstream",
-    ),
-    (
-        "STATE_PATH",
-        "./gemini-gateway-state",
-        "folder of the embedded pool-state database",
-    ),
-    (
-        "REDIS_URL",
-        "",
-        "redis://… or rediss://…: share the pool state with other gateways",
-    ),
-    (
-        "REDIS_PREFIX",
-        "gemini-gateway",
-        "namespace of the gateway's Redis keys",
-    ),
-    (
-        "MAX_BODY_BYTES",
-        "33554432",
-        "largest request body accepted (32 MiB); larger ones get 413",
-    ),
-    (
-        "GATEWAY_API_KEYS",
-        "",
-        "client keys, comma-separated; when set every model and status endpoint requires one",
-    ),
-    (
-        "ALLOW_UNAUTHENTICATED",
-        "false",
-        "true allows listening beyond loopback without GATEWAY_API_KEYS",
-    ),
-    (
-        "ADMIN_API_KEY",
-        "",
-        "operator key for the /admin API (off when empty)",
-    ),
-    (
-        "OPENAI_MODEL_MAP",
-        "false",
-        "true sends OpenAI model names (gpt-*, o*) to BIG_MODEL, or SMALL_MODEL for mini/nano names",
-    ),
-    (
-        "MEDIA_FETCH",
-        "public",
-        "image/file URLs the gateway fetches for OpenAI clients: public hosts, all, or off",
-    ),
-    (
-        "QUOTA_LIMITS",
-        "",
-        "declared limits, e.g. gemini-2.5-flash:rpm=10,rpd=250;proj-b/gemini-2.5-pro:rpm=150",
-    ),
-    (
-        "CONFIG_FILE",
-        "",
-        "a TOML file: settings by name, keys = [...], [[clients]] with limits",
-    ),
-    (
-        "UPSTREAM_PROXY",
-        "",
-        "proxy for every connection to Gemini (http, https, socks5, socks5h)",
-    ),
-    (
-        "UPSTREAM_CA_FILE",
-        "",
-        "PEM certificates trusted for Gemini's TLS besides the usual roots",
-    ),
-];
 
 impl Config {
     /// Reads `.env` (if present) under the real environment, then validates.
@@ -422,10 +272,8 @@ impl Config {
             log_format,
             request_timeout: Duration::from_secs_f64(timeout),
             upstream,
-            big_model: get("BIG_MODEL").unwrap_or("gemini-2.5-pro").to_string(),
-            small_model: get("SMALL_MODEL")
-                .unwrap_or(DEFAULT_SMALL_MODEL)
-                .to_string(),
+            naming: models::naming(get)?,
+            catalog_refresh: models::catalog_refresh(get)?,
             max_tokens_limit,
             clients,
             config_file: file.path,
@@ -486,215 +334,5 @@ fn dotenv_problem(e: &dotenvy::Error) -> String {
     }
 }
 
-fn parse<'a, T: std::str::FromStr>(
-    get: impl Fn(&str) -> Option<&'a str>,
-    name: &'static str,
-    default: &str,
-) -> Result<T, ConfigError> {
-    let raw = get(name).unwrap_or(default);
-    raw.parse().map_err(|_| ConfigError::Invalid {
-        name,
-        value: raw.to_string(),
-        problem: problem_for(name),
-    })
-}
-
-fn problem_for(name: &str) -> &'static str {
-    match name {
-        "HOST" => "must be an IP address such as 127.0.0.1 or 0.0.0.0",
-        "PORT" => "must be a port number from 0 to 65535",
-        "KEY_COOLDOWN_MINUTES" => "must be a number of minutes ≥ 0",
-        "REQUEST_TIMEOUT" | "CLIENT_TIMEOUT" => "must be a number of seconds > 0",
-        _ => "has the wrong form",
-    }
-}
-
-/// A true/false setting (also 1/0, yes/no), false when unset.
-fn boolean<'a>(
-    get: impl Fn(&str) -> Option<&'a str>,
-    name: &'static str,
-) -> Result<bool, ConfigError> {
-    match get(name).map(str::to_ascii_lowercase).as_deref() {
-        None | Some("false" | "0" | "no") => Ok(false),
-        Some("true" | "1" | "yes") => Ok(true),
-        Some(_) => Err(invalid(name, get, "must be true or false")),
-    }
-}
-
-fn invalid<'a>(
-    name: &'static str,
-    get: impl Fn(&str) -> Option<&'a str>,
-    problem: &'static str,
-) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        value: get(name).unwrap_or("").to_string(),
-        problem,
-    }
-}
-
-/// Variables from `(name, value)` pairs, for tests.
 #[cfg(test)]
-pub(crate) fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_match_the_seed() {
-        let c = Config::from_vars(&vars(&[("GEMINI_API_KEY", "AIzaSyA")])).unwrap();
-        assert_eq!(c.key_cooldown, Duration::from_secs(1440 * 60));
-        assert_eq!(c.host.to_string(), "127.0.0.1");
-        assert_eq!(c.port, 8082);
-        assert_eq!(c.log_level, "info");
-        assert_eq!(c.request_timeout, Duration::from_secs(600));
-        assert_eq!(
-            c.upstream.base_url,
-            "https://generativelanguage.googleapis.com"
-        );
-        assert_eq!(c.big_model, "gemini-2.5-pro");
-        assert_eq!(c.small_model, "gemini-2.5-flash");
-        assert_eq!(c.max_tokens_limit, None);
-        assert!(!c.openai_model_map);
-        assert_eq!(c.media_fetch, MediaFetch::Public);
-    }
-
-    #[test]
-    fn openai_settings_are_checked() {
-        let with =
-            |k: &str, v: &str| Config::from_vars(&vars(&[("GEMINI_API_KEY", "AIzaSyA"), (k, v)]));
-        assert!(with("OPENAI_MODEL_MAP", "true").unwrap().openai_model_map);
-        assert!(with("OPENAI_MODEL_MAP", "maybe").is_err());
-        assert_eq!(
-            with("MEDIA_FETCH", "ALL").unwrap().media_fetch,
-            MediaFetch::All
-        );
-        assert_eq!(
-            with("MEDIA_FETCH", "off").unwrap().media_fetch,
-            MediaFetch::Off
-        );
-        assert!(with("MEDIA_FETCH", "internal").is_err());
-    }
-
-    #[test]
-    fn keys_tolerate_whitespace_quotes_and_duplicates() {
-        let c = Config::from_vars(&vars(&[("GEMINI_API_KEY", " \"k1\" , 'k2',k1,, k3 ")])).unwrap();
-        let keys: Vec<&str> = c.keys.iter().map(|k| k.expose()).collect();
-        assert_eq!(keys, ["k1", "k2", "k3"]);
-    }
-
-    #[test]
-    fn no_keys_names_the_variable() {
-        let e = Config::from_vars(&vars(&[("GEMINI_API_KEY", " , ")])).unwrap_err();
-        assert!(e.to_string().contains("GEMINI_API_KEY"), "{e}");
-        let e = Config::from_vars(&vars(&[])).unwrap_err();
-        assert!(e.to_string().contains("GEMINI_API_KEY"), "{e}");
-    }
-
-    #[test]
-    fn each_bad_value_names_its_variable() {
-        for (name, bad) in [
-            ("PORT", "80000"),
-            ("PORT", "abc"),
-            ("HOST", "not-an-ip"),
-            ("KEY_COOLDOWN_MINUTES", "-1"),
-            ("KEY_COOLDOWN_MINUTES", "soon"),
-            ("REQUEST_TIMEOUT", "0"),
-            ("GEMINI_BASE_URL", "ftp://x"),
-            ("LOG_LEVEL", "loud=="),
-            ("MAX_TOKENS_LIMIT", "0"),
-        ] {
-            let e = Config::from_vars(&vars(&[("GEMINI_API_KEY", "k"), (name, bad)])).unwrap_err();
-            let msg = e.to_string();
-            assert!(msg.starts_with(name), "{name}: {msg}");
-            assert!(!msg.contains('\n'), "one line: {msg}");
-        }
-    }
-
-    #[test]
-    fn listening_beyond_loopback_needs_client_keys_or_an_explicit_opt_out() {
-        let e =
-            Config::from_vars(&vars(&[("GEMINI_API_KEY", "k"), ("HOST", "0.0.0.0")])).unwrap_err();
-        let msg = e.to_string();
-        assert!(
-            msg.contains("GATEWAY_API_KEYS") && msg.contains("ALLOW_UNAUTHENTICATED"),
-            "{msg}"
-        );
-        assert!(!msg.contains('\n'));
-        let ok = |extra: (&str, &str)| {
-            Config::from_vars(&vars(&[
-                ("GEMINI_API_KEY", "k"),
-                ("HOST", "0.0.0.0"),
-                extra,
-            ]))
-            .unwrap()
-        };
-        assert_eq!(
-            ok(("GATEWAY_API_KEYS", " a , b ")).gateway_api_keys,
-            [Secret::new("a"), Secret::new("b")]
-        );
-        assert!(ok(("ALLOW_UNAUTHENTICATED", "true"))
-            .gateway_api_keys
-            .is_empty());
-        assert!(Config::from_vars(&vars(&[("GEMINI_API_KEY", "k"), ("HOST", "::1")])).is_ok());
-        let e = Config::from_vars(&vars(&[
-            ("GEMINI_API_KEY", "k"),
-            ("ALLOW_UNAUTHENTICATED", "maybe"),
-        ]))
-        .unwrap_err();
-        assert!(e.to_string().starts_with("ALLOW_UNAUTHENTICATED"));
-    }
-
-    #[test]
-    fn readme_and_env_example_list_every_setting_with_its_default() {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
-        let example = std::fs::read_to_string(format!("{root}/.env.example")).unwrap();
-        for (name, default, _) in SETTINGS {
-            assert!(readme.contains(&format!("`{name}`")), "README lacks {name}");
-            assert!(
-                example.contains(&format!("{name}={default}\n")),
-                ".env.example lacks {name}={default}"
-            );
-        }
-    }
-
-    #[test]
-    fn debug_never_shows_a_credential() {
-        let secrets = [
-            "AIzaSyConfigDebugTestKeyxxxxxxxxxxx0001",
-            "client-secret-config-0002",
-            "admin-secret-config-0003",
-            "hunter2-redis-password",
-        ];
-        let c = Config::from_vars(&vars(&[
-            ("GEMINI_API_KEY", secrets[0]),
-            ("GATEWAY_API_KEYS", secrets[1]),
-            ("ADMIN_API_KEY", secrets[2]),
-            ("REDIS_URL", "redis://:hunter2-redis-password@10.0.0.1:6379"),
-        ]))
-        .unwrap();
-        let shown = format!("{c:?}");
-        for s in secrets {
-            assert!(!shown.contains(s), "{s} in {shown}");
-        }
-    }
-
-    #[test]
-    fn fractional_timeouts_are_allowed() {
-        let c = Config::from_vars(&vars(&[
-            ("GEMINI_API_KEY", "k"),
-            ("REQUEST_TIMEOUT", "0.5"),
-            ("KEY_COOLDOWN_MINUTES", "0.5"),
-        ]))
-        .unwrap();
-        assert_eq!(c.request_timeout, Duration::from_millis(500));
-        assert_eq!(c.key_cooldown, Duration::from_secs(30));
-    }
-}
+pub(crate) mod tests;

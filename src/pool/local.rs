@@ -13,10 +13,11 @@ use super::ejection::{Admission, Ejection, Overload};
 use super::groups::{GroupId, Groups, Regroup, SAME_WINDOW_MS};
 use super::pacing::{DeclaredLimit, Pacing, NO_QUOTA_REST_MS};
 use super::view::Disabled;
-use super::Scope;
-use crate::clock::{next_daily_reset, Clock, UnixMillis};
+use super::{Scope, ALL_MODELS, CATALOG};
+use crate::clock::{next_daily_reset, next_monthly_reset, Clock, UnixMillis};
 use crate::secret::ApiKey;
 use crate::store::{Change, CounterDelta};
+use crate::upstream::billing::Billing;
 use crate::upstream::classify::{Cooldown, QuotaKind, RateLimit, Verdict};
 
 #[derive(Debug, Clone)]
@@ -55,7 +56,17 @@ impl KeyState {
     }
 
     fn rests_for(&self, model: &str, now: UnixMillis) -> bool {
-        self.cooldowns.get(model).is_some_and(|&until| until > now)
+        !self.cooldowns.is_empty() && self.rest_until(model).is_some_and(|until| until > now)
+    }
+
+    /// When this key's rest for `model` ends: its own for the model, or its rest for every
+    /// model (a billing refusal; not for the model catalog).
+    fn rest_until(&self, model: &str) -> Option<UnixMillis> {
+        let own = self.cooldowns.get(model).copied();
+        let all = (model != CATALOG)
+            .then(|| self.cooldowns.get(ALL_MODELS).copied())
+            .flatten();
+        own.max(all)
     }
 
     fn in_rotation(&self, model: &str, now: UnixMillis) -> bool {
@@ -94,22 +105,36 @@ struct PoolState {
     overloads: HashMap<String, Overload>,
     /// Models that refuse a request ending with a model turn.
     no_prefill: BTreeSet<String>,
+    /// model → the keys that lack it (their tier does not list it), from the live catalog.
+    lacking: HashMap<String, Vec<usize>>,
 }
 
 impl PoolState {
+    /// Whether key `index` lacks `model`.
+    fn lacks(&self, index: usize, model: &str) -> bool {
+        !self.lacking.is_empty()
+            && self
+                .lacking
+                .get(model)
+                .is_some_and(|keys| keys.contains(&index))
+    }
+
     /// Keys usable for `model` now (ejections aside): the base for "at most half ejected".
     fn usable_count(&self, model: &str, now: UnixMillis) -> usize {
-        self.keys
-            .iter()
-            .filter(|k| k.in_rotation(model, now))
+        (0..self.keys.len())
+            .filter(|&i| self.keys[i].in_rotation(model, now) && !self.lacks(i, model))
             .count()
     }
 
     fn ejected_count(&self, model: &str, now: UnixMillis) -> usize {
-        self.keys
-            .iter()
-            .filter(|k| k.in_rotation(model, now))
-            .filter(|k| k.ejections.get(model).is_some_and(|e| e.is_out(now)))
+        (0..self.keys.len())
+            .filter(|&i| self.keys[i].in_rotation(model, now) && !self.lacks(i, model))
+            .filter(|&i| {
+                self.keys[i]
+                    .ejections
+                    .get(model)
+                    .is_some_and(|e| e.is_out(now))
+            })
             .count()
     }
 }
@@ -209,10 +234,12 @@ impl LocalView {
             Some(Admission::Open) | None => false,
         };
         let (keys, groups, pacing) = (&state.keys, &state.groups, &state.pacing);
+        let lacking = state.lacking.get(name);
         let usable = |i: usize| {
             let k = &keys[i];
             !tried.contains(&i)
                 && k.in_rotation(name, now)
+                && !lacking.is_some_and(|l| l.contains(&i))
                 && !matches!(k.admission(name, now), Admission::Out(_))
                 && {
                     let g = groups.of(i);
@@ -331,6 +358,7 @@ impl LocalView {
         s.unflushed.last_error = Some(label.to_string());
         match verdict {
             Verdict::RateLimited(limit) => self.rate_limited(state, index, model, limit, now),
+            Verdict::Billing(billing) => rest_everywhere(state, index, billing, now),
             Verdict::KeyRejected(reason) if s.disabled.is_none() => {
                 s.disabled = Some(Disabled {
                     reason: (*reason).to_string(),
@@ -362,6 +390,7 @@ impl LocalView {
         let mut until = match limit.cooldown {
             Cooldown::For(d) => now + millis(d),
             Cooldown::UntilDailyReset => next_daily_reset(now),
+            Cooldown::UntilMonthlyReset => next_monthly_reset(now),
             Cooldown::Configured => now + millis(self.default_cooldown),
         };
         if limit.no_quota() {
@@ -432,6 +461,37 @@ impl LocalView {
         );
         changes
     }
+}
+
+/// A billing refusal: the key's whole quota group (its project) rests for every model until
+/// the cap resets, or for the refusal's window.
+fn rest_everywhere(
+    state: &mut PoolState,
+    index: usize,
+    billing: &Billing,
+    now: UnixMillis,
+) -> Vec<Change> {
+    let until = match billing.cooldown {
+        Cooldown::UntilMonthlyReset => next_monthly_reset(now),
+        Cooldown::UntilDailyReset => next_daily_reset(now),
+        Cooldown::For(d) => now + millis(d),
+        Cooldown::Configured => now + millis(crate::upstream::billing::SPEND_WINDOW),
+    };
+    let group = state.groups.of(index);
+    let members: Vec<usize> = state.groups.members(group).collect();
+    members
+        .into_iter()
+        .map(|m| {
+            let k = &mut state.keys[m];
+            let deadline = k.cooldowns.entry(ALL_MODELS.to_string()).or_insert(until);
+            *deadline = (*deadline).max(until);
+            Change::Cooldown {
+                key_id: k.key.id().to_string(),
+                model: ALL_MODELS.to_string(),
+                until: *deadline,
+            }
+        })
+        .collect()
 }
 
 /// A transient failure: the (key, model) is ejected (unless that would eject more than half of

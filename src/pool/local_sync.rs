@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::super::ejection::Admission;
 use super::super::view::{Disabled, EjectionView, GroupView, KeyHealth, KeyView, PoolSnapshot};
-use super::super::Scope;
+use super::super::{Scope, ALL_MODELS, CATALOG};
 use super::{note, KeyState, LocalView};
 use crate::clock::UnixMillis;
 use crate::secret::ApiKey;
@@ -189,8 +189,13 @@ impl LocalView {
         let model = scope.name();
         let mut groups: Vec<SharedGroup> = Vec::new();
         let mut candidates = Vec::new();
+        let now = self.clock.now();
         for (i, s) in state.keys.iter().enumerate() {
-            if s.removed || tried.contains(&i) {
+            // What the shared store does not know of: a rest for every model, a model the key's
+            // tier lacks.
+            let out_everywhere =
+                model != CATALOG && s.cooldowns.get(ALL_MODELS).is_some_and(|&t| t > now);
+            if s.removed || tried.contains(&i) || out_everywhere || state.lacks(i, model) {
                 continue;
             }
             let g = state.groups.of(i);
@@ -355,6 +360,26 @@ impl LocalView {
         }
     }
 
+    /// Which keys lack which models (model → key ids), replacing what was known.
+    pub fn set_lacking(&self, lacking: &BTreeMap<String, Vec<String>>) {
+        let mut state = self.lock();
+        let ids: std::collections::HashMap<&str, usize> = state
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.key.id(), i))
+            .collect();
+        let indexed = lacking
+            .iter()
+            .map(|(model, keys)| {
+                let found = keys.iter().filter_map(|k| ids.get(k.as_str()).copied());
+                (model.clone(), found.collect::<Vec<usize>>())
+            })
+            .filter(|(_, keys)| !keys.is_empty())
+            .collect();
+        state.lacking = indexed;
+    }
+
     pub fn accepts_prefill(&self, model: &str) -> bool {
         !self.lock().no_prefill.contains(model)
     }
@@ -387,9 +412,9 @@ impl LocalView {
             .keys
             .iter()
             .enumerate()
-            .filter(|(_, s)| !s.removed && s.disabled.is_none())
+            .filter(|(i, s)| !s.removed && s.disabled.is_none() && !state.lacks(*i, model))
             .map(|(i, s)| {
-                let rest = s.cooldowns.get(model).map_or(now, |&t| t.max(now));
+                let rest = s.rest_until(model).map_or(now, |t| t.max(now));
                 let ejected = match s.admission(model, now) {
                     Admission::Out(until) => until,
                     _ => now,
@@ -420,13 +445,22 @@ impl LocalView {
                 let cooldowns: BTreeMap<String, UnixMillis> = s
                     .cooldowns
                     .iter()
-                    .filter(|(_, &t)| t > now)
+                    .filter(|(m, &t)| t > now && *m != ALL_MODELS)
                     .map(|(m, &t)| (m.clone(), t))
                     .collect();
+                let everywhere = s.cooldowns.get(ALL_MODELS).copied().filter(|&t| t > now);
                 let cooling_everywhere = !cooldowns.is_empty()
                     && state.models_seen.iter().all(|m| cooldowns.contains_key(m));
+                let lacking: Vec<String> = state
+                    .lacking
+                    .iter()
+                    .filter(|(_, keys)| keys.contains(&i))
+                    .map(|(m, _)| m.clone())
+                    .collect();
                 let health = if let Some(d) = &s.disabled {
                     KeyHealth::Disabled(d.clone())
+                } else if let Some(until) = everywhere {
+                    KeyHealth::Billing { until }
                 } else if cooling_everywhere {
                     KeyHealth::Cooling {
                         until: cooldowns.values().copied().min().unwrap_or(now),
@@ -457,6 +491,7 @@ impl LocalView {
                     group_declared: state.groups.is_declared(g),
                     health,
                     cooldowns,
+                    lacking,
                     ejections,
                     last_error: s.last_error.clone(),
                     requests: s.requests,

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-pub use crate::clock::{iso8601, next_daily_reset, Clock, UnixMillis};
+pub use crate::clock::{iso8601, next_daily_reset, next_monthly_reset, Clock, UnixMillis};
 pub use local::{Lease, LocalView, QuotaPlan};
 pub use pacing::{DeclaredLimit, Headroom, Limits};
 pub use view::{Disabled, EjectionView, GroupView, KeyHealth, KeyView, PoolSnapshot};
@@ -30,6 +30,11 @@ use crate::upstream::classify::Verdict;
 /// The name under which the model catalog (`GET /models`, which names no model) keeps its
 /// cooldowns. Model ids never contain `*`.
 pub const CATALOG: &str = "*models.list";
+
+/// The name under which a key's rest for every model is kept (its project hit a spend cap, ran
+/// out of prepaid credits or a spend-based limit): a cooldown like any other, so it lasts and
+/// is shared by the same means. The model catalog is not rested by it.
+pub const ALL_MODELS: &str = "*all-models";
 
 /// What a request asks keys for: one model, or the model catalog. Cooldowns are per scope;
 /// only models count as "requested so far" in the status view.
@@ -362,6 +367,22 @@ impl KeyPool {
         }
     }
 
+    /// The keys in the pool that are not disabled, with their indexes.
+    pub fn live_keys(&self) -> Vec<(usize, ApiKey)> {
+        let disabled: std::collections::HashSet<String> = self
+            .snapshot()
+            .keys
+            .into_iter()
+            .filter(|k| matches!(k.health, KeyHealth::Disabled(_)))
+            .map(|k| k.id)
+            .collect();
+        self.local
+            .keys()
+            .into_iter()
+            .filter(|(_, k)| !disabled.contains(k.id()))
+            .collect()
+    }
+
     /// The index of a key in the pool, by its id.
     pub fn index_of(&self, key_id: &str) -> Option<usize> {
         self.local.index_of(key_id)
@@ -386,6 +407,12 @@ impl KeyPool {
     /// requests already on it finish. False if it was not in the pool.
     pub fn leave(&self, key_id: &str) -> bool {
         self.local.remove(key_id)
+    }
+
+    /// Tells the pool which keys lack which models (model → key ids): their tier does not list
+    /// them. Replaces what it was told before; the keys are not asked for those models.
+    pub fn set_lacking(&self, lacking: &std::collections::BTreeMap<String, Vec<String>>) {
+        self.local.set_lacking(lacking);
     }
 
     /// Whether `model` takes a request ending with a `model` turn (to continue a broken stream).

@@ -21,6 +21,10 @@ pub enum KeyHealth {
     Available,
     /// Cooling for every model requested so far; usable again at `until` for at least one.
     Cooling { until: UnixMillis },
+    /// Its project is out of money (a spend cap, depleted credits, a spend-based limit): out
+    /// for every model until `until`, or until an operator clears it. The reason is its
+    /// `last_error`.
+    Billing { until: UnixMillis },
     /// Out until an operator re-enables it.
     Disabled(Disabled),
 }
@@ -48,6 +52,8 @@ pub struct KeyView {
     pub cooldowns: BTreeMap<String, UnixMillis>,
     /// model → live ejection.
     pub ejections: BTreeMap<String, EjectionView>,
+    /// Models its tier lacks (the live catalog's listing for it does not name them).
+    pub lacking: Vec<String>,
     pub last_error: Option<String>,
     pub requests: u64,
     pub failures: u64,

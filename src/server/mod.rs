@@ -37,6 +37,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 use self::gate::Gate;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
+use crate::models::Models;
 use crate::pool::{Clock, KeyPool};
 use crate::store::{Backend, Settings, StoreError};
 use crate::surfaces::anthropic::Anthropic;
@@ -48,13 +49,17 @@ use crate::telemetry::Telemetry;
 use crate::upstream::{HttpUpstream, Upstream};
 
 /// Every route the gateway serves: the surfaces (listed here, and nowhere else), then the
-/// gateway's own endpoints.
+/// gateway's own endpoints. Model names resolve without a live catalog until one is installed.
 pub fn router(config: Arc<Config>, dispatcher: Dispatcher) -> Router {
-    build(config, dispatcher).0
+    let models = Arc::new(Models::new(
+        config.naming.clone(),
+        *dispatcher.pool().clock(),
+    ));
+    build(config, dispatcher, models).0
 }
 
 /// The router, and the door it guards with (whose client list a reload replaces).
-fn build(config: Arc<Config>, dispatcher: Dispatcher) -> (Router, Gate) {
+fn build(config: Arc<Config>, dispatcher: Dispatcher, models: Arc<Models>) -> (Router, Gate) {
     let pool = dispatcher.pool();
     let limiter = clients::Limiter::new(
         pool.backend().clone(),
@@ -65,6 +70,7 @@ fn build(config: Arc<Config>, dispatcher: Dispatcher) -> (Router, Gate) {
     let ctx = Context {
         dispatcher,
         config: config.clone(),
+        models,
     };
     let router = Router::new()
         .merge(mount::<Anthropic>(&ctx, &gate))
@@ -106,6 +112,7 @@ fn house(ctx: &Context, gate: &Gate) -> Router {
     let ops = status::Ops {
         pool: ctx.dispatcher.pool().clone(),
         telemetry: ctx.dispatcher.telemetry().clone(),
+        models: ctx.models.clone(),
     };
     let views = Router::new()
         .route("/v1/keys/status", get(status::keys_status))
@@ -160,11 +167,18 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
         )
         .map_err(ServeError::Client)?,
     );
-    let dispatcher = Dispatcher::new(pool.clone(), upstream, config.request_timeout)
+    let dispatcher = Dispatcher::new(pool.clone(), upstream.clone(), config.request_timeout)
         .with_telemetry(telemetry.clone());
+    let models = Arc::new(Models::live(config.naming.clone(), pool.clone(), upstream));
+    models.start(CATALOG_WAIT, config.catalog_refresh).await;
+    let catalog = tokio::spawn(
+        models
+            .clone()
+            .keep_fresh(config.catalog_refresh, CATALOG_POLL),
+    );
     let client_timeout = config.client_timeout;
     let config = Arc::new(config);
-    let (app, gate) = build(config.clone(), dispatcher);
+    let (app, gate) = build(config.clone(), dispatcher, models.clone());
     // SIGHUP is listened for before the address is told, so no hang-up can end the process.
     let reloader = reload::Reloader::new(&config, pool.clone(), gate.clients.clone());
     let reloads = tokio::spawn(reload::on_hangup(reload::hangups(), reloader));
@@ -175,14 +189,19 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
         .local_addr()
         .map_err(|e| ServeError::Bind(addr, e))?;
     listening(local);
+    let (big, small) = models.defaults();
     tracing::info!(
         address = %local,
         keys = pool.len(),
         upstream = %config.upstream.base_url,
         backend = pool.backend_status().backend,
+        models = models.catalog().map_or(0, |c| c.models.len()),
+        big_model = %big,
+        small_model = %small,
         "serving"
     );
     connections::serve(listener, app, client_timeout, shutdown_signal()).await;
+    catalog.abort();
     reloads.abort();
     upkeep.abort();
     pool.maintain().await;
@@ -209,6 +228,13 @@ async fn flush_usage(telemetry: &Telemetry) {
         tracing::debug!(error = %e, "usage not flushed; kept for the next try");
     }
 }
+
+/// How long startup waits for the first reading of the model catalog when none is stored.
+const CATALOG_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How often a gateway looks for a catalog another gateway read (with a shared store), and
+/// whether its own is due.
+const CATALOG_POLL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How often the pool syncs with its backend.
 pub const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);

@@ -217,7 +217,7 @@ mod tests {
     use crate::store::Backend;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        Config::from_vars(&crate::config::vars(pairs)).unwrap()
+        Config::from_vars(&crate::config::tests::vars(pairs)).unwrap()
     }
 
     const A: &str = "AIzaSyReloadTestKeyAAAAAAAAAAAAAAAAAAAA";

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::models::Models;
 use crate::pool::{iso8601, Headroom, KeyHealth, KeyPool, PoolSnapshot};
 use crate::telemetry::Telemetry;
 
@@ -19,6 +20,7 @@ use crate::telemetry::Telemetry;
 pub struct Ops {
     pub pool: Arc<KeyPool>,
     pub telemetry: Arc<Telemetry>,
+    pub models: Arc<Models>,
 }
 
 /// `GET /metrics`: the Prometheus text exposition.
@@ -54,13 +56,14 @@ pub async fn keys_status(State(ops): State<Ops>) -> Json<Value> {
     ops.pool.refresh().await;
     let mut body = status_body(&ops.pool.snapshot());
     body["backend"] = json!(ops.pool.backend_status());
+    body["models"] = ops.models.status();
     Json(body)
 }
 
 fn counts(snap: &PoolSnapshot) -> (usize, usize, usize) {
     (
         snap.count(|h| matches!(h, KeyHealth::Available)),
-        snap.count(|h| matches!(h, KeyHealth::Cooling { .. })),
+        snap.count(|h| matches!(h, KeyHealth::Cooling { .. } | KeyHealth::Billing { .. })),
         snap.count(|h| matches!(h, KeyHealth::Disabled(_))),
     )
 }
@@ -80,6 +83,10 @@ pub fn status_body(snap: &PoolSnapshot) -> Value {
             KeyHealth::Cooling { until } => {
                 temporarily.insert(k.masked.clone(), iso8601(*until));
                 ("cooling", None, None)
+            }
+            KeyHealth::Billing { until } => {
+                temporarily.insert(k.masked.clone(), iso8601(*until));
+                ("billing", None, None)
             }
             KeyHealth::Disabled(d) => {
                 permanently.push(k.masked.clone());
@@ -101,11 +108,19 @@ pub fn status_body(snap: &PoolSnapshot) -> Value {
                 )
             })
             .collect();
+        let billing = match k.health {
+            KeyHealth::Billing { until } => {
+                json!({"reason": k.last_error, "until": iso8601(until)})
+            }
+            _ => Value::Null,
+        };
         keys.push(json!({
             "id": k.id,
             "key": k.masked,
             "group": k.group,
             "state": state,
+            "billing": billing,
+            "lacking_models": k.lacking,
             "disabled_reason": reason,
             "disabled_since": since,
             "cooldowns": cooldowns,

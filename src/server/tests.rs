@@ -35,6 +35,7 @@ async fn house(n: usize, extra: &[(&str, &str)]) -> House {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("GEMINI_API_KEY".to_string(), secrets.join(",")),
         ("REQUEST_TIMEOUT".to_string(), "30".to_string()),
+        ("SMALL_MODEL".to_string(), "gemini-3.8-flash".to_string()),
     ]);
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_vars(&vars).unwrap();
@@ -97,11 +98,11 @@ fn native() -> Value {
 }
 
 fn chat(stream: bool) -> Value {
-    json!({"model": "gemini-2.5-flash", "stream": stream,
+    json!({"model": "gemini-3.8-flash", "stream": stream,
            "messages": [{"role": "user", "content": "Hello"}]})
 }
 
-const GENERATE: &str = "/v1beta/models/gemini-2.5-flash:generateContent";
+const GENERATE: &str = "/v1beta/models/gemini-3.8-flash:generateContent";
 
 #[tokio::test(start_paused = true)]
 async fn refusals_come_in_the_dialect_of_the_route() {
@@ -170,7 +171,7 @@ async fn no_key_available_is_a_503_with_retry_after_in_each_dialect() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(headers["retry-after"], "41");
     assert_eq!(v["error"]["status"], "UNAVAILABLE");
-    // /v1/messages with a haiku name maps to SMALL_MODEL, gemini-2.5-flash: the same key rests.
+    // /v1/messages with a haiku name maps to SMALL_MODEL, gemini-3.8-flash: the same key rests.
     let (status, headers, v) = h.json(post("/v1/messages", messages(false))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(headers["retry-after"], "41");
@@ -306,7 +307,7 @@ async fn a_slow_openai_stream_opens_at_the_commit_deadline_and_keeps_warm() {
     assert!(rest.ends_with("data: [DONE]\n\n"), "{rest}");
     // The Responses API opens its stream (created, in_progress) while it waits.
     let started = Instant::now();
-    let body = json!({"model": "gemini-2.5-flash", "input": "Hello", "stream": true});
+    let body = json!({"model": "gemini-3.8-flash", "input": "Hello", "stream": true});
     let resp = h
         .router
         .clone()

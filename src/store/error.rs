@@ -47,6 +47,7 @@ pub enum RedisOp {
     Ping,
     Usage,
     ClientWindow,
+    Document,
 }
 
 impl std::fmt::Display for RedisOp {
@@ -62,6 +63,7 @@ impl std::fmt::Display for RedisOp {
             RedisOp::Ping => "ping",
             RedisOp::Usage => "usage",
             RedisOp::ClientWindow => "client_window",
+            RedisOp::Document => "document",
         })
     }
 }

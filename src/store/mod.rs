@@ -4,6 +4,7 @@
 //! over no disable, a later cooldown deadline wins over an earlier one.
 
 mod backend;
+mod documents;
 pub mod embedded;
 mod embedded_quota;
 mod error;

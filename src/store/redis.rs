@@ -110,6 +110,8 @@ pub(super) struct Names {
     pub(super) usage: String,
     /// `{P}:client-minute:`, completed by a client's name and the minute.
     pub(super) client_minute: String,
+    /// `{P}:doc:`, completed by a document's name (see `documents`).
+    pub(super) documents: String,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -170,6 +172,7 @@ impl RedisStore {
             day: format!("{{{prefix}}}:day:"),
             usage: format!("{{{prefix}}}:usage:"),
             client_minute: format!("{{{prefix}}}:client-minute:"),
+            documents: format!("{{{prefix}}}:doc:"),
             rr: format!("{{{prefix}}}:rr:"),
         };
         Ok(RedisStore {

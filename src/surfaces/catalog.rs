@@ -12,17 +12,17 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::anthropic::{models as anthropic_models, ApiError, ErrorType};
+use super::anthropic::{claude_tier, models as anthropic_models, ApiError, ErrorType};
 use super::gemini::{self, GoogleError};
 use super::openai::{self, OpenAiError};
-use super::{Context, Dialect, Surface};
+use super::shared::serving::mark;
+use super::{listing, Context, Dialect, Surface};
 use crate::dispatch::{DispatchError, Route};
-use crate::upstream::UpstreamRequest;
 
 /// Which API a caller speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,10 @@ impl Dialect for CatalogError {
     fn from_dispatch(model: &str, e: DispatchError) -> Self {
         CatalogError::Google(GoogleError::from_dispatch(model, e))
     }
+
+    fn unknown_model(why: &crate::models::Unresolved) -> Self {
+        CatalogError::Google(GoogleError::unknown_model(why))
+    }
 }
 
 /// The shared model catalog.
@@ -115,7 +119,7 @@ impl Surface for Catalog {
 async fn list(State(ctx): State<Context>, headers: HeaderMap, uri: Uri) -> Response {
     match caller(&headers, &uri) {
         Caller::Google => gemini::list_models(&ctx, &uri, "v1").await,
-        Caller::OpenAi => openai::models_list(&ctx.dispatcher).await,
+        Caller::OpenAi => openai::models_list(&ctx.dispatcher, &ctx.models).await,
         Caller::Anthropic => anthropic_list(&ctx).await,
     }
 }
@@ -141,58 +145,27 @@ async fn one(
     };
     match who {
         Caller::Google => gemini::get_model(&ctx, &uri, &id, "v1").await,
-        Caller::OpenAi => openai::model_get(&ctx.dispatcher, &id).await,
+        Caller::OpenAi => openai::model_get(&ctx.dispatcher, &ctx.models, &id).await,
         Caller::Anthropic => anthropic_one(&ctx, &id).await,
     }
 }
 
 async fn anthropic_list(ctx: &Context) -> Response {
-    let req = get_request("/v1beta/models?pageSize=1000".into());
-    let catalog = Route::catalog();
-    match ctx.dispatcher.unary(&catalog, &req).await {
-        Ok(answer) => match serde_json::from_slice::<serde_json::Value>(&answer.body) {
-            Ok(list) => axum::Json(anthropic_models::list_object(&list)).into_response(),
-            Err(e) => unreadable(&e.to_string()),
-        },
-        Err(e) => ApiError::from_dispatch(catalog.name(), e).into_response(),
+    match listing::entries(&ctx.dispatcher, &ctx.models).await {
+        Ok(entries) => axum::Json(anthropic_models::list_object(entries.iter())).into_response(),
+        Err(e) => ApiError::from_dispatch(Route::catalog().name(), e).into_response(),
     }
 }
 
 async fn anthropic_one(ctx: &Context, id: &str) -> Response {
-    let not_found =
-        || ApiError::new(ErrorType::NotFound, format!("model: {}", clip(id))).into_response();
-    let Some(model) = openai::models::catalog_id(id) else {
-        return not_found();
-    };
-    let req = get_request(format!("/v1beta/models/{model}"));
-    match ctx.dispatcher.unary(&Route::model(model), &req).await {
-        Ok(answer) => match serde_json::from_slice::<serde_json::Value>(&answer.body)
-            .ok()
-            .as_ref()
-            .and_then(anthropic_models::model_object)
-        {
-            Some(m) => axum::Json(m).into_response(),
-            None => unreadable("no model name"),
-        },
-        Err(e) if e.status == StatusCode::NOT_FOUND => not_found(),
-        Err(e) => ApiError::from_dispatch(model, e).into_response(),
-    }
-}
-
-fn unreadable(why: &str) -> Response {
-    ApiError::new(
-        ErrorType::Api,
-        format!("Gemini sent an unreadable model list: {why}"),
-    )
-    .with_status(StatusCode::BAD_GATEWAY)
-    .into_response()
-}
-
-fn get_request(path_and_query: String) -> UpstreamRequest {
-    UpstreamRequest {
-        method: Method::GET,
-        path_and_query,
-        body: None,
+    match listing::entry(&ctx.dispatcher, &ctx.models, id, claude_tier).await {
+        Ok((resolved, entry)) => mark(
+            axum::Json(anthropic_models::model_object(&entry)).into_response(),
+            &resolved,
+            id,
+            ctx.dispatcher.telemetry(),
+        ),
+        Err(missing) => missing.respond::<ApiError>(&clip(id)),
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod anthropic;
 pub mod catalog;
 pub mod gemini;
+pub mod listing;
 pub mod openai;
 pub mod shared;
 
@@ -23,6 +24,7 @@ use axum::Router;
 
 use crate::config::Config;
 use crate::dispatch::{retry_after_secs, DispatchError, Dispatcher};
+use crate::models::{Models, Unresolved};
 use crate::telemetry::TallyRef;
 
 /// What every surface is given to build its routes.
@@ -30,6 +32,8 @@ use crate::telemetry::TallyRef;
 pub struct Context {
     pub dispatcher: Dispatcher,
     pub config: Arc<Config>,
+    /// Which models exist, and what a requested name resolves to.
+    pub models: Arc<Models>,
 }
 
 /// An API the gateway serves.
@@ -64,6 +68,25 @@ pub trait Dialect: IntoResponse + Sized + Send + 'static {
     /// Dispatch gave up on a request for `model`: no key available (503 with `Retry-After`),
     /// Gemini's own error, or no answer at all.
     fn from_dispatch(model: &str, e: DispatchError) -> Self;
+    /// No model serves the name asked for: 404 naming the closest live models (400 for a name
+    /// that is not a model id at all).
+    fn unknown_model(why: &Unresolved) -> Self;
+}
+
+/// The words every surface uses for a name no model serves.
+pub fn unknown_model_message(why: &Unresolved) -> String {
+    match why {
+        Unresolved::Invalid(name) => format!(
+            "Invalid model name \"{name}\": a model name contains only letters, digits, '.', '-' and '_'."
+        ),
+        Unresolved::Unknown { name, closest } if closest.is_empty() => {
+            format!("The model {name} is not a live Gemini model (nor an alias of one).")
+        }
+        Unresolved::Unknown { name, closest } => format!(
+            "The model {name} is not a live Gemini model (nor an alias of one). The closest live models: {}.",
+            closest.join(", ")
+        ),
+    }
 }
 
 /// The request's tally, when the house observes it: an extractor that never fails (a handler

@@ -60,6 +60,19 @@ pub struct KeyStateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeyReasonLabels {
+    pub key: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SubstitutionLabels {
+    pub from: Arc<str>,
+    pub to: Arc<str>,
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KeyModelLabels {
     pub key: String,
     pub model: String,
@@ -86,6 +99,8 @@ pub struct Metrics {
     key_state: Family<KeyStateLabels, Gauge>,
     cooldown: Family<KeyModelLabels, Gauge>,
     ejected: Family<KeyModelLabels, Gauge>,
+    billing: Family<KeyReasonLabels, Gauge>,
+    substitutions: Family<SubstitutionLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -138,7 +153,7 @@ impl Metrics {
         let key_state = Family::<KeyStateLabels, Gauge>::default();
         registry.register(
             "key_state",
-            "1 for each key's current state (available, cooling, disabled), by key id",
+            "1 for each key's current state (available, cooling, billing, disabled), by key id",
             key_state.clone(),
         );
         let cooldown = Family::<KeyModelLabels, Gauge>::default();
@@ -153,8 +168,22 @@ impl Metrics {
             "Ejections in a row of a key for a model, while it is ejected",
             ejected.clone(),
         );
+        let billing = Family::<KeyReasonLabels, Gauge>::default();
+        registry.register(
+            "key_billing_rest_seconds",
+            "Seconds until a key whose project hit a billing limit (spend cap, prepaid credits, spend-based limit) serves again, by key id and reason",
+            billing.clone(),
+        );
+        let substitutions = Family::<SubstitutionLabels, Counter>::default();
+        registry.register(
+            "model_substitutions",
+            "Requests served by another model than the one named: by an alias, a retired name's replacement or a fallback",
+            substitutions.clone(),
+        );
         Metrics {
             registry,
+            billing,
+            substitutions,
             requests,
             first_byte,
             duration,
@@ -212,19 +241,41 @@ impl Metrics {
         }
     }
 
+    /// A request served by `to` although it named `from`.
+    pub fn substitution(&self, from: &Arc<str>, to: &Arc<str>, reason: &'static str) {
+        self.substitutions
+            .get_or_create(&SubstitutionLabels {
+                from: from.clone(),
+                to: to.clone(),
+                reason,
+            })
+            .inc();
+    }
+
     /// The text exposition, with the pool's gauges read from `snap`.
     pub fn render(&self, snap: &PoolSnapshot) -> String {
         self.keys.clear();
         self.key_state.clear();
         self.cooldown.clear();
         self.ejected.clear();
-        for state in ["available", "cooling", "disabled"] {
+        self.billing.clear();
+        for state in ["available", "cooling", "billing", "disabled"] {
             self.keys.get_or_create(&StateLabel { state }).set(0);
         }
         for k in &snap.keys {
             let state = match k.health {
                 KeyHealth::Available => "available",
                 KeyHealth::Cooling { .. } => "cooling",
+                KeyHealth::Billing { until } => {
+                    let labels = KeyReasonLabels {
+                        key: k.id.clone(),
+                        reason: k.last_error.clone().unwrap_or_default(),
+                    };
+                    self.billing
+                        .get_or_create(&labels)
+                        .set((until - snap.now).max(0) / 1000);
+                    "billing"
+                }
                 KeyHealth::Disabled(_) => "disabled",
             };
             self.keys.get_or_create(&StateLabel { state }).inc();

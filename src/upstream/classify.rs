@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use super::billing::{billing, Billing};
 use super::status::RpcStatus;
 
 /// How long a rate-limited key stays out for one model.
@@ -17,6 +18,8 @@ pub enum Cooldown {
     UntilDailyReset,
     /// Gemini gave no hint: the configured `KEY_COOLDOWN_MINUTES`.
     Configured,
+    /// A monthly spend cap: until the first of next month, midnight US Pacific.
+    UntilMonthlyReset,
 }
 
 /// The kind of limit a quota is, from its `quotaId`.
@@ -103,6 +106,9 @@ impl RateLimit {
 pub enum Verdict {
     /// 429: cool (key or its project, model); try another key.
     RateLimited(RateLimit),
+    /// A spend cap, depleted credits or a spend-based limit: the key's whole project rests
+    /// for every model; try a key of another project.
+    Billing(Billing),
     /// The key itself is bad (invalid, revoked, suspended, blocked): disable it for every model;
     /// try another key.
     KeyRejected(&'static str),
@@ -134,6 +140,7 @@ impl Verdict {
                 ..
             }) => "rate_limited_daily",
             Verdict::RateLimited(_) => "rate_limited",
+            Verdict::Billing(b) => b.kind.label(),
             Verdict::KeyRejected(reason) => reason,
             Verdict::ClientFault => "client_error",
             Verdict::Transient => "upstream_unavailable",
@@ -155,6 +162,11 @@ const MIN_COOLDOWN: Duration = Duration::from_secs(1);
 pub fn classify(http_status: u16, body: Option<&RpcStatus>) -> Verdict {
     let reason_is =
         |wanted: &[&str]| body.is_some_and(|b| b.reasons().any(|r| wanted.contains(&r)));
+    if matches!(http_status, 402 | 429) {
+        if let Some(b) = billing(http_status, body) {
+            return Verdict::Billing(b);
+        }
+    }
     match http_status {
         429 => {
             let Some(b) = body else {

@@ -1,6 +1,7 @@
 //! Everything about talking to Gemini: the [`Upstream`] seam and its HTTP client, Gemini's wire
 //! types and SSE framing, its structured errors, and what those errors mean for a key.
 
+pub mod billing;
 pub mod classify;
 pub mod client;
 pub mod coalesce;

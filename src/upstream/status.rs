@@ -111,6 +111,14 @@ impl RpcStatus {
             .filter_map(|v| v.get("quotaId").and_then(Value::as_str))
     }
 
+    /// `QuotaFailure.violations[].quotaMetric` values.
+    pub fn quota_metrics(&self) -> impl Iterator<Item = &str> {
+        self.details_of("google.rpc.QuotaFailure")
+            .filter_map(|d| d.get("violations").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|v| v.get("quotaMetric").and_then(Value::as_str))
+    }
+
     /// `QuotaFailure.violations[]` as (`quotaId`, `quotaValue` when it is a number).
     pub fn violations(&self) -> impl Iterator<Item = (&str, Option<u64>)> {
         self.details_of("google.rpc.QuotaFailure")

@@ -330,19 +330,22 @@ pub struct ThinkingConfig {
     /// Token budget (Gemini 2.5): `0` disables, `-1` is dynamic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_budget: Option<i32>,
-    /// Discrete level (Gemini 3).
+    /// Discrete level (Gemini 3 and later).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_level: Option<ThinkingLevel>,
 }
 
-/// Gemini 3 thinking levels (proto enum names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Thinking levels of Gemini 3 and later (proto enum names), lowest first; which ones a model
+/// accepts is in `models::rules`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ThinkingLevel {
     Minimal,
     Low,
     Medium,
     High,
+    /// Above high (Gemini 4 Hydrogen).
+    Xhigh,
 }
 
 /// One safety threshold.

@@ -21,7 +21,7 @@ use crate::upstream::wire::Part;
 
 use super::signatures::{encode, SigKind};
 use super::tools::from_gemini_name;
-use crate::surfaces::shared::model::ModelInfo;
+use crate::models::ModelInfo;
 
 /// Kinds of blocks that receive deltas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,7 +32,7 @@ use super::signatures::{self, Replay};
 use super::tools::to_gemini_name;
 use super::types::{ContentBlock, MessagesRequest, Role, Source, TextOrBlocks};
 use super::validate::clip;
-use crate::surfaces::shared::model::ModelInfo;
+use crate::models::ModelInfo;
 
 const BILLING_HEADER: &str = "x-anthropic-billing-header:";
 const GEMINI_IMAGE_TYPES: &[&str] = &[

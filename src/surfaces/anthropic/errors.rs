@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use crate::dispatch::{no_key_message, Cause, DispatchError};
+use crate::models::Unresolved;
+use crate::surfaces::unknown_model_message;
 use crate::surfaces::{with_retry_after, Dialect};
 
 /// The Anthropic `error.type` values, each with its HTTP status.
@@ -226,6 +228,15 @@ impl IntoResponse for ApiError {
 impl Dialect for ApiError {
     fn unauthenticated(message: &str) -> Self {
         ApiError::new(ErrorType::Authentication, message)
+    }
+
+    /// Anthropic's own answer to an unknown model: 404 `not_found_error` naming it.
+    fn unknown_model(why: &Unresolved) -> Self {
+        let kind = match why {
+            Unresolved::Invalid(_) => ErrorType::InvalidRequest,
+            Unresolved::Unknown { .. } => ErrorType::NotFound,
+        };
+        ApiError::new(kind, format!("model: {}", unknown_model_message(why)))
     }
 
     fn too_large(_max_body_bytes: usize) -> Self {

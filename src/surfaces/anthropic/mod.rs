@@ -3,7 +3,7 @@
 //! between Anthropic requests/responses and the Gemini wire format, with no I/O.
 //!
 //! Flow for `POST /v1/messages`:
-//! [`parse_messages_request`] → [`resolve_model`] → [`to_generate_content`] → (upstream call) →
+//! [`parse_messages_request`] → the model (`crate::models`, with [`claude_tier`]) → [`to_generate_content`] → (upstream call) →
 //! [`from_generate_content`], or per stream chunk [`StreamTranslator::on_chunk`] then
 //! [`StreamTranslator::finish`]. For `/v1/messages/count_tokens`:
 //! [`parse_count_tokens_request`] → [`to_count_tokens`] → [`from_count_tokens`].
@@ -31,7 +31,7 @@ use axum::Router;
 
 pub use crate::surfaces::shared::schema::downgrade_to_parameters;
 pub use errors::{error_body, AnthropicError, ApiError, ErrorType};
-pub use models::{resolve_model, ModelMap};
+pub use models::claude_tier;
 pub use request::{
     parse_count_tokens_request, parse_messages_request, to_count_tokens, to_generate_content,
     TranslateOptions, MAX_STOP_SEQUENCES,

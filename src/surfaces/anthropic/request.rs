@@ -2,23 +2,25 @@
 //! Hostile input (deep nesting, bad base64, absurd counts, dangling tool ids, …) is refused by
 //! [`super::validate`] during parsing, before any translation or upstream call.
 //!
-//! Generation settings:
-//! * `max_tokens` → `maxOutputTokens`, clamped to the model's limit (65536 for 2.5/3 and
-//!   unrecognised names, 8192 for 1.x/2.0) and to [`TranslateOptions::max_tokens_limit`].
-//! * `temperature`, `top_p`, `top_k` pass through (`top_k` at most `i32::MAX`: Gemini's is an
-//!   int32). `stop_sequences`: empty strings are dropped and only the first 5 are kept (Gemini's
-//!   maximum).
+//! Generation settings (what a model accepts is its row of `crate::models::rules`):
+//! * `max_tokens` → `maxOutputTokens`, clamped to the model's limit (the live catalog's, else its
+//!   family's), plus the family's thinking headroom (Gemini 4), then held to
+//!   [`TranslateOptions::max_tokens_limit`].
+//! * `temperature`, `top_p`, `top_k` pass through where the family uses them (`top_k` at most
+//!   `i32::MAX`: Gemini's is an int32); Gemini 4 ignores them, so they are dropped.
+//!   `stop_sequences`: empty strings are dropped and only the first 5 are kept (Gemini's maximum).
 //! * `thinking` → `thinkingConfig` (`includeThoughts` unless `display: "omitted"`):
-//!   - Gemini 2.5 (`thinkingBudget`): disabled/absent → 0 (Pro cannot disable: 128, its
+//!   - a budget family (2.5): disabled/absent → its "off" (Pro cannot disable: 128, its
 //!     minimum); enabled → `budget_tokens` clamped (Pro 128..32768, Flash 0..24576, Flash-Lite
 //!     512..24576); adaptive → by `output_config.effort` (low 1024, medium 8192, high 24576,
 //!     xhigh/max the tier maximum), `-1` (dynamic) without an effort.
-//!   - Gemini 3 (`thinkingLevel`, never together with a budget): disabled/absent → the lowest
-//!     level the model accepts (3 Pro: LOW; Flash: MINIMAL); enabled → ≤1024 LOW, ≤8192 MEDIUM,
-//!     else HIGH; adaptive → the effort (xhigh/max → HIGH), model default without one. Levels a
-//!     model lacks round up (3 Pro has only LOW and HIGH).
-//!   - 1.x/2.0: no thinking config. Unrecognised names (aliases): none when disabled, else a
-//!     budget (128..24576, or -1 for adaptive).
+//!   - a level family (3.x, 4; never a budget): disabled/absent → the lowest level the model
+//!     accepts (3 Pro, Gemini 4: LOW; 3.x Flash: MINIMAL); enabled → ≤1024 LOW, ≤8192 MEDIUM,
+//!     below 32768 HIGH, else XHIGH; adaptive → the effort (xhigh/max → XHIGH), the model's
+//!     default without one. Levels a model lacks round up, or down to its highest.
+//!   - 1.x/2.0: no thinking config. Names no row knows get the newest family's rules.
+//! * A conversation ending with an assistant turn (a prefill) is refused with a 400 for a
+//!   model that does not continue one (Gemini 4), as Anthropic's newest models refuse it.
 //! * `output_config.format` `json_schema` → `responseMimeType: application/json` +
 //!   `responseJsonSchema`.
 //! * Ignored: `metadata`, `stream` (endpoint choice is the caller's), `service_tier`,
@@ -30,23 +32,23 @@ use crate::upstream::wire::{
 
 use super::contents::translate_conversation;
 use super::errors::AnthropicError;
-use super::models::ModelMap;
 use super::tools::translate_tools;
 use super::types::{MessagesRequest, ThinkingParam};
 use super::validate::{check_request, clip_to, too_deep, MAX_JSON_DEPTH};
-use crate::surfaces::shared::model::{Generation, ModelInfo};
+use crate::models::thinking::{thinking, Want};
+use crate::models::ModelInfo;
 use crate::surfaces::shared::schema;
-use crate::surfaces::shared::thinking::{thinking, Want};
 
 /// Gemini accepts at most this many stop sequences.
 pub const MAX_STOP_SEQUENCES: usize = 5;
 
 /// Translation settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TranslateOptions {
-    pub models: ModelMap,
     /// Operator cap on `maxOutputTokens`.
     pub max_tokens_limit: Option<u32>,
+    /// The model's largest `maxOutputTokens`, from the live catalog (else its family's).
+    pub output_limit: Option<u32>,
 }
 
 /// Parse and validate a `/v1/messages` body (`model`, `messages`, `max_tokens` required).
@@ -149,10 +151,16 @@ pub fn to_generate_content(
         .ok_or_else(|| AnthropicError::invalid("max_tokens: field required"))?;
     let info = ModelInfo::from_name(gemini_model);
     let mut out = base_request(req, gemini_model, &info)?;
-    let limit = info
-        .max_output_tokens()
-        .min(opts.max_tokens_limit.unwrap_or(u32::MAX))
-        .max(1);
+    if !info.rules.prefill
+        && out
+            .contents
+            .last()
+            .is_some_and(|c| c.role.as_deref() == Some("model"))
+    {
+        return Err(AnthropicError::invalid(format!(
+            "messages: {gemini_model} does not continue a prefilled assistant turn: end the conversation with a user message"
+        )));
+    }
     let stop_sequences: Vec<String> = req
         .stop_sequences
         .iter()
@@ -173,8 +181,8 @@ pub fn to_generate_content(
             |(_, e)| AnthropicError::invalid(format!("output_config.format.schema: {e}")),
         )?),
     };
-    out.generation_config = Some(GenerationConfig {
-        max_output_tokens: Some(max_tokens.min(limit)),
+    let mut config = GenerationConfig {
+        max_output_tokens: Some(max_tokens),
         temperature: req.temperature,
         top_p: req.top_p,
         top_k: req.top_k,
@@ -183,7 +191,13 @@ pub fn to_generate_content(
         response_mime_type: format.map(|_| "application/json".to_owned()),
         response_json_schema,
         ..GenerationConfig::default()
-    });
+    };
+    let output_limit = opts
+        .output_limit
+        .unwrap_or_else(|| info.max_output_tokens());
+    info.rules
+        .conform(&mut config, output_limit, opts.max_tokens_limit);
+    out.generation_config = Some(config);
     Ok(out)
 }
 
@@ -212,7 +226,7 @@ fn base_request(
     info: &ModelInfo,
 ) -> Result<GenerateContentRequest, AnthropicError> {
     let conversation = translate_conversation(req, gemini_model)?;
-    let tools = translate_tools(req, info.generation == Generation::Legacy)?;
+    let tools = translate_tools(req, info.is_legacy())?;
     Ok(GenerateContentRequest {
         contents: conversation.contents,
         system_instruction: (!conversation.system.is_empty()).then_some(Content {

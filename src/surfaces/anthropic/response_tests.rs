@@ -1,8 +1,8 @@
 //! Non-streaming response translation tests.
 
 use super::*;
+use crate::surfaces::anthropic::parse_messages_request;
 use crate::surfaces::anthropic::request::{to_generate_content, TranslateOptions};
-use crate::surfaces::anthropic::{parse_messages_request, ModelMap};
 use serde_json::{json, Value};
 
 const SIG: &str =
@@ -78,13 +78,7 @@ fn signature_round_trips_through_the_client() {
         ]
     });
     let req = parse_messages_request(next_turn.to_string().as_bytes()).unwrap();
-    let opts = TranslateOptions {
-        models: ModelMap {
-            big: "gemini-2.5-flash".into(),
-            small: "gemini-2.5-flash".into(),
-        },
-        max_tokens_limit: None,
-    };
+    let opts = TranslateOptions::default();
     let gemini =
         serde_json::to_value(to_generate_content(&req, "gemini-2.5-flash", &opts).unwrap())
             .unwrap();

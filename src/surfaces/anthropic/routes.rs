@@ -1,7 +1,9 @@
 //! The Anthropic Messages API over HTTP: `POST /v1/messages` (streaming and not, also with
-//! `?beta=true`) and `POST /v1/messages/count_tokens`. Each handler parses and translates the
-//! request (a bad one is answered 400 before any upstream call), sends it through dispatch on the
-//! session's route, and translates the answer back — a stream through the [`Relay`].
+//! `?beta=true`) and `POST /v1/messages/count_tokens`. Each handler parses the request (a bad
+//! one is answered 400 before any upstream call), resolves its model (a name no model serves is
+//! a 404 naming the closest live ones), translates it for that model, sends it through dispatch
+//! on the session's route — falling back along the model's chain when no key can serve it — and
+//! translates the answer back, a stream through the [`Relay`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,13 +20,16 @@ use super::errors::{AnthropicError, ApiError, ErrorType};
 use super::session::session_id;
 use super::stream::StreamTranslator;
 use super::{
-    from_count_tokens, from_generate_content, parse_count_tokens_request, parse_messages_request,
-    resolve_model, to_count_tokens, to_generate_content, MessagesRequest, ModelMap,
+    claude_tier, from_count_tokens, from_generate_content, parse_count_tokens_request,
+    parse_messages_request, to_count_tokens, to_generate_content, MessagesRequest,
     TranslateOptions,
 };
-use crate::dispatch::{Checked, Dispatcher, Route};
+use crate::dispatch::{Checked, DispatchError, Dispatcher, Route};
+use crate::models::{Models, Resolved};
 use crate::surfaces::shared::relay::Relay;
+use crate::surfaces::shared::serving::{fallback_allowed, mark, shown, Fallbacks};
 use crate::surfaces::{read_body, Context, Dialect, Tallied};
+use crate::telemetry::TallyRef;
 use crate::upstream::wire::{CountTokensResponse, GenerateContentResponse};
 use crate::upstream::UpstreamRequest;
 
@@ -36,20 +41,16 @@ pub const COMMIT_AFTER: Duration = Duration::from_secs(20);
 #[derive(Debug, Clone)]
 struct Messages {
     dispatcher: Dispatcher,
-    options: Arc<TranslateOptions>,
+    models: Arc<Models>,
+    max_tokens_limit: Option<u32>,
     max_body_bytes: usize,
 }
 
 pub fn routes(ctx: &Context) -> Router {
     let state = Messages {
         dispatcher: ctx.dispatcher.clone(),
-        options: Arc::new(TranslateOptions {
-            models: ModelMap {
-                big: ctx.config.big_model.clone(),
-                small: ctx.config.small_model.clone(),
-            },
-            max_tokens_limit: ctx.config.max_tokens_limit,
-        }),
+        models: ctx.models.clone(),
+        max_tokens_limit: ctx.config.max_tokens_limit,
         max_body_bytes: ctx.config.max_body_bytes,
     };
     Router::new()
@@ -58,57 +59,92 @@ pub fn routes(ctx: &Context) -> Router {
         .with_state(state)
 }
 
-/// A request read, validated and translated, ready for dispatch.
-struct Prepared {
+/// A request read and validated, with the model it resolved to and its session.
+struct Asked {
     request: MessagesRequest,
-    gemini_model: String,
-    route: Route,
-    /// Gemini's request as JSON.
-    body: Vec<u8>,
+    /// The client's body size: Gemini's request is about as large.
+    body_len: usize,
+    resolved: Resolved,
+    session: Option<String>,
+    tally: Option<TallyRef>,
+    allow_fallback: bool,
 }
 
-/// Reads, validates and translates a request into Gemini's JSON; a failure comes back as the
-/// Anthropic-shaped response to send (nothing went upstream).
-fn prepare<T: serde::Serialize>(
+/// Reads, validates and resolves a request; a failure is the Anthropic-shaped response to send
+/// (nothing went upstream).
+async fn ask(
     app: &Messages,
     headers: &HeaderMap,
-    tally: Tallied,
+    Tallied(tally): Tallied,
     body: Result<Bytes, BytesRejection>,
     parse: fn(&[u8]) -> Result<MessagesRequest, AnthropicError>,
-    translate: fn(&MessagesRequest, &str, &TranslateOptions) -> Result<T, AnthropicError>,
-) -> Result<Prepared, Box<Response>> {
+) -> Result<Asked, Box<Response>> {
     let body = read_body::<ApiError>(body, app.max_body_bytes)?;
-    let fail = |e: AnthropicError| Box::new(ApiError::from(e).into_response());
-    let request = parse(&body).map_err(fail)?;
-    let gemini_model = resolve_model(&request.model, &app.options.models).map_err(fail)?;
-    let gemini_req = translate(&request, &gemini_model, &app.options).map_err(fail)?;
-    // Gemini's request is about as large as the client's: one buffer, no regrowing and copying.
-    let mut json = Vec::with_capacity(body.len() + 1024);
-    serde_json::to_writer(&mut json, &gemini_req).map_err(|_| {
-        Box::new(
-            ApiError::new(ErrorType::Api, "could not encode the Gemini request").into_response(),
-        )
-    })?;
+    let request = parse(&body).map_err(|e| Box::new(ApiError::from(e).into_response()))?;
+    let resolved = app
+        .models
+        .resolve_fresh(&request.model, claude_tier)
+        .await
+        .map_err(|why| Box::new(ApiError::unknown_model(&why).into_response()))?;
     let header = headers
         .get("x-claude-code-session-id")
         .and_then(|v| v.to_str().ok());
     let user_id = request.metadata.as_ref().and_then(|m| m.user_id.as_deref());
-    let route = Route::model(&gemini_model)
-        .with_session(session_id(header, user_id))
-        .with_tally(tally.0);
-    Ok(Prepared {
+    Ok(Asked {
+        body_len: body.len(),
+        session: session_id(header, user_id),
+        allow_fallback: fallback_allowed(headers),
         request,
-        gemini_model,
-        route,
-        body: json,
+        resolved,
+        tally,
     })
 }
 
-fn upstream_request(path: String, body: Vec<u8>) -> UpstreamRequest {
+impl Messages {
+    /// The translation settings for `model`.
+    fn options(&self, model: &str) -> TranslateOptions {
+        TranslateOptions {
+            max_tokens_limit: self.max_tokens_limit,
+            output_limit: Some(self.models.output_limit(model)),
+        }
+    }
+
+    /// `asked` translated by `translate` for `model`, as Gemini JSON on its route; a
+    /// translation failure is the response to send.
+    fn prepare<T: serde::Serialize>(
+        &self,
+        asked: &Asked,
+        model: &str,
+        translate: fn(&MessagesRequest, &str, &TranslateOptions) -> Result<T, AnthropicError>,
+    ) -> Result<(Route, Bytes), Response> {
+        let fail = |e: AnthropicError| ApiError::from(e).into_response();
+        let gemini = translate(&asked.request, model, &self.options(model)).map_err(fail)?;
+        // Gemini's request is about as large as the client's: one buffer, no regrowing.
+        let mut json = Vec::with_capacity(asked.body_len + 1024);
+        serde_json::to_writer(&mut json, &gemini).map_err(|_| {
+            ApiError::new(ErrorType::Api, "could not encode the Gemini request").into_response()
+        })?;
+        let route = Route::model(model)
+            .with_session(asked.session.clone())
+            .with_tally(asked.tally.clone());
+        Ok((route, Bytes::from(json)))
+    }
+
+    /// The model's upstream path for `method` (`generateContent`, …), under the API version
+    /// that serves it.
+    fn path(&self, model: &str, method: &str) -> String {
+        format!(
+            "/{}/models/{model}:{method}",
+            self.models.api_version(model)
+        )
+    }
+}
+
+fn post_request(path_and_query: String, body: Bytes) -> UpstreamRequest {
     UpstreamRequest {
         method: Method::POST,
-        path_and_query: path,
-        body: Some(Bytes::from(body)),
+        path_and_query,
+        body: Some(body),
     }
 }
 
@@ -118,37 +154,62 @@ async fn messages(
     tally: Tallied,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let mut p = match prepare(
-        &app,
-        &headers,
-        tally,
-        body,
-        parse_messages_request,
-        to_generate_content,
-    ) {
-        Ok(p) => p,
+    let asked = match ask(&app, &headers, tally, body, parse_messages_request).await {
+        Ok(a) => a,
         Err(resp) => return *resp,
     };
-    let json = std::mem::take(&mut p.body);
-    if p.request.stream.unwrap_or(false) {
-        let path = format!(
-            "/v1beta/models/{}:streamGenerateContent?alt=sse",
-            p.gemini_model
-        );
-        stream_messages(&app, p, upstream_request(path, json)).await
-    } else {
-        let path = format!("/v1beta/models/{}:generateContent", p.gemini_model);
-        unary_messages(&app, p, upstream_request(path, json)).await
-    }
+    let streaming = asked.request.stream.unwrap_or(false);
+    let mut chain = Fallbacks::new(&app.models, asked.resolved.clone(), asked.allow_fallback);
+    let result = loop {
+        let model = chain.model().clone();
+        let result = match app.prepare(&asked, &model.model, to_generate_content) {
+            Err(resp) => Ok(resp),
+            Ok((route, json)) if streaming => {
+                let path = app.path(&model.model, "streamGenerateContent?alt=sse");
+                stream_messages(&app, &asked, &model, route, post_request(path, json)).await
+            }
+            Ok((route, json)) => {
+                let path = app.path(&model.model, "generateContent");
+                unary_messages(&app, &asked, &model, route, post_request(path, json)).await
+            }
+        };
+        if !chain.next_after(&result) {
+            break result;
+        }
+    };
+    answer(&app, &asked, chain.served(), result)
+}
+
+/// The response to send: the answer, or the dispatch failure in Anthropic's shape; marked with
+/// the model that served.
+fn answer(
+    app: &Messages,
+    asked: &Asked,
+    served: Resolved,
+    result: Result<Response, DispatchError>,
+) -> Response {
+    let resp = result.unwrap_or_else(|e| ApiError::from_dispatch(&served.model, e).into_response());
+    mark(
+        resp,
+        &served,
+        &asked.request.model,
+        app.dispatcher.telemetry(),
+    )
 }
 
 /// Non-streaming: an answer Gemini could not complete (e.g. `MALFORMED_FUNCTION_CALL`) is
 /// refused as retryable, and dispatch tries it once more on another key.
-async fn unary_messages(app: &Messages, p: Prepared, req: UpstreamRequest) -> Response {
-    let client_model = &p.request.model;
+async fn unary_messages(
+    app: &Messages,
+    asked: &Asked,
+    model: &Resolved,
+    route: Route,
+    req: UpstreamRequest,
+) -> Result<Response, DispatchError> {
+    let named = shown(model, &asked.request.model);
     let checked = app
         .dispatcher
-        .unary_checked(&p.route, &req, |answer| {
+        .unary_checked(&route, &req, |answer| {
             let parsed: GenerateContentResponse = match serde_json::from_slice(&answer.body) {
                 Ok(r) => r,
                 Err(e) => {
@@ -161,42 +222,39 @@ async fn unary_messages(app: &Messages, p: Prepared, req: UpstreamRequest) -> Re
                     )
                 }
             };
-            match from_generate_content(&parsed, client_model) {
+            match from_generate_content(&parsed, named) {
                 Ok(msg) => Checked::Accept(msg),
                 Err(e) if e.is_retryable() => {
-                    tracing::warn!(model = %p.gemini_model, error = %e, "unusable Gemini answer");
+                    tracing::warn!(model = %model.model, error = %e, "unusable Gemini answer");
                     Checked::Retry(ApiError::from(e))
                 }
                 Err(e) => Checked::Refuse(ApiError::from(e)),
             }
         })
-        .await;
-    match checked {
-        Ok(Ok(msg)) => axum::Json(msg).into_response(),
-        Ok(Err(e)) => e.into_response(),
-        Err(e) => ApiError::from_dispatch(&p.gemini_model, e).into_response(),
-    }
+        .await?;
+    Ok(match checked {
+        Ok(msg) => axum::Json(msg).into_response(),
+        Err(e) => e.into_response(),
+    })
 }
 
 /// Streams: dispatch runs under [`COMMIT_AFTER`], counted from the request's start. A stream
 /// committed in time is relayed as is; past the deadline — headers slow to come, keys failing
 /// over — the client gets its response headers, `message_start` and pings while the dispatch
 /// goes on.
-async fn stream_messages(app: &Messages, p: Prepared, req: UpstreamRequest) -> Response {
-    let start = match app
+async fn stream_messages(
+    app: &Messages,
+    asked: &Asked,
+    model: &Resolved,
+    route: Route,
+    req: UpstreamRequest,
+) -> Result<Response, DispatchError> {
+    let start = app
         .dispatcher
-        .stream_with_deadline(p.route, req, COMMIT_AFTER)
-        .await
-    {
-        Ok(start) => start,
-        Err(e) => return ApiError::from_dispatch(&p.gemini_model, e).into_response(),
-    };
-    Relay::new(
-        StreamTranslator::new(&p.request.model),
-        p.gemini_model,
-        start,
-    )
-    .into_response()
+        .stream_with_deadline(route, req, COMMIT_AFTER)
+        .await?;
+    let translator = StreamTranslator::new(shown(model, &asked.request.model));
+    Ok(Relay::new(translator, model.model.to_string(), start).into_response())
 }
 
 async fn count_tokens(
@@ -205,32 +263,33 @@ async fn count_tokens(
     tally: Tallied,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let p = match prepare(
-        &app,
-        &headers,
-        tally,
-        body,
-        parse_count_tokens_request,
-        to_count_tokens,
-    ) {
-        Ok(p) => p,
+    let asked = match ask(&app, &headers, tally, body, parse_count_tokens_request).await {
+        Ok(a) => a,
         Err(resp) => return *resp,
     };
-    let path = format!("/v1beta/models/{}:countTokens", p.gemini_model);
-    match app
-        .dispatcher
-        .unary(&p.route, &upstream_request(path, p.body))
-        .await
-    {
-        Ok(answer) => match serde_json::from_slice::<CountTokensResponse>(&answer.body) {
-            Ok(count) => axum::Json(from_count_tokens(&count)).into_response(),
-            Err(e) => ApiError::new(
-                ErrorType::Api,
-                format!("Gemini sent an unreadable count: {e}"),
-            )
-            .with_status(StatusCode::BAD_GATEWAY)
-            .into_response(),
-        },
-        Err(e) => ApiError::from_dispatch(&p.gemini_model, e).into_response(),
-    }
+    let mut chain = Fallbacks::new(&app.models, asked.resolved.clone(), asked.allow_fallback);
+    let result = loop {
+        let model = chain.model().clone();
+        let result = match app.prepare(&asked, &model.model, to_count_tokens) {
+            Err(resp) => Ok(resp),
+            Ok((route, json)) => {
+                let req = post_request(app.path(&model.model, "countTokens"), json);
+                app.dispatcher.unary(&route, &req).await.map(
+                    |answer| match serde_json::from_slice::<CountTokensResponse>(&answer.body) {
+                        Ok(count) => axum::Json(from_count_tokens(&count)).into_response(),
+                        Err(e) => ApiError::new(
+                            ErrorType::Api,
+                            format!("Gemini sent an unreadable count: {e}"),
+                        )
+                        .with_status(StatusCode::BAD_GATEWAY)
+                        .into_response(),
+                    },
+                )
+            }
+        };
+        if !chain.next_after(&result) {
+            break result;
+        }
+    };
+    answer(&app, &asked, chain.served(), result)
 }

@@ -23,7 +23,7 @@
 
 use crate::upstream::wire::{Content, Part};
 
-use crate::surfaces::shared::model::{Generation, ModelInfo};
+use crate::models::ModelInfo;
 
 pub use crate::surfaces::shared::signature::SKIP_SIGNATURE_SENTINEL;
 
@@ -147,7 +147,7 @@ impl<'a> Replay<'a> {
 
 /// Gemini 3: give the first function call of each model turn a signature if it has none.
 pub(crate) fn apply_sentinels(contents: &mut [Content], target: &ModelInfo) {
-    if target.generation != Generation::V3 {
+    if !target.needs_signatures() {
         return;
     }
     for content in contents.iter_mut() {

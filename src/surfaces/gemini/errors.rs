@@ -11,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::dispatch::{no_key_message, Cause, DispatchError};
+use crate::models::Unresolved;
+use crate::surfaces::unknown_model_message;
 use crate::surfaces::{with_retry_after, Dialect};
 pub use crate::upstream::status::Code;
 
@@ -84,6 +86,14 @@ impl IntoResponse for GoogleError {
 impl Dialect for GoogleError {
     fn unauthenticated(message: &str) -> Self {
         GoogleError::new(Code::Unauthenticated, message)
+    }
+
+    fn unknown_model(why: &Unresolved) -> Self {
+        let code = match why {
+            Unresolved::Invalid(_) => Code::InvalidArgument,
+            Unresolved::Unknown { .. } => Code::NotFound,
+        };
+        GoogleError::new(code, unknown_model_message(why))
     }
 
     fn too_large(max_body_bytes: usize) -> Self {

@@ -1,5 +1,5 @@
-//! The native Gemini API (`/v1beta/...` and `/v1/...`), so Google's SDKs and the Gemini CLI work
-//! unchanged. Bodies pass through byte for byte; only the credential changes: the client's
+//! The native Gemini API (`/v1beta/...`, `/v1alpha/...` and `/v1/...`), so Google's SDKs and
+//! the Gemini CLI work unchanged. Bodies pass through byte for byte; only the credential changes: the client's
 //! `x-goog-api-key` or `?key=` is dropped and a pool key is used. Streams are forwarded chunk by
 //! chunk.
 //!
@@ -27,7 +27,7 @@ pub use routes::{get_model, list_models, path_error};
 
 use super::{Context, Surface};
 
-/// The native surface, under both API versions.
+/// The native surface, under the three API versions.
 pub struct Gemini;
 
 impl Surface for Gemini {
@@ -36,6 +36,7 @@ impl Surface for Gemini {
 
     fn routes(ctx: &Context) -> Router {
         routes::routes("v1beta")
+            .merge(routes::routes("v1alpha"))
             .merge(routes::routes("v1"))
             .with_state(ctx.clone())
     }

@@ -1,30 +1,37 @@
-//! The native routes: `/{v1beta,v1}/models`, `…/models/{model}` and
-//! `…/models/{model}:{method}`. A model call is checked (model name, method, body), given to
-//! dispatch with the client's body untouched, and Gemini's answer goes back as it came: bodies
-//! whole, streams chunk by chunk.
+//! The native routes: `/{v1beta,v1alpha,v1}/models`, `…/models/{model}` and
+//! `…/models/{model}:{method}`. A model call is checked (model name, method, body), its model
+//! resolved (an alias or a retired name is served by its model; a name no model serves is a 404
+//! naming the closest live ones), given to dispatch with the client's body untouched — unless
+//! another model serves it, then the body is made acceptable to that one — under the API
+//! version that serves the model, and Gemini's answer goes back as it came: bodies whole,
+//! streams chunk by chunk. Listings come from the live catalog once it is read.
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use futures_util::StreamExt;
+use serde_json::json;
 
 use super::body_check::check_json_body;
 use super::errors::{Code, GoogleError};
-use super::query::forwarded_query;
-use crate::dispatch::Route;
+use super::query::{forwarded_query, percent_decode};
+use crate::dispatch::{DispatchError, Route};
+use crate::models::{native, Resolved};
+use crate::surfaces::shared::serving::{fallback_allowed, mark, Fallbacks};
 use crate::surfaces::{read_body, Context, Dialect, Tallied};
 use crate::upstream::UpstreamRequest;
 
-/// Routes for one API version prefix (`v1beta` or `v1`). `GET /v1/models` and
+/// Routes for one API version prefix (`v1beta`, `v1alpha` or `v1`). `GET /v1/models` and
 /// `GET /v1/models/{model}` are the shared catalog's (every client kind asks there); the
 /// catalog answers Google's clients with [`list_models`] and [`get_model`].
 pub fn routes(version: &'static str) -> Router<Context> {
-    let call =
-        move |state, uri, tally, name, body| model_call(state, uri, tally, name, body, version);
+    let call = move |state, uri, headers, tally, name, body| {
+        model_call(state, uri, headers, tally, name, body, version)
+    };
     if version == "v1" {
         return Router::new().route(&format!("/{version}/models/{{name}}"), post(call));
     }
@@ -51,24 +58,83 @@ pub fn routes(version: &'static str) -> Router<Context> {
         )
 }
 
-/// Gemini's model list, as Gemini sends it.
+/// Largest page of a listing the gateway serves from the catalog (Google's own maximum).
+const MAX_PAGE: usize = 1000;
+/// A listing's page when none is asked for (Google's default).
+const DEFAULT_PAGE: usize = 50;
+
+/// Gemini's model list: the live catalog's models served under `version`, paged as Google
+/// pages them (`pageSize`, `pageToken`); before the catalog is read, Gemini's own answer.
 pub async fn list_models(ctx: &Context, uri: &Uri, version: &'static str) -> Response {
-    let path = format!("/{version}/models{}", forwarded_query(uri));
-    unary(ctx, Route::catalog(), get_request(path)).await
+    let Some(catalog) = ctx.models.catalog() else {
+        let path = format!("/{version}/models{}", forwarded_query(uri));
+        let catalog = Route::catalog();
+        return unary(ctx, catalog.clone(), get_request(path))
+            .await
+            .unwrap_or_else(|e| GoogleError::from_dispatch(catalog.name(), e).into_response());
+    };
+    let param = |name: &str| {
+        uri.query()
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+            .map(percent_decode)
+    };
+    let size = param("pageSize")
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .map_or(DEFAULT_PAGE, |n| n.min(MAX_PAGE));
+    let start = match param("pageToken").filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(t) => match t.strip_prefix("gw-").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) => n,
+            None => {
+                return GoogleError::new(Code::InvalidArgument, "Invalid page token.")
+                    .into_response()
+            }
+        },
+    };
+    let listed: Vec<&serde_json::Value> =
+        catalog.listed_under(version).map(|e| &e.resource).collect();
+    let page: Vec<&serde_json::Value> = listed.iter().skip(start).take(size).copied().collect();
+    let mut body = json!({ "models": page });
+    if start + size < listed.len() {
+        body["nextPageToken"] = json!(format!("gw-{}", start + size));
+    }
+    axum::Json(body).into_response()
 }
 
-/// One Gemini model, as Gemini sends it.
+/// One Gemini model, as Gemini describes it: the catalog's (an alias's model for an alias),
+/// or — before the catalog is read — Gemini's own answer.
 pub async fn get_model(ctx: &Context, uri: &Uri, name: &str, version: &'static str) -> Response {
     if name.contains(':') {
         return GoogleError::new(Code::InvalidArgument, "Use POST for model methods.")
             .with_http(StatusCode::METHOD_NOT_ALLOWED)
             .into_response();
     }
-    if let Err(e) = check_model_name(name) {
-        return e.into_response();
-    }
-    let path = format!("/{version}/models/{name}{}", forwarded_query(uri));
-    unary(ctx, Route::model(name), get_request(path)).await
+    let resolved = match ctx.models.resolve_fresh(name, |_| None).await {
+        Ok(r) => r,
+        Err(why) => return GoogleError::unknown_model(&why).into_response(),
+    };
+    let resp = match ctx
+        .models
+        .catalog()
+        .as_deref()
+        .and_then(|c| c.get(&resolved.model))
+    {
+        Some(entry) => axum::Json(entry.resource.clone()).into_response(),
+        None => {
+            let path = format!(
+                "/{version}/models/{}{}",
+                resolved.model,
+                forwarded_query(uri)
+            );
+            unary(ctx, Route::model(&resolved.model), get_request(path))
+                .await
+                .unwrap_or_else(|e| GoogleError::from_dispatch(&resolved.model, e).into_response())
+        }
+    };
+    mark(resp, &resolved, name, ctx.dispatcher.telemetry())
 }
 
 fn get_request(path_and_query: String) -> UpstreamRequest {
@@ -82,6 +148,7 @@ fn get_request(path_and_query: String) -> UpstreamRequest {
 async fn model_call(
     State(ctx): State<Context>,
     uri: Uri,
+    headers: HeaderMap,
     Tallied(tally): Tallied,
     name: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
@@ -102,16 +169,58 @@ async fn model_call(
     if let Err(e) = check_json_body(&body) {
         return GoogleError::new(Code::InvalidArgument, e.to_string()).into_response();
     }
-    let req = UpstreamRequest {
-        method: Method::POST,
-        path_and_query: format!("/{version}/models/{name}{}", forwarded_query(&uri)),
-        body: Some(body),
+    let resolved = match ctx.models.resolve_fresh(model, |_| None).await {
+        Ok(r) => r,
+        Err(why) => return GoogleError::unknown_model(&why).into_response(),
     };
-    let route = Route::model(model).with_tally(tally);
-    if action == "streamGenerateContent" {
-        stream(&ctx, route, req).await
+    let query = forwarded_query(&uri);
+    let mut chain = Fallbacks::new(&ctx.models, resolved, fallback_allowed(&headers));
+    let result = loop {
+        let serving = chain.model().clone();
+        let req = upstream_call(&ctx, &serving, model, action, &query, &body, version);
+        let route = Route::model(&serving.model).with_tally(tally.clone());
+        let result = if action == "streamGenerateContent" {
+            stream(&ctx, route, req).await
+        } else {
+            unary(&ctx, route, req).await
+        };
+        if !chain.next_after(&result) {
+            break result;
+        }
+    };
+    let served = chain.served();
+    let resp =
+        result.unwrap_or_else(|e| GoogleError::from_dispatch(&served.model, e).into_response());
+    mark(resp, &served, model, ctx.dispatcher.telemetry())
+}
+
+/// The upstream request for `action` on the model that serves: under the client's API version
+/// when that serves the model, else the one that does; the client's body, made acceptable to
+/// the serving model when it is not the one `named`.
+fn upstream_call(
+    ctx: &Context,
+    serving: &Resolved,
+    named: &str,
+    action: &str,
+    query: &str,
+    body: &Bytes,
+    version: &'static str,
+) -> UpstreamRequest {
+    let model = &*serving.model;
+    let version = if ctx.models.served_under(version, model) {
+        version
     } else {
-        unary(&ctx, route, req).await
+        ctx.models.api_version(model)
+    };
+    let body = if model == named {
+        body.clone()
+    } else {
+        native::conform(body, model)
+    };
+    UpstreamRequest {
+        method: Method::POST,
+        path_and_query: format!("/{version}/models/{model}:{action}{query}"),
+        body: Some(body),
     }
 }
 
@@ -145,28 +254,36 @@ fn check_model_call(name: &str) -> Result<(&str, &str), GoogleError> {
     Ok((model, action))
 }
 
-async fn unary(ctx: &Context, route: Route, req: UpstreamRequest) -> Response {
-    match ctx.dispatcher.unary(&route, &req).await {
-        Ok(answer) => {
-            tracing::debug!(model = route.name(), key = %answer.lease.key.id(), "served");
-            passthrough(answer.status, answer.content_type, Body::from(answer.body))
-        }
-        Err(e) => GoogleError::from_dispatch(route.name(), e).into_response(),
-    }
+async fn unary(
+    ctx: &Context,
+    route: Route,
+    req: UpstreamRequest,
+) -> Result<Response, DispatchError> {
+    let answer = ctx.dispatcher.unary(&route, &req).await?;
+    tracing::debug!(model = route.name(), key = %answer.lease.key.id(), "served");
+    Ok(passthrough(
+        answer.status,
+        answer.content_type,
+        Body::from(answer.body),
+    ))
 }
 
-async fn stream(ctx: &Context, route: Route, req: UpstreamRequest) -> Response {
-    match ctx.dispatcher.stream(&route, &req).await {
-        Ok(s) => {
-            tracing::debug!(model = route.name(), key = %s.lease.key.id(), "stream committed");
-            // An Err item makes hyper abort the connection without the terminating chunk, so
-            // the client sees a broken stream rather than a clean (truncated) end.
-            let body = futures_util::stream::once(async move { Ok(s.first) })
-                .chain(s.rest.map(|r| r.map_err(std::io::Error::other)));
-            passthrough(s.status, s.content_type, Body::from_stream(body))
-        }
-        Err(e) => GoogleError::from_dispatch(route.name(), e).into_response(),
-    }
+async fn stream(
+    ctx: &Context,
+    route: Route,
+    req: UpstreamRequest,
+) -> Result<Response, DispatchError> {
+    let s = ctx.dispatcher.stream(&route, &req).await?;
+    tracing::debug!(model = route.name(), key = %s.lease.key.id(), "stream committed");
+    // An Err item makes hyper abort the connection without the terminating chunk, so the
+    // client sees a broken stream rather than a clean (truncated) end.
+    let body = futures_util::stream::once(async move { Ok(s.first) })
+        .chain(s.rest.map(|r| r.map_err(std::io::Error::other)));
+    Ok(passthrough(
+        s.status,
+        s.content_type,
+        Body::from_stream(body),
+    ))
 }
 
 /// A path segment axum could not decode (e.g. `%FF`, not UTF-8).
@@ -181,20 +298,11 @@ pub fn path_error(e: &PathRejection) -> Response {
     .into_response()
 }
 
-/// Longest model name accepted (Google's ids are far shorter).
-const MAX_MODEL_NAME: usize = 256;
-
-/// A model id is letters, digits, `.`, `-` and `_` (Google's ids: `gemini-2.5-flash`,
+/// A model id is letters, digits, `.`, `-` and `_` (Google's ids: `gemini-3.8-flash`,
 /// `gemini-2.5-flash-preview-05-20`, …). Anything else could re-target the upstream URL once
 /// pasted into it (the path segment arrives percent-decoded: `..%2F` is `../`).
 fn check_model_name(model: &str) -> Result<(), GoogleError> {
-    let ok = !model.is_empty()
-        && model.len() <= MAX_MODEL_NAME
-        && model
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-        && !model.bytes().all(|b| b == b'.');
-    if ok {
+    if crate::models::names::is_plain(model) {
         Ok(())
     } else {
         Err(GoogleError::new(

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::dispatch::{no_key_message, Cause, DispatchError};
+use crate::models::Unresolved;
 use crate::surfaces::{with_retry_after, Dialect};
 
 /// An OpenAI-shaped error response.
@@ -87,6 +88,23 @@ impl IntoResponse for OpenAiError {
 }
 
 impl Dialect for OpenAiError {
+    /// OpenAI's own answer to an unknown model: 404 `model_not_found`, naming the closest
+    /// live models.
+    fn unknown_model(why: &Unresolved) -> Self {
+        let (name, closest) = match why {
+            Unresolved::Invalid(name) => (name, &[][..]),
+            Unresolved::Unknown { name, closest } => (name, closest.as_slice()),
+        };
+        let mut e = OpenAiError::model_not_found(name);
+        if !closest.is_empty() {
+            e.message.push_str(&format!(
+                " The closest live models: {}.",
+                closest.join(", ")
+            ));
+        }
+        e
+    }
+
     fn unauthenticated(message: &str) -> Self {
         OpenAiError {
             code: Some("invalid_api_key"),

@@ -28,13 +28,15 @@ use super::chat::types::ChatRequest;
 use super::embeddings::{self, EmbeddingsRequest};
 use super::errors::OpenAiError;
 use super::media::Fetcher;
-use super::models::{self, ModelNames};
+use super::models::{self, chat_tier, embedding_tier};
 use super::responses::output::{Echo, ResponseBuilder};
 use super::responses::request as responses_request;
 use super::responses::types::{self as responses_types, ResponsesRequest};
 use crate::dispatch::{Checked, DispatchError, Dispatcher, Route};
+use crate::models::{Models, Resolved};
 use crate::surfaces::shared::relay::{Relay, Translate};
-use crate::surfaces::{read_body, Context, Dialect, Tallied};
+use crate::surfaces::shared::serving::{fallback_allowed, mark, shown, Fallbacks};
+use crate::surfaces::{listing, read_body, Context, Dialect, Tallied};
 use crate::telemetry::TallyRef;
 use crate::upstream::wire::GenerateContentResponse;
 use crate::upstream::UpstreamRequest;
@@ -50,8 +52,10 @@ const EMBED_CONCURRENCY: usize = 4;
 #[derive(Debug, Clone)]
 pub struct OpenAi {
     dispatcher: Dispatcher,
-    names: Arc<ModelNames>,
-    limits: Limits,
+    models: Arc<Models>,
+    /// `OPENAI_MODEL_MAP`: OpenAI's own model names stand for the tiers.
+    map_openai: bool,
+    max_tokens: Option<u32>,
     max_body_bytes: usize,
     fetcher: Fetcher,
 }
@@ -60,17 +64,43 @@ impl OpenAi {
     pub fn new(ctx: &Context) -> OpenAi {
         OpenAi {
             dispatcher: ctx.dispatcher.clone(),
-            names: Arc::new(ModelNames {
-                map_openai: ctx.config.openai_model_map,
-                big: ctx.config.big_model.clone(),
-                small: ctx.config.small_model.clone(),
-            }),
-            limits: Limits {
-                max_tokens: ctx.config.max_tokens_limit,
-            },
+            models: ctx.models.clone(),
+            map_openai: ctx.config.openai_model_map,
+            max_tokens: ctx.config.max_tokens_limit,
             max_body_bytes: ctx.config.max_body_bytes,
             fetcher: Fetcher::new(ctx.config.media_fetch),
         }
+    }
+}
+
+impl OpenAi {
+    /// The output limits for `model`.
+    fn limits(&self, model: &str) -> Limits {
+        Limits {
+            max_tokens: self.max_tokens,
+            output_limit: Some(self.models.output_limit(model)),
+        }
+    }
+
+    /// The model's upstream path for `method`, under the API version that serves it.
+    fn path(&self, model: &str, method: &str) -> String {
+        format!(
+            "/{}/models/{model}:{method}",
+            self.models.api_version(model)
+        )
+    }
+
+    /// The response to send: the answer, or the dispatch failure in OpenAI's shape; marked
+    /// with the model that served.
+    fn answer(
+        &self,
+        requested: &str,
+        served: &Resolved,
+        result: Result<Response, DispatchError>,
+    ) -> Response {
+        let resp =
+            result.unwrap_or_else(|e| OpenAiError::from_dispatch(&served.model, e).into_response());
+        mark(resp, served, requested, self.dispatcher.telemetry())
     }
 }
 
@@ -171,17 +201,6 @@ fn judged<T>(model: &str, translated: Result<T, OpenAiError>) -> Checked<T, Open
     }
 }
 
-fn answered<T: IntoResponse>(
-    model: &str,
-    result: Result<Result<T, OpenAiError>, DispatchError>,
-) -> Response {
-    match result {
-        Ok(Ok(v)) => v.into_response(),
-        Ok(Err(e)) => e.into_response(),
-        Err(e) => OpenAiError::from_dispatch(model, e).into_response(),
-    }
-}
-
 /// A translated Gemini request on its route, ready for dispatch.
 struct Generate {
     route: Route,
@@ -192,20 +211,18 @@ struct Generate {
 impl Generate {
     /// `streamGenerateContent` through the relay and `translator`, or the error that stopped it
     /// before commit.
-    async fn stream<T: Translate>(&self, app: &OpenAi, translator: T) -> Response {
-        let path = format!(
-            "/v1beta/models/{}:streamGenerateContent?alt=sse",
-            self.model
-        );
+    async fn stream<T: Translate>(
+        &self,
+        app: &OpenAi,
+        translator: T,
+    ) -> Result<Response, DispatchError> {
+        let path = app.path(&self.model, "streamGenerateContent?alt=sse");
         let req = post_request(path, self.json.clone());
-        match app
+        let start = app
             .dispatcher
             .stream_with_deadline(self.route.clone(), req, COMMIT_AFTER)
-            .await
-        {
-            Ok(start) => Relay::new(translator, self.model.clone(), start).into_response(),
-            Err(e) => OpenAiError::from_dispatch(&self.model, e).into_response(),
-        }
+            .await?;
+        Ok(Relay::new(translator, self.model.clone(), start).into_response())
     }
 
     /// `generateContent`, its answer translated by `translate` inside dispatch's check (an
@@ -214,8 +231,8 @@ impl Generate {
         &self,
         app: &OpenAi,
         translate: impl Fn(&GenerateContentResponse) -> Result<T, OpenAiError>,
-    ) -> Response {
-        let path = format!("/v1beta/models/{}:generateContent", self.model);
+    ) -> Result<Response, DispatchError> {
+        let path = app.path(&self.model, "generateContent");
         let req = post_request(path, self.json.clone());
         let result = app
             .dispatcher
@@ -223,8 +240,11 @@ impl Generate {
                 let translated = gemini_answer(&answer.body).and_then(|r| translate(&r));
                 judged(&self.model, translated.map(axum::Json))
             })
-            .await;
-        answered(&self.model, result)
+            .await?;
+        Ok(match result {
+            Ok(v) => v.into_response(),
+            Err(e) => e.into_response(),
+        })
     }
 }
 
@@ -239,28 +259,62 @@ async fn chat(
         Err(resp) => return *resp,
     };
     let prepared = async {
-        let model = models::resolve_chat(&req.model, &app.names)?;
+        let resolved = app
+            .models
+            .resolve_fresh(&req.model, |n| chat_tier(n, app.map_openai))
+            .await
+            .map_err(|why| OpenAiError::unknown_model(&why))?;
         let media = app
             .fetcher
             .fetch_all(&chat_request::remote_media(&req))
             .await?;
-        let gemini = chat_request::to_generate_content(&req, &model, app.limits, &media)?;
-        Ok::<_, OpenAiError>((model, encode(&gemini)?))
+        Ok::<_, OpenAiError>((resolved, media))
     };
-    let (model, json) = match prepared.await {
+    let (resolved, media) = match prepared.await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    let mut chain = Fallbacks::new(&app.models, resolved, fallback_allowed(&headers));
+    let result = loop {
+        let model = chain.model().clone();
+        let result = chat_with(&app, &req, &media, &model, &headers, tally.clone()).await;
+        if !chain.next_after(&result) {
+            break result;
+        }
+    };
+    app.answer(&req.model, &chain.served(), result)
+}
+
+/// One chat request served by `model`.
+async fn chat_with(
+    app: &OpenAi,
+    req: &ChatRequest,
+    media: &chat_request::Media,
+    model: &Resolved,
+    headers: &HeaderMap,
+    tally: Option<TallyRef>,
+) -> Result<Response, DispatchError> {
+    let gemini =
+        chat_request::to_generate_content(req, &model.model, app.limits(&model.model), media)
+            .and_then(|g| encode(&g));
+    let json = match gemini {
+        Ok(json) => json,
+        Err(e) => return Ok(e.into_response()),
+    };
     let route = model_route(
-        &model,
+        &model.model,
         req.prompt_cache_key.as_deref(),
         req.user.as_deref(),
-        &headers,
+        headers,
         tally,
     );
-    let g = Generate { route, model, json };
+    let g = Generate {
+        route,
+        model: model.model.to_string(),
+        json,
+    };
     let answering = Answering {
-        client_model: &req.model,
+        client_model: shown(model, &req.model),
         gemini_model: &g.model,
         parallel: req.parallel_tool_calls.unwrap_or(true),
         created: now_secs(),
@@ -272,10 +326,10 @@ async fn chat(
             .and_then(|o| o.include_usage)
             .unwrap_or(false);
         return g
-            .stream(&app, ChatStream::new(answering, include_usage))
+            .stream(app, ChatStream::new(answering, include_usage))
             .await;
     }
-    g.unary(&app, |r| completion(r, answering)).await
+    g.unary(app, |r| completion(r, answering)).await
 }
 
 async fn responses(
@@ -291,32 +345,80 @@ async fn responses(
     let (input, tools) = (req.input.take(), req.tools.take());
     let prepared = async {
         stateless(&req)?;
-        let model = models::resolve_chat(&req.model, &app.names)?;
+        let resolved = app
+            .models
+            .resolve_fresh(&req.model, |n| chat_tier(n, app.map_openai))
+            .await
+            .map_err(|why| OpenAiError::unknown_model(&why))?;
         let items = responses_types::items(input)?;
         let tools = responses_types::tools(tools)?;
         let media = app
             .fetcher
             .fetch_all(&responses_request::remote_media(&items))
             .await?;
-        let (gemini, kinds) = responses_request::to_generate_content(
-            &req, items, &tools, &model, app.limits, &media,
-        )?;
-        Ok::<_, OpenAiError>((model, encode(&gemini)?, kinds))
+        Ok::<_, OpenAiError>((resolved, items, tools, media))
     };
-    let (model, json, kinds) = match prepared.await {
+    let (resolved, items, tools, media) = match prepared.await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    let mut chain = Fallbacks::new(&app.models, resolved, fallback_allowed(&headers));
+    let result = loop {
+        let model = chain.model().clone();
+        let asked = Asked {
+            req: &req,
+            items: items.clone(),
+            tools: &tools,
+            media: &media,
+        };
+        let result = responses_with(&app, asked, &model, &headers, tally.clone()).await;
+        if !chain.next_after(&result) {
+            break result;
+        }
+    };
+    app.answer(&req.model, &chain.served(), result)
+}
+
+/// A Responses request read, its input and tools parsed and its media fetched.
+struct Asked<'a> {
+    req: &'a ResponsesRequest,
+    items: Vec<responses_types::Item>,
+    tools: &'a [responses_types::ToolDef],
+    media: &'a chat_request::Media,
+}
+
+/// One Responses request served by `model`.
+async fn responses_with(
+    app: &OpenAi,
+    asked: Asked<'_>,
+    model: &Resolved,
+    headers: &HeaderMap,
+    tally: Option<TallyRef>,
+) -> Result<Response, DispatchError> {
+    let req = asked.req;
+    let translated = responses_request::to_generate_content(
+        req,
+        asked.items,
+        asked.tools,
+        &model.model,
+        app.limits(&model.model),
+        asked.media,
+    )
+    .and_then(|(gemini, kinds)| Ok((encode(&gemini)?, kinds)));
+    let (json, kinds) = match translated {
+        Ok(t) => t,
+        Err(e) => return Ok(e.into_response()),
+    };
     let route = model_route(
-        &model,
+        &model.model,
         req.prompt_cache_key.as_deref(),
         req.user.as_deref(),
-        &headers,
+        headers,
         tally,
     );
     let echo = Echo {
-        client_model: req.model.clone(),
-        gemini_model: model.clone(),
+        client_model: shown(model, &req.model).to_string(),
+        gemini_model: model.model.to_string(),
         created: now_secs(),
         parallel: req.parallel_tool_calls.unwrap_or(true),
         tool_choice: req.tool_choice.clone().unwrap_or_else(|| "auto".into()),
@@ -326,11 +428,15 @@ async fn responses(
         top_p: req.top_p,
         kinds,
     };
-    let g = Generate { route, model, json };
+    let g = Generate {
+        route,
+        model: model.model.to_string(),
+        json,
+    };
     if req.stream.unwrap_or(false) {
-        return g.stream(&app, ResponseBuilder::new(echo, true)).await;
+        return g.stream(app, ResponseBuilder::new(echo, true)).await;
     }
-    g.unary(&app, |r| {
+    g.unary(app, |r| {
         let mut builder = ResponseBuilder::new(echo.clone(), false);
         builder.chunk(r, &mut Vec::new());
         builder.finish_object()
@@ -379,14 +485,19 @@ async fn embed(
         Ok(r) => r,
         Err(resp) => return *resp,
     };
-    let prepared = models::resolve_embedding(&req.model, &app.names)
-        .and_then(|model| Ok((embeddings::parse(&req)?, model)));
-    let (parsed, model) = match prepared {
+    let prepared = app
+        .models
+        .resolve_fresh(&req.model, |n| embedding_tier(n, app.map_openai))
+        .await
+        .map_err(|why| OpenAiError::unknown_model(&why))
+        .and_then(|resolved| Ok((embeddings::parse(&req)?, resolved)));
+    let (parsed, resolved) = match prepared {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    let model = resolved.model.to_string();
     let route = model_route(&model, None, req.user.as_deref(), &headers, tally);
-    let path = format!("/v1beta/models/{model}:batchEmbedContents");
+    let path = app.path(&model, "batchEmbedContents");
     let mut batches = Vec::new();
     for (i, batch) in embeddings::batches(&parsed, &model).into_iter().enumerate() {
         match encode(&batch) {
@@ -426,63 +537,45 @@ async fn embed(
             Err(e) => return OpenAiError::from_dispatch(&model, e).into_response(),
         }
     }
-    axum::Json(embeddings::response(&parsed, &vectors, &req.model)).into_response()
+    let resp = axum::Json(embeddings::response(
+        &parsed,
+        &vectors,
+        shown(&resolved, &req.model),
+    ))
+    .into_response();
+    mark(resp, &resolved, &req.model, app.dispatcher.telemetry())
 }
 
 /// `GET …/models` in OpenAI's shape.
 pub async fn list_models(State(app): State<OpenAi>) -> Response {
-    models_list(&app.dispatcher).await
+    models_list(&app.dispatcher, &app.models).await
 }
 
-/// The model catalog in OpenAI's shape (for every caller the catalog rule calls OpenAI).
-pub async fn models_list(dispatcher: &Dispatcher) -> Response {
-    let req = UpstreamRequest {
-        method: Method::GET,
-        path_and_query: "/v1beta/models?pageSize=1000".into(),
-        body: None,
-    };
-    let catalog = Route::catalog();
-    match dispatcher.unary(&catalog, &req).await {
-        Ok(answer) => match serde_json::from_slice::<serde_json::Value>(&answer.body) {
-            Ok(list) => axum::Json(models::list_object(&list)).into_response(),
-            Err(e) => OpenAiError::server(
-                StatusCode::BAD_GATEWAY,
-                format!("Gemini sent an unreadable model list: {e}"),
-            )
-            .into_response(),
-        },
-        Err(e) => OpenAiError::from_dispatch(catalog.name(), e).into_response(),
+/// The model list in OpenAI's shape (for every caller the catalog rule calls OpenAI).
+pub async fn models_list(dispatcher: &Dispatcher, models: &Models) -> Response {
+    match listing::entries(dispatcher, models).await {
+        Ok(entries) => axum::Json(models::list_object(entries.iter())).into_response(),
+        Err(e) => OpenAiError::from_dispatch(Route::catalog().name(), e).into_response(),
     }
 }
 
 /// `GET …/models/{id}` in OpenAI's shape.
 pub async fn get_model(State(app): State<OpenAi>, Path(id): Path<String>) -> Response {
-    model_get(&app.dispatcher, &id).await
+    model_get(&app.dispatcher, &app.models, &id).await
 }
 
-/// One model in OpenAI's shape.
-pub async fn model_get(dispatcher: &Dispatcher, id: &str) -> Response {
-    let Some(model) = models::catalog_id(id) else {
-        return OpenAiError::model_not_found(id).into_response();
-    };
-    let req = UpstreamRequest {
-        method: Method::GET,
-        path_and_query: format!("/v1beta/models/{model}"),
-        body: None,
-    };
-    match dispatcher.unary(&Route::model(model), &req).await {
-        Ok(answer) => match serde_json::from_slice::<serde_json::Value>(&answer.body)
-            .ok()
-            .as_ref()
-            .and_then(models::model_object)
-        {
-            Some(m) => axum::Json(m).into_response(),
-            None => OpenAiError::server(StatusCode::BAD_GATEWAY, "Gemini sent an unreadable model")
-                .into_response(),
-        },
-        Err(e) if e.status == StatusCode::NOT_FOUND => {
-            OpenAiError::model_not_found(id).into_response()
-        }
-        Err(e) => OpenAiError::from_dispatch(model, e).into_response(),
+/// One model in OpenAI's shape: the one the name resolves to (an alias's model, a mapped
+/// OpenAI name's tier when `OPENAI_MODEL_MAP` is on).
+pub async fn model_get(dispatcher: &Dispatcher, models: &Models, id: &str) -> Response {
+    // Listing a name is asking whether it serves: the same names a request may use.
+    let tier = |n: &str| chat_tier(n, false);
+    match listing::entry(dispatcher, models, id, tier).await {
+        Ok((resolved, entry)) => mark(
+            axum::Json(models::model_object(&entry)).into_response(),
+            &resolved,
+            id,
+            dispatcher.telemetry(),
+        ),
+        Err(missing) => missing.respond::<OpenAiError>(id),
     }
 }

@@ -1,10 +1,9 @@
 //! Translation pieces several surfaces use (not a surface of its own): tool-schema conversion,
-//! what a Gemini model's name says about it, thinking settings for an effort, function names,
-//! thought signatures carried in ids, and the stream relay.
+//! function names, thought signatures carried in ids, the stream relay, and serving a resolved
+//! model (fallbacks, the served-model marks). What a model accepts is `crate::models`'.
 
-pub mod model;
 pub mod names;
 pub mod relay;
 pub mod schema;
+pub mod serving;
 pub mod signature;
-pub mod thinking;

@@ -167,14 +167,54 @@ fn thinking_mapping_gemini_3_and_others() {
         thinking_for(enabled(4000), None, "gemini-2.0-flash"),
         Value::Null
     );
+    // A name no row knows (a moving -latest alias) gets the newest family's levels.
     assert_eq!(
         thinking_for(Value::Null, None, "gemini-flash-latest"),
-        Value::Null
+        json!({"thinkingLevel": "LOW"})
     );
     assert_eq!(
         thinking_for(enabled(4000), None, "gemini-flash-latest"),
-        json!({"thinkingBudget": 4000, "includeThoughts": true})
+        json!({"thinkingLevel": "MEDIUM", "includeThoughts": true})
     );
+}
+
+#[test]
+fn gemini_4_gets_levels_and_no_refused_fields() {
+    // A budget, sampling and XHIGH on Argon: a level, no sampling fields, headroom for thinking.
+    let b = json!({"model": "m", "max_tokens": 1000, "temperature": 0.5, "top_k": 20,
+        "thinking": {"type": "enabled", "budget_tokens": 40000},
+        "messages": [{"role": "user", "content": "x"}]});
+    let out = gemini(b.clone(), "gemini-4-argon")["generationConfig"].clone();
+    assert_eq!(
+        out,
+        json!({"maxOutputTokens": 9192,
+               "thinkingConfig": {"thinkingLevel": "HIGH", "includeThoughts": true}})
+    );
+    assert_eq!(
+        gemini(b, "gemini-4-hydrogen")["generationConfig"]["thinkingConfig"]["thinkingLevel"],
+        "XHIGH"
+    );
+    assert_eq!(
+        thinking_for(json!({"type": "disabled"}), None, "gemini-4-argon"),
+        json!({"thinkingLevel": "LOW"}),
+        "Gemini 4 has no MINIMAL"
+    );
+}
+
+#[test]
+fn a_prefill_is_refused_for_a_model_that_does_not_continue_one() {
+    let b = json!({"model": "m", "max_tokens": 100, "messages": [
+        {"role": "user", "content": "Write a haiku"},
+        {"role": "assistant", "content": "Autumn"}]});
+    let req = parse(b);
+    let e = to_generate_content(&req, "gemini-4-argon", &opts()).unwrap_err();
+    assert_eq!(e.status(), 400);
+    assert!(
+        e.to_string()
+            .contains("does not continue a prefilled assistant turn"),
+        "{e}"
+    );
+    assert!(to_generate_content(&req, "gemini-3.8-flash", &opts()).is_ok());
 }
 
 // ----- count_tokens ----------------------------------------------------------------------------
@@ -393,9 +433,10 @@ fn absurd_numbers_are_refused_and_never_echoed_whole() {
 }
 
 fn resolve_model_for_test_err(client: &str) -> String {
-    crate::surfaces::anthropic::resolve_model(client, &opts().models)
-        .unwrap_err()
-        .to_string()
+    use crate::surfaces::Dialect;
+    let why = resolve(client).unwrap_err();
+    let e = crate::surfaces::anthropic::ApiError::unknown_model(&why);
+    e.message
 }
 
 #[test]
@@ -407,10 +448,7 @@ fn gemini_model_names_must_be_plain_ids() {
         "models/gemini-%2e%2e",
     ] {
         let err = resolve_model_for_test_err(bad);
-        assert!(
-            err.starts_with("model: invalid Gemini model name"),
-            "{bad}: {err}"
-        );
+        assert!(err.starts_with("model: Invalid model name"), "{bad}: {err}");
     }
     assert_eq!(
         resolve_model_for_test("models/gemini-2.5-flash-preview-05-20"),

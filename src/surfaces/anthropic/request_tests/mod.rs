@@ -16,13 +16,27 @@ const TOOL_RESULT_TURN: &str =
     include_str!("../../../../tests/fixtures/anthropic/claude-code-tool-result-turn.json");
 
 fn opts() -> TranslateOptions {
-    TranslateOptions {
-        models: ModelMap {
-            big: "gemini-2.5-pro".into(),
-            small: "gemini-2.5-flash".into(),
-        },
-        max_tokens_limit: None,
+    TranslateOptions::default()
+}
+
+/// The names these tests resolve Claude's names with.
+fn naming() -> crate::models::Naming {
+    crate::models::Naming {
+        big: Some("gemini-2.5-pro".into()),
+        small: Some("gemini-2.5-flash".into()),
+        retired_aliases: false,
+        ..crate::models::Naming::default()
     }
+}
+
+fn resolve(client: &str) -> Result<String, crate::models::Unresolved> {
+    crate::models::names::resolve(
+        &naming(),
+        None,
+        client,
+        crate::surfaces::anthropic::claude_tier,
+    )
+    .map(|r| r.model.to_string())
 }
 
 fn parse(body: Value) -> MessagesRequest {
@@ -51,5 +65,5 @@ fn snapshot(name: &str, actual: &Value) {
 }
 
 fn resolve_model_for_test(client: &str) -> String {
-    crate::surfaces::anthropic::resolve_model(client, &opts().models).unwrap()
+    resolve(client).unwrap()
 }

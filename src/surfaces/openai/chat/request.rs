@@ -20,12 +20,12 @@ use serde_json::{json, Value};
 use super::types::{
     ChatRequest, ChatTool, Content, ContentPart, Message, ResponseFormat, Stop, ToolChoice,
 };
+use crate::models::thinking::{thinking, Want};
+use crate::models::ModelInfo;
 use crate::surfaces::openai::errors::OpenAiError;
-use crate::surfaces::shared::model::{Generation, ModelInfo};
 use crate::surfaces::shared::names::to_gemini_name;
 use crate::surfaces::shared::schema;
 use crate::surfaces::shared::signature::{for_family, SKIP_SIGNATURE_SENTINEL};
-use crate::surfaces::shared::thinking::{thinking, Want};
 use crate::upstream::wire::{
     Content as GContent, FileData, FunctionCallingMode, FunctionDeclaration,
     GenerateContentRequest, GenerationConfig, InlineData, Part, Tool, ToolConfig,
@@ -37,10 +37,12 @@ pub const MAX_STOP_SEQUENCES: usize = 5;
 /// Media the caller fetched for `http(s)` URLs: url → inline data.
 pub type Media = HashMap<String, InlineData>;
 
-/// The operator's cap on output tokens (`MAX_TOKENS_LIMIT`).
+/// Output-token limits: the operator's cap (`MAX_TOKENS_LIMIT`) and the model's own (from the
+/// live catalog; else its family's).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Limits {
     pub max_tokens: Option<u32>,
+    pub output_limit: Option<u32>,
 }
 
 /// The `http(s)` URLs of images to fetch before translating.
@@ -90,7 +92,17 @@ pub fn to_generate_content(
             "messages must hold at least one user, assistant or tool message with content",
         ));
     }
-    let tools = tools(req.tools.as_deref(), info.generation == Generation::Legacy)?;
+    if !info.rules.prefill
+        && contents
+            .last()
+            .is_some_and(|c| c.role.as_deref() == Some("model"))
+    {
+        return Err(OpenAiError::invalid_param(
+            "messages",
+            format!("{model} does not continue a prefilled assistant message: end the conversation with a user or tool message"),
+        ));
+    }
+    let tools = tools(req.tools.as_deref(), info.is_legacy())?;
     let tool_config = tool_choice(req.tool_choice.as_ref(), tools.is_some())?;
     Ok(GenerateContentRequest {
         contents,
@@ -143,7 +155,7 @@ fn conversation(
                         for_family(family, &call.id, given).map(str::to_string);
                     parts.push(part);
                 }
-                if info.generation == Generation::V3 {
+                if info.needs_signatures() {
                     if let Some(first) = parts.iter_mut().find(|p| p.function_call.is_some()) {
                         first
                             .thought_signature
@@ -425,14 +437,7 @@ fn generation_config(
                 .map(schema::response_json_schema),
         ),
     };
-    let max = req
-        .max_completion_tokens
-        .or(req.max_tokens)
-        .map(|m| m.min(info.max_output_tokens()));
-    let max = match (max, limits.max_tokens) {
-        (Some(m), Some(cap)) => Some(m.min(cap)),
-        (m, _) => m,
-    };
+    let max = req.max_completion_tokens.or(req.max_tokens);
     let want = match req.reasoning_effort.as_deref() {
         None => None,
         Some("none") => Some(Want::Off),
@@ -447,7 +452,7 @@ fn generation_config(
         }
     };
     let n = req.n.filter(|n| *n > 1);
-    Ok(GenerationConfig {
+    let mut config = GenerationConfig {
         stop_sequences: stop,
         response_mime_type: mime,
         response_json_schema: schema,
@@ -462,5 +467,11 @@ fn generation_config(
         logprobs: req.top_logprobs.filter(|_| req.logprobs == Some(true)),
         thinking_config: want.and_then(|w| thinking(info, w, false)),
         ..GenerationConfig::default()
-    })
+    };
+    let output_limit = limits
+        .output_limit
+        .unwrap_or_else(|| info.max_output_tokens());
+    info.rules
+        .conform(&mut config, output_limit, limits.max_tokens);
+    Ok(config)
 }

@@ -339,6 +339,7 @@ fn sampling_fields_map_one_for_one() {
         "gemini-2.5-flash",
         Limits {
             max_tokens: Some(1000),
+            output_limit: None,
         },
         &Media::new(),
     )
@@ -388,8 +389,7 @@ fn gemini3_replay(call: Value) -> Value {
 
 #[test]
 fn gemini3_signatures_come_back_from_the_id_the_extra_content_or_the_sentinel() {
-    let family =
-        crate::surfaces::shared::model::ModelInfo::signature_family("gemini-3-pro-preview");
+    let family = crate::models::ModelInfo::signature_family("gemini-3-pro-preview");
     // A client that keeps only id, name and arguments: the id carries the signature.
     let id = id_carrying("call_", &family, Some("c2lnLW9uZQ=="));
     let parts = gemini3_replay(

@@ -10,8 +10,8 @@
 use serde_json::json;
 
 use super::types::{AssistantMessage, Choice, Completion, FunctionCall, ToolCall, Usage};
+use crate::models::ModelInfo;
 use crate::surfaces::openai::errors::OpenAiError;
-use crate::surfaces::shared::model::ModelInfo;
 use crate::surfaces::shared::names::from_gemini_name;
 use crate::surfaces::shared::signature::{id_carrying, new_id};
 use crate::upstream::wire::{GenerateContentResponse, Part};

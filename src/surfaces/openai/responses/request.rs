@@ -19,13 +19,13 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 
 use super::types::{InputPart, Item, ResponsesRequest, ToolDef};
+use crate::models::thinking::{thinking, Want};
+use crate::models::ModelInfo;
 use crate::surfaces::openai::chat::request::{data_url, Limits, Media};
 use crate::surfaces::openai::errors::OpenAiError;
-use crate::surfaces::shared::model::{Generation, ModelInfo};
 use crate::surfaces::shared::names::to_gemini_name;
 use crate::surfaces::shared::schema;
 use crate::surfaces::shared::signature::{for_family, unsealed, SKIP_SIGNATURE_SENTINEL};
-use crate::surfaces::shared::thinking::{thinking, Want};
 use crate::upstream::wire::{
     Content, FileData, FunctionCallingMode, FunctionDeclaration, GenerateContentRequest,
     GenerationConfig, Part, Tool, ToolConfig,
@@ -147,7 +147,7 @@ pub fn to_generate_content(
             }
         }
     }
-    if info.generation == Generation::V3 {
+    if info.needs_signatures() {
         for c in contents
             .iter_mut()
             .filter(|c| c.role.as_deref() == Some("model"))
@@ -165,7 +165,17 @@ pub fn to_generate_content(
             "input must hold at least one user message, call or output",
         ));
     }
-    let (tools, kinds) = declarations(tools, info.generation == Generation::Legacy);
+    if !info.rules.prefill
+        && contents
+            .last()
+            .is_some_and(|c| c.role.as_deref() == Some("model"))
+    {
+        return Err(OpenAiError::invalid_param(
+            "input",
+            format!("{model} does not continue a prefilled assistant message: end the input with a user message or a call's output"),
+        ));
+    }
+    let (tools, kinds) = declarations(tools, info.is_legacy());
     let tool_config = tool_choice(req.tool_choice.as_ref(), tools.is_some())?;
     let request = GenerateContentRequest {
         contents,
@@ -372,20 +382,19 @@ fn generation_config(
             ))
         }
     };
-    let max = req
-        .max_output_tokens
-        .map(|m| m.min(info.max_output_tokens()));
-    let max = match (max, limits.max_tokens) {
-        (Some(m), Some(cap)) => Some(m.min(cap)),
-        (m, _) => m,
-    };
-    Ok(GenerationConfig {
+    let mut config = GenerationConfig {
         response_mime_type: mime,
         response_json_schema: json_schema,
-        max_output_tokens: max,
+        max_output_tokens: req.max_output_tokens,
         temperature: req.temperature,
         top_p: req.top_p,
         thinking_config: want.and_then(|w| thinking(info, w, show)),
         ..GenerationConfig::default()
-    })
+    };
+    let output_limit = limits
+        .output_limit
+        .unwrap_or_else(|| info.max_output_tokens());
+    info.rules
+        .conform(&mut config, output_limit, limits.max_tokens);
+    Ok(config)
 }

@@ -244,8 +244,7 @@ fn web_search_is_google_search_only_when_no_function_goes_with_it() {
 
 #[test]
 fn reasoning_items_carry_gemini3_signatures_to_the_next_call() {
-    let family =
-        crate::surfaces::shared::model::ModelInfo::signature_family("gemini-3-pro-preview");
+    let family = crate::models::ModelInfo::signature_family("gemini-3-pro-preview");
     let call = |call_id: &str| json!({"type": "function_call", "call_id": call_id, "name": "f", "arguments": "{}"});
     let turn = |items: Vec<Value>| {
         let mut input = vec![json!({"role": "user", "content": "go"})];
