@@ -1,7 +1,8 @@
 //! The config file (`CONFIG_FILE`, default `./gemini-gateway.toml` when present), TOML, for what
 //! does not fit in one environment variable: `keys = [...]` (Gemini keys, joined to
 //! `GEMINI_API_KEY`), `[[clients]]` (client keys with names and limits), and any setting by its
-//! environment name (`BIG_MODEL = "gemini-2.5-pro"`). The environment and `.env` win over it.
+//! environment name (`BIG_MODEL = "gemini-3.1-pro-preview"`; `MODEL_ALIASES` may be a table and
+//! `MODEL_FALLBACKS` a list). The environment and `.env` win over it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -98,6 +99,26 @@ pub fn parse(text: &str) -> Result<FileConfig, String> {
                     .ok_or_else(|| format!("{name} must be a string or a list of strings"))?
                     .join(",")
             }
+            // MODEL_ALIASES = { "gemini-2.5-pro" = "gemini-3.1-pro-preview", … }
+            toml::Value::Table(pairs) if name == "MODEL_ALIASES" => {
+                let entries: Option<Vec<String>> = pairs
+                    .into_iter()
+                    .map(|(from, to)| to.as_str().map(|to| format!("{from}={to}")))
+                    .collect();
+                entries
+                    .ok_or_else(|| format!("{name} must map model names to model names"))?
+                    .join(",")
+            }
+            // MODEL_FALLBACKS = ["a > b > c", "d > e"]
+            toml::Value::Array(items) if name == "MODEL_FALLBACKS" => {
+                let chains: Option<Vec<String>> = items
+                    .into_iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect();
+                chains
+                    .ok_or_else(|| format!("{name} must be a string or a list of strings"))?
+                    .join(";")
+            }
             _ => return Err(format!("{name} must be a string, a number or a boolean")),
         };
         settings.insert(name, text);
@@ -188,6 +209,30 @@ mod tests {
             Some(&["gemini-2.5-flash".to_string()][..])
         );
         assert_eq!(f.clients[1].requests_per_minute, None);
+    }
+
+    #[test]
+    fn aliases_as_a_table_and_fallbacks_as_a_list() {
+        let f = parse(
+            r#"
+            MODEL_FALLBACKS = ["gemini-3.1-pro-preview > gemini-3.8-flash", "gemini-4-carbon > gemini-4-hydrogen"]
+
+            [MODEL_ALIASES]
+            "gemini-2.5-pro" = "gemini-3.1-pro-preview"
+            "claude-*-haiku-*" = "gemini-3.5-flash-lite"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            f.settings["MODEL_ALIASES"],
+            "claude-*-haiku-*=gemini-3.5-flash-lite,gemini-2.5-pro=gemini-3.1-pro-preview"
+        );
+        assert_eq!(
+            f.settings["MODEL_FALLBACKS"],
+            "gemini-3.1-pro-preview > gemini-3.8-flash;gemini-4-carbon > gemini-4-hydrogen"
+        );
+        assert!(parse("[MODEL_ALIASES]
+a = 1").is_err());
     }
 
     #[test]

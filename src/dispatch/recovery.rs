@@ -8,8 +8,10 @@
 //! request is sent again ending with a `model` turn holding that answer, and Gemini continues it
 //! where it stopped. A break inside the thinking phase (thoughts sent, no answer yet) asks again
 //! without a prefill and forwards no more thoughts: the client's thinking ends where it broke and
-//! the answer follows. A model that refuses a trailing model turn ("Requests ending with a model
-//! turn are not supported.") is remembered, and its streams keep today's honest error. At most
+//! the answer follows. A model whose family does not continue a trailing model turn (Gemini 4,
+//! by the rules table), or one that refused it ("Requests ending with a model turn are not
+//! supported.", remembered), is never continued by prefill: its broken streams end with an
+//! honest error. At most
 //! [`MAX_RECOVERIES`] continuations per stream. JSON-array streams (no `alt=sse`) are passed on
 //! as they come, without recovery.
 
@@ -23,6 +25,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{Cause, Dispatcher, Route, StreamBroken};
+use crate::models::Rules;
 use crate::telemetry::Tokens;
 use crate::upstream::sse::SseDecoder;
 use crate::upstream::UpstreamRequest;
@@ -249,7 +252,13 @@ impl Recovering {
             return false;
         }
         let model = self.route.name().to_string();
-        if !self.dispatcher.pool().accepts_prefill(&model) {
+        // Continuing an answer already begun needs a prefill: never on a model whose family does
+        // not take one (Gemini 4), nor on one learned to refuse it. A break before any answer
+        // (while thinking) is asked again from the start, which every model takes.
+        let prefill = !self.prefix.parts.is_empty();
+        if prefill
+            && !(Rules::of(&model).prefill && self.dispatcher.pool().accepts_prefill(&model))
+        {
             return false;
         }
         let Some(req) = self.continuation() else {

@@ -1,5 +1,6 @@
 //! From the name a client asked for to the model that serves it. In order:
-//! 1. the operator's `MODEL_ALIASES` (exact names and `*` patterns), whatever the catalog says;
+//! 1. the operator's `MODEL_ALIASES`, whatever the catalog says: an exact name first, else the
+//!    first `*` pattern that matches;
 //! 2. the calling API's own names for a tier (Claude's haiku/sonnet/opus, OpenAI's names when
 //!    mapped) → `SMALL_MODEL` / `BIG_MODEL`, which default to the live catalog's newest;
 //! 3. a name the live catalog lists is served as named;
@@ -152,11 +153,17 @@ pub fn resolve(
     let name = requested.trim();
     let name = name.strip_prefix("models/").unwrap_or(name);
     let (mut model, mut via, mut from) = (name.to_string(), Via::Named, None);
-    if let Some(a) = naming
+    let exact = naming
         .aliases
         .iter()
-        .find(|a| glob::matches(&a.pattern, name))
-    {
+        .find(|a| !a.pattern.contains('*') && a.pattern.eq_ignore_ascii_case(name));
+    let alias = exact.or_else(|| {
+        naming
+            .aliases
+            .iter()
+            .find(|a| glob::matches(&a.pattern, name))
+    });
+    if let Some(a) = alias {
         (model, via, from) = (
             a.target.clone(),
             Via::Alias,
