@@ -62,16 +62,16 @@ fn events(text: &str) -> Vec<(String, Value)> {
 async fn claude_names_map_to_the_configured_gemini_models_and_the_answer_keeps_the_name() {
     let Scenario { mock, gw, .. } = Scenario::keys(1)
         .envs(&[
-            ("BIG_MODEL", "gemini-2.5-pro"),
+            ("BIG_MODEL", "gemini-3.1-pro-preview"),
             ("SMALL_MODEL", "gemini-2.5-flash-lite"),
         ])
         .start()
         .await;
     for (name, upstream) in [
-        ("claude-sonnet-4-5-20250929", "gemini-2.5-pro"),
-        ("claude-opus-4-1", "gemini-2.5-pro"),
+        ("claude-sonnet-4-5-20250929", "gemini-3.1-pro-preview"),
+        ("claude-opus-4-1", "gemini-3.1-pro-preview"),
         ("claude-3-5-haiku-latest", "gemini-2.5-flash-lite"),
-        ("gemini-2.0-flash", "gemini-2.0-flash"),
+        ("gemini-2.5-flash-lite", "gemini-2.5-flash-lite"),
     ] {
         mock.clear_requests();
         let resp = post(&gw, "/v1/messages", &hello(name, false)).await;
@@ -90,7 +90,7 @@ async fn claude_names_map_to_the_configured_gemini_models_and_the_answer_keeps_t
 async fn bad_requests_get_a_400_in_anthropic_shape_and_never_reach_upstream() {
     let Scenario { mock, gw, .. } = Scenario::keys(1).start().await;
     let cases = [
-        json!({"model": "gpt-4o", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}),
+        json!({"model": "gemini/../files", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}),
         json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}),
         json!({"model": "claude-sonnet-4-5", "max_tokens": 10}),
         json!({"model": "claude-sonnet-4-5", "max_tokens": "ten", "messages": []}),
@@ -174,7 +174,7 @@ async fn tool_use_round_trips_on_gemini_2_5_and_gemini_3() {
         "input_schema": {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
             "properties": {"command": {"type": "string"}, "timeout": {"type": "number", "exclusiveMinimum": 0}},
             "required": ["command"], "additionalProperties": false}});
-    for model in ["claude-sonnet-4-5", "gemini-3-pro-preview"] {
+    for model in ["claude-sonnet-4-5", "gemini-3.1-pro-preview"] {
         for stream in [false, true] {
             let ask = json!({"role": "user", "content": "Please run `echo round-trip` with Bash"});
             let first = json!({"model": model, "max_tokens": 1024, "stream": stream, "tools": [bash], "messages": [ask]});

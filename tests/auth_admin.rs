@@ -11,7 +11,7 @@ use support::*;
 
 const CLIENT: &str = "client-secret-one";
 const ADMIN: &str = "admin-secret-xyz";
-const FLASH: &str = "gemini-2.5-flash";
+const FLASH: &str = "gemini-3.8-flash";
 
 fn anthropic_body() -> Value {
     json!({"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]})

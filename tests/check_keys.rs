@@ -113,7 +113,7 @@ async fn every_kind_of_key_gets_its_verdict_in_json_and_the_exit_status_says_som
         .iter()
         .map(|m| m.as_str().unwrap())
         .collect();
-    assert!(models.contains(&"gemini-2.5-flash"), "{models:?}");
+    assert!(models.contains(&"gemini-3.8-flash"), "{models:?}");
     assert!(
         !models.iter().any(|m| m.contains("embedding")),
         "{models:?}"

@@ -35,7 +35,7 @@ tokens_per_day = 5
 [[clients]]
 name = "flash-only"
 key = "sk-flash"
-models = ["gemini-2.5-flash"]
+models = ["gemini-3.8-flash"]
 "#;
 
 fn config_file() -> tempfile::NamedTempFile {
@@ -96,16 +96,16 @@ async fn each_limit_refuses_in_the_shape_of_the_api_called() {
         &[
             ("CONFIG_FILE", file.path().to_str().unwrap()),
             ("GATEWAY_API_KEYS", "sk-plain"),
-            ("BIG_MODEL", "gemini-2.5-pro"),
-            ("SMALL_MODEL", "gemini-2.5-flash"),
+            ("BIG_MODEL", "gemini-3.1-pro-preview"),
+            ("SMALL_MODEL", "gemini-3.8-flash"),
         ],
     )
     .await;
     let apis = [
         (
             Api::Gemini,
-            "gemini-2.5-flash",
-            "gemini-2.5-pro",
+            "gemini-3.8-flash",
+            "gemini-3.1-pro-preview",
             "RESOURCE_EXHAUSTED",
             "PERMISSION_DENIED",
             "sk-paced-gemini",
@@ -120,8 +120,8 @@ async fn each_limit_refuses_in_the_shape_of_the_api_called() {
         ),
         (
             Api::OpenAi,
-            "gemini-2.5-flash",
-            "gemini-2.5-pro",
+            "gemini-3.8-flash",
+            "gemini-3.1-pro-preview",
             "rate_limit_error",
             "permission_error",
             "sk-paced-openai",
@@ -159,13 +159,13 @@ async fn each_limit_refuses_in_the_shape_of_the_api_called() {
     // Tokens per day: the mock reports more than 5 tokens for one answer, so once that request
     // is counted (within a second) the client is refused until midnight UTC.
     assert_eq!(
-        call(&gw, Api::Gemini, "sk-budget", "gemini-2.5-flash")
+        call(&gw, Api::Gemini, "sk-budget", "gemini-3.8-flash")
             .await
             .0,
         200
     );
     let (retry, body) = eventually("the budget spent", || async {
-        let (status, retry, body) = call(&gw, Api::OpenAi, "sk-budget", "gemini-2.5-flash").await;
+        let (status, retry, body) = call(&gw, Api::OpenAi, "sk-budget", "gemini-3.8-flash").await;
         (status == 429).then_some((retry, body))
     })
     .await;
@@ -195,19 +195,19 @@ async fn two_gateways_on_one_redis_share_a_clients_minute() {
     let a = Gateway::start(&mock, &keys(2), &env).await;
     let b = Gateway::start(&mock, &keys(2), &env).await;
     assert_eq!(
-        call(&a, Api::Gemini, "sk-paced-gemini", "gemini-2.5-flash")
+        call(&a, Api::Gemini, "sk-paced-gemini", "gemini-3.8-flash")
             .await
             .0,
         200
     );
     assert_eq!(
-        call(&b, Api::Gemini, "sk-paced-gemini", "gemini-2.5-flash")
+        call(&b, Api::Gemini, "sk-paced-gemini", "gemini-3.8-flash")
             .await
             .0,
         200
     );
-    let (status, _, body) = call(&a, Api::Gemini, "sk-paced-gemini", "gemini-2.5-flash").await;
-    let (status_b, _, _) = call(&b, Api::Gemini, "sk-paced-gemini", "gemini-2.5-flash").await;
+    let (status, _, body) = call(&a, Api::Gemini, "sk-paced-gemini", "gemini-3.8-flash").await;
+    let (status_b, _, _) = call(&b, Api::Gemini, "sk-paced-gemini", "gemini-3.8-flash").await;
     // Two of four in one wall-clock minute (a minute boundary in between may let one more in).
     let passed = [status, status_b].iter().filter(|s| **s == 200).count();
     assert!(passed <= 1, "{status} {status_b} {body}");

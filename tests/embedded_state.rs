@@ -7,7 +7,7 @@ mod support;
 
 use support::*;
 
-const FLASH: &str = "gemini-2.5-flash";
+const FLASH: &str = "gemini-3.8-flash";
 
 /// Drives traffic until key 0 is disabled and key 1 cools for flash (learned from the upstream).
 async fn learn(mock: &MockGemini, gw: &Gateway, ks: &[String]) -> (String, String) {

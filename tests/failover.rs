@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 use support::*;
 
-const FLASH: &str = "gemini-2.5-flash";
-const PRO: &str = "gemini-2.5-pro";
+const FLASH: &str = "gemini-3.8-flash";
+const PRO: &str = "gemini-3.1-pro-preview";
 
 fn secs_until(iso: &str) -> f64 {
     let t = chrono::DateTime::parse_from_rfc3339(iso).unwrap();

@@ -77,7 +77,7 @@ fn arb_chunk() -> BoxedStrategy<Value> {
     (
         prop::collection::vec(candidate, 0..3),
         opt(usage.boxed()),
-        opt(select(vec!["gemini-2.5-flash", "gemini-3-pro-preview", ""])
+        opt(select(vec!["gemini-3.8-flash", "gemini-3.1-pro-preview", ""])
             .prop_map(str::to_owned)
             .boxed()),
         opt(opt(arb_string())

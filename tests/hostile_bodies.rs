@@ -42,10 +42,10 @@ const ANTHROPIC_PATHS: &[&str] = &[
 ];
 
 const GOOGLE_PATHS: &[&str] = &[
-    "/v1beta/models/gemini-2.5-flash:generateContent",
-    "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
-    "/v1beta/models/gemini-2.5-pro:countTokens",
-    "/v1/models/gemini-2.5-flash:generateContent?key=AIzaClientKey",
+    "/v1beta/models/gemini-3.8-flash:generateContent",
+    "/v1beta/models/gemini-3.8-flash:streamGenerateContent?alt=sse",
+    "/v1beta/models/gemini-3.1-pro-preview:countTokens",
+    "/v1/models/gemini-3.8-flash:generateContent?key=AIzaClientKey",
 ];
 
 const CONTENT_TYPES: &[Option<&str>] = &[
@@ -279,7 +279,7 @@ fn anthropic_body(rng: &mut fastrand::Rng, kind: usize) -> (&'static str, Vec<u8
             let model = *pick(
                 rng,
                 &[
-                    "gemini-2.5-flash:countTokens?x=",
+                    "gemini-3.8-flash:countTokens?x=",
                     "gemini-x/../../v1beta/files",
                     "gemini-2.5 flash",
                     "gemini-%2e%2e",
@@ -388,12 +388,12 @@ fn google_body(rng: &mut fastrand::Rng, kind: usize) -> (&'static str, String, V
                 &[
                     "/v1beta/models/gemini-x%2F..%2F..%2Ffiles:generateContent",
                     "/v1beta/models/gemini%202.5:generateContent",
-                    "/v1beta/models/gemini-2.5-flash%3Fx%3D:generateContent",
+                    "/v1beta/models/gemini-3.8-flash%3Fx%3D:generateContent",
                     "/v1beta/models/..:generateContent",
-                    "/v1beta/models/gemini-2.5-flash:generate%2FContent",
+                    "/v1beta/models/gemini-3.8-flash:generate%2FContent",
                     "/v1beta/models/%FF%FE:generateContent",
                     "/v1/models/:generateContent",
-                    "/v1beta/models/gemini-2.5-flash",
+                    "/v1beta/models/gemini-3.8-flash",
                 ],
             );
             ("bad model or method in the path", bad.to_string(), hello)
@@ -620,7 +620,7 @@ async fn assert_still_serving(gw: &Gateway) {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["type"], "message");
     let resp = client()
-        .post(gw.url("/v1beta/models/gemini-2.5-flash:generateContent"))
+        .post(gw.url("/v1beta/models/gemini-3.8-flash:generateContent"))
         .json(&hello_body())
         .send()
         .await

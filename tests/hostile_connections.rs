@@ -25,8 +25,8 @@ enum Surface {
 }
 
 const GOOGLE_PATHS: &[&str] = &[
-    "/v1beta/models/gemini-2.5-flash:generateContent",
-    "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+    "/v1beta/models/gemini-3.8-flash:generateContent",
+    "/v1beta/models/gemini-3.8-flash:streamGenerateContent?alt=sse",
 ];
 
 fn hello_messages() -> Value {
@@ -221,7 +221,7 @@ async fn a_client_that_hangs_up_mid_stream_cancels_the_upstream_request() {
         ),
         (
             "native",
-            "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            "/v1beta/models/gemini-3.8-flash:streamGenerateContent?alt=sse",
             hello_body(),
         ),
     ] {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use support::redis_server::RedisServer;
 use support::*;
 
-const FLASH: &str = "gemini-2.5-flash";
+const FLASH: &str = "gemini-3.8-flash";
 
 async fn text(gw: &Gateway, path: &str) -> String {
     client()

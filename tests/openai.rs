@@ -57,7 +57,7 @@ async fn chat_completions_fail_over_like_every_surface() {
     let r = post(
         &s.gw,
         "/v1/chat/completions",
-        &chat("gemini-2.5-flash", false),
+        &chat("gemini-3.8-flash", false),
     )
     .await;
     assert_eq!(r.status(), 200);
@@ -66,7 +66,7 @@ async fn chat_completions_fail_over_like_every_surface() {
     assert_eq!(keys_used(&s.mock), [s.keys[0].clone(), s.keys[1].clone()]);
     let status = s.gw.status().await;
     assert_eq!(key_view(&status, &s.keys[0])["last_error"], "rate_limited");
-    assert!(key_view(&status, &s.keys[0])["cooldowns"]["gemini-2.5-flash"].is_string());
+    assert!(key_view(&status, &s.keys[0])["cooldowns"]["gemini-3.8-flash"].is_string());
 }
 
 #[tokio::test]
@@ -81,7 +81,7 @@ async fn a_malformed_function_call_is_retried_once_on_another_key() {
     let r = post(
         &s.gw,
         "/v1/chat/completions",
-        &chat("gemini-2.5-flash", false),
+        &chat("gemini-3.8-flash", false),
     )
     .await;
     assert_eq!(r.status(), 200);
@@ -95,7 +95,7 @@ async fn a_malformed_function_call_is_retried_once_on_another_key() {
     let r = post(
         &s.gw,
         "/v1/responses",
-        &json!({"model": "gemini-2.5-flash", "input": "x"}),
+        &json!({"model": "gemini-3.8-flash", "input": "x"}),
     )
     .await;
     assert_eq!(r.status(), 500);
@@ -114,10 +114,10 @@ async fn an_exhausted_pool_is_a_503_with_retry_after_in_openai_shape() {
         s.mock.script(rule(k, None, None, per_minute("40s")));
     }
     for (path, body) in [
-        ("/v1/chat/completions", chat("gemini-2.5-flash", true)),
+        ("/v1/chat/completions", chat("gemini-3.8-flash", true)),
         (
             "/v1/responses",
-            json!({"model": "gemini-2.5-flash", "input": "x", "stream": true}),
+            json!({"model": "gemini-3.8-flash", "input": "x", "stream": true}),
         ),
         (
             "/v1/embeddings",
@@ -150,13 +150,13 @@ async fn client_keys_and_body_limits_answer_in_openai_shape() {
     let r = post(
         &s.gw,
         "/v1/chat/completions",
-        &chat("gemini-2.5-flash", false),
+        &chat("gemini-3.8-flash", false),
     )
     .await;
     assert_eq!(r.status(), 401);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "invalid_api_key");
-    let big = json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "x".repeat(4096)}]});
+    let big = json!({"model": "gemini-3.8-flash", "messages": [{"role": "user", "content": "x".repeat(4096)}]});
     let r = client()
         .post(s.gw.url("/v1beta/openai/chat/completions"))
         .bearer_auth("gw-secret")
@@ -170,7 +170,7 @@ async fn client_keys_and_body_limits_answer_in_openai_shape() {
     let ok = client()
         .post(s.gw.url("/v1/chat/completions"))
         .bearer_auth("gw-secret")
-        .json(&chat("gemini-2.5-flash", false))
+        .json(&chat("gemini-3.8-flash", false))
         .send()
         .await
         .unwrap();
@@ -188,22 +188,22 @@ async fn bad_requests_are_a_400_before_any_key_is_spent() {
     for (path, body, param) in [
         (
             "/v1/chat/completions",
-            json!({"model": "gemini-2.5-flash", "messages": [], "n": "x"}),
+            json!({"model": "gemini-3.8-flash", "messages": [], "n": "x"}),
             "n",
         ),
         (
             "/v1/chat/completions",
-            json!({"model": "gemini-2.5-flash", "messages": [{"role": "wizard", "content": "x"}]}),
+            json!({"model": "gemini-3.8-flash", "messages": [{"role": "wizard", "content": "x"}]}),
             "messages[0]",
         ),
         (
             "/v1/responses",
-            json!({"model": "gemini-2.5-flash", "input": "x", "store": true}),
+            json!({"model": "gemini-3.8-flash", "input": "x", "store": true}),
             "store",
         ),
         (
             "/v1/responses",
-            json!({"model": "gemini-2.5-flash", "input": "x", "previous_response_id": "resp_1"}),
+            json!({"model": "gemini-3.8-flash", "input": "x", "previous_response_id": "resp_1"}),
             "previous_response_id",
         ),
         (
@@ -236,15 +236,15 @@ async fn openai_model_names_map_only_when_the_setting_says_so() {
     let s = Scenario::keys(1)
         .envs(&[
             ("OPENAI_MODEL_MAP", "true"),
-            ("BIG_MODEL", "gemini-2.5-pro"),
-            ("SMALL_MODEL", "gemini-2.5-flash"),
+            ("BIG_MODEL", "gemini-3.1-pro-preview"),
+            ("SMALL_MODEL", "gemini-3.8-flash"),
         ])
         .start()
         .await;
     for (asked, sent) in [
-        ("gpt-4o", "gemini-2.5-pro"),
-        ("gpt-4o-mini", "gemini-2.5-flash"),
-        ("o3", "gemini-2.5-pro"),
+        ("gpt-4o", "gemini-3.1-pro-preview"),
+        ("gpt-4o-mini", "gemini-3.8-flash"),
+        ("o3", "gemini-3.1-pro-preview"),
     ] {
         let r = post(&s.gw, "/v1/chat/completions", &chat(asked, false)).await;
         let body: Value = r.json().await.unwrap();
@@ -262,7 +262,7 @@ async fn streams_end_with_done_or_with_an_error_never_a_fake_stop() {
     let r = post(
         &s.gw,
         "/v1/chat/completions",
-        &chat("gemini-2.5-flash", true),
+        &chat("gemini-3.8-flash", true),
     )
     .await;
     assert_eq!(
@@ -284,7 +284,7 @@ async fn streams_end_with_done_or_with_an_error_never_a_fake_stop() {
     let text = post(
         &s.gw,
         "/v1/chat/completions",
-        &chat("gemini-2.5-flash", true),
+        &chat("gemini-3.8-flash", true),
     )
     .await
     .text()
@@ -299,7 +299,7 @@ async fn streams_end_with_done_or_with_an_error_never_a_fake_stop() {
     let text = post(
         &s.gw,
         "/v1/responses",
-        &json!({"model": "gemini-2.5-flash", "input": "x", "stream": true}),
+        &json!({"model": "gemini-3.8-flash", "input": "x", "stream": true}),
     )
     .await
     .text()
@@ -326,7 +326,7 @@ async fn a_stream_broken_once_is_continued_on_another_key() {
     let text = post(
         &s.gw,
         "/v1/chat/completions",
-        &chat("gemini-2.5-flash", true),
+        &chat("gemini-3.8-flash", true),
     )
     .await
     .text()
@@ -346,7 +346,7 @@ async fn a_stream_broken_once_is_continued_on_another_key() {
 async fn codex_captures_stream_through_the_responses_api() {
     let s = Scenario::keys(1).start().await;
     let mut turn1 = fixture("codex-turn1.json");
-    turn1["model"] = json!("gemini-2.5-pro");
+    turn1["model"] = json!("gemini-3.1-pro-preview");
     let r = client()
         .post(s.gw.url("/v1/responses"))
         .bearer_auth("sk-x")
@@ -375,7 +375,7 @@ async fn codex_captures_stream_through_the_responses_api() {
         "{text}"
     );
     let mut turn2 = fixture("codex-tool-result-turn.json");
-    turn2["model"] = json!("gemini-3-pro-preview");
+    turn2["model"] = json!("gemini-3.1-pro-preview");
     let r = post(&s.gw, "/v1/responses", &turn2).await;
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
@@ -405,7 +405,7 @@ async fn codex_websocket_probe_gets_a_426_at_once() {
 #[tokio::test]
 async fn a_conversation_stays_on_one_key_by_its_cache_key() {
     let s = Scenario::keys(3).start().await;
-    let mut body = json!({"model": "gemini-2.5-flash", "input": "x", "prompt_cache_key": "conv-1"});
+    let mut body = json!({"model": "gemini-3.8-flash", "input": "x", "prompt_cache_key": "conv-1"});
     for _ in 0..3 {
         assert_eq!(post(&s.gw, "/v1/responses", &body).await.status(), 200);
     }
@@ -416,7 +416,7 @@ async fn a_conversation_stays_on_one_key_by_its_cache_key() {
         post(
             &s.gw,
             "/v1/chat/completions",
-            &chat("gemini-2.5-flash", false),
+            &chat("gemini-3.8-flash", false),
         )
         .await;
     }
@@ -487,7 +487,7 @@ async fn embeddings_in_batches_of_a_hundred_and_the_native_calls_pass_through() 
     let r = post(
         &s.gw,
         "/v1/embeddings",
-        &json!({"model": "gemini-2.5-flash", "input": "x"}),
+        &json!({"model": "gemini-3.8-flash", "input": "x"}),
     )
     .await;
     assert_eq!(r.status(), 404);
@@ -509,7 +509,7 @@ async fn the_model_list_answers_in_the_callers_shape() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|m| m["id"] == "gemini-2.5-flash" && m["owned_by"] == "google"));
+        .any(|m| m["id"] == "gemini-3.8-flash" && m["owned_by"] == "google"));
     let anthropic = get(
         "/v1/models",
         &[("anthropic-version", "2023-06-01"), ("x-api-key", "k")],
@@ -526,27 +526,27 @@ async fn the_model_list_answers_in_the_callers_shape() {
     let plain = get("/v1/models", &[]).await;
     assert!(plain.get("models").is_some());
     let one = get(
-        "/v1/models/gemini-2.5-pro",
+        "/v1/models/gemini-3.1-pro-preview",
         &[("authorization", "Bearer sk-x")],
     )
     .await;
     assert_eq!(
         (one["id"].clone(), one["object"].clone()),
-        (json!("gemini-2.5-pro"), json!("model"))
+        (json!("gemini-3.1-pro-preview"), json!("model"))
     );
     let one = get(
-        "/v1/models/gemini-2.5-pro",
+        "/v1/models/gemini-3.1-pro-preview",
         &[("anthropic-version", "2023-06-01")],
     )
     .await;
     assert_eq!(one["type"], "model");
-    let one = get("/v1/models/gemini-2.5-pro", &[]).await;
-    assert_eq!(one["name"], "models/gemini-2.5-pro");
+    let one = get("/v1/models/gemini-3.1-pro-preview", &[]).await;
+    assert_eq!(one["name"], "models/gemini-3.1-pro-preview");
     let google_path = get("/v1beta/openai/models", &[("x-goog-api-key", "k")]).await;
     assert_eq!(google_path["object"], "list");
     // The native POST on /v1/models/{model}:method still works beside the shared GET.
     let r = client()
-        .post(s.gw.url("/v1/models/gemini-2.5-flash:generateContent"))
+        .post(s.gw.url("/v1/models/gemini-3.8-flash:generateContent"))
         .json(&hello_body())
         .send()
         .await

@@ -8,7 +8,7 @@ mod support;
 use serde_json::Value;
 use support::*;
 
-const FLASH: &str = "gemini-2.5-flash";
+const FLASH: &str = "gemini-3.8-flash";
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
@@ -92,8 +92,8 @@ fn seed_dotenv(keys: &[String], base_url: &str, host: &str) -> String {
     format!(
         "# Gemini API keys, comma separated\n\
          GEMINI_API_KEY=\"{}\"  # the pool\n\
-         BIG_MODEL=\"gemini-2.5-pro\" # sonnet and opus\n\
-         SMALL_MODEL=gemini-2.5-flash\n\
+         BIG_MODEL=\"gemini-3.1-pro-preview\" # sonnet and opus\n\
+         SMALL_MODEL=gemini-3.8-flash\n\
          HOST=\"{host}\"\n\
          PORT=0\n\
          LOG_LEVEL=\"WARNING\"\n\
@@ -154,7 +154,7 @@ async fn the_seed_proxys_dotenv_starts_the_gateway_unchanged() {
     let sent = model_calls(&mock);
     assert_eq!(
         sent[0].model.as_deref(),
-        Some("gemini-2.5-pro"),
+        Some("gemini-3.1-pro-preview"),
         "BIG_MODEL read"
     );
     let config = &sent[0].body.as_ref().unwrap()["generationConfig"];
@@ -222,7 +222,7 @@ async fn v1_paths_models_and_count_tokens_are_served() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|m| m["name"] == "models/gemini-2.5-flash"));
+            .any(|m| m["name"] == "models/gemini-3.8-flash"));
         let one: Value = c
             .get(gw.url(&format!("/{v}/models/{FLASH}")))
             .send()
@@ -231,7 +231,7 @@ async fn v1_paths_models_and_count_tokens_are_served() {
             .json()
             .await
             .unwrap();
-        assert_eq!(one["name"], "models/gemini-2.5-flash");
+        assert_eq!(one["name"], "models/gemini-3.8-flash");
         let resp = c
             .post(gw.url(&format!("/{v}/models/{FLASH}:countTokens")))
             .json(&hello_body())
@@ -464,7 +464,7 @@ async fn big_refused_bodies_still_get_their_answer_not_a_broken_pipe() {
     .await;
     for (path, anthropic) in [
         ("/v1/messages", true),
-        ("/v1beta/models/gemini-2.5-flash:generateContent", false),
+        ("/v1beta/models/gemini-3.8-flash:generateContent", false),
     ] {
         let resp = client()
             .post(small_limit.url(path))

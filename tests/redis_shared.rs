@@ -10,7 +10,7 @@ use serde_json::Value;
 use support::redis_server::{self, RedisServer};
 use support::*;
 
-const FLASH: &str = "gemini-2.5-flash";
+const FLASH: &str = "gemini-3.8-flash";
 
 async fn health(gw: &Gateway) -> Value {
     reqwest::get(gw.url("/health"))

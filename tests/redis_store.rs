@@ -19,8 +19,8 @@ const PREFIX: &str = "gw-test";
 const K1: &str = "aaaaaaaaaaa1";
 const K2: &str = "bbbbbbbbbbb2";
 const K3: &str = "ccccccccccc3";
-const FLASH: &str = "gemini-2.5-flash";
-const PRO: &str = "gemini-2.5-pro";
+const FLASH: &str = "gemini-3.8-flash";
+const PRO: &str = "gemini-3.1-pro-preview";
 
 fn now_ms() -> i64 {
     support::wall_clock_ms()

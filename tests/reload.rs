@@ -102,9 +102,9 @@ async fn keys_join_and_leave_under_load_without_a_failed_request() {
                 let streamed = (w + n) % 2 == 0;
                 n += 1;
                 let path = if streamed {
-                    "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+                    "/v1beta/models/gemini-3.8-flash:streamGenerateContent?alt=sse"
                 } else {
-                    "/v1beta/models/gemini-2.5-flash:generateContent"
+                    "/v1beta/models/gemini-3.8-flash:generateContent"
                 };
                 let outcome = match http.post(gw.url(path)).json(&hello_body()).send().await {
                     Ok(r) => {
@@ -178,7 +178,7 @@ async fn client_keys_and_limits_are_replaced_and_what_needs_a_restart_is_named()
 [[clients]]
 name = "flash-only"
 key = "sk-reload-flash-only"
-models = ["gemini-2.5-flash"]
+models = ["gemini-3.8-flash"]
 "#;
     let gw = Gateway::start_with_files(
         &mock,
@@ -209,28 +209,28 @@ models = ["gemini-2.5-flash"]
                 .as_u16()
         }
     };
-    assert_eq!(call("sk-reload-first", "gemini-2.5-pro").await, 200);
-    assert_eq!(call("sk-reload-second", "gemini-2.5-pro").await, 401);
-    assert_eq!(call("sk-reload-flash-only", "gemini-2.5-pro").await, 403);
+    assert_eq!(call("sk-reload-first", "gemini-3.1-pro-preview").await, 200);
+    assert_eq!(call("sk-reload-second", "gemini-3.1-pro-preview").await, 401);
+    assert_eq!(call("sk-reload-flash-only", "gemini-3.1-pro-preview").await, 403);
 
     // The first client key is replaced by a second; the flash-only client may now use pro.
     std::fs::write(
         gw.dir().join("gemini-gateway.toml"),
         config.replace(
-            r#"["gemini-2.5-flash"]"#,
-            r#"["gemini-2.5-flash", "gemini-2.5-pro"]"#,
+            r#"["gemini-3.8-flash"]"#,
+            r#"["gemini-3.8-flash", "gemini-3.1-pro-preview"]"#,
         ),
     )
     .unwrap();
     // PORT is also given in the environment (port 0), which wins: it is not reported.
     let env_file = format!(
-        "GEMINI_API_KEY={}\nGATEWAY_API_KEYS=sk-reload-second\nBIG_MODEL=gemini-3-pro-preview\nPORT=1\n",
+        "GEMINI_API_KEY={}\nGATEWAY_API_KEYS=sk-reload-second\nBIG_MODEL=gemini-3.1-pro-preview\nPORT=1\n",
         key(0)
     );
     reload_with(&gw, &env_file, "reloaded").await;
-    assert_eq!(call("sk-reload-first", "gemini-2.5-pro").await, 401);
-    assert_eq!(call("sk-reload-second", "gemini-2.5-pro").await, 200);
-    assert_eq!(call("sk-reload-flash-only", "gemini-2.5-pro").await, 200);
+    assert_eq!(call("sk-reload-first", "gemini-3.1-pro-preview").await, 401);
+    assert_eq!(call("sk-reload-second", "gemini-3.1-pro-preview").await, 200);
+    assert_eq!(call("sk-reload-flash-only", "gemini-3.1-pro-preview").await, 200);
     let logs = gw.logs();
     let line = logs
         .lines()
@@ -247,6 +247,6 @@ models = ["gemini-2.5-flash"]
 
     // A `.env` that does not parse changes nothing.
     reload_with(&gw, "GEMINI_API_KEY=\"unterminated\n", "reload refused").await;
-    assert_eq!(call("sk-reload-second", "gemini-2.5-pro").await, 200);
-    assert_eq!(call("sk-reload-first", "gemini-2.5-pro").await, 401);
+    assert_eq!(call("sk-reload-second", "gemini-3.1-pro-preview").await, 200);
+    assert_eq!(call("sk-reload-first", "gemini-3.1-pro-preview").await, 401);
 }

@@ -16,7 +16,7 @@ use mock_gemini::{QuotaConfig, QuotaLimit};
 use support::redis_server::RedisServer;
 use support::*;
 
-const FLASH: &str = "gemini-2.5-flash";
+const FLASH: &str = "gemini-3.8-flash";
 const RPM: u64 = 4;
 const PROJECTS: [&str; 3] = ["proj-a", "proj-b", "proj-c"];
 const EVERY: Duration = Duration::from_secs(2);

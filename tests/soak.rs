@@ -15,7 +15,7 @@ use mock_gemini::{QuotaConfig, QuotaLimit};
 use serde_json::{json, Value};
 use support::*;
 
-const FLASH: &str = "gemini-2.5-flash";
+const FLASH: &str = "gemini-3.8-flash";
 const CLIENTS: usize = 16;
 const FOR: Duration = Duration::from_secs(30);
 

@@ -15,7 +15,7 @@ use support::{keys, Gateway, MockGemini};
 const HOST: &str = "gemini.test";
 
 async fn generate(gw: &Gateway) -> (u16, String) {
-    let resp = support::generate(gw, "gemini-2.5-flash").await;
+    let resp = support::generate(gw, "gemini-3.8-flash").await;
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 

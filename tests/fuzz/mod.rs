@@ -117,6 +117,8 @@ pub const STRINGS: &[&str] = &[
     "gemini-2.5-flash",
     "gemini-3-pro-preview",
     "gemini-2.0-flash",
+    "gemini-3.8-flash",
+    "gemini-4-argon",
     "gemini-x/../files",
     "gpt-4o",
     "enabled",
@@ -159,6 +161,11 @@ pub const MODELS: &[&str] = &[
     "gemini-3-flash-preview",
     "gemini-2.0-flash",
     "gemini-flash-latest",
+    "gemini-3.8-flash",
+    "gemini-3.1-pro-preview",
+    "gemini-3.5-flash-lite",
+    "gemini-4-argon",
+    "gemini-4-hydrogen",
     "gpt-4o",
 ];
 
