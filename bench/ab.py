@@ -26,18 +26,18 @@ import bench  # noqa: E402  (the harness's helpers: start, oha, oha_cpu, pinning
 
 SCENARIOS = [
     # (name, path, body, stream)
-    ("native generateContent", "/v1beta/models/gemini-2.5-flash:generateContent",
+    ("native generateContent", "/v1beta/models/gemini-3.8-flash:generateContent",
      json.loads(bench.BODY), False),
-    ("native streamGenerateContent (SSE)", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+    ("native streamGenerateContent (SSE)", "/v1beta/models/gemini-3.8-flash:streamGenerateContent?alt=sse",
      json.loads(bench.BODY), False),
     ("/v1/messages small, stream", "/v1/messages",
      {"model": "claude-3-5-haiku-latest", "max_tokens": 256,
       "messages": [{"role": "user", "content": "Benchmark prompt: say hello."}]}, True),
     ("/v1/chat/completions small", "/v1/chat/completions",
-     {"model": "gemini-2.5-flash", "max_tokens": 256,
+     {"model": "gemini-3.8-flash", "max_tokens": 256,
       "messages": [{"role": "user", "content": "Benchmark prompt: say hello."}]}, False),
     ("/v1/responses small, stream", "/v1/responses",
-     {"model": "gemini-2.5-flash", "max_output_tokens": 256, "store": False,
+     {"model": "gemini-3.8-flash", "max_output_tokens": 256, "store": False,
       "input": "Benchmark prompt: say hello."}, True),
 ]
 

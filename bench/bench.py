@@ -187,18 +187,18 @@ def main():
         post_json(gw_url + path, body)
         return fetch_json(mock_url + "/_mock/requests")[-1]["body"]
 
-    flash = "/v1beta/models/gemini-2.5-flash"
+    flash = "/v1beta/models/gemini-3.8-flash"
     key_q = "key=" + KEYS[0]
     small = {"model": "claude-3-5-haiku-latest", "max_tokens": 256,
              "messages": [{"role": "user", "content": "Benchmark prompt: say hello."}]}
     cc = json.loads((ROOT / "tests/fixtures/anthropic/claude-code-first-turn.json").read_text())
     cc["model"] = "claude-3-5-haiku-latest"
-    chat = {"model": "gemini-2.5-flash", "max_tokens": 256,
+    chat = {"model": "gemini-3.8-flash", "max_tokens": 256,
             "messages": [{"role": "user", "content": "Benchmark prompt: say hello."}]}
-    responses = {"model": "gemini-2.5-flash", "max_output_tokens": 256, "store": False,
+    responses = {"model": "gemini-3.8-flash", "max_output_tokens": 256, "store": False,
                  "input": "Benchmark prompt: say hello."}
     codex = json.loads((ROOT / "tests/fixtures/openai/codex-turn1.json").read_text())
-    codex["model"] = "gemini-2.5-flash"
+    codex["model"] = "gemini-3.8-flash"
     try:
         mock_url, gw_url = stack()
         native = body_file("native.json", BODY.encode())

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402  (start, oha, cpu_seconds, pinning, keys)
 from bench import GATEWAY_CORE, LOAD_CORE, KEYS, ROOT, TARGET, pinned  # noqa: E402
 
-FLASH = "/v1beta/models/gemini-2.5-flash"
+FLASH = "/v1beta/models/gemini-3.8-flash"
 CHUNKS = "20"
 # The 500 KB conversation's fixed rate (about a millisecond of gateway CPU each: 1,000/s would
 # saturate the core and measure the queue).
@@ -102,9 +102,9 @@ def main():
 
     small = {"model": "claude-3-5-haiku-latest", "max_tokens": 256,
              "messages": [{"role": "user", "content": "Benchmark prompt: say hello."}]}
-    chat = {"model": "gemini-2.5-flash", "max_tokens": 256,
+    chat = {"model": "gemini-3.8-flash", "max_tokens": 256,
             "messages": [{"role": "user", "content": "Benchmark prompt: say hello."}]}
-    responses = {"model": "gemini-2.5-flash", "max_output_tokens": 256, "store": False,
+    responses = {"model": "gemini-3.8-flash", "max_output_tokens": 256, "store": False,
                  "input": "Benchmark prompt: say hello."}
     cc = json.loads((ROOT / "tests/fixtures/anthropic/claude-code-first-turn.json").read_text())
     cc["model"] = "claude-3-5-haiku-latest"

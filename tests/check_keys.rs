@@ -53,23 +53,25 @@ fn run(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> (i32, String
 }
 
 /// One key of each kind on `mock`, in this order.
-fn six_keys(mock: &MockGemini) -> Vec<String> {
-    let keys: Vec<String> = (0..6).map(key).collect();
+fn seven_keys(mock: &MockGemini) -> Vec<String> {
+    let keys: Vec<String> = (0..7).map(key).collect();
     mock.script(rule(&keys[1], Behaviour::KeyInvalid));
     mock.script(rule(&keys[2], Behaviour::Suspended));
     mock.script(rule(&keys[3], per_minute("41s")));
     mock.script(rule(&keys[4], Behaviour::RateLimitPerDay));
     mock.script(rule(&keys[5], Behaviour::Hang));
+    mock.script(rule(&keys[6], Behaviour::SpendCapMonthly));
     keys
 }
 
-const VERDICTS: [&str; 6] = [
+const VERDICTS: [&str; 7] = [
     "valid",
     "invalid",
     "suspended",
     "rate_limited_per_minute",
     "rate_limited_per_day",
     "unreachable",
+    "spend_cap",
 ];
 
 fn assert_no_whole_key(text: &str, keys: &[String]) {
@@ -81,7 +83,7 @@ fn assert_no_whole_key(text: &str, keys: &[String]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_kind_of_key_gets_its_verdict_in_json_and_the_exit_status_says_some_are_not_usable() {
     let mock = MockGemini::start().await.unwrap();
-    let keys = six_keys(&mock);
+    let keys = seven_keys(&mock);
     let base = mock.base_url();
     let joined = keys.join(",");
     let (code, out, err) = tokio::task::spawn_blocking(move || {
@@ -120,6 +122,12 @@ async fn every_kind_of_key_gets_its_verdict_in_json_and_the_exit_status_says_som
     );
     assert_eq!(reports[3]["status"], 429);
     assert!(reports[5]["status"].is_null());
+    // With no --model and no SMALL_MODEL, each key is asked on the newest flash it lists.
+    assert!(mock
+        .requests()
+        .iter()
+        .filter(|r| r.action.as_deref() == Some("generateContent"))
+        .all(|r| r.model.as_deref() == Some("gemini-flash-latest")));
     assert_eq!(reports[0]["key"], support::masked(&keys[0]));
     assert_no_whole_key(&out, &keys);
     assert_no_whole_key(&err, &keys);
@@ -135,7 +143,7 @@ async fn every_kind_of_key_gets_its_verdict_in_json_and_the_exit_status_says_som
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_file_or_stdin_gives_a_table_and_usable_keys_exit_0() {
     let mock = MockGemini::start().await.unwrap();
-    let keys = six_keys(&mock);
+    let keys = seven_keys(&mock);
     let base = mock.base_url();
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(

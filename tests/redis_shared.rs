@@ -299,3 +299,42 @@ async fn a_gateway_starts_while_redis_is_down_and_joins_when_it_comes() {
     let other = Gateway::start(&mock, &ks, &[("REDIS_URL", &redis.url())]).await;
     assert_eq!(other.status().await["summary"]["permanently_disabled"], 1);
 }
+
+#[tokio::test]
+async fn the_model_catalog_one_gateway_read_serves_another() {
+    let redis = RedisServer::start();
+    let mock = MockGemini::start().await.unwrap();
+    let ks = keys(1);
+    let env = [("REDIS_URL", redis.url()), ("REDIS_PREFIX", "test".to_string())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = Gateway::start(&mock, &ks, &env).await;
+    assert!(a.status().await["models"]["catalog"]["read_at"].is_string());
+    // B cannot reach Gemini at all (nothing listens there): it serves the catalog A read.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let mut b_env = env.clone();
+    b_env.push(("GEMINI_BASE_URL", nowhere.as_str()));
+    let b = Gateway::start(&mock, &ks, &b_env).await;
+    let list: Value = client()
+        .get(b.url("/v1/models"))
+        .header("authorization", "Bearer sk-x")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&FLASH), "{list}");
+    let status = b.status().await;
+    assert_eq!(status["models"]["small_model"]["model"], "gemini-flash-latest");
+    // A name the shared catalog lacks is a 404 at B too, without asking Gemini.
+    let resp = generate(&b, "gemini-2.0-flash-thinking-exp").await;
+    assert_eq!(resp.status(), 404);
+}

@@ -123,11 +123,11 @@ impl Models {
                 .record_failure(*index, Scope::Catalog, verdict)
                 .await;
         }
-        if reading.catalog.listed_by.is_empty() {
+        if reading.catalog.models.is_empty() {
             tracing::warn!(
                 keys = keys.len(),
                 failed = reading.failed,
-                "model catalog: no key could list the models; keeping what is known"
+                "model catalog: no key could list any model; keeping what is known"
             );
             return false;
         }
