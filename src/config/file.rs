@@ -231,8 +231,11 @@ mod tests {
             f.settings["MODEL_FALLBACKS"],
             "gemini-3.1-pro-preview > gemini-3.8-flash;gemini-4-carbon > gemini-4-hydrogen"
         );
-        assert!(parse("[MODEL_ALIASES]
-a = 1").is_err());
+        assert!(parse(
+            "[MODEL_ALIASES]
+a = 1"
+        )
+        .is_err());
     }
 
     #[test]

@@ -256,8 +256,7 @@ impl Recovering {
         // not take one (Gemini 4), nor on one learned to refuse it. A break before any answer
         // (while thinking) is asked again from the start, which every model takes.
         let prefill = !self.prefix.parts.is_empty();
-        if prefill
-            && !(Rules::of(&model).prefill && self.dispatcher.pool().accepts_prefill(&model))
+        if prefill && !(Rules::of(&model).prefill && self.dispatcher.pool().accepts_prefill(&model))
         {
             return false;
         }

@@ -17,9 +17,26 @@ pub fn conform(body: &Bytes, model: &str) -> Bytes {
     let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
         return body.clone();
     };
-    let Some(config) = v.get_mut("generationConfig").and_then(Value::as_object_mut) else {
+    let Some(request) = v.as_object_mut() else {
         return body.clone();
     };
+    // Proto JSON takes a field's original name too: read `generation_config` as Google does.
+    if let Some(snake) = request.remove("generation_config") {
+        request.entry("generationConfig").or_insert(snake);
+    }
+    let Some(config) = request
+        .get_mut("generationConfig")
+        .and_then(Value::as_object_mut)
+    else {
+        return body.clone();
+    };
+    camel_case_keys(config);
+    if let Some(thinking) = config
+        .get_mut("thinkingConfig")
+        .and_then(Value::as_object_mut)
+    {
+        camel_case_keys(thinking);
+    }
     let info = ModelInfo::from_name(model);
     conform_config(config, &info);
     serde_json::to_vec(&v).map_or_else(|_| body.clone(), Bytes::from)
@@ -87,6 +104,28 @@ fn conform_config(config: &mut Map<String, Value>, info: &ModelInfo) {
     }
 }
 
+/// `presence_penalty` → `presencePenalty`, for every key of `map`.
+fn camel_case_keys(map: &mut Map<String, Value>) {
+    let snake: Vec<String> = map.keys().filter(|k| k.contains('_')).cloned().collect();
+    for key in snake {
+        let mut camel = String::with_capacity(key.len());
+        let mut upper = false;
+        for c in key.chars() {
+            if c == '_' {
+                upper = true;
+            } else if upper {
+                camel.extend(c.to_uppercase());
+                upper = false;
+            } else {
+                camel.push(c);
+            }
+        }
+        if let Some(v) = map.remove(&key) {
+            map.entry(camel).or_insert(v);
+        }
+    }
+}
+
 fn effort(level: ThinkingLevel) -> &'static str {
     match level {
         ThinkingLevel::Minimal => "minimal",
@@ -129,6 +168,16 @@ mod tests {
         assert_eq!(
             conformed(body, "gemini-2.0-flash")["generationConfig"],
             json!({})
+        );
+    }
+
+    #[test]
+    fn snake_case_fields_are_read_as_google_reads_them() {
+        let body = json!({"generation_config": {"presence_penalty": 1,
+            "thinking_config": {"thinking_budget": 8192}}});
+        assert_eq!(
+            conformed(body, "gemini-4-argon"),
+            json!({"generationConfig": {"thinkingConfig": {"thinkingLevel": "MEDIUM"}}})
         );
     }
 

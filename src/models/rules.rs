@@ -51,6 +51,8 @@ pub struct Rules {
     pub api_version: &'static str,
     /// Tool parameters only as the strict OpenAPI subset (`parameters`), not JSON Schema.
     pub strict_tool_schemas: bool,
+    /// A `thinkingBudget` is a 400 (Gemini 4); elsewhere a level family still takes one.
+    pub refuses_budget: bool,
 }
 
 use ThinkingLevel::{High, Low, Medium, Minimal, Xhigh};
@@ -71,6 +73,7 @@ const GEMINI_4: Rules = Rules {
     thinking_headroom: 8_192,
     api_version: "v1alpha",
     strict_tool_schemas: false,
+    refuses_budget: true,
 };
 
 /// Gemini 3.x Flash and Flash-Lite: levels from minimal to high.
@@ -87,6 +90,7 @@ const GEMINI_3: Rules = Rules {
     thinking_headroom: 0,
     api_version: "v1beta",
     strict_tool_schemas: false,
+    refuses_budget: false,
 };
 
 /// Gemini 2.5: a thinking budget.
@@ -190,6 +194,19 @@ impl Rules {
         }
     }
 
+    /// Whether a native body may hold something this model refuses with a 400 (a budget, a
+    /// level it lacks, penalties, several candidates): a byte scan, so that bodies that hold
+    /// none of it pass through untouched and unparsed.
+    pub fn may_refuse(&self, body: &[u8]) -> bool {
+        let has = |needle: &str| memchr::memmem::find(body, needle.as_bytes()).is_some();
+        let levels = self.levels().unwrap_or(&[]);
+        (self.refuses_budget && (has("thinkingBudget") || has("thinking_budget")))
+            || (!self.penalties && (has("enalty") || has("_penalty")))
+            || (self.max_candidates == 1 && (has("candidateCount") || has("candidate_count")))
+            || (!levels.is_empty() && !levels.contains(&Minimal) && has("MINIMAL"))
+            || (!levels.is_empty() && !levels.contains(&Xhigh) && has("XHIGH"))
+    }
+
     /// Makes a translated `config` acceptable to this model: fields it refuses or ignores are
     /// dropped, and its output limit is clamped to `output_limit` (the model's maximum), given
     /// the thinking headroom within it, then held to the operator's `cap` (`MAX_TOKENS_LIMIT`).
@@ -275,6 +292,24 @@ mod tests {
             assert_eq!(r.thinking, GEMINI_4.thinking);
             assert!(!r.penalties && !r.prefill && !r.sampling);
         }
+    }
+
+    #[test]
+    fn a_body_is_scanned_for_what_its_model_refuses() {
+        let argon = Rules::of("gemini-4-argon");
+        assert!(
+            argon.may_refuse(br#"{"generationConfig":{"thinkingConfig":{"thinkingBudget":8192}}}"#)
+        );
+        assert!(argon.may_refuse(br#"{"generation_config":{"presence_penalty":1}}"#));
+        assert!(argon
+            .may_refuse(br#"{"generationConfig":{"thinkingConfig":{"thinkingLevel":"MINIMAL"}}}"#));
+        assert!(argon
+            .may_refuse(br#"{"generationConfig":{"thinkingConfig":{"thinkingLevel":"XHIGH"}}}"#));
+        assert!(!argon
+            .may_refuse(br#"{"generationConfig":{"thinkingConfig":{"thinkingLevel":"HIGH"}}}"#));
+        assert!(!Rules::of("gemini-4-hydrogen").may_refuse(br#"{"thinkingLevel":"XHIGH"}"#));
+        let flash = Rules::of("gemini-3.8-flash");
+        assert!(!flash.may_refuse(br#"{"generationConfig":{"thinkingConfig":{"thinkingBudget":8192},"presencePenalty":1}}"#));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The native Gemini API (`/v1beta/...`, `/v1alpha/...` and `/v1/...`), so Google's SDKs and
 //! the Gemini CLI work unchanged. Bodies pass through byte for byte; only the credential changes: the client's
-//! `x-goog-api-key` or `?key=` is dropped and a pool key is used. Streams are forwarded chunk by
+//! `x-goog-api-key` or `?key=` is dropped and a pool key is used. The exceptions are made by
+//! `crate::models`: a body served by another model than it named (an alias, a retired name, a
+//! fallback), or holding what its model is known to refuse (a thinking budget for Gemini 4), is
+//! made acceptable to the model that serves it. Streams are forwarded chunk by
 //! chunk.
 //!
 //! Hostile input is answered here, in Google's error shape ([`GoogleError`]), before any key is

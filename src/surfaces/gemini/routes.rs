@@ -20,7 +20,7 @@ use super::body_check::check_json_body;
 use super::errors::{Code, GoogleError};
 use super::query::{forwarded_query, percent_decode};
 use crate::dispatch::{DispatchError, Route};
-use crate::models::{native, Resolved};
+use crate::models::{native, Resolved, Rules};
 use crate::surfaces::shared::serving::{fallback_allowed, mark, Fallbacks};
 use crate::surfaces::{read_body, Context, Dialect, Tallied};
 use crate::upstream::UpstreamRequest;
@@ -212,10 +212,12 @@ fn upstream_call(
     } else {
         ctx.models.api_version(model)
     };
-    let body = if model == named {
-        body.clone()
-    } else {
+    // The client's body is the client's — unless another model serves it, or the model is known
+    // to refuse what it holds (Gemini 4 answers 400 to a thinking budget Gemini CLI may send).
+    let body = if model != named || Rules::of(model).may_refuse(body) {
         native::conform(body, model)
+    } else {
+        body.clone()
     };
     UpstreamRequest {
         method: Method::POST,
