@@ -42,6 +42,7 @@ fn projects(mock: &MockGemini) -> Vec<(String, &'static str)> {
             tpm: None,
             rpd: None,
         }],
+        ..QuotaConfig::default()
     });
     owned
 }
@@ -215,6 +216,7 @@ async fn a_key_without_quota_for_a_model_is_asked_at_most_twice() {
             tpm: None,
             rpd: None,
         }],
+        ..QuotaConfig::default()
     });
     let gw = Gateway::start(&mock, &ks, &[]).await;
     let started = Instant::now();

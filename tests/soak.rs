@@ -95,6 +95,7 @@ async fn every_fault_at_once_costs_the_clients_nothing() {
             tpm: None,
             rpd: None,
         }],
+        ..QuotaConfig::default()
     });
     mock.script(rule(&ks[0], None, None, Behaviour::KeyInvalid));
     mock.script(rule(&ks[1], None, None, Behaviour::Suspended));

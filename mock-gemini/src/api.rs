@@ -21,7 +21,7 @@ use crate::descriptors::{
 use crate::embed::{embed_batch, embed_one};
 use crate::errors::{html_not_found, json_response, ApiError, Violation};
 use crate::model::{plan, prefill, prompt_tokens};
-use crate::models_catalog::{find, list_page, ModelInfo};
+use crate::models_catalog::{find_visible, list_page, ModelInfo};
 use crate::ordered::Json;
 use crate::proto;
 use crate::quota::wall_ms;
@@ -74,7 +74,7 @@ impl Route {
         let (Some(version), Some("models")) = (segments.next(), segments.next()) else {
             return Route::Unknown;
         };
-        if version != "v1" && version != "v1beta" {
+        if !matches!(version, "v1" | "v1beta" | "v1alpha") {
             return Route::Unknown;
         }
         let version = version.to_owned();
@@ -278,6 +278,7 @@ impl Call<'_> {
             } => (version, Some(model.as_str()), *kind),
         };
         let key = self.authenticate()?.to_owned();
+        let paid = lock(&self.state.quotas).paid(&key);
         let model = match model_name {
             Some(name) => {
                 let method = match kind {
@@ -288,8 +289,8 @@ impl Call<'_> {
                     _ => "generateContent",
                 };
                 let embeds = matches!(kind, CallKind::Embed | CallKind::BatchEmbed);
-                let found =
-                    find(name).filter(|m| kind == CallKind::Metadata || m.generates != embeds);
+                let found = find_visible(name, version, paid)
+                    .filter(|m| kind == CallKind::Metadata || m.generates != embeds);
                 Some(found.ok_or_else(|| ApiError::model_not_found(name, version, method))?)
             }
             None => None,
@@ -311,6 +312,15 @@ impl Call<'_> {
                 return Err(ApiError::rate_limit_per_day(model_id(model)))
             }
             Some(Behaviour::RateLimitBare) => return Err(ApiError::rate_limit_bare()),
+            Some(Behaviour::NoQuotaInMessage { retry_delay }) => {
+                return Err(ApiError::no_quota_in_message(model_id(model), &retry_delay))
+            }
+            Some(Behaviour::SpendCapMonthly) => return Err(ApiError::spend_cap_monthly()),
+            Some(Behaviour::ProjectSpendCap) => return Err(ApiError::project_spend_cap()),
+            Some(Behaviour::PrepaymentDepleted) => return Err(ApiError::prepayment_depleted()),
+            Some(Behaviour::SpendBasedLimit { retry_delay }) => {
+                return Err(ApiError::spend_based_limit(&retry_delay))
+            }
             Some(Behaviour::KeyInvalid) => return Err(ApiError::key_invalid()),
             Some(Behaviour::Suspended) => return Err(ApiError::suspended(&key)),
             Some(Behaviour::Unavailable) => return Err(ApiError::unavailable()),
@@ -323,11 +333,14 @@ impl Call<'_> {
             }
             Some(Behaviour::StreamNoFinish { after_chunks }) => keep_events = Some(after_chunks),
         }
+        if kind != CallKind::Metadata && lock(&self.state.quotas).spend_capped(&key) {
+            return Err(ApiError::spend_cap_monthly());
+        }
         self.check_query(kind)?;
         let pretty = pretty(self.params);
         let Some(model) = model else {
             let size = param(self.params, "pageSize").and_then(|s| s.parse().ok());
-            let page = list_page(size, param(self.params, "pageToken"));
+            let page = list_page(version, paid, size, param(self.params, "pageToken"));
             return Ok(Answer::Now(json_response(StatusCode::OK, &page, pretty)));
         };
         if kind == CallKind::Metadata {
@@ -374,9 +387,11 @@ impl Call<'_> {
             )));
         }
         if prefill(&body).is_some() && !model.accepts_prefill() {
-            return Err(ApiError::invalid_argument(
-                "Requests ending with a model turn are not supported.",
-            ));
+            return Err(if model.is_gemini4() {
+                ApiError::prefill_refused()
+            } else {
+                ApiError::invalid_argument("Requests ending with a model turn are not supported.")
+            });
         }
         lock(&self.state.quotas).admit(&key, model.id, prompt, Instant::now(), wall_ms())?;
         let mut plan = plan(&body, model);

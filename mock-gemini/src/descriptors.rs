@@ -511,5 +511,6 @@ static THINKING_LEVEL: EnumDesc = EnumDesc {
         "LOW",
         "MEDIUM",
         "HIGH",
+        "XHIGH",
     ],
 };

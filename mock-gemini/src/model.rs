@@ -268,7 +268,6 @@ fn thinking_active(model: &ModelInfo, budget: Option<i64>) -> bool {
     match model.thinking {
         Thinking::None => false,
         Thinking::Always => true,
-        Thinking::Optional => budget != Some(0),
         Thinking::OptIn => budget.is_some_and(|b| b != 0),
     }
 }
@@ -354,7 +353,7 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
         }
         if calls.is_empty() {
             let snippet: String = last_text.chars().take(80).collect();
-            text = format!("Mock reply from {}: {snippet}", model.id);
+            text = format!("Mock reply from {}: {snippet}", model.served_id());
         }
     }
 
@@ -383,7 +382,17 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
         .and_then(Value::as_u64)
         .filter(|m| *m > 0)
         .unwrap_or(u64::from(model.output_limit));
-    let mut thoughts_tokens = tokens_for_chars(chars(&thought_text));
+    // Gemini 4 thinks a fixed amount per level, and that counts against `maxOutputTokens`: a
+    // small limit leaves an answer with no text.
+    let mut thoughts_tokens = if model.is_gemini4() {
+        let level = config
+            .get("thinkingConfig")
+            .and_then(|t| t.get("thinkingLevel"))
+            .and_then(Value::as_str);
+        model.thinking_cost(level)
+    } else {
+        tokens_for_chars(chars(&thought_text))
+    };
     if thoughts_tokens > max {
         thoughts_tokens = max;
         thought_text = thought_text.chars().take((max * 4) as usize).collect();
@@ -510,7 +519,7 @@ mod tests {
                 {"name": "write_stdin", "parametersJsonSchema": {"type": "object", "properties": {"chars": {"type": "string"}}}},
                 {"name": "exec_command", "parametersJsonSchema": {"type": "object", "properties": {"cmd": {"type": "string"}}}}]}]
         }));
-        let p = plan(&codex, find("gemini-2.5-flash").unwrap());
+        let p = plan(&codex, find("gemini-3.8-flash").unwrap());
         assert_eq!(
             (p.calls[0].0.as_str(), &p.calls[0].1),
             ("exec_command", &json!({"cmd": "echo hi"}))
@@ -522,7 +531,7 @@ mod tests {
                 {"name": "run_shell_command", "parametersJsonSchema": {"type": "object", "properties": {
                     "command": {"type": "string"}, "description": {"type": "string"}}}}]}]
         }));
-        let p = plan(&gemini_cli, find("gemini-2.5-flash").unwrap());
+        let p = plan(&gemini_cli, find("gemini-3.8-flash").unwrap());
         assert_eq!(p.calls[0].0, "run_shell_command");
         assert_eq!(
             p.calls[0].1,
@@ -536,7 +545,7 @@ mod tests {
             "contents": [{"role": "user", "parts": [{"text": "Please run `echo hello` with Bash"}]}],
             "tools": [{"functionDeclarations": [{"name": "Read"}, {"name": "Bash"}]}]
         }));
-        let plan = plan(&req, find("gemini-2.5-flash").unwrap());
+        let plan = plan(&req, find("gemini-3.8-flash").unwrap());
         assert_eq!(plan.calls.len(), 1);
         assert_eq!(plan.calls[0].0, "Bash");
         assert_eq!(plan.calls[0].1["command"], "echo hello");
@@ -547,15 +556,15 @@ mod tests {
     fn echo_and_function_response_answers() {
         let req =
             request(json!({"contents": [{"role": "user", "parts": [{"text": "hello there"}]}]}));
-        let p = plan(&req, find("gemini-2.0-flash").unwrap());
-        assert_eq!(p.text, "Mock reply from gemini-2.0-flash: hello there");
+        let p = plan(&req, find("gemini-2.5-flash-lite").unwrap());
+        assert_eq!(p.text, "Mock reply from gemini-2.5-flash-lite: hello there");
         assert_eq!(p.thoughts_tokens, 0);
         let req = request(json!({"contents": [
             {"role": "user", "parts": [{"text": "x"}]},
             {"role": "model", "parts": [{"functionCall": {"name": "Bash", "args": {}}}]},
             {"role": "user", "parts": [{"functionResponse": {"name": "Bash", "response": {"output": "hello"}}}]}
         ]}));
-        let p = plan(&req, find("gemini-2.5-flash").unwrap());
+        let p = plan(&req, find("gemini-3.8-flash").unwrap());
         assert_eq!(p.text, "Tool Bash returned: hello");
     }
 
@@ -565,7 +574,7 @@ mod tests {
             "contents": [{"parts": [{"text": "a fairly long question that produces a long echo"}]}],
             "generationConfig": {"maxOutputTokens": 3}
         }));
-        let p = plan(&req, find("gemini-2.0-flash").unwrap());
+        let p = plan(&req, find("gemini-2.5-flash-lite").unwrap());
         assert_eq!(p.finish_reason, "MAX_TOKENS");
         assert_eq!(p.text.chars().count(), 12);
         assert_eq!(p.candidates_tokens, 3);

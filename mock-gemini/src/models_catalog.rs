@@ -1,21 +1,23 @@
-//! The models the mock serves, with realistic `Model` objects.
+//! The models the mock serves, with realistic `Model` objects: what each is and how it behaves
+//! (its limits, thinking, the levels it accepts, the API versions and tiers that see it). The
+//! rows themselves are data in `models_table`.
 //!
-//! `GET /v1beta/models` and `GET /v1beta/models/{model}` answer from this table, and
-//! the generation endpoints look up a model's limits (output tokens, thinking support)
-//! here so that validation matches what the real model would enforce.
+//! `GET /{version}/models` and `GET /{version}/models/{model}` answer from the table, and the
+//! generation endpoints look a model up here so that validation matches what the real model
+//! enforces. Retired ids are simply absent: Google answers them 404.
 
 use serde_json::{json, Value};
+
+pub use crate::models_table::CATALOG;
 
 /// The thinking behaviour of a model family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Thinking {
-    /// Gemini 2.0: no thinking.
+    /// No thinking.
     None,
-    /// Thinks by default, `thinkingBudget: 0` turns it off (2.5 Flash).
-    Optional,
     /// Does not think unless a budget is given (2.5 Flash-Lite).
     OptIn,
-    /// Always thinks; budget 0 is rejected (2.5 Pro, Gemini 3).
+    /// Always thinks; budget 0 is rejected (Gemini 3 and 4).
     Always,
 }
 
@@ -38,22 +40,59 @@ pub struct ModelInfo {
     pub thinking: Thinking,
     /// Allowed `thinkingBudget` range (besides -1 and, unless `Always`, 0).
     pub budget_range: (i64, i64),
+    /// The `thinkingLevel` values it accepts (none: levels are refused).
+    pub levels: &'static [&'static str],
+    /// The level it thinks at when none is given.
+    pub default_level: &'static str,
     /// Default `topK`.
     pub top_k: u32,
     /// Whether the model answers `generateContent`.
     pub generates: bool,
+    /// Served and listed only under `v1alpha` (the Gemini 4 previews).
+    pub alpha_only: bool,
+    /// Served and listed only to keys of a paid-tier project.
+    pub paid_only: bool,
+    /// A moving alias (`gemini-flash-latest`): the model that serves it.
+    pub serves_as: Option<&'static str>,
 }
 
 impl ModelInfo {
-    /// Gemini 3 models enforce thought signatures on function calls.
+    /// The model that actually answers (the alias's target for a `-latest` alias).
+    pub fn served_id(&self) -> &'static str {
+        self.serves_as.unwrap_or(self.id)
+    }
+
+    /// Gemini 3 and later enforce thought signatures on function calls.
     pub fn is_gemini3(&self) -> bool {
-        self.id.starts_with("gemini-3")
+        let id = self.served_id();
+        id.starts_with("gemini-3") || id.starts_with("gemini-4")
+    }
+
+    /// Gemini 4: levels only, no penalties, one candidate, no prefill.
+    pub fn is_gemini4(&self) -> bool {
+        self.served_id().starts_with("gemini-4")
     }
 
     /// Whether a request may end with a `model` turn (the answer continues it). The Flash-Lite
-    /// models refuse ("Requests ending with a model turn are not supported.").
+    /// models refuse ("Requests ending with a model turn are not supported."); Gemini 4 refuses
+    /// with its own words.
     pub fn accepts_prefill(&self) -> bool {
-        !self.id.contains("flash-lite")
+        !self.served_id().contains("flash-lite") && !self.is_gemini4()
+    }
+
+    /// Tokens Gemini 4 spends thinking at `level` (the model's default when `None`).
+    pub fn thinking_cost(&self, level: Option<&str>) -> u64 {
+        match level.unwrap_or(self.default_level) {
+            "LOW" => 256,
+            "MEDIUM" => 1024,
+            "XHIGH" => 4096,
+            _ => 2048,
+        }
+    }
+
+    /// Whether API `version` on a key of a paid (or not) project sees it.
+    pub fn visible(&self, version: &str, paid: bool) -> bool {
+        (version == "v1alpha" || !self.alpha_only) && (paid || !self.paid_only)
     }
 
     /// The `Model` resource as the API returns it.
@@ -95,141 +134,30 @@ impl ModelInfo {
     }
 }
 
-const MILLION: u32 = 1_048_576;
-
-/// Every model the mock knows, in the order `models.list` returns them.
-pub static CATALOG: [ModelInfo; 10] = [
-    ModelInfo {
-        id: "gemini-2.5-pro",
-        version: "2.5",
-        display_name: "Gemini 2.5 Pro",
-        description: "Stable release (June 17th, 2025) of Gemini 2.5 Pro",
-        output_limit: 65_536,
-        input_limit: MILLION,
-        thinking: Thinking::Always,
-        budget_range: (128, 32_768),
-        top_k: 64,
-        generates: true,
-    },
-    ModelInfo {
-        id: "gemini-2.5-flash",
-        version: "001",
-        display_name: "Gemini 2.5 Flash",
-        description: "Stable version of Gemini 2.5 Flash, our mid-size multimodal model that supports up to 1 million tokens, released in June of 2025.",
-        output_limit: 65_536,
-        input_limit: MILLION,
-        thinking: Thinking::Optional,
-        budget_range: (1, 24_576),
-        top_k: 64,
-        generates: true,
-    },
-    ModelInfo {
-        id: "gemini-2.5-flash-lite",
-        version: "001",
-        display_name: "Gemini 2.5 Flash-Lite",
-        description: "Stable version of Gemini 2.5 Flash-Lite, released in July of 2025",
-        output_limit: 65_536,
-        input_limit: MILLION,
-        thinking: Thinking::OptIn,
-        budget_range: (512, 24_576),
-        top_k: 64,
-        generates: true,
-    },
-    ModelInfo {
-        id: "gemini-2.0-flash",
-        version: "2.0",
-        display_name: "Gemini 2.0 Flash",
-        description: "Gemini 2.0 Flash",
-        output_limit: 8_192,
-        input_limit: MILLION,
-        thinking: Thinking::None,
-        budget_range: (0, 0),
-        top_k: 40,
-        generates: true,
-    },
-    ModelInfo {
-        id: "gemini-3-pro-preview",
-        version: "3-pro-preview-11-2025",
-        display_name: "Gemini 3 Pro Preview",
-        description: "Gemini 3 Pro Preview",
-        output_limit: 65_536,
-        input_limit: MILLION,
-        thinking: Thinking::Always,
-        budget_range: (128, 32_768),
-        top_k: 64,
-        generates: true,
-    },
-    ModelInfo {
-        id: "gemini-3.1-pro-preview",
-        version: "3.1-pro-preview-02-2026",
-        display_name: "Gemini 3.1 Pro Preview",
-        description: "Gemini 3.1 Pro Preview",
-        output_limit: 65_536,
-        input_limit: MILLION,
-        thinking: Thinking::Always,
-        budget_range: (128, 32_768),
-        top_k: 64,
-        generates: true,
-    },
-    ModelInfo {
-        id: "gemini-3-flash-preview",
-        version: "3-flash-preview-12-2025",
-        display_name: "Gemini 3 Flash Preview",
-        description: "Gemini 3 Flash Preview",
-        output_limit: 65_536,
-        input_limit: MILLION,
-        thinking: Thinking::Always,
-        budget_range: (1, 24_576),
-        top_k: 64,
-        generates: true,
-    },
-    // The models Gemini CLI 0.61 routes to by default (its classifier, then the answer).
-    ModelInfo {
-        id: "gemini-3.5-flash-lite",
-        version: "3.5-flash-lite",
-        display_name: "Gemini 3.5 Flash-Lite",
-        description: "Gemini 3.5 Flash-Lite",
-        output_limit: 65_536,
-        input_limit: MILLION,
-        thinking: Thinking::Always,
-        budget_range: (1, 24_576),
-        top_k: 64,
-        generates: true,
-    },
-    ModelInfo {
-        id: "gemini-3.8-flash",
-        version: "3.8-flash",
-        display_name: "Gemini 3.8 Flash",
-        description: "Gemini 3.8 Flash",
-        output_limit: 65_536,
-        input_limit: MILLION,
-        thinking: Thinking::Always,
-        budget_range: (1, 24_576),
-        top_k: 64,
-        generates: true,
-    },
-    ModelInfo {
-        id: "gemini-embedding-001",
-        version: "001",
-        display_name: "Gemini Embedding 001",
-        description: "Obtain a distributed representation of a text.",
-        output_limit: 1,
-        input_limit: 2_048,
-        thinking: Thinking::None,
-        budget_range: (0, 0),
-        top_k: 0,
-        generates: false,
-    },
-];
-
-/// Looks a model up by id (`gemini-2.5-flash` or `models/gemini-2.5-flash`).
+/// Looks a model up by id (`gemini-3.8-flash` or `models/gemini-3.8-flash`), whoever asks.
 pub fn find(name: &str) -> Option<&'static ModelInfo> {
     let id = name.strip_prefix("models/").unwrap_or(name);
     CATALOG.iter().find(|m| m.id == id)
 }
 
-/// `models.list` with `pageSize`/`pageToken` pagination (default 50 per page).
-pub fn list_page(page_size: Option<usize>, page_token: Option<&str>) -> Value {
+/// The model as API `version` shows it to a key of a paid (or not) project: absent (Google's
+/// 404) when that version or tier does not see it.
+pub fn find_visible(name: &str, version: &str, paid: bool) -> Option<&'static ModelInfo> {
+    find(name).filter(|m| m.visible(version, paid))
+}
+
+/// `models.list` under `version` for a paid (or not) key, with `pageSize`/`pageToken`
+/// pagination (default 50 per page).
+pub fn list_page(
+    version: &str,
+    paid: bool,
+    page_size: Option<usize>,
+    page_token: Option<&str>,
+) -> Value {
+    let visible: Vec<&ModelInfo> = CATALOG
+        .iter()
+        .filter(|m| m.visible(version, paid))
+        .collect();
     let size = match page_size {
         Some(0) | None => 50,
         Some(n) => n.min(1000),
@@ -238,14 +166,11 @@ pub fn list_page(page_size: Option<usize>, page_token: Option<&str>) -> Value {
         .and_then(|t| t.strip_prefix("page-"))
         .and_then(|t| t.parse::<usize>().ok())
         .unwrap_or(0)
-        .min(CATALOG.len());
-    let end = (start + size).min(CATALOG.len());
-    let models: Vec<Value> = CATALOG[start..end]
-        .iter()
-        .map(ModelInfo::resource)
-        .collect();
+        .min(visible.len());
+    let end = (start + size).min(visible.len());
+    let models: Vec<Value> = visible[start..end].iter().map(|m| m.resource()).collect();
     let mut page = json!({ "models": models });
-    if end < CATALOG.len() {
+    if end < visible.len() {
         page["nextPageToken"] = json!(format!("page-{end}"));
     }
     page
@@ -255,24 +180,72 @@ pub fn list_page(page_size: Option<usize>, page_token: Option<&str>) -> Value {
 mod tests {
     use super::*;
 
+    fn ids(page: &Value) -> Vec<String> {
+        page["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                m["name"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("models/")
+                    .to_owned()
+            })
+            .collect()
+    }
+
     #[test]
     fn finds_models_with_or_without_prefix() {
-        assert!(find("gemini-2.5-flash").is_some());
-        assert!(find("models/gemini-3-pro-preview").is_some_and(ModelInfo::is_gemini3));
-        assert!(find("gemini-1.0-pro").is_none());
+        assert!(find("gemini-3.8-flash").is_some());
+        assert!(find("models/gemini-3.1-pro-preview").is_some_and(ModelInfo::is_gemini3));
+        assert!(find("gemini-flash-latest").is_some_and(ModelInfo::is_gemini3));
+        for retired in [
+            "gemini-2.5-pro",
+            "gemini-2.5-flash",
+            "gemini-3-pro-preview",
+            "gemini-2.0-flash",
+            "text-embedding-004",
+        ] {
+            assert!(find(retired).is_none(), "{retired}");
+        }
+    }
+
+    #[test]
+    fn gemini_4_is_seen_only_under_v1alpha_and_the_paid_previews_only_by_paid_keys() {
+        assert!(find_visible("gemini-4-argon", "v1beta", true).is_none());
+        assert!(find_visible("gemini-4-argon", "v1alpha", false).is_some());
+        assert!(find_visible("gemini-4-carbon", "v1alpha", false).is_none());
+        assert!(find_visible("gemini-4-neon", "v1alpha", true).is_some());
+        let beta = ids(&list_page("v1beta", true, Some(1000), None));
+        assert!(beta.iter().all(|id| !id.starts_with("gemini-4")));
+        let alpha_free = ids(&list_page("v1alpha", false, Some(1000), None));
+        assert!(alpha_free.contains(&"gemini-4-hydrogen".to_owned()));
+        assert!(!alpha_free.contains(&"gemini-4-carbon".to_owned()));
+        assert_eq!(
+            ids(&list_page("v1alpha", true, Some(1000), None)).len(),
+            CATALOG.len()
+        );
+    }
+
+    #[test]
+    fn aliases_are_served_by_their_target() {
+        let latest = find("gemini-flash-latest").unwrap();
+        assert_eq!(latest.served_id(), "gemini-3.8-flash");
+        assert!(!find("gemini-flash-lite-latest").unwrap().accepts_prefill());
+        assert!(!find("gemini-4-argon").unwrap().accepts_prefill());
+        assert!(find("gemini-3.8-flash").unwrap().accepts_prefill());
     }
 
     #[test]
     fn pagination_walks_the_whole_catalog() {
-        let half = CATALOG.len().div_ceil(2);
-        let first = list_page(Some(half), None);
+        let all = CATALOG.iter().filter(|m| m.visible("v1beta", true)).count();
+        let half = all.div_ceil(2);
+        let first = list_page("v1beta", true, Some(half), None);
         assert_eq!(first["models"].as_array().map(Vec::len), Some(half));
         let token = first["nextPageToken"].as_str().map(str::to_owned);
-        let second = list_page(Some(half), token.as_deref());
-        assert_eq!(
-            second["models"].as_array().map(Vec::len),
-            Some(CATALOG.len() - half)
-        );
+        let second = list_page("v1beta", true, Some(half), token.as_deref());
+        assert_eq!(second["models"].as_array().map(Vec::len), Some(all - half));
         assert!(second.get("nextPageToken").is_none());
     }
 }

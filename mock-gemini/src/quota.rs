@@ -29,6 +29,14 @@ pub struct QuotaConfig {
     /// The limits; the first that matches a (project, model) applies.
     #[serde(default)]
     pub limits: Vec<QuotaLimit>,
+    /// Project (or unmapped key) → `"free"` or `"paid"`; unlisted projects are paid. Free keys
+    /// do not see the paid-only models.
+    #[serde(default)]
+    pub tiers: HashMap<String, String>,
+    /// Projects (or unmapped keys) whose monthly spending cap is reached: every call but model
+    /// listing answers the spend-cap 429.
+    #[serde(default)]
+    pub spend_capped: Vec<String>,
 }
 
 /// The limits of one project (or `*`: every project) for one model (or `*`).
@@ -89,6 +97,20 @@ impl Quotas {
     /// The project `key` belongs to.
     pub fn project_of<'a>(&'a self, key: &'a str) -> &'a str {
         self.config.projects.get(key).map_or(key, String::as_str)
+    }
+
+    /// Whether `key`'s project is on a paid tier.
+    pub fn paid(&self, key: &str) -> bool {
+        self.config
+            .tiers
+            .get(self.project_of(key))
+            .is_none_or(|tier| tier != "free")
+    }
+
+    /// Whether `key`'s project has hit its monthly spending cap.
+    pub fn spend_capped(&self, key: &str) -> bool {
+        let project = self.project_of(key);
+        self.config.spend_capped.iter().any(|p| p == project)
     }
 
     fn limit_for(&self, project: &str, model: &str) -> Option<&QuotaLimit> {
@@ -283,6 +305,7 @@ mod tests {
                 tpm,
                 rpd,
             }],
+            ..QuotaConfig::default()
         }
     }
 

@@ -43,7 +43,7 @@ fn envelope(
     json!({
         "candidates": [candidate],
         "usageMetadata": usage,
-        "modelVersion": model.id,
+        "modelVersion": model.served_id(),
         "responseId": id,
     })
 }

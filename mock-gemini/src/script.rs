@@ -48,6 +48,23 @@ pub enum Behaviour {
     RateLimitPerDay,
     /// 429 `Resource has been exhausted (e.g. check quota).` with no details.
     RateLimitBare,
+    /// 429: the tier has no quota for the model ("limit: 0"), said only in the message (no
+    /// `quotaValue`), with `RetryInfo.retryDelay = retry_delay`.
+    NoQuotaInMessage {
+        /// The retry delay, as Google writes it.
+        retry_delay: String,
+    },
+    /// 429: the billing account's monthly spending cap is reached.
+    SpendCapMonthly,
+    /// 429: the project's own spend cap is reached.
+    ProjectSpendCap,
+    /// 429: the prepaid credits are depleted.
+    PrepaymentDepleted,
+    /// 429: a spend-based limit (rolling ten minutes), with `RetryInfo.retryDelay = retry_delay`.
+    SpendBasedLimit {
+        /// The retry delay, as Google writes it.
+        retry_delay: String,
+    },
     /// 400 `API_KEY_INVALID`.
     KeyInvalid,
     /// 403 `CONSUMER_SUSPENDED`; the message contains the whole key.

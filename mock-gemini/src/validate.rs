@@ -349,6 +349,9 @@ fn check_model_limits(config: &Map<String, Value>, model: &ModelInfo) -> Result<
             )));
         }
     }
+    if model.is_gemini4() {
+        crate::refusals::check_gemini4(config)?;
+    }
     let Some(thinking) = config.get("thinkingConfig") else {
         return Ok(());
     };
@@ -368,10 +371,17 @@ fn check_model_limits(config: &Map<String, Value>, model: &ModelInfo) -> Result<
             "You can only set either thinking_budget or thinking_level, not both.",
         ));
     }
-    if level.is_some() && !model.is_gemini3() {
-        return Err(ApiError::invalid_argument(
-            "Thinking level is not supported for this model.",
-        ));
+    if let Some(level) = level {
+        if model.levels.is_empty() {
+            return Err(ApiError::invalid_argument(
+                "Thinking level is not supported for this model.",
+            ));
+        }
+        if !model.levels.contains(&level) {
+            return Err(ApiError::invalid_argument(format!(
+                "Thinking level {level} is not supported for this model."
+            )));
+        }
     }
     match budget {
         Some(0) if model.thinking == Thinking::Always => Err(ApiError::invalid_argument(

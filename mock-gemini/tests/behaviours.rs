@@ -34,13 +34,13 @@ async fn rate_limit_per_minute_has_quota_failure_help_and_retry_info() {
     mock.script(rule(Behaviour::RateLimitPerMinute {
         retry_delay: "52.454646382s".into(),
     }));
-    let (status, body) = generate(&mock, "gemini-2.5-flash", &hello()).await;
+    let (status, body) = generate(&mock, "gemini-3.8-flash", &hello()).await;
     assert_eq!(status, 429);
     assert_eq!(body["error"]["code"], 429);
     assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED");
     let msg = message(&body);
     assert!(msg.starts_with("You exceeded your current quota"), "{msg}");
-    assert!(msg.contains("model: gemini-2.5-flash"));
+    assert!(msg.contains("model: gemini-3.8-flash"));
     assert!(msg.ends_with("Please retry in 52.454646382s."));
     let quota = detail(&body, "google.rpc.QuotaFailure").unwrap();
     assert_eq!(
@@ -49,7 +49,7 @@ async fn rate_limit_per_minute_has_quota_failure_help_and_retry_info() {
     );
     assert_eq!(
         quota["violations"][0]["quotaDimensions"]["model"],
-        "gemini-2.5-flash"
+        "gemini-3.8-flash"
     );
     assert!(detail(&body, "google.rpc.Help").is_some());
     assert_eq!(
@@ -62,7 +62,7 @@ async fn rate_limit_per_minute_has_quota_failure_help_and_retry_info() {
 async fn rate_limit_per_day_has_no_retry_info() {
     let mock = MockGemini::start().await.unwrap();
     mock.script(rule(Behaviour::RateLimitPerDay));
-    let (status, body) = generate(&mock, "gemini-2.5-pro", &hello()).await;
+    let (status, body) = generate(&mock, "gemini-3.1-pro-preview", &hello()).await;
     assert_eq!(status, 429);
     let quota = detail(&body, "google.rpc.QuotaFailure").unwrap();
     assert_eq!(
@@ -91,7 +91,7 @@ async fn bare_rate_limit_key_invalid_suspended_unavailable_internal() {
             times: Some(1),
             ..rule(behaviour.clone())
         });
-        let (status, body) = generate(&mock, "gemini-2.5-flash", &hello()).await;
+        let (status, body) = generate(&mock, "gemini-3.8-flash", &hello()).await;
         assert_eq!(status, code, "{behaviour:?}");
         assert_eq!(body["error"]["status"], status_name);
         assert_eq!(message(&body), text);
@@ -101,7 +101,7 @@ async fn bare_rate_limit_key_invalid_suspended_unavailable_internal() {
             times: Some(1),
             ..rule(Behaviour::KeyInvalid)
         });
-        generate(&mock, "gemini-2.5-flash", &hello()).await
+        generate(&mock, "gemini-3.8-flash", &hello()).await
     };
     assert_eq!(
         detail(&body, "google.rpc.ErrorInfo").unwrap()["reason"],
@@ -114,7 +114,7 @@ async fn bare_rate_limit_key_invalid_suspended_unavailable_internal() {
         times: Some(1),
         ..rule(Behaviour::Suspended)
     });
-    let (status, body) = generate(&mock, "gemini-2.5-flash", &hello()).await;
+    let (status, body) = generate(&mock, "gemini-3.8-flash", &hello()).await;
     assert_eq!(status, 403);
     assert_eq!(body["error"]["status"], "PERMISSION_DENIED");
     assert_eq!(
@@ -126,7 +126,7 @@ async fn bare_rate_limit_key_invalid_suspended_unavailable_internal() {
         "CONSUMER_SUSPENDED"
     );
 
-    let (status, _) = generate(&mock, "gemini-2.5-flash", &hello()).await;
+    let (status, _) = generate(&mock, "gemini-3.8-flash", &hello()).await;
     assert_eq!(status, 200, "one-shot rules expired");
 }
 
@@ -135,7 +135,7 @@ async fn errors_are_google_json() {
     let mock = MockGemini::start().await.unwrap();
     mock.script(rule(Behaviour::Unavailable));
     let response = client()
-        .post(url(&mock, "gemini-2.5-flash", "generateContent"))
+        .post(url(&mock, "gemini-3.8-flash", "generateContent"))
         .header("x-goog-api-key", KEY)
         .body(hello().to_string())
         .send()
@@ -151,33 +151,51 @@ async fn errors_are_google_json() {
 async fn rules_match_per_model_and_newest_wins() {
     let mock = MockGemini::start().await.unwrap();
     mock.script(Rule {
-        model: Some("gemini-2.5-pro".into()),
+        model: Some("gemini-3.1-pro-preview".into()),
         ..rule(Behaviour::RateLimitPerDay)
     });
     mock.script(Rule {
-        model: Some("gemini-2.5-pro".into()),
+        model: Some("gemini-3.1-pro-preview".into()),
         times: Some(2),
         ..rule(Behaviour::Ok)
     });
-    assert_eq!(generate(&mock, "gemini-2.5-flash", &hello()).await.0, 200);
-    assert_eq!(generate(&mock, "gemini-2.5-pro", &hello()).await.0, 200);
-    assert_eq!(generate(&mock, "gemini-2.5-pro", &hello()).await.0, 200);
-    assert_eq!(generate(&mock, "gemini-2.5-pro", &hello()).await.0, 429);
+    assert_eq!(generate(&mock, "gemini-3.8-flash", &hello()).await.0, 200);
     assert_eq!(
-        post_as(&mock, KEY2, "gemini-2.5-pro", "generateContent", &hello())
-            .await
-            .0,
+        generate(&mock, "gemini-3.1-pro-preview", &hello()).await.0,
+        200
+    );
+    assert_eq!(
+        generate(&mock, "gemini-3.1-pro-preview", &hello()).await.0,
+        200
+    );
+    assert_eq!(
+        generate(&mock, "gemini-3.1-pro-preview", &hello()).await.0,
+        429
+    );
+    assert_eq!(
+        post_as(
+            &mock,
+            KEY2,
+            "gemini-3.1-pro-preview",
+            "generateContent",
+            &hello()
+        )
+        .await
+        .0,
         200
     );
     mock.clear_rules();
-    assert_eq!(generate(&mock, "gemini-2.5-pro", &hello()).await.0, 200);
+    assert_eq!(
+        generate(&mock, "gemini-3.1-pro-preview", &hello()).await.0,
+        200
+    );
 }
 
 #[tokio::test]
 async fn key_rules_apply_before_body_validation() {
     let mock = MockGemini::start().await.unwrap();
     mock.script(rule(Behaviour::RateLimitBare));
-    let (status, _) = generate(&mock, "gemini-2.5-flash", &serde_json::json!({"bogus": 1})).await;
+    let (status, _) = generate(&mock, "gemini-3.8-flash", &serde_json::json!({"bogus": 1})).await;
     assert_eq!(status, 429);
 }
 
@@ -189,7 +207,7 @@ async fn hang_never_answers_and_delay_answers_late() {
         ..rule(Behaviour::Hang)
     });
     let request = client()
-        .post(url(&mock, "gemini-2.5-flash", "generateContent"))
+        .post(url(&mock, "gemini-3.8-flash", "generateContent"))
         .header("x-goog-api-key", KEY)
         .body(hello().to_string())
         .timeout(Duration::from_millis(300))
@@ -203,7 +221,7 @@ async fn hang_never_answers_and_delay_answers_late() {
         ..rule(Behaviour::Delay { ms: 250 })
     });
     let started = Instant::now();
-    let (status, _) = generate(&mock, "gemini-2.5-flash", &hello()).await;
+    let (status, _) = generate(&mock, "gemini-3.8-flash", &hello()).await;
     assert_eq!(status, 200);
     assert!(started.elapsed() >= Duration::from_millis(250));
     mock.shutdown().await;
@@ -213,7 +231,7 @@ async fn hang_never_answers_and_delay_answers_late() {
 async fn shutdown_releases_a_hanging_request() {
     let mock = MockGemini::start().await.unwrap();
     mock.script(rule(Behaviour::Hang));
-    let url = url(&mock, "gemini-2.5-flash", "generateContent");
+    let url = url(&mock, "gemini-3.8-flash", "generateContent");
     let pending = tokio::spawn(async move {
         client()
             .post(url)
@@ -240,7 +258,7 @@ async fn raw_stream(mock: &MockGemini, query: &str) -> String {
     let mut socket = tokio::net::TcpStream::connect(mock.addr()).await.unwrap();
     let body = hello().to_string();
     let request = format!(
-        "POST /v1beta/models/gemini-2.5-flash:streamGenerateContent{query} HTTP/1.1\r\nHost: x\r\n\
+        "POST /v1beta/models/gemini-3.8-flash:streamGenerateContent{query} HTTP/1.1\r\nHost: x\r\n\
          x-goog-api-key: {KEY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -275,7 +293,7 @@ async fn stream_break_aborts_without_the_final_chunk() {
     let response = client()
         .post(format!(
             "{}?alt=sse",
-            url(&mock, "gemini-2.5-flash", "streamGenerateContent")
+            url(&mock, "gemini-3.8-flash", "streamGenerateContent")
         ))
         .header("x-goog-api-key", KEY)
         .body(hello().to_string())
@@ -296,10 +314,10 @@ async fn stream_rules_do_not_touch_unary_calls() {
         times: Some(1),
         ..rule(Behaviour::StreamNoFinish { after_chunks: 1 })
     });
-    let (status, body) = generate(&mock, "gemini-2.5-flash", &hello()).await;
+    let (status, body) = generate(&mock, "gemini-3.8-flash", &hello()).await;
     assert_eq!(status, 200);
     assert_eq!(body["candidates"][0]["finishReason"], "STOP");
-    let (status, _, text) = stream_sse(&mock, "gemini-2.5-flash", &hello()).await;
+    let (status, _, text) = stream_sse(&mock, "gemini-3.8-flash", &hello()).await;
     assert_eq!(status, 200);
     let events = sse_events(&text);
     assert_eq!(events.len(), 1);
@@ -312,7 +330,7 @@ async fn stream_rules_do_not_touch_unary_calls() {
 async fn auth_errors() {
     let mock = MockGemini::start().await.unwrap();
     let response = client()
-        .post(url(&mock, "gemini-2.5-flash", "generateContent"))
+        .post(url(&mock, "gemini-3.8-flash", "generateContent"))
         .body(hello().to_string())
         .send()
         .await
@@ -325,7 +343,7 @@ async fn auth_errors() {
     let (status, body) = post_as(
         &mock,
         "sk-not-a-google-key",
-        "gemini-2.5-flash",
+        "gemini-3.8-flash",
         "generateContent",
         &hello(),
     )
@@ -336,7 +354,7 @@ async fn auth_errors() {
     let response = client()
         .post(format!(
             "{}?key={KEY}",
-            url(&mock, "gemini-2.5-flash", "generateContent")
+            url(&mock, "gemini-3.8-flash", "generateContent")
         ))
         .body(hello().to_string())
         .send()

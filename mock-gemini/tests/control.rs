@@ -27,8 +27,8 @@ async fn get_json(url: &str) -> (u16, Value) {
 #[tokio::test]
 async fn request_log_records_everything_in_order() {
     let mock = MockGemini::start().await.unwrap();
-    generate(&mock, "gemini-2.5-flash", &hello()).await;
-    post(&mock, "gemini-2.5-flash", "countTokens", &hello()).await;
+    generate(&mock, "gemini-3.8-flash", &hello()).await;
+    post(&mock, "gemini-3.8-flash", "countTokens", &hello()).await;
     generate(&mock, "gemini-nope", &hello()).await;
     client()
         .get(format!("{}/v1/models", mock.base_url()))
@@ -41,9 +41,9 @@ async fn request_log_records_everything_in_order() {
     assert_eq!(log[0].method, "POST");
     assert_eq!(
         log[0].path,
-        "/v1beta/models/gemini-2.5-flash:generateContent"
+        "/v1beta/models/gemini-3.8-flash:generateContent"
     );
-    assert_eq!(log[0].model.as_deref(), Some("gemini-2.5-flash"));
+    assert_eq!(log[0].model.as_deref(), Some("gemini-3.8-flash"));
     assert_eq!(log[0].action.as_deref(), Some("generateContent"));
     assert_eq!(log[0].api_key.as_deref(), Some(KEY));
     assert!(!log[0].key_in_query);
@@ -60,7 +60,7 @@ async fn request_log_records_everything_in_order() {
 async fn control_api_scripts_and_reads() {
     let mock = MockGemini::start().await.unwrap();
     let base = mock.base_url();
-    let rule = json!({"key": KEY, "model": "gemini-2.5-flash", "times": 1,
+    let rule = json!({"key": KEY, "model": "gemini-3.8-flash", "times": 1,
                       "behaviour": {"type": "rate_limit_per_minute", "retry_delay": "41s"}});
     let response = client()
         .post(format!("{base}/_mock/rules"))
@@ -79,8 +79,8 @@ async fn control_api_scripts_and_reads() {
     let (_, rules) = get_json(&format!("{base}/_mock/rules")).await;
     assert_eq!(rules.as_array().unwrap().len(), 1);
 
-    assert_eq!(generate(&mock, "gemini-2.5-flash", &hello()).await.0, 429);
-    assert_eq!(generate(&mock, "gemini-2.5-flash", &hello()).await.0, 200);
+    assert_eq!(generate(&mock, "gemini-3.8-flash", &hello()).await.0, 429);
+    assert_eq!(generate(&mock, "gemini-3.8-flash", &hello()).await.0, 200);
 
     let forever = json!({"key": KEY, "behaviour": {"type": "unavailable"}});
     client()
@@ -89,13 +89,13 @@ async fn control_api_scripts_and_reads() {
         .send()
         .await
         .unwrap();
-    assert_eq!(generate(&mock, "gemini-2.5-flash", &hello()).await.0, 503);
+    assert_eq!(generate(&mock, "gemini-3.8-flash", &hello()).await.0, 503);
     client()
         .delete(format!("{base}/_mock/rules"))
         .send()
         .await
         .unwrap();
-    assert_eq!(generate(&mock, "gemini-2.5-flash", &hello()).await.0, 200);
+    assert_eq!(generate(&mock, "gemini-3.8-flash", &hello()).await.0, 200);
 
     let (status, log) = get_json(&format!("{base}/_mock/requests")).await;
     assert_eq!(status, 200);
@@ -140,16 +140,24 @@ async fn models_list_and_get() {
             .map(|m| m["name"].as_str().unwrap())
             .collect();
         for id in [
-            "gemini-2.5-pro",
-            "gemini-2.5-flash",
+            "gemini-3.1-pro-preview",
+            "gemini-3.8-flash",
             "gemini-2.5-flash-lite",
-            "gemini-2.0-flash",
-            "gemini-3-pro-preview",
-            "gemini-3-flash-preview",
+            "gemini-3.5-flash",
+            "gemini-flash-latest",
         ] {
             assert!(names.contains(&format!("models/{id}").as_str()), "{id}");
         }
+        for retired_or_alpha in ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-4-argon"] {
+            assert!(!names.contains(&format!("models/{retired_or_alpha}").as_str()));
+        }
     }
+    let (_, alpha) = get_json(&format!("{base}/v1alpha/models?pageSize=1000")).await;
+    assert!(alpha["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["name"] == "models/gemini-4-hydrogen"));
     let (_, page) = get_json(&format!("{base}/v1beta/models?pageSize=2")).await;
     assert_eq!(page["models"].as_array().unwrap().len(), 2);
     let token = page["nextPageToken"].as_str().unwrap();
@@ -159,9 +167,9 @@ async fn models_list_and_get() {
     .await;
     assert_eq!(status, 200);
 
-    let (status, model) = get_json(&format!("{base}/v1beta/models/gemini-2.5-flash")).await;
+    let (status, model) = get_json(&format!("{base}/v1beta/models/gemini-3.8-flash")).await;
     assert_eq!(status, 200);
-    assert_eq!(model["name"], "models/gemini-2.5-flash");
+    assert_eq!(model["name"], "models/gemini-3.8-flash");
     assert_eq!(model["inputTokenLimit"], 1_048_576);
     assert_eq!(model["outputTokenLimit"], 65_536);
     assert_eq!(model["thinking"], true);
@@ -169,8 +177,13 @@ async fn models_list_and_get() {
         .as_array()
         .unwrap()
         .contains(&json!("generateContent")));
-    let (_, flash2) = get_json(&format!("{base}/v1/models/gemini-2.0-flash")).await;
-    assert_eq!(flash2["outputTokenLimit"], 8192);
+    let (status, argon) = get_json(&format!("{base}/v1alpha/models/gemini-4-argon")).await;
+    assert_eq!(
+        (status, argon["outputTokenLimit"].as_u64()),
+        (200, Some(65_536))
+    );
+    let (status, _) = get_json(&format!("{base}/v1beta/models/gemini-4-argon")).await;
+    assert_eq!(status, 404, "Gemini 4 is served under v1alpha only");
     let (status, missing) = get_json(&format!("{base}/v1beta/models/gemini-0")).await;
     assert_eq!(status, 404);
     assert_eq!(missing["error"]["status"], "NOT_FOUND");
@@ -187,7 +200,7 @@ async fn v1_generate_works_too() {
     let mock = MockGemini::start().await.unwrap();
     let response = client()
         .post(format!(
-            "{}/v1/models/gemini-2.5-flash:generateContent",
+            "{}/v1/models/gemini-3.8-flash:generateContent",
             mock.base_url()
         ))
         .header("x-goog-api-key", KEY)
@@ -218,7 +231,7 @@ async fn binary_prints_its_address_and_serves() {
     let health = client().get(format!("{base}/_mock/health")).send().await;
     let stream = client()
         .post(format!(
-            "{base}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+            "{base}/v1beta/models/gemini-3.8-flash:streamGenerateContent?alt=sse"
         ))
         .header("x-goog-api-key", KEY)
         .body(hello().to_string())
@@ -228,6 +241,7 @@ async fn binary_prints_its_address_and_serves() {
     let exit = child.wait().unwrap();
     assert_eq!(health.unwrap().status(), 200);
     let events = sse_events(&stream.unwrap().text().await.unwrap());
-    assert_eq!(events.len(), 2);
+    assert!(events.len() >= 2, "{events:?}");
+    assert!(events.last().unwrap()["candidates"][0]["finishReason"].is_string());
     assert!(exit.success(), "SIGTERM stops it cleanly: {exit:?}");
 }

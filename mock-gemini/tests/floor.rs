@@ -19,7 +19,7 @@ async fn the_floor_repeats_the_first_answer_of_each_kind_and_records_nothing() {
     let key = "AIzaSyFloorTestQm2Lr8Vt6Wn3Pk1Jh7Gf5Ds0";
     let call = |path: &'static str, body: &'static str| {
         let http = http.clone();
-        let url = format!("{}/v1beta/models/gemini-2.5-flash:{path}", floor.base_url());
+        let url = format!("{}/v1beta/models/gemini-3.8-flash:{path}", floor.base_url());
         async move {
             let r = http
                 .post(url)

@@ -31,7 +31,7 @@ async fn sse_framing_and_only_last_event_finishes() {
     })
     .await
     .unwrap();
-    let (status, content_type, text) = stream_sse(&mock, "gemini-2.5-flash", &hello()).await;
+    let (status, content_type, text) = stream_sse(&mock, "gemini-3.8-flash", &hello()).await;
     assert_eq!(status, 200);
     assert_eq!(content_type, "text/event-stream");
     assert!(text.starts_with("data: {"));
@@ -42,7 +42,8 @@ async fn sse_framing_and_only_last_event_finishes() {
         "events are single-line JSON with CRLF framing"
     );
     let events = sse_events(&text);
-    assert_eq!(events.len(), 4);
+    // Three text chunks, Gemini 3's signature on the last text part, then the finish.
+    assert_eq!(events.len(), 5);
     assert_eq!(finish_count(&events), 1);
     assert_eq!(
         events.last().unwrap()["candidates"][0]["finishReason"],
@@ -56,15 +57,15 @@ async fn sse_framing_and_only_last_event_finishes() {
                 .unwrap_or_default()
         })
         .collect();
-    assert_eq!(joined, "Mock reply from gemini-2.5-flash: hello");
+    assert_eq!(joined, "Mock reply from gemini-3.8-flash: hello");
     let id = &events[0]["responseId"];
     assert_eq!(id.as_str().unwrap().len(), 22);
     for event in &events {
         assert_eq!(&event["responseId"], id);
-        assert_eq!(event["modelVersion"], "gemini-2.5-flash");
+        assert_eq!(event["modelVersion"], "gemini-3.8-flash");
         assert_eq!(event["usageMetadata"]["promptTokenCount"], 2);
     }
-    let (_, unary) = generate(&mock, "gemini-2.5-flash", &hello()).await;
+    let (_, unary) = generate(&mock, "gemini-3.8-flash", &hello()).await;
     let last = events.last().unwrap();
     assert_eq!(
         last["usageMetadata"]["candidatesTokenCount"],
@@ -80,7 +81,7 @@ async fn sse_framing_and_only_last_event_finishes() {
 async fn stream_without_alt_sse_is_a_json_array() {
     let mock = MockGemini::start().await.unwrap();
     let response = client()
-        .post(url(&mock, "gemini-2.5-flash", "streamGenerateContent"))
+        .post(url(&mock, "gemini-3.8-flash", "streamGenerateContent"))
         .header("x-goog-api-key", KEY)
         .body(hello().to_string())
         .send()
@@ -92,12 +93,12 @@ async fn stream_without_alt_sse_is_a_json_array() {
     );
     let array: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
     let events = array.as_array().unwrap();
-    assert_eq!(events.len(), 3);
+    assert_eq!(events.len(), 4);
     assert_eq!(finish_count(events), 1);
 
     let (status, body) = post(
         &mock,
-        "gemini-2.5-flash",
+        "gemini-3.8-flash",
         "streamGenerateContent",
         &json!({"contents": []}),
     )
@@ -114,7 +115,7 @@ async fn run_directive_streams_a_whole_function_call() {
     let mock = MockGemini::start().await.unwrap();
     let (_, _, text) = stream_sse(
         &mock,
-        "gemini-2.5-flash",
+        "gemini-3.8-flash",
         &bash_request("Please run `echo hello` with Bash"),
     )
     .await;
@@ -148,7 +149,7 @@ async fn thoughts_come_first_when_included() {
     let mut body = hello();
     body["generationConfig"] =
         json!({"thinkingConfig": {"includeThoughts": true, "thinkingBudget": 1024}});
-    let (_, _, text) = stream_sse(&mock, "gemini-2.5-flash", &body).await;
+    let (_, _, text) = stream_sse(&mock, "gemini-3.8-flash", &body).await;
     let events = sse_events(&text);
     assert_eq!(
         events[0]["candidates"][0]["content"]["parts"][0]["thought"],
@@ -168,7 +169,7 @@ async fn thoughts_come_first_when_included() {
     );
 
     body["generationConfig"] = json!({"thinkingConfig": {"thinkingBudget": 0}});
-    let (_, unary) = generate(&mock, "gemini-2.5-flash", &body).await;
+    let (_, unary) = generate(&mock, "gemini-3.8-flash", &body).await;
     assert!(unary["usageMetadata"].get("thoughtsTokenCount").is_none());
 }
 
@@ -177,13 +178,13 @@ async fn max_tokens_truncates() {
     let mock = MockGemini::start().await.unwrap();
     let mut body = hello();
     body["generationConfig"] = json!({"maxOutputTokens": 2});
-    let (_, unary) = generate(&mock, "gemini-2.0-flash", &body).await;
+    let (_, unary) = generate(&mock, "gemini-2.5-flash-lite", &body).await;
     assert_eq!(unary["candidates"][0]["finishReason"], "MAX_TOKENS");
     assert_eq!(
         unary["candidates"][0]["content"]["parts"][0]["text"],
         "Mock rep"
     );
-    let (_, _, text) = stream_sse(&mock, "gemini-2.0-flash", &body).await;
+    let (_, _, text) = stream_sse(&mock, "gemini-2.5-flash-lite", &body).await;
     let events = sse_events(&text);
     assert_eq!(
         events.last().unwrap()["candidates"][0]["finishReason"],
@@ -194,7 +195,7 @@ async fn max_tokens_truncates() {
 #[tokio::test]
 async fn gemini3_signature_round_trip() {
     let mock = MockGemini::start().await.unwrap();
-    let model = "gemini-3-pro-preview";
+    let model = "gemini-3.1-pro-preview";
     let first = bash_request("Please run `ls` with Bash");
     let (status, answer) = generate(&mock, model, &first).await;
     assert_eq!(status, 200, "{answer}");
@@ -273,7 +274,7 @@ async fn parallel_calls_sign_only_the_first() {
         "contents": [{"role": "user", "parts": [{"text": "call Read and call Glob"}]}],
         "tools": [{"functionDeclarations": [{"name": "Read"}, {"name": "Glob"}]}]
     });
-    let (_, answer) = generate(&mock, "gemini-3-flash-preview", &body).await;
+    let (_, answer) = generate(&mock, "gemini-3.5-flash", &body).await;
     let parts = answer["candidates"][0]["content"]["parts"]
         .as_array()
         .unwrap();

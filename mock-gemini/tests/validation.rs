@@ -58,7 +58,7 @@ fn realistic() -> Value {
 
 #[tokio::test]
 async fn realistic_request_passes_and_thinks() {
-    let response = accepts("gemini-2.5-flash", realistic()).await;
+    let response = accepts("gemini-3.8-flash", realistic()).await;
     let parts = response["candidates"][0]["content"]["parts"]
         .as_array()
         .unwrap();
@@ -74,7 +74,7 @@ async fn realistic_request_passes_and_thinks() {
 #[tokio::test]
 async fn snake_case_and_legacy_parameters_pass() {
     accepts(
-        "gemini-2.5-flash",
+        "gemini-3.8-flash",
         json!({
             "system_instruction": {"parts": [{"text": "sys"}]},
             "contents": [{"role": "user", "parts": [{"text": "hi"}, {"inline_data": {"mime_type": "image/png", "data": "iVBORw0KGgo="}}]}],
@@ -91,7 +91,7 @@ async fn snake_case_and_legacy_parameters_pass() {
 
 #[tokio::test]
 async fn unknown_top_level_field() {
-    let msg = rejects("gemini-2.5-flash", with_user(json!({"max_tokens": 10}))).await;
+    let msg = rejects("gemini-3.8-flash", with_user(json!({"max_tokens": 10}))).await;
     assert_eq!(
         msg,
         "Invalid JSON payload received. Unknown name \"max_tokens\": Cannot find field."
@@ -101,7 +101,7 @@ async fn unknown_top_level_field() {
 /// POSTs a raw body (member order matters, so no `json!`).
 async fn post_raw(mock: &MockGemini, body: &str) -> (u16, Value) {
     let response = client()
-        .post(url(mock, "gemini-2.5-flash", "generateContent"))
+        .post(url(mock, "gemini-3.8-flash", "generateContent"))
         .header("x-goog-api-key", KEY)
         .body(body.to_owned())
         .send()
@@ -146,7 +146,7 @@ async fn schema_keywords_outside_the_openapi_subset() {
     ] {
         let mut body = hello();
         body["tools"] = json!([{"functionDeclarations": [{"name": "f", "parameters": {"type": "object", keyword: {}}}]}]);
-        let msg = rejects("gemini-2.5-flash", body).await;
+        let msg = rejects("gemini-3.8-flash", body).await;
         assert!(
             msg.contains(&format!(
                 "Unknown name \"{keyword}\" at 'tools[0].function_declarations[0].parameters'"
@@ -162,7 +162,7 @@ async fn parameters_and_parameters_json_schema_together() {
     body["tools"] = json!([{"functionDeclarations": [{"name": "f",
         "parameters": {"type": "object", "properties": {"a": {"type": "string"}}},
         "parametersJsonSchema": {"type": "object"}}]}]);
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert!(
         msg.contains("parameters_json_schema and parameters are mutually exclusive"),
         "{msg}"
@@ -173,7 +173,7 @@ async fn parameters_and_parameters_json_schema_together() {
 async fn invalid_function_name() {
     let mut body = hello();
     body["tools"] = json!([{"functionDeclarations": [{"name": "1bad name"}]}]);
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert!(msg.starts_with(
         "* GenerateContentRequest.tools[0].function_declarations[0].name: Invalid function name."
     ));
@@ -181,7 +181,7 @@ async fn invalid_function_name() {
 
 #[tokio::test]
 async fn empty_contents() {
-    let msg = rejects("gemini-2.5-flash", json!({"contents": []})).await;
+    let msg = rejects("gemini-3.8-flash", json!({"contents": []})).await;
     assert_eq!(
         msg,
         "* GenerateContentRequest.contents: contents is not specified\n"
@@ -191,7 +191,7 @@ async fn empty_contents() {
 #[tokio::test]
 async fn empty_parts() {
     let msg = rejects(
-        "gemini-2.5-flash",
+        "gemini-3.8-flash",
         json!({"contents": [{"role": "user", "parts": []}]}),
     )
     .await;
@@ -208,7 +208,7 @@ async fn part_without_data_and_empty_text() {
         {"role": "model", "parts": [{}]},
         {"role": "user", "parts": [{"text": ""}]}
     ]});
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert_eq!(
         msg,
         "* GenerateContentRequest.contents[1].parts[0].data: required oneof field 'data' must have one initialized field\n\
@@ -219,7 +219,7 @@ async fn part_without_data_and_empty_text() {
 #[tokio::test]
 async fn empty_text_with_a_signature_is_allowed_on_2_5() {
     accepts(
-        "gemini-2.5-flash",
+        "gemini-2.5-flash-lite",
         json!({"contents": [
             {"role": "user", "parts": [{"text": "hi"}]},
             {"role": "model", "parts": [{"text": "yo"}, {"text": "", "thoughtSignature": "c2ln"}]},
@@ -244,7 +244,7 @@ async fn two_data_fields_in_one_part() {
 #[tokio::test]
 async fn wrong_value_types() {
     let msg = rejects(
-        "gemini-2.5-flash",
+        "gemini-3.8-flash",
         json!({"contents": [{"role": "user", "parts": [{"text": 5}]}]}),
     )
     .await;
@@ -254,7 +254,7 @@ async fn wrong_value_types() {
     );
     let mut body = hello();
     body["tools"] = json!([{"functionDeclarations": [{"name": "f", "parameters": {"type": ["string", "null"]}}]}]);
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert_eq!(
         msg,
         "Invalid JSON payload received. Unknown name \"type\" at 'tools[0].function_declarations[0].parameters': \
@@ -265,7 +265,7 @@ async fn wrong_value_types() {
 #[tokio::test]
 async fn invalid_role() {
     let msg = rejects(
-        "gemini-2.5-flash",
+        "gemini-3.8-flash",
         json!({"contents": [{"role": "assistant", "parts": [{"text": "hi"}]}]}),
     )
     .await;
@@ -277,7 +277,7 @@ async fn system_instruction_must_be_text() {
     let body = with_user(
         json!({"systemInstruction": {"parts": [{"functionCall": {"name": "f", "args": {}}}]}}),
     );
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert!(
         msg.contains("system_instruction.parts[0]: only text parts are supported"),
         "{msg}"
@@ -296,7 +296,7 @@ fn call_turns(responses: Value) -> Value {
 async fn function_response_count_must_match_calls() {
     let body =
         call_turns(json!([{"functionResponse": {"name": "a", "response": {"output": "ok"}}}]));
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-2.5-flash-lite", body).await;
     assert_eq!(
         msg,
         "Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn."
@@ -306,7 +306,7 @@ async fn function_response_count_must_match_calls() {
         {"functionResponse": {"name": "b", "response": {"output": "ok"}}},
         {"text": "<system-reminder>x</system-reminder>"}
     ]));
-    let response = accepts("gemini-2.5-flash", ok).await;
+    let response = accepts("gemini-2.5-flash-lite", ok).await;
     let text = response["candidates"][0]["content"]["parts"][0]["text"]
         .as_str()
         .unwrap();
@@ -319,7 +319,7 @@ async fn function_response_names_must_match_calls() {
         {"functionResponse": {"name": "a", "response": {}}},
         {"functionResponse": {"name": "zzz", "response": {}}}
     ]));
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert!(
         msg.contains("name of every function response part matches"),
         "{msg}"
@@ -332,14 +332,14 @@ async fn function_call_turn_order() {
         {"role": "model", "parts": [{"functionCall": {"name": "a", "args": {}}}]},
         {"role": "user", "parts": [{"functionResponse": {"name": "a", "response": {}}}]}
     ]});
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert!(msg
         .starts_with("Please ensure that function call turn comes immediately after a user turn"));
     let body = json!({"contents": [
         {"role": "user", "parts": [{"text": "hi"}]},
         {"role": "user", "parts": [{"functionResponse": {"name": "a", "response": {}}}]}
     ]});
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert!(msg.starts_with(
         "Please ensure that function response turn comes immediately after a function call turn"
     ));
@@ -348,14 +348,14 @@ async fn function_call_turn_order() {
 #[tokio::test]
 async fn inline_data_needs_base64_and_mime_type() {
     let body = json!({"contents": [{"role": "user", "parts": [{"inlineData": {"mimeType": "image/png", "data": "not base64!"}}]}]});
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert_eq!(
         msg,
         "Invalid value at 'contents[0].parts[0].inline_data.data' (TYPE_BYTES), Base64 decoding failed for \"not base64!\""
     );
     let body =
         json!({"contents": [{"role": "user", "parts": [{"inlineData": {"data": "aGVsbG8="}}]}]});
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert!(msg.contains("inline_data.mime_type"), "{msg}");
 }
 
@@ -364,13 +364,13 @@ async fn tool_config_and_safety_rules() {
     let body = with_user(
         json!({"toolConfig": {"functionCallingConfig": {"mode": "AUTO", "allowedFunctionNames": ["f"]}}}),
     );
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert!(
         msg.contains("allowed_function_names should only be set when the mode is ANY or VALIDATED"),
         "{msg}"
     );
     let body = with_user(json!({"toolConfig": {"functionCallingConfig": {"mode": "SOMETIMES"}}}));
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert!(
         msg.starts_with("Invalid value at 'tool_config.function_calling_config.mode'"),
         "{msg}"
@@ -378,7 +378,7 @@ async fn tool_config_and_safety_rules() {
     let body = with_user(
         json!({"safetySettings": [{"category": "HARM_CATEGORY_NOPE", "threshold": "OFF"}]}),
     );
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert!(
         msg.starts_with("Invalid value at 'safety_settings[0].category'"),
         "{msg}"
@@ -389,25 +389,21 @@ async fn tool_config_and_safety_rules() {
 async fn generation_config_limits() {
     let body =
         with_user(json!({"generationConfig": {"stopSequences": ["1", "2", "3", "4", "5", "6"]}}));
-    assert!(rejects("gemini-2.5-flash", body)
+    assert!(rejects("gemini-3.8-flash", body)
         .await
         .contains("stop_sequences"));
     let body = with_user(json!({"generationConfig": {"maxOutputTokens": 128000}}));
-    let msg = rejects("gemini-2.5-flash", body).await;
+    let msg = rejects("gemini-3.8-flash", body).await;
     assert!(
         msg.contains("maxOutputTokens value of 128000") && msg.contains("65537 (exclusive)"),
         "{msg}"
     );
-    let body = with_user(json!({"generationConfig": {"maxOutputTokens": 10000}}));
-    assert!(rejects("gemini-2.0-flash", body)
-        .await
-        .contains("8193 (exclusive)"));
     let body = with_user(json!({"generationConfig": {"temperature": 2.5}}));
-    assert!(rejects("gemini-2.5-flash", body)
+    assert!(rejects("gemini-3.8-flash", body)
         .await
         .contains("temperature"));
     let body = with_user(json!({"generationConfig": {"unknownKnob": 1}}));
-    assert!(rejects("gemini-2.5-flash", body)
+    assert!(rejects("gemini-3.8-flash", body)
         .await
         .contains("Unknown name \"unknownKnob\" at 'generation_config'"));
 }
@@ -416,29 +412,37 @@ async fn generation_config_limits() {
 async fn thinking_rules() {
     let body = with_user(json!({"generationConfig": {"thinkingConfig": {"thinkingBudget": 0}}}));
     assert_eq!(
-        rejects("gemini-2.5-pro", body.clone()).await,
+        rejects("gemini-3.1-pro-preview", body.clone()).await,
         "Budget 0 is invalid. This model only works in thinking mode."
     );
-    accepts("gemini-2.5-flash", body).await;
+    accepts("gemini-2.5-flash-lite", body).await;
     let body = with_user(
         json!({"generationConfig": {"thinkingConfig": {"thinkingLevel": "low", "thinkingBudget": 1024}}}),
     );
-    assert!(rejects("gemini-3-pro-preview", body)
+    assert!(rejects("gemini-3.1-pro-preview", body)
         .await
         .contains("thinking_budget or thinking_level"));
     let body =
         with_user(json!({"generationConfig": {"thinkingConfig": {"thinkingLevel": "high"}}}));
-    accepts("gemini-3-pro-preview", body.clone()).await;
-    assert!(rejects("gemini-2.5-flash", body)
+    accepts("gemini-3.1-pro-preview", body.clone()).await;
+    assert!(rejects("gemini-2.5-flash-lite", body)
         .await
         .contains("Thinking level is not supported"));
+    // Each 3.x model takes its own levels: 3.1 Pro has no MINIMAL, the Flash line has.
+    let minimal =
+        with_user(json!({"generationConfig": {"thinkingConfig": {"thinkingLevel": "MINIMAL"}}}));
+    assert_eq!(
+        rejects("gemini-3.1-pro-preview", minimal.clone()).await,
+        "Thinking level MINIMAL is not supported for this model."
+    );
+    accepts("gemini-3.8-flash", minimal).await;
 }
 
 #[tokio::test]
 async fn not_json_and_not_an_object() {
     let mock = MockGemini::start().await.unwrap();
     let response = client()
-        .post(url(&mock, "gemini-2.5-flash", "generateContent"))
+        .post(url(&mock, "gemini-3.8-flash", "generateContent"))
         .header("x-goog-api-key", KEY)
         .body("hello")
         .send()
@@ -450,7 +454,7 @@ async fn not_json_and_not_an_object() {
         message(&body).starts_with("Invalid JSON payload received. Unexpected token.\nhello\n^"),
         "{body}"
     );
-    let (status, body) = generate(&mock, "gemini-2.5-flash", &json!([1])).await;
+    let (status, body) = generate(&mock, "gemini-3.8-flash", &json!([1])).await;
     assert_eq!(status, 400);
     assert_eq!(
         message(&body),
@@ -464,7 +468,7 @@ async fn unknown_query_parameter() {
     let response = client()
         .post(format!(
             "{}?beta=true",
-            url(&mock, "gemini-2.5-flash", "generateContent")
+            url(&mock, "gemini-3.8-flash", "generateContent")
         ))
         .header("x-goog-api-key", KEY)
         .body(hello().to_string())
@@ -479,42 +483,42 @@ async fn unknown_query_parameter() {
 #[tokio::test]
 async fn count_tokens_forms() {
     let mock = MockGemini::start().await.unwrap();
-    let (status, a) = post(&mock, "gemini-2.5-flash", "countTokens", &hello()).await;
+    let (status, a) = post(&mock, "gemini-3.8-flash", "countTokens", &hello()).await;
     assert_eq!(status, 200);
     assert_eq!(a["totalTokens"], 2);
     assert_eq!(a["promptTokensDetails"][0]["tokenCount"], 2);
     let mut inner = realistic();
-    inner["model"] = json!("models/gemini-2.5-flash");
+    inner["model"] = json!("models/gemini-3.8-flash");
     let (status, b) = post(
         &mock,
-        "gemini-2.5-flash",
+        "gemini-3.8-flash",
         "countTokens",
         &json!({"generateContentRequest": inner}),
     )
     .await;
     assert_eq!(status, 200, "{b}");
-    let (_, generated) = generate(&mock, "gemini-2.5-flash", &realistic()).await;
+    let (_, generated) = generate(&mock, "gemini-3.8-flash", &realistic()).await;
     assert_eq!(
         b["totalTokens"],
         generated["usageMetadata"]["promptTokenCount"]
     );
     let both = json!({"contents": hello()["contents"], "generateContentRequest": inner});
-    let (status, c) = post(&mock, "gemini-2.5-flash", "countTokens", &both).await;
+    let (status, c) = post(&mock, "gemini-3.8-flash", "countTokens", &both).await;
     assert_eq!(status, 400, "{c}");
     let mut unnamed = realistic();
-    unnamed["model"] = json!("gemini-2.5-flash");
+    unnamed["model"] = json!("gemini-3.8-flash");
     let (status, d) = post(
         &mock,
-        "gemini-2.5-flash",
+        "gemini-3.8-flash",
         "countTokens",
         &json!({"generateContentRequest": unnamed}),
     )
     .await;
     assert_eq!(status, 400);
     assert!(message(&d).contains("unexpected model name format"));
-    let bad_inner = json!({"generateContentRequest": {"model": "models/gemini-2.5-flash", "contents": [{"role": "user", "parts": []}]}});
+    let bad_inner = json!({"generateContentRequest": {"model": "models/gemini-3.8-flash", "contents": [{"role": "user", "parts": []}]}});
     assert_eq!(
-        post(&mock, "gemini-2.5-flash", "countTokens", &bad_inner)
+        post(&mock, "gemini-3.8-flash", "countTokens", &bad_inner)
             .await
             .0,
         400

@@ -14,8 +14,14 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
 }
 
+/// A model call's URL, under the API version that serves the model (`v1alpha` for Gemini 4).
 pub fn url(mock: &MockGemini, model: &str, action: &str) -> String {
-    format!("{}/v1beta/models/{model}:{action}", mock.base_url())
+    let version = if model.starts_with("gemini-4") {
+        "v1alpha"
+    } else {
+        "v1beta"
+    };
+    format!("{}/{version}/models/{model}:{action}", mock.base_url())
 }
 
 /// POSTs `body` with `key` in the header; returns status and parsed JSON.
