@@ -332,14 +332,26 @@ async fn an_exhausted_pool_is_a_503_overloaded_error_with_retry_after() {
 }
 
 #[tokio::test]
-async fn upstream_client_errors_come_back_as_400_invalid_request_error() {
+async fn what_the_gateway_knows_gemini_refuses_is_answered_before_any_key_is_spent() {
     let Scenario { mock, gw, .. } = Scenario::keys(2).start().await;
-    // gemini-* names pass through; the upstream does not know this one.
+    // A name the live catalog lacks: Anthropic's 404, and no key is spent on it.
     let resp = post(&gw, "/v1/messages", &hello("gemini-0-unknown", false)).await;
     assert_eq!(resp.status(), 404);
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["error"]["type"], "not_found_error");
-    assert_eq!(model_calls(&mock).len(), 1, "not retried on another key");
+    assert!(model_calls(&mock).is_empty(), "nothing went upstream");
+    // Gemini's own 400 for a body it refuses comes back as invalid_request_error, not
+    // retried on another key: Gemini 4 refuses a prefilled turn (the gateway says so itself).
+    let mut prefill = hello("gemini-4-argon", false);
+    prefill["messages"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"role": "assistant", "content": "Once upon"}));
+    let resp = post(&gw, "/v1/messages", &prefill).await;
+    assert_eq!(resp.status(), 400);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["error"]["type"], "invalid_request_error");
+    assert!(model_calls(&mock).is_empty());
 }
 
 #[tokio::test]

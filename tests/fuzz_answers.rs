@@ -77,9 +77,11 @@ fn arb_chunk() -> BoxedStrategy<Value> {
     (
         prop::collection::vec(candidate, 0..3),
         opt(usage.boxed()),
-        opt(select(vec!["gemini-3.8-flash", "gemini-3.1-pro-preview", ""])
-            .prop_map(str::to_owned)
-            .boxed()),
+        opt(
+            select(vec!["gemini-3.8-flash", "gemini-3.1-pro-preview", ""])
+                .prop_map(str::to_owned)
+                .boxed(),
+        ),
         opt(opt(arb_string())
             .prop_map(|r| json!({"blockReason": r}))
             .boxed()),

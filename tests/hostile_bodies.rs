@@ -655,9 +655,9 @@ async fn thousands_of_malformed_bodies_get_a_4xx_in_the_callers_shape_and_never_
             .join("\n")
     );
     assert!(
-        mock.requests().is_empty(),
+        model_calls(&mock).is_empty(),
         "HOSTILE_SEED={seed}: upstream saw {:?}",
-        mock.requests()
+        model_calls(&mock)
             .iter()
             .map(|r| r.path.clone())
             .collect::<Vec<_>>()

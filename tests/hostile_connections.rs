@@ -106,7 +106,7 @@ async fn a_body_over_max_body_bytes_is_a_413_in_each_surfaces_shape() {
             }
         }
     }
-    assert!(mock.requests().is_empty());
+    assert!(model_calls(&mock).is_empty());
     // Just under the limit is served.
     let resp = client
         .post(gw.url("/v1/messages"))

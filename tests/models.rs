@@ -16,7 +16,12 @@ const PRO: &str = "gemini-3.1-pro-preview";
 const LITE: &str = "gemini-3.5-flash-lite";
 const ARGON: &str = "gemini-4-argon";
 
-async fn post(gw: &Gateway, path: &str, body: &Value, headers: &[(&str, &str)]) -> reqwest::Response {
+async fn post(
+    gw: &Gateway,
+    path: &str,
+    body: &Value,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
     let mut req = client().post(gw.url(path)).json(body);
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -25,7 +30,13 @@ async fn post(gw: &Gateway, path: &str, body: &Value, headers: &[(&str, &str)]) 
 }
 
 async fn messages(gw: &Gateway, body: &Value) -> reqwest::Response {
-    post(gw, "/v1/messages", body, &[("anthropic-version", "2023-06-01")]).await
+    post(
+        gw,
+        "/v1/messages",
+        body,
+        &[("anthropic-version", "2023-06-01")],
+    )
+    .await
 }
 
 fn claude(model: &str) -> Value {
@@ -62,12 +73,25 @@ async fn defaults_follow_the_live_catalog() {
     let status = gw.status().await;
     assert_eq!(status["models"]["big_model"]["model"], "gemini-pro-latest");
     assert_eq!(status["models"]["big_model"]["from"], "catalog");
-    assert_eq!(status["models"]["small_model"]["model"], "gemini-flash-latest");
-    assert!(gw.logs().contains("big_model=gemini-pro-latest"), "{}", gw.logs());
+    assert_eq!(
+        status["models"]["small_model"]["model"],
+        "gemini-flash-latest"
+    );
+    assert!(
+        gw.logs().contains("big_model=gemini-pro-latest"),
+        "{}",
+        gw.logs()
+    );
     let resp = messages(&gw, &claude("claude-sonnet-4-5")).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["x-gateway-served-model"], "gemini-pro-latest");
-    assert!(resp.headers().get("x-gateway-substitution").is_none(), "a tier is configuration");
+    assert_eq!(
+        resp.headers()["x-gateway-served-model"],
+        "gemini-pro-latest"
+    );
+    assert!(
+        resp.headers().get("x-gateway-substitution").is_none(),
+        "a tier is configuration"
+    );
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["model"], "claude-sonnet-4-5");
     assert_eq!(models_called(&mock), ["gemini-pro-latest"]);
@@ -93,14 +117,27 @@ async fn the_catalog_is_listed_on_every_surface() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| m[key].as_str().unwrap().trim_start_matches("models/").to_string())
+            .map(|m| {
+                m[key]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("models/")
+                    .to_string()
+            })
             .collect()
     };
     let google = get("/v1beta/models?pageSize=1000", &[]).await;
     let beta = ids(&google, "models", "name");
     assert!(beta.contains(&FLASH.to_string()) && !beta.contains(&ARGON.to_string()));
-    assert!(!beta.contains(&"gemini-2.5-pro".to_string()), "retired ids are not listed");
-    let alpha = ids(&get("/v1alpha/models?pageSize=1000", &[]).await, "models", "name");
+    assert!(
+        !beta.contains(&"gemini-2.5-pro".to_string()),
+        "retired ids are not listed"
+    );
+    let alpha = ids(
+        &get("/v1alpha/models?pageSize=1000", &[]).await,
+        "models",
+        "name",
+    );
     assert!(alpha.contains(&ARGON.to_string()));
     let openai = get("/v1/models", &[("authorization", "Bearer sk-x")]).await;
     assert_eq!(ids(&openai, "data", "id"), beta);
@@ -111,7 +148,13 @@ async fn the_catalog_is_listed_on_every_surface() {
     assert_eq!(page["models"].as_array().unwrap().len(), 2);
     assert!(page["nextPageToken"].is_string());
     let status = gw.status().await;
-    assert!(status["models"]["catalog"]["models"].as_array().unwrap().len() >= beta.len());
+    assert!(
+        status["models"]["catalog"]["models"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= beta.len()
+    );
 }
 
 #[tokio::test]
@@ -130,7 +173,13 @@ async fn a_retired_id_is_served_by_its_successor_and_says_so() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["model"], LITE);
     // OpenAI: the same.
-    let resp = post(&gw, "/v1/chat/completions", &chat("gemini-3-pro-preview"), &[]).await;
+    let resp = post(
+        &gw,
+        "/v1/chat/completions",
+        &chat("gemini-3-pro-preview"),
+        &[],
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["model"], PRO);
@@ -145,10 +194,16 @@ async fn a_retired_id_is_served_by_its_successor_and_says_so() {
 #[tokio::test]
 async fn a_2_5_era_configuration_still_gets_answers() {
     let Scenario { mock, gw, .. } = Scenario::keys(1)
-        .envs(&[("BIG_MODEL", "gemini-2.5-pro"), ("SMALL_MODEL", "gemini-2.5-flash")])
+        .envs(&[
+            ("BIG_MODEL", "gemini-2.5-pro"),
+            ("SMALL_MODEL", "gemini-2.5-flash"),
+        ])
         .start()
         .await;
-    for (model, served) in [("claude-opus-4-1", FLASH), ("claude-3-5-haiku-latest", LITE)] {
+    for (model, served) in [
+        ("claude-opus-4-1", FLASH),
+        ("claude-3-5-haiku-latest", LITE),
+    ] {
         let resp = messages(&gw, &claude(model)).await;
         assert_eq!(resp.status(), 200, "{model}");
         assert_eq!(resp.headers()["x-gateway-served-model"], served);
@@ -164,7 +219,10 @@ async fn an_unknown_name_is_a_404_in_each_dialect_and_touches_no_key() {
     assert_eq!(resp.status(), 404);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["status"], "NOT_FOUND");
-    assert!(v["error"]["message"].as_str().unwrap().contains(FLASH), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains(FLASH),
+        "{v}"
+    );
     let resp = messages(&gw, &claude("gemini-9-nonesuch")).await;
     assert_eq!(resp.status(), 404);
     let v: Value = resp.json().await.unwrap();
@@ -173,7 +231,13 @@ async fn an_unknown_name_is_a_404_in_each_dialect_and_touches_no_key() {
     assert_eq!(resp.status(), 404);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], "model_not_found");
-    assert!(v["error"]["message"].as_str().unwrap().contains("closest live models"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("closest live models"),
+        "{v}"
+    );
     assert!(models_called(&mock).is_empty(), "nothing went upstream");
     let after = gw.status().await["keys"].clone();
     assert_eq!(after[0]["state"], before[0]["state"]);
@@ -183,7 +247,10 @@ async fn an_unknown_name_is_a_404_in_each_dialect_and_touches_no_key() {
 #[tokio::test]
 async fn aliases_map_names_and_patterns() {
     let Scenario { mock, gw, .. } = Scenario::keys(1)
-        .env("MODEL_ALIASES", "my-coder=gemini-3.1-pro-preview,claude-*-haiku-*=gemini-3.5-flash-lite")
+        .env(
+            "MODEL_ALIASES",
+            "my-coder=gemini-3.1-pro-preview,claude-*-haiku-*=gemini-3.5-flash-lite",
+        )
         .start()
         .await;
     let resp = post(&gw, "/v1/chat/completions", &chat("my-coder"), &[]).await;
@@ -223,7 +290,13 @@ async fn with_every_key_resting_for_a_model_the_next_of_its_chain_serves() {
     let text = resp.text().await.unwrap();
     assert!(text.contains("message_stop"), "{text}");
     // A client may refuse a substitute: then the 503 stands.
-    let resp = post(&gw, "/v1/chat/completions", &chat(PRO), &[("x-gateway-fallback", "off")]).await;
+    let resp = post(
+        &gw,
+        "/v1/chat/completions",
+        &chat(PRO),
+        &[("x-gateway-fallback", "off")],
+    )
+    .await;
     assert_eq!(resp.status(), 503);
     assert!(resp.headers().contains_key("retry-after"));
     let m = metrics(&gw).await;
@@ -261,8 +334,17 @@ async fn gemini_4_through_each_surface_gets_answers_not_400s() {
         assert!(c.path.starts_with("/v1alpha/"), "{}", c.path);
         assert_eq!(c.status, 200);
         let config = &c.body.as_ref().unwrap()["generationConfig"];
-        for refused in ["thinkingBudget", "presencePenalty", "frequencyPenalty", "candidateCount", "temperature"] {
-            assert!(!config.to_string().contains(refused), "{refused} in {config}");
+        for refused in [
+            "thinkingBudget",
+            "presencePenalty",
+            "frequencyPenalty",
+            "candidateCount",
+            "temperature",
+        ] {
+            assert!(
+                !config.to_string().contains(refused),
+                "{refused} in {config}"
+            );
         }
     }
     assert_eq!(
@@ -289,7 +371,10 @@ async fn the_native_surface_serves_v1alpha() {
     assert_eq!(resp.status(), 200);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["name"], format!("models/{ARGON}"));
-    assert_eq!(model_calls(&mock)[0].path, format!("/v1alpha/models/{ARGON}:generateContent"));
+    assert_eq!(
+        model_calls(&mock)[0].path,
+        format!("/v1alpha/models/{ARGON}:generateContent")
+    );
 }
 
 #[tokio::test]
@@ -302,10 +387,22 @@ async fn a_broken_gemini_4_stream_is_never_continued_by_prefill() {
     .unwrap();
     let ks = keys(2);
     let gw = Gateway::start(&mock, &ks, &[]).await;
-    mock.script(rule(&ks[0], Some(ARGON), Some(1), Behaviour::StreamBreak { after_chunks: 2 }));
-    mock.script(rule(&ks[1], Some(ARGON), Some(1), Behaviour::StreamBreak { after_chunks: 2 }));
+    mock.script(rule(
+        &ks[0],
+        Some(ARGON),
+        Some(1),
+        Behaviour::StreamBreak { after_chunks: 2 },
+    ));
+    mock.script(rule(
+        &ks[1],
+        Some(ARGON),
+        Some(1),
+        Behaviour::StreamBreak { after_chunks: 2 },
+    ));
     let resp = client()
-        .post(gw.url(&format!("/v1beta/models/{ARGON}:streamGenerateContent?alt=sse")))
+        .post(gw.url(&format!(
+            "/v1beta/models/{ARGON}:streamGenerateContent?alt=sse"
+        )))
         .json(&hello_body())
         .send()
         .await
@@ -315,21 +412,42 @@ async fn a_broken_gemini_4_stream_is_never_continued_by_prefill() {
     let calls = model_calls(&mock);
     for c in &calls {
         let contents = c.body.as_ref().unwrap()["contents"].as_array().unwrap();
-        assert_ne!(contents.last().unwrap()["role"], "model", "a prefill was sent: {contents:?}");
+        assert_ne!(
+            contents.last().unwrap()["role"],
+            "model",
+            "a prefill was sent: {contents:?}"
+        );
     }
     // And on a family that continues, the same break is continued on the other key.
     mock.clear_requests();
-    mock.script(rule(&ks[0], Some(FLASH), Some(1), Behaviour::StreamBreak { after_chunks: 2 }));
-    mock.script(rule(&ks[1], Some(FLASH), Some(1), Behaviour::StreamBreak { after_chunks: 2 }));
+    mock.script(rule(
+        &ks[0],
+        Some(FLASH),
+        Some(1),
+        Behaviour::StreamBreak { after_chunks: 2 },
+    ));
+    mock.script(rule(
+        &ks[1],
+        Some(FLASH),
+        Some(1),
+        Behaviour::StreamBreak { after_chunks: 2 },
+    ));
     let resp = client()
-        .post(gw.url(&format!("/v1beta/models/{FLASH}:streamGenerateContent?alt=sse")))
+        .post(gw.url(&format!(
+            "/v1beta/models/{FLASH}:streamGenerateContent?alt=sse"
+        )))
         .json(&hello_body())
         .send()
         .await
         .unwrap();
     let _ = resp.text().await;
     let continued = model_calls(&mock).iter().any(|c| {
-        c.body.as_ref().unwrap()["contents"].as_array().unwrap().last().unwrap()["role"] == "model"
+        c.body.as_ref().unwrap()["contents"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["role"]
+            == "model"
     });
     assert!(continued, "3.x streams are still continued by prefill");
 }
@@ -356,7 +474,13 @@ async fn a_key_whose_tier_lacks_a_model_is_not_asked_for_it() {
     assert!(keys_used(&mock)[4..].contains(&ks[0]));
     let status = gw.status().await;
     let lacking = &key_view(&status, &ks[0])["lacking_models"];
-    assert!(lacking.as_array().unwrap().contains(&json!("gemini-4-carbon")), "{status}");
+    assert!(
+        lacking
+            .as_array()
+            .unwrap()
+            .contains(&json!("gemini-4-carbon")),
+        "{status}"
+    );
 }
 
 #[tokio::test]
@@ -381,9 +505,15 @@ async fn a_monthly_spend_cap_rests_the_whole_project_and_the_rest_of_the_pool_se
         assert_eq!(view["state"], "billing", "{view}");
         let until = view["billing"]["until"].as_str().unwrap();
         // The first of next month, midnight US Pacific (07:00 or 08:00 UTC).
-        assert!(until.ends_with("-01T08:00:00Z") || until.ends_with("-01T07:00:00Z"), "{until}");
+        assert!(
+            until.ends_with("-01T08:00:00Z") || until.ends_with("-01T07:00:00Z"),
+            "{until}"
+        );
     }
-    assert_eq!(key_view(&status, &ks[0])["billing"]["reason"], "billing_monthly_cap");
+    assert_eq!(
+        key_view(&status, &ks[0])["billing"]["reason"],
+        "billing_monthly_cap"
+    );
     assert_eq!(key_view(&status, &ks[2])["state"], "available");
     let m = metrics(&gw).await;
     assert!(m.contains("gateway_key_billing_rest_seconds{"), "{m}");

@@ -305,7 +305,10 @@ async fn the_model_catalog_one_gateway_read_serves_another() {
     let redis = RedisServer::start();
     let mock = MockGemini::start().await.unwrap();
     let ks = keys(1);
-    let env = [("REDIS_URL", redis.url()), ("REDIS_PREFIX", "test".to_string())];
+    let env = [
+        ("REDIS_URL", redis.url()),
+        ("REDIS_PREFIX", "test".to_string()),
+    ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let a = Gateway::start(&mock, &ks, &env).await;
     assert!(a.status().await["models"]["catalog"]["read_at"].is_string());
@@ -333,7 +336,10 @@ async fn the_model_catalog_one_gateway_read_serves_another() {
         .collect();
     assert!(ids.contains(&FLASH), "{list}");
     let status = b.status().await;
-    assert_eq!(status["models"]["small_model"]["model"], "gemini-flash-latest");
+    assert_eq!(
+        status["models"]["small_model"]["model"],
+        "gemini-flash-latest"
+    );
     // A name the shared catalog lacks is a 404 at B too, without asking Gemini.
     let resp = generate(&b, "gemini-2.0-flash-thinking-exp").await;
     assert_eq!(resp.status(), 404);

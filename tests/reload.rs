@@ -210,8 +210,14 @@ models = ["gemini-3.8-flash"]
         }
     };
     assert_eq!(call("sk-reload-first", "gemini-3.1-pro-preview").await, 200);
-    assert_eq!(call("sk-reload-second", "gemini-3.1-pro-preview").await, 401);
-    assert_eq!(call("sk-reload-flash-only", "gemini-3.1-pro-preview").await, 403);
+    assert_eq!(
+        call("sk-reload-second", "gemini-3.1-pro-preview").await,
+        401
+    );
+    assert_eq!(
+        call("sk-reload-flash-only", "gemini-3.1-pro-preview").await,
+        403
+    );
 
     // The first client key is replaced by a second; the flash-only client may now use pro.
     std::fs::write(
@@ -229,8 +235,14 @@ models = ["gemini-3.8-flash"]
     );
     reload_with(&gw, &env_file, "reloaded").await;
     assert_eq!(call("sk-reload-first", "gemini-3.1-pro-preview").await, 401);
-    assert_eq!(call("sk-reload-second", "gemini-3.1-pro-preview").await, 200);
-    assert_eq!(call("sk-reload-flash-only", "gemini-3.1-pro-preview").await, 200);
+    assert_eq!(
+        call("sk-reload-second", "gemini-3.1-pro-preview").await,
+        200
+    );
+    assert_eq!(
+        call("sk-reload-flash-only", "gemini-3.1-pro-preview").await,
+        200
+    );
     let logs = gw.logs();
     let line = logs
         .lines()
@@ -247,6 +259,9 @@ models = ["gemini-3.8-flash"]
 
     // A `.env` that does not parse changes nothing.
     reload_with(&gw, "GEMINI_API_KEY=\"unterminated\n", "reload refused").await;
-    assert_eq!(call("sk-reload-second", "gemini-3.1-pro-preview").await, 200);
+    assert_eq!(
+        call("sk-reload-second", "gemini-3.1-pro-preview").await,
+        200
+    );
     assert_eq!(call("sk-reload-first", "gemini-3.1-pro-preview").await, 401);
 }

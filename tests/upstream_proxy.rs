@@ -10,7 +10,7 @@
 mod support;
 
 use support::proxy;
-use support::{keys, Gateway, MockGemini};
+use support::{keys, model_calls, Gateway, MockGemini};
 
 const HOST: &str = "gemini.test";
 
@@ -47,7 +47,7 @@ async fn an_http_connect_proxy_with_credentials_carries_tls_to_gemini() {
     let (status, body) = generate(&gw).await;
     assert_eq!(status, 200, "{body}");
     assert!(proxy.tunnels() >= 1, "the request went through the proxy");
-    assert_eq!(mock.requests().len(), 1);
+    assert_eq!(model_calls(&mock).len(), 1);
 
     // Without the credentials the proxy refuses, and the client hears of an upstream failure.
     let anonymous = format!("http://{}", proxy.addr);

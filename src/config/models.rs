@@ -27,10 +27,8 @@ pub fn naming<'a>(get: impl Fn(&str) -> Option<&'a str> + Copy) -> Result<Naming
         small: model("SMALL_MODEL")?,
         aliases: aliases(get("MODEL_ALIASES"))
             .ok_or_else(|| invalid("MODEL_ALIASES", get, ALIASES_FORM))?,
-        retired_aliases: !matches!(
-            get("RETIRED_MODEL_ALIASES"),
-            Some(_) if !boolean(get, "RETIRED_MODEL_ALIASES")?
-        ),
+        retired_aliases: get("RETIRED_MODEL_ALIASES").is_none()
+            || boolean(get, "RETIRED_MODEL_ALIASES")?,
         fallbacks: fallbacks(get("MODEL_FALLBACKS"))
             .ok_or_else(|| invalid("MODEL_FALLBACKS", get, FALLBACKS_FORM))?,
     })

@@ -28,6 +28,7 @@ pub use affinity::Affinity;
 pub use error::{no_key_message, retry_after_secs, Cause, DispatchError, Failure, StreamBroken};
 pub use stream::{CommittedStream, PendingStream, StreamStart};
 
+use crate::models::served::Served;
 use crate::pool::{KeyPool, Lease, Scope};
 use crate::store::Backend;
 use crate::telemetry::{TallyRef, Telemetry, Tokens};
@@ -154,6 +155,8 @@ pub struct Dispatcher {
     affinity: Arc<Affinity>,
     attempt_timeout: Duration,
     telemetry: Arc<Telemetry>,
+    /// Which model answers each moving alias, as the answers say.
+    served: Arc<Served>,
 }
 
 /// How one attempt went wrong.
@@ -177,7 +180,13 @@ impl Dispatcher {
             affinity: Arc::new(Affinity::default()),
             attempt_timeout,
             telemetry,
+            served: Arc::new(Served::default()),
         }
+    }
+
+    /// Which model answers each moving alias (`gemini-flash-latest`), as answers say.
+    pub fn served_models(&self) -> &Arc<Served> {
+        &self.served
     }
 
     /// Records into `telemetry` (the server's) instead of a private one.
@@ -226,6 +235,13 @@ impl Dispatcher {
             &[],
             |lease| self.unary_attempt(lease, req),
             |answer: Answer| {
+                if let Target::Model(m) = &route.target {
+                    if Served::wants(m) {
+                        if let Some(version) = model_version_of(&answer.body) {
+                            self.served.learn(m, version);
+                        }
+                    }
+                }
                 if let Some(tokens) = usage_of(&answer.body) {
                     let key = answer.lease.key.shared_id();
                     self.telemetry
@@ -405,6 +421,16 @@ pub fn usage_of(body: &[u8]) -> Option<Tokens> {
     let mut values = serde_json::Deserializer::from_slice(&rest[colon + 1..])
         .into_iter::<crate::upstream::wire::UsageMetadata>();
     values.next()?.ok().map(|u| Tokens::from_usage(&u))
+}
+
+/// The `modelVersion` a whole Gemini answer names (found without parsing the rest).
+fn model_version_of(body: &[u8]) -> Option<&str> {
+    let at = memchr::memmem::find(body, b"\"modelVersion\"")?;
+    let rest = &body[at + b"\"modelVersion\"".len()..];
+    let open = rest.iter().position(|b| *b == b'"')?;
+    let value = &rest[open + 1..];
+    let close = value.iter().position(|b| *b == b'"')?;
+    std::str::from_utf8(&value[..close]).ok()
 }
 
 /// An attempt that got no answer: transient.

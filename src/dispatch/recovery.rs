@@ -25,6 +25,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{Cause, Dispatcher, Route, StreamBroken};
+use crate::models::served::Served;
 use crate::models::Rules;
 use crate::telemetry::Tokens;
 use crate::upstream::sse::SseDecoder;
@@ -77,10 +78,13 @@ impl Prefix {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct EventView {
+struct EventView<'a> {
     #[serde(default)]
     candidates: Vec<CandidateView>,
     usage_metadata: Option<crate::upstream::wire::UsageMetadata>,
+    /// The model that answers (for a moving alias, the one it points at).
+    #[serde(borrow, default)]
+    model_version: Option<std::borrow::Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +118,11 @@ pub struct Recovering {
     /// counts are cumulative): recorded when the attempt ends.
     key_id: Arc<str>,
     tokens: Tokens,
+    /// The rules of the model that answers: its name's, or — for a name the table does not
+    /// know — those of the model its events say answers it.
+    rules: &'static Rules,
+    /// Whether the events named the model that answers.
+    answered_by_known: bool,
 }
 
 impl Recovering {
@@ -140,7 +149,10 @@ impl Recovering {
             done: false,
             key_id: key_id.clone(),
             tokens: Tokens::default(),
+            rules: Rules::of(""),
+            answered_by_known: false,
         };
+        r.rules = r.dispatcher.served_models().rules(r.route.name());
         r.feed(first);
         r
     }
@@ -210,6 +222,16 @@ impl Recovering {
     fn event(&mut self, payload: &[u8]) {
         let mut payload = Bytes::copy_from_slice(payload);
         if let Ok(view) = serde_json::from_slice::<EventView>(&payload) {
+            if !self.answered_by_known {
+                if let Some(version) = view.model_version.as_deref() {
+                    self.answered_by_known = true;
+                    let model = self.route.name();
+                    if Served::wants(model) {
+                        self.dispatcher.served_models().learn(model, version);
+                        self.rules = Rules::of(version);
+                    }
+                }
+            }
             if let Some(u) = &view.usage_metadata {
                 self.tokens = Tokens::from_usage(u);
             }
@@ -256,8 +278,7 @@ impl Recovering {
         // not take one (Gemini 4), nor on one learned to refuse it. A break before any answer
         // (while thinking) is asked again from the start, which every model takes.
         let prefill = !self.prefix.parts.is_empty();
-        if prefill && !(Rules::of(&model).prefill && self.dispatcher.pool().accepts_prefill(&model))
-        {
+        if prefill && !(self.rules.prefill && self.dispatcher.pool().accepts_prefill(&model)) {
             return false;
         }
         let Some(req) = self.continuation() else {

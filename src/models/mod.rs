@@ -15,6 +15,7 @@ pub mod names;
 pub mod native;
 pub mod refresh;
 pub mod rules;
+pub mod served;
 pub mod thinking;
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -185,21 +186,27 @@ impl Models {
         }
     }
 
-    /// At startup: the stored catalog first, then a reading from Google, waited for at most
-    /// `wait` when nothing was stored (else read in the background by [`Models::keep_fresh`]).
-    pub async fn start(&self, wait: Duration, every: Option<Duration>) {
-        let stored = self.load_stored().await;
-        let age = self
-            .catalog()
-            .map_or(i64::MAX, |c| self.clock.now() - c.fetched_at);
-        let stale = every.is_none_or(|e| age > i64::try_from(e.as_millis()).unwrap_or(i64::MAX));
-        if !stored || stale {
+    /// At startup: the stored catalog first; a reading from Google, waited for at most `wait`
+    /// when nothing was stored, else (when the stored one is older than `every`, or `every`
+    /// is `None`) read in the background.
+    pub async fn start(self: &Arc<Self>, wait: Duration, every: Option<Duration>) {
+        if !self.load_stored().await {
             if tokio::time::timeout(wait, self.refresh()).await.is_err() {
                 tracing::warn!(
                     "model catalog: Gemini did not list the models within {} s; serving with Google's -latest aliases until it does",
                     wait.as_secs()
                 );
             }
+            return;
+        }
+        let age = self
+            .catalog()
+            .map_or(i64::MAX, |c| self.clock.now() - c.fetched_at);
+        if every.is_none_or(|e| age > i64::try_from(e.as_millis()).unwrap_or(i64::MAX)) {
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.refresh().await;
+            });
         }
     }
 

@@ -6,8 +6,8 @@
 //!
 //! Every translator and mid-stream recovery read these rules; nothing else decides by a model's
 //! name. Rows are tried in order and the first whose pattern matches wins; a name no row knows
-//! (a new family, a moving `-latest` alias) gets the newest family's rules, the strictest ones.
-//! A new family is one row here.
+//! (a new family, a moving `-latest` alias) gets the newest family's rules, the strictest ones —
+//! until an answer names the model behind it (`served`). A new family is one row here.
 
 use super::glob;
 use crate::upstream::wire::{GenerationConfig, ThinkingLevel};

@@ -109,20 +109,25 @@ impl Messages {
         }
     }
 
-    /// `asked` translated by `translate` for `model`, as Gemini JSON on its route; a
-    /// translation failure is the response to send.
+    /// `asked` translated by `translate` for `model` (shaped by the rules of `rules_name`: the
+    /// model that answers a moving alias), as Gemini JSON on its route; a translation failure
+    /// is the response to send.
     fn prepare<T: serde::Serialize>(
         &self,
         asked: &Asked,
         model: &str,
+        rules_name: &str,
         translate: fn(&MessagesRequest, &str, &TranslateOptions) -> Result<T, AnthropicError>,
-    ) -> Result<(Route, Bytes), Response> {
-        let fail = |e: AnthropicError| ApiError::from(e).into_response();
-        let gemini = translate(&asked.request, model, &self.options(model)).map_err(fail)?;
+    ) -> Result<(Route, Bytes), Box<Response>> {
+        let fail = |e: AnthropicError| Box::new(ApiError::from(e).into_response());
+        let gemini = translate(&asked.request, rules_name, &self.options(model)).map_err(fail)?;
         // Gemini's request is about as large as the client's: one buffer, no regrowing.
         let mut json = Vec::with_capacity(asked.body_len + 1024);
         serde_json::to_writer(&mut json, &gemini).map_err(|_| {
-            ApiError::new(ErrorType::Api, "could not encode the Gemini request").into_response()
+            Box::new(
+                ApiError::new(ErrorType::Api, "could not encode the Gemini request")
+                    .into_response(),
+            )
         })?;
         let route = Route::model(model)
             .with_session(asked.session.clone())
@@ -162,8 +167,9 @@ async fn messages(
     let mut chain = Fallbacks::new(&app.models, asked.resolved.clone(), asked.allow_fallback);
     let result = loop {
         let model = chain.model().clone();
-        let result = match app.prepare(&asked, &model.model, to_generate_content) {
-            Err(resp) => Ok(resp),
+        let rules_name = app.dispatcher.served_models().rules_name(&model.model);
+        let result = match app.prepare(&asked, &model.model, &rules_name, to_generate_content) {
+            Err(resp) => Ok(*resp),
             Ok((route, json)) if streaming => {
                 let path = app.path(&model.model, "streamGenerateContent?alt=sse");
                 stream_messages(&app, &asked, &model, route, post_request(path, json)).await
@@ -270,8 +276,9 @@ async fn count_tokens(
     let mut chain = Fallbacks::new(&app.models, asked.resolved.clone(), asked.allow_fallback);
     let result = loop {
         let model = chain.model().clone();
-        let result = match app.prepare(&asked, &model.model, to_count_tokens) {
-            Err(resp) => Ok(resp),
+        // Counting names the model in the body too: the one asked for.
+        let result = match app.prepare(&asked, &model.model, &model.model, to_count_tokens) {
+            Err(resp) => Ok(*resp),
             Ok((route, json)) => {
                 let req = post_request(app.path(&model.model, "countTokens"), json);
                 app.dispatcher.unary(&route, &req).await.map(

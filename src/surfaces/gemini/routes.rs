@@ -214,8 +214,9 @@ fn upstream_call(
     };
     // The client's body is the client's — unless another model serves it, or the model is known
     // to refuse what it holds (Gemini 4 answers 400 to a thinking budget Gemini CLI may send).
-    let body = if model != named || Rules::of(model).may_refuse(body) {
-        native::conform(body, model)
+    let rules_name = ctx.dispatcher.served_models().rules_name(model);
+    let body = if model != named || Rules::of(&rules_name).may_refuse(body) {
+        native::conform(body, &rules_name)
     } else {
         body.clone()
     };

@@ -294,8 +294,9 @@ async fn chat_with(
     headers: &HeaderMap,
     tally: Option<TallyRef>,
 ) -> Result<Response, DispatchError> {
+    let rules_name = app.dispatcher.served_models().rules_name(&model.model);
     let gemini =
-        chat_request::to_generate_content(req, &model.model, app.limits(&model.model), media)
+        chat_request::to_generate_content(req, &rules_name, app.limits(&model.model), media)
             .and_then(|g| encode(&g));
     let json = match gemini {
         Ok(json) => json,
@@ -396,11 +397,12 @@ async fn responses_with(
     tally: Option<TallyRef>,
 ) -> Result<Response, DispatchError> {
     let req = asked.req;
+    let rules_name = app.dispatcher.served_models().rules_name(&model.model);
     let translated = responses_request::to_generate_content(
         req,
         asked.items,
         asked.tools,
-        &model.model,
+        &rules_name,
         app.limits(&model.model),
         asked.media,
     )
