@@ -53,6 +53,8 @@ struct Source {
 #[derive(Debug)]
 pub struct Models {
     naming: Naming,
+    /// Which model answers each moving alias (dispatch's, shared).
+    served: Arc<served::Served>,
     catalog: ArcSwapOption<Catalog>,
     source: Option<Source>,
     /// One reading at a time.
@@ -63,10 +65,12 @@ pub struct Models {
 }
 
 impl Models {
-    /// Names resolved without a live catalog (until one is installed).
-    pub fn new(naming: Naming, clock: Clock) -> Models {
+    /// Names resolved without a live catalog (until one is installed); `served` is dispatch's
+    /// record of which model answers each moving alias.
+    pub fn new(naming: Naming, clock: Clock, served: Arc<served::Served>) -> Models {
         Models {
             naming,
+            served,
             catalog: ArcSwapOption::empty(),
             source: None,
             reading: tokio::sync::Mutex::new(()),
@@ -76,11 +80,16 @@ impl Models {
     }
 
     /// A catalog read from Google through the pool's keys, kept in its store.
-    pub fn live(naming: Naming, pool: Arc<KeyPool>, upstream: Arc<dyn Upstream>) -> Models {
+    pub fn live(
+        naming: Naming,
+        pool: Arc<KeyPool>,
+        upstream: Arc<dyn Upstream>,
+        served: Arc<served::Served>,
+    ) -> Models {
         let clock = *pool.clock();
         Models {
             source: Some(Source { pool, upstream }),
-            ..Models::new(naming, clock)
+            ..Models::new(naming, clock, served)
         }
     }
 
@@ -340,7 +349,7 @@ impl Models {
                     "input_token_limit": e.input_token_limit,
                     "output_token_limit": e.output_token_limit,
                     "thinking": e.thinking, "methods": e.methods, "api_versions": e.versions,
-                    "family": Rules::of(&e.id).family, "keys": e.keys.len(),
+                    "family": self.served.rules(&e.id).family, "keys": e.keys.len(),
                 })
             })
             .collect();

@@ -54,6 +54,7 @@ pub fn router(config: Arc<Config>, dispatcher: Dispatcher) -> Router {
     let models = Arc::new(Models::new(
         config.naming.clone(),
         *dispatcher.pool().clock(),
+        dispatcher.served_models().clone(),
     ));
     build(config, dispatcher, models).0
 }
@@ -169,7 +170,12 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
     );
     let dispatcher = Dispatcher::new(pool.clone(), upstream.clone(), config.request_timeout)
         .with_telemetry(telemetry.clone());
-    let models = Arc::new(Models::live(config.naming.clone(), pool.clone(), upstream));
+    let models = Arc::new(Models::live(
+        config.naming.clone(),
+        pool.clone(),
+        upstream,
+        dispatcher.served_models().clone(),
+    ));
     models.start(CATALOG_WAIT, config.catalog_refresh).await;
     let catalog = tokio::spawn(
         models

@@ -121,16 +121,9 @@ def start_gateway(mock_server, **extra_env):
 
 @pytest.fixture(scope="session")
 def gateway(mock_server):
-    """The gateway with its default model map (haiku → gemini-2.5-flash, sonnet/opus → gemini-2.5-pro)."""
+    """The gateway with no model settings: Claude's names follow the live catalog (haiku →
+    gemini-flash-latest, sonnet/opus → gemini-pro-latest)."""
     with start_gateway(mock_server) as gw:
-        yield gw
-
-
-@pytest.fixture(scope="session")
-def gateway_gemini3(mock_server):
-    """A second gateway whose Claude model names map to Gemini 3 models."""
-    with start_gateway(mock_server, BIG_MODEL="gemini-3-pro-preview",
-                       SMALL_MODEL="gemini-3-flash-preview") as gw:
         yield gw
 
 

@@ -1,8 +1,11 @@
 """The official `anthropic` Python SDK, pointed at the gateway, works unchanged.
 
-Claude model names map to the gateway's defaults (haiku → gemini-2.5-flash, sonnet/opus →
-gemini-2.5-pro); `gemini-*` names pass through. The upstream is the strict mock, so a translation
-mistake (an unknown field, a lost thought signature, a broken SSE event) fails these tests.
+Claude model names map to the gateway's defaults, which follow the live catalog (haiku →
+gemini-flash-latest, answered by gemini-3.8-flash; sonnet/opus → gemini-pro-latest, answered by
+gemini-3.1-pro-preview); Gemini names are served as named (a retired one by its replacement).
+Tool use and thinking run on a 3.x Flash, on 3.1 Pro and on a Gemini 4 preview. The upstream is
+the strict mock, so a translation mistake (an unknown field, a lost thought signature, a field
+Gemini 4 refuses, a broken SSE event) fails these tests.
 """
 
 import base64
@@ -16,7 +19,13 @@ from conftest import KEYS
 
 HAIKU = "claude-haiku-4-5"
 SONNET = "claude-sonnet-4-6"
-GEMINI3 = "gemini-3-pro-preview"
+# What the defaults resolve to (the mock lists Google's -latest aliases), and what answers them.
+SMALL, SMALL_SERVED = "gemini-flash-latest", "gemini-3.8-flash"
+BIG, BIG_SERVED = "gemini-pro-latest", "gemini-3.1-pro-preview"
+FLASH = "gemini-3.8-flash"
+PRO = "gemini-3.1-pro-preview"
+GEMINI4 = "gemini-4-hydrogen"
+TODAY = [FLASH, PRO, GEMINI4]
 
 BASH_TOOL = {
     "name": "Bash",
@@ -66,10 +75,10 @@ def test_create(gateway, mock):
     assert msg.type == "message" and msg.role == "assistant"
     assert msg.model == HAIKU
     assert msg.stop_reason == "end_turn"
-    assert text_of(msg).startswith("Mock reply from gemini-2.5-flash")
+    assert text_of(msg).startswith(f"Mock reply from {SMALL_SERVED}")
     assert msg.usage.input_tokens > 0 and msg.usage.output_tokens > 0
     calls = generate_calls(mock)
-    assert len(calls) == 1 and calls[0]["model"] == "gemini-2.5-flash"
+    assert len(calls) == 1 and calls[0]["model"] == SMALL
     assert calls[0]["api_key"] in KEYS and calls[0]["status"] == 200
 
 
@@ -81,7 +90,7 @@ def test_stream(gateway, mock):
         final = stream.get_final_message()
     assert len(pieces) >= 2, "the answer should arrive in several deltas"
     assert "".join(pieces) == text_of(final)
-    assert text_of(final).startswith("Mock reply from gemini-2.5-pro")
+    assert text_of(final).startswith(f"Mock reply from {BIG_SERVED}")
     assert final.model == SONNET
     assert final.stop_reason == "end_turn"
     assert final.usage.input_tokens > 0 and final.usage.output_tokens > 0
@@ -133,24 +142,25 @@ def test_tool_use_round_trip(gateway, mock):
     assert [c["status"] for c in calls] == [200, 200]
     decl = calls[0]["body"]["tools"][0]["functionDeclarations"][0]
     assert decl["name"] == "Bash"
-    (answered,) = _function_response_calls(mock, "gemini-2.5-pro")
+    (answered,) = _function_response_calls(mock, BIG)
     replayed = answered["body"]["contents"][-2]
     assert replayed["role"] == "model"
     call_parts = [p for p in replayed["parts"] if "functionCall" in p]
     assert call_parts[0]["functionCall"]["args"]["command"] == "echo sdk-ok"
 
 
+@pytest.mark.parametrize("model", TODAY)
 @pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
-def test_tool_use_round_trip_gemini3_keeps_thought_signatures(gateway, mock, stream):
-    first, _ = _tool_round_trip(make_client(gateway), GEMINI3, stream=stream)
-    assert first.model == GEMINI3
+def test_tool_use_round_trip_keeps_thought_signatures(gateway, mock, model, stream):
+    first, _ = _tool_round_trip(make_client(gateway), model, stream=stream)
+    assert first.model == model
     # The signature travels to the client inside a thinking block...
     signed = [b for b in first.content if b.type == "thinking" and b.signature]
     assert signed, f"no signed thinking block in {first.content}"
-    # ...and the mock (which rejects missing or forged Gemini 3 signatures) saw the issued one.
-    calls = generate_calls(mock, GEMINI3)
+    # ...and the mock (which rejects missing or forged Gemini 3 and 4 signatures) saw the issued one.
+    calls = generate_calls(mock, model)
     assert all(c["status"] == 200 for c in calls), [c["status"] for c in calls]
-    (answered,) = _function_response_calls(mock, GEMINI3)
+    (answered,) = _function_response_calls(mock, model)
     replayed = answered["body"]["contents"][-2]
     call_parts = [p for p in replayed["parts"] if "functionCall" in p]
     signature = call_parts[0].get("thoughtSignature")
@@ -158,11 +168,12 @@ def test_tool_use_round_trip_gemini3_keeps_thought_signatures(gateway, mock, str
     assert base64.b64decode(signature) != b"skip_thought_signature_validator"
 
 
-def test_gemini3_thinking_tool_loop_over_several_turns(gateway, mock):
-    """Thinking shown + tools on Gemini 3, streamed, two tool rounds: every replayed history
-    (thought blocks, signature carriers, earlier turns) must pass the mock's validation."""
+@pytest.mark.parametrize("model", [PRO, GEMINI4])
+def test_thinking_tool_loop_over_several_turns(gateway, mock, model):
+    """Thinking shown + tools, streamed, two tool rounds: every replayed history (thought
+    blocks, signature carriers, earlier turns) must pass the mock's validation."""
     client = make_client(gateway)
-    kwargs = dict(model=GEMINI3, max_tokens=4096, tools=[BASH_TOOL],
+    kwargs = dict(model=model, max_tokens=4096, tools=[BASH_TOOL],
                   thinking={"type": "enabled", "budget_tokens": 2048})
     history = []
     for command in ("echo one", "echo two"):
@@ -182,7 +193,7 @@ def test_gemini3_thinking_tool_loop_over_several_turns(gateway, mock):
         assert f"Tool Bash returned: {command[5:]}" in text_of(answered)
         history.append({"role": "assistant",
                         "content": [b.model_dump(exclude_none=True) for b in answered.content]})
-    calls = generate_calls(mock, GEMINI3)
+    calls = generate_calls(mock, model)
     assert len(calls) == 4 and all(c["status"] == 200 for c in calls), [c["status"] for c in calls]
     # The first turn's call is still in the last request's history, with its issued signature.
     replayed = [p for c in calls[-1]["body"]["contents"] if c["role"] == "model"
@@ -202,8 +213,9 @@ def test_thinking(gateway, mock):
     thinking = next(b for b in msg.content if b.type == "thinking")
     assert thinking.thinking, "the thought text should be shown"
     (call,) = generate_calls(mock)
+    # Today's models think in levels: a 2,048-token budget is MEDIUM.
     config = call["body"]["generationConfig"]["thinkingConfig"]
-    assert config["includeThoughts"] is True and config["thinkingBudget"] == 2048
+    assert config == {"includeThoughts": True, "thinkingLevel": "MEDIUM"}
 
 
 def test_thinking_stream(gateway, mock):
@@ -215,7 +227,35 @@ def test_thinking_stream(gateway, mock):
         final = stream.get_final_message()
     assert "thinking" in events
     assert [b.type for b in final.content][0] == "thinking"
-    assert text_of(final).startswith("Mock reply from gemini-2.5-flash")
+    assert text_of(final).startswith(f"Mock reply from {SMALL_SERVED}")
+
+
+def test_gemini_4_takes_a_budget_sampling_and_a_tight_limit(gateway, mock):
+    """Gemini 4 refuses a thinking budget and ignores sampling: the gateway sends a level and no
+    sampling fields, and keeps room for its thinking inside max_tokens."""
+    client = make_client(gateway)
+    # (This SDK no longer takes sampling arguments: older clients send them, so the body does.)
+    msg = client.messages.create(model=GEMINI4, max_tokens=300, extra_body={"temperature": 0.2, "top_k": 5},
+                                 thinking={"type": "enabled", "budget_tokens": 20000},
+                                 messages=[{"role": "user", "content": "Answer briefly"}])
+    assert text_of(msg).startswith(f"Mock reply from {GEMINI4}")
+    (call,) = generate_calls(mock)
+    assert call["status"] == 200 and call["path"].startswith("/v1alpha/")
+    config = call["body"]["generationConfig"]
+    assert config["thinkingConfig"] == {"includeThoughts": True, "thinkingLevel": "HIGH"}
+    assert "temperature" not in config and "topK" not in config
+    assert config["maxOutputTokens"] > 300
+
+
+def test_a_retired_model_name_answers_from_its_replacement(gateway, mock):
+    client = make_client(gateway)
+    raw = client.messages.with_raw_response.create(
+        model="gemini-2.5-pro", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    assert raw.headers["x-gateway-served-model"] == FLASH
+    assert raw.headers["x-gateway-substitution"] == "retired"
+    msg = raw.parse()
+    assert msg.model == FLASH
+    assert [c["model"] for c in generate_calls(mock)] == [FLASH]
 
 
 def test_image(gateway, mock):
@@ -242,18 +282,19 @@ def test_count_tokens(gateway, mock):
     assert system.input_tokens > plain.input_tokens
     tools = client.messages.count_tokens(model=HAIKU, messages=messages, tools=[BASH_TOOL])
     assert tools.input_tokens > plain.input_tokens
-    assert all(r["action"] == "countTokens" for r in mock.requests())
+    assert all(r["action"] in ("countTokens", "list") for r in mock.requests())
 
 
-def test_unknown_model_is_a_bad_request(gateway, mock):
+def test_unknown_model_is_a_404_naming_live_models(gateway, mock):
     client = make_client(gateway)
-    with pytest.raises(anthropic.BadRequestError) as info:
+    with pytest.raises(anthropic.NotFoundError) as info:
         client.messages.create(model="gpt-4o", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
-    assert info.value.status_code == 400
+    assert info.value.status_code == 404
     assert info.value.body["type"] == "error"
-    assert info.value.body["error"]["type"] == "invalid_request_error"
-    assert "gpt-4o" in info.value.body["error"]["message"]
-    assert mock.requests() == [], "a bad request must not reach the upstream"
+    assert info.value.body["error"]["type"] == "not_found_error"
+    message = info.value.body["error"]["message"]
+    assert "gpt-4o" in message and "closest live models" in message
+    assert generate_calls(mock) == [], "an unknown model must not reach the upstream"
 
 
 def test_exhausted_pool_is_a_503_overloaded_error(gateway, mock):
@@ -273,7 +314,7 @@ def test_exhausted_pool_is_a_503_overloaded_error(gateway, mock):
 
 
 def test_a_stream_broken_midway_raises_in_the_sdk(gateway, mock):
-    model = "gemini-3-flash-preview"
+    model = "gemini-3.5-flash"
     for k in KEYS:
         mock.script(k, {"type": "stream_break", "after_chunks": 1}, model=model)
     client = make_client(gateway)

@@ -27,8 +27,9 @@ def claude():
     return require_cli(CLAUDE_BIN, "Claude Code CLI", CLAUDE_INSTALL)
 
 
-def run_claude(claude, base_url, gateway, prompt=PROMPT):
-    """Runs `claude -p` in a fresh HOME and working folder; returns its parsed JSON result."""
+def run_claude(claude, base_url, gateway, prompt=PROMPT, model=None, env_extra=None):
+    """Runs `claude -p` in a fresh HOME and working folder (with `--model model`, and `env_extra`
+    in its environment); returns its parsed JSON result."""
     home = tempfile.mkdtemp(prefix="cc-home-")
     work = tempfile.mkdtemp(prefix="cc-work-")
     try:
@@ -41,10 +42,14 @@ def run_claude(claude, base_url, gateway, prompt=PROMPT):
             "ANTHROPIC_API_KEY": "client-key-not-a-pool-key",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
             "DISABLE_AUTOUPDATER": "1",
+            **(env_extra or {}),
         }
+        args = [claude, "-p", prompt, "--allowedTools", "Bash", "--output-format", "json"]
+        if model:
+            args += ["--model", model]
         try:
             proc = subprocess.run(
-                [claude, "-p", prompt, "--allowedTools", "Bash", "--output-format", "json"],
+                args,
                 cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
             )
         except subprocess.TimeoutExpired as e:
@@ -97,16 +102,25 @@ def assert_tool_round_trip_upstream(mock, model):
 
 def test_claude_code_runs_bash_through_the_gateway(claude, gateway, mock):
     run_claude(claude, gateway.url, gateway)
-    # Claude Code's default (sonnet/opus) model maps to BIG_MODEL, gemini-2.5-pro by default.
-    assert_tool_round_trip_upstream(mock, "gemini-2.5-pro")
-
-
-def test_claude_code_on_gemini3_replays_thought_signatures(claude, gateway_gemini3, mock):
-    run_claude(claude, gateway_gemini3.url, gateway_gemini3)
-    replayed_call = assert_tool_round_trip_upstream(mock, "gemini-3-pro-preview")
-    # Gemini 3 rejects a replayed call without its signature (the mock too, with a 400 that would
-    # have failed the run); the gateway must replay the issued one, not the "skip" sentinel.
+    # With no model settings Claude Code's default (sonnet/opus) model maps to BIG_MODEL, which
+    # follows the live catalog: Google's gemini-pro-latest.
+    replayed_call = assert_tool_round_trip_upstream(mock, "gemini-pro-latest")
     assert_real_signature(replayed_call)
+
+
+@pytest.mark.parametrize("model", ["gemini-3.8-flash", "gemini-3.1-pro-preview", "gemini-4-hydrogen"])
+def test_claude_code_on_todays_models_replays_thought_signatures(claude, gateway, mock, model):
+    run_claude(claude, gateway.url, gateway, model=model)
+    replayed_call = assert_tool_round_trip_upstream(mock, model)
+    # Gemini 3 and 4 reject a replayed call without its signature (the mock too, with a 400 that
+    # would have failed the run); the gateway must replay the issued one, not the "skip" sentinel.
+    assert_real_signature(replayed_call)
+
+
+def test_a_claude_code_setup_from_before_december_2026_still_answers(claude, gateway, mock):
+    # ANTHROPIC_MODEL names a model retired on 1 December 2026: its replacement answers.
+    run_claude(claude, gateway.url, gateway, env_extra={"ANTHROPIC_MODEL": "gemini-2.5-pro"})
+    assert_tool_round_trip_upstream(mock, "gemini-3.8-flash")
 
 
 def _sessionless_keys(gateway, mock, n=3):
@@ -136,7 +150,7 @@ def test_claude_code_session_stays_on_one_key(claude, gateway, mock):
     assert None not in sessions, "a Claude Code request came without X-Claude-Code-Session-Id"
     assert len(sessions) == 1, f"one run should be one session: {sessions}"
     # Every upstream call of the run went out on the same pool key, unless a key was rate-limited.
-    calls = mock.requests()
+    calls = generate_calls(mock)
     assert len(calls) >= 2 and all(c["api_key"] in KEYS for c in calls)
     if not any(c["status"] == 429 for c in calls):
         keys = {c["api_key"] for c in calls}

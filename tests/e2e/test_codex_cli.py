@@ -113,15 +113,16 @@ def assert_tool_round_trip_upstream(run, model):
 
 
 def test_codex_runs_exec_command_through_the_gateway(codex, gateway, mock):
-    run = run_codex(codex, gateway.url, gateway, mock, "gemini-2.5-pro")
+    run = run_codex(codex, gateway.url, gateway, mock, "gemini-3.8-flash")
     assert_completed(run)
-    assert_tool_round_trip_upstream(run, "gemini-2.5-pro")
+    assert_tool_round_trip_upstream(run, "gemini-3.8-flash")
 
 
-def test_codex_on_gemini3_replays_thought_signatures(codex, gateway, mock):
-    run = run_codex(codex, gateway.url, gateway, mock, "gemini-3-pro-preview")
+@pytest.mark.parametrize("model", ["gemini-3.1-pro-preview", "gemini-4-argon"])
+def test_codex_on_todays_models_replays_thought_signatures(codex, gateway, mock, model):
+    run = run_codex(codex, gateway.url, gateway, mock, model)
     assert_completed(run)
-    replayed_call = assert_tool_round_trip_upstream(run, "gemini-3-pro-preview")
+    replayed_call = assert_tool_round_trip_upstream(run, model)
     # Codex keeps no Gemini signatures: the gateway has to bring the issued one back (through the
     # reasoning item's encrypted_content or its own memory), not the "skip" sentinel.
     assert_real_signature(replayed_call)
@@ -133,7 +134,7 @@ def websocket_run(codex, gateway, mock_server):
     mock_server.reset()
     try:
         with RecordingProxy(gateway.url) as proxy:
-            run = run_codex(codex, proxy.url, gateway, mock_server, "gemini-2.5-flash",
+            run = run_codex(codex, proxy.url, gateway, mock_server, "gemini-3.8-flash",
                             provider_extra="supports_websockets = true\n")
     finally:
         mock_server.reset()
@@ -151,7 +152,7 @@ def test_codex_with_websockets_enabled_falls_back_to_http(websocket_run):
     # ... and, refused, completes the task over HTTP.
     assert_completed(run)
     assert len(posts) >= 2 and all(p["status"] == 200 for p in posts), posts
-    assert_tool_round_trip_upstream(run, "gemini-2.5-flash")
+    assert_tool_round_trip_upstream(run, "gemini-3.8-flash")
 
 
 def test_codex_websocket_refusal_makes_it_fall_back_at_once(websocket_run):

@@ -71,7 +71,7 @@ def status(gateway):
         return json.loads(r.read())
 
 
-def generate(gateway, model="gemini-2.5-flash"):
+def generate(gateway, model="gemini-3.8-flash"):
     body = json.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).encode()
     req = urllib.request.Request(gateway.url + f"/v1beta/models/{model}:generateContent", data=body,
                                  headers={"content-type": "application/json", "x-goog-api-key": CLIENT_KEY})
@@ -139,8 +139,13 @@ def test_the_dashboard_shows_the_pool_live_and_acts_on_it(browser, mock_server):
                 break
         assert rested, "no key rested"
         wait_for("the cooldown on the page",
-                 lambda: "gemini-2.5-flash" in rows(browser)[rested["id"]]["cooldowns"])
+                 lambda: "gemini-3.8-flash" in rows(browser)[rested["id"]]["cooldowns"])
         wait_for("the recent requests", lambda: browser.find_elements(By.CSS_SELECTOR, "#recent tbody tr"))
+        # The live catalog and what the defaults resolved to.
+        models = wait_for("the model catalog", lambda: browser.find_elements(By.CSS_SELECTOR, "#models tbody tr"))
+        assert any("gemini-3.8-flash" in m.text for m in models)
+        summary = browser.find_element(By.ID, "model-summary").text
+        assert "gemini-pro-latest" in summary and "BIG_MODEL" in summary, summary
         SHOT.parent.mkdir(exist_ok=True)
         browser.save_screenshot(str(SHOT))
 

@@ -75,7 +75,7 @@ def run_gemini(gemini_cli, base_url, gateway, mock, model):
         "GOOGLE_GEMINI_BASE_URL": base_url,
         "GEMINI_API_KEY": "client-key-not-a-pool-key",
     }
-    argv = [*gemini_cli, "--yolo", "--skip-trust", "-m", model, "-p", PROMPT]
+    argv = [*gemini_cli, "--yolo", "--skip-trust", *(["-m", model] if model else []), "-p", PROMPT]
     started = time.monotonic()
     try:
         try:
@@ -111,18 +111,22 @@ def assert_tool_round_trip_upstream(run, model):
     return replayed
 
 
-def test_gemini_cli_runs_shell_command_through_the_gateway(gemini_cli, gateway, mock):
-    run = run_gemini(gemini_cli, gateway.url, gateway, mock, "gemini-2.5-flash")
+def test_gemini_cli_with_its_own_defaults_runs_through_the_gateway(gemini_cli, gateway, mock):
+    # No -m: the CLI routes by itself (a classifier call on a Flash-Lite, the answer on a Flash);
+    # every model it picks is live.
+    run = run_gemini(gemini_cli, gateway.url, gateway, mock, None)
     assert_completed(run)
-    assert_tool_round_trip_upstream(run, "gemini-2.5-flash")
+    calls = run.calls
+    assert calls and all(c["status"] == 200 for c in calls), run.context()
+    replayed_tool_call([c for c in calls if c["action"] == "streamGenerateContent"], run.context(),
+                       "run_shell_command")
 
 
-def test_gemini_cli_on_gemini3_replays_thought_signatures(gemini_cli, gateway, mock):
-    run = run_gemini(gemini_cli, gateway.url, gateway, mock, "gemini-3-pro-preview")
+@pytest.mark.parametrize("model", ["gemini-3.8-flash", "gemini-3.1-pro-preview", "gemini-4-argon"])
+def test_gemini_cli_on_todays_models_replays_thought_signatures(gemini_cli, gateway, mock, model):
+    run = run_gemini(gemini_cli, gateway.url, gateway, mock, model)
     assert_completed(run)
-    # Gemini CLI 0.61 resolves `-m gemini-3-pro-preview` to gemini-3.1-pro-preview: that is the
-    # model the gateway (and the mock) gets.
-    replayed_call = assert_tool_round_trip_upstream(run, "gemini-3.1-pro-preview")
+    replayed_call = assert_tool_round_trip_upstream(run, model)
     # The CLI sends back the signature it received, or the "skip" sentinel when none came: a
     # sentinel here means the gateway lost the signature on the way to the CLI.
     assert_real_signature(replayed_call)

@@ -1,8 +1,9 @@
 """The official `openai` Python SDK, pointed at the gateway, works unchanged: Chat Completions,
 the Responses API, Embeddings, the model list and the error shapes.
 
-`gemini-*` model names pass through. The upstream is the strict mock, so a translation mistake
-(an unknown field, a lost thought signature, a broken SSE event) fails these tests.
+Gemini model names are served as named; tool use runs on a 3.x Flash, on 3.1 Pro and on a Gemini
+4 preview. The upstream is the strict mock, so a translation mistake (an unknown field, a lost
+thought signature, a field Gemini 4 refuses, a broken SSE event) fails these tests.
 """
 
 import base64
@@ -17,8 +18,10 @@ import pytest
 
 from conftest import KEYS, start_gateway
 
-FLASH = "gemini-2.5-flash"
-GEMINI3 = "gemini-3-pro-preview"
+FLASH = "gemini-3.8-flash"
+PRO = "gemini-3.1-pro-preview"
+GEMINI4 = "gemini-4-argon"
+SIGNING = [PRO, GEMINI4]
 SENTINEL = "skip_thought_signature_validator"
 PROMPT = "Please run `echo openai-e2e-ok` with Bash"
 
@@ -143,32 +146,36 @@ def tool_round_trip(gateway, mock, model, strip, stream=False):
     return fc
 
 
-def test_tool_round_trip_on_2_5(gateway, mock):
+def test_tool_round_trip_on_a_3x_flash(gateway, mock):
     fc = tool_round_trip(gateway, mock, FLASH, strip=False)
     assert fc["functionCall"]["args"]["command"] == "echo openai-e2e-ok"
+    assert fc.get("thoughtSignature") and fc["thoughtSignature"] != SENTINEL
 
 
+@pytest.mark.parametrize("model", SIGNING)
 @pytest.mark.parametrize("strip", [False, True], ids=["echoed-whole", "standard-fields-only"])
-def test_tool_round_trip_on_gemini3_keeps_the_thought_signature(gateway, mock, strip):
-    fc = tool_round_trip(gateway, mock, GEMINI3, strip=strip)
+def test_tool_round_trip_keeps_the_thought_signature(gateway, mock, model, strip):
+    fc = tool_round_trip(gateway, mock, model, strip=strip)
     assert fc.get("thoughtSignature") and fc["thoughtSignature"] != SENTINEL
 
 
-def test_streamed_tool_call_round_trip_on_gemini3(gateway, mock):
-    fc = tool_round_trip(gateway, mock, GEMINI3, strip=True, stream=True)
+@pytest.mark.parametrize("model", SIGNING)
+def test_streamed_tool_call_round_trip(gateway, mock, model):
+    fc = tool_round_trip(gateway, mock, model, strip=True, stream=True)
     assert fc.get("thoughtSignature") and fc["thoughtSignature"] != SENTINEL
 
 
-def test_a_foreign_tool_history_on_gemini3_gets_the_skip_sentinel_not_a_400(gateway, mock):
+@pytest.mark.parametrize("model", SIGNING)
+def test_a_foreign_tool_history_gets_the_skip_sentinel_not_a_400(gateway, mock, model):
     c = client(gateway)
-    r = c.chat.completions.create(model=GEMINI3, tools=[BASH], messages=[
+    r = c.chat.completions.create(model=model, tools=[BASH], messages=[
         {"role": "user", "content": "list files"},
         {"role": "assistant", "tool_calls": [{"id": "call_from_gpt", "type": "function",
                                               "function": {"name": "Bash", "arguments": "{\"command\": \"ls\"}"}}]},
         {"role": "tool", "tool_call_id": "call_from_gpt", "content": "a.txt"},
     ])
     assert r.choices[0].message.content
-    fc = generate_calls(mock, GEMINI3)[-1]["body"]["contents"][1]["parts"][0]
+    fc = generate_calls(mock, model)[-1]["body"]["contents"][1]["parts"][0]
     assert fc["thoughtSignature"] == SENTINEL
 
 
@@ -184,9 +191,23 @@ def test_json_schema_and_reasoning_effort(gateway, mock):
     g = generate_calls(mock, FLASH)[-1]["body"]["generationConfig"]
     assert g["responseMimeType"] == "application/json"
     assert g["responseJsonSchema"]["properties"]["city"] == {"type": "string"}
-    assert g["thinkingConfig"]["thinkingBudget"] > 0
-    c.chat.completions.create(model=GEMINI3, messages=[{"role": "user", "content": "x"}], reasoning_effort="high")
-    assert generate_calls(mock, GEMINI3)[-1]["body"]["generationConfig"]["thinkingConfig"]["thinkingLevel"].lower() == "high"
+    assert g["thinkingConfig"] == {"thinkingLevel": "LOW"}
+    c.chat.completions.create(model=PRO, messages=[{"role": "user", "content": "x"}], reasoning_effort="high")
+    assert generate_calls(mock, PRO)[-1]["body"]["generationConfig"]["thinkingConfig"]["thinkingLevel"] == "HIGH"
+
+
+def test_gemini_4_gets_what_it_accepts(gateway, mock):
+    """Gemini 4 answers 400 to penalties, several candidates and MINIMAL: the gateway sends
+    none of them (one choice comes back), so the client gets an answer."""
+    c = client(gateway)
+    r = c.chat.completions.create(model=GEMINI4, messages=[{"role": "user", "content": "x"}],
+                                  reasoning_effort="minimal", presence_penalty=0.5, frequency_penalty=0.5,
+                                  n=2, temperature=0.3)
+    assert r.choices[0].message.content and len(r.choices) == 1
+    (call,) = generate_calls(mock, GEMINI4)
+    assert call["status"] == 200 and call["path"].startswith("/v1alpha/")
+    g = call["body"]["generationConfig"]
+    assert g == {"thinkingConfig": {"thinkingLevel": "LOW"}}
 
 
 def test_images_as_data_urls_and_fetched_urls(mock_server):
@@ -275,14 +296,15 @@ def responses_round_trip(gateway, mock, model, stream, drop_reasoning=False):
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
-def test_responses_function_call_round_trip_on_2_5(gateway, mock, stream):
+def test_responses_function_call_round_trip_on_a_3x_flash(gateway, mock, stream):
     fc = responses_round_trip(gateway, mock, FLASH, stream)
     assert fc["functionCall"]["name"] == "Bash"
 
 
+@pytest.mark.parametrize("model", SIGNING)
 @pytest.mark.parametrize("drop_reasoning", [False, True], ids=["with-reasoning", "reasoning-dropped"])
-def test_responses_round_trip_on_gemini3_keeps_the_thought_signature(gateway, mock, drop_reasoning):
-    fc = responses_round_trip(gateway, mock, GEMINI3, stream=True, drop_reasoning=drop_reasoning)
+def test_responses_round_trip_keeps_the_thought_signature(gateway, mock, model, drop_reasoning):
+    fc = responses_round_trip(gateway, mock, model, stream=True, drop_reasoning=drop_reasoning)
     assert fc.get("thoughtSignature") and fc["thoughtSignature"] != SENTINEL
 
 
@@ -337,6 +359,7 @@ def test_errors_come_in_openai_shape(gateway, mock):
     with pytest.raises(openai.NotFoundError) as e:
         c.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
     assert e.value.body["code"] == "model_not_found"
+    assert "closest live models" in e.value.message
     with pytest.raises(openai.BadRequestError) as e:
         c.chat.completions.create(model=FLASH, messages=[{"role": "user", "content": "x"}], n="two")
     assert e.value.body["type"] == "invalid_request_error" and e.value.body["param"] == "n"

@@ -104,7 +104,8 @@ def test_claude_code_quick_start(gateway, mock):
     assert result["is_error"] is False, context
     assert "quickstart-ok" in result["result"], context
     calls = assert_shell_round_trip(mock, context)
-    assert {c["model"] for c in calls} <= {"gemini-2.5-pro", "gemini-2.5-flash"}, context
+    # No model settings: Claude's names follow the live catalog (the mock lists Google's aliases).
+    assert {c["model"] for c in calls} <= {"gemini-pro-latest", "gemini-flash-latest"}, context
 
 
 def test_claude_code_settings_json_quick_start(gateway, mock):
@@ -125,7 +126,7 @@ def test_codex_quick_start(gateway, mock):
     out, context = run_shell(script, gateway, {".codex/config.toml": config})
     assert "quickstart-ok" in out, context
     calls = assert_shell_round_trip(mock, context)
-    assert {c["model"] for c in calls} == {"gemini-2.5-pro"}, context
+    assert {c["model"] for c in calls} == {"gemini-3.1-pro-preview"}, context
 
 
 def test_gemini_cli_quick_start(gateway, mock):
