@@ -72,8 +72,11 @@ def main():
         procs.append(mock)
         gateways = []
         for label, binary in [("before", args.before), ("after", args.after)]:
+            # Both on today's models by name: a build from before the live catalog defaults to
+            # models the mock (like Google) no longer serves.
             env = {"PATH": os.environ.get("PATH", ""), "GEMINI_API_KEY": ",".join(bench.KEYS),
                    "GEMINI_BASE_URL": mock_url, "PORT": "0", "LOG_LEVEL": "warn",
+                   "BIG_MODEL": "gemini-3.1-pro-preview", "SMALL_MODEL": "gemini-3.8-flash",
                    "STATE_PATH": str(tmp / f"state-{label}")}
             gw, url = bench.start(bench.pinned(bench.GATEWAY_CORE, [binary]), env, r"listening on (http://\S+)")
             procs.append(gw)

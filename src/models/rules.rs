@@ -177,13 +177,22 @@ pub static TABLE: &[Rules] = &[
 ];
 
 impl Rules {
-    /// The rules for `model` (`models/` prefix optional).
+    /// The rules for `model` (`models/` prefix optional). Asked several times per request, so
+    /// the answers for the names seen are remembered (a pure function's memo, bounded).
     pub fn of(model: &str) -> &'static Rules {
         let bare = model.strip_prefix("models/").unwrap_or(model);
-        TABLE
+        if let Some(rules) = MEMO.read().unwrap_or_else(|p| p.into_inner()).get(bare) {
+            return rules;
+        }
+        let rules = TABLE
             .iter()
             .find(|r| glob::matches(r.pattern, bare))
-            .unwrap_or(&GEMINI_4_DEFAULT)
+            .unwrap_or(&GEMINI_4_DEFAULT);
+        let mut memo = MEMO.write().unwrap_or_else(|p| p.into_inner());
+        if memo.len() < MEMO_NAMES {
+            memo.insert(bare.into(), rules);
+        }
+        rules
     }
 
     /// Whether this model thinks in levels (Gemini 3 and later).
@@ -198,6 +207,10 @@ impl Rules {
     /// level it lacks, penalties, several candidates): a byte scan, so that bodies that hold
     /// none of it pass through untouched and unparsed.
     pub fn may_refuse(&self, body: &[u8]) -> bool {
+        // Only a family that refuses what older clients send is worth a scan.
+        if !(self.refuses_budget || !self.penalties || self.max_candidates == 1) {
+            return false;
+        }
         let has = |needle: &str| memchr::memmem::find(body, needle.as_bytes()).is_some();
         let levels = self.levels().unwrap_or(&[]);
         (self.refuses_budget && (has("thinkingBudget") || has("thinking_budget")))
@@ -239,6 +252,15 @@ impl Rules {
 
 /// The rules when no row matches (the table's last row matches every name; this is its copy).
 static GEMINI_4_DEFAULT: Rules = GEMINI_4;
+
+/// Names remembered by [`Rules::of`] at most (clients may send any name; unknown ones are
+/// refused before translation, but the bound keeps the memo small whatever they send).
+const MEMO_NAMES: usize = 512;
+
+/// Model name → its row, for the names seen.
+static MEMO: std::sync::LazyLock<
+    std::sync::RwLock<std::collections::HashMap<Box<str>, &'static Rules>>,
+> = std::sync::LazyLock::new(Default::default);
 
 #[cfg(test)]
 mod tests {
