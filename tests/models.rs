@@ -387,18 +387,17 @@ async fn a_broken_gemini_4_stream_is_never_continued_by_prefill() {
     .unwrap();
     let ks = keys(2);
     let gw = Gateway::start(&mock, &ks, &[]).await;
-    mock.script(rule(
-        &ks[0],
-        Some(ARGON),
-        Some(1),
-        Behaviour::StreamBreak { after_chunks: 2 },
-    ));
-    mock.script(rule(
-        &ks[1],
-        Some(ARGON),
-        Some(1),
-        Behaviour::StreamBreak { after_chunks: 2 },
-    ));
+    let break_once = |model: &str| {
+        for k in &ks {
+            mock.script(rule(
+                k,
+                Some(model),
+                Some(1),
+                Behaviour::StreamBreak { after_chunks: 2 },
+            ));
+        }
+    };
+    break_once(ARGON);
     let resp = client()
         .post(gw.url(&format!(
             "/v1beta/models/{ARGON}:streamGenerateContent?alt=sse"
@@ -420,18 +419,7 @@ async fn a_broken_gemini_4_stream_is_never_continued_by_prefill() {
     }
     // And on a family that continues, the same break is continued on the other key.
     mock.clear_requests();
-    mock.script(rule(
-        &ks[0],
-        Some(FLASH),
-        Some(1),
-        Behaviour::StreamBreak { after_chunks: 2 },
-    ));
-    mock.script(rule(
-        &ks[1],
-        Some(FLASH),
-        Some(1),
-        Behaviour::StreamBreak { after_chunks: 2 },
-    ));
+    break_once(FLASH);
     let resp = client()
         .post(gw.url(&format!(
             "/v1beta/models/{FLASH}:streamGenerateContent?alt=sse"

@@ -10,7 +10,7 @@
 //! until an answer names the model behind it (`served`). A new family is one row here.
 
 use super::glob;
-use crate::upstream::wire::{GenerationConfig, ThinkingLevel};
+use crate::upstream::wire::{Content, GenerationConfig, ThinkingLevel};
 
 /// How a family takes thinking settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +201,14 @@ impl Rules {
             Thinking::Levels(l) => Some(l),
             _ => None,
         }
+    }
+
+    /// Whether `contents` end with a `model` turn (a prefill) this model does not continue.
+    pub fn refuses_prefill_of(&self, contents: &[Content]) -> bool {
+        !self.prefill
+            && contents
+                .last()
+                .is_some_and(|c| c.role.as_deref() == Some("model"))
     }
 
     /// Whether a native body may hold something this model refuses with a 400 (a budget, a

@@ -151,12 +151,7 @@ pub fn to_generate_content(
         .ok_or_else(|| AnthropicError::invalid("max_tokens: field required"))?;
     let info = ModelInfo::from_name(gemini_model);
     let mut out = base_request(req, gemini_model, &info)?;
-    if !info.rules.prefill
-        && out
-            .contents
-            .last()
-            .is_some_and(|c| c.role.as_deref() == Some("model"))
-    {
+    if info.rules.refuses_prefill_of(&out.contents) {
         return Err(AnthropicError::invalid(format!(
             "messages: {gemini_model} does not continue a prefilled assistant turn: end the conversation with a user message"
         )));

@@ -92,11 +92,7 @@ pub fn to_generate_content(
             "messages must hold at least one user, assistant or tool message with content",
         ));
     }
-    if !info.rules.prefill
-        && contents
-            .last()
-            .is_some_and(|c| c.role.as_deref() == Some("model"))
-    {
+    if info.rules.refuses_prefill_of(&contents) {
         return Err(OpenAiError::invalid_param(
             "messages",
             format!("{model} does not continue a prefilled assistant message: end the conversation with a user or tool message"),

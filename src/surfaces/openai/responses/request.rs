@@ -165,11 +165,7 @@ pub fn to_generate_content(
             "input must hold at least one user message, call or output",
         ));
     }
-    if !info.rules.prefill
-        && contents
-            .last()
-            .is_some_and(|c| c.role.as_deref() == Some("model"))
-    {
+    if info.rules.refuses_prefill_of(&contents) {
         return Err(OpenAiError::invalid_param(
             "input",
             format!("{model} does not continue a prefilled assistant message: end the input with a user message or a call's output"),
