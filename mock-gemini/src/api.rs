@@ -1,5 +1,6 @@
-//! The Gemini API surface: routing of `/{v1,v1beta}/models...`, authentication, scripted
-//! rules, body parsing and validation, and the answer — in the order the real service
+//! The Gemini API surface: routing of `/{v1,v1beta,v1alpha}/models...`, authentication, the
+//! model as that API version and the key's tier see it, scripted rules, billing caps, body
+//! parsing and validation, and the answer — in the order the real service
 //! applies them (key first, then model, then quota/availability, then the body).
 //! Every request is recorded in the server's log with the status it got.
 
@@ -351,6 +352,9 @@ impl Call<'_> {
             )));
         }
         let body = self.parse_body(kind)?;
+        // A `-latest` alias is answered by its target: its rules, its `modelVersion`. Rules and
+        // quotas stay keyed by the id the client asked for.
+        let serving = model.serving();
         if matches!(kind, CallKind::Embed | CallKind::BatchEmbed) {
             let (answer, requests) = if kind == CallKind::Embed {
                 (embed_one(&body, model.id)?, 1)
@@ -364,7 +368,7 @@ impl Call<'_> {
             return Ok(Answer::Now(json_response(StatusCode::OK, &answer, pretty)));
         }
         if kind == CallKind::CountTokens {
-            check_count_tokens(&body, model)?;
+            check_count_tokens(&body, serving)?;
             let counted = match body
                 .get("generateContentRequest")
                 .and_then(Value::as_object)
@@ -378,31 +382,31 @@ impl Call<'_> {
             });
             return Ok(Answer::Now(json_response(StatusCode::OK, &answer, pretty)));
         }
-        check_generate(&body, model, Some(&lock(&self.state.signatures)))?;
+        check_generate(&body, serving, Some(&lock(&self.state.signatures)))?;
         let prompt = prompt_tokens(&body);
-        if prompt > u64::from(model.input_limit) {
+        if prompt > u64::from(serving.input_limit) {
             return Err(ApiError::invalid_argument(format!(
                 "The input token count ({prompt}) exceeds the maximum number of tokens allowed ({}).",
-                model.input_limit
+                serving.input_limit
             )));
         }
-        if prefill(&body).is_some() && !model.accepts_prefill() {
-            return Err(if model.is_gemini4() {
+        if prefill(&body).is_some() && !serving.accepts_prefill() {
+            return Err(if serving.is_gemini4() {
                 ApiError::prefill_refused()
             } else {
                 ApiError::invalid_argument("Requests ending with a model turn are not supported.")
             });
         }
         lock(&self.state.quotas).admit(&key, model.id, prompt, Instant::now(), wall_ms())?;
-        let mut plan = plan(&body, model);
+        let mut plan = plan(&body, serving);
         if let Some(turn) = prefill(&body) {
             plan = plan.continued(turn);
         }
         if kind == CallKind::Generate {
             let response = if malformed {
-                malformed_function_call(&plan, model, self.state)
+                malformed_function_call(&plan, serving, self.state)
             } else {
-                full_response(&plan, model, self.state)
+                full_response(&plan, serving, self.state)
             };
             return Ok(Answer::Now(json_response(
                 StatusCode::OK,
@@ -411,9 +415,9 @@ impl Call<'_> {
             )));
         }
         let mut events = if malformed {
-            vec![malformed_function_call(&plan, model, self.state)]
+            vec![malformed_function_call(&plan, serving, self.state)]
         } else {
-            stream_events(&plan, model, self.state)
+            stream_events(&plan, serving, self.state)
         };
         if let Some(keep) = keep_events {
             events.truncate(keep);

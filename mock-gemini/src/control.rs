@@ -64,7 +64,8 @@ async fn clear_requests(AxumState(state): AxumState<Arc<State>>) -> Response {
 }
 
 /// Replaces the quota configuration (and forgets usage): `{"projects": {key: project},
-/// "limits": [{"project", "model", "rpm", "tpm", "rpd"}]}`.
+/// "limits": [{"project", "model", "rpm", "tpm", "rpd"}], "tiers": {project: "free" | "paid"},
+/// "spend_capped": [project]}` (every field optional).
 async fn set_quotas(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
     match serde_json::from_slice::<QuotaConfig>(&body) {
         Ok(config) => {

@@ -183,7 +183,7 @@ mod tests {
             "{}",
             e.message
         );
-        let other = json!({"requests": [{"model": "models/text-embedding-004", "content": {"parts": [{"text": "x"}]}}]});
+        let other = json!({"requests": [{"model": "models/gemini-embedding-2", "content": {"parts": [{"text": "x"}]}}]});
         assert!(embed_batch(&map(other), m).is_err());
         let dims =
             map(json!({"content": {"parts": [{"text": "x"}]}, "outputDimensionality": 4000}));

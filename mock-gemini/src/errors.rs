@@ -275,6 +275,14 @@ pub fn html_not_found(path: &str) -> Response {
     response
 }
 
+/// The `google.rpc.Help` detail Google adds to its quota 429s.
+pub fn quota_help() -> Value {
+    json!({
+        "@type": "type.googleapis.com/google.rpc.Help",
+        "links": [{"description": "Learn more about Gemini API quotas", "url": RATE_LIMIT_DOC}],
+    })
+}
+
 fn quota_error(model: &str, limit: u32, quota_id: &str) -> ApiError {
     let metric = "generativelanguage.googleapis.com/generate_content_free_tier_requests";
     let message = format!(
@@ -293,30 +301,27 @@ fn quota_error(model: &str, limit: u32, quota_id: &str) -> ApiError {
             "quotaValue": limit.to_string(),
         }],
     }));
-    error.details.push(json!({
-        "@type": "type.googleapis.com/google.rpc.Help",
-        "links": [{"description": "Learn more about Gemini API quotas", "url": RATE_LIMIT_DOC}],
-    }));
+    error.details.push(quota_help());
     error
 }
 
+/// The free tier's requests per minute the scripted per-minute 429 names for `model`.
 fn per_minute_limit(model: &str) -> u32 {
     if model.contains("pro") {
         5
-    } else if model.contains("lite") || model.starts_with("gemini-2.0") {
+    } else if model.contains("lite") {
         15
     } else {
         10
     }
 }
 
+/// The free tier's requests per day the scripted per-day 429 names for `model`.
 fn per_day_limit(model: &str) -> u32 {
     if model.contains("pro") {
         100
     } else if model.contains("lite") {
         1000
-    } else if model.starts_with("gemini-2.0") {
-        200
     } else {
         250
     }
@@ -336,7 +341,7 @@ mod tests {
 
     #[test]
     fn body_has_google_status_shape() {
-        let body = ApiError::rate_limit_per_minute("gemini-2.5-flash", "41s").body();
+        let body = ApiError::rate_limit_per_minute("gemini-3.8-flash", "41s").body();
         assert_eq!(body["error"]["code"], 429);
         assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED");
         assert!(body["error"]["message"]

@@ -4,8 +4,16 @@
 //! because the real API cannot be reached from the test machines. It is deliberately
 //! strict: request bodies are parsed like Google's proto-JSON front end (unknown fields,
 //! wrong types, oneof conflicts), then checked against the rules the real service
-//! enforces (roles, function call/response pairing, schema subset, model limits, Gemini 3
+//! enforces (roles, function call/response pairing, schema subset, model limits, Gemini 3 and 4
 //! thought signatures), and every error has Google's status, wording and `details`.
+//!
+//! It plays the Gemini of December 2026: the 3.x Flash line (`gemini-3.8-flash` …
+//! `gemini-3.5-flash`), the Flash-Lites, `gemini-3.1-pro-preview`, `gemini-2.5-flash-lite`,
+//! Google's `-latest` aliases (answering as their model), the embeddings, and under `v1alpha`
+//! the Gemini 4 previews (`gemini-4-argon`, `-hydrogen`, and on paid-tier projects `-carbon`
+//! and `-neon`). Retired ids (`gemini-2.5-pro`, `gemini-2.0-flash`, …) answer Google's 404.
+//! Quotas are per project; projects can be on the free tier or over their monthly spending cap,
+//! and billing refusals can be scripted like the other failures.
 //! A translation bug in the gateway therefore fails a test here instead of reaching users.
 //!
 //! ```no_run
@@ -41,6 +49,7 @@ mod respond;
 mod schema;
 mod script;
 mod server;
+mod shaping;
 mod signatures;
 mod sse;
 mod state;

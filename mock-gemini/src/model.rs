@@ -9,6 +9,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::models_catalog::{ModelInfo, Thinking};
+use crate::shaping::shape_text;
 
 /// What the model answers, before it is framed as JSON or SSE.
 #[derive(Clone, Debug)]
@@ -29,6 +30,9 @@ pub struct Plan {
     pub candidates_tokens: u64,
     /// Whether the model signs its function calls / final text (thinking models).
     pub signs: bool,
+    /// Gemini 4 spent the whole `maxOutputTokens` thinking: the candidate has no parts at all
+    /// (not even a thought summary), `finishReason: MAX_TOKENS`.
+    pub exhausted: bool,
 }
 
 impl Plan {
@@ -383,7 +387,7 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
         .filter(|m| *m > 0)
         .unwrap_or(u64::from(model.output_limit));
     // Gemini 4 thinks a fixed amount per level, and that counts against `maxOutputTokens`: a
-    // small limit leaves an answer with no text.
+    // limit no larger than that cost leaves an answer with no parts.
     let mut thoughts_tokens = if model.is_gemini4() {
         let level = config
             .get("thinkingConfig")
@@ -393,6 +397,7 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
     } else {
         tokens_for_chars(chars(&thought_text))
     };
+    let exhausted = model.is_gemini4() && thoughts_tokens >= max;
     if thoughts_tokens > max {
         thoughts_tokens = max;
         thought_text = thought_text.chars().take((max * 4) as usize).collect();
@@ -417,7 +422,8 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
     );
 
     Plan {
-        thought: (include && active && !thought_text.is_empty()).then_some(thought_text),
+        thought: (include && active && !exhausted && !thought_text.is_empty())
+            .then_some(thought_text),
         thoughts_tokens: if active { thoughts_tokens } else { 0 },
         text,
         calls,
@@ -425,80 +431,7 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
         prompt_tokens: prompt_tokens(request),
         candidates_tokens,
         signs: active,
-    }
-}
-
-/// JSON mode and stop sequences.
-fn shape_text(text: String, config: &Value) -> String {
-    let mut text = match config.get("responseMimeType").and_then(Value::as_str) {
-        Some("application/json") => {
-            let schema = config
-                .get("responseSchema")
-                .or_else(|| config.get("responseJsonSchema"));
-            let value = match schema {
-                Some(schema) => instance_of(schema, &text, 0),
-                None => json!({ "reply": text }),
-            };
-            serde_json::to_string(&value).unwrap_or_default()
-        }
-        Some("text/x.enum") => config
-            .get("responseSchema")
-            .and_then(|s| s.get("enum"))
-            .and_then(|e| e.get(0))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        _ => text,
-    };
-    let stops = config.get("stopSequences").and_then(Value::as_array);
-    let cut = stops
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| text.find(s))
-        .min();
-    if let Some(cut) = cut {
-        text.truncate(cut);
-    }
-    text
-}
-
-/// A minimal JSON value that satisfies a (proto or JSON) schema.
-fn instance_of(schema: &Value, text: &str, depth: usize) -> Value {
-    if depth > 8 {
-        return Value::Null;
-    }
-    if let Some(first) = schema.get("enum").and_then(|e| e.get(0)) {
-        return first.clone();
-    }
-    if let Some(branch) = schema.get("anyOf").and_then(|a| a.get(0)) {
-        return instance_of(branch, text, depth + 1);
-    }
-    let kind = match schema.get("type") {
-        Some(Value::String(t)) => t.to_ascii_uppercase(),
-        Some(Value::Array(types)) => types
-            .first()
-            .and_then(Value::as_str)
-            .unwrap_or("OBJECT")
-            .to_ascii_uppercase(),
-        _ => "OBJECT".to_owned(),
-    };
-    match kind.as_str() {
-        "STRING" => Value::from(text),
-        "INTEGER" | "NUMBER" => Value::from(0),
-        "BOOLEAN" => Value::Bool(false),
-        "ARRAY" => Value::Array(Vec::new()),
-        "NULL" => Value::Null,
-        _ => {
-            let mut object = Map::new();
-            if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
-                for (name, property) in properties {
-                    object.insert(name.clone(), instance_of(property, text, depth + 1));
-                }
-            }
-            Value::Object(object)
-        }
+        exhausted,
     }
 }
 

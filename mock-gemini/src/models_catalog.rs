@@ -62,6 +62,12 @@ impl ModelInfo {
         self.serves_as.unwrap_or(self.id)
     }
 
+    /// The row that answers for this id: for a `-latest` alias its target (whose rules apply
+    /// and whose id is the answer's `modelVersion`), else the model itself.
+    pub fn serving(&'static self) -> &'static ModelInfo {
+        self.serves_as.and_then(find).unwrap_or(self)
+    }
+
     /// Gemini 3 and later enforce thought signatures on function calls.
     pub fn is_gemini3(&self) -> bool {
         let id = self.served_id();
@@ -235,6 +241,39 @@ mod tests {
         assert!(!find("gemini-flash-lite-latest").unwrap().accepts_prefill());
         assert!(!find("gemini-4-argon").unwrap().accepts_prefill());
         assert!(find("gemini-3.8-flash").unwrap().accepts_prefill());
+    }
+
+    #[test]
+    fn aliases_list_what_their_target_accepts() {
+        for alias in CATALOG.iter().filter(|m| m.serves_as.is_some()) {
+            let target = alias.serving();
+            assert_ne!(target.id, alias.id, "{} has a target", alias.id);
+            assert_eq!(target.serving().id, target.id, "one hop");
+            assert_eq!(
+                (alias.levels, alias.default_level, alias.thinking),
+                (target.levels, target.default_level, target.thinking),
+                "{}",
+                alias.id
+            );
+            assert_eq!(
+                (alias.input_limit, alias.output_limit),
+                (target.input_limit, target.output_limit)
+            );
+        }
+    }
+
+    #[test]
+    fn every_model_has_googles_limits() {
+        for m in CATALOG.iter().filter(|m| m.generates) {
+            assert_eq!(
+                (m.input_limit, m.output_limit),
+                (1_048_576, 65_536),
+                "{}",
+                m.id
+            );
+            assert!(m.levels.is_empty() || m.levels.contains(&m.default_level));
+            assert_eq!(m.resource()["thinking"], true, "{}", m.id);
+        }
     }
 
     #[test]

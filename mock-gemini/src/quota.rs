@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::errors::{ApiError, RATE_LIMIT_DOC};
+use crate::errors::{quota_help, ApiError, RATE_LIMIT_DOC};
 
 /// Which keys share which quotas, and the limits.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -255,10 +255,7 @@ fn exceeded(model: &str, violations: &[Violation]) -> ApiError {
         "@type": "type.googleapis.com/google.rpc.QuotaFailure",
         "violations": listed,
     }));
-    error.details.push(json!({
-        "@type": "type.googleapis.com/google.rpc.Help",
-        "links": [{"description": "Learn more about Gemini API quotas", "url": RATE_LIMIT_DOC}],
-    }));
+    error.details.push(quota_help());
     error.details.push(json!({
         "@type": "type.googleapis.com/google.rpc.RetryInfo",
         "retryDelay": delay,

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::errors::{ApiError, RATE_LIMIT_DOC};
+use crate::errors::{quota_help, ApiError, RATE_LIMIT_DOC};
 
 fn billing_error(message: String) -> ApiError {
     let mut error = ApiError::new(429, "RESOURCE_EXHAUSTED", message);
@@ -67,6 +67,7 @@ impl ApiError {
                 "quotaDimensions": {"location": "global"},
             }],
         }));
+        error.details.push(quota_help());
         error.details.push(json!({
             "@type": "type.googleapis.com/google.rpc.RetryInfo",
             "retryDelay": retry_delay,
@@ -96,6 +97,7 @@ impl ApiError {
                 "quotaDimensions": {"location": "global", "model": model},
             }],
         }));
+        error.details.push(quota_help());
         error.details.push(json!({
             "@type": "type.googleapis.com/google.rpc.RetryInfo",
             "retryDelay": retry_delay,
@@ -182,7 +184,7 @@ mod tests {
             spend.details[0]["violations"][0]["quotaId"],
             "SpendBasedLimitPerTenMinutesPerProjectPerTier"
         );
-        assert_eq!(spend.details[1]["retryDelay"], "312s");
+        assert_eq!(spend.details[2]["retryDelay"], "312s");
         let zero = ApiError::no_quota_in_message("gemini-3.1-pro-preview", "3.2s");
         assert!(zero
             .message

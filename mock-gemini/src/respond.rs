@@ -174,8 +174,14 @@ pub fn stream_events(plan: &Plan, model: &ModelInfo, state: &State) -> Vec<Value
             if signs_text(plan, model) && !plan.text.is_empty() {
                 part["thoughtSignature"] = json!(state.issue_signature());
             }
+            // Thinking that used up the output leaves one event whose content has no parts.
+            let parts = if plan.exhausted {
+                Vec::new()
+            } else {
+                vec![part]
+            };
             events.push(envelope(
-                vec![part],
+                parts,
                 Some(plan.finish_reason),
                 final_usage,
                 model,

@@ -211,7 +211,7 @@ mod tests {
         let mut book = RuleBook::default();
         book.add(rule(
             "k",
-            Some("models/gemini-2.5-pro"),
+            Some("models/gemini-3.1-pro-preview"),
             None,
             Behaviour::Unavailable,
         ));
@@ -222,15 +222,15 @@ mod tests {
             Behaviour::StreamBreak { after_chunks: 1 },
         ));
         assert_eq!(
-            book.take("k", Some("gemini-2.5-flash"), CallKind::Generate),
+            book.take("k", Some("gemini-3.8-flash"), CallKind::Generate),
             None
         );
         assert_eq!(
-            book.take("k", Some("gemini-2.5-pro"), CallKind::Generate),
+            book.take("k", Some("gemini-3.1-pro-preview"), CallKind::Generate),
             Some(Behaviour::Unavailable)
         );
         assert_eq!(
-            book.take("k", Some("gemini-2.5-pro"), CallKind::Stream),
+            book.take("k", Some("gemini-3.1-pro-preview"), CallKind::Stream),
             Some(Behaviour::StreamBreak { after_chunks: 1 })
         );
         assert_eq!(book.take("k", None, CallKind::Metadata), None);

@@ -28,7 +28,7 @@ const LOG_BYTES: usize = 256 * 1024 * 1024;
 pub struct RecordedRequest {
     /// HTTP method.
     pub method: String,
-    /// The path, e.g. `/v1beta/models/gemini-2.5-flash:generateContent`.
+    /// The path, e.g. `/v1beta/models/gemini-3.8-flash:generateContent`.
     pub path: String,
     /// The raw query string, if any.
     pub query: Option<String>,
