@@ -91,8 +91,11 @@ def main():
         return proc, url
 
     def gateway(upstream, core=GATEWAY_CORE, **extra):
+        # The tiers named, so that an older build (whose defaults are retired models) makes the
+        # same calls as this one.
         env = dict(base_env, GEMINI_API_KEY=",".join(KEYS), GEMINI_BASE_URL=upstream, PORT="0",
-                   LOG_LEVEL="warn", STATE_PATH=tempfile.mkdtemp(dir=tmp), **extra)
+                   LOG_LEVEL="warn", STATE_PATH=tempfile.mkdtemp(dir=tmp),
+                   BIG_MODEL="gemini-3.1-pro-preview", SMALL_MODEL="gemini-3.8-flash", **extra)
         return spawn(core, [GATEWAY_BIN], env)
 
     def body_file(name, body):

@@ -135,6 +135,7 @@ impl Recovering {
         first: &[u8],
         inner: BoxStream<'static, Result<Bytes, StreamBroken>>,
     ) -> Recovering {
+        let rules = dispatcher.served_models().rules(route.name());
         let mut r = Recovering {
             dispatcher,
             route,
@@ -149,10 +150,9 @@ impl Recovering {
             done: false,
             key_id: key_id.clone(),
             tokens: Tokens::default(),
-            rules: Rules::of(""),
+            rules,
             answered_by_known: false,
         };
-        r.rules = r.dispatcher.served_models().rules(r.route.name());
         r.feed(first);
         r
     }

@@ -5,6 +5,7 @@
 //! notes it here for names the table does not know, and from then on requests for the alias are
 //! shaped — and its broken streams continued — by the rules of the model that serves it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -43,17 +44,28 @@ impl Served {
     }
 
     /// The name whose rules `model` follows: the model last seen answering it, else itself.
-    pub fn rules_name(&self, model: &str) -> Arc<str> {
+    /// (Borrowed, without a lookup, for every name the table knows: the common case.)
+    pub fn rules_name<'a>(&self, model: &'a str) -> Cow<'a, str> {
         if !Self::wants(model) {
-            return model.into();
+            return Cow::Borrowed(model);
         }
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(model).cloned().unwrap_or_else(|| model.into())
+        self.answering(model)
+            .map_or(Cow::Borrowed(model), |v| Cow::Owned(v.to_string()))
     }
 
     /// The rules `model` follows (see [`Served::rules_name`]).
     pub fn rules(&self, model: &str) -> &'static Rules {
-        Rules::of(&self.rules_name(model))
+        let own = Rules::of(model);
+        if own.family != "newest" {
+            return own;
+        }
+        self.answering(model).map_or(own, |v| Rules::of(&v))
+    }
+
+    /// The model last seen answering `model`, if any.
+    fn answering(&self, model: &str) -> Option<Arc<str>> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(model).cloned()
     }
 }
 

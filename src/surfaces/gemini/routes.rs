@@ -9,7 +9,7 @@
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -21,7 +21,7 @@ use super::errors::{Code, GoogleError};
 use super::query::{forwarded_query, percent_decode};
 use crate::dispatch::{DispatchError, Route};
 use crate::models::{native, Resolved, Rules};
-use crate::surfaces::shared::serving::{fallback_allowed, mark, Fallbacks};
+use crate::surfaces::shared::serving::{mark, FallbackAllowed, Fallbacks};
 use crate::surfaces::{read_body, Context, Dialect, Tallied};
 use crate::upstream::UpstreamRequest;
 
@@ -148,7 +148,7 @@ fn get_request(path_and_query: String) -> UpstreamRequest {
 async fn model_call(
     State(ctx): State<Context>,
     uri: Uri,
-    headers: HeaderMap,
+    FallbackAllowed(allow_fallback): FallbackAllowed,
     Tallied(tally): Tallied,
     name: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
@@ -174,7 +174,7 @@ async fn model_call(
         Err(why) => return GoogleError::unknown_model(&why).into_response(),
     };
     let query = forwarded_query(&uri);
-    let mut chain = Fallbacks::new(&ctx.models, resolved, fallback_allowed(&headers));
+    let mut chain = Fallbacks::new(&ctx.models, resolved, allow_fallback);
     let result = loop {
         let serving = chain.model().clone();
         let req = upstream_call(&ctx, &serving, model, action, &query, &body, version);

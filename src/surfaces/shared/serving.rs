@@ -5,9 +5,12 @@
 //! the one named (`x-gateway-served-model`, `x-gateway-substitution`, and the substitution
 //! metric).
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use crate::dispatch::{Cause, DispatchError};
@@ -16,6 +19,8 @@ use crate::telemetry::Telemetry;
 
 /// A client sends `off` here to refuse being served by a fallback model.
 pub const FALLBACK_HEADER: &str = "x-gateway-fallback";
+/// [`FALLBACK_HEADER`] parsed once.
+static FALLBACK: HeaderName = HeaderName::from_static(FALLBACK_HEADER);
 /// The model that served, when it is not the name the client sent.
 pub const SERVED_HEADER: &str = "x-gateway-served-model";
 /// Why another model served: `alias`, `retired` or `fallback`.
@@ -24,13 +29,25 @@ pub const SUBSTITUTION_HEADER: &str = "x-gateway-substitution";
 /// Whether the client lets another model serve its request.
 pub fn fallback_allowed(headers: &HeaderMap) -> bool {
     !headers
-        .get(FALLBACK_HEADER)
+        .get(&FALLBACK)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             ["off", "false", "0", "none", "no"]
                 .iter()
                 .any(|w| v.trim().eq_ignore_ascii_case(w))
         })
+}
+
+/// [`fallback_allowed`] as an extractor: it reads the request's headers where they lie, for
+/// a handler that needs nothing else from them (taking a `HeaderMap` copies them all).
+pub struct FallbackAllowed(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for FallbackAllowed {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(FallbackAllowed(fallback_allowed(&parts.headers)))
+    }
 }
 
 /// Whether a failure says the model cannot serve now, so that another model may: no key
