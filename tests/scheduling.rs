@@ -206,7 +206,17 @@ async fn two_gateways_on_one_redis_pace_together() {
 #[tokio::test]
 async fn a_key_without_quota_for_a_model_is_asked_at_most_twice() {
     let mock = MockGemini::start().await.unwrap();
-    let ks = keys(2);
+    let ks = keys(3);
+    // The first key's tier has `quotaValue: 0`; the second's 429 says "limit: 0" only in its
+    // message, with a 3 s RetryInfo (which alone would have it asked every 3 s).
+    mock.script(mock_gemini::Rule {
+        key: ks[1].clone(),
+        model: Some(FLASH.into()),
+        times: None,
+        behaviour: mock_gemini::Behaviour::NoQuotaInMessage {
+            retry_delay: "3s".into(),
+        },
+    });
     mock.set_quotas(QuotaConfig {
         projects: HashMap::from([(ks[0].clone(), "no-quota".to_string())]),
         limits: vec![QuotaLimit {
@@ -224,7 +234,12 @@ async fn a_key_without_quota_for_a_model_is_asked_at_most_twice() {
         assert_eq!(generate(&gw, FLASH).await.status(), 200);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let asked = keys_used(&mock).iter().filter(|k| **k == ks[0]).count();
-    assert!(asked <= 2, "the limit-0 key was asked {asked} times");
+    for (k, how) in [(&ks[0], "in quotaValue"), (&ks[1], "in the message")] {
+        let asked = keys_used(&mock).iter().filter(|u| *u == k).count();
+        assert!(
+            asked <= 2,
+            "the key with limit 0 {how} was asked {asked} times"
+        );
+    }
     assert!(keys_used(&mock).len() > 50);
 }

@@ -172,11 +172,12 @@ pub fn classify(http_status: u16, body: Option<&RpcStatus>) -> Verdict {
             let Some(b) = body else {
                 return Verdict::RateLimited(Cooldown::Configured.into());
             };
+            let violations = b.violations().count();
             let hits: Vec<QuotaHit> = b
                 .violations()
-                .map(|(id, value)| QuotaHit {
+                .map(|(id, value, metric)| QuotaHit {
                     kind: QuotaKind::of(id),
-                    limit: value,
+                    limit: value.or_else(|| limit_in_message(&b.message, metric, violations)),
                 })
                 .collect();
             let cooldown = if b.quota_ids().any(is_per_day_quota) {
@@ -231,6 +232,32 @@ fn key_is_refused(body: Option<&RpcStatus>) -> bool {
         && (m.contains("api key")
             || m.contains("consumer")
             || m.contains("project has been denied"))
+}
+
+/// A violation's limit as Google's message states it when `QuotaFailure` has no `quotaValue`:
+/// "* Quota exceeded for metric: generativelanguage.googleapis.com/…, limit: 0, model: …". The
+/// line naming the violation's `quotaMetric` is the one; without a metric, only a message with
+/// a single violation and a single limit says whose limit it is.
+fn limit_in_message(message: &str, metric: Option<&str>, violations: usize) -> Option<u64> {
+    const LIMIT: &str = "limit: ";
+    let limit_after = |line: &str| {
+        let at = line.find(LIMIT)? + LIMIT.len();
+        let digits = line[at..].split(|c: char| !c.is_ascii_digit()).next()?;
+        digits.parse().ok()
+    };
+    match metric {
+        Some(metric) => message
+            .lines()
+            .filter(|line| {
+                line.find("metric: ")
+                    .is_some_and(|at| line[at + "metric: ".len()..].starts_with(metric))
+            })
+            .find_map(limit_after),
+        None if violations == 1 && message.matches(LIMIT).count() == 1 => {
+            message.lines().find_map(limit_after)
+        }
+        None => None,
+    }
 }
 
 /// Per-day quota ids read like `GenerateRequestsPerDayPerProjectPerModel-FreeTier`.
@@ -308,6 +335,49 @@ mod tests {
             QuotaKind::of("GenerateRequestsPerDayPerProjectPerModel-FreeTier"),
             QuotaKind::RequestsPerDay
         );
+    }
+
+    #[test]
+    fn a_limit_said_only_in_the_message_is_read_from_it() {
+        let metric = "generativelanguage.googleapis.com/generate_content_free_tier_requests";
+        let message = format!(
+            "You exceeded your current quota, please check your plan and billing details. \n* \
+             Quota exceeded for metric: {metric}, limit: 0, model: gemini-3.1-pro-preview\nPlease \
+             retry in 3s."
+        );
+        let with_metric = status(
+            json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED",
+            "message": message, "details": [
+            {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+                {"quotaMetric": metric, "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "3s"}]}}),
+        );
+        let Verdict::RateLimited(r) = classify(429, Some(&with_metric)) else {
+            panic!("a rate limit");
+        };
+        assert_eq!(r.hits[0].limit, Some(0));
+        assert!(r.no_quota(), "a tier without access, not a per-minute wait");
+        // Without a metric, a single violation takes the message's single limit.
+        let bare = status(
+            json!({"error": {"code": 429, "message": message, "details": [
+            {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+                {"quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]}]}}),
+        );
+        let Verdict::RateLimited(r) = classify(429, Some(&bare)) else {
+            panic!("a rate limit");
+        };
+        assert_eq!(r.hits[0].limit, Some(0));
+        // Another metric's line is not this violation's limit, and a message naming none
+        // teaches nothing.
+        assert_eq!(limit_in_message(&message, Some("other/metric"), 1), None);
+        assert_eq!(limit_in_message("Resource exhausted.", None, 1), None);
+        let two = format!("{message}\n* Quota exceeded for metric: x, limit: 250000, model: m");
+        assert_eq!(
+            limit_in_message(&two, None, 2),
+            None,
+            "whose limit is unclear"
+        );
+        assert_eq!(limit_in_message(&two, Some("x"), 2), Some(250_000));
     }
 
     #[test]

@@ -119,8 +119,9 @@ impl RpcStatus {
             .filter_map(|v| v.get("quotaMetric").and_then(Value::as_str))
     }
 
-    /// `QuotaFailure.violations[]` as (`quotaId`, `quotaValue` when it is a number).
-    pub fn violations(&self) -> impl Iterator<Item = (&str, Option<u64>)> {
+    /// `QuotaFailure.violations[]` as (`quotaId`, `quotaValue` when it is a number,
+    /// `quotaMetric` when given).
+    pub fn violations(&self) -> impl Iterator<Item = (&str, Option<u64>, Option<&str>)> {
         self.details_of("google.rpc.QuotaFailure")
             .filter_map(|d| d.get("violations").and_then(Value::as_array))
             .flatten()
@@ -131,7 +132,7 @@ impl RpcStatus {
                     Some(other) => other.as_u64(),
                     None => None,
                 };
-                Some((id, value))
+                Some((id, value, v.get("quotaMetric").and_then(Value::as_str)))
             })
     }
 
