@@ -146,6 +146,8 @@ impl Route {
 enum Answer {
     Now(Response),
     Hang,
+    /// The connection drops before an answer.
+    Disconnect,
 }
 
 struct Call<'a> {
@@ -202,7 +204,7 @@ pub async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -
     };
     let status = match &answer {
         Answer::Now(response) => response.status().as_u16(),
-        Answer::Hang => 0,
+        Answer::Hang | Answer::Disconnect => 0,
     };
     let extra_delay = call.extra_delay;
     state.record(Entry {
@@ -225,6 +227,12 @@ pub async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -
             state.until_shutdown().await;
             let body = Body::from_stream(futures_util::stream::once(async {
                 Err::<Bytes, _>(std::io::Error::other("mock-gemini shut down"))
+            }));
+            Response::new(body)
+        }
+        Answer::Disconnect => {
+            let body = Body::from_stream(futures_util::stream::once(async {
+                Err::<Bytes, _>(std::io::Error::other("mock-gemini dropped the connection"))
             }));
             Response::new(body)
         }
@@ -296,7 +304,7 @@ impl Call<'_> {
             }
             None => None,
         };
-        let behaviour = lock(&self.state.rules).take(&key, model.map(|m| m.id), kind);
+        let behaviour = lock(&self.state.rules).take(&key, model.map(|m| m.id), kind, self.body);
         let mut ending = Ending::Clean;
         let mut keep_events = None;
         let mut malformed = false;
@@ -327,6 +335,7 @@ impl Call<'_> {
             Some(Behaviour::Unavailable) => return Err(ApiError::unavailable()),
             Some(Behaviour::Internal) => return Err(ApiError::internal()),
             Some(Behaviour::Hang) => return Ok(Answer::Hang),
+            Some(Behaviour::Disconnect { .. }) => return Ok(Answer::Disconnect),
             Some(Behaviour::Delay { ms }) => self.extra_delay = Duration::from_millis(ms),
             Some(Behaviour::StreamBreak { after_chunks }) => {
                 ending = Ending::Abort;

@@ -88,6 +88,14 @@ pub enum Behaviour {
     /// 200 whose only candidate finished with `MALFORMED_FUNCTION_CALL` and no content (the
     /// model wrote a call it could not encode): a whole answer, or a one-event stream.
     MalformedFunctionCall,
+    /// Drop the connection without an answer (the response's body fails at once), for requests
+    /// whose body contains `body_contains` (every request when `None`): an upstream that cannot
+    /// take one kind of request, whichever key sends it.
+    Disconnect {
+        /// Only requests whose body contains this text.
+        #[serde(default)]
+        body_contains: Option<String>,
+    },
     /// Answer normally after a delay.
     Delay {
         /// The delay in milliseconds.
@@ -113,6 +121,16 @@ pub enum CallKind {
 }
 
 impl Behaviour {
+    /// Whether a request with this body is one the behaviour is for.
+    fn matches_body(&self, body: &[u8]) -> bool {
+        match self {
+            Behaviour::Disconnect {
+                body_contains: Some(text),
+            } => memchr_find(body, text.as_bytes()),
+            _ => true,
+        }
+    }
+
     /// Whether this behaviour applies to (and is consumed by) a call of `kind`.
     fn applies_to(&self, kind: CallKind) -> bool {
         match self {
@@ -152,11 +170,19 @@ impl RuleBook {
         self.rules.clone()
     }
 
-    /// Finds the newest rule matching the call, consumes one use of it and returns its behaviour.
-    pub fn take(&mut self, key: &str, model: Option<&str>, kind: CallKind) -> Option<Behaviour> {
+    /// Finds the newest rule matching a call whose request body is `body` (rules may look into
+    /// it), consumes one use of it and returns its behaviour.
+    pub fn take(
+        &mut self,
+        key: &str,
+        model: Option<&str>,
+        kind: CallKind,
+        body: &[u8],
+    ) -> Option<Behaviour> {
         let index = self.rules.iter().rposition(|rule| {
             rule.key == key
                 && rule.behaviour.applies_to(kind)
+                && rule.behaviour.matches_body(body)
                 && match (&rule.model, model) {
                     (None, _) => true,
                     (Some(wanted), Some(model)) => {
@@ -177,6 +203,11 @@ impl RuleBook {
     }
 }
 
+/// Whether `needle` occurs in `haystack`.
+fn memchr_find(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,19 +222,36 @@ mod tests {
     }
 
     #[test]
+    fn a_disconnect_may_be_for_one_kind_of_request_only() {
+        let mut book = RuleBook::default();
+        let only_poison = Behaviour::Disconnect {
+            body_contains: Some("poison".into()),
+        };
+        book.add(rule("k", None, None, only_poison.clone()));
+        assert_eq!(
+            book.take("k", Some("m"), CallKind::Generate, b"{\"text\":\"hi\"}"),
+            None
+        );
+        assert_eq!(
+            book.take("k", Some("m"), CallKind::Stream, b"{\"text\":\"poison\"}"),
+            Some(only_poison)
+        );
+    }
+
+    #[test]
     fn newest_rule_wins_and_times_expire() {
         let mut book = RuleBook::default();
         book.add(rule("k", None, None, Behaviour::RateLimitPerDay));
         book.add(rule("k", None, Some(1), Behaviour::Ok));
         assert_eq!(
-            book.take("k", Some("m"), CallKind::Generate),
+            book.take("k", Some("m"), CallKind::Generate, b""),
             Some(Behaviour::Ok)
         );
         assert_eq!(
-            book.take("k", Some("m"), CallKind::Generate),
+            book.take("k", Some("m"), CallKind::Generate, b""),
             Some(Behaviour::RateLimitPerDay)
         );
-        assert_eq!(book.take("other", Some("m"), CallKind::Generate), None);
+        assert_eq!(book.take("other", Some("m"), CallKind::Generate, b""), None);
     }
 
     #[test]
@@ -222,18 +270,18 @@ mod tests {
             Behaviour::StreamBreak { after_chunks: 1 },
         ));
         assert_eq!(
-            book.take("k", Some("gemini-3.8-flash"), CallKind::Generate),
+            book.take("k", Some("gemini-3.8-flash"), CallKind::Generate, b""),
             None
         );
         assert_eq!(
-            book.take("k", Some("gemini-3.1-pro-preview"), CallKind::Generate),
+            book.take("k", Some("gemini-3.1-pro-preview"), CallKind::Generate, b""),
             Some(Behaviour::Unavailable)
         );
         assert_eq!(
-            book.take("k", Some("gemini-3.1-pro-preview"), CallKind::Stream),
+            book.take("k", Some("gemini-3.1-pro-preview"), CallKind::Stream, b""),
             Some(Behaviour::StreamBreak { after_chunks: 1 })
         );
-        assert_eq!(book.take("k", None, CallKind::Metadata), None);
+        assert_eq!(book.take("k", None, CallKind::Metadata, b""), None);
     }
 
     #[test]

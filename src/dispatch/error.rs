@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 
+use crate::pool::Unserved;
 use crate::upstream::status::RpcStatus;
 use crate::upstream::TransportError;
 
@@ -24,7 +25,11 @@ pub struct DispatchError {
 pub enum Cause {
     /// No key can serve the request now; `retry_after` is when the first comes back, `None` if
     /// none will by itself.
-    NoKeyAvailable { retry_after: Option<Duration> },
+    NoKeyAvailable {
+        retry_after: Option<Duration>,
+        /// What holds each key back.
+        why: Unserved,
+    },
     /// Gemini's own answer, to hand to the client (its fault, or the last transient failure).
     /// The body is already redacted.
     Upstream { body: Bytes, rpc: Option<RpcStatus> },
@@ -99,10 +104,11 @@ impl DispatchError {
         }
     }
 
-    pub(super) fn no_key(retry_after: Option<Duration>) -> DispatchError {
+    /// 503: no key serves now, for the reasons `why` counts.
+    pub fn no_key_because(retry_after: Option<Duration>, why: Unserved) -> DispatchError {
         DispatchError {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            cause: Cause::NoKeyAvailable { retry_after },
+            cause: Cause::NoKeyAvailable { retry_after, why },
         }
     }
 
@@ -121,7 +127,7 @@ impl DispatchError {
     /// When to try again, for a `Retry-After` header.
     pub fn retry_after(&self) -> Option<Duration> {
         match self.cause {
-            Cause::NoKeyAvailable { retry_after } => retry_after,
+            Cause::NoKeyAvailable { retry_after, .. } => retry_after,
             _ => None,
         }
     }
@@ -139,10 +145,11 @@ pub enum StreamBroken {
     Truncated,
 }
 
-/// The words every surface uses when no key can serve `model`.
-pub fn no_key_message(model: &str, retry_after: Option<Duration>) -> String {
+/// The words every surface uses when no key can serve `model`, for the reasons `why` counts.
+pub fn no_key_message(model: &str, retry_after: Option<Duration>, why: &Unserved) -> String {
     let mut message = format!(
-        "No Gemini API key is available for {model}: every key is rate-limited or disabled."
+        "No Gemini API key is available for {model}: {}",
+        why.describe()
     );
     if let Some(d) = retry_after {
         message.push_str(&format!(" Retry in {}s.", retry_after_secs(d)));
@@ -171,8 +178,37 @@ mod tests {
         assert_eq!(s(Failure::NoHeadersInTime), StatusCode::GATEWAY_TIMEOUT);
         assert_eq!(s(Failure::EndedBeforeData), StatusCode::BAD_GATEWAY);
         assert_eq!(
-            DispatchError::no_key(None).status,
+            DispatchError::no_key_because(None, Unserved::default()).status,
             StatusCode::SERVICE_UNAVAILABLE
         );
+    }
+
+    #[test]
+    fn a_503_says_what_holds_the_keys_back_and_nothing_else() {
+        let m = |why: Unserved| no_key_message("gemini-3.8-flash", None, &why);
+        let limited = Unserved {
+            rate_limited: 2,
+            disabled: 1,
+            ..Unserved::default()
+        };
+        assert!(m(limited).ends_with("every key is rate-limited or disabled."));
+        let ejected = Unserved {
+            rate_limited: 1,
+            ejected: 1,
+            lacking: 2,
+            ..Unserved::default()
+        };
+        assert_eq!(
+            m(ejected),
+            "No Gemini API key is available for gemini-3.8-flash: of its keys, 1 rate-limited, \
+             1 resting after upstream errors, 2 without access to the model."
+        );
+        let overloaded = Unserved {
+            ejected: 2,
+            model_overloaded: true,
+            ..Unserved::default()
+        };
+        assert!(m(overloaded).contains("overloaded"));
+        assert!(!m(overloaded).contains("rate-limited"));
     }
 }

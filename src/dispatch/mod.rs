@@ -9,6 +9,7 @@
 //! under way and keeps its client waiting.
 
 mod affinity;
+mod blame;
 mod error;
 mod recovery;
 mod stream;
@@ -302,6 +303,7 @@ impl Dispatcher {
         let (mut transient, mut unusable) = (0, 0);
         let mut last: Option<DispatchError> = None;
         let mut last_unusable: Option<E> = None;
+        let mut blame = blame::Blame::default();
         while let Some(lease) = self.pool.pick(scope, &tried, preferred, tokens).await {
             tried.push(lease.index);
             // The key (shared, not copied) is kept only to name it in a failure's log line.
@@ -311,11 +313,13 @@ impl Dispatcher {
                     Checked::Accept(done) => {
                         self.observe(route, key.shared_id(), None);
                         self.served(route, index).await;
+                        blame.served(&self.pool, scope).await;
                         return Ok(Ok(done));
                     }
                     Checked::Refuse(e) => {
                         self.observe(route, key.shared_id(), None);
                         self.served(route, index).await;
+                        blame.served(&self.pool, scope).await;
                         return Ok(Err(e));
                     }
                     Checked::Retry(e) => {
@@ -330,6 +334,7 @@ impl Dispatcher {
                     self.pool
                         .record_failure(index, scope, &Verdict::ClientFault)
                         .await;
+                    blame.failed(&self.pool, scope).await;
                     return Err(err);
                 }
                 Err(Attempt::Failed(err, verdict)) => {
@@ -344,11 +349,16 @@ impl Dispatcher {
             };
             self.observe(route, key.shared_id(), Some(&verdict));
             tracing::warn!(key = %key.id(), model = route.name(), outcome = verdict.label(), probe, "upstream attempt failed; failing over");
-            self.pool.record_failure(index, scope, &verdict).await;
+            if blame::Blame::holds(&verdict) {
+                blame.hold(index);
+            } else {
+                self.pool.record_failure(index, scope, &verdict).await;
+            }
             if unusable >= MAX_UNUSABLE_ANSWERS || transient >= MAX_TRANSIENT_ATTEMPTS {
                 break;
             }
         }
+        blame.failed(&self.pool, scope).await;
         if let Some(e) = last_unusable {
             return Ok(Err(e));
         }
@@ -356,7 +366,10 @@ impl Dispatcher {
             if let Some(t) = route.tally() {
                 t.0.exhausted();
             }
-            Err(DispatchError::no_key(retry_after))
+            Err(DispatchError::no_key_because(
+                retry_after,
+                self.pool.unserved(scope, tokens),
+            ))
         };
         match self.pool.retry_after(scope, tokens).await {
             // A key is usable now: every usable key was tried (the last error says why), or —

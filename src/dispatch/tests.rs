@@ -113,6 +113,47 @@ async fn the_transient_budget_ends_the_request_with_the_last_error() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_failure_that_follows_the_request_from_key_to_key_charges_no_key() {
+    let r = rig(3).await;
+    for k in &r.keys {
+        r.upstream.on(k, [Reply::Refused]);
+    }
+    let e = r
+        .dispatcher
+        .unary(&Route::model(FLASH), &generate(FLASH))
+        .await
+        .unwrap_err();
+    assert_eq!(r.upstream.calls().len(), MAX_TRANSIENT_ATTEMPTS);
+    assert_eq!(e.status, StatusCode::BAD_GATEWAY, "not 'no key': {e:?}");
+    for i in 0..3 {
+        assert!(r.view(i).ejections.is_empty(), "key {i} was charged");
+    }
+    // The next request is served by whichever key it meets.
+    assert!(r
+        .dispatcher
+        .unary(&Route::model(FLASH), &generate(FLASH))
+        .await
+        .is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_another_key_then_serves_is_charged_to_its_key() {
+    let r = rig(3).await;
+    r.upstream.on(&r.keys[0], [Reply::Refused]);
+    r.upstream.on(&r.keys[1], [Reply::Refused]);
+    let answer = r
+        .dispatcher
+        .unary(&Route::model(FLASH), &generate(FLASH))
+        .await
+        .unwrap();
+    assert_eq!(answer.lease.index, 2);
+    // Both failed where another key served: the keys' fault; the half rule ejects one of them.
+    let ejected = (0..2).filter(|&i| !r.view(i).ejections.is_empty()).count();
+    assert_eq!(ejected, 1);
+    assert!(r.view(2).ejections.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
 async fn rate_limits_do_not_spend_the_transient_budget() {
     let r = rig(5).await;
     for k in &r.keys[..4] {

@@ -2,14 +2,27 @@
 //! project, so the pool schedules and rests keys by group. Groups are declared
 //! (`GEMINI_API_KEY=proj-a:AIza…`) or learned.
 //!
-//! Learning is conservative, because a wrong merge rests healthy keys. Two keys are merged when
-//! their 429s for the same model and the same kind of quota give the same window end (within
-//! [`SAME_WINDOW_MS`]) and **each of them had sent fewer requests in that window than the
-//! quota's value** — so neither could have used the quota up alone: both share it with someone,
-//! and the same moment says with each other. (A key alone in its project that used its quota up
-//! never merges.) A merge is undone when the evidence turns: a key of a learned group succeeds
-//! while the group rests on a quota after its send, or its own 429 for that quota gives another
-//! window end. Declared groups are never merged or split.
+//! Learning must never be wrong, because a wrong merge rests healthy keys; a missed merge only
+//! costs a few 429s. One coincidence is not proof: two keys of different projects often run out
+//! at the same second (one person's two free keys hit their per-minute limits together, and
+//! Google's windows may be aligned to the clock minute). Two keys are merged only on evidence
+//! that chance does not produce:
+//!
+//! - **The counts explain it.** Their 429s for the same model and the same kind of quota give the
+//!   same window end (within [`SAME_WINDOW_MS`]) and the same limit, each key had sent fewer
+//!   requests in the window than the limit (neither used it up alone), and together they had
+//!   sent at least the limit: their requests add up to exactly the quota that ran out. (Several
+//!   keys whose counts only add up together are merged together.)
+//! - **Twice, with traffic in between.** Two such under-used keys coincided in one window, both
+//!   served requests after it ended, and they coincide again in a later window.
+//!
+//! A key alone in its project that used its quota up never merges; two keys that each used their
+//! own quota up never merge, however often they run out together. A learned group never takes a
+//! model away from a key that has not itself failed on that model (the pool rests and paces only
+//! the members with a 429 of their own for it). A merge is undone at once when the evidence
+//! turns: a key of a learned group succeeds while the group rests on a quota after its send, or
+//! its own 429 for that quota gives another window end. Declared groups are never merged or
+//! split.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -41,8 +54,25 @@ struct Sighting {
     key: usize,
     end: UnixMillis,
     at: UnixMillis,
-    under_used: bool,
+    /// What the key had sent in the window, and the limit the 429 named.
+    own: u64,
+    limit: u64,
 }
+
+impl Sighting {
+    /// The key had not used the quota up alone.
+    fn under_used(&self) -> bool {
+        self.own < self.limit
+    }
+
+    /// The same quota running out at the same moment.
+    fn coincides(&self, other: &Sighting) -> bool {
+        self.limit == other.limit && (self.end - other.end).abs() <= SAME_WINDOW_MS
+    }
+}
+
+/// How long a coincidence of two keys is remembered, waiting for a second one.
+const COINCIDENCE_TTL_MS: i64 = 3_600_000;
 
 /// What the pool knows about which keys share a project.
 #[derive(Debug, Default)]
@@ -52,6 +82,10 @@ pub struct Groups {
     by_name: HashMap<Arc<str>, GroupId>,
     next: GroupId,
     sightings: HashMap<(String, QuotaKind), VecDeque<Sighting>>,
+    /// (key, key) → the window end of their last coincidence, and when it was seen.
+    coincided: HashMap<(usize, usize), (UnixMillis, UnixMillis)>,
+    /// key → when it last served a request.
+    last_served: Vec<UnixMillis>,
 }
 
 /// A change of membership, for pacing and the store.
@@ -115,42 +149,90 @@ impl Groups {
             .map(|(i, _)| i)
     }
 
-    /// Notes a 429 of `key` for (`model`, `kind`) whose window ends at `end`; `under_used` when
-    /// the key had sent fewer requests in the window than the quota's value. Returns the merge
-    /// it proves, if any.
+    /// Notes that `key` served a request (traffic between two coincidences).
+    pub fn served(&mut self, key: usize, now: UnixMillis) {
+        if self.last_served.len() <= key {
+            self.last_served.resize(key + 1, 0);
+        }
+        self.last_served[key] = now;
+    }
+
+    fn served_since(&self, key: usize, since: UnixMillis) -> bool {
+        self.last_served.get(key).is_some_and(|&at| at > since)
+    }
+
+    /// Notes a 429 of `key` for (`model`, `kind`) whose window ends at `end`, naming the quota's
+    /// `limit`, when the key had sent `own` requests in the window. Returns the merges the
+    /// evidence proves (see the module's rule), none without a limit.
+    #[expect(clippy::too_many_arguments, reason = "one sighting's facts")]
     pub fn sighted(
         &mut self,
         key: usize,
         model: &str,
         kind: QuotaKind,
         end: UnixMillis,
-        under_used: bool,
+        own: u64,
+        limit: u64,
         now: UnixMillis,
-    ) -> Option<Regroup> {
-        let mine = self.of(key);
+    ) -> Vec<Regroup> {
+        let seen = Sighting {
+            key,
+            end,
+            at: now,
+            own,
+            limit,
+        };
         let list = self.sightings.entry((model.to_string(), kind)).or_default();
         while list.front().is_some_and(|s| s.at + SIGHTING_TTL_MS < now) {
             list.pop_front();
         }
         list.retain(|s| s.key != key);
-        let partner = list
+        let mut partners: Vec<Sighting> = list
             .iter()
-            .rev()
-            .find(|s| {
-                s.under_used
-                    && under_used
-                    && (s.end - end).abs() <= SAME_WINDOW_MS
-                    && self.of_key.get(s.key).is_some_and(|g| *g != mine)
-            })
-            .map(|s| s.key);
-        list.push_back(Sighting {
-            key,
-            end,
-            at: now,
-            under_used,
-        });
-        let theirs = self.of(partner?);
-        self.merge(mine, theirs)
+            .filter(|s| seen.under_used() && s.under_used() && s.coincides(&seen))
+            .copied()
+            .collect();
+        list.push_back(seen);
+        if partners.is_empty() {
+            return Vec::new();
+        }
+        // The counts explain it: the fewest partners whose sends, with this key's, reach the
+        // limit.
+        partners.sort_by_key(|s| std::cmp::Reverse(s.own));
+        let mut sum = own;
+        let mut explaining = Vec::new();
+        for s in &partners {
+            if sum >= limit {
+                break;
+            }
+            sum += s.own;
+            explaining.push(s.key);
+        }
+        let mut proven = if sum >= limit { explaining } else { Vec::new() };
+        // Twice, with traffic in between.
+        self.coincided
+            .retain(|_, (_, at)| *at + COINCIDENCE_TTL_MS >= now);
+        for p in &partners {
+            let pair = (key.min(p.key), key.max(p.key));
+            if let Some(&(before, _)) = self.coincided.get(&pair) {
+                if (before - end).abs() > SAME_WINDOW_MS
+                    && self.served_since(key, before)
+                    && self.served_since(p.key, before)
+                    && !proven.contains(&p.key)
+                {
+                    proven.push(p.key);
+                }
+            }
+            self.coincided.insert(pair, (end, now));
+        }
+        let mut merges = Vec::new();
+        for partner in proven {
+            let (mine, theirs) = (self.of(key), self.of(partner));
+            if mine != theirs {
+                merges.extend(self.merge(mine, theirs));
+            }
+        }
+        merges
     }
 
     /// Puts `a` and `b` together (a declared group absorbs a learned one; two declared groups
@@ -203,7 +285,7 @@ impl Groups {
 mod tests {
     use super::*;
 
-    const M: &str = "gemini-2.5-flash";
+    const M: &str = "gemini-3.8-flash";
     const RPM: QuotaKind = QuotaKind::RequestsPerMinute;
 
     fn groups(declared: &[Option<&str>]) -> Groups {
@@ -215,58 +297,132 @@ mod tests {
     }
 
     #[test]
-    fn the_same_window_end_from_two_under_used_keys_merges_them() {
+    fn keys_whose_sends_add_up_to_the_quota_that_ran_out_are_merged() {
         let mut g = groups(&[None, None, None]);
-        assert_eq!(g.sighted(0, M, RPM, 60_000, true, 1_000), None);
-        let merged = g.sighted(1, M, RPM, 60_400, true, 1_100);
-        assert_eq!(merged, Some(Regroup::Merged { from: 1, into: 0 }));
+        assert_eq!(g.sighted(0, M, RPM, 60_000, 2, 4, 1_000), vec![]);
+        let merged = g.sighted(1, M, RPM, 60_400, 2, 4, 1_100);
+        assert_eq!(merged, vec![Regroup::Merged { from: 1, into: 0 }]);
         assert_eq!(g.of(1), g.of(0));
         assert_eq!(g.name(g.of(1)), "~id0");
         assert_ne!(g.of(2), g.of(0));
     }
 
     #[test]
-    fn a_key_that_used_its_quota_alone_or_another_window_never_merges() {
+    fn three_keys_whose_sends_only_add_up_together_are_merged_together() {
+        let mut g = groups(&[None, None, None, None]);
+        g.sighted(0, M, RPM, 60_000, 2, 6, 1_000);
+        assert_eq!(g.sighted(1, M, RPM, 60_000, 2, 6, 1_000), vec![], "4 of 6");
+        assert_eq!(g.sighted(2, M, RPM, 60_000, 2, 6, 1_000).len(), 2);
+        assert_eq!(g.members(g.of(0)).count(), 3);
+        assert_ne!(g.of(3), g.of(0));
+    }
+
+    // False merges: what chance produces is never taken as proof.
+
+    #[test]
+    fn one_coincidence_whose_sends_do_not_explain_it_is_not_proof() {
+        // The case: two keys of two projects, each asked once, refused at the same
+        // second (a limit of 5 that neither of them, nor both together, used up).
+        let mut g = groups(&[None, None]);
+        g.sighted(0, M, RPM, 60_000, 0, 5, 1_000);
+        assert_eq!(g.sighted(1, M, RPM, 60_000, 0, 5, 1_000), vec![]);
+        assert_ne!(g.of(0), g.of(1));
+    }
+
+    #[test]
+    fn keys_that_each_used_their_own_quota_never_merge_however_often_they_coincide() {
+        let mut g = groups(&[None, None]);
+        for window in 0..5 {
+            let end = 60_000 * (window + 1);
+            g.served(0, end - 30_000);
+            g.served(1, end - 30_000);
+            g.sighted(0, M, RPM, end, 5, 5, end - 10_000);
+            assert_eq!(g.sighted(1, M, RPM, end, 5, 5, end - 10_000), vec![]);
+        }
+        assert_ne!(g.of(0), g.of(1));
+    }
+
+    #[test]
+    fn two_coincidences_in_one_window_or_without_traffic_between_are_not_proof() {
+        let mut g = groups(&[None, None]);
+        g.sighted(0, M, RPM, 60_000, 1, 5, 1_000);
+        g.sighted(1, M, RPM, 60_000, 1, 5, 1_000);
+        // Asked again in the same window: the same coincidence seen twice.
+        g.sighted(0, M, RPM, 60_300, 1, 5, 20_000);
+        assert_eq!(g.sighted(1, M, RPM, 60_300, 1, 5, 20_000), vec![]);
+        // A later window, but neither key served in between (both were refused throughout).
+        g.sighted(0, M, RPM, 130_000, 1, 5, 80_000);
+        assert_eq!(g.sighted(1, M, RPM, 130_000, 1, 5, 80_000), vec![]);
+        // Only one of them served in between.
+        g.served(0, 140_000);
+        g.sighted(0, M, RPM, 200_000, 1, 5, 150_000);
+        assert_eq!(g.sighted(1, M, RPM, 200_000, 1, 5, 150_000), vec![]);
+        assert_ne!(g.of(0), g.of(1));
+    }
+
+    #[test]
+    fn another_window_model_quota_or_limit_is_no_coincidence() {
         let mut g = groups(&[None, None, None]);
-        g.sighted(0, M, RPM, 60_000, false, 1_000);
+        g.sighted(0, M, RPM, 60_000, 2, 4, 1_000);
         assert_eq!(
-            g.sighted(1, M, RPM, 60_100, true, 1_100),
-            None,
-            "0 used it up alone"
-        );
-        assert_eq!(
-            g.sighted(2, M, RPM, 63_000, true, 1_200),
-            None,
+            g.sighted(2, M, RPM, 63_000, 2, 4, 1_200),
+            vec![],
             "another window"
         );
         assert_eq!(
-            g.sighted(2, "gemini-2.5-pro", RPM, 60_100, true, 1_300),
-            None,
+            g.sighted(1, "gemini-3.1-pro-preview", RPM, 60_100, 2, 4, 1_300),
+            vec![],
             "another model"
         );
         assert_eq!(
-            g.sighted(2, M, QuotaKind::RequestsPerDay, 60_100, true, 1_300),
-            None,
+            g.sighted(1, M, QuotaKind::RequestsPerDay, 60_100, 2, 4, 1_300),
+            vec![],
             "another quota"
+        );
+        assert_eq!(
+            g.sighted(1, M, RPM, 60_100, 2, 10, 1_300),
+            vec![],
+            "another tier's limit"
+        );
+    }
+
+    // Missed merges: one real project is still found.
+
+    #[test]
+    fn a_project_whose_keys_are_also_used_elsewhere_is_found_in_its_second_window() {
+        // Their sends through the gateway do not add up to the limit (someone else uses the
+        // project too), but they run out together twice, serving in between.
+        let mut g = groups(&[None, None]);
+        g.sighted(0, M, RPM, 60_000, 1, 5, 50_000);
+        assert_eq!(g.sighted(1, M, RPM, 60_000, 1, 5, 50_000), vec![]);
+        g.served(0, 70_000);
+        g.served(1, 75_000);
+        g.sighted(0, M, RPM, 130_000, 1, 5, 120_000);
+        assert_eq!(
+            g.sighted(1, M, RPM, 130_000, 1, 5, 120_000),
+            vec![Regroup::Merged { from: 1, into: 0 }]
         );
     }
 
     #[test]
     fn declared_groups_absorb_learned_keys_but_never_merge_or_split() {
         let mut g = groups(&[Some("a"), Some("b"), None]);
-        g.sighted(0, M, RPM, 60_000, true, 1_000);
-        assert_eq!(g.sighted(1, M, RPM, 60_000, true, 1_000), None);
-        assert!(g.sighted(2, M, RPM, 60_000, true, 1_000).is_some());
-        assert_eq!(g.name(g.of(2)), "b", "the latest sighting is the partner");
+        g.sighted(0, M, RPM, 60_000, 2, 4, 1_000);
+        assert_eq!(g.sighted(1, M, RPM, 60_000, 2, 4, 1_000), vec![]);
+        assert!(!g.sighted(2, M, RPM, 60_000, 2, 4, 1_000).is_empty());
+        assert!(
+            ["a", "b"].contains(&g.name(g.of(2))),
+            "absorbed by a declared group"
+        );
         assert_eq!(g.split(2, "id2"), None);
     }
 
     #[test]
     fn a_split_gives_the_key_a_group_of_its_own() {
         let mut g = groups(&[None, None, None]);
-        g.sighted(0, M, RPM, 60_000, true, 1_000);
-        g.sighted(1, M, RPM, 60_000, true, 1_000);
-        g.sighted(2, M, RPM, 60_000, true, 1_000);
+        g.sighted(0, M, RPM, 60_000, 1, 3, 1_000);
+        g.sighted(1, M, RPM, 60_000, 1, 3, 1_000);
+        g.sighted(2, M, RPM, 60_000, 1, 3, 1_000);
         assert_eq!(g.members(g.of(0)).count(), 3);
         let Some(Regroup::Split { into, .. }) = g.split(0, "id0") else {
             panic!("split");

@@ -5,14 +5,14 @@
 //! and groups; a transient failure ejects the (key, model); a success closes what was open.
 //! Pure and synchronous (one short mutex); the async [`super::KeyPool`] wraps it with a store.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use super::ejection::{Admission, Ejection, Overload};
 use super::groups::{GroupId, Groups, Regroup, SAME_WINDOW_MS};
 use super::pacing::{DeclaredLimit, Pacing, NO_QUOTA_REST_MS};
-use super::view::Disabled;
+use super::view::{Disabled, Unserved};
 use super::{Scope, ALL_MODELS, CATALOG};
 use crate::clock::{next_daily_reset, next_monthly_reset, Clock, UnixMillis};
 use crate::secret::ApiKey;
@@ -32,6 +32,9 @@ struct KeyState {
     ejections: HashMap<String, Ejection>,
     /// model → when this key last sent a request for it.
     last_sent: HashMap<String, UnixMillis>,
+    /// Models this key itself was refused with a 429 for: only for these does a learned group's
+    /// rest or pacing hold it back.
+    limited: HashSet<String>,
     last_error: Option<String>,
     requests: u64,
     failures: u64,
@@ -48,6 +51,7 @@ impl KeyState {
             cooldowns: HashMap::new(),
             ejections: HashMap::new(),
             last_sent: HashMap::new(),
+            limited: HashSet::new(),
             last_error: None,
             requests: 0,
             failures: 0,
@@ -126,14 +130,17 @@ impl PoolState {
             .count()
     }
 
-    fn ejected_count(&self, model: &str, now: UnixMillis) -> usize {
+    /// Usable keys other than `except` that are ejected for `model` or have not yet passed the
+    /// probe that brings them back: whatever moment it is, no more of them are out.
+    fn ejected_count(&self, model: &str, now: UnixMillis, except: usize) -> usize {
         (0..self.keys.len())
+            .filter(|&i| i != except)
             .filter(|&i| self.keys[i].in_rotation(model, now) && !self.lacks(i, model))
             .filter(|&i| {
                 self.keys[i]
                     .ejections
                     .get(model)
-                    .is_some_and(|e| e.is_out(now))
+                    .is_some_and(|e| e.times > 0)
             })
             .count()
     }
@@ -244,6 +251,7 @@ impl LocalView {
                 && {
                     let g = groups.of(i);
                     pacing.admits(g, groups.name(g), name, tokens, now).is_ok()
+                        || !held_by_group(groups, g, k, name)
                 }
         };
         let chosen = match preferred {
@@ -303,10 +311,12 @@ impl LocalView {
         let name = scope.name();
         let mut guard = self.lock();
         let state = &mut *guard;
-        let Some(s) = state.keys.get_mut(index) else {
+        if index >= state.keys.len() {
             return Vec::new();
-        };
+        }
         let mut changes = Vec::new();
+        state.groups.served(index, now);
+        let s = &mut state.keys[index];
         if !s.ejections.is_empty() && s.ejections.remove(name).is_some() {
             changes.push(Change::Healed {
                 key_id: s.key.id().to_string(),
@@ -341,223 +351,56 @@ impl LocalView {
         changes
     }
 
-    /// Records a failed attempt and applies its verdict. Returns the facts learned (cooldowns
-    /// with their deadlines, a disable, group memberships, limits) for the store.
-    pub fn record_failure(&self, index: usize, scope: Scope<'_>, verdict: &Verdict) -> Vec<Change> {
-        let model = scope.name();
+    /// Why no key serves `scope` now (for a request of about `tokens`), key by key.
+    pub fn unserved(&self, scope: Scope<'_>, tokens: u64) -> Unserved {
         let now = self.clock.now();
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        let Some(s) = state.keys.get_mut(index) else {
-            return Vec::new();
+        let state = self.lock();
+        let name = scope.name();
+        let mut why = Unserved {
+            model_overloaded: state
+                .overloads
+                .get(name)
+                .is_some_and(|o| matches!(o.ejection.admission(now), Admission::Out(_))),
+            ..Unserved::default()
         };
-        let label = verdict.label();
-        s.failures += 1;
-        s.last_error = Some(label.to_string());
-        s.unflushed.failures += 1;
-        s.unflushed.last_error = Some(label.to_string());
-        match verdict {
-            Verdict::RateLimited(limit) => self.rate_limited(state, index, model, limit, now),
-            Verdict::Billing(billing) => rest_everywhere(state, index, billing, now),
-            Verdict::KeyRejected(reason) if s.disabled.is_none() => {
-                s.disabled = Some(Disabled {
-                    reason: (*reason).to_string(),
-                    since: now,
-                });
-                vec![Change::Disable {
-                    key_id: s.key.id().to_string(),
-                    reason: (*reason).to_string(),
-                    since: now,
-                }]
+        for (i, k) in state.keys.iter().enumerate().filter(|(_, k)| !k.removed) {
+            let g = state.groups.of(i);
+            let all_models =
+                name != CATALOG && k.cooldowns.get(ALL_MODELS).is_some_and(|&t| t > now);
+            if k.disabled.is_some() {
+                why.disabled += 1;
+            } else if state.lacks(i, name) {
+                why.lacking += 1;
+            } else if all_models {
+                why.billing += 1;
+            } else if k.rests_for(name, now) {
+                why.rate_limited += 1;
+            } else if matches!(k.admission(name, now), Admission::Out(_)) {
+                why.ejected += 1;
+            } else if state
+                .pacing
+                .admits(g, state.groups.name(g), name, tokens, now)
+                .is_err()
+                && held_by_group(&state.groups, g, k, name)
+            {
+                why.rate_limited += 1;
             }
-            Verdict::Transient | Verdict::Overloaded => {
-                transient(state, index, model, *verdict == Verdict::Overloaded, now)
-            }
-            Verdict::KeyRejected(_) | Verdict::ClientFault | Verdict::UnusableAnswer => Vec::new(),
         }
+        why
     }
 
-    /// A 429: Google did not count the request; the limits it names are learned; the evidence
-    /// may join this key's group to another; and the whole group rests for the model.
-    fn rate_limited(
-        &self,
-        state: &mut PoolState,
-        index: usize,
-        model: &str,
-        limit: &RateLimit,
-        now: UnixMillis,
-    ) -> Vec<Change> {
-        let mut until = match limit.cooldown {
-            Cooldown::For(d) => now + millis(d),
-            Cooldown::UntilDailyReset => next_daily_reset(now),
-            Cooldown::UntilMonthlyReset => next_monthly_reset(now),
-            Cooldown::Configured => now + millis(self.default_cooldown),
-        };
-        if limit.no_quota() {
-            until = until.max(now + NO_QUOTA_REST_MS);
-        }
-        let mut changes = Vec::new();
-        let mut group = state.groups.of(index);
-        state.pacing.unsend(group, model, index);
-        let own = state.pacing.sent_by(group, model, index, now);
-        for (kind, value) in state.pacing.learn(group, model, &limit.hits) {
-            changes.push(Change::Limit {
-                group: state.groups.name(group).to_string(),
-                model: model.to_string(),
-                kind,
-                value,
-            });
-        }
-        let kind = limit.hits.first().map_or(QuotaKind::Other, |h| h.kind);
-        let key_id = state.keys[index].key.id().to_string();
-        // This key's own window end contradicts the group's current rest on the same quota:
-        // it is not in that project.
-        let contradicts = state
-            .rests
-            .get(&(group, model.to_string()))
-            .is_some_and(|r| {
-                r.kind == kind && r.until > now && (r.until - until).abs() > SAME_WINDOW_MS
-            });
-        if contradicts {
-            let split = state.groups.split(index, &key_id);
-            changes.extend(regroup(state, split));
-        } else if let Some(value) = limit
-            .hits
-            .iter()
-            .find(|h| h.kind == QuotaKind::RequestsPerMinute)
-            .and_then(|h| h.limit)
+    /// A transient failure that was the request's, not the key's: the key keeps its standing;
+    /// if the attempt was its probe, the probe is released.
+    pub fn excuse(&self, index: usize, scope: Scope<'_>) {
+        let mut state = self.lock();
+        if let Some(e) = state
+            .keys
+            .get_mut(index)
+            .and_then(|s| s.ejections.get_mut(scope.name()))
         {
-            let merged = state.groups.sighted(
-                index,
-                model,
-                QuotaKind::RequestsPerMinute,
-                until,
-                own < value,
-                now,
-            );
-            changes.extend(regroup(state, merged));
-        }
-        group = state.groups.of(index);
-        let members: Vec<usize> = state.groups.members(group).collect();
-        for m in members {
-            let k = &mut state.keys[m];
-            let deadline = k.cooldowns.entry(model.to_string()).or_insert(until);
-            *deadline = (*deadline).max(until);
-            let deadline = *deadline;
-            k.cooldowns.retain(|_, &mut t| t > now);
-            changes.push(Change::Cooldown {
-                key_id: k.key.id().to_string(),
-                model: model.to_string(),
-                until: deadline,
-            });
-        }
-        state.rests.insert(
-            (group, model.to_string()),
-            Rest {
-                since: now,
-                until,
-                kind,
-            },
-        );
-        changes
-    }
-}
-
-/// A billing refusal: the key's whole quota group (its project) rests for every model until
-/// the cap resets, or for the refusal's window.
-fn rest_everywhere(
-    state: &mut PoolState,
-    index: usize,
-    billing: &Billing,
-    now: UnixMillis,
-) -> Vec<Change> {
-    let until = match billing.cooldown {
-        Cooldown::UntilMonthlyReset => next_monthly_reset(now),
-        Cooldown::UntilDailyReset => next_daily_reset(now),
-        Cooldown::For(d) => now + millis(d),
-        Cooldown::Configured => now + millis(crate::upstream::billing::SPEND_WINDOW),
-    };
-    let group = state.groups.of(index);
-    let members: Vec<usize> = state.groups.members(group).collect();
-    members
-        .into_iter()
-        .map(|m| {
-            let k = &mut state.keys[m];
-            let deadline = k.cooldowns.entry(ALL_MODELS.to_string()).or_insert(until);
-            *deadline = (*deadline).max(until);
-            Change::Cooldown {
-                key_id: k.key.id().to_string(),
-                model: ALL_MODELS.to_string(),
-                until: *deadline,
-            }
-        })
-        .collect()
-}
-
-/// A transient failure: the (key, model) is ejected (unless that would eject more than half of
-/// the model's usable keys); a 503 also counts towards the model-wide overload.
-fn transient(
-    state: &mut PoolState,
-    index: usize,
-    model: &str,
-    overloaded: bool,
-    now: UnixMillis,
-) -> Vec<Change> {
-    let mut changes = Vec::new();
-    let usable = state.usable_count(model, now);
-    let ejected = state.ejected_count(model, now);
-    let s = &mut state.keys[index];
-    let e = s.ejections.entry(model.to_string()).or_default();
-    let was_probe = e.probing;
-    let already_out = e.is_out(now) && !was_probe;
-    if was_probe || (!already_out && (ejected + 1) * 2 <= usable) {
-        e.eject(now);
-        changes.push(Change::Ejected {
-            key_id: s.key.id().to_string(),
-            model: model.to_string(),
-            times: e.times,
-            until: e.until,
-        });
-    } else if e.times == 0 {
-        s.ejections.remove(model);
-    }
-    if overloaded {
-        // "Most" keys: more than half of those usable, and at least two.
-        let quorum = (usable / 2 + 1).max(2);
-        let o = state.overloads.entry(model.to_string()).or_default();
-        let tripped = o.report(index, now, quorum) && !o.ejection.is_out(now);
-        if tripped || o.ejection.probing {
-            o.ejection.eject(now);
-            changes.push(Change::Overloaded {
-                model: model.to_string(),
-                times: o.ejection.times,
-                until: o.ejection.until,
-            });
+            e.probing = false;
         }
     }
-    changes
-}
-
-/// Applies a change of membership to pacing, and the memberships for the store.
-fn regroup(state: &mut PoolState, regroup: Option<Regroup>) -> Vec<Change> {
-    let moved: Vec<usize> = match regroup {
-        None => return Vec::new(),
-        Some(Regroup::Merged { from, into }) => {
-            state.pacing.merge(from, into);
-            state.groups.members(into).collect()
-        }
-        Some(Regroup::Split { key, from, into }) => {
-            state.pacing.move_key(key, from, into);
-            vec![key]
-        }
-    };
-    moved
-        .into_iter()
-        .map(|i| Change::Group {
-            key_id: state.keys[i].key.id().to_string(),
-            group: state.groups.name(state.groups.of(i)).to_string(),
-        })
-        .collect()
 }
 
 /// Remembers a model requested (the catalog is not one).
@@ -572,6 +415,10 @@ fn note(models_seen: &mut BTreeSet<String>, scope: Scope<'_>) {
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
+
+#[path = "local_failures.rs"]
+mod failures;
+use failures::{held_by_group, regroup};
 
 #[path = "local_sync.rs"]
 mod sync;

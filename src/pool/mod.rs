@@ -21,7 +21,7 @@ use std::time::Duration;
 pub use crate::clock::{iso8601, next_daily_reset, next_monthly_reset, Clock, UnixMillis};
 pub use local::{Lease, LocalView, QuotaPlan};
 pub use pacing::{DeclaredLimit, Headroom, Limits};
-pub use view::{Disabled, EjectionView, GroupView, KeyHealth, KeyView, PoolSnapshot};
+pub use view::{Disabled, EjectionView, GroupView, KeyHealth, KeyView, PoolSnapshot, Unserved};
 
 use crate::secret::ApiKey;
 use crate::store::{Backend, Change, Schedule, SharedPick, StoreError};
@@ -208,6 +208,12 @@ impl KeyPool {
         }
     }
 
+    /// A transient failure of key `index` that followed its request from key to key: the key is
+    /// not charged; a probe it was is released (the next request may probe again).
+    pub fn excuse(&self, index: usize, scope: Scope<'_>) {
+        self.local.excuse(index, scope);
+    }
+
     /// Remembers when a shared store said the scope can be served next.
     fn hint(&self, scope: Scope<'_>, earliest: Option<UnixMillis>) {
         let now = self.clock().now();
@@ -365,6 +371,11 @@ impl KeyPool {
             )),
             _ => local,
         }
+    }
+
+    /// Why no key serves `scope` now, from this gateway's view (see [`Unserved`]).
+    pub fn unserved(&self, scope: Scope<'_>, tokens: u64) -> Unserved {
+        self.local.unserved(scope, tokens)
     }
 
     /// The keys in the pool that are not disabled, with their indexes.

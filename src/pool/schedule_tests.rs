@@ -109,10 +109,11 @@ async fn a_429_teaches_the_limit_and_rests_the_group_until_its_window_ends() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn two_under_used_keys_with_one_window_end_become_one_group() {
+async fn keys_whose_sends_add_up_to_the_quota_that_ran_out_become_one_group() {
     let v = view(3, QuotaPlan::default());
-    // Round robin: one request each; then 429s that end at the same moment for 0 and 1.
-    for _ in 0..3 {
+    // Round robin: three requests each, the third of 0 and 1 refused at the same moment: each
+    // had 2 served of a limit of 4, together the 4.
+    for _ in 0..9 {
         pick(&v);
     }
     v.record_failure(0, FLASH, &rpm_429(30, Some(4)));
@@ -140,14 +141,15 @@ async fn a_key_alone_that_used_its_quota_up_is_not_merged() {
 #[tokio::test(start_paused = true)]
 async fn a_success_after_the_groups_rest_began_splits_the_key_out() {
     let v = view(2, QuotaPlan::default());
-    pick(&v);
-    pick(&v);
-    v.record_failure(0, FLASH, &rpm_429(30, Some(4)));
-    v.record_failure(1, FLASH, &rpm_429(30, Some(4)));
+    for _ in 0..4 {
+        pick(&v);
+    }
+    v.record_failure(0, FLASH, &rpm_429(70, Some(2)));
+    v.record_failure(1, FLASH, &rpm_429(70, Some(2)));
     assert_eq!(group_of(&v, 0), group_of(&v, 1));
-    // Key 1 is asked again while the group rests (an operator cleared its cooldown), and it
-    // serves: it is not in key 0's project.
-    advance_ms(1_000).await;
+    // Key 1 is asked again while the group rests (an operator cleared its cooldown; the sends
+    // have left the minute), and it serves: it is not in key 0's project.
+    advance_ms(MINUTE_MS + SLACK).await;
     v.apply(&Change::ClearCooldown {
         key_id: v.keys()[1].1.id().to_string(),
         model: None,
@@ -160,14 +162,62 @@ async fn a_success_after_the_groups_rest_began_splits_the_key_out() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_learned_group_never_takes_a_model_from_a_key_that_did_not_fail_on_it() {
+    const PRO: Scope<'static> = Scope::Model("gemini-3.1-pro-preview");
+    let v = view(2, QuotaPlan::default());
+    for _ in 0..4 {
+        v.pick(PRO, &[], None, 10);
+    }
+    v.record_failure(0, PRO, &rpm_429(30, Some(2)));
+    v.record_failure(1, PRO, &rpm_429(30, Some(2)));
+    assert_eq!(
+        group_of(&v, 0),
+        group_of(&v, 1),
+        "one project, by the counts"
+    );
+    // Key 0 is refused for Flash, which key 1 never was: key 1 keeps Flash, rested and paced
+    // by nobody.
+    let first = pick(&v);
+    assert_eq!(first, Some(0));
+    v.record_failure(0, FLASH, &rpm_429(30, Some(1)));
+    assert!(!v.snapshot().keys[1].cooldowns.contains_key(M));
+    advance_ms(100).await;
+    for _ in 0..5 {
+        let lease = pick(&v).expect("key 1 serves Flash");
+        assert_eq!(lease, 1);
+        v.record_success(1, FLASH);
+    }
+    // Serving Flash while its group was said to be out of Flash: not one project after all.
+    assert_ne!(group_of(&v, 0), group_of(&v, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_learned_groups_rest_holds_each_member_that_was_refused_itself() {
+    let v = view(3, QuotaPlan::default());
+    for _ in 0..6 {
+        pick(&v);
+    }
+    v.record_failure(0, FLASH, &rpm_429(30, Some(2)));
+    v.record_failure(1, FLASH, &rpm_429(30, Some(2)));
+    assert_eq!(group_of(&v, 0), group_of(&v, 1));
+    advance_ms(31_000).await;
+    // Key 0 is refused again: key 1, refused for Flash before, rests with it.
+    v.record_failure(0, FLASH, &rpm_429(20, Some(2)));
+    let snap = v.snapshot();
+    assert_eq!(snap.keys[1].cooldowns.get(M), snap.keys[0].cooldowns.get(M));
+    assert_eq!(pick(&v), Some(2));
+}
+
+#[tokio::test(start_paused = true)]
 async fn another_window_end_from_a_group_member_splits_it_out() {
     let v = view(2, QuotaPlan::default());
-    pick(&v);
-    pick(&v);
-    v.record_failure(0, FLASH, &rpm_429(30, Some(4)));
-    v.record_failure(1, FLASH, &rpm_429(30, Some(4)));
+    for _ in 0..4 {
+        pick(&v);
+    }
+    v.record_failure(0, FLASH, &rpm_429(30, Some(2)));
+    v.record_failure(1, FLASH, &rpm_429(30, Some(2)));
     assert_eq!(group_of(&v, 0), group_of(&v, 1));
-    v.record_failure(1, FLASH, &rpm_429(50, Some(4)));
+    v.record_failure(1, FLASH, &rpm_429(50, Some(2)));
     assert_ne!(
         group_of(&v, 0),
         group_of(&v, 1),
@@ -186,10 +236,11 @@ async fn declared_groups_are_never_split() {
         limits: Vec::new(),
     };
     let v = view(2, plan);
-    pick(&v);
-    pick(&v);
-    v.record_failure(0, FLASH, &rpm_429(30, Some(4)));
-    v.record_failure(1, FLASH, &rpm_429(50, Some(4)));
+    for _ in 0..4 {
+        pick(&v);
+    }
+    v.record_failure(0, FLASH, &rpm_429(30, Some(2)));
+    v.record_failure(1, FLASH, &rpm_429(50, Some(2)));
     assert_eq!(group_of(&v, 0), "p");
     assert_eq!(group_of(&v, 1), "p");
 }
@@ -231,12 +282,32 @@ async fn never_more_than_half_of_a_models_keys_are_ejected() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_key_awaiting_its_probe_still_counts_against_the_half() {
+    let v = view(2, QuotaPlan::default());
+    v.record_failure(0, FLASH, &Verdict::Transient);
+    advance_ms(5_000).await;
+    // Key 0's interval is over (its probe is due) when key 1 fails: key 1 stays in.
+    v.record_failure(1, FLASH, &Verdict::Transient);
+    assert!(v.snapshot().keys[1].ejections.is_empty());
+    // Key 0's probe fails: out again, and key 1 still serves.
+    let probe = v.pick(FLASH, &[1], None, 10).unwrap();
+    assert!(probe.probe && probe.index == 0);
+    v.record_failure(0, FLASH, &Verdict::Transient);
+    assert_eq!(pick(&v), Some(1));
+    // Key 1's next failure, with key 0 out: still not both.
+    v.record_failure(1, FLASH, &Verdict::Transient);
+    assert_eq!(pick(&v), Some(1), "never every key");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_model_most_keys_call_overloaded_is_rested_everywhere_then_probed() {
     let v = view(4, QuotaPlan::default());
     for i in 0..3 {
         v.record_failure(i, FLASH, &Verdict::Overloaded);
     }
     assert_eq!(pick(&v), None, "no key is spent on it");
+    let why = v.unserved(FLASH, 10);
+    assert!(why.model_overloaded && why.rate_limited == 0, "{why:?}");
     assert_eq!(v.retry_after(FLASH, 10), Some(Duration::from_secs(5)));
     assert!(
         v.pick(Scope::Model("gemini-2.5-pro"), &[], None, 10)

@@ -82,3 +82,50 @@ impl PoolSnapshot {
         self.keys.iter().filter(|k| pred(&k.health)).count()
     }
 }
+
+/// Why no key serves a model now, counted over the pool's keys: what a 503 tells the client
+/// (it never says keys are rate-limited or disabled when none is).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unserved {
+    /// Resting after a 429 (or held back by their project's known limits).
+    pub rate_limited: usize,
+    /// Their project is out of money (a spend cap, depleted credits).
+    pub billing: usize,
+    pub disabled: usize,
+    /// Out for a moment after upstream errors.
+    pub ejected: usize,
+    /// Their tier does not have the model.
+    pub lacking: usize,
+    /// Gemini said the model is overloaded on most keys: no key is sent to it for a moment.
+    pub model_overloaded: bool,
+}
+
+impl Unserved {
+    /// The reason, after "No Gemini API key is available for {model}: ".
+    pub fn describe(&self) -> String {
+        if self.model_overloaded {
+            return "Gemini answered that the model is overloaded on most keys, so none is sent \
+                    to it for a moment."
+                .to_string();
+        }
+        let out = self.rate_limited + self.billing + self.disabled + self.ejected + self.lacking;
+        if out == 0 || out == self.rate_limited + self.disabled {
+            return "every key is rate-limited or disabled.".to_string();
+        }
+        let parts: Vec<String> = [
+            (self.rate_limited, "rate-limited"),
+            (
+                self.billing,
+                "out of budget (a spend cap or prepaid credits)",
+            ),
+            (self.disabled, "disabled"),
+            (self.ejected, "resting after upstream errors"),
+            (self.lacking, "without access to the model"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        format!("of its keys, {}.", parts.join(", "))
+    }
+}

@@ -252,10 +252,13 @@ impl Dialect for ApiError {
     /// `api_error`.
     fn from_dispatch(model: &str, e: DispatchError) -> Self {
         match e.cause {
-            Cause::NoKeyAvailable { retry_after } => ApiError {
+            Cause::NoKeyAvailable { retry_after, why } => ApiError {
                 retry_after,
-                ..ApiError::new(ErrorType::Overloaded, no_key_message(model, retry_after))
-                    .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                ..ApiError::new(
+                    ErrorType::Overloaded,
+                    no_key_message(model, retry_after, &why),
+                )
+                .with_status(StatusCode::SERVICE_UNAVAILABLE)
             },
             Cause::Upstream { rpc, body } => {
                 let message = match rpc {

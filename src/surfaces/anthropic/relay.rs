@@ -132,6 +132,7 @@ mod tests {
                 status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
                 cause: crate::dispatch::Cause::NoKeyAvailable {
                     retry_after: Some(Duration::from_secs(30)),
+                    why: Default::default(),
                 },
             })
         });

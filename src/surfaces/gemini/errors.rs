@@ -113,8 +113,8 @@ impl Dialect for GoogleError {
 
     fn from_dispatch(model: &str, e: DispatchError) -> Self {
         match e.cause {
-            Cause::NoKeyAvailable { retry_after } => {
-                GoogleError::new(Code::Unavailable, no_key_message(model, retry_after))
+            Cause::NoKeyAvailable { retry_after, why } => {
+                GoogleError::new(Code::Unavailable, no_key_message(model, retry_after, &why))
                     .with_retry_after(retry_after)
             }
             Cause::ClientRefused {

@@ -129,13 +129,13 @@ impl Dialect for OpenAiError {
     /// 504 or 502.
     fn from_dispatch(model: &str, e: DispatchError) -> Self {
         match e.cause {
-            Cause::NoKeyAvailable { retry_after } => OpenAiError {
+            Cause::NoKeyAvailable { retry_after, why } => OpenAiError {
                 code: Some("rate_limit_exceeded"),
                 retry_after,
                 ..OpenAiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "rate_limit_error",
-                    no_key_message(model, retry_after),
+                    no_key_message(model, retry_after, &why),
                 )
             },
             Cause::ClientRefused {

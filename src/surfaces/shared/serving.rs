@@ -169,7 +169,10 @@ mod tests {
     fn only_an_exhausted_model_falls_back() {
         let no_key = DispatchError {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            cause: Cause::NoKeyAvailable { retry_after: None },
+            cause: Cause::NoKeyAvailable {
+                retry_after: None,
+                why: Default::default(),
+            },
         };
         assert!(model_exhausted(&no_key));
         let overloaded = DispatchError {

@@ -1,0 +1,48 @@
+//! Whose fault a transient failure was. A connection dropped, a 500 or a timeout may be the
+//! key's (its project is unwell) or the request's (one kind of request the upstream cannot take,
+//! whichever key sends it). Ejecting keys for the request's fault takes healthy keys out for
+//! everyone, so a request's transient failures are held until its outcome says whose they were:
+//! served by another key, they were the keys' (each is ejected as before); failed on two or more
+//! keys the same way, the failure followed the request and no key is charged (a probe among them
+//! is released for the next request). One key's failure, with no other key to compare, is its
+//! own.
+
+use crate::pool::{KeyPool, Scope};
+use crate::upstream::classify::Verdict;
+
+/// The transient failures of one request, awaiting its outcome.
+#[derive(Debug, Default)]
+pub(super) struct Blame {
+    held: Vec<usize>,
+}
+
+impl Blame {
+    /// Whether `verdict` is one whose charge waits for the request's outcome (an overload is a
+    /// fact about the model and is recorded at once).
+    pub fn holds(verdict: &Verdict) -> bool {
+        *verdict == Verdict::Transient
+    }
+
+    /// Holds key `index`'s transient failure.
+    pub fn hold(&mut self, index: usize) {
+        self.held.push(index);
+    }
+
+    /// The request was served: every held failure was its key's.
+    pub async fn served(self, pool: &KeyPool, scope: Scope<'_>) {
+        for index in self.held {
+            pool.record_failure(index, scope, &Verdict::Transient).await;
+        }
+    }
+
+    /// The request failed: a failure that followed it over several keys charges none of them.
+    pub async fn failed(self, pool: &KeyPool, scope: Scope<'_>) {
+        if self.held.len() >= 2 {
+            for index in self.held {
+                pool.excuse(index, scope);
+            }
+        } else {
+            self.served(pool, scope).await;
+        }
+    }
+}
