@@ -11,6 +11,7 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod dispatch;
+pub mod glob;
 pub mod models;
 pub mod pool;
 pub mod secret;

@@ -109,3 +109,67 @@ async fn a_request_the_upstream_drops_on_every_key_ejects_no_key() {
     }
     assert!(poisoned >= 10 && ordinary >= 50, "{poisoned} / {ordinary}");
 }
+
+#[tokio::test]
+async fn a_key_whose_tier_lacks_a_model_keeps_the_others_and_operators_can_say_so() {
+    const ADMIN: &str = "admin-secret-for-tests";
+    let Scenario { mock, keys: ks, gw } =
+        Scenario::keys(2).env("ADMIN_API_KEY", ADMIN).start().await;
+    // Key 0's project does not have Pro, although the catalog (listed by both) names it.
+    mock.script(rule(&ks[0], Some(PRO), None, Behaviour::ModelNotFound));
+    for _ in 0..6 {
+        let resp = generate(&gw, PRO).await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    }
+    let asked = |model: &str, k: &String| {
+        model_calls(&mock)
+            .iter()
+            .filter(|r| r.model.as_deref() == Some(model) && r.api_key.as_deref() == Some(k))
+            .count()
+    };
+    assert_eq!(asked(PRO, &ks[0]), 1, "asked once, then known to lack it");
+    for _ in 0..6 {
+        assert_eq!(generate(&gw, FLASH).await.status(), 200);
+    }
+    assert_eq!(asked(FLASH, &ks[0]), 3, "it keeps its share of Flash");
+    let status = gw.status().await;
+    let k0 = key_view(&status, &ks[0]);
+    assert!(k0["lacking_learned"].get(PRO).is_some(), "{status}");
+    assert_eq!(k0["state"], "available");
+
+    // The operator keeps key 1 from Flash and gives key 0 twice the turns.
+    let id = |k: &String| key_view(&status, k)["id"].as_str().unwrap().to_string();
+    let admin = |method: reqwest::Method, k: &String| {
+        client()
+            .request(method, gw.url(&format!("/admin/keys/{}/models", id(k))))
+            .header("x-goog-api-key", ADMIN)
+    };
+    let resp = admin(reqwest::Method::PUT, &ks[1])
+        .json(&serde_json::json!({"exclude_models": ["gemini-3.8-*"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let bad = admin(reqwest::Method::PUT, &ks[0])
+        .json(&serde_json::json!({"weight": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    mock.clear_requests();
+    for _ in 0..4 {
+        assert_eq!(generate(&gw, FLASH).await.status(), 200);
+    }
+    assert_eq!(asked(FLASH, &ks[1]), 0, "excluded by the operator");
+    let status = gw.status().await;
+    assert_eq!(
+        key_view(&status, &ks[1])["model_rules"]["exclude_models"][0],
+        "gemini-3.8-*"
+    );
+    let reset = admin(reqwest::Method::DELETE, &ks[1]).send().await.unwrap();
+    assert_eq!(reset.status(), 200);
+    for _ in 0..4 {
+        assert_eq!(generate(&gw, FLASH).await.status(), 200);
+    }
+    assert_eq!(asked(FLASH, &ks[1]), 2, "back in the rotation");
+}

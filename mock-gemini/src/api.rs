@@ -336,6 +336,10 @@ impl Call<'_> {
             Some(Behaviour::Internal) => return Err(ApiError::internal()),
             Some(Behaviour::Hang) => return Ok(Answer::Hang),
             Some(Behaviour::Disconnect { .. }) => return Ok(Answer::Disconnect),
+            Some(Behaviour::ModelNotFound) => {
+                let name = model.map_or("", |m| m.id);
+                return Err(ApiError::model_not_found(name, version, "generateContent"));
+            }
             Some(Behaviour::Delay { ms }) => self.extra_delay = Duration::from_millis(ms),
             Some(Behaviour::StreamBreak { after_chunks }) => {
                 ending = Ending::Abort;

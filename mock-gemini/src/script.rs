@@ -65,6 +65,9 @@ pub enum Behaviour {
         /// The retry delay, as Google writes it.
         retry_delay: String,
     },
+    /// 404 "models/… is not found for API version …": the key's project does not have the
+    /// model, although the catalog (listed through other keys) does.
+    ModelNotFound,
     /// 400 `API_KEY_INVALID`.
     KeyInvalid,
     /// 403 `CONSUMER_SUSPENDED`; the message contains the whole key.

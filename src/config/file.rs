@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::ConfigError;
-use crate::secret::Secret;
+use crate::pool::KeyModels;
+use crate::secret::{ApiKey, Secret};
 
 /// The default file, read when `CONFIG_FILE` is not set and it exists.
 pub const DEFAULT_FILE: &str = "gemini-gateway.toml";
@@ -36,10 +37,30 @@ struct ClientEntry {
     models: Option<Vec<String>>,
 }
 
+/// One of `keys = [...]`: a key (`"AIza…"`, `"project:AIza…"`), or a table saying more of it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum KeyEntry {
+    Plain(String),
+    Described(KeyTable),
+}
+
+/// `{ key = "AIza…", project = "p", models = ["gemini-4-*"], exclude_models = [...], weight = 2 }`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyTable {
+    key: String,
+    project: Option<String>,
+    models: Option<Vec<String>>,
+    #[serde(default)]
+    exclude_models: Vec<String>,
+    weight: Option<u32>,
+}
+
 #[derive(Deserialize)]
 struct FileShape {
     #[serde(default)]
-    keys: Vec<String>,
+    keys: Vec<KeyEntry>,
     #[serde(default)]
     clients: Vec<ClientEntry>,
     #[serde(flatten)]
@@ -51,8 +72,10 @@ struct FileShape {
 pub struct FileConfig {
     /// Settings by environment name, as strings.
     pub settings: HashMap<String, String>,
-    /// `keys = [...]`.
+    /// `keys = [...]`, each as `GEMINI_API_KEY` writes it (`project:key` or `key`).
     pub keys: Vec<String>,
+    /// key id → what its table in `keys` says about its models and weight.
+    pub key_models: HashMap<String, KeyModels>,
     pub clients: Vec<ClientSpec>,
     /// The file read, if any.
     pub path: Option<PathBuf>,
@@ -166,9 +189,35 @@ pub fn parse(text: &str) -> Result<FileConfig, String> {
             models,
         });
     }
+    let mut keys = Vec::new();
+    let mut key_models = HashMap::new();
+    for (n, entry) in shape.keys.into_iter().enumerate() {
+        match entry {
+            KeyEntry::Plain(k) => keys.push(k),
+            KeyEntry::Described(t) => {
+                let key = t.key.trim().to_string();
+                if key.is_empty() {
+                    return Err(format!("keys[{n}] has an empty key"));
+                }
+                let rules = KeyModels {
+                    models: t.models,
+                    exclude_models: t.exclude_models,
+                    weight: t.weight.unwrap_or(1),
+                }
+                .checked()
+                .map_err(|e| format!("keys[{n}]: {e}"))?;
+                key_models.insert(ApiKey::new(&key).id().to_string(), rules);
+                keys.push(match t.project {
+                    Some(p) if !p.trim().is_empty() => format!("{}:{key}", p.trim()),
+                    _ => key,
+                });
+            }
+        }
+    }
     Ok(FileConfig {
         settings,
-        keys: shape.keys,
+        keys,
+        key_models,
         clients,
         path: None,
     })
@@ -209,6 +258,30 @@ mod tests {
             Some(&["gemini-2.5-flash".to_string()][..])
         );
         assert_eq!(f.clients[1].requests_per_minute, None);
+    }
+
+    #[test]
+    fn a_key_may_be_a_table_naming_its_project_models_and_weight() {
+        let f = parse(
+            r#"
+            keys = [
+                "AIzaSyPlain",
+                { key = "AIzaSyPaid", project = "paid", models = ["gemini-4-*", "models/gemini-3.8-flash"], weight = 3 },
+                { key = "AIzaSyFree", exclude_models = ["gemini-4-carbon", "gemini-4-neon"] },
+            ]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(f.keys, ["AIzaSyPlain", "paid:AIzaSyPaid", "AIzaSyFree"]);
+        let paid = &f.key_models[ApiKey::new("AIzaSyPaid").id()];
+        assert_eq!(paid.weight, 3);
+        assert!(paid.allows("gemini-4-carbon") && paid.allows("gemini-3.8-flash"));
+        assert!(!paid.allows("gemini-3.1-pro-preview"));
+        let free = &f.key_models[ApiKey::new("AIzaSyFree").id()];
+        assert!(!free.allows("gemini-4-neon") && free.allows("gemini-4-argon"));
+        let e = parse(r#"keys = [{ key = "AIzaSySecretValue", weight = 0 }]"#).unwrap_err();
+        assert!(e.contains("weight") && !e.contains("SecretValue"), "{e}");
+        assert!(parse(r#"keys = [{ key = "k", modles = ["x"] }]"#).is_err());
     }
 
     #[test]

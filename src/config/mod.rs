@@ -137,7 +137,8 @@ impl Config {
         if keys.is_empty() {
             return Err(ConfigError::NoKeys);
         }
-        let quota = quota::plan(groups, get("QUOTA_LIMITS"))?;
+        let mut quota = quota::plan(groups, get("QUOTA_LIMITS"))?;
+        quota.key_models = file.key_models.clone();
         let cooldown_minutes: f64 = parse(get, "KEY_COOLDOWN_MINUTES", "1440")?;
         if !(cooldown_minutes.is_finite() && cooldown_minutes >= 0.0) {
             return Err(invalid(

@@ -96,6 +96,7 @@ pub fn plan(
     Ok(QuotaPlan {
         groups,
         limits: limits.map(parse_limits).transpose()?.unwrap_or_default(),
+        key_models: HashMap::new(),
     })
 }
 

@@ -304,6 +304,8 @@ impl Dispatcher {
         let mut last: Option<DispatchError> = None;
         let mut last_unusable: Option<E> = None;
         let mut blame = blame::Blame::default();
+        // A key said its tier lacks the model: if none can serve, that answer is the client's.
+        let mut lacking: Option<DispatchError> = None;
         while let Some(lease) = self.pool.pick(scope, &tried, preferred, tokens).await {
             tried.push(lease.index);
             // The key (shared, not copied) is kept only to name it in a failure's log line.
@@ -337,6 +339,10 @@ impl Dispatcher {
                     blame.failed(&self.pool, scope).await;
                     return Err(err);
                 }
+                Err(Attempt::Failed(err, Verdict::ModelLacking)) => {
+                    lacking = Some(err);
+                    Verdict::ModelLacking
+                }
                 Err(Attempt::Failed(err, verdict)) => {
                     // A probe of a key (or model) known to be failing tells nothing new about
                     // this request's chances: it spends no budget.
@@ -361,6 +367,12 @@ impl Dispatcher {
         blame.failed(&self.pool, scope).await;
         if let Some(e) = last_unusable {
             return Ok(Err(e));
+        }
+        if let (Some(e), None) = (lacking, &last) {
+            // Every key tried said its tier lacks the model: Google's own "not found".
+            if self.pool.retry_after(scope, tokens).await.is_none() {
+                return Err(e);
+            }
         }
         let exhausted = |retry_after| {
             if let Some(t) = route.tally() {

@@ -154,6 +154,34 @@ async fn a_failure_another_key_then_serves_is_charged_to_its_key() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_model_no_keys_tier_has_is_googles_not_found_and_one_that_some_have_is_served() {
+    let not_found = || {
+        let body = serde_json::json!({"error": {"code": 404, "status": "NOT_FOUND",
+            "message": format!("models/{PRO} is not found for API version v1beta, or is not supported for generateContent.")}});
+        Reply::Answer(StatusCode::NOT_FOUND, body.to_string())
+    };
+    let r = rig(3).await;
+    r.upstream.on(&r.keys[0], [not_found()]);
+    let answer = r
+        .dispatcher
+        .unary(&Route::model(PRO), &generate(PRO))
+        .await
+        .unwrap();
+    assert_ne!(answer.lease.index, 0);
+    assert!(r.view(0).lacking_learned.contains_key(PRO));
+    // Every other key lacks it too: the client gets Google's 404, not "no key".
+    r.upstream.on(&r.keys[1], [not_found()]);
+    r.upstream.on(&r.keys[2], [not_found()]);
+    let e = r
+        .dispatcher
+        .unary(&Route::model(PRO), &generate(PRO))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status, StatusCode::NOT_FOUND, "{e:?}");
+    assert_eq!(r.upstream.calls().len(), 4, "key 0 was not asked again");
+}
+
+#[tokio::test(start_paused = true)]
 async fn rate_limits_do_not_spend_the_transient_budget() {
     let r = rig(5).await;
     for k in &r.keys[..4] {

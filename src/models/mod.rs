@@ -9,7 +9,7 @@
 //! tells the pool which keys lack which models; the pool never asks it anything.
 
 pub mod catalog;
-pub mod glob;
+pub use crate::glob;
 pub mod info;
 pub mod names;
 pub mod native;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::ejection::{Admission, Ejection, Overload};
 use super::groups::{GroupId, Groups, Regroup, SAME_WINDOW_MS};
+use super::key_models::KeyModels;
 use super::pacing::{DeclaredLimit, Pacing, NO_QUOTA_REST_MS};
 use super::view::{Disabled, Unserved};
 use super::{Scope, ALL_MODELS, CATALOG};
@@ -35,6 +36,11 @@ struct KeyState {
     /// Models this key itself was refused with a 429 for: only for these does a learned group's
     /// rest or pacing hold it back.
     limited: HashSet<String>,
+    /// What the operator says about its models and weight (`None`: the defaults).
+    rules: Option<Box<KeyModels>>,
+    /// model → since when its tier is known not to have it (learned from its answers; forgotten
+    /// when the catalog is read again or an operator clears it).
+    lacks_learned: HashMap<String, UnixMillis>,
     last_error: Option<String>,
     requests: u64,
     failures: u64,
@@ -52,6 +58,8 @@ impl KeyState {
             ejections: HashMap::new(),
             last_sent: HashMap::new(),
             limited: HashSet::new(),
+            rules: None,
+            lacks_learned: HashMap::new(),
             last_error: None,
             requests: 0,
             failures: 0,
@@ -75,6 +83,19 @@ impl KeyState {
 
     fn in_rotation(&self, model: &str, now: UnixMillis) -> bool {
         !self.removed && self.disabled.is_none() && !self.rests_for(model, now)
+    }
+
+    /// Whether the operator's rules or what its answers taught keep this key from `model` (the
+    /// catalog's listing aside; never for the model catalog itself).
+    fn refuses(&self, model: &str) -> bool {
+        model != CATALOG
+            && ((!self.lacks_learned.is_empty() && self.lacks_learned.contains_key(model))
+                || self.rules.as_ref().is_some_and(|r| !r.allows(model)))
+    }
+
+    /// Its share of a model's round-robin turns.
+    fn weight(&self) -> usize {
+        self.rules.as_ref().map_or(1, |r| r.weight as usize)
     }
 
     fn admission(&self, model: &str, now: UnixMillis) -> Admission {
@@ -114,13 +135,15 @@ struct PoolState {
 }
 
 impl PoolState {
-    /// Whether key `index` lacks `model`.
+    /// Whether key `index` lacks `model`: the catalog's listing for it does not name it, its
+    /// answers said so, or the operator's rules keep it from it.
     fn lacks(&self, index: usize, model: &str) -> bool {
-        !self.lacking.is_empty()
+        (!self.lacking.is_empty()
             && self
                 .lacking
                 .get(model)
-                .is_some_and(|keys| keys.contains(&index))
+                .is_some_and(|keys| keys.contains(&index)))
+            || self.keys.get(index).is_some_and(|k| k.refuses(model))
     }
 
     /// Keys usable for `model` now (ejections aside): the base for "at most half ejected".
@@ -161,6 +184,8 @@ pub struct Lease {
 pub struct QuotaPlan {
     pub groups: HashMap<String, String>,
     pub limits: Vec<DeclaredLimit>,
+    /// key id → what the operator says about its models and weight.
+    pub key_models: HashMap<String, KeyModels>,
 }
 
 /// Every key and its state, in memory.
@@ -190,7 +215,13 @@ impl LocalView {
             state
                 .groups
                 .add(i, key.id(), plan.groups.get(key.id()).map(String::as_str));
-            state.keys.push(KeyState::new(key));
+            let mut s = KeyState::new(key);
+            s.rules = plan
+                .key_models
+                .get(s.key.id())
+                .filter(|r| !r.is_default())
+                .map(|r| Box::new(r.clone()));
+            state.keys.push(s);
         }
         LocalView {
             state: Mutex::new(state),
@@ -247,6 +278,7 @@ impl LocalView {
             !tried.contains(&i)
                 && k.in_rotation(name, now)
                 && !lacking.is_some_and(|l| l.contains(&i))
+                && !k.refuses(name)
                 && !matches!(k.admission(name, now), Admission::Out(_))
                 && {
                     let g = groups.of(i);
@@ -258,9 +290,9 @@ impl LocalView {
             Some(p) if p < keys.len() && usable(p) => Some(p),
             _ => {
                 // Two passes over the keys instead of a list of candidates: no allocation on
-                // the request path.
+                // the request path. A key of weight w takes w turns of each round.
                 let candidates = || (0..keys.len()).filter(|&i| usable(i));
-                match candidates().count() {
+                match candidates().map(|i| keys[i].weight()).sum::<usize>() {
                     0 => None,
                     n => {
                         let turn = match state.cursors.get_mut(name) {
@@ -269,7 +301,13 @@ impl LocalView {
                         };
                         let mine = *turn;
                         *turn = turn.wrapping_add(1);
-                        candidates().nth(mine % n)
+                        let mut slot = mine % n;
+                        candidates().find(|&i| {
+                            let w = keys[i].weight();
+                            let here = slot < w;
+                            slot = slot.saturating_sub(w);
+                            here
+                        })
                     }
                 }
             }

@@ -39,6 +39,12 @@ impl LocalView {
             Verdict::Transient | Verdict::Overloaded => {
                 transient(state, index, model, *verdict == Verdict::Overloaded, now)
             }
+            Verdict::ModelLacking => {
+                if !s.lacks_learned.contains_key(model) && model != CATALOG {
+                    s.lacks_learned.insert(model.to_string(), now);
+                }
+                Vec::new()
+            }
             Verdict::KeyRejected(_) | Verdict::ClientFault | Verdict::UnusableAnswer => Vec::new(),
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::super::ejection::Admission;
 use super::super::view::{Disabled, EjectionView, GroupView, KeyHealth, KeyView, PoolSnapshot};
-use super::super::{Scope, ALL_MODELS, CATALOG};
+use super::super::{KeyModels, Scope, ALL_MODELS, CATALOG};
 use super::{note, KeyState, LocalView};
 use crate::clock::UnixMillis;
 use crate::secret::ApiKey;
@@ -378,6 +378,24 @@ impl LocalView {
             .filter(|(_, keys)| !keys.is_empty())
             .collect();
         state.lacking = indexed;
+        // The catalog was read again: what answers taught about missing models is asked anew.
+        for k in &mut state.keys {
+            k.lacks_learned.clear();
+        }
+    }
+
+    /// Sets what an operator says about key `key_id`'s models; false when it is not in the pool.
+    pub fn set_key_models(&self, key_id: &str, rules: Option<KeyModels>) -> bool {
+        let mut state = self.lock();
+        let Some(k) = state
+            .keys
+            .iter_mut()
+            .find(|k| !k.removed && k.key.id() == key_id)
+        else {
+            return false;
+        };
+        k.rules = rules.filter(|r| !r.is_default()).map(Box::new);
+        true
     }
 
     pub fn accepts_prefill(&self, model: &str) -> bool {
@@ -457,6 +475,11 @@ impl LocalView {
                     .filter(|(_, keys)| keys.contains(&i))
                     .map(|(m, _)| m.clone())
                     .collect();
+                let lacking_learned: BTreeMap<String, UnixMillis> = s
+                    .lacks_learned
+                    .iter()
+                    .map(|(m, &t)| (m.clone(), t))
+                    .collect();
                 let health = if let Some(d) = &s.disabled {
                     KeyHealth::Disabled(d.clone())
                 } else if let Some(until) = everywhere {
@@ -492,6 +515,8 @@ impl LocalView {
                     health,
                     cooldowns,
                     lacking,
+                    lacking_learned,
+                    model_rules: s.rules.as_deref().cloned(),
                     ejections,
                     last_error: s.last_error.clone(),
                     requests: s.requests,

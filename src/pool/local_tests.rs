@@ -280,3 +280,52 @@ async fn added_and_removed_keys_keep_indexes_stable() {
     p.remove(removed.id());
     assert!(!redact(removed.expose()).contains(removed.expose()));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_key_whose_tier_lacks_a_model_keeps_the_others_until_the_catalog_is_read() {
+    let p = pool(2);
+    p.record_failure(0, PRO, &Verdict::ModelLacking);
+    assert_eq!(
+        picks(&p, PRO, 6),
+        HashMap::from([(1, 6)]),
+        "not asked again"
+    );
+    assert_eq!(picks(&p, FLASH, 6), HashMap::from([(0, 3), (1, 3)]));
+    let view = &p.snapshot().keys[0];
+    assert!(view.lacking_learned.contains_key("gemini-2.5-pro"));
+    assert!(view.cooldowns.is_empty() && view.health == KeyHealth::Available);
+    assert_eq!(p.unserved(PRO, 0).lacking, 1);
+    // The catalog read again says otherwise (its listing for key 0 names the model).
+    p.set_lacking(&std::collections::BTreeMap::new());
+    assert_eq!(picks(&p, PRO, 6), HashMap::from([(0, 3), (1, 3)]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_operators_rules_keep_a_key_from_models_and_weigh_its_turns() {
+    let keys: Vec<ApiKey> = (0..2)
+        .map(|i| ApiKey::new(&format!("AIzaSyTestKey{i:02}xxxxxxxxxxxxxxxxxxxxxxx")))
+        .collect();
+    let plan = QuotaPlan {
+        key_models: HashMap::from([(
+            keys[0].id().to_string(),
+            KeyModels {
+                models: None,
+                exclude_models: vec!["*-pro".into()],
+                weight: 3,
+            },
+        )]),
+        ..QuotaPlan::default()
+    };
+    let p = LocalView::planned(
+        keys.clone(),
+        &plan,
+        Duration::from_secs(60),
+        Clock::starting_at(1_780_000_000_000),
+    );
+    assert_eq!(picks(&p, PRO, 4), HashMap::from([(1, 4)]));
+    assert_eq!(picks(&p, FLASH, 8), HashMap::from([(0, 6), (1, 2)]));
+    // The admin API lifts the rules.
+    assert!(p.set_key_models(keys[0].id(), None));
+    assert_eq!(picks(&p, PRO, 4), HashMap::from([(0, 2), (1, 2)]));
+    assert!(!p.set_key_models("no-such-key", None));
+}

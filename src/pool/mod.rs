@@ -10,6 +10,7 @@
 
 mod ejection;
 mod groups;
+mod key_models;
 mod local;
 mod pacing;
 mod view;
@@ -19,6 +20,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub use crate::clock::{iso8601, next_daily_reset, next_monthly_reset, Clock, UnixMillis};
+pub use key_models::KeyModels;
 pub use local::{Lease, LocalView, QuotaPlan};
 pub use pacing::{DeclaredLimit, Headroom, Limits};
 pub use view::{Disabled, EjectionView, GroupView, KeyHealth, KeyView, PoolSnapshot, Unserved};
@@ -104,6 +106,7 @@ impl KeyPool {
             let stored = pool.backend.load(pool.ids()).await?;
             pool.local.merge(&stored, false);
             pool.local.merge_quota(&pool.backend.load_quota().await?);
+            pool.load_key_models().await?;
         }
         Ok(pool)
     }
@@ -345,7 +348,10 @@ impl KeyPool {
                 self.local.merge_quota(&quota);
                 self.local.merge_health(&quota);
             }
-            Err(e) => self.degrade(&e),
+            Err(e) => return self.degrade(&e),
+        }
+        if let Err(e) = self.load_key_models().await {
+            self.degrade(&e);
         }
     }
 
@@ -424,6 +430,12 @@ impl KeyPool {
     /// them. Replaces what it was told before; the keys are not asked for those models.
     pub fn set_lacking(&self, lacking: &std::collections::BTreeMap<String, Vec<String>>) {
         self.local.set_lacking(lacking);
+    }
+
+    /// Sets what an operator says about key `key_id`'s models (`None`: its defaults again);
+    /// false when no such key is in the pool.
+    pub fn set_key_models(&self, key_id: &str, rules: Option<KeyModels>) -> bool {
+        self.local.set_key_models(key_id, rules)
     }
 
     /// Whether `model` takes a request ending with a `model` turn (to continue a broken stream).

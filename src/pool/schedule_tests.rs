@@ -65,6 +65,7 @@ async fn a_declared_limit_paces_the_group_and_says_exactly_when_it_frees() {
             kind: QuotaKind::RequestsPerMinute,
             value: 2,
         }],
+        ..QuotaPlan::default()
     };
     let v = view(2, plan);
     assert!(pick(&v).is_some());
@@ -233,7 +234,7 @@ async fn declared_groups_are_never_split() {
             .iter()
             .map(|k| (k.id().to_string(), "p".to_string()))
             .collect(),
-        limits: Vec::new(),
+        ..QuotaPlan::default()
     };
     let v = view(2, plan);
     for _ in 0..4 {

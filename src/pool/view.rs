@@ -54,6 +54,10 @@ pub struct KeyView {
     pub ejections: BTreeMap<String, EjectionView>,
     /// Models its tier lacks (the live catalog's listing for it does not name them).
     pub lacking: Vec<String>,
+    /// model → since when its answers said its tier lacks it (until the catalog is read again).
+    pub lacking_learned: BTreeMap<String, UnixMillis>,
+    /// What the operator says about its models and weight, when anything.
+    pub model_rules: Option<super::KeyModels>,
     pub last_error: Option<String>,
     pub requests: u64,
     pub failures: u64,

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use super::auth::presented;
 use super::gate::Gate;
 use super::status::{status_body, Ops};
+use crate::pool::KeyModels;
 use crate::secret::ApiKey;
 use crate::store::Change;
 use crate::surfaces::gemini::{Code, GoogleError};
@@ -27,6 +28,10 @@ pub fn routes(ops: Ops, gate: &Gate) -> Router {
         .route("/admin/keys/{id}", delete(remove))
         .route("/admin/keys/{id}/enable", post(enable))
         .route("/admin/keys/{id}/clear-cooldown", post(clear_cooldown))
+        .route(
+            "/admin/keys/{id}/models",
+            axum::routing::put(set_models).delete(reset_models),
+        )
         .route_layer(from_fn_with_state(gate.clone(), require_admin_key))
         .with_state(ops)
 }
@@ -180,6 +185,43 @@ async fn clear_cooldown(
         "cooldown cleared",
     )
     .await
+}
+
+/// `PUT /admin/keys/{id}/models` `{"models": [...], "exclude_models": [...], "weight": n}`:
+/// which models the key serves (`*` patterns) and its share of the turns.
+async fn set_models(
+    State(app): State<Ops>,
+    Path(id): Path<String>,
+    body: Result<Json<KeyModels>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let rules = match body.map(|Json(r)| r.checked()) {
+        Ok(Ok(rules)) => rules,
+        Ok(Err(problem)) => return admin_error(Code::InvalidArgument, &problem),
+        Err(e) => return admin_error(Code::InvalidArgument, &e.body_text()),
+    };
+    declare(&app, &id, Some(rules)).await
+}
+
+/// `DELETE /admin/keys/{id}/models`: the key serves every model again, with weight 1.
+async fn reset_models(State(app): State<Ops>, Path(id): Path<String>) -> Response {
+    declare(&app, &id, None).await
+}
+
+async fn declare(app: &Ops, id: &str, rules: Option<KeyModels>) -> Response {
+    match app.pool.declare_key_models(id, rules).await {
+        Ok(true) => {
+            tracing::info!(key = %id, "admin: model rules set");
+            Json(view(app, id)).into_response()
+        }
+        Ok(false) => admin_error(Code::NotFound, "No key with that id is in the pool."),
+        Err(e) => {
+            tracing::error!(error = %e, "admin: could not store a change");
+            admin_error(
+                Code::Internal,
+                "Changed on this gateway, but the change could not be stored.",
+            )
+        }
+    }
 }
 
 async fn change(app: &Ops, id: &str, change: Change, what: &str) -> Response {

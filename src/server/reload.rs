@@ -101,6 +101,9 @@ impl Reloader {
             }
             let project = config.quota.groups.get(&id).map(String::as_str);
             if self.pool.join(key.clone(), project) {
+                if let Some(rules) = config.quota.key_models.get(&id) {
+                    self.pool.set_key_models(&id, Some(rules.clone()));
+                }
                 configured.left.remove(&id);
                 added.push(id);
             }

@@ -121,6 +121,12 @@ pub fn status_body(snap: &PoolSnapshot) -> Value {
             "state": state,
             "billing": billing,
             "lacking_models": k.lacking,
+            "lacking_learned": k
+                .lacking_learned
+                .iter()
+                .map(|(m, &t)| (m.clone(), Value::String(iso8601(t))))
+                .collect::<serde_json::Map<_, _>>(),
+            "model_rules": k.model_rules,
             "disabled_reason": reason,
             "disabled_since": since,
             "cooldowns": cooldowns,

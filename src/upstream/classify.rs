@@ -115,6 +115,10 @@ pub enum Verdict {
     /// The request's own fault (bad argument, unknown model, too large): answer the client now,
     /// the key is fine.
     ClientFault,
+    /// This key's tier does not have the model (404 "models/… is not found", 403 about the
+    /// model): not a cooldown, not a disable; the key is not asked for the model again until an
+    /// operator or the catalog says otherwise; try another key.
+    ModelLacking,
     /// The upstream faltered (500, 502, 504, timeout, connection): the key is fine; retry on
     /// another key, a bounded number of times.
     Transient,
@@ -143,6 +147,7 @@ impl Verdict {
             Verdict::Billing(b) => b.kind.label(),
             Verdict::KeyRejected(reason) => reason,
             Verdict::ClientFault => "client_error",
+            Verdict::ModelLacking => "model_lacking",
             Verdict::Transient => "upstream_unavailable",
             Verdict::Overloaded => "model_overloaded",
             Verdict::UnusableAnswer => "unusable_answer",
@@ -194,6 +199,7 @@ pub fn classify(http_status: u16, body: Option<&RpcStatus>) -> Verdict {
         }
         401 => Verdict::KeyRejected("unauthenticated"),
         403 if key_is_refused(body) => Verdict::KeyRejected("permission_denied"),
+        403 | 404 if about_the_model(body) => Verdict::ModelLacking,
         400 | 404 | 409 | 411 | 413 | 415 | 422 => Verdict::ClientFault,
         503 => Verdict::Overloaded,
         408 | 500..=599 => Verdict::Transient,
@@ -258,6 +264,20 @@ fn limit_in_message(message: &str, metric: Option<&str>, violations: usize) -> O
         }
         None => None,
     }
+}
+
+/// Whether a 403/404 says the model is not there for this key: Google's "models/… is not found
+/// for API version …" (a tier without the model; unknown names never reach Gemini, the catalog
+/// answers them), or a refusal naming the model and the key's tier or access. A 404 about a
+/// file, a cached content or a batch is the request's.
+fn about_the_model(body: Option<&RpcStatus>) -> bool {
+    let Some(b) = body else {
+        return false;
+    };
+    let m = b.message.to_ascii_lowercase();
+    (m.starts_with("models/") && m.contains("is not found"))
+        || (m.contains("model")
+            && (m.contains("tier") || m.contains("not available") || m.contains("access to")))
 }
 
 /// Per-day quota ids read like `GenerateRequestsPerDayPerProjectPerModel-FreeTier`.
@@ -460,6 +480,9 @@ mod tests {
         // The English text mentions nothing about keys, and a 400 without API_KEY_INVALID is ours.
         assert_eq!(classify(400, Some(&bad)), Verdict::ClientFault);
         assert_eq!(classify(404, None), Verdict::ClientFault);
+        let no_file = status(json!({"error": {"code": 404, "status": "NOT_FOUND",
+            "message": "File files/abc is not found."}}));
+        assert_eq!(classify(404, Some(&no_file)), Verdict::ClientFault);
         assert_eq!(classify(413, None), Verdict::ClientFault);
         // A 403 about what the request reaches for (another project's file) is the request's.
         let foreign_file = status(json!({"error": {"code": 403, "status": "PERMISSION_DENIED",
@@ -467,6 +490,20 @@ mod tests {
         assert_eq!(classify(403, Some(&foreign_file)), Verdict::ClientFault);
         assert_eq!(classify(403, None), Verdict::ClientFault);
         assert!(!Verdict::ClientFault.may_fail_over());
+    }
+
+    #[test]
+    fn a_model_the_keys_tier_lacks_is_the_keys_not_the_requests() {
+        let not_listed = status(json!({"error": {"code": 404, "status": "NOT_FOUND",
+            "message": "models/gemini-4-carbon is not found for API version v1alpha, or is not \
+                        supported for generateContent. Call ListModels to see the list of \
+                        available models and their supported methods."}}));
+        assert_eq!(classify(404, Some(&not_listed)), Verdict::ModelLacking);
+        let tier = status(json!({"error": {"code": 403, "status": "PERMISSION_DENIED",
+            "message": "This model is not available for your tier. Upgrade to a paid tier."}}));
+        assert_eq!(classify(403, Some(&tier)), Verdict::ModelLacking);
+        assert!(Verdict::ModelLacking.may_fail_over());
+        assert!(!Verdict::ModelLacking.is_transient());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Model-name patterns: `*` stands for any run of characters (none included), everything else
-//! matches itself, case-insensitively. The rules table, `MODEL_ALIASES` and client allow-lists
-//! all name models this way.
+//! matches itself, case-insensitively. The rules table, `MODEL_ALIASES`, client allow-lists and
+//! each key's `models` / `exclude_models` all name models this way (a leaf: the models and the
+//! pool share it).
 
 /// Whether `name` matches `pattern`.
 pub fn matches(pattern: &str, name: &str) -> bool {
