@@ -134,7 +134,7 @@ async fn a_key_whose_tier_lacks_a_model_keeps_the_others_and_operators_can_say_s
     assert_eq!(asked(FLASH, &ks[0]), 3, "it keeps its share of Flash");
     let status = gw.status().await;
     let k0 = key_view(&status, &ks[0]);
-    assert!(k0["lacking_learned"].get(PRO).is_some(), "{status}");
+    assert!(k0["evidence"]["lacking"].get(PRO).is_some(), "{status}");
     assert_eq!(k0["state"], "available");
 
     // The operator keeps key 1 from Flash and gives key 0 twice the turns.
@@ -172,4 +172,81 @@ async fn a_key_whose_tier_lacks_a_model_keeps_the_others_and_operators_can_say_s
         assert_eq!(generate(&gw, FLASH).await.status(), 200);
     }
     assert_eq!(asked(FLASH, &ks[1]), 2, "back in the rotation");
+}
+
+#[tokio::test]
+async fn the_status_page_shows_each_decisions_evidence_and_the_admin_api_takes_it_back() {
+    const ADMIN: &str = "admin-secret-for-tests";
+    let Scenario { mock, keys: ks, gw } =
+        Scenario::keys(2).env("ADMIN_API_KEY", ADMIN).start().await;
+    mock.script(rule(&ks[0], Some(FLASH), Some(1), per_minute("30s")));
+    mock.script(rule(&ks[0], Some(PRO), None, Behaviour::ModelNotFound));
+    let resp = client()
+        .post(gw.url(&format!("/v1beta/models/{FLASH}:generateContent")))
+        .header("x-request-id", "evidence-req-1")
+        .json(&hello_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(generate(&gw, PRO).await.status(), 200);
+    let status = gw.status().await;
+    let k0 = key_view(&status, &ks[0]);
+    let id = k0["id"].as_str().unwrap().to_string();
+    let cooldown = &k0["evidence"]["cooldowns"][FLASH];
+    assert!(
+        cooldown["words"]
+            .as_str()
+            .unwrap()
+            .contains("429 You exceeded your current quota"),
+        "{status}"
+    );
+    assert_eq!(cooldown["request_id"], "evidence-req-1");
+    assert!(cooldown["at"].as_str().unwrap().ends_with('Z'));
+    assert!(k0["evidence"]["lacking"][PRO]["words"]
+        .as_str()
+        .unwrap()
+        .contains("is not found"));
+    assert!(
+        !status.to_string().contains(&ks[0]),
+        "no whole key on the page"
+    );
+
+    let admin = |path: String| {
+        client()
+            .post(gw.url(&path))
+            .header("x-goog-api-key", ADMIN)
+            .send()
+    };
+    let cleared = admin(format!("/admin/keys/{id}/clear-cooldown"))
+        .await
+        .unwrap();
+    assert_eq!(cleared.status(), 200);
+    let forgot = admin(format!("/admin/keys/{id}/forget-lacking?model={PRO}"))
+        .await
+        .unwrap();
+    assert_eq!(forgot.status(), 200);
+    for path in [
+        format!("/admin/keys/{id}/heal"),
+        format!("/admin/keys/{id}/ungroup"),
+    ] {
+        assert_eq!(admin(path).await.unwrap().status(), 200);
+    }
+    assert_eq!(
+        admin("/admin/groups/no-such-group/forget-limits".into())
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let status = gw.status().await;
+    let k0 = key_view(&status, &ks[0]);
+    assert!(k0["evidence"]["cooldowns"].as_object().unwrap().is_empty());
+    assert!(k0["evidence"]["lacking"].as_object().unwrap().is_empty());
+    // Asked for Pro again now.
+    mock.clear_requests();
+    for _ in 0..2 {
+        assert_eq!(generate(&gw, PRO).await.status(), 200);
+    }
+    assert!(keys_used(&mock).contains(&ks[0]));
 }

@@ -7,13 +7,13 @@
 //! is released for the next request). One key's failure, with no other key to compare, is its
 //! own.
 
-use crate::pool::{KeyPool, Scope};
+use crate::pool::{Because, KeyPool, Scope};
 use crate::upstream::classify::Verdict;
 
 /// The transient failures of one request, awaiting its outcome.
 #[derive(Debug, Default)]
 pub(super) struct Blame {
-    held: Vec<usize>,
+    held: Vec<(usize, Because)>,
 }
 
 impl Blame {
@@ -23,22 +23,23 @@ impl Blame {
         *verdict == Verdict::Transient
     }
 
-    /// Holds key `index`'s transient failure.
-    pub fn hold(&mut self, index: usize) {
-        self.held.push(index);
+    /// Holds key `index`'s transient failure, and what it said.
+    pub fn hold(&mut self, index: usize, because: Because) {
+        self.held.push((index, because));
     }
 
     /// The request was served: every held failure was its key's.
     pub async fn served(self, pool: &KeyPool, scope: Scope<'_>) {
-        for index in self.held {
-            pool.record_failure(index, scope, &Verdict::Transient).await;
+        for (index, because) in self.held {
+            pool.record_failure_because(index, scope, &Verdict::Transient, &because)
+                .await;
         }
     }
 
     /// The request failed: a failure that followed it over several keys charges none of them.
     pub async fn failed(self, pool: &KeyPool, scope: Scope<'_>) {
         if self.held.len() >= 2 {
-            for index in self.held {
+            for (index, _) in self.held {
                 pool.excuse(index, scope);
             }
         } else {

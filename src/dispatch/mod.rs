@@ -11,6 +11,7 @@
 mod affinity;
 mod blame;
 mod error;
+mod evidence;
 mod recovery;
 mod stream;
 #[cfg(test)]
@@ -310,7 +311,7 @@ impl Dispatcher {
             tried.push(lease.index);
             // The key (shared, not copied) is kept only to name it in a failure's log line.
             let (index, key, probe) = (lease.index, lease.key.clone(), lease.probe);
-            let verdict = match attempt(lease).await {
+            let (verdict, because) = match attempt(lease).await {
                 Ok(answer) => match check(answer) {
                     Checked::Accept(done) => {
                         self.observe(route, key.shared_id(), None);
@@ -328,7 +329,9 @@ impl Dispatcher {
                         self.pool.record_success(index, scope).await;
                         unusable += 1;
                         last_unusable = Some(e);
-                        Verdict::UnusableAnswer
+                        let verdict = Verdict::UnusableAnswer;
+                        let because = evidence::of_label(route, &verdict);
+                        (verdict, because)
                     }
                 },
                 Err(Attempt::Client(err)) => {
@@ -340,8 +343,9 @@ impl Dispatcher {
                     return Err(err);
                 }
                 Err(Attempt::Failed(err, Verdict::ModelLacking)) => {
+                    let because = evidence::of_error(route, &err);
                     lacking = Some(err);
-                    Verdict::ModelLacking
+                    (Verdict::ModelLacking, because)
                 }
                 Err(Attempt::Failed(err, verdict)) => {
                     // A probe of a key (or model) known to be failing tells nothing new about
@@ -349,16 +353,19 @@ impl Dispatcher {
                     if verdict.is_transient() && !probe {
                         transient += 1;
                     }
+                    let because = evidence::of_error(route, &err);
                     last = Some(err);
-                    verdict
+                    (verdict, because)
                 }
             };
             self.observe(route, key.shared_id(), Some(&verdict));
             tracing::warn!(key = %key.id(), model = route.name(), outcome = verdict.label(), probe, "upstream attempt failed; failing over");
             if blame::Blame::holds(&verdict) {
-                blame.hold(index);
+                blame.hold(index, because);
             } else {
-                self.pool.record_failure(index, scope, &verdict).await;
+                self.pool
+                    .record_failure_because(index, scope, &verdict, &because)
+                    .await;
             }
             if unusable >= MAX_UNUSABLE_ANSWERS || transient >= MAX_TRANSIENT_ATTEMPTS {
                 break;

@@ -168,7 +168,7 @@ async fn a_model_no_keys_tier_has_is_googles_not_found_and_one_that_some_have_is
         .await
         .unwrap();
     assert_ne!(answer.lease.index, 0);
-    assert!(r.view(0).lacking_learned.contains_key(PRO));
+    assert!(r.view(0).evidence.lacking.contains_key(PRO));
     // Every other key lacks it too: the client gets Google's 404, not "no key".
     r.upstream.on(&r.keys[1], [not_found()]);
     r.upstream.on(&r.keys[2], [not_found()]);

@@ -13,7 +13,7 @@ use super::ejection::{Admission, Ejection, Overload};
 use super::groups::{GroupId, Groups, Regroup, SAME_WINDOW_MS};
 use super::key_models::KeyModels;
 use super::pacing::{DeclaredLimit, Pacing, NO_QUOTA_REST_MS};
-use super::view::{Disabled, Unserved};
+use super::view::{Because, Disabled, Evidence, KeyEvidence, Unserved};
 use super::{Scope, ALL_MODELS, CATALOG};
 use crate::clock::{next_daily_reset, next_monthly_reset, Clock, UnixMillis};
 use crate::secret::ApiKey;
@@ -38,9 +38,9 @@ struct KeyState {
     limited: HashSet<String>,
     /// What the operator says about its models and weight (`None`: the defaults).
     rules: Option<Box<KeyModels>>,
-    /// model → since when its tier is known not to have it (learned from its answers; forgotten
-    /// when the catalog is read again or an operator clears it).
-    lacks_learned: HashMap<String, UnixMillis>,
+    /// The evidence of its cooldowns, ejections and learned group, and the models its answers
+    /// said its tier lacks (forgotten when the catalog is read again or an operator clears it).
+    why: KeyEvidence,
     last_error: Option<String>,
     requests: u64,
     failures: u64,
@@ -59,7 +59,7 @@ impl KeyState {
             last_sent: HashMap::new(),
             limited: HashSet::new(),
             rules: None,
-            lacks_learned: HashMap::new(),
+            why: KeyEvidence::default(),
             last_error: None,
             requests: 0,
             failures: 0,
@@ -89,7 +89,7 @@ impl KeyState {
     /// catalog's listing aside; never for the model catalog itself).
     fn refuses(&self, model: &str) -> bool {
         model != CATALOG
-            && ((!self.lacks_learned.is_empty() && self.lacks_learned.contains_key(model))
+            && ((!self.why.lacking.is_empty() && self.why.lacking.contains_key(model))
                 || self.rules.as_ref().is_some_and(|r| !r.allows(model)))
     }
 
@@ -132,6 +132,8 @@ struct PoolState {
     no_prefill: BTreeSet<String>,
     /// model → the keys that lack it (their tier does not list it), from the live catalog.
     lacking: HashMap<String, Vec<usize>>,
+    /// (group, "model kind") → what taught a learned limit.
+    limit_why: HashMap<(GroupId, String), Evidence>,
 }
 
 impl PoolState {
@@ -457,6 +459,9 @@ fn millis(d: Duration) -> i64 {
 #[path = "local_failures.rs"]
 mod failures;
 use failures::{held_by_group, regroup};
+
+#[path = "local_reset.rs"]
+mod reset;
 
 #[path = "local_sync.rs"]
 mod sync;

@@ -10,6 +10,21 @@ impl LocalView {
     /// Records a failed attempt and applies its verdict. Returns the facts learned (cooldowns
     /// with their deadlines, a disable, group memberships, limits) for the store.
     pub fn record_failure(&self, index: usize, scope: Scope<'_>, verdict: &Verdict) -> Vec<Change> {
+        let because = Because {
+            words: verdict.label().into(),
+            request_id: None,
+        };
+        self.record_failure_because(index, scope, verdict, &because)
+    }
+
+    /// [`LocalView::record_failure`], keeping `because` as the evidence of what it decides.
+    pub fn record_failure_because(
+        &self,
+        index: usize,
+        scope: Scope<'_>,
+        verdict: &Verdict,
+        because: &Because,
+    ) -> Vec<Change> {
         let model = scope.name();
         let now = self.clock.now();
         let mut guard = self.lock();
@@ -23,8 +38,10 @@ impl LocalView {
         s.unflushed.failures += 1;
         s.unflushed.last_error = Some(label.to_string());
         match verdict {
-            Verdict::RateLimited(limit) => self.rate_limited(state, index, model, limit, now),
-            Verdict::Billing(billing) => rest_everywhere(state, index, billing, now),
+            Verdict::RateLimited(limit) => {
+                self.rate_limited(state, index, model, limit, because, now)
+            }
+            Verdict::Billing(billing) => rest_everywhere(state, index, billing, because, now),
             Verdict::KeyRejected(reason) if s.disabled.is_none() => {
                 s.disabled = Some(Disabled {
                     reason: (*reason).to_string(),
@@ -37,11 +54,16 @@ impl LocalView {
                 }]
             }
             Verdict::Transient | Verdict::Overloaded => {
-                transient(state, index, model, *verdict == Verdict::Overloaded, now)
+                let changes = transient(state, index, model, *verdict == Verdict::Overloaded, now);
+                if !changes.is_empty() {
+                    let why = &mut state.keys[index].why.ejections;
+                    why.insert(model.to_string(), because.at(now));
+                }
+                changes
             }
             Verdict::ModelLacking => {
-                if !s.lacks_learned.contains_key(model) && model != CATALOG {
-                    s.lacks_learned.insert(model.to_string(), now);
+                if model != CATALOG {
+                    s.why.lacking.insert(model.to_string(), because.at(now));
                 }
                 Vec::new()
             }
@@ -57,6 +79,7 @@ impl LocalView {
         index: usize,
         model: &str,
         limit: &RateLimit,
+        because: &Because,
         now: UnixMillis,
     ) -> Vec<Change> {
         let mut until = match limit.cooldown {
@@ -73,6 +96,9 @@ impl LocalView {
         state.pacing.unsend(group, model, index);
         let own = state.pacing.sent_by(group, model, index, now);
         for (kind, value) in state.pacing.learn(group, model, &limit.hits) {
+            state
+                .limit_why
+                .insert((group, limit_field(model, kind)), because.at(now));
             changes.push(Change::Limit {
                 group: state.groups.name(group).to_string(),
                 model: model.to_string(),
@@ -111,8 +137,20 @@ impl LocalView {
                 value,
                 now,
             );
-            for merged in merges {
-                changes.extend(regroup(state, Some(merged)));
+            if !merges.is_empty() {
+                let why = because
+                    .said(&format!(
+                        "429s for {model} ending together, sends reaching the limit of {value}: "
+                    ))
+                    .at(now);
+                for merged in merges {
+                    changes.extend(regroup(state, Some(merged)));
+                }
+                let group = state.groups.of(index);
+                let members: Vec<usize> = state.groups.members(group).collect();
+                for m in members {
+                    state.keys[m].why.group = Some(why.clone());
+                }
             }
         }
         group = state.groups.of(index);
@@ -123,6 +161,17 @@ impl LocalView {
             .collect();
         for m in members {
             let k = &mut state.keys[m];
+            // A member's own words stay unless the group's rest ends later than its own.
+            let extends = k
+                .cooldowns
+                .get(model)
+                .is_none_or(|&d| d <= now || until > d);
+            if m == index {
+                k.why.cooldowns.insert(model.to_string(), because.at(now));
+            } else if extends {
+                let why = because.said(&format!("rests with its project ({key_id}): "));
+                k.why.cooldowns.insert(model.to_string(), why.at(now));
+            }
             let deadline = k.cooldowns.entry(model.to_string()).or_insert(until);
             *deadline = (*deadline).max(until);
             let deadline = *deadline;
@@ -158,6 +207,7 @@ fn rest_everywhere(
     state: &mut PoolState,
     index: usize,
     billing: &Billing,
+    because: &Because,
     now: UnixMillis,
 ) -> Vec<Change> {
     let until = match billing.cooldown {
@@ -172,6 +222,9 @@ fn rest_everywhere(
         .into_iter()
         .map(|m| {
             let k = &mut state.keys[m];
+            k.why
+                .cooldowns
+                .insert(ALL_MODELS.to_string(), because.at(now));
             let deadline = k.cooldowns.entry(ALL_MODELS.to_string()).or_insert(until);
             *deadline = (*deadline).max(until);
             Change::Cooldown {
@@ -252,4 +305,9 @@ pub(super) fn regroup(state: &mut PoolState, regroup: Option<Regroup>) -> Vec<Ch
             group: state.groups.name(state.groups.of(i)).to_string(),
         })
         .collect()
+}
+
+/// How a learned limit's evidence is filed: `model kind` (`gemini-3.8-flash rpm`).
+pub(in crate::pool) fn limit_field(model: &str, kind: QuotaKind) -> String {
+    format!("{model} {}", kind.label())
 }

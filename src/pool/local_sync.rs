@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::super::ejection::Admission;
-use super::super::view::{Disabled, EjectionView, GroupView, KeyHealth, KeyView, PoolSnapshot};
+use super::super::view::{
+    Disabled, EjectionView, GroupView, KeyEvidence, KeyHealth, KeyView, PoolSnapshot,
+};
 use super::super::{KeyModels, Scope, ALL_MODELS, CATALOG};
 use super::{note, KeyState, LocalView};
 use crate::clock::UnixMillis;
@@ -40,6 +42,14 @@ impl LocalView {
             state.pacing.set_learned(g, model, *kind, *value);
             return;
         }
+        if let Change::ForgetLimit { group, model, kind } = change {
+            let g = state.groups.named(group, false);
+            state.pacing.forget_learned(g, model, *kind);
+            state
+                .limit_why
+                .remove(&(g, super::failures::limit_field(model, *kind)));
+            return;
+        }
         let id = change.key_id();
         let Some(index) = state.keys.iter().position(|s| s.key.id() == id) else {
             return;
@@ -66,8 +76,12 @@ impl LocalView {
             Change::Enable { .. } => s.disabled = None,
             Change::ClearCooldown { model: Some(m), .. } => {
                 s.cooldowns.remove(m);
+                s.why.cooldowns.remove(m);
             }
-            Change::ClearCooldown { model: None, .. } => s.cooldowns.clear(),
+            Change::ClearCooldown { model: None, .. } => {
+                s.cooldowns.clear();
+                s.why.cooldowns.clear();
+            }
             Change::Ejected {
                 model,
                 times,
@@ -80,11 +94,13 @@ impl LocalView {
             }
             Change::Healed { model, .. } => {
                 s.ejections.remove(model);
+                s.why.ejections.remove(model);
             }
             Change::AddKey { .. }
             | Change::RemoveKey { .. }
             | Change::Group { .. }
             | Change::Limit { .. }
+            | Change::ForgetLimit { .. }
             | Change::Overloaded { .. }
             | Change::OverloadCleared { .. } => {}
         }
@@ -380,7 +396,7 @@ impl LocalView {
         state.lacking = indexed;
         // The catalog was read again: what answers taught about missing models is asked anew.
         for k in &mut state.keys {
-            k.lacks_learned.clear();
+            k.why.lacking.clear();
         }
     }
 
@@ -475,11 +491,7 @@ impl LocalView {
                     .filter(|(_, keys)| keys.contains(&i))
                     .map(|(m, _)| m.clone())
                     .collect();
-                let lacking_learned: BTreeMap<String, UnixMillis> = s
-                    .lacks_learned
-                    .iter()
-                    .map(|(m, &t)| (m.clone(), t))
-                    .collect();
+
                 let health = if let Some(d) = &s.disabled {
                     KeyHealth::Disabled(d.clone())
                 } else if let Some(until) = everywhere {
@@ -507,6 +519,7 @@ impl LocalView {
                     })
                     .collect();
                 let g = state.groups.of(i);
+                let evidence = live_evidence(&s.why, &cooldowns, everywhere, &s.ejections);
                 KeyView {
                     id: key.id().to_string(),
                     masked: key.masked().to_string(),
@@ -515,7 +528,7 @@ impl LocalView {
                     health,
                     cooldowns,
                     lacking,
-                    lacking_learned,
+                    evidence,
                     model_rules: s.rules.as_deref().cloned(),
                     ejections,
                     last_error: s.last_error.clone(),
@@ -535,6 +548,12 @@ impl LocalView {
                     declared: state.groups.is_declared(g),
                     keys: vec![s.key.id().to_string()],
                     models: state.pacing.headroom(g, name, now),
+                    limit_evidence: state
+                        .limit_why
+                        .iter()
+                        .filter(|((group, _), _)| *group == g)
+                        .map(|((_, field), e)| (field.clone(), e.clone()))
+                        .collect(),
                 }),
             }
         }
@@ -550,5 +569,33 @@ impl LocalView {
             groups,
             overloaded,
         }
+    }
+}
+
+/// A key's evidence for what still holds: live cooldowns (and a rest for every model), live
+/// ejections, learned missing models and its group.
+fn live_evidence(
+    why: &KeyEvidence,
+    cooldowns: &BTreeMap<String, UnixMillis>,
+    everywhere: Option<UnixMillis>,
+    ejections: &std::collections::HashMap<String, super::super::ejection::Ejection>,
+) -> KeyEvidence {
+    KeyEvidence {
+        cooldowns: why
+            .cooldowns
+            .iter()
+            .filter(|(m, _)| {
+                cooldowns.contains_key(*m) || (*m == ALL_MODELS && everywhere.is_some())
+            })
+            .map(|(m, e)| (m.clone(), e.clone()))
+            .collect(),
+        ejections: why
+            .ejections
+            .iter()
+            .filter(|(m, _)| ejections.get(*m).is_some_and(|e| e.times > 0))
+            .map(|(m, e)| (m.clone(), e.clone()))
+            .collect(),
+        lacking: why.lacking.clone(),
+        group: why.group.clone(),
     }
 }

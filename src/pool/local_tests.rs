@@ -292,7 +292,7 @@ async fn a_key_whose_tier_lacks_a_model_keeps_the_others_until_the_catalog_is_re
     );
     assert_eq!(picks(&p, FLASH, 6), HashMap::from([(0, 3), (1, 3)]));
     let view = &p.snapshot().keys[0];
-    assert!(view.lacking_learned.contains_key("gemini-2.5-pro"));
+    assert!(view.evidence.lacking.contains_key("gemini-2.5-pro"));
     assert!(view.cooldowns.is_empty() && view.health == KeyHealth::Available);
     assert_eq!(p.unserved(PRO, 0).lacking, 1);
     // The catalog read again says otherwise (its listing for key 0 names the model).

@@ -23,7 +23,10 @@ pub use crate::clock::{iso8601, next_daily_reset, next_monthly_reset, Clock, Uni
 pub use key_models::KeyModels;
 pub use local::{Lease, LocalView, QuotaPlan};
 pub use pacing::{DeclaredLimit, Headroom, Limits};
-pub use view::{Disabled, EjectionView, GroupView, KeyHealth, KeyView, PoolSnapshot, Unserved};
+pub use view::{
+    Because, Disabled, EjectionView, Evidence, GroupView, KeyEvidence, KeyHealth, KeyView,
+    PoolSnapshot, Unserved,
+};
 
 use crate::secret::ApiKey;
 use crate::store::{Backend, Change, Schedule, SharedPick, StoreError};
@@ -229,8 +232,27 @@ impl KeyPool {
     /// Records a failed attempt: the verdict changes the key locally, and the facts reach the
     /// backend before this returns (so a crash right after loses nothing).
     pub async fn record_failure(&self, index: usize, scope: Scope<'_>, verdict: &Verdict) {
+        let because = Because {
+            words: verdict.label().into(),
+            request_id: None,
+        };
+        self.record_failure_because(index, scope, verdict, &because)
+            .await;
+    }
+
+    /// [`KeyPool::record_failure`], keeping `because` (the upstream's words, the request) as
+    /// the evidence of what it decides.
+    pub async fn record_failure_because(
+        &self,
+        index: usize,
+        scope: Scope<'_>,
+        verdict: &Verdict,
+        because: &Because,
+    ) {
         let group = self.local.group_name(index);
-        let changes = self.local.record_failure(index, scope, verdict);
+        let changes = self
+            .local
+            .record_failure_because(index, scope, verdict, because);
         let key = self.local.key_at(index);
         if let (Verdict::RateLimited(_), Some(k), true) = (verdict, &key, self.backend.is_shared())
         {
@@ -430,6 +452,40 @@ impl KeyPool {
     /// them. Replaces what it was told before; the keys are not asked for those models.
     pub fn set_lacking(&self, lacking: &std::collections::BTreeMap<String, Vec<String>>) {
         self.local.set_lacking(lacking);
+    }
+
+    /// Takes key `key_id` out of its learned group (an operator says the evidence was wrong);
+    /// `false` when no such key is in the pool.
+    pub async fn ungroup(&self, key_id: &str) -> Result<bool, StoreError> {
+        let Some(changes) = self.local.ungroup(key_id) else {
+            return Ok(false);
+        };
+        if !changes.is_empty() {
+            self.backend.record(&changes, None).await?;
+        }
+        Ok(true)
+    }
+
+    /// Forgets that key `key_id` lacks `model` (every model when `None`); false when no such
+    /// key is in the pool.
+    pub fn forget_lacking(&self, key_id: &str, model: Option<&str>) -> bool {
+        self.local.forget_lacking(key_id, model)
+    }
+
+    /// Forgets group `group`'s learned limits for `model` (every model when `None`), here and
+    /// in the store; `false` when no key is in such a group.
+    pub async fn forget_limits(
+        &self,
+        group: &str,
+        model: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let Some(changes) = self.local.learned_limits_of(group, model) else {
+            return Ok(false);
+        };
+        for change in changes {
+            self.apply(change).await?;
+        }
+        Ok(true)
     }
 
     /// Sets what an operator says about key `key_id`'s models (`None`: its defaults again);

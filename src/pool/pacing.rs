@@ -303,6 +303,42 @@ impl Pacing {
         }
     }
 
+    /// Forgets a learned limit (an operator said so); declared limits stay.
+    pub fn forget_learned(&mut self, group: GroupId, model: &str, kind: QuotaKind) {
+        if let Some(slot) = self
+            .learned
+            .get_mut(model)
+            .and_then(|groups| groups.get_mut(&group))
+            .and_then(|limits| limits.get_mut(kind))
+        {
+            *slot = None;
+        }
+    }
+
+    /// The kinds of limit learned for (group, model).
+    pub fn learned_kinds(&self, group: GroupId, model: &str) -> Vec<QuotaKind> {
+        let Some(limits) = self.learned.get(model).and_then(|g| g.get(&group)) else {
+            return Vec::new();
+        };
+        [
+            (QuotaKind::RequestsPerMinute, limits.rpm),
+            (QuotaKind::InputTokensPerMinute, limits.tpm),
+            (QuotaKind::RequestsPerDay, limits.rpd),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|_| k))
+        .collect()
+    }
+
+    /// The models something was learned for, for `group`.
+    pub fn learned_models(&self, group: GroupId) -> Vec<String> {
+        self.learned
+            .iter()
+            .filter(|(_, groups)| groups.contains_key(&group))
+            .map(|(m, _)| m.clone())
+            .collect()
+    }
+
     /// Adds to today's count of (group, model) (restored from a store).
     pub fn restore_today(&mut self, group: GroupId, model: &str, count: u64, now: UnixMillis) {
         let usage = self.entry(group, model);

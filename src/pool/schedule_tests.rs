@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::pool::pacing::{DeclaredLimit, MINUTE_MS, SLACK};
-use crate::pool::Clock;
+use crate::pool::{Because, Clock};
 use crate::upstream::classify::{Cooldown, QuotaHit, QuotaKind, RateLimit, Verdict};
 
 const M: &str = "gemini-2.5-flash";
@@ -341,4 +341,53 @@ async fn a_tier_without_quota_rests_for_an_hour() {
         seen.contains_key(&Some(i)),
         "asked again after the hour: {seen:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_decision_keeps_its_evidence_and_an_operator_can_take_each_back() {
+    let v = view(3, QuotaPlan::default());
+    for _ in 0..6 {
+        pick(&v);
+    }
+    let because = |words: &str| Because {
+        words: words.into(),
+        request_id: Some("req-1".into()),
+    };
+    v.record_failure_because(0, FLASH, &rpm_429(30, Some(2)), &because("429 quota A"));
+    v.record_failure_because(1, FLASH, &rpm_429(30, Some(2)), &because("429 quota B"));
+    v.record_failure_because(2, FLASH, &Verdict::ModelLacking, &because("404 not found"));
+    let snap = v.snapshot();
+    let k0 = &snap.keys[0].evidence;
+    assert_eq!(&*k0.cooldowns[M].words, "429 quota A");
+    assert_eq!(k0.cooldowns[M].request_id.as_deref(), Some("req-1"));
+    assert!(k0.group.as_ref().unwrap().words.contains("429 quota B"));
+    assert_eq!(&*snap.keys[2].evidence.lacking[M].words, "404 not found");
+    let group = snap.groups.iter().find(|g| g.keys.len() == 2).unwrap();
+    assert!(group.limit_evidence.contains_key(&format!("{M} rpm")));
+
+    // Each taken back.
+    let id = |i: usize| v.keys()[i].1.id().to_string();
+    v.apply(&Change::ClearCooldown {
+        key_id: id(0),
+        model: None,
+    });
+    assert!(v.snapshot().keys[0].evidence.cooldowns.is_empty());
+    assert!(!v.ungroup(&id(1)).unwrap().is_empty());
+    assert_ne!(group_of(&v, 0), group_of(&v, 1));
+    assert!(v.forget_lacking(&id(2), None));
+    assert!(v.snapshot().keys[2].evidence.lacking.is_empty());
+    let group = group_of(&v, 0);
+    let forget = v.learned_limits_of(&group, None).unwrap();
+    assert_eq!(forget.len(), 1);
+    for c in &forget {
+        v.apply(c);
+    }
+    let snap = v.snapshot();
+    let g = snap.groups.iter().find(|g| g.name == group).unwrap();
+    assert!(g.limit_evidence.is_empty());
+    assert!(
+        g.models.iter().all(|(_, h)| h.limits.rpm.is_none()),
+        "{g:?}"
+    );
+    assert!(v.learned_limits_of("no-such-group", None).is_none());
 }

@@ -3,9 +3,62 @@
 //! headroom.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::pacing::Headroom;
 use crate::clock::UnixMillis;
+
+/// What made the pool decide something about a key: the upstream's own words (redacted, never a
+/// key), when, and the request that met them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Evidence {
+    pub words: Arc<str>,
+    #[serde(serialize_with = "as_iso8601")]
+    pub at: UnixMillis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<Arc<str>>,
+}
+
+fn as_iso8601<S: serde::Serializer>(at: &UnixMillis, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::clock::iso8601(*at))
+}
+
+/// An outcome's evidence before the pool stamps its time: the words, and the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Because {
+    pub words: Arc<str>,
+    pub request_id: Option<Arc<str>>,
+}
+
+impl Because {
+    /// The evidence, as of `at`.
+    pub fn at(&self, at: UnixMillis) -> Evidence {
+        Evidence {
+            words: self.words.clone(),
+            at,
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    /// The same, its words prefixed.
+    pub fn said(&self, prefix: &str) -> Because {
+        Because {
+            words: format!("{prefix}{}", self.words).into(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// Why a key stands where it does, decision by decision (model → evidence).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyEvidence {
+    pub cooldowns: BTreeMap<String, Evidence>,
+    pub ejections: BTreeMap<String, Evidence>,
+    /// Models its answers said its tier lacks.
+    pub lacking: BTreeMap<String, Evidence>,
+    /// What put it in its learned group.
+    pub group: Option<Evidence>,
+}
 
 /// Why and since when a key is out for good.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +107,9 @@ pub struct KeyView {
     pub ejections: BTreeMap<String, EjectionView>,
     /// Models its tier lacks (the live catalog's listing for it does not name them).
     pub lacking: Vec<String>,
-    /// model → since when its answers said its tier lacks it (until the catalog is read again).
-    pub lacking_learned: BTreeMap<String, UnixMillis>,
+    /// Why it stands where it does: its cooldowns, ejections, learned missing models (until
+    /// the catalog is read again) and learned group, each with its evidence.
+    pub evidence: KeyEvidence,
     /// What the operator says about its models and weight, when anything.
     pub model_rules: Option<super::KeyModels>,
     pub last_error: Option<String>,
@@ -70,6 +124,8 @@ pub struct GroupView {
     pub declared: bool,
     pub keys: Vec<String>,
     pub models: Vec<(String, Headroom)>,
+    /// "model kind" → what taught each learned limit.
+    pub limit_evidence: BTreeMap<String, Evidence>,
 }
 
 #[derive(Debug, Clone)]

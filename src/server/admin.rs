@@ -32,6 +32,10 @@ pub fn routes(ops: Ops, gate: &Gate) -> Router {
             "/admin/keys/{id}/models",
             axum::routing::put(set_models).delete(reset_models),
         )
+        .route("/admin/keys/{id}/heal", post(heal))
+        .route("/admin/keys/{id}/ungroup", post(ungroup))
+        .route("/admin/keys/{id}/forget-lacking", post(forget_lacking))
+        .route("/admin/groups/{name}/forget-limits", post(forget_limits))
         .route_layer(from_fn_with_state(gate.clone(), require_admin_key))
         .with_state(ops)
 }
@@ -185,6 +189,91 @@ async fn clear_cooldown(
         "cooldown cleared",
     )
     .await
+}
+
+/// `POST /admin/keys/{id}/heal[?model=…]`: ends its ejections (one model, or all).
+async fn heal(
+    State(app): State<Ops>,
+    Path(id): Path<String>,
+    Query(q): Query<ClearQuery>,
+) -> Response {
+    let snap = app.pool.snapshot();
+    let Some(k) = snap.keys.iter().find(|k| k.id == id) else {
+        return admin_error(Code::NotFound, "No key with that id is in the pool.");
+    };
+    let models: Vec<String> = match q.model.filter(|m| !m.is_empty()) {
+        Some(m) => vec![m],
+        None => k.ejections.keys().cloned().collect(),
+    };
+    for model in models {
+        let healed = Change::Healed {
+            key_id: id.clone(),
+            model,
+        };
+        if let Err(e) = app.pool.apply(healed).await {
+            return stored_badly(&e);
+        }
+    }
+    tracing::info!(key = %id, "admin: ejections ended");
+    Json(view(&app, &id)).into_response()
+}
+
+/// `POST /admin/keys/{id}/ungroup`: out of its learned group, into one of its own.
+async fn ungroup(State(app): State<Ops>, Path(id): Path<String>) -> Response {
+    match app.pool.ungroup(&id).await {
+        Ok(true) => {
+            tracing::info!(key = %id, "admin: taken out of its learned group");
+            Json(view(&app, &id)).into_response()
+        }
+        Ok(false) => admin_error(Code::NotFound, "No key with that id is in the pool."),
+        Err(e) => stored_badly(&e),
+    }
+}
+
+/// `POST /admin/keys/{id}/forget-lacking[?model=…]`: the key is asked for the model again.
+async fn forget_lacking(
+    State(app): State<Ops>,
+    Path(id): Path<String>,
+    Query(q): Query<ClearQuery>,
+) -> Response {
+    let model = q.model.filter(|m| !m.is_empty());
+    if !app.pool.forget_lacking(&id, model.as_deref()) {
+        return admin_error(Code::NotFound, "No key with that id is in the pool.");
+    }
+    tracing::info!(key = %id, "admin: missing models forgotten");
+    Json(view(&app, &id)).into_response()
+}
+
+/// `POST /admin/groups/{name}/forget-limits[?model=…]`: the group's learned limits are
+/// forgotten (declared ones stay).
+async fn forget_limits(
+    State(app): State<Ops>,
+    Path(name): Path<String>,
+    Query(q): Query<ClearQuery>,
+) -> Response {
+    let model = q.model.filter(|m| !m.is_empty());
+    match app.pool.forget_limits(&name, model.as_deref()).await {
+        Ok(true) => {
+            tracing::info!(group = %name, "admin: learned limits forgotten");
+            let snap = app.pool.snapshot();
+            let group = snap.groups.iter().find(|g| g.name == name);
+            Json(json!({"group": name, "learned_limits": group.map(|g| &g.limit_evidence)}))
+                .into_response()
+        }
+        Ok(false) => admin_error(
+            Code::NotFound,
+            "No quota group of that name is in the pool.",
+        ),
+        Err(e) => stored_badly(&e),
+    }
+}
+
+fn stored_badly(e: &crate::store::StoreError) -> Response {
+    tracing::error!(error = %e, "admin: could not store a change");
+    admin_error(
+        Code::Internal,
+        "Changed on this gateway, but the change could not be stored.",
+    )
 }
 
 /// `PUT /admin/keys/{id}/models` `{"models": [...], "exclude_models": [...], "weight": n}`:

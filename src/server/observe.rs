@@ -272,13 +272,13 @@ where
 
     fn call(&mut self, mut req: Request) -> Self::Future {
         let started = Instant::now();
-        let tally = Tally::new();
-        req.extensions_mut().insert(TallyRef(tally.clone()));
         let request_id = req
             .extensions()
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_else(|| Arc::from(""));
+        let tally = Tally::of_request(request_id.clone());
+        req.extensions_mut().insert(TallyRef(tally.clone()));
         ObservedFuture {
             inner: self.inner.call(req),
             pending: Some(Pending {

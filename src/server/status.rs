@@ -121,11 +121,12 @@ pub fn status_body(snap: &PoolSnapshot) -> Value {
             "state": state,
             "billing": billing,
             "lacking_models": k.lacking,
-            "lacking_learned": k
-                .lacking_learned
-                .iter()
-                .map(|(m, &t)| (m.clone(), Value::String(iso8601(t))))
-                .collect::<serde_json::Map<_, _>>(),
+            "evidence": {
+                "cooldowns": k.evidence.cooldowns,
+                "ejections": k.evidence.ejections,
+                "lacking": k.evidence.lacking,
+                "group": k.evidence.group,
+            },
             "model_rules": k.model_rules,
             "disabled_reason": reason,
             "disabled_since": since,
@@ -145,7 +146,8 @@ pub fn status_body(snap: &PoolSnapshot) -> Value {
                 .iter()
                 .map(|(m, h)| (m.as_str(), headroom(h)))
                 .collect();
-            json!({"name": g.name, "declared": g.declared, "keys": g.keys, "models": models})
+            json!({"name": g.name, "declared": g.declared, "keys": g.keys, "models": models,
+                   "learned_limits": g.limit_evidence})
         })
         .collect();
     let overloaded: BTreeMap<&str, String> = snap

@@ -157,7 +157,10 @@ impl EmbeddedStore {
     }
 
     fn write(&self, txn: &redb::WriteTransaction, change: &Change) -> Result<(), StoreError> {
-        if matches!(change, Change::Group { .. } | Change::Limit { .. }) {
+        if matches!(
+            change,
+            Change::Group { .. } | Change::Limit { .. } | Change::ForgetLimit { .. }
+        ) {
             return super::embedded_quota::apply(txn, change).map_err(|e| self.err(*e));
         }
         {
@@ -216,6 +219,7 @@ impl EmbeddedStore {
                 // Ejections and overloads are this process's (and a shared store's) only.
                 Change::Group { .. }
                 | Change::Limit { .. }
+                | Change::ForgetLimit { .. }
                 | Change::Ejected { .. }
                 | Change::Healed { .. }
                 | Change::Overloaded { .. }

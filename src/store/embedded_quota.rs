@@ -45,6 +45,13 @@ pub(super) fn apply(txn: &WriteTransaction, change: &Change) -> Result<(), DbErr
                 .insert(field.as_str(), *value)
                 .map_err(boxed)?;
         }
+        Change::ForgetLimit { group, model, kind } => {
+            let field = LearnedLimit::field(group, model, *kind);
+            txn.open_table(LIMITS)
+                .map_err(boxed)?
+                .remove(field.as_str())
+                .map_err(boxed)?;
+        }
         _ => {}
     }
     Ok(())

@@ -64,6 +64,13 @@ pub enum Change {
         kind: QuotaKind,
         value: u64,
     },
+    /// An operator had a group's learned limit forgotten (it is learned again from the next 429
+    /// that names it).
+    ForgetLimit {
+        group: String,
+        model: String,
+        kind: QuotaKind,
+    },
     /// A (key, model) was ejected for the `times`-th time in a row, until `until`.
     Ejected {
         key_id: String,
@@ -108,7 +115,10 @@ impl Change {
             | Change::Ejected { key_id, .. }
             | Change::Healed { key_id, .. } => key_id,
             Change::AddKey { key } => key.id(),
-            Change::Limit { .. } | Change::Overloaded { .. } | Change::OverloadCleared { .. } => "",
+            Change::Limit { .. }
+            | Change::ForgetLimit { .. }
+            | Change::Overloaded { .. }
+            | Change::OverloadCleared { .. } => "",
         }
     }
 }

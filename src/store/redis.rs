@@ -546,6 +546,11 @@ fn push<'c>(inv: &mut ScriptInvocation<'_>, change: &'c Change) -> &'c str {
             inv.arg("limit").arg("").arg(field).arg(value.to_string());
             return change.key_id();
         }
+        Change::ForgetLimit { group, model, kind } => {
+            let field = LearnedLimit::field(group, model, *kind);
+            inv.arg("forget_limit").arg("").arg(field).arg("");
+            return change.key_id();
+        }
         // Membership changes go through `change_membership`, never this script.
         Change::AddKey { .. } | Change::RemoveKey { .. } => return change.key_id(),
     };

@@ -206,6 +206,8 @@ for i = 1, #ARGV, 4 do
     redis.call('HSET', KEYS[4], id, a)
   elseif op == 'limit' then
     redis.call('HSET', KEYS[5], a, b)
+  elseif op == 'forget_limit' then
+    redis.call('HDEL', KEYS[5], a)
   elseif op == 'eject' then
     redis.call('HSET', KEYS[6], id .. '|' .. a, b .. '|0')
   elseif op == 'heal' then

@@ -58,11 +58,26 @@ pub struct TallyState {
 #[derive(Debug, Default)]
 pub struct Tally {
     state: Mutex<TallyState>,
+    /// The request's id (what its error bodies and the recent list call it), to name it as the
+    /// evidence of what it taught the pool.
+    request_id: Arc<str>,
 }
 
 impl Tally {
     pub fn new() -> Arc<Tally> {
         Arc::new(Tally::default())
+    }
+
+    /// The tally of the request called `request_id`.
+    pub fn of_request(request_id: Arc<str>) -> Arc<Tally> {
+        Arc::new(Tally {
+            request_id,
+            ..Tally::default()
+        })
+    }
+
+    pub fn request_id(&self) -> &Arc<str> {
+        &self.request_id
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut TallyState) -> T) -> T {

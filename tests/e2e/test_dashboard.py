@@ -1,6 +1,7 @@
 """The live dashboard in a real headless browser (Debian's chromium, driven by Selenium through
 chromium-driver): it renders every key of the pool masked with its state, updates after a key is
-rested, and an admin action from the page changes the pool. It saves a screenshot under
+rested (with the upstream's words as the evidence), and an admin action from the page changes
+the pool. It saves a screenshot under
 target/ (with UPDATE_SCREENSHOT=1: docs/dashboard.png, the README's).
 
 The client and admin keys are typed into the page, as an operator would; they travel as
@@ -87,7 +88,7 @@ def rows(browser):
         for (const tr of document.querySelectorAll('#keys tbody tr')) {
             const td = tr.querySelectorAll('td');
             out[tr.dataset.key] = {masked: td[0].innerText, state: td[3].innerText,
-                                   cooldowns: td[4].innerText};
+                                   cooldowns: td[4].innerText, why: td[10].innerText};
         }
         return out;""")
 
@@ -140,6 +141,10 @@ def test_the_dashboard_shows_the_pool_live_and_acts_on_it(browser, mock_server):
         assert rested, "no key rested"
         wait_for("the cooldown on the page",
                  lambda: "gemini-3.8-flash" in rows(browser)[rested["id"]]["cooldowns"])
+        # With the evidence that made it: Google's own words.
+        wait_for("the cooldown's evidence on the page",
+                 lambda: "You exceeded your current quota" in rows(browser)[rested["id"]]["why"])
+        wait_for("the quota groups", lambda: browser.find_elements(By.CSS_SELECTOR, "#groups tbody tr"))
         wait_for("the recent requests", lambda: browser.find_elements(By.CSS_SELECTOR, "#recent tbody tr"))
         # The live catalog and what the defaults resolved to.
         models = wait_for("the model catalog", lambda: browser.find_elements(By.CSS_SELECTOR, "#models tbody tr"))
@@ -154,3 +159,4 @@ def test_the_dashboard_shows_the_pool_live_and_acts_on_it(browser, mock_server):
         wait_for("the pool without the cooldown",
                  lambda: not next(k for k in status(gw)["keys"] if k["id"] == rested["id"])["cooldowns"])
         wait_for("the page without it", lambda: rows(browser)[rested["id"]]["cooldowns"] == "")
+        assert "You exceeded" not in rows(browser)[rested["id"]]["why"]
