@@ -1,10 +1,25 @@
-//! What an operator may take back from the pool's local view, each decision it made on evidence:
-//! a key's learned group, the models its answers said it lacks, a group's learned limits. (A
-//! cooldown, an ejection and a disable are cleared with the store's own changes.)
+//! What an operator says to the pool's local view: a key's model rules, and taking back each
+//! decision the pool made on evidence — a key's learned group, the models its answers said it
+//! lacks, a group's learned limits. (A cooldown, an ejection and a disable are cleared with the
+//! store's own changes.)
 
 use super::*;
 
 impl LocalView {
+    /// Sets what an operator says about key `key_id`'s models; false when it is not in the pool.
+    pub fn set_key_models(&self, key_id: &str, rules: Option<KeyModels>) -> bool {
+        let mut state = self.lock();
+        let Some(k) = state
+            .keys
+            .iter_mut()
+            .find(|k| !k.removed && k.key.id() == key_id)
+        else {
+            return false;
+        };
+        k.rules = rules.filter(|r| !r.is_default()).map(Box::new);
+        true
+    }
+
     /// Takes key `key_id` out of its learned group into one of its own; `None` when no such
     /// key is in the pool. A declared group is the operator's own word and stays.
     pub fn ungroup(&self, key_id: &str) -> Option<Vec<Change>> {

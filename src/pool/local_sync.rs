@@ -9,7 +9,7 @@ use super::super::ejection::Admission;
 use super::super::view::{
     Disabled, EjectionView, GroupView, KeyEvidence, KeyHealth, KeyView, PoolSnapshot,
 };
-use super::super::{KeyModels, Scope, ALL_MODELS, CATALOG};
+use super::super::{Scope, ALL_MODELS, CATALOG};
 use super::{note, KeyState, LocalView};
 use crate::clock::UnixMillis;
 use crate::secret::ApiKey;
@@ -398,20 +398,6 @@ impl LocalView {
         for k in &mut state.keys {
             k.why.lacking.clear();
         }
-    }
-
-    /// Sets what an operator says about key `key_id`'s models; false when it is not in the pool.
-    pub fn set_key_models(&self, key_id: &str, rules: Option<KeyModels>) -> bool {
-        let mut state = self.lock();
-        let Some(k) = state
-            .keys
-            .iter_mut()
-            .find(|k| !k.removed && k.key.id() == key_id)
-        else {
-            return false;
-        };
-        k.rules = rules.filter(|r| !r.is_default()).map(Box::new);
-        true
     }
 
     pub fn accepts_prefill(&self, model: &str) -> bool {
