@@ -2,7 +2,9 @@
 //! overload of the issue (3 Google projects × 2 keys, 4 requests a minute per project and model,
 //! one request every 2 s for 90 s) is run with the projects declared, with the gateway learning
 //! them, and with two gateways sharing Redis; each is held to an all-knowing scheduler computed
-//! here, and to few upstream 429s. A `limit: 0` key is left alone.
+//! here, and to few upstream 429s. A `limit: 0` key is left alone. The scheduler is tested
+//! alone (`QUEUE_MAX_WAIT=0`), so that every refusal it knows of comes at once; waiting for a key
+//! instead is `tests/queue.rs`'s.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -75,6 +77,9 @@ struct Outcome {
     refusals_without_retry_after: usize,
     other: Vec<u16>,
 }
+
+/// The scheduler alone: no request waits for a key (a refusal is the 503 at once).
+const NO_WAITING: (&str, &str) = ("QUEUE_MAX_WAIT", "0");
 
 /// One request every `EVERY` for `FOR`, alternating over `gateways`.
 async fn overload(gateways: &[&Gateway]) -> Outcome {
@@ -155,7 +160,7 @@ async fn declared_projects_are_paced_to_their_quota() {
     let mock = MockGemini::start().await.unwrap();
     let owned = projects(&mock);
     let declared: Vec<String> = owned.iter().map(|(k, p)| format!("{p}:{k}")).collect();
-    let gw = Gateway::start(&mock, &declared, &[]).await;
+    let gw = Gateway::start(&mock, &declared, &[NO_WAITING]).await;
     let outcome = overload(&[&gw]).await;
     check(&outcome, &mock, 0.15);
     let status = gw.status().await;
@@ -169,7 +174,7 @@ async fn undeclared_projects_are_learned_once() {
     let mock = MockGemini::start().await.unwrap();
     let owned = projects(&mock);
     let ks: Vec<String> = owned.iter().map(|(k, _)| k.clone()).collect();
-    let gw = Gateway::start(&mock, &ks, &[]).await;
+    let gw = Gateway::start(&mock, &ks, &[NO_WAITING]).await;
     let outcome = overload(&[&gw]).await;
     check(&outcome, &mock, 0.35);
     // Each project's two keys were found to be one group.
@@ -195,6 +200,7 @@ async fn two_gateways_on_one_redis_pace_together() {
     let env = [
         ("REDIS_URL", redis.url()),
         ("REDIS_PREFIX", "pace".to_string()),
+        (NO_WAITING.0, NO_WAITING.1.to_string()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let a = Gateway::start(&mock, &declared, &env).await;

@@ -58,6 +58,11 @@ pub struct Config {
     /// `LOG_FORMAT`: text lines, or one JSON object per line.
     pub log_format: LogFormat,
     pub request_timeout: Duration,
+    /// `QUEUE_MAX_WAIT`: how long a request no key can serve now may wait for one (zero: it
+    /// gets the 503 at once).
+    pub queue_max_wait: Duration,
+    /// `QUEUE_MAX_LENGTH`: how many requests may wait for one model at once.
+    pub queue_max_length: usize,
     /// Where Gemini is and how to reach it.
     pub upstream: Upstream,
     /// `BIG_MODEL`, `SMALL_MODEL`, `MODEL_ALIASES`, `RETIRED_MODEL_ALIASES`, `MODEL_FALLBACKS`.
@@ -155,6 +160,24 @@ impl Config {
                 "must be a number of seconds > 0",
             ));
         }
+        let queue_max_wait: f64 = parse(get, "QUEUE_MAX_WAIT", "5")?;
+        if !(queue_max_wait.is_finite() && queue_max_wait >= 0.0) {
+            return Err(invalid(
+                "QUEUE_MAX_WAIT",
+                get,
+                "must be a number of seconds ≥ 0 (0 turns waiting off)",
+            ));
+        }
+        let queue_max_length = match parse::<usize>(get, "QUEUE_MAX_LENGTH", "100")? {
+            0 => {
+                return Err(invalid(
+                    "QUEUE_MAX_LENGTH",
+                    get,
+                    "must be a whole number ≥ 1 (QUEUE_MAX_WAIT=0 turns waiting off)",
+                ))
+            }
+            n => n,
+        };
         let upstream = Upstream::from_vars(vars)?;
         let log_level = get("LOG_LEVEL").unwrap_or("info").to_ascii_lowercase();
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
@@ -272,6 +295,8 @@ impl Config {
             log_level,
             log_format,
             request_timeout: Duration::from_secs_f64(timeout),
+            queue_max_wait: Duration::from_secs_f64(queue_max_wait),
+            queue_max_length,
             upstream,
             naming: models::naming(get)?,
             catalog_refresh: models::catalog_refresh(get)?,

@@ -37,6 +37,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "seconds one upstream attempt may take (and a stream may stay silent)",
     ),
     (
+        "QUEUE_MAX_WAIT",
+        "5",
+        "seconds a request no key can serve now may wait for one that returns (0: the 503 at once)",
+    ),
+    (
+        "QUEUE_MAX_LENGTH",
+        "100",
+        "requests that may wait for one model at once; more get the 503 at once",
+    ),
+    (
         "GEMINI_BASE_URL",
         "https://generativelanguage.googleapis.com",
         "the Gemini API origin",
@@ -167,6 +177,8 @@ fn problem_for(name: &str) -> &'static str {
         "PORT" => "must be a port number from 0 to 65535",
         "KEY_COOLDOWN_MINUTES" => "must be a number of minutes ≥ 0",
         "REQUEST_TIMEOUT" | "CLIENT_TIMEOUT" => "must be a number of seconds > 0",
+        "QUEUE_MAX_WAIT" => "must be a number of seconds ≥ 0 (0 turns waiting off)",
+        "QUEUE_MAX_LENGTH" => "must be a whole number ≥ 1",
         _ => "has the wrong form",
     }
 }

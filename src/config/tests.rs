@@ -20,6 +20,8 @@ fn defaults_match_the_seed() {
     assert_eq!(c.port, 8082);
     assert_eq!(c.log_level, "info");
     assert_eq!(c.request_timeout, Duration::from_secs(600));
+    assert_eq!(c.queue_max_wait, Duration::from_secs(5));
+    assert_eq!(c.queue_max_length, 100);
     assert_eq!(
         c.upstream.base_url,
         "https://generativelanguage.googleapis.com"
@@ -74,6 +76,10 @@ fn each_bad_value_names_its_variable() {
         ("GEMINI_BASE_URL", "ftp://x"),
         ("LOG_LEVEL", "loud=="),
         ("MAX_TOKENS_LIMIT", "0"),
+        ("QUEUE_MAX_WAIT", "-1"),
+        ("QUEUE_MAX_WAIT", "soon"),
+        ("QUEUE_MAX_LENGTH", "0"),
+        ("QUEUE_MAX_LENGTH", "1.5"),
     ] {
         let e = Config::from_vars(&vars(&[("GEMINI_API_KEY", "k"), (name, bad)])).unwrap_err();
         let msg = e.to_string();
@@ -160,4 +166,20 @@ fn fractional_timeouts_are_allowed() {
     .unwrap();
     assert_eq!(c.request_timeout, Duration::from_millis(500));
     assert_eq!(c.key_cooldown, Duration::from_secs(30));
+}
+
+#[test]
+fn waiting_for_a_key_can_be_shortened_lengthened_or_turned_off() {
+    let with = |pairs: &[(&str, &str)]| {
+        let mut all = vec![("GEMINI_API_KEY", "k")];
+        all.extend_from_slice(pairs);
+        Config::from_vars(&vars(&all)).unwrap()
+    };
+    let c = with(&[("QUEUE_MAX_WAIT", "2.5"), ("QUEUE_MAX_LENGTH", "7")]);
+    assert_eq!(c.queue_max_wait, Duration::from_millis(2500));
+    assert_eq!(c.queue_max_length, 7);
+    assert_eq!(
+        with(&[("QUEUE_MAX_WAIT", "0")]).queue_max_wait,
+        Duration::ZERO
+    );
 }

@@ -2,8 +2,9 @@
 //! key's (its project is unwell) or the request's (one kind of request the upstream cannot take,
 //! whichever key sends it). Ejecting keys for the request's fault takes healthy keys out for
 //! everyone, so a request's transient failures are held until its outcome says whose they were:
-//! served by another key, they were the keys' (each is ejected as before); failed on two or more
-//! keys the same way, the failure followed the request and no key is charged (a probe among them
+//! served by another key, or answered otherwise by one (a 429, a refusal), they were the keys'
+//! (each is ejected as before); failed on two or more keys the same way, the failure followed
+//! the request and no key is charged (a probe among them
 //! is released for the next request). One key's failure, with no other key to compare, is its
 //! own.
 

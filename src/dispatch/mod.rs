@@ -6,12 +6,18 @@
 //! [`MAX_TRANSIENT_ATTEMPTS`] upstream failures and [`MAX_UNUSABLE_ANSWERS`] unusable answers are
 //! spent on one request. A stream may switch keys only until its first byte is in hand (see
 //! [`stream`]); a surface may ask for a commit deadline, after which it gets the dispatch still
-//! under way and keeps its client waiting.
+//! under way and keeps its client waiting. When no key can serve now but one returns within
+//! `QUEUE_MAX_WAIT`, the request waits for it in its model's line (see [`queue`]) instead of
+//! taking a 503; after the wait, the keys it met rate-limited or failing may serve it again (as
+//! the pool allows, within the same budgets).
 
 mod affinity;
 mod blame;
 mod error;
 mod evidence;
+mod queue;
+#[cfg(test)]
+mod queue_tests;
 mod recovery;
 mod stream;
 #[cfg(test)]
@@ -28,6 +34,7 @@ use tokio::time::timeout;
 
 pub use affinity::Affinity;
 pub use error::{no_key_message, retry_after_secs, Cause, DispatchError, Failure, StreamBroken};
+pub use queue::Queue;
 pub use stream::{CommittedStream, PendingStream, StreamStart};
 
 use crate::models::served::Served;
@@ -37,6 +44,7 @@ use crate::telemetry::{TallyRef, Telemetry, Tokens};
 use crate::upstream::classify::{classify, Verdict};
 use crate::upstream::status::RpcStatus;
 use crate::upstream::{BodyStream, Upstream, UpstreamRequest};
+use queue::{Manner, Turn};
 
 /// Upstream failures of the transient kind (5xx, timeouts, connection errors) that one request
 /// may meet before giving up; rate limits and rejected keys do not count (they fail over until
@@ -46,6 +54,10 @@ pub const MAX_TRANSIENT_ATTEMPTS: usize = 3;
 /// Answers a surface may refuse as unusable (Gemini's `MALFORMED_FUNCTION_CALL`) before the last
 /// one is returned: the first is retried once, on another key.
 pub const MAX_UNUSABLE_ANSWERS: usize = 2;
+
+/// Rate limits one request may meet on keys it got after waiting in its model's line, before it
+/// stops waiting: the pool said those keys were back, and Gemini disagreed that often.
+pub const MAX_RATE_LIMITS_AFTER_WAITING: usize = 3;
 
 /// How much of an upstream error body is read (they are small; this bounds a hostile one).
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -58,6 +70,8 @@ pub struct Route {
     session: Option<String>,
     /// The request's tally, when the house observes it.
     tally: Option<TallyRef>,
+    /// It may wait in its model's line when no key can serve it now.
+    queued: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +88,7 @@ impl Route {
             target: Target::Model(model.into()),
             session: None,
             tally: None,
+            queued: true,
         }
     }
 
@@ -83,6 +98,7 @@ impl Route {
             target: Target::Catalog,
             session: None,
             tally: None,
+            queued: true,
         }
     }
 
@@ -101,6 +117,22 @@ impl Route {
         self
     }
 
+    /// Whether the request may wait in its model's line when no key can serve it now (the
+    /// default). A request with a fallback model to go to may not: it takes no key ahead of
+    /// those waiting, and its fallback serves at once.
+    pub fn queued(mut self, may_wait: bool) -> Route {
+        self.queued = may_wait;
+        self
+    }
+
+    fn manner(&self) -> Manner {
+        if self.queued {
+            Manner::Waits
+        } else {
+            Manner::Yields
+        }
+    }
+
     pub fn tally(&self) -> Option<&TallyRef> {
         self.tally.as_ref()
     }
@@ -109,6 +141,14 @@ impl Route {
         match &self.target {
             Target::Model(m) => Scope::Model(m),
             Target::Catalog => Scope::Catalog,
+        }
+    }
+
+    /// The name its scope goes by in the pool (and its line in the queue).
+    fn scope_name(&self) -> &str {
+        match &self.target {
+            Target::Model(m) => m,
+            Target::Catalog => crate::pool::CATALOG,
         }
     }
 
@@ -159,6 +199,8 @@ pub struct Dispatcher {
     telemetry: Arc<Telemetry>,
     /// Which model answers each moving alias, as the answers say.
     served: Arc<Served>,
+    /// The lines requests wait in for a key (`None`: `QUEUE_MAX_WAIT=0`, a 503 at once).
+    queue: Option<Arc<Queue>>,
 }
 
 /// How one attempt went wrong.
@@ -183,7 +225,20 @@ impl Dispatcher {
             attempt_timeout,
             telemetry,
             served: Arc::new(Served::default()),
+            queue: None,
         }
+    }
+
+    /// Requests that no key can serve now wait up to `max_wait` for one, in lines of at most
+    /// `max_length` per model; a zero `max_wait` turns waiting off.
+    pub fn with_queue(mut self, max_wait: Duration, max_length: usize) -> Dispatcher {
+        self.queue = (!max_wait.is_zero()).then(|| Arc::new(Queue::new(max_wait, max_length)));
+        self
+    }
+
+    /// The lines requests wait in, when waiting is on.
+    pub fn queue(&self) -> Option<&Arc<Queue>> {
+        self.queue.as_ref()
     }
 
     /// Which model answers each moving alias (`gemini-flash-latest`), as answers say.
@@ -234,7 +289,7 @@ impl Dispatcher {
         self.with_failover(
             route,
             tokens_of(req),
-            &[],
+            (&[], route.manner()),
             |lease| self.unary_attempt(lease, req),
             |answer: Answer| {
                 if let Target::Model(m) = &route.target {
@@ -279,12 +334,13 @@ impl Dispatcher {
     }
 
     /// The failover loop shared by every kind of request: `attempt` runs one key, `check`
-    /// judges what a successful attempt brought.
+    /// judges what a successful attempt brought. `start` is the keys already tried (a stream's
+    /// continuation) and how the request stands towards its model's line.
     async fn with_failover<T, U, E, F, Fut>(
         &self,
         route: &Route,
         req_tokens: u64,
-        already_tried: &[usize],
+        start: (&[usize], Manner),
         mut attempt: F,
         mut check: impl FnMut(T) -> Checked<U, E>,
     ) -> Result<Result<U, E>, DispatchError>
@@ -297,90 +353,20 @@ impl Dispatcher {
                 return Err(DispatchError::model_not_allowed(m));
             }
         }
+        let (already_tried, manner) = start;
         let scope = route.scope();
         let tokens = req_tokens;
         let preferred = self.affinity.preferred(route.session.as_deref());
         let mut tried: Vec<usize> = already_tried.to_vec();
-        let (mut transient, mut unusable) = (0, 0);
+        // Keys this request met rate-limited or failing: after a wait they may serve again
+        // (the budgets still count), as the pool allows — a rest over, an ejection's probe.
+        let mut rested: Vec<usize> = Vec::new();
+        let (mut transient, mut unusable, mut limited_after_wait) = (0, 0, 0);
         let mut last: Option<DispatchError> = None;
         let mut last_unusable: Option<E> = None;
         let mut blame = blame::Blame::default();
         // A key said its tier lacks the model: if none can serve, that answer is the client's.
         let mut lacking: Option<DispatchError> = None;
-        while let Some(lease) = self.pool.pick(scope, &tried, preferred, tokens).await {
-            tried.push(lease.index);
-            // The key (shared, not copied) is kept only to name it in a failure's log line.
-            let (index, key, probe) = (lease.index, lease.key.clone(), lease.probe);
-            let (verdict, because) = match attempt(lease).await {
-                Ok(answer) => match check(answer) {
-                    Checked::Accept(done) => {
-                        self.observe(route, key.shared_id(), None);
-                        self.served(route, index).await;
-                        blame.served(&self.pool, scope).await;
-                        return Ok(Ok(done));
-                    }
-                    Checked::Refuse(e) => {
-                        self.observe(route, key.shared_id(), None);
-                        self.served(route, index).await;
-                        blame.served(&self.pool, scope).await;
-                        return Ok(Err(e));
-                    }
-                    Checked::Retry(e) => {
-                        self.pool.record_success(index, scope).await;
-                        unusable += 1;
-                        last_unusable = Some(e);
-                        let verdict = Verdict::UnusableAnswer;
-                        let because = evidence::of_label(route, &verdict);
-                        (verdict, because)
-                    }
-                },
-                Err(Attempt::Client(err)) => {
-                    self.observe(route, key.shared_id(), Some(&Verdict::ClientFault));
-                    self.pool
-                        .record_failure(index, scope, &Verdict::ClientFault)
-                        .await;
-                    blame.failed(&self.pool, scope).await;
-                    return Err(err);
-                }
-                Err(Attempt::Failed(err, Verdict::ModelLacking)) => {
-                    let because = evidence::of_error(route, &err);
-                    lacking = Some(err);
-                    (Verdict::ModelLacking, because)
-                }
-                Err(Attempt::Failed(err, verdict)) => {
-                    // A probe of a key (or model) known to be failing tells nothing new about
-                    // this request's chances: it spends no budget.
-                    if verdict.is_transient() && !probe {
-                        transient += 1;
-                    }
-                    let because = evidence::of_error(route, &err);
-                    last = Some(err);
-                    (verdict, because)
-                }
-            };
-            self.observe(route, key.shared_id(), Some(&verdict));
-            tracing::warn!(key = %key.id(), model = route.name(), outcome = verdict.label(), probe, "upstream attempt failed; failing over");
-            if blame::Blame::holds(&verdict) {
-                blame.hold(index, because);
-            } else {
-                self.pool
-                    .record_failure_because(index, scope, &verdict, &because)
-                    .await;
-            }
-            if unusable >= MAX_UNUSABLE_ANSWERS || transient >= MAX_TRANSIENT_ATTEMPTS {
-                break;
-            }
-        }
-        blame.failed(&self.pool, scope).await;
-        if let Some(e) = last_unusable {
-            return Ok(Err(e));
-        }
-        if let (Some(e), None) = (lacking, &last) {
-            // Every key tried said its tier lacks the model: Google's own "not found".
-            if self.pool.retry_after(scope, tokens).await.is_none() {
-                return Err(e);
-            }
-        }
         let exhausted = |retry_after| {
             if let Some(t) = route.tally() {
                 t.0.exhausted();
@@ -390,14 +376,141 @@ impl Dispatcher {
                 self.pool.unserved(scope, tokens),
             ))
         };
-        match self.pool.retry_after(scope, tokens).await {
-            // A key is usable now: every usable key was tried (the last error says why), or —
-            // after a rate limit — a slot freed in between: the client may come right back.
-            Some(d) if d.is_zero() => match last {
-                Some(e) if e.status != StatusCode::TOO_MANY_REQUESTS => Err(e),
-                _ => exhausted(Some(d)),
-            },
-            retry_after => exhausted(retry_after),
+        // This request's place in its model's line, once it has had to wait.
+        let mut waiting = match self.behind_those_waiting(route, tokens, manner).await {
+            Ok(waited) => waited,
+            Err(retry_after) => return exhausted(retry_after),
+        };
+        loop {
+            let mut spent = false;
+            while let Some(lease) = self.pool.pick(scope, &tried, preferred, tokens).await {
+                if let Some(w) = waiting.as_mut() {
+                    w.step_out();
+                }
+                tried.push(lease.index);
+                // The key (shared, not copied) is kept only to name it in a failure's log line.
+                let (index, key, probe) = (lease.index, lease.key.clone(), lease.probe);
+                let (verdict, because) = match attempt(lease).await {
+                    Ok(answer) => match check(answer) {
+                        Checked::Accept(done) => {
+                            self.observe(route, key.shared_id(), None);
+                            self.served(route, index).await;
+                            blame.served(&self.pool, scope).await;
+                            return Ok(Ok(done));
+                        }
+                        Checked::Refuse(e) => {
+                            self.observe(route, key.shared_id(), None);
+                            self.served(route, index).await;
+                            blame.served(&self.pool, scope).await;
+                            return Ok(Err(e));
+                        }
+                        Checked::Retry(e) => {
+                            self.pool.record_success(index, scope).await;
+                            unusable += 1;
+                            last_unusable = Some(e);
+                            let verdict = Verdict::UnusableAnswer;
+                            let because = evidence::of_label(route, &verdict);
+                            (verdict, because)
+                        }
+                    },
+                    Err(Attempt::Client(err)) => {
+                        self.observe(route, key.shared_id(), Some(&Verdict::ClientFault));
+                        self.pool
+                            .record_failure(index, scope, &Verdict::ClientFault)
+                            .await;
+                        blame.failed(&self.pool, scope).await;
+                        return Err(err);
+                    }
+                    Err(Attempt::Failed(err, Verdict::ModelLacking)) => {
+                        let because = evidence::of_error(route, &err);
+                        lacking = Some(err);
+                        (Verdict::ModelLacking, because)
+                    }
+                    Err(Attempt::Failed(err, verdict)) => {
+                        // A probe of a key (or model) known to be failing tells nothing new
+                        // about this request's chances: it spends no budget.
+                        if verdict.is_transient() && !probe {
+                            transient += 1;
+                        }
+                        if verdict.is_transient() {
+                            rested.push(index);
+                        }
+                        if matches!(verdict, Verdict::RateLimited(_)) {
+                            rested.push(index);
+                            limited_after_wait += usize::from(waiting.is_some());
+                        }
+                        let because = evidence::of_error(route, &err);
+                        last = Some(err);
+                        (verdict, because)
+                    }
+                };
+                self.observe(route, key.shared_id(), Some(&verdict));
+                tracing::warn!(key = %key.id(), model = route.name(), outcome = verdict.label(), probe, "upstream attempt failed; failing over");
+                if blame::Blame::holds(&verdict) {
+                    blame.hold(index, because);
+                } else {
+                    // Another key answered otherwise: the failures held were their keys'.
+                    std::mem::take(&mut blame).served(&self.pool, scope).await;
+                    self.pool
+                        .record_failure_because(index, scope, &verdict, &because)
+                        .await;
+                }
+                if unusable >= MAX_UNUSABLE_ANSWERS || transient >= MAX_TRANSIENT_ATTEMPTS {
+                    spent = true;
+                    break;
+                }
+            }
+            // This round's transient failures are settled before any wait: charged to a key
+            // alone, to none when they followed the request over several.
+            std::mem::take(&mut blame).failed(&self.pool, scope).await;
+            if let Some(e) = last_unusable {
+                return Ok(Err(e));
+            }
+            if let (Some(e), None) = (lacking.take(), &last) {
+                // Every key tried said its tier lacks the model: Google's own "not found".
+                if self.pool.retry_after(scope, tokens).await.is_none() {
+                    if let Some(w) = waiting.as_mut() {
+                        w.finish(false);
+                    }
+                    return Err(e);
+                }
+            }
+            let mut retry_after = self.pool.retry_after(scope, tokens).await;
+            // No key now, one back soon enough: wait for it (while the budgets last).
+            if !spent
+                && limited_after_wait < MAX_RATE_LIMITS_AFTER_WAITING
+                && manner == Manner::Waits
+            {
+                match self.wait_for_key(route, &mut waiting, retry_after).await {
+                    Some(Turn::Pick) => {
+                        tried.retain(|i| !rested.contains(i));
+                        rested.clear();
+                        continue;
+                    }
+                    // Its allowance ran out in the line: when keys return, as of now.
+                    Some(Turn::TimedOut) => {
+                        retry_after = self.pool.retry_after(scope, tokens).await
+                    }
+                    None => {}
+                }
+            }
+            let end = match retry_after {
+                // A key is usable now: every usable key was tried (the last error says why),
+                // or — after a rate limit — a slot freed in between: the client may come right
+                // back.
+                Some(d) if d.is_zero() => match last {
+                    Some(e) if e.status != StatusCode::TOO_MANY_REQUESTS => Err(e),
+                    _ => exhausted(Some(d)),
+                },
+                retry_after => exhausted(retry_after),
+            };
+            if let Some(w) = waiting.as_mut() {
+                let refused = end
+                    .as_ref()
+                    .is_err_and(|e| matches!(e.cause, Cause::NoKeyAvailable { .. }));
+                w.finish(refused);
+            }
+            return end;
         }
     }
 
@@ -412,6 +525,9 @@ impl Dispatcher {
     async fn served(&self, route: &Route, index: usize) {
         self.affinity.remember(route.session.as_deref(), index);
         self.pool.record_success(index, route.scope()).await;
+        if let Some(q) = &self.queue {
+            q.nudge(route.scope().name());
+        }
     }
 }
 

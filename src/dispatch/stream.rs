@@ -4,6 +4,10 @@
 //! with an idle timeout per chunk; a failure is recorded once and surfaces as
 //! [`StreamBroken`] — the client sees a broken stream, never a clean truncated end.
 //!
+//! A stream waits in its model's line (see `queue`) only before its first byte: the
+//! continuation of a stream already answering never does. A wait counts against the commit
+//! deadline like failover does.
+//!
 //! With a commit deadline (counted from the request's start, failover included), a dispatch
 //! still under way when it passes is handed over as [`StreamStart::Pending`], so the surface can
 //! send its client response headers and keep-alives while keys are still being tried (Claude
@@ -18,6 +22,7 @@ use futures_util::StreamExt;
 use http::{HeaderValue, StatusCode};
 use tokio::time::timeout;
 
+use super::queue::Manner;
 use super::recovery::{is_sse, Recovering};
 use super::{failed, judge, read_error_body, Attempt, Checked, Dispatcher, Route};
 use super::{DispatchError, Failure, StreamBroken};
@@ -86,7 +91,9 @@ impl Dispatcher {
         req: &UpstreamRequest,
         commit_after: Option<Duration>,
     ) -> Result<CommittedStream, DispatchError> {
-        let committed = self.attempts(route, req, commit_after, &[]).await?;
+        let committed = self
+            .attempts(route, req, commit_after, (&[], route.manner()))
+            .await?;
         if !is_sse(req) {
             return Ok(committed);
         }
@@ -112,22 +119,25 @@ impl Dispatcher {
         req: &UpstreamRequest,
         tried: &[usize],
     ) -> Result<CommittedStream, DispatchError> {
-        self.attempts(route, req, None, tried).await
+        // Bytes already went to the client: a continuation does not wait in the line.
+        self.attempts(route, req, None, (tried, Manner::Skips))
+            .await
     }
 
+    /// Fails over until a stream's first chunk is in hand; `start` as for `with_failover`.
     async fn attempts(
         &self,
         route: &Route,
         req: &UpstreamRequest,
         commit_after: Option<Duration>,
-        tried: &[usize],
+        start: (&[usize], Manner),
     ) -> Result<CommittedStream, DispatchError> {
         let first_wait = commit_after.map_or(self.attempt_timeout, |c| c.min(self.attempt_timeout));
         let accepted = self
             .with_failover(
                 route,
                 super::tokens_of(req),
-                tried,
+                start,
                 |lease| self.stream_attempt(lease, route, req, first_wait, commit_after.is_some()),
                 Checked::<CommittedStream, std::convert::Infallible>::Accept,
             )

@@ -15,17 +15,17 @@ use crate::secret::ApiKey;
 use crate::store::Backend;
 use crate::upstream::scripted::{Reply, Scripted, StreamEnd, HI};
 
-const FLASH: &str = "gemini-2.5-flash";
+pub(super) const FLASH: &str = "gemini-2.5-flash";
 const PRO: &str = "gemini-2.5-pro";
-const TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(30);
 
-struct Rig {
-    keys: Vec<ApiKey>,
-    upstream: Arc<Scripted>,
-    dispatcher: Dispatcher,
+pub(super) struct Rig {
+    pub keys: Vec<ApiKey>,
+    pub upstream: Arc<Scripted>,
+    pub dispatcher: Dispatcher,
 }
 
-async fn rig(n: usize) -> Rig {
+pub(super) async fn rig(n: usize) -> Rig {
     let keys: Vec<ApiKey> = (0..n)
         .map(|i| ApiKey::new(&format!("AIzaSyDispatchTestKey{i:02}xxxxxxxxxxxxxxx")))
         .collect();
@@ -48,11 +48,11 @@ async fn rig(n: usize) -> Rig {
 }
 
 impl Rig {
-    fn id(&self, i: usize) -> String {
+    pub(super) fn id(&self, i: usize) -> String {
         self.keys[i].id().to_string()
     }
 
-    fn ids(&self, is: &[usize]) -> Vec<String> {
+    pub(super) fn ids(&self, is: &[usize]) -> Vec<String> {
         is.iter().map(|&i| self.id(i)).collect()
     }
 
@@ -63,7 +63,7 @@ impl Rig {
     }
 }
 
-fn generate(model: &str) -> UpstreamRequest {
+pub(super) fn generate(model: &str) -> UpstreamRequest {
     UpstreamRequest {
         method: Method::POST,
         path_and_query: format!("/v1beta/models/{model}:generateContent"),
@@ -347,7 +347,7 @@ async fn listing_models_is_not_a_model_requested() {
     );
 }
 
-fn sse(events: &[(u64, &str)], then: StreamEnd) -> Reply {
+pub(super) fn sse(events: &[(u64, &str)], then: StreamEnd) -> Reply {
     Reply::Stream {
         events: events
             .iter()

@@ -290,6 +290,11 @@ impl Models {
         });
     }
 
+    /// Whether `model`'s `MODEL_FALLBACKS` chain goes on after it (nothing allocated).
+    pub fn has_fallback(&self, model: &str) -> bool {
+        names::fallback_after(&self.naming, model).is_some()
+    }
+
     /// The next model of `current`'s `MODEL_FALLBACKS` chain, if any.
     pub fn fallback(&self, current: &Resolved) -> Option<Resolved> {
         names::fallback_after(&self.naming, &current.model).map(|next| Resolved {

@@ -169,7 +169,8 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
         .map_err(ServeError::Client)?,
     );
     let dispatcher = Dispatcher::new(pool.clone(), upstream.clone(), config.request_timeout)
-        .with_telemetry(telemetry.clone());
+        .with_telemetry(telemetry.clone())
+        .with_queue(config.queue_max_wait, config.queue_max_length);
     let models = Arc::new(Models::live(
         config.naming.clone(),
         pool.clone(),

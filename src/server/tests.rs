@@ -50,7 +50,8 @@ async fn house(n: usize, extra: &[(&str, &str)]) -> House {
     .await
     .unwrap();
     let upstream = Arc::new(Scripted::default());
-    let dispatcher = Dispatcher::new(Arc::new(pool), upstream.clone(), config.request_timeout);
+    let dispatcher = Dispatcher::new(Arc::new(pool), upstream.clone(), config.request_timeout)
+        .with_queue(config.queue_max_wait, config.queue_max_length);
     House {
         router: router(Arc::new(config), dispatcher),
         keys,
@@ -322,4 +323,60 @@ async fn a_slow_openai_stream_opens_at_the_commit_deadline_and_keeps_warm() {
     assert!(first.contains("event: response.in_progress"), "{first}");
     let rest = body.collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&rest).contains("event: response.completed"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_key_resting_briefly_is_waited_for_on_each_surface() {
+    let h = house(1, &[]).await;
+    let mut started = Instant::now();
+    for (path, body, answer) in [
+        (GENERATE, native(), Reply::ok()),
+        ("/v1/messages", messages(false), Reply::ok()),
+        ("/v1/chat/completions", chat(true), Reply::stream(&[HI])),
+    ] {
+        h.upstream.on(&h.keys[0], [Reply::rate_limited(2), answer]);
+        let (status, _, body) = h.send(post(path, body)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(String::from_utf8_lossy(&body).contains("Hi"), "{path}");
+        assert_eq!(started.elapsed(), Duration::from_secs(2), "{path}");
+        started = Instant::now();
+    }
+    assert_eq!(h.upstream.calls().len(), 6, "a 429, then the answer");
+    let (_, _, recent) = h.json(get("/v1/requests")).await;
+    assert_eq!(recent["requests"][0]["waited_ms"], 2000, "{recent}");
+    assert_eq!(recent["requests"][0]["status"], 200);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_with_a_fallback_is_served_by_it_at_once_and_only_the_last_model_waits() {
+    let chain = "gemini-3.8-flash > gemini-3.5-flash-lite";
+    let h = house(1, &[("MODEL_FALLBACKS", chain)]).await;
+    h.upstream.on(&h.keys[0], [Reply::rate_limited(2)]);
+    let started = Instant::now();
+    let anthropic = json!({"model": "gemini-3.8-flash", "max_tokens": 100,
+        "messages": [{"role": "user", "content": "Hello"}]});
+    for (path, body) in [
+        (GENERATE, native()),
+        ("/v1/chat/completions", chat(false)),
+        ("/v1/messages", anthropic),
+    ] {
+        let (status, headers, _) = h.send(post(path, body)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(headers["x-gateway-served-model"], "gemini-3.5-flash-lite");
+        assert_eq!(started.elapsed(), Duration::ZERO, "{path}: no wait");
+    }
+    // A client that refuses a substitute waits for its own model instead of the 503.
+    let mut req = post(GENERATE, native());
+    req.headers_mut()
+        .insert("x-gateway-fallback", "off".parse().unwrap());
+    let (status, headers, _) = h.send(req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!headers.contains_key("x-gateway-served-model"));
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+    let paths: Vec<String> = h.upstream.calls().into_iter().map(|c| c.path).collect();
+    assert_eq!(paths.len(), 5, "{paths:?}");
+    assert!(paths[1..4]
+        .iter()
+        .all(|p| p.contains("gemini-3.5-flash-lite")));
+    assert!(paths[4].contains("gemini-3.8-flash"));
 }

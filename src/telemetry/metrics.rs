@@ -2,7 +2,7 @@
 //! model, status and client; upstream attempts by outcome; failovers; latency histograms (time
 //! to first byte, total) per surface and model; tokens per model, client and kind; and, read
 //! from the pool at each scrape, the keys per state and each key's state, cooldowns and
-//! ejections. Keys appear by id only; clients by name; no request ids in labels.
+//! ejections; requests waiting in a model's line for a key, and how their waits ended. Keys appear by id only; clients by name; no request ids in labels.
 
 use std::sync::Arc;
 
@@ -39,6 +39,12 @@ pub struct AttemptLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ModelLabel {
     pub model: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WaitLabels {
+    pub model: Arc<str>,
+    pub outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -101,6 +107,8 @@ pub struct Metrics {
     ejected: Family<KeyModelLabels, Gauge>,
     billing: Family<KeyReasonLabels, Gauge>,
     substitutions: Family<SubstitutionLabels, Counter>,
+    queue_waits: Family<WaitLabels, Counter>,
+    queue_waiting: Family<ModelLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -180,8 +188,22 @@ impl Metrics {
             "Requests served by another model than the one named: by an alias, a retired name's replacement or a fallback",
             substitutions.clone(),
         );
+        let queue_waits = Family::<WaitLabels, Counter>::default();
+        registry.register(
+            "queue_waits",
+            "Requests that waited in a model's line for a key, by how the wait ended (served, timed_out, hung_up), and those turned away by a full line (full)",
+            queue_waits.clone(),
+        );
+        let queue_waiting = Family::<ModelLabel, Gauge>::default();
+        registry.register(
+            "queue_waiting",
+            "Requests waiting in a model's line for a key now",
+            queue_waiting.clone(),
+        );
         Metrics {
             registry,
+            queue_waits,
+            queue_waiting,
             billing,
             substitutions,
             requests,
@@ -250,6 +272,26 @@ impl Metrics {
                 reason,
             })
             .inc();
+    }
+
+    /// A request's waiting for a key ended (`served`, `timed_out`, `hung_up`), or a full line
+    /// turned it away (`full`).
+    pub fn queue_outcome(&self, model: &Arc<str>, outcome: &'static str) {
+        self.queue_waits
+            .get_or_create(&WaitLabels {
+                model: model.clone(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// A request joined (`1`) or left (`-1`) a model's line.
+    pub fn queue_waiting(&self, model: &Arc<str>, delta: i64) {
+        self.queue_waiting
+            .get_or_create(&ModelLabel {
+                model: model.clone(),
+            })
+            .inc_by(delta);
     }
 
     /// The text exposition, with the pool's gauges read from `snap`.

@@ -187,6 +187,7 @@ impl Telemetry {
             ms = done.total.as_secs_f64() * 1000.0,
             key = t.key_id.as_deref().unwrap_or("-"),
             attempts = t.attempts,
+            waited_ms = t.waited.as_millis() as u64,
             client = %client,
             completed = done.completed,
             "request finished"
@@ -201,6 +202,7 @@ impl Telemetry {
             key: t.key_id.clone(),
             client,
             attempts: t.attempts,
+            waited_ms: (!t.waited.is_zero()).then_some(t.waited.as_millis() as u64),
         });
     }
 }

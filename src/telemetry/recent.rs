@@ -25,6 +25,9 @@ pub struct RecentRequest {
     pub key: Option<Arc<str>>,
     pub client: Arc<str>,
     pub attempts: u32,
+    /// Milliseconds it waited in its model's line for a key (absent when it did not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waited_ms: Option<u64>,
 }
 
 fn as_iso8601<S: serde::Serializer>(at: &UnixMillis, s: S) -> Result<S::Ok, S::Error> {
@@ -70,6 +73,7 @@ mod tests {
                 key: None,
                 client: "anonymous".into(),
                 attempts: 1,
+                waited_ms: None,
             });
         }
         let list = recent.list();

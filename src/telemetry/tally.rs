@@ -5,6 +5,7 @@
 //! metrics, usage, the recent-requests list, the request's log line.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Token counts from Gemini's `usageMetadata`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -50,6 +51,8 @@ pub struct TallyState {
     pub tokens: Tokens,
     /// Dispatch found no key available (the answer is a 503 with `Retry-After`).
     pub exhausted: bool,
+    /// Time spent waiting in the model's line for a key.
+    pub waited: Duration,
     /// The only models the client may use (its `models` allow-list), when it has one.
     pub allowed_models: Option<Arc<[String]>>,
 }
@@ -117,6 +120,13 @@ impl Tally {
                 .as_ref()
                 .is_none_or(|m| m.iter().any(|x| x == model))
         })
+    }
+
+    /// The request waited `d` in its model's line.
+    pub fn waited(&self, d: Duration) {
+        if !d.is_zero() {
+            self.with(|s| s.waited += d);
+        }
     }
 
     pub fn exhausted(&self) {

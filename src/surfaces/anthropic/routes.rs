@@ -168,7 +168,8 @@ async fn messages(
     let result = loop {
         let model = chain.model().clone();
         let rules_name = app.dispatcher.served_models().rules_name(&model.model);
-        let result = match app.prepare(&asked, &model.model, &rules_name, to_generate_content) {
+        let prepared = app.prepare(&asked, &model.model, &rules_name, to_generate_content);
+        let result = match prepared.map(|(route, json)| (route.queued(chain.is_last()), json)) {
             Err(resp) => Ok(*resp),
             Ok((route, json)) if streaming => {
                 let path = app.path(&model.model, "streamGenerateContent?alt=sse");
@@ -280,6 +281,7 @@ async fn count_tokens(
         let result = match app.prepare(&asked, &model.model, &model.model, to_count_tokens) {
             Err(resp) => Ok(*resp),
             Ok((route, json)) => {
+                let route = route.queued(chain.is_last());
                 let req = post_request(app.path(&model.model, "countTokens"), json);
                 app.dispatcher.unary(&route, &req).await.map(
                     |answer| match serde_json::from_slice::<CountTokensResponse>(&answer.body) {

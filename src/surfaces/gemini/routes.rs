@@ -178,7 +178,9 @@ async fn model_call(
     let result = loop {
         let serving = chain.model().clone();
         let req = upstream_call(&ctx, &serving, model, action, &query, &body, version);
-        let route = Route::model(&serving.model).with_tally(tally.clone());
+        let route = Route::model(&serving.model)
+            .with_tally(tally.clone())
+            .queued(chain.is_last());
         let result = if action == "streamGenerateContent" {
             stream(&ctx, route, req).await
         } else {

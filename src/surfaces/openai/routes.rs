@@ -276,8 +276,7 @@ async fn chat(
     };
     let mut chain = Fallbacks::new(&app.models, resolved, fallback_allowed(&headers));
     let result = loop {
-        let model = chain.model().clone();
-        let result = chat_with(&app, &req, &media, &model, &headers, tally.clone()).await;
+        let result = chat_with(&app, &req, &media, &chain, &headers, tally.clone()).await;
         if !chain.next_after(&result) {
             break result;
         }
@@ -285,15 +284,16 @@ async fn chat(
     app.answer(&req.model, &chain.served(), result)
 }
 
-/// One chat request served by `model`.
+/// One chat request served by the chain's current model.
 async fn chat_with(
     app: &OpenAi,
     req: &ChatRequest,
     media: &chat_request::Media,
-    model: &Resolved,
+    chain: &Fallbacks<'_>,
     headers: &HeaderMap,
     tally: Option<TallyRef>,
 ) -> Result<Response, DispatchError> {
+    let model = chain.model();
     let rules_name = app.dispatcher.served_models().rules_name(&model.model);
     let gemini =
         chat_request::to_generate_content(req, &rules_name, app.limits(&model.model), media)
@@ -308,7 +308,8 @@ async fn chat_with(
         req.user.as_deref(),
         headers,
         tally,
-    );
+    )
+    .queued(chain.is_last());
     let g = Generate {
         route,
         model: model.model.to_string(),
@@ -365,14 +366,13 @@ async fn responses(
     };
     let mut chain = Fallbacks::new(&app.models, resolved, fallback_allowed(&headers));
     let result = loop {
-        let model = chain.model().clone();
         let asked = Asked {
             req: &req,
             items: items.clone(),
             tools: &tools,
             media: &media,
         };
-        let result = responses_with(&app, asked, &model, &headers, tally.clone()).await;
+        let result = responses_with(&app, asked, &chain, &headers, tally.clone()).await;
         if !chain.next_after(&result) {
             break result;
         }
@@ -388,15 +388,16 @@ struct Asked<'a> {
     media: &'a chat_request::Media,
 }
 
-/// One Responses request served by `model`.
+/// One Responses request served by the chain's current model.
 async fn responses_with(
     app: &OpenAi,
     asked: Asked<'_>,
-    model: &Resolved,
+    chain: &Fallbacks<'_>,
     headers: &HeaderMap,
     tally: Option<TallyRef>,
 ) -> Result<Response, DispatchError> {
     let req = asked.req;
+    let model = chain.model();
     let rules_name = app.dispatcher.served_models().rules_name(&model.model);
     let translated = responses_request::to_generate_content(
         req,
@@ -417,7 +418,8 @@ async fn responses_with(
         req.user.as_deref(),
         headers,
         tally,
-    );
+    )
+    .queued(chain.is_last());
     let echo = Echo {
         client_model: shown(model, &req.model).to_string(),
         gemini_model: model.model.to_string(),

@@ -1,8 +1,9 @@
 //! What every surface does around dispatch for a model: falling back along `MODEL_FALLBACKS`
 //! when no key can serve the model now (every key resting, lacking or ejected for it, or the
 //! model overloaded) — before any byte went to the client, and unless the client refused with
-//! `x-gateway-fallback: off` — and saying on the response which model served when it is not
-//! the one named (`x-gateway-served-model`, `x-gateway-substitution`, and the substitution
+//! `x-gateway-fallback: off`; a request waits for a key (`QUEUE_MAX_WAIT`) only on the last
+//! model it may go to — and saying on the response which model served when it is not the one
+//! named (`x-gateway-served-model`, `x-gateway-substitution`, and the substitution
 //! metric).
 
 use std::convert::Infallible;
@@ -82,6 +83,13 @@ impl<'a> Fallbacks<'a> {
     /// The model to try now.
     pub fn model(&self) -> &Resolved {
         &self.current
+    }
+
+    /// Whether the model to try now is the last the request may go to — the end of its chain,
+    /// or the client refused fallbacks. Only there may it wait for a key (`QUEUE_MAX_WAIT`):
+    /// before, the next model serves at once.
+    pub fn is_last(&self) -> bool {
+        !self.allowed || !self.models.has_fallback(&self.current.model)
     }
 
     /// Whether another model should be tried after `result` (then it is [`Fallbacks::model`]).
