@@ -245,18 +245,7 @@ async fn alpha_ids(mock: &MockGemini, key: &str) -> Vec<String> {
         .await
         .unwrap();
     let body: Value = serde_json::from_str(&text).unwrap();
-    body["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            m["name"]
-                .as_str()
-                .unwrap()
-                .trim_start_matches("models/")
-                .to_owned()
-        })
-        .collect()
+    model_ids(&body)
 }
 
 #[tokio::test]

@@ -43,18 +43,7 @@ async fn get(mock: &MockGemini, path: &str) -> (u16, Value) {
 async fn listed(mock: &MockGemini, version: &str) -> Vec<String> {
     let (status, body) = get(mock, &format!("/{version}/models?pageSize=1000")).await;
     assert_eq!(status, 200);
-    body["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            m["name"]
-                .as_str()
-                .unwrap()
-                .trim_start_matches("models/")
-                .to_owned()
-        })
-        .collect()
+    model_ids(&body)
 }
 
 #[tokio::test]

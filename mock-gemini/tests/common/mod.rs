@@ -97,3 +97,19 @@ pub fn sse_events(text: &str) -> Vec<Value> {
         .map(|e| serde_json::from_str(e.strip_prefix("data: ").expect("data: prefix")).unwrap())
         .collect()
 }
+
+/// The model ids (without `models/`) a `models.list` page names.
+pub fn model_ids(page: &Value) -> Vec<String> {
+    page["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["name"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("models/")
+                .to_owned()
+        })
+        .collect()
+}
