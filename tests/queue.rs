@@ -71,7 +71,12 @@ async fn a_request_made_while_the_only_key_rests_is_served_when_it_returns() {
     let (status, took) = first.await.unwrap();
     assert_eq!(status, 200);
     assert!((1.8..3.5).contains(&secs(took)), "took {took:?}");
-    assert_eq!(asked(&mock), ["first", "first", "second"]);
+    // Both pick the returned key one after the other (the line's order is proven in the
+    // dispatcher's own tests); which of their two calls reaches the mock first is a race.
+    let mut calls = asked(&mock);
+    assert_eq!(calls.first().map(String::as_str), Some("first"), "{calls:?}");
+    calls[1..].sort();
+    assert_eq!(calls, ["first", "first", "second"]);
     let metrics = client()
         .get(gw.url("/metrics"))
         .send()
