@@ -74,7 +74,11 @@ async fn a_request_made_while_the_only_key_rests_is_served_when_it_returns() {
     // Both pick the returned key one after the other (the line's order is proven in the
     // dispatcher's own tests); which of their two calls reaches the mock first is a race.
     let mut calls = asked(&mock);
-    assert_eq!(calls.first().map(String::as_str), Some("first"), "{calls:?}");
+    assert_eq!(
+        calls.first().map(String::as_str),
+        Some("first"),
+        "{calls:?}"
+    );
     calls[1..].sort();
     assert_eq!(calls, ["first", "first", "second"]);
     let metrics = client()
