@@ -198,8 +198,8 @@ async fn bad_requests_are_a_400_before_any_key_is_spent() {
         ),
         (
             "/v1/responses",
-            json!({"model": "gemini-3.8-flash", "input": "x", "store": true}),
-            "store",
+            json!({"model": "gemini-3.8-flash", "input": [{"type": "item_reference", "id": "msg_1"}]}),
+            "input[0]",
         ),
         (
             "/v1/responses",
@@ -384,21 +384,17 @@ async fn codex_captures_stream_through_the_responses_api() {
 }
 
 #[tokio::test]
-async fn codex_websocket_probe_gets_a_426_at_once() {
+async fn a_plain_get_of_responses_is_told_to_upgrade_or_post() {
     let s = Scenario::keys(1).start().await;
     let r = client()
         .get(s.gw.url("/v1/responses"))
         .bearer_auth("sk-x")
-        .header("connection", "Upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-version", "13")
-        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 426);
     let e: Value = r.json().await.unwrap();
-    assert!(e["error"]["message"].as_str().unwrap().contains("HTTP"));
+    assert!(e["error"]["message"].as_str().unwrap().contains("POST"));
     assert!(model_calls(&s.mock).is_empty());
 }
 

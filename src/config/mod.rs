@@ -63,6 +63,12 @@ pub struct Config {
     pub queue_max_wait: Duration,
     /// `QUEUE_MAX_LENGTH`: how many requests may wait for one model at once.
     pub queue_max_length: usize,
+    /// `RESPONSES_STORE_HOURS`: how long a stored response lasts (0: none is stored).
+    pub responses_store_hours: u64,
+    /// `RESPONSES_STORE_MAX_BYTES`: the largest stored response.
+    pub responses_store_max_bytes: usize,
+    /// `RESPONSES_MAX_SOCKETS`: Responses WebSockets open at once.
+    pub responses_max_sockets: usize,
     /// Where Gemini is and how to reach it.
     pub upstream: Upstream,
     /// `BIG_MODEL`, `SMALL_MODEL`, `MODEL_ALIASES`, `RETIRED_MODEL_ALIASES`, `MODEL_FALLBACKS`.
@@ -168,6 +174,10 @@ impl Config {
                 "must be a number of seconds ≥ 0 (0 turns waiting off)",
             ));
         }
+        let responses_store_hours = parse::<u64>(get, "RESPONSES_STORE_HOURS", "168")?;
+        let responses_store_max_bytes =
+            parse::<usize>(get, "RESPONSES_STORE_MAX_BYTES", "16777216")?;
+        let responses_max_sockets = parse::<usize>(get, "RESPONSES_MAX_SOCKETS", "256")?;
         let queue_max_length = match parse::<usize>(get, "QUEUE_MAX_LENGTH", "100")? {
             0 => {
                 return Err(invalid(
@@ -297,6 +307,9 @@ impl Config {
             request_timeout: Duration::from_secs_f64(timeout),
             queue_max_wait: Duration::from_secs_f64(queue_max_wait),
             queue_max_length,
+            responses_store_hours,
+            responses_store_max_bytes,
+            responses_max_sockets,
             upstream,
             naming: models::naming(get)?,
             catalog_refresh: models::catalog_refresh(get)?,

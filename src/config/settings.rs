@@ -47,6 +47,21 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "requests that may wait for one model at once; more get the 503 at once",
     ),
     (
+        "RESPONSES_STORE_HOURS",
+        "168",
+        "hours a stored Responses API response (store: true) lasts; 0 stores none",
+    ),
+    (
+        "RESPONSES_STORE_MAX_BYTES",
+        "16777216",
+        "largest stored response (its whole conversation), in bytes; a larger one is not stored",
+    ),
+    (
+        "RESPONSES_MAX_SOCKETS",
+        "256",
+        "Responses API WebSockets (Codex) open at once; more are refused with a 503",
+    ),
+    (
         "GEMINI_BASE_URL",
         "https://generativelanguage.googleapis.com",
         "the Gemini API origin",
@@ -179,6 +194,9 @@ fn problem_for(name: &str) -> &'static str {
         "REQUEST_TIMEOUT" | "CLIENT_TIMEOUT" => "must be a number of seconds > 0",
         "QUEUE_MAX_WAIT" => "must be a number of seconds ≥ 0 (0 turns waiting off)",
         "QUEUE_MAX_LENGTH" => "must be a whole number ≥ 1",
+        "RESPONSES_STORE_HOURS" | "RESPONSES_STORE_MAX_BYTES" | "RESPONSES_MAX_SOCKETS" => {
+            "must be a whole number ≥ 0"
+        }
         _ => "has the wrong form",
     }
 }

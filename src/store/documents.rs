@@ -1,9 +1,10 @@
 //! Named documents: a few bytes the gateway keeps whole under a name, optionally until a
-//! deadline — the live model catalog, and later whatever else must outlive a restart or be
-//! shared by every gateway on a Redis. Embedded: one redb table (`name` → deadline and bytes);
+//! deadline — the live model catalog, the keys' declared models, stored responses: whatever
+//! must outlive a restart or be shared by every gateway on a Redis. Embedded: one redb table
+//! (`name` → deadline and bytes), swept of expired documents by [`Backend::sweep_documents`];
 //! Redis: one string per name (`{P}:doc:<name>`), expiring at the deadline.
 
-use redb::TableDefinition;
+use redb::{ReadableTableMetadata, TableDefinition};
 
 use super::backend::Backend;
 use super::embedded::EmbeddedStore;
@@ -39,6 +40,23 @@ impl Backend {
             Backend::Volatile => Ok(None),
             Backend::Embedded(s) => s.get_document(name.to_string(), now).await,
             Backend::Redis(r) => r.get_document(name).await,
+        }
+    }
+
+    /// Forgets the document under `name` (nothing when there is none).
+    pub async fn delete_document(&self, name: &str) -> Result<(), StoreError> {
+        match self {
+            Backend::Volatile => Ok(()),
+            Backend::Embedded(s) => s.delete_document(name.to_string()).await,
+            Backend::Redis(r) => r.delete_document(name).await,
+        }
+    }
+
+    /// Removes the documents past their deadline at `now` (Redis expires its own); how many.
+    pub async fn sweep_documents(&self, now: UnixMillis) -> Result<usize, StoreError> {
+        match self {
+            Backend::Embedded(s) => s.sweep_documents(now).await,
+            Backend::Volatile | Backend::Redis(_) => Ok(0),
         }
     }
 }
@@ -85,7 +103,47 @@ impl EmbeddedStore {
     }
 }
 
+impl EmbeddedStore {
+    async fn delete_document(&self, name: String) -> Result<(), StoreError> {
+        self.blocking(move |s| {
+            let txn = s.db.begin_write().map_err(|e| s.err(e))?;
+            {
+                let mut table = txn.open_table(DOCUMENTS).map_err(|e| s.err(e))?;
+                table.remove(name.as_str()).map_err(|e| s.err(e))?;
+            }
+            txn.commit().map_err(|e| s.err(e))
+        })
+        .await
+    }
+
+    async fn sweep_documents(&self, now: UnixMillis) -> Result<usize, StoreError> {
+        self.blocking(move |s| {
+            let txn = s.db.begin_write().map_err(|e| s.err(e))?;
+            let removed = {
+                let mut table = txn.open_table(DOCUMENTS).map_err(|e| s.err(e))?;
+                let before = table.len().map_err(|e| s.err(e))?;
+                table
+                    .retain(|_, (deadline, _)| deadline == 0 || deadline > now)
+                    .map_err(|e| s.err(e))?;
+                before - table.len().map_err(|e| s.err(e))?
+            };
+            txn.commit().map_err(|e| s.err(e))?;
+            Ok(removed as usize)
+        })
+        .await
+    }
+}
+
 impl RedisStore {
+    async fn delete_document(&self, name: &str) -> Result<(), StoreError> {
+        let key = format!("{}{name}", self.names.documents);
+        let key = &key;
+        self.run(RedisOp::Document, move |mut c| async move {
+            ::redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
     async fn put_document(
         &self,
         name: &str,
@@ -144,6 +202,15 @@ mod tests {
             Some(b"x".to_vec())
         );
         assert_eq!(store.get_document("brief", 1_000).await.unwrap(), None);
+        // The expired one is swept away, the other kept; a deleted one is gone.
+        assert_eq!(store.sweep_documents(1_000).await.unwrap(), 1);
+        assert_eq!(store.sweep_documents(1_000).await.unwrap(), 0);
+        store
+            .put_document("gone", b"y".to_vec(), None)
+            .await
+            .unwrap();
+        store.delete_document("gone").await.unwrap();
+        assert_eq!(store.get_document("gone", 0).await.unwrap(), None);
         drop(store);
         let again = Backend::Embedded(EmbeddedStore::open(dir.path()).unwrap());
         assert_eq!(

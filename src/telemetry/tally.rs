@@ -79,6 +79,20 @@ impl Tally {
         })
     }
 
+    /// A tally for another request of the same client (a WebSocket's next response): its
+    /// name and allowed models carried over.
+    pub fn sibling(&self, request_id: Arc<str>) -> Arc<Tally> {
+        let (client, allowed_models) = self.with(|s| (s.client.clone(), s.allowed_models.clone()));
+        Arc::new(Tally {
+            state: Mutex::new(TallyState {
+                client,
+                allowed_models,
+                ..TallyState::default()
+            }),
+            request_id,
+        })
+    }
+
     pub fn request_id(&self) -> &Arc<str> {
         &self.request_id
     }
@@ -89,6 +103,11 @@ impl Tally {
 
     pub fn set_client(&self, name: Arc<str>) {
         self.with(|s| s.client = Some(name));
+    }
+
+    /// The client key's name, once the client-key check has named it.
+    pub fn client(&self) -> Option<Arc<str>> {
+        self.with(|s| s.client.clone())
     }
 
     pub fn set_model(&self, model: &Arc<str>) {

@@ -16,12 +16,15 @@
 
 mod body;
 pub mod chat;
+mod compact;
 pub mod embeddings;
 pub mod errors;
 pub mod media;
 pub mod models;
+mod respond;
 pub mod responses;
 mod routes;
+mod socket;
 
 use axum::Router;
 

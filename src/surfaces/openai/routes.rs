@@ -1,5 +1,6 @@
 //! The OpenAI routes, under `/v1` and under `/v1beta/openai` (Google's own OpenAI-compatible
-//! base path): `POST chat/completions`, `POST responses` (stateless), `POST embeddings`, and —
+//! base path): `POST chat/completions`, the Responses API (see [`super::respond`],
+//! [`super::socket`], [`super::compact`]), `POST embeddings`, and —
 //! under `/v1beta/openai` only, `/v1/models` being shared with the other surfaces —
 //! `GET models` and `GET models/{id}`.
 //!
@@ -29,9 +30,8 @@ use super::embeddings::{self, EmbeddingsRequest};
 use super::errors::OpenAiError;
 use super::media::Fetcher;
 use super::models::{self, chat_tier, embedding_tier};
-use super::responses::output::{Echo, ResponseBuilder};
-use super::responses::request as responses_request;
-use super::responses::types::{self as responses_types, ResponsesRequest};
+use super::responses::stored::ResponseBook;
+use super::{compact, respond, socket};
 use crate::dispatch::{Checked, DispatchError, Dispatcher, Route};
 use crate::models::{Models, Resolved};
 use crate::surfaces::shared::relay::{Relay, Translate};
@@ -51,13 +51,17 @@ const EMBED_CONCURRENCY: usize = 4;
 /// What the handlers share.
 #[derive(Debug, Clone)]
 pub struct OpenAi {
-    dispatcher: Dispatcher,
-    models: Arc<Models>,
+    pub(super) dispatcher: Dispatcher,
+    pub(super) models: Arc<Models>,
     /// `OPENAI_MODEL_MAP`: OpenAI's own model names stand for the tiers.
-    map_openai: bool,
+    pub(super) map_openai: bool,
     max_tokens: Option<u32>,
-    max_body_bytes: usize,
-    fetcher: Fetcher,
+    pub(super) max_body_bytes: usize,
+    pub(super) fetcher: Fetcher,
+    /// Stored responses (`store: true`, `previous_response_id`).
+    pub(super) book: Arc<ResponseBook>,
+    /// How many WebSockets may be open on `/v1/responses` at once.
+    pub(super) sockets: Arc<tokio::sync::Semaphore>,
 }
 
 impl OpenAi {
@@ -69,13 +73,21 @@ impl OpenAi {
             max_tokens: ctx.config.max_tokens_limit,
             max_body_bytes: ctx.config.max_body_bytes,
             fetcher: Fetcher::new(ctx.config.media_fetch),
+            book: Arc::new(ResponseBook::new(
+                ctx.dispatcher.pool().clone(),
+                ctx.config.responses_store_hours,
+                ctx.config.responses_store_max_bytes,
+            )),
+            sockets: Arc::new(tokio::sync::Semaphore::new(
+                ctx.config.responses_max_sockets,
+            )),
         }
     }
 }
 
 impl OpenAi {
     /// The output limits for `model`.
-    fn limits(&self, model: &str) -> Limits {
+    pub(super) fn limits(&self, model: &str) -> Limits {
         Limits {
             max_tokens: self.max_tokens,
             output_limit: Some(self.models.output_limit(model)),
@@ -83,7 +95,7 @@ impl OpenAi {
     }
 
     /// The model's upstream path for `method`, under the API version that serves it.
-    fn path(&self, model: &str, method: &str) -> String {
+    pub(super) fn path(&self, model: &str, method: &str) -> String {
         format!(
             "/{}/models/{model}:{method}",
             self.models.api_version(model)
@@ -92,7 +104,7 @@ impl OpenAi {
 
     /// The response to send: the answer, or the dispatch failure in OpenAI's shape; marked
     /// with the model that served.
-    fn answer(
+    pub(super) fn answer(
         &self,
         requested: &str,
         served: &Resolved,
@@ -111,7 +123,16 @@ pub fn routes(ctx: &Context) -> Router {
             .route(&format!("{base}/chat/completions"), post(chat))
             .route(
                 &format!("{base}/responses"),
-                post(responses).get(responses_socket),
+                post(respond::create_http).get(socket::open),
+            )
+            .route(&format!("{base}/responses/compact"), post(compact::compact))
+            .route(
+                &format!("{base}/responses/{{id}}"),
+                get(respond::get_response).delete(respond::delete_response),
+            )
+            .route(
+                &format!("{base}/responses/{{id}}/input_items"),
+                get(respond::input_items),
             )
             .route(&format!("{base}/embeddings"), post(embed));
     }
@@ -122,11 +143,11 @@ pub fn routes(ctx: &Context) -> Router {
 }
 
 /// Unix seconds now, for `created`.
-fn now_secs() -> i64 {
+pub(super) fn now_secs() -> i64 {
     crate::clock::Clock::new().now() / 1000
 }
 
-fn post_request(path: String, body: Vec<u8>) -> UpstreamRequest {
+pub(super) fn post_request(path: String, body: Vec<u8>) -> UpstreamRequest {
     UpstreamRequest {
         method: Method::POST,
         path_and_query: path,
@@ -135,7 +156,7 @@ fn post_request(path: String, body: Vec<u8>) -> UpstreamRequest {
 }
 
 /// The Gemini request as JSON (encoding a translated request cannot fail in practice).
-fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, OpenAiError> {
+pub(super) fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, OpenAiError> {
     serde_json::to_vec(v).map_err(|_| {
         OpenAiError::server(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -145,7 +166,7 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, OpenAiError> {
 }
 
 /// The route of a request for `model`: its session (for key affinity) and its tally.
-fn model_route(
+pub(super) fn model_route(
     model: &str,
     cache_key: Option<&str>,
     user: Option<&str>,
@@ -171,7 +192,7 @@ fn session(cache_key: Option<&str>, user: Option<&str>, headers: &HeaderMap) -> 
 }
 
 /// Reads the body and parses it as `T`.
-fn read<T: serde::de::DeserializeOwned>(
+pub(super) fn read<T: serde::de::DeserializeOwned>(
     app: &OpenAi,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, Box<Response>> {
@@ -180,7 +201,7 @@ fn read<T: serde::de::DeserializeOwned>(
 }
 
 /// A Gemini answer read as one response.
-fn gemini_answer(body: &[u8]) -> Result<GenerateContentResponse, OpenAiError> {
+pub(super) fn gemini_answer(body: &[u8]) -> Result<GenerateContentResponse, OpenAiError> {
     serde_json::from_slice(body).map_err(|e| {
         OpenAiError::server(
             StatusCode::BAD_GATEWAY,
@@ -190,7 +211,10 @@ fn gemini_answer(body: &[u8]) -> Result<GenerateContentResponse, OpenAiError> {
 }
 
 /// What `unary_checked` makes of a translation of Gemini's answer.
-fn judged<T>(model: &str, translated: Result<T, OpenAiError>) -> Checked<T, OpenAiError> {
+pub(super) fn judged<T>(
+    model: &str,
+    translated: Result<T, OpenAiError>,
+) -> Checked<T, OpenAiError> {
     match translated {
         Ok(v) => Checked::Accept(v),
         Err(e) if e.retryable => {
@@ -202,16 +226,16 @@ fn judged<T>(model: &str, translated: Result<T, OpenAiError>) -> Checked<T, Open
 }
 
 /// A translated Gemini request on its route, ready for dispatch.
-struct Generate {
-    route: Route,
-    model: String,
-    json: Vec<u8>,
+pub(super) struct Generate {
+    pub(super) route: Route,
+    pub(super) model: String,
+    pub(super) json: Vec<u8>,
 }
 
 impl Generate {
     /// `streamGenerateContent` through the relay and `translator`, or the error that stopped it
     /// before commit.
-    async fn stream<T: Translate>(
+    pub(super) async fn stream<T: Translate>(
         &self,
         app: &OpenAi,
         translator: T,
@@ -227,7 +251,7 @@ impl Generate {
 
     /// `generateContent`, its answer translated by `translate` inside dispatch's check (an
     /// unusable answer is retried on another key).
-    async fn unary<T: serde::Serialize>(
+    pub(super) async fn unary<T: serde::Serialize>(
         &self,
         app: &OpenAi,
         translate: impl Fn(&GenerateContentResponse) -> Result<T, OpenAiError>,
@@ -332,151 +356,6 @@ async fn chat_with(
             .await;
     }
     g.unary(app, |r| completion(r, answering)).await
-}
-
-async fn responses(
-    State(app): State<OpenAi>,
-    headers: HeaderMap,
-    Tallied(tally): Tallied,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let mut req: ResponsesRequest = match read(&app, body) {
-        Ok(r) => r,
-        Err(resp) => return *resp,
-    };
-    let (input, tools) = (req.input.take(), req.tools.take());
-    let prepared = async {
-        stateless(&req)?;
-        let resolved = app
-            .models
-            .resolve_fresh(&req.model, |n| chat_tier(n, app.map_openai))
-            .await
-            .map_err(|why| OpenAiError::unknown_model(&why))?;
-        let items = responses_types::items(input)?;
-        let tools = responses_types::tools(tools)?;
-        let media = app
-            .fetcher
-            .fetch_all(&responses_request::remote_media(&items))
-            .await?;
-        Ok::<_, OpenAiError>((resolved, items, tools, media))
-    };
-    let (resolved, items, tools, media) = match prepared.await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let mut chain = Fallbacks::new(&app.models, resolved, fallback_allowed(&headers));
-    let result = loop {
-        let asked = Asked {
-            req: &req,
-            items: items.clone(),
-            tools: &tools,
-            media: &media,
-        };
-        let result = responses_with(&app, asked, &chain, &headers, tally.clone()).await;
-        if !chain.next_after(&result) {
-            break result;
-        }
-    };
-    app.answer(&req.model, &chain.served(), result)
-}
-
-/// A Responses request read, its input and tools parsed and its media fetched.
-struct Asked<'a> {
-    req: &'a ResponsesRequest,
-    items: Vec<responses_types::Item>,
-    tools: &'a [responses_types::ToolDef],
-    media: &'a chat_request::Media,
-}
-
-/// One Responses request served by the chain's current model.
-async fn responses_with(
-    app: &OpenAi,
-    asked: Asked<'_>,
-    chain: &Fallbacks<'_>,
-    headers: &HeaderMap,
-    tally: Option<TallyRef>,
-) -> Result<Response, DispatchError> {
-    let req = asked.req;
-    let model = chain.model();
-    let rules_name = app.dispatcher.served_models().rules_name(&model.model);
-    let translated = responses_request::to_generate_content(
-        req,
-        asked.items,
-        asked.tools,
-        &rules_name,
-        app.limits(&model.model),
-        asked.media,
-    )
-    .and_then(|(gemini, kinds)| Ok((encode(&gemini)?, kinds)));
-    let (json, kinds) = match translated {
-        Ok(t) => t,
-        Err(e) => return Ok(e.into_response()),
-    };
-    let route = model_route(
-        &model.model,
-        req.prompt_cache_key.as_deref(),
-        req.user.as_deref(),
-        headers,
-        tally,
-    )
-    .queued(chain.is_last());
-    let echo = Echo {
-        client_model: shown(model, &req.model).to_string(),
-        gemini_model: model.model.to_string(),
-        created: now_secs(),
-        parallel: req.parallel_tool_calls.unwrap_or(true),
-        tool_choice: req.tool_choice.clone().unwrap_or_else(|| "auto".into()),
-        reasoning: serde_json::to_value(&req.reasoning).unwrap_or_default(),
-        max_output_tokens: req.max_output_tokens,
-        temperature: req.temperature,
-        top_p: req.top_p,
-        kinds,
-    };
-    let g = Generate {
-        route,
-        model: model.model.to_string(),
-        json,
-    };
-    if req.stream.unwrap_or(false) {
-        return g.stream(app, ResponseBuilder::new(echo, true)).await;
-    }
-    g.unary(app, |r| {
-        let mut builder = ResponseBuilder::new(echo.clone(), false);
-        builder.chunk(r, &mut Vec::new());
-        builder.finish_object()
-    })
-    .await
-}
-
-/// The gateway keeps no responses: asking it to is a 400 that says so.
-fn stateless(req: &ResponsesRequest) -> Result<(), OpenAiError> {
-    if req.previous_response_id.is_some() {
-        return Err(OpenAiError::invalid_param(
-            "previous_response_id",
-            "This gateway is stateless and keeps no responses: send the whole conversation in `input` (and `store: false`) instead of `previous_response_id`.",
-        ));
-    }
-    if req.store == Some(true) {
-        return Err(OpenAiError::invalid_param(
-            "store",
-            "This gateway is stateless and keeps no responses: send `store: false` (Codex does) and the whole conversation in `input`.",
-        ));
-    }
-    Ok(())
-}
-
-/// Codex first tries a WebSocket on `GET /v1/responses`: `426 Upgrade Required` sends it to
-/// HTTP at once (Codex 0.169 retries a 404 or 405 five times, with backoff, before it falls
-/// back; a 400 stops it).
-async fn responses_socket() -> Response {
-    OpenAiError {
-        status: StatusCode::UPGRADE_REQUIRED,
-        code: Some("websocket_not_supported"),
-        ..OpenAiError::invalid(
-            "This gateway serves the Responses API over HTTP only (POST /v1/responses); WebSocket transport is not available.",
-        )
-    }
-    .into_response()
 }
 
 async fn embed(

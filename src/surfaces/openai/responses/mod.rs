@@ -1,9 +1,12 @@
-//! The Responses API, stateless: the request and its items, the translation to Gemini, and the
-//! output builder that writes both the stream's events and the final `response` object.
+//! The Responses API: the request and its items, the conversation they continue (stored
+//! responses), the translation to Gemini, and the output builder that writes both the stream's
+//! events and the final `response` object.
 
+pub mod conversation;
 mod object;
 pub mod output;
 pub mod request;
+pub mod stored;
 pub mod types;
 
 #[cfg(test)]

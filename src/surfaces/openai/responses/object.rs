@@ -38,7 +38,7 @@ pub struct ResponseObject<'a> {
     pub model: &'a str,
     pub output: &'a [Value],
     pub parallel_tool_calls: bool,
-    pub previous_response_id: (),
+    pub previous_response_id: Option<&'a str>,
     pub reasoning: &'a Value,
     pub store: bool,
     pub temperature: Option<f64>,

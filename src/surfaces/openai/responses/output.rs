@@ -41,7 +41,13 @@ pub struct Echo {
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
     pub kinds: ToolKinds,
+    /// `store` as asked (the response is kept when true and the gateway keeps responses).
+    pub store: bool,
+    pub previous_response_id: Option<String>,
 }
+
+/// Told the finished response object (completed or incomplete, never failed), to keep it.
+pub type Keeper = std::sync::Arc<dyn Fn(&str, Value) + Send + Sync>;
 
 /// The item being streamed.
 #[derive(Debug)]
@@ -67,6 +73,9 @@ pub struct ResponseBuilder {
     status: Option<(&'static str, Option<&'static str>)>,
     error: Option<OpenAiError>,
     finished: bool,
+    /// Output items made so far (their ids are the response's id and this count).
+    items_made: usize,
+    keeper: Option<Keeper>,
 }
 
 impl ResponseBuilder {
@@ -85,7 +94,34 @@ impl ResponseBuilder {
             status: None,
             error: None,
             finished: false,
+            items_made: 0,
+            keeper: None,
         }
+    }
+
+    /// Answers as response `id` (made by the caller, who routes by it).
+    pub fn with_id(mut self, id: String) -> ResponseBuilder {
+        self.id = id;
+        self
+    }
+
+    /// Has the finished response handed to `keeper`.
+    pub fn with_keeper(mut self, keeper: Option<Keeper>) -> ResponseBuilder {
+        self.keeper = keeper;
+        self
+    }
+
+    /// The response's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// A new output item's id, made from the response's own (`msg_<R>3` belongs to
+    /// `resp_<R>`: a later `item_reference` finds its response by it).
+    fn item_id(&mut self, prefix: &str) -> String {
+        self.items_made += 1;
+        let random = self.id.strip_prefix("resp_").unwrap_or(&self.id);
+        format!("{prefix}{random}{}", self.items_made)
     }
 
     /// Writes a stream event (its data is built only when streaming).
@@ -144,9 +180,9 @@ impl ResponseBuilder {
             model: &e.client_model,
             output: &self.output,
             parallel_tool_calls: e.parallel,
-            previous_response_id: (),
+            previous_response_id: e.previous_response_id.as_deref(),
             reasoning: &e.reasoning,
-            store: false,
+            store: e.store,
             temperature: e.temperature,
             text: TextFormat {
                 format: Kind { kind: "text" },
@@ -258,7 +294,7 @@ impl ResponseBuilder {
     fn thought(&mut self, text: &str, out: &mut Vec<u8>) {
         if !matches!(self.open, Some(Open::Reasoning { .. })) {
             self.close_open(out, None);
-            let id = new_id("rs_");
+            let id = self.item_id("rs_");
             let index = self.output.len();
             self.event(out, "response.output_item.added", || ItemEvent {
                 output_index: index,
@@ -284,7 +320,7 @@ impl ResponseBuilder {
     fn text(&mut self, text: &str, out: &mut Vec<u8>) {
         if !matches!(self.open, Some(Open::Message { .. })) {
             self.close_open(out, None);
-            let id = new_id("msg_");
+            let id = self.item_id("msg_");
             let index = self.output.len();
             self.event(out, "response.output_item.added", || ItemEvent {
                 output_index: index,
@@ -323,7 +359,7 @@ impl ResponseBuilder {
             if !matches!(self.open, Some(Open::Reasoning { .. })) {
                 self.close_open(out, None);
                 let index = self.output.len();
-                let item = json!({"type": "reasoning", "id": new_id("rs_"), "summary": [], "encrypted_content": sealed(&family, sig)});
+                let item = json!({"type": "reasoning", "id": self.item_id("rs_"), "summary": [], "encrypted_content": sealed(&family, sig)});
                 self.event(out, "response.output_item.added", || ItemEvent {
                     output_index: index,
                     item: &item,
@@ -349,7 +385,7 @@ impl ResponseBuilder {
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string();
-                let id = new_id("ctc_");
+                let id = self.item_id("ctc_");
                 self.event(out, "response.output_item.added", || json!({"output_index": index, "item": {"type": "custom_tool_call", "id": id, "call_id": call_id, "name": name, "input": ""}}));
                 self.event(
                     out,
@@ -366,7 +402,7 @@ impl ResponseBuilder {
             None => {
                 let full = from_gemini_name(&call.name);
                 let arguments = args.to_string();
-                let id = new_id("fc_");
+                let id = self.item_id("fc_");
                 let mut item = json!({"type": "function_call", "id": id, "call_id": call_id, "name": full, "arguments": "", "status": "in_progress"});
                 if let Some((ns, name)) = self.echo.kinds.namespaced.get(&call.name) {
                     item["namespace"] = json!(ns);
@@ -520,6 +556,12 @@ impl Translate for ResponseBuilder {
         };
         self.open_stream(out);
         self.close_open(out, None);
+        if let Some(keep) = self.keeper.take() {
+            keep(
+                &self.id,
+                serde_json::to_value(self.object(status)).unwrap_or_default(),
+            );
+        }
         self.response_event(out, "response.completed", status);
         self.finished = true;
     }

@@ -23,6 +23,8 @@ fn echo(kinds: ToolKinds) -> Echo {
         temperature: None,
         top_p: None,
         kinds,
+        store: false,
+        previous_response_id: None,
     }
 }
 

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::request::{to_generate_content, ToolKinds};
-use super::types::{items, tools, ResponsesRequest};
+use super::types::{input_list, items, tools, ResponsesRequest};
 use crate::surfaces::openai::body::parse_json;
 use crate::surfaces::openai::chat::request::{Limits, Media};
 use crate::surfaces::openai::errors::OpenAiError;
@@ -19,7 +19,7 @@ const CODEX_GPT55: &str =
 
 fn translate(body: &Value, model: &str) -> Result<(Value, ToolKinds), OpenAiError> {
     let mut req: ResponsesRequest = parse_json(body.to_string().as_bytes())?;
-    let items = items(req.input.take())?;
+    let items = items(input_list(req.input.take())?)?.list;
     let tools = tools(req.tools.take())?;
     let (g, kinds) =
         to_generate_content(&req, items, &tools, model, Limits::default(), &Media::new())?;

@@ -101,29 +101,41 @@ pub enum InputPart {
     },
 }
 
-/// The items of `input` (a plain string is one user message), taken out of the parsed JSON
-/// (strings are moved, not copied: Codex sends 40 KB of them on every step).
-pub fn items(input: Option<Value>) -> Result<Vec<Item>, OpenAiError> {
-    let list = match input {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::String(s)) => {
-            return Ok(vec![Item::Message {
-                role: "user".into(),
-                parts: vec![InputPart::Text(s)],
-            }])
-        }
-        Some(Value::Array(list)) => list,
-        Some(_) => {
-            return Err(OpenAiError::invalid_param(
-                "input",
-                "input is a string or a list of items",
-            ))
-        }
+/// `input` as a list of items (a plain string is one user message).
+pub fn input_list(input: Option<Value>) -> Result<Vec<Value>, OpenAiError> {
+    match input {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![
+            serde_json::json!({"type": "message", "role": "user", "content": s}),
+        ]),
+        Some(Value::Array(list)) => Ok(list),
+        Some(_) => Err(OpenAiError::invalid_param(
+            "input",
+            "input is a string or a list of items",
+        )),
+    }
+}
+
+/// The input's items as the translation reads them, and the kinds of item it left out.
+#[derive(Debug, Default)]
+pub struct Items {
+    pub list: Vec<Item>,
+    /// Item types the gateway does not translate (each once), for the client to be told.
+    pub dropped: Vec<String>,
+}
+
+/// The items of `list`, taken out of the parsed JSON (strings are moved, not copied: Codex
+/// sends 40 KB of them on every step). `item_reference`s must have been resolved before.
+pub fn items(list: Vec<Value>) -> Result<Items, OpenAiError> {
+    let mut out = Items {
+        list: Vec::with_capacity(list.len()),
+        dropped: Vec::new(),
     };
-    let mut out = Vec::with_capacity(list.len());
     for (i, v) in list.into_iter().enumerate() {
-        if let Some(item) = item(v, i)? {
-            out.push(item);
+        match item(v, i)? {
+            Ok(item) => out.list.push(item),
+            Err(kind) if !out.dropped.contains(&kind) => out.dropped.push(kind),
+            Err(_) => {}
         }
     }
     Ok(out)
@@ -162,10 +174,11 @@ fn output_text(v: &mut Value, i: usize) -> Result<String, OpenAiError> {
     }
 }
 
-fn item(mut v: Value, i: usize) -> Result<Option<Item>, OpenAiError> {
+/// One item; `Ok(Err(kind))` for a kind the gateway does not translate.
+fn item(mut v: Value, i: usize) -> Result<Result<Item, String>, OpenAiError> {
     let kind = take_str(&mut v, "type").unwrap_or_else(|| "message".into());
     let v = &mut v;
-    Ok(Some(match kind.as_str() {
+    Ok(Ok(match kind.as_str() {
         "message" => Item::Message {
             role: text_field(v, "role", i)?,
             parts: message_parts(v.get_mut("content").map(Value::take), i)?,
@@ -198,7 +211,11 @@ fn item(mut v: Value, i: usize) -> Result<Option<Item>, OpenAiError> {
         "reasoning" => Item::Reasoning {
             encrypted_content: take_str(v, "encrypted_content"),
         },
-        _ => return Ok(None),
+        "item_reference" => return Err(OpenAiError::invalid_param(
+            &format!("input[{i}]"),
+            "an item_reference must name an item of a response this gateway stored (store: true)",
+        )),
+        _ => return Ok(Err(kind)),
     }))
 }
 
