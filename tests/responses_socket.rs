@@ -194,3 +194,41 @@ async fn the_upgrade_needs_a_client_key_and_sockets_are_bounded() {
     assert!(full.to_string().contains("503"), "{full}");
     assert!(model_calls(&s.mock).is_empty());
 }
+
+#[tokio::test]
+async fn a_compaction_trigger_on_the_socket_answers_one_compaction_item() {
+    let s = Scenario::keys(1).start().await;
+    let mut socket = connect(&s.gw, "sk-x").await.unwrap();
+    let events = create(
+        &mut socket,
+        json!({"model": MODEL, "store": false, "input": [
+            {"type": "message", "role": "user", "content": "fix the parser"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "done"}]},
+            {"type": "compaction_trigger"}]}),
+    )
+    .await;
+    let k = kinds(&events);
+    assert_eq!(
+        k,
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.output_item.done",
+            "response.completed"
+        ]
+    );
+    let done = &events.last().unwrap()["response"];
+    let output = done["output"].as_array().unwrap();
+    assert_eq!(output.len(), 1);
+    assert_eq!(output[0]["type"], "compaction");
+    assert_eq!(events[3]["item"], output[0]);
+    // The socket goes on with the compacted history.
+    let next = create(
+        &mut socket,
+        json!({"model": MODEL, "store": false, "input": [output[0].clone(),
+            {"type": "message", "role": "user", "content": "go on"}]}),
+    )
+    .await;
+    assert_eq!(kinds(&next).last(), Some(&"response.completed"));
+}

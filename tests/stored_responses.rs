@@ -289,3 +289,68 @@ async fn two_gateways_on_one_redis_continue_each_others_conversations() {
     assert_eq!(texts(&last_contents(&mock)).len(), 3);
     assert!(model_calls(&mock).iter().all(|c| c.status == 200));
 }
+
+#[tokio::test]
+async fn a_compaction_is_a_summary_item_that_the_next_request_takes_as_input() {
+    let s = Scenario::keys(1).start().await;
+    let r = client()
+        .post(s.gw.url("/v1/responses/compact"))
+        .bearer_auth("sk-x")
+        .json(&json!({"model": MODEL, "tools": shell_tool(), "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix the parser"}]},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "done, tests pass"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let compacted: Value = r.json().await.unwrap();
+    assert_eq!(compacted["object"], "response.compaction", "{compacted}");
+    let output = compacted["output"].as_array().unwrap();
+    assert_eq!(output.len(), 1);
+    assert_eq!(output[0]["type"], "compaction");
+    // The model was asked for a summary of it all, with no tool to call.
+    let calls = model_calls(&s.mock);
+    let asked = calls.last().unwrap().body.clone().unwrap();
+    assert_eq!(asked["toolConfig"]["functionCallingConfig"]["mode"], "NONE");
+    let last = asked["contents"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(last["parts"][0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Context compaction"));
+
+    let next = post(
+        &s.gw,
+        "sk-x",
+        &json!({"model": MODEL, "store": false, "input": [output[0].clone(),
+            {"type": "message", "role": "user", "content": "and now the docs"}]}),
+    )
+    .await;
+    assert_eq!(next.status(), 200, "{}", next.text().await.unwrap());
+    let contents = last_contents(&s.mock);
+    let first = contents[0]["parts"][0]["text"].as_str().unwrap();
+    assert!(first.starts_with("Summary of the conversation"), "{first}");
+    assert!(
+        first.contains("Context compaction"),
+        "the summary the model wrote: {first}"
+    );
+    assert_eq!(contents[0]["parts"][1]["text"], "and now the docs");
+    // A compaction item some other server sealed is left out, and the client is told.
+    let foreign = post(
+        &s.gw,
+        "sk-x",
+        &json!({"model": MODEL, "store": false, "input": [
+            {"type": "compaction", "encrypted_content": "gAAAA-not-ours"},
+            {"type": "message", "role": "user", "content": "hi"}]}),
+    )
+    .await;
+    assert_eq!(foreign.status(), 200);
+    let dropped = foreign.headers()["x-gateway-dropped-items"]
+        .to_str()
+        .unwrap();
+    assert!(dropped.starts_with("compaction"), "{dropped}");
+}

@@ -107,6 +107,10 @@ pub(super) async fn create(app: &OpenAi, mut req: ResponsesRequest, caller: &Cal
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
+    if conversation.compacting {
+        // The summary is text: no tool may be called for it.
+        req.tool_choice = Some("none".into());
+    }
     let id = new_id("resp_");
     let keeper = keep.then(|| keeper(app, caller, store, &id, &conversation));
     let dropped = conversation.items.dropped.join(",");
@@ -117,6 +121,7 @@ pub(super) async fn create(app: &OpenAi, mut req: ResponsesRequest, caller: &Cal
         req: &req,
         id,
         thread: conversation.thread.clone(),
+        compacting: conversation.compacting,
         store,
         keeper,
         tools: &tools,
@@ -181,6 +186,8 @@ struct Asked<'a> {
     /// The response's id, made before it is asked for (its conversation's route may be it).
     id: String,
     thread: Option<String>,
+    /// The answer is a compaction of the conversation (see [`super::compact`]).
+    compacting: bool,
     store: bool,
     keeper: Option<Keeper>,
     tools: &'a [responses_types::ToolDef],
@@ -248,7 +255,11 @@ async fn respond_with(
             .with_id(asked.id.clone())
             .with_keeper(asked.keeper.clone())
     };
-    if req.stream.unwrap_or(false) || caller.socket.is_some() {
+    let streaming = req.stream.unwrap_or(false) || caller.socket.is_some();
+    if asked.compacting {
+        return super::compact::answer(app, &g, builder(streaming), streaming).await;
+    }
+    if streaming {
         return g.stream(app, builder(true)).await;
     }
     g.unary(app, |r| {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+use super::compaction;
 use super::stored::{response_of_item, Record, ResponseBook, SocketMemory};
 use super::types::{self, Items};
 use crate::surfaces::openai::errors::OpenAiError;
@@ -42,6 +43,9 @@ pub struct Conversation {
     pub kept: Option<Vec<Value>>,
     /// The conversation it continues (its first response's id), for key affinity.
     pub thread: Option<String>,
+    /// The input ended with a `compaction_trigger`: the answer is a summary of it all (the
+    /// instruction asking for it is the last item now).
+    pub compacting: bool,
 }
 
 /// Assembles the conversation of a request whose `input` is `input`; `keep`: the response will
@@ -53,12 +57,20 @@ pub async fn assemble(
     lookup: &Lookup<'_>,
 ) -> Result<Conversation, OpenAiError> {
     let mut own = types::input_list(input)?;
-    let references = own
-        .iter()
-        .any(|v| v["type"].as_str() == Some("item_reference"));
+    let kind = |v: &Value, k: &str| v["type"].as_str() == Some(k);
+    let compacting = match own.iter().rposition(|v| kind(v, "compaction_trigger")) {
+        Some(i) => {
+            own.remove(i);
+            own.push(compaction::instruction_item());
+            true
+        }
+        None => false,
+    };
+    let references = own.iter().any(|v| kind(v, "item_reference"));
     if previous.is_none() && !references && !keep {
         return Ok(Conversation {
             items: types::items(own)?,
+            compacting,
             ..Conversation::default()
         });
     }
@@ -99,6 +111,7 @@ pub async fn assemble(
         items: types::items(whole)?,
         kept,
         thread,
+        compacting,
     })
 }
 

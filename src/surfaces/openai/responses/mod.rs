@@ -2,6 +2,7 @@
 //! responses), the translation to Gemini, and the output builder that writes both the stream's
 //! events and the final `response` object.
 
+pub mod compaction;
 pub mod conversation;
 mod object;
 pub mod output;

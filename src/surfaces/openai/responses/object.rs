@@ -196,3 +196,29 @@ pub struct ItemEvent<I: Serialize> {
     pub output_index: usize,
     pub item: I,
 }
+
+/// `event: KIND` and the event's JSON as `data:`.
+pub fn write_event(out: &mut Vec<u8>, kind: &str, event: &impl Serialize) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    if serde_json::to_writer(&mut *out, event).is_err() {
+        out.extend_from_slice(b"{}");
+    }
+    out.extend_from_slice(b"\n\n");
+}
+
+/// The status for Gemini's finish reason; `Err` for the reasons that leave no usable answer.
+pub fn status_of(reason: &str) -> Result<(&'static str, Option<&'static str>), String> {
+    Ok(match reason {
+        "MAX_TOKENS" => ("incomplete", Some("max_output_tokens")),
+        "SAFETY" | "RECITATION" | "PROHIBITED_CONTENT" | "SPII" | "BLOCKLIST" | "IMAGE_SAFETY" => {
+            ("incomplete", Some("content_filter"))
+        }
+        "MALFORMED_FUNCTION_CALL"
+        | "UNEXPECTED_TOOL_CALL"
+        | "TOO_MANY_TOOL_CALLS"
+        | "MISSING_THOUGHT_SIGNATURE" => return Err(reason.to_string()),
+        _ => ("completed", None),
+    })
+}

@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use serde::Serialize;
 
 use super::object::{
-    indexes, At, Delta, Empty, ErrorObject, Event, Incomplete, ItemEvent, Kind, PartEvent,
-    PartField, ResponseObject, Text, TextFormat, TextPart, Usage, WithResponse,
+    indexes, status_of, write_event, At, Delta, Empty, ErrorObject, Event, Incomplete, ItemEvent,
+    Kind, PartEvent, PartField, ResponseObject, Text, TextFormat, TextPart, Usage, WithResponse,
 };
 use super::request::{ToolKinds, CUSTOM_INPUT};
 use crate::surfaces::openai::chat::response::family_of;
@@ -434,6 +434,23 @@ impl ResponseBuilder {
         self.output.push(item);
     }
 
+    /// A whole item made without the model's stream (a compaction), and the answer's usage:
+    /// the response is complete once [`Translate::end`] closes it.
+    pub fn whole_item(&mut self, mut item: Value, usage: Option<UsageMetadata>, out: &mut Vec<u8>) {
+        self.open_stream(out);
+        item["id"] = json!(self.item_id("cmp_"));
+        let index = self.output.len();
+        for kind in ["response.output_item.added", "response.output_item.done"] {
+            self.event(out, kind, || ItemEvent {
+                output_index: index,
+                item: &item,
+            });
+        }
+        self.output.push(item);
+        self.usage = usage;
+        self.status = Some(("completed", None));
+    }
+
     fn failed(&mut self, e: OpenAiError, out: &mut Vec<u8>) {
         if self.finished {
             return;
@@ -460,32 +477,6 @@ impl ResponseBuilder {
             )),
         }
     }
-}
-
-/// `event: KIND` and the event's JSON as `data:`.
-fn write_event(out: &mut Vec<u8>, kind: &str, event: &impl Serialize) {
-    out.extend_from_slice(b"event: ");
-    out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-    if serde_json::to_writer(&mut *out, event).is_err() {
-        out.extend_from_slice(b"{}");
-    }
-    out.extend_from_slice(b"\n\n");
-}
-
-/// The status for Gemini's finish reason; `Err` for the reasons that leave no usable answer.
-pub fn status_of(reason: &str) -> Result<(&'static str, Option<&'static str>), String> {
-    Ok(match reason {
-        "MAX_TOKENS" => ("incomplete", Some("max_output_tokens")),
-        "SAFETY" | "RECITATION" | "PROHIBITED_CONTENT" | "SPII" | "BLOCKLIST" | "IMAGE_SAFETY" => {
-            ("incomplete", Some("content_filter"))
-        }
-        "MALFORMED_FUNCTION_CALL"
-        | "UNEXPECTED_TOOL_CALL"
-        | "TOO_MANY_TOOL_CALLS"
-        | "MISSING_THOUGHT_SIGNATURE" => return Err(reason.to_string()),
-        _ => ("completed", None),
-    })
 }
 
 impl Translate for ResponseBuilder {

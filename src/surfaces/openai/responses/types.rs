@@ -211,6 +211,18 @@ fn item(mut v: Value, i: usize) -> Result<Result<Item, String>, OpenAiError> {
         "reasoning" => Item::Reasoning {
             encrypted_content: take_str(v, "encrypted_content"),
         },
+        "compaction" | "compaction_summary" => {
+            let opened = take_str(v, "encrypted_content")
+                .as_deref()
+                .and_then(super::compaction::opened);
+            match opened {
+                Some(summary) => Item::Message {
+                    role: "user".into(),
+                    parts: vec![InputPart::Text(summary)],
+                },
+                None => return Ok(Err(format!("{kind} (not made by this gateway)"))),
+            }
+        }
         "item_reference" => return Err(OpenAiError::invalid_param(
             &format!("input[{i}]"),
             "an item_reference must name an item of a response this gateway stored (store: true)",
