@@ -1,6 +1,7 @@
 """The real OpenAI Codex CLI (pinned in codex/package.json) runs a shell-tool task through the
-gateway's Responses API: it streams `POST /v1/responses`, executes the `exec_command` call it gets,
-sends the `function_call_output` back and prints the final answer.
+gateway's Responses API, over HTTP (`POST /v1/responses`) and over the Responses WebSocket: it
+executes the `exec_command` call it gets, sends the `function_call_output` back and prints the
+final answer.
 
 The CLI comes from `npm install` in tests/e2e/codex; CODEX_BIN overrides the path of its native
 binary. Without it these tests are skipped locally, but fail under CI.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import (CODEX_BIN, CODEX_INSTALL, OFFLINE, RecordingProxy, assert_real_signature,
+from agents import (CODEX_BIN, CODEX_INSTALL, OFFLINE, assert_real_signature,
                     generate_calls, replayed_tool_call, require_cli)
 from conftest import KEYS
 
@@ -57,26 +58,30 @@ class Run:
                 "gateway log tail:\n" + "\n".join(self.gateway.lines[-30:]))
 
 
-def run_codex(codex, base_url, gateway, mock, model, provider_extra=""):
-    """Runs `codex exec` in a fresh HOME / CODEX_HOME and working folder; returns a Run whose
+def run_codex(codex, base_url, gateway, mock, model, provider_extra="", env_extra=None,
+              keep_home=False, home=None, resume=None):
+    """Runs `codex exec` in a fresh HOME / CODEX_HOME and working folder (or, with `home` and
+    `resume`, `codex exec resume --last RESUME` in an earlier run's); returns a Run whose
     `calls` are the upstream generate calls the mock recorded during it."""
-    root = tempfile.mkdtemp(prefix="codex-e2e-")
-    home = Path(root, "home")
+    root = home or tempfile.mkdtemp(prefix="codex-e2e-")
+    home_dir = Path(root, "home")
     work = Path(root, "work")
-    codex_home = home / ".codex"
-    codex_home.mkdir(parents=True)
-    work.mkdir()
+    codex_home = home_dir / ".codex"
+    codex_home.mkdir(parents=True, exist_ok=True)
+    work.mkdir(exist_ok=True)
     (codex_home / "config.toml").write_text(_config(base_url, provider_extra))
     # A clean environment: nothing of the caller's (e.g. a real OPENAI_API_KEY) leaks in.
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
+        "HOME": str(home_dir),
         "CODEX_HOME": str(codex_home),
         "LANG": "C.UTF-8",
         "GW_KEY": "client-key-not-a-pool-key",
+        **(env_extra or {}),
     }
     argv = [codex, "exec", *OFFLINE, "--dangerously-bypass-approvals-and-sandbox",
-            "--skip-git-repo-check", "-m", model, PROMPT]
+            "--skip-git-repo-check", "-m", model]
+    argv += ["resume", "--last", resume] if resume else [PROMPT]
     started = time.monotonic()
     try:
         try:
@@ -86,8 +91,11 @@ def run_codex(codex, base_url, gateway, mock, model, provider_extra=""):
             pytest.fail(f"codex timed out; stdout={e.stdout!r} stderr={e.stderr!r}\n"
                         + "\n".join(gateway.lines[-30:]))
     finally:
-        shutil.rmtree(root, ignore_errors=True)
-    return Run(proc, time.monotonic() - started, gateway, mock)
+        if not (keep_home or home):
+            shutil.rmtree(root, ignore_errors=True)
+    run = Run(proc, time.monotonic() - started, gateway, mock)
+    run.home = root
+    return run
 
 
 def assert_completed(run):
@@ -128,40 +136,27 @@ def test_codex_on_todays_models_replays_thought_signatures(codex, gateway, mock,
     assert_real_signature(replayed_call)
 
 
-@pytest.fixture(scope="module")
-def websocket_run(codex, gateway, mock_server):
-    """One Codex run with `supports_websockets = true` on the provider, through a RecordingProxy."""
-    mock_server.reset()
-    try:
-        with RecordingProxy(gateway.url) as proxy:
-            run = run_codex(codex, proxy.url, gateway, mock_server, "gemini-3.8-flash",
-                            provider_extra="supports_websockets = true\n")
-    finally:
-        mock_server.reset()
-    handshakes = [r for r in proxy.seen
-                  if r["method"] == "GET" and r["headers"].get("upgrade", "").lower() == "websocket"]
-    posts = [r for r in proxy.seen if r["method"] == "POST" and r["path"] == "/v1/responses"]
-    return run, handshakes, posts
-
-
-def test_codex_with_websockets_enabled_falls_back_to_http(websocket_run):
-    run, handshakes, posts = websocket_run
-    # Codex 0.169 honours the setting: it first tries a WebSocket on GET /v1/responses ...
-    assert handshakes, "Codex never tried a WebSocket: does it still read supports_websockets?"
-    assert all(h["path"] == "/v1/responses" and 400 <= (h["status"] or 0) < 500 for h in handshakes), handshakes
-    # ... and, refused, completes the task over HTTP.
-    assert_completed(run)
-    assert len(posts) >= 2 and all(p["status"] == 200 for p in posts), posts
-    assert_tool_round_trip_upstream(run, "gemini-3.8-flash")
-
-
-def test_codex_websocket_refusal_makes_it_fall_back_at_once(websocket_run):
-    run, handshakes, _ = websocket_run
-    # Codex treats a refused handshake as a stream error and retries it with backoff
-    # (stream_max_retries, 5 by default: ~6 s) unless the answer says "use HTTP" right away:
-    # 426 Upgrade Required does, a 404 does not.
-    assert len(handshakes) == 1, (
-        f"Codex tried the WebSocket {len(handshakes)} times (statuses "
-        f"{[h['status'] for h in handshakes]}) before falling back to HTTP, {run.elapsed:.1f}s "
-        "for the whole run: the gateway's refusal of GET /v1/responses should make it fall back "
-        "at once\n" + "\n".join(l for l in run.stderr.splitlines() if "ebSocket" in l or "Reconnecting" in l))
+def test_codex_over_a_websocket_continues_with_previous_response_id(codex, gateway, mock):
+    """Codex with `supports_websockets = true` (as the README's Codex block sets it) does two
+    tool-using turns (`exec`, then `exec resume --last`) over the Responses WebSocket: a warm-up
+    (`generate: false`), then each step sends only its new input with `previous_response_id`,
+    and it never falls back to HTTPS."""
+    seen = len(gateway.lines)
+    extra = "supports_websockets = true\n"
+    log = {"RUST_LOG": "codex_api=info,codex_core=info"}
+    first = run_codex(codex, gateway.url, gateway, mock, "gemini-3.8-flash",
+                      provider_extra=extra, env_extra=log, keep_home=True)
+    assert_completed(first)
+    second = run_codex(codex, gateway.url, gateway, mock, "gemini-3.8-flash", provider_extra=extra,
+                       env_extra=log, home=first.home, resume="Now run `echo gateway-e2e-ok` again")
+    assert_completed(second)
+    for run in (first, second):
+        assert "successfully connected to Responses WebSocket" in run.stderr, run.context()
+        assert "Falling back from WebSockets" not in run.stderr, run.context()
+        assert "falling back to HTTP" not in run.stderr, run.context()
+    creates = [l for l in gateway.lines[seen:] if "response.create" in l]
+    continued = [l for l in creates if "previous_response_id=true" in l]
+    # Each run: a warm-up, the turn, the turn's tool output; all but the warm-ups continue.
+    assert len(creates) >= 6 and len(continued) >= 4, "\n".join(creates)
+    assert_tool_round_trip_upstream(second, "gemini-3.8-flash")
+    shutil.rmtree(first.home, ignore_errors=True)

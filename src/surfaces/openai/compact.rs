@@ -6,21 +6,20 @@
 //! like any request; the summary becomes the item (see [`compaction`]), which later requests
 //! take as input.
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::errors::OpenAiError;
-use super::respond::{create, Caller};
+use super::respond::{create, made_whole, Caller};
 use super::responses::compaction;
 use super::responses::output::ResponseBuilder;
 use super::responses::types::ResponsesRequest;
 use super::routes::{gemini_answer, judged, post_request, read, Generate, OpenAi};
 use crate::dispatch::DispatchError;
-use crate::surfaces::shared::relay::Translate;
 use crate::surfaces::Tallied;
 use crate::upstream::wire::GenerateContentResponse;
 
@@ -93,19 +92,7 @@ pub(super) async fn answer(
     };
     let mut out = Vec::new();
     builder.whole_item(compaction::item(&text), usage, &mut out);
-    builder.end(&mut out);
-    if !streaming {
-        return Ok(match builder.finish_object() {
-            Ok(v) => axum::Json(v).into_response(),
-            Err(e) => e.into_response(),
-        });
-    }
-    let mut resp = Response::new(Body::from(out));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    Ok(resp)
+    Ok(made_whole(builder, out, streaming))
 }
 
 /// The summary the model wrote, and the usage; an answer without text is retried elsewhere.

@@ -24,7 +24,7 @@ use super::errors::OpenAiError;
 use super::models::chat_tier;
 use super::responses::conversation::{self, Conversation, Lookup};
 use super::responses::output::{Echo, Keeper, ResponseBuilder};
-use super::responses::request as responses_request;
+use super::responses::request::{self as responses_request, ToolKinds};
 use super::responses::stored::{Record, SocketMemory};
 use super::responses::types::{self as responses_types, ResponsesRequest};
 use super::routes::{encode, model_route, now_secs, read, Generate, OpenAi};
@@ -204,6 +204,34 @@ async fn respond_with(
 ) -> Result<Response, DispatchError> {
     let req = asked.req;
     let model = chain.model();
+    let echo = |kinds| Echo {
+        client_model: shown(model, &req.model).to_string(),
+        gemini_model: model.model.to_string(),
+        created: now_secs(),
+        parallel: req.parallel_tool_calls.unwrap_or(true),
+        tool_choice: req.tool_choice.clone().unwrap_or_else(|| "auto".into()),
+        reasoning: serde_json::to_value(&req.reasoning).unwrap_or_default(),
+        max_output_tokens: req.max_output_tokens,
+        temperature: req.temperature,
+        top_p: req.top_p,
+        kinds,
+        store: asked.store,
+        previous_response_id: req.previous_response_id.clone(),
+    };
+    let builder = |echo, streaming| {
+        ResponseBuilder::new(echo, streaming)
+            .with_id(asked.id.clone())
+            .with_keeper(asked.keeper.clone())
+    };
+    let streaming = req.stream.unwrap_or(false) || caller.socket.is_some();
+    if req.generate == Some(false) {
+        // Nothing to ask the model (the input may be instructions alone): a response to
+        // continue from.
+        let mut b = builder(echo(ToolKinds::default()), streaming);
+        let mut out = Vec::new();
+        b.nothing(&mut out);
+        return Ok(made_whole(b, out, streaming));
+    }
     let rules_name = app.dispatcher.served_models().rules_name(&model.model);
     let translated = responses_request::to_generate_content(
         req,
@@ -231,31 +259,13 @@ async fn respond_with(
         caller.tally.clone(),
     )
     .queued(chain.is_last());
-    let echo = Echo {
-        client_model: shown(model, &req.model).to_string(),
-        gemini_model: model.model.to_string(),
-        created: now_secs(),
-        parallel: req.parallel_tool_calls.unwrap_or(true),
-        tool_choice: req.tool_choice.clone().unwrap_or_else(|| "auto".into()),
-        reasoning: serde_json::to_value(&req.reasoning).unwrap_or_default(),
-        max_output_tokens: req.max_output_tokens,
-        temperature: req.temperature,
-        top_p: req.top_p,
-        kinds,
-        store: asked.store,
-        previous_response_id: req.previous_response_id.clone(),
-    };
     let g = Generate {
         route,
         model: model.model.to_string(),
         json,
     };
-    let builder = |streaming| {
-        ResponseBuilder::new(echo.clone(), streaming)
-            .with_id(asked.id.clone())
-            .with_keeper(asked.keeper.clone())
-    };
-    let streaming = req.stream.unwrap_or(false) || caller.socket.is_some();
+    let echo = echo(kinds);
+    let builder = |streaming| builder(echo.clone(), streaming);
     if asked.compacting {
         return super::compact::answer(app, &g, builder(streaming), streaming).await;
     }
@@ -268,6 +278,28 @@ async fn respond_with(
         b.finish_object()
     })
     .await
+}
+
+/// A response made without the model's stream (`builder` holds all of it, `out` its opening
+/// events): ended, and answered as a stream or whole.
+pub(super) fn made_whole(
+    mut builder: ResponseBuilder,
+    mut out: Vec<u8>,
+    streaming: bool,
+) -> Response {
+    builder.end(&mut out);
+    if !streaming {
+        return match builder.finish_object() {
+            Ok(v) => axum::Json(v).into_response(),
+            Err(e) => e.into_response(),
+        };
+    }
+    let mut resp = Response::new(axum::body::Body::from(out));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    resp
 }
 
 /// The 404 for a response this client cannot see.

@@ -198,6 +198,13 @@ fn request(body: &str) -> Result<ResponsesRequest, OpenAiError> {
     {
         v = inner;
     }
+    tracing::debug!(
+        previous_response_id = v.get("previous_response_id").is_some(),
+        items = v["input"].as_array().map_or(1, Vec::len),
+        generate = ?v.get("generate"),
+        store = ?v.get("store"),
+        "response.create"
+    );
     if let Some(obj) = v.as_object_mut() {
         obj.remove("type");
         obj.insert("stream".into(), Value::Bool(true));

@@ -451,6 +451,12 @@ impl ResponseBuilder {
         self.status = Some(("completed", None));
     }
 
+    /// A response with no output, on purpose (`generate: false`).
+    pub fn nothing(&mut self, out: &mut Vec<u8>) {
+        self.open_stream(out);
+        self.status = Some(("completed", None));
+    }
+
     fn failed(&mut self, e: OpenAiError, out: &mut Vec<u8>) {
         if self.finished {
             return;

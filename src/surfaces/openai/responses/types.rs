@@ -37,6 +37,9 @@ pub struct ResponsesRequest {
     pub store: Option<bool>,
     #[serde(default)]
     pub previous_response_id: Option<String>,
+    /// `false`: make the response without the model (Codex warms a WebSocket up with it).
+    #[serde(default)]
+    pub generate: Option<bool>,
     #[serde(default)]
     pub stream: Option<bool>,
     #[serde(default)]
