@@ -274,6 +274,83 @@ impl SocketMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Clock;
+    use crate::secret::ApiKey;
+    use crate::store::embedded::EmbeddedStore;
+    use crate::store::Backend;
+    use std::time::Duration;
+
+    async fn pool(dir: &std::path::Path) -> Arc<KeyPool> {
+        let keys = vec![ApiKey::new("AIzaSyStoredResponsesTestKey0xxxxxxxxxxxx")];
+        let backend = Backend::Embedded(EmbeddedStore::open(dir).unwrap());
+        let clock = Clock::starting_at(1_780_000_000_000);
+        let plan = Default::default();
+        let pool = KeyPool::open(keys, &plan, Duration::ZERO, clock, backend);
+        Arc::new(pool.await.unwrap())
+    }
+
+    fn record(book: &ResponseBook, owner: &str) -> Record {
+        Record {
+            owner: owner.into(),
+            input: vec![serde_json::json!({"id": "item_1", "type": "message"})],
+            response: serde_json::json!({"id": "resp_1", "output": []}),
+            conversation: "resp_1".into(),
+            expires_at: book.expiry(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_record_is_its_owners_until_it_expires_and_outlives_the_memory_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(dir.path()).await;
+        let book = Arc::new(ResponseBook::new(pool.clone(), 1, 1 << 20));
+        book.keep("resp_1", record(&book, "alice"));
+        assert!(book.get("resp_1", "alice").await.is_some());
+        assert!(book.get("resp_1", "bob").await.is_none());
+        // The store's copy, read by a book with nothing in memory (another gateway, a restart).
+        let fresh = ResponseBook::new(pool.clone(), 1, 1 << 20);
+        let stored = eventually(|| fresh.get("resp_1", "alice")).await;
+        assert_eq!(stored.input.len(), 1);
+        tokio::time::advance(Duration::from_secs(3_601)).await;
+        assert!(book.get("resp_1", "alice").await.is_none());
+        assert!(fresh.get("resp_1", "alice").await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn too_large_or_switched_off_keeps_nothing_and_delete_forgets() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(dir.path()).await;
+        let small = Arc::new(ResponseBook::new(pool.clone(), 1, 10));
+        small.keep("resp_1", record(&small, ""));
+        assert!(small.get("resp_1", "").await.is_none());
+        let off = Arc::new(ResponseBook::new(pool.clone(), 0, 1 << 20));
+        assert!(!off.keeps());
+        off.keep("resp_1", record(&off, ""));
+        assert!(off.get("resp_1", "").await.is_none());
+        let book = Arc::new(ResponseBook::new(pool, 1, 1 << 20));
+        book.keep("resp_1", record(&book, ""));
+        assert!(!book.delete("resp_1", "someone-else").await);
+        assert!(book.delete("resp_1", "").await);
+        assert!(book.get("resp_1", "").await.is_none());
+        assert!(!book.delete("resp_1", "").await);
+    }
+
+    /// The record once the background write has landed.
+    async fn eventually<F, Fut>(mut probe: F) -> Arc<Record>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<Arc<Record>>>,
+    {
+        for _ in 0..2_500 {
+            if let Some(r) = probe().await {
+                return r;
+            }
+            // The write runs on the blocking pool, outside the paused clock.
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            tokio::task::yield_now().await;
+        }
+        panic!("never stored");
+    }
 
     #[test]
     fn an_item_id_names_its_response() {
