@@ -141,8 +141,35 @@ async fn the_catalog_is_listed_on_every_surface() {
     assert!(alpha.contains(&ARGON.to_string()));
     let openai = get("/v1/models", &[("authorization", "Bearer sk-x")]).await;
     assert_eq!(ids(&openai, "data", "id"), beta);
-    let anthropic = get("/v1/models", &[("anthropic-version", "2023-06-01")]).await;
-    assert_eq!(ids(&anthropic, "data", "id"), beta);
+    // Claude Code's picker: the tiers, then each model that generates, as a `claude-` id.
+    let anthropic = get(
+        "/v1/models?limit=1000",
+        &[("anthropic-version", "2023-06-01")],
+    )
+    .await;
+    let picked = ids(&anthropic, "data", "id");
+    assert_eq!(
+        picked[..3],
+        [
+            "claude-opus-gateway",
+            "claude-sonnet-gateway",
+            "claude-haiku-gateway"
+        ]
+    );
+    assert!(
+        picked.iter().all(|id| id.starts_with("claude-")),
+        "{picked:?}"
+    );
+    assert!(picked.contains(&format!("claude-{FLASH}")), "{picked:?}");
+    assert!(
+        !picked.iter().any(|id| id.contains("embedding")),
+        "{picked:?}"
+    );
+    assert!(anthropic["data"][2]["display_name"]
+        .as_str()
+        .unwrap()
+        .contains("gemini-"));
+    assert_eq!(anthropic["has_more"], false);
     // Google's paging: two at a time, with the gateway's page tokens.
     let page = get("/v1beta/models?pageSize=2", &[]).await;
     assert_eq!(page["models"].as_array().unwrap().len(), 2);
@@ -155,6 +182,23 @@ async fn the_catalog_is_listed_on_every_surface() {
             .len()
             >= beta.len()
     );
+}
+
+#[tokio::test]
+async fn a_claude_id_from_the_picker_is_served_by_its_gemini_model() {
+    let Scenario { mock, gw, .. } = Scenario::keys(1).start().await;
+    let resp = messages(&gw, &claude(&format!("claude-{FLASH}"))).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(models_called(&mock), [FLASH]);
+    let one = client()
+        .get(gw.url(&format!("/v1/models/claude-{FLASH}")))
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 200);
+    let one: Value = one.json().await.unwrap();
+    assert_eq!(one["id"], format!("claude-{FLASH}"));
 }
 
 #[tokio::test]

@@ -120,7 +120,7 @@ async fn list(State(ctx): State<Context>, headers: HeaderMap, uri: Uri) -> Respo
     match caller(&headers, &uri) {
         Caller::Google => gemini::list_models(&ctx, &uri, "v1").await,
         Caller::OpenAi => openai::models_list(&ctx.dispatcher, &ctx.models).await,
-        Caller::Anthropic => anthropic_list(&ctx).await,
+        Caller::Anthropic => anthropic_list(&ctx, &uri).await,
     }
 }
 
@@ -150,17 +150,50 @@ async fn one(
     }
 }
 
-async fn anthropic_list(ctx: &Context) -> Response {
-    match listing::entries(&ctx.dispatcher, &ctx.models).await {
-        Ok(entries) => axum::Json(anthropic_models::list_object(entries.iter())).into_response(),
-        Err(e) => ApiError::from_dispatch(Route::catalog().name(), e).into_response(),
+/// Claude Code's `/model` picker: the tiers and each live model under a `claude-` id, paged.
+async fn anthropic_list(ctx: &Context, uri: &Uri) -> Response {
+    let paging: anthropic_models::Paging = uri.query().and_then(paging).unwrap_or_default();
+    let entries = match listing::entries(&ctx.dispatcher, &ctx.models).await {
+        Ok(entries) => entries,
+        Err(e) => return ApiError::from_dispatch(Route::catalog().name(), e).into_response(),
+    };
+    let mut served = Vec::new();
+    for (id, _) in anthropic_models::TIER_IDS {
+        let model = ctx.models.resolve_fresh(id, claude_tier).await.ok();
+        served.push((claude_tier(id), model.map(|r| r.model.to_string())));
     }
+    let listed = anthropic_models::picker(entries.iter(), |tier| {
+        served
+            .iter()
+            .find(|(t, _)| *t == Some(tier))
+            .and_then(|(_, m)| m.clone())
+    });
+    axum::Json(anthropic_models::page(&listed, &paging)).into_response()
+}
+
+/// `limit`, `after_id` and `before_id` from a query string (others ignored, a bad one unset).
+fn paging(query: &str) -> Option<anthropic_models::Paging> {
+    let mut paging = anthropic_models::Paging::default();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "limit" => paging.limit = v.parse().ok(),
+            "after_id" => paging.after_id = Some(v.into_owned()),
+            "before_id" => paging.before_id = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    Some(paging)
 }
 
 async fn anthropic_one(ctx: &Context, id: &str) -> Response {
-    match listing::entry(&ctx.dispatcher, &ctx.models, id, claude_tier).await {
-        Ok((resolved, entry)) => mark(
-            axum::Json(anthropic_models::model_object(&entry)).into_response(),
+    let name = anthropic_models::requested(id);
+    match listing::entry(&ctx.dispatcher, &ctx.models, name, claude_tier).await {
+        Ok((resolved, mut entry)) => mark(
+            axum::Json(anthropic_models::model_object({
+                entry.id = id.to_string();
+                &entry
+            }))
+            .into_response(),
             &resolved,
             id,
             ctx.dispatcher.telemetry(),

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from pathlib import Path
 import urllib.request
 
 import pytest
@@ -27,9 +28,10 @@ def claude():
     return require_cli(CLAUDE_BIN, "Claude Code CLI", CLAUDE_INSTALL)
 
 
-def run_claude(claude, base_url, gateway, prompt=PROMPT, model=None, env_extra=None):
+def run_claude(claude, base_url, gateway, prompt=PROMPT, model=None, env_extra=None, inspect=None):
     """Runs `claude -p` in a fresh HOME and working folder (with `--model model`, and `env_extra`
-    in its environment); returns its parsed JSON result."""
+    in its environment); returns its parsed JSON result. `inspect(home)` looks at the HOME it
+    left before it is removed."""
     home = tempfile.mkdtemp(prefix="cc-home-")
     work = tempfile.mkdtemp(prefix="cc-work-")
     try:
@@ -55,6 +57,8 @@ def run_claude(claude, base_url, gateway, prompt=PROMPT, model=None, env_extra=N
         except subprocess.TimeoutExpired as e:
             pytest.fail(f"claude timed out; stdout={e.stdout!r} stderr={e.stderr!r}\n"
                         + "\n".join(gateway.lines[-30:]))
+        if inspect:
+            inspect(home)
     finally:
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
@@ -115,6 +119,24 @@ def test_claude_code_on_todays_models_replays_thought_signatures(claude, gateway
     # Gemini 3 and 4 reject a replayed call without its signature (the mock too, with a 400 that
     # would have failed the run); the gateway must replay the issued one, not the "skip" sentinel.
     assert_real_signature(replayed_call)
+
+
+def test_claude_code_picker_lists_the_gateways_models_and_a_turn_on_one_works(claude, gateway, mock):
+    """With gateway model discovery on, Claude Code asks `GET /v1/models` and caches the
+    `claude-…` ids it keeps in ~/.claude/cache/gateway-models.json; one of them serves a turn."""
+    cached = {}
+
+    def read_cache(home):
+        path = Path(home, ".claude", "cache", "gateway-models.json")
+        cached["text"] = path.read_text() if path.exists() else None
+
+    model = "claude-gemini-3.8-flash"
+    run_claude(claude, gateway.url, gateway, model=model, inspect=read_cache,
+               env_extra={"CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1"})
+    assert cached["text"], "Claude Code wrote no gateway-models.json"
+    for expected in ("claude-sonnet-gateway", "claude-gemini-3.8-flash", "claude-gemini-3.1-pro-preview"):
+        assert expected in cached["text"], cached["text"][:2000]
+    assert_tool_round_trip_upstream(mock, "gemini-3.8-flash")
 
 
 def test_a_claude_code_setup_from_before_december_2026_still_answers(claude, gateway, mock):

@@ -1,9 +1,102 @@
 //! Claude's model names and Anthropic's model list. A name with `haiku` stands for the small
-//! tier (`SMALL_MODEL`), one with `sonnet` or `opus` for the big tier (`BIG_MODEL`); every other
-//! name is a Gemini model (or an alias of one) resolved by `crate::models`.
+//! tier (`SMALL_MODEL`), one with `sonnet` or `opus` for the big tier (`BIG_MODEL`); `claude-`
+//! before a Gemini model's id (`claude-gemini-3.8-flash`) stands for that model; every other name
+//! is a Gemini model (or an alias of one) resolved by `crate::models`.
+//!
+//! The list is what Claude Code's `/model` picker shows: it keeps only ids that start with
+//! `claude` or `anthropic`, so the tiers are listed as `claude-opus-gateway`,
+//! `claude-sonnet-gateway` and `claude-haiku-gateway`, and each live Gemini model that generates
+//! content as `claude-<its id>`, every `display_name` naming the Gemini model that serves it.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
 
 use crate::models::catalog::Entry;
 use crate::models::Tier;
+
+/// What Claude names put before a Gemini model's id.
+pub const PREFIX: &str = "claude-";
+
+/// The tiers as the picker lists them: (id, what it is).
+pub const TIER_IDS: [(&str, &str); 3] = [
+    ("claude-opus-gateway", "Opus → BIG_MODEL"),
+    ("claude-sonnet-gateway", "Sonnet → BIG_MODEL"),
+    ("claude-haiku-gateway", "Haiku → SMALL_MODEL"),
+];
+
+/// The Gemini name a request names: `claude-gemini-3.8-flash` is `gemini-3.8-flash`; a tier name
+/// or any other name is itself.
+pub fn requested(name: &str) -> &str {
+    match name.get(..PREFIX.len()) {
+        Some(p) if p.eq_ignore_ascii_case(PREFIX) && claude_tier(name).is_none() => {
+            &name[PREFIX.len()..]
+        }
+        _ => name,
+    }
+}
+
+/// One entry of the picker's list.
+pub struct Listed {
+    pub id: String,
+    pub display_name: String,
+}
+
+/// The picker's entries: the tiers (each with the Gemini model `served` says it maps to now),
+/// then every listed model that generates content, as `claude-<id>`.
+pub fn picker<'a>(
+    entries: impl Iterator<Item = &'a Entry>,
+    served: impl Fn(Tier) -> Option<String>,
+) -> Vec<Listed> {
+    let mut out = Vec::new();
+    for (id, what) in TIER_IDS {
+        let tier = claude_tier(id).unwrap_or(Tier::Big);
+        let model = served(tier).unwrap_or_else(|| "the live catalog's choice".into());
+        out.push(Listed {
+            id: id.to_string(),
+            display_name: format!("{what}: {model} (Gemini, via gemini-gateway)"),
+        });
+    }
+    for e in entries.filter(|e| e.methods.iter().any(|m| m == "generateContent")) {
+        out.push(Listed {
+            id: format!("{PREFIX}{}", e.id),
+            display_name: format!("{} ({}, via gemini-gateway)", e.display_name, e.id),
+        });
+    }
+    out
+}
+
+/// Anthropic's paging of `GET /v1/models`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Paging {
+    pub limit: Option<usize>,
+    pub after_id: Option<String>,
+    pub before_id: Option<String>,
+}
+
+/// One page of the picker's list in Anthropic's shape (`limit` 1–1000, 20 by default).
+pub fn page(listed: &[Listed], paging: &Paging) -> Value {
+    let limit = paging.limit.unwrap_or(20).clamp(1, 1000);
+    let at = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|id| listed.iter().position(|l| &l.id == id))
+    };
+    let (start, end) = match (at(&paging.after_id), at(&paging.before_id)) {
+        (Some(a), _) => (a + 1, (a + 1 + limit).min(listed.len())),
+        (None, Some(b)) => (b.saturating_sub(limit), b),
+        (None, None) => (0, limit.min(listed.len())),
+    };
+    let data: Vec<Value> = listed[start.min(end)..end]
+        .iter()
+        .map(|l| json!({"type": "model", "id": l.id, "display_name": l.display_name, "created_at": "1970-01-01T00:00:00Z"}))
+        .collect();
+    let id = |m: Option<&Value>| m.map(|m| m["id"].clone());
+    json!({
+        "data": data,
+        "has_more": if paging.before_id.is_some() && paging.after_id.is_none() { start > 0 } else { end < listed.len() },
+        "first_id": id(data.first()),
+        "last_id": id(data.last()),
+    })
+}
 
 /// The tier a Claude model name stands for.
 pub fn claude_tier(name: &str) -> Option<Tier> {
@@ -27,43 +120,106 @@ pub fn model_object(entry: &Entry) -> serde_json::Value {
     })
 }
 
-/// Models in the shape of Anthropic's `GET /v1/models` (one page, all of them).
-pub fn list_object<'a>(entries: impl Iterator<Item = &'a Entry>) -> serde_json::Value {
-    let data: Vec<serde_json::Value> = entries.map(model_object).collect();
-    let id = |m: Option<&serde_json::Value>| m.map(|m| m["id"].clone());
-    serde_json::json!({
-        "data": data, "has_more": false,
-        "first_id": id(data.first()), "last_id": id(data.last()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn entry(name: &str, display: Option<&str>, generates: bool) -> Entry {
+        let mut r = serde_json::json!({"name": format!("models/{name}")});
+        if let Some(d) = display {
+            r["displayName"] = d.into();
+        }
+        if generates {
+            r["supportedGenerationMethods"] = serde_json::json!(["generateContent"]);
+        }
+        Entry::from_resource(&r).unwrap()
+    }
+
     #[test]
-    fn the_list_in_anthropic_shape() {
-        let e = |name: &str, display: Option<&str>| {
-            let mut r = serde_json::json!({"name": format!("models/{name}")});
-            if let Some(d) = display {
-                r["displayName"] = d.into();
-            }
-            Entry::from_resource(&r).unwrap()
-        };
+    fn the_picker_lists_tiers_then_each_generating_model_as_a_claude_id() {
         let entries = [
-            e("gemini-3.8-flash", Some("Gemini 3.8 Flash")),
-            e("gemini-3.1-pro-preview", None),
+            entry("gemini-3.8-flash", Some("Gemini 3.8 Flash"), true),
+            entry("gemini-embedding-001", None, false),
+            entry("gemini-3.1-pro-preview", None, true),
         ];
-        let l = list_object(entries.iter());
-        assert_eq!(l["data"][0]["type"], "model");
-        assert_eq!(l["data"][0]["display_name"], "Gemini 3.8 Flash");
-        assert_eq!(l["data"][1]["display_name"], "gemini-3.1-pro-preview");
+        let listed = picker(entries.iter(), |t| {
+            Some(match t {
+                Tier::Big => "gemini-3.1-pro-preview".into(),
+                _ => "gemini-3.8-flash".into(),
+            })
+        });
+        let ids: Vec<&str> = listed.iter().map(|l| l.id.as_str()).collect();
         assert_eq!(
-            (l["first_id"].as_str(), l["last_id"].as_str()),
-            (Some("gemini-3.8-flash"), Some("gemini-3.1-pro-preview"))
+            ids,
+            [
+                "claude-opus-gateway",
+                "claude-sonnet-gateway",
+                "claude-haiku-gateway",
+                "claude-gemini-3.8-flash",
+                "claude-gemini-3.1-pro-preview"
+            ]
         );
-        assert_eq!(l["has_more"], false);
-        assert!(list_object(std::iter::empty())["first_id"].is_null());
+        assert!(listed[2].display_name.contains("gemini-3.8-flash"));
+        assert!(listed[3]
+            .display_name
+            .starts_with("Gemini 3.8 Flash (gemini-3.8-flash"));
+        let all = page(
+            &listed,
+            &Paging {
+                limit: Some(1000),
+                ..Paging::default()
+            },
+        );
+        assert_eq!(all["data"][0]["type"], "model");
+        assert_eq!(all["data"].as_array().unwrap().len(), 5);
+        assert_eq!(
+            (all["first_id"].as_str(), all["last_id"].as_str()),
+            (
+                Some("claude-opus-gateway"),
+                Some("claude-gemini-3.1-pro-preview")
+            )
+        );
+        assert_eq!(all["has_more"], false);
+        let two = page(
+            &listed,
+            &Paging {
+                limit: Some(2),
+                ..Paging::default()
+            },
+        );
+        assert_eq!(two["has_more"], true);
+        let next = page(
+            &listed,
+            &Paging {
+                limit: Some(2),
+                after_id: Some("claude-sonnet-gateway".into()),
+                ..Paging::default()
+            },
+        );
+        assert_eq!(next["first_id"], "claude-haiku-gateway");
+        let before = page(
+            &listed,
+            &Paging {
+                limit: Some(2),
+                before_id: Some("claude-haiku-gateway".into()),
+                ..Paging::default()
+            },
+        );
+        assert_eq!(
+            (before["first_id"].as_str(), before["has_more"].as_bool()),
+            (Some("claude-opus-gateway"), Some(false))
+        );
+        assert!(page(&[], &Paging::default())["first_id"].is_null());
+    }
+
+    #[test]
+    fn a_claude_prefix_before_a_gemini_id_names_that_model() {
+        assert_eq!(requested("claude-gemini-3.8-flash"), "gemini-3.8-flash");
+        assert_eq!(requested("Claude-gemini-4-argon"), "gemini-4-argon");
+        assert_eq!(requested("claude-sonnet-4-5"), "claude-sonnet-4-5");
+        assert_eq!(requested("claude-haiku-gateway"), "claude-haiku-gateway");
+        assert_eq!(requested("gemini-3.8-flash"), "gemini-3.8-flash");
+        assert_eq!(requested("claude"), "claude");
     }
 
     #[test]

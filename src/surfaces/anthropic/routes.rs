@@ -83,7 +83,7 @@ async fn ask(
     let request = parse(&body).map_err(|e| Box::new(ApiError::from(e).into_response()))?;
     let resolved = app
         .models
-        .resolve_fresh(&request.model, claude_tier)
+        .resolve_fresh(super::models::requested(&request.model), claude_tier)
         .await
         .map_err(|why| Box::new(ApiError::unknown_model(&why).into_response()))?;
     let header = headers
