@@ -10,6 +10,8 @@
 //! gateway's own endpoints (status, admin, unknown paths) answer in Google's shape, the seed's.
 
 mod admin;
+#[cfg(test)]
+mod anthropic_tests;
 pub mod auth;
 pub mod clients;
 mod connections;

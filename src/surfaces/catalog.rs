@@ -186,14 +186,13 @@ fn paging(query: &str) -> Option<anthropic_models::Paging> {
 }
 
 async fn anthropic_one(ctx: &Context, id: &str) -> Response {
-    let name = anthropic_models::requested(id);
-    match listing::entry(&ctx.dispatcher, &ctx.models, name, claude_tier).await {
-        Ok((resolved, mut entry)) => mark(
-            axum::Json(anthropic_models::model_object({
-                entry.id = id.to_string();
-                &entry
-            }))
-            .into_response(),
+    let resolved = match anthropic_models::resolve(&ctx.models, id).await {
+        Ok(resolved) => resolved,
+        Err(why) => return ApiError::unknown_model(&why).into_response(),
+    };
+    match listing::entry(&ctx.dispatcher, &ctx.models, &resolved.model, claude_tier).await {
+        Ok((_, entry)) => mark(
+            axum::Json(anthropic_models::model_object(id, &entry)).into_response(),
             &resolved,
             id,
             ctx.dispatcher.telemetry(),

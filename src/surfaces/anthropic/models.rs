@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::models::catalog::Entry;
-use crate::models::Tier;
+use crate::models::{Models, Resolved, Tier, Unresolved, Via};
 
 /// What Claude names put before a Gemini model's id.
 pub const PREFIX: &str = "claude-";
@@ -33,6 +33,32 @@ pub fn requested(name: &str) -> &str {
         }
         _ => name,
     }
+}
+
+/// The model a Messages request (or `GET /v1/models/{id}`) names. An operator's alias for the
+/// whole name wins; then `claude-<gemini id>` is that Gemini model (`claude-gemini-3.8-flash`);
+/// any other name resolves as itself (a tier name by [`claude_tier`]). A `claude-` name no model
+/// serves is refused naming it as the client wrote it, the closest live models as `claude-` ids.
+pub async fn resolve(models: &Models, name: &str) -> Result<Resolved, Unresolved> {
+    let bare = requested(name);
+    if bare.len() == name.len() {
+        return models.resolve_fresh(name, claude_tier).await;
+    }
+    if let Ok(aliased) = models.resolve(name, claude_tier) {
+        if aliased.via == Via::Alias {
+            return Ok(aliased);
+        }
+    }
+    models
+        .resolve_fresh(bare, claude_tier)
+        .await
+        .map_err(|why| match why {
+            Unresolved::Unknown { closest, .. } => Unresolved::Unknown {
+                name: name.chars().take(100).collect(),
+                closest: closest.iter().map(|c| format!("{PREFIX}{c}")).collect(),
+            },
+            Unresolved::Invalid(_) => Unresolved::Invalid(name.chars().take(100).collect()),
+        })
 }
 
 /// One entry of the picker's list.
@@ -59,7 +85,7 @@ pub fn picker<'a>(
     for e in entries.filter(|e| e.methods.iter().any(|m| m == "generateContent")) {
         out.push(Listed {
             id: format!("{PREFIX}{}", e.id),
-            display_name: format!("{} ({}, via gemini-gateway)", e.display_name, e.id),
+            display_name: served_by(e),
         });
     }
     out
@@ -87,7 +113,7 @@ pub fn page(listed: &[Listed], paging: &Paging) -> Value {
     };
     let data: Vec<Value> = listed[start.min(end)..end]
         .iter()
-        .map(|l| json!({"type": "model", "id": l.id, "display_name": l.display_name, "created_at": "1970-01-01T00:00:00Z"}))
+        .map(|l| json!({"type": "model", "id": l.id, "display_name": l.display_name, "created_at": CREATED_AT}))
         .collect();
     let id = |m: Option<&Value>| m.map(|m| m["id"].clone());
     json!({
@@ -112,13 +138,27 @@ pub fn claude_tier(name: &str) -> Option<Tier> {
     }
 }
 
-/// One Gemini model as Anthropic's models API lists it (Gemini gives no creation date).
-pub fn model_object(entry: &Entry) -> serde_json::Value {
-    serde_json::json!({
-        "type": "model", "id": entry.id, "display_name": entry.display_name,
-        "created_at": "1970-01-01T00:00:00Z",
+/// One model as Anthropic's models API describes it, under the id the client asked for
+/// (Gemini gives no creation date). A name other than the model's own id says which Gemini
+/// model serves it, as the list does.
+pub fn model_object(id: &str, entry: &Entry) -> Value {
+    let display_name = if id == entry.id {
+        entry.display_name.clone()
+    } else {
+        served_by(entry)
+    };
+    json!({
+        "type": "model", "id": id, "display_name": display_name, "created_at": CREATED_AT,
     })
 }
+
+/// What the picker shows for a Gemini model: its name and id, and that the gateway serves it.
+fn served_by(entry: &Entry) -> String {
+    format!("{} ({}, via gemini-gateway)", entry.display_name, entry.id)
+}
+
+/// Gemini says nothing of when a model was made: the epoch, in RFC 3339.
+const CREATED_AT: &str = "1970-01-01T00:00:00Z";
 
 #[cfg(test)]
 mod tests {
@@ -220,6 +260,84 @@ mod tests {
         assert_eq!(requested("claude-haiku-gateway"), "claude-haiku-gateway");
         assert_eq!(requested("gemini-3.8-flash"), "gemini-3.8-flash");
         assert_eq!(requested("claude"), "claude");
+    }
+
+    fn models_with(aliases: &[(&str, &str)]) -> Models {
+        let naming = crate::models::Naming {
+            aliases: aliases
+                .iter()
+                .map(|(p, t)| crate::models::names::Alias {
+                    pattern: p.to_string(),
+                    target: t.to_string(),
+                })
+                .collect(),
+            ..crate::models::Naming::default()
+        };
+        let models = Models::new(
+            naming,
+            crate::clock::Clock::starting_at(1_780_000_000_000),
+            Default::default(),
+        );
+        let mut catalog = crate::models::Catalog::default();
+        let listed = [
+            "gemini-3.8-flash",
+            "gemini-3.1-pro-preview",
+            "gemini-4-argon",
+        ]
+        .map(|id| {
+            serde_json::json!({"name": format!("models/{id}"),
+                "supportedGenerationMethods": ["generateContent"]})
+        });
+        catalog.add_listing("k1", "v1beta", &listed);
+        models.install(catalog);
+        models
+    }
+
+    #[tokio::test]
+    async fn a_claude_id_resolves_to_its_gemini_model_from_the_catalog() {
+        let models = models_with(&[("claude-team-model", "gemini-3.1-pro-preview")]);
+        let r = resolve(&models, "claude-gemini-4-argon").await.unwrap();
+        assert_eq!(&*r.model, "gemini-4-argon");
+        // A new family needs no code: whatever the catalog lists.
+        let r = resolve(&models, "claude-gemini-3.8-flash").await.unwrap();
+        assert_eq!((&*r.model, r.via), ("gemini-3.8-flash", Via::Named));
+        // The operator's alias for the whole name wins over the prefix.
+        let r = resolve(&models, "claude-team-model").await.unwrap();
+        assert_eq!((&*r.model, r.via), ("gemini-3.1-pro-preview", Via::Alias));
+        // Tiers stay tiers.
+        let r = resolve(&models, "claude-haiku-gateway").await.unwrap();
+        assert_eq!(r.via, Via::Tier);
+        // An unknown claude- name is refused as the client wrote it, with claude- suggestions.
+        let Err(Unresolved::Unknown { name, closest }) =
+            resolve(&models, "claude-gemini-3.9-flash").await
+        else {
+            panic!("unknown expected")
+        };
+        assert_eq!(name, "claude-gemini-3.9-flash");
+        assert!(
+            closest.iter().all(|c| c.starts_with("claude-gemini-")),
+            "{closest:?}"
+        );
+        assert!(matches!(
+            resolve(&models, "claude-../x").await,
+            Err(Unresolved::Invalid(n)) if n == "claude-../x"
+        ));
+    }
+
+    #[test]
+    fn one_model_is_described_under_the_asked_id() {
+        let e = entry("gemini-3.8-flash", Some("Gemini 3.8 Flash"), true);
+        let mine = model_object("claude-gemini-3.8-flash", &e);
+        assert_eq!(mine["id"], "claude-gemini-3.8-flash");
+        assert_eq!(
+            mine["display_name"],
+            "Gemini 3.8 Flash (gemini-3.8-flash, via gemini-gateway)"
+        );
+        assert_eq!(mine["created_at"], "1970-01-01T00:00:00Z");
+        assert_eq!(
+            model_object("gemini-3.8-flash", &e)["display_name"],
+            "Gemini 3.8 Flash"
+        );
     }
 
     #[test]

@@ -20,9 +20,8 @@ use super::errors::{AnthropicError, ApiError, ErrorType};
 use super::session::session_id;
 use super::stream::StreamTranslator;
 use super::{
-    claude_tier, from_count_tokens, from_generate_content, parse_count_tokens_request,
-    parse_messages_request, to_count_tokens, to_generate_content, MessagesRequest,
-    TranslateOptions,
+    from_count_tokens, from_generate_content, parse_count_tokens_request, parse_messages_request,
+    to_count_tokens, to_generate_content, MessagesRequest, TranslateOptions,
 };
 use crate::dispatch::{Checked, DispatchError, Dispatcher, Route};
 use crate::models::{Models, Resolved};
@@ -81,9 +80,7 @@ async fn ask(
 ) -> Result<Asked, Box<Response>> {
     let body = read_body::<ApiError>(body, app.max_body_bytes)?;
     let request = parse(&body).map_err(|e| Box::new(ApiError::from(e).into_response()))?;
-    let resolved = app
-        .models
-        .resolve_fresh(super::models::requested(&request.model), claude_tier)
+    let resolved = super::models::resolve(&app.models, &request.model)
         .await
         .map_err(|why| Box::new(ApiError::unknown_model(&why).into_response()))?;
     let header = headers
