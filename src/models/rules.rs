@@ -2,7 +2,8 @@
 //! budget and its range, or the levels it accepts), its output limit when the live catalog has
 //! not said, whether it takes sampling fields, penalties and several candidates, whether it
 //! continues a trailing `model` turn, whether its function calls need thought signatures, the
-//! thinking headroom it needs inside `maxOutputTokens`, and the API version that serves it.
+//! thinking headroom it needs inside `maxOutputTokens`, the API version that serves it, whether
+//! a function response may carry media, and whether built-in tools go beside functions.
 //!
 //! Every translator and mid-stream recovery read these rules; nothing else decides by a model's
 //! name. Rows are tried in order and the first whose pattern matches wins; a name no row knows
@@ -53,6 +54,13 @@ pub struct Rules {
     pub strict_tool_schemas: bool,
     /// A `thinkingBudget` is a 400 (Gemini 4); elsewhere a level family still takes one.
     pub refuses_budget: bool,
+    /// A function response may carry images and PDFs (`functionResponse.parts`); elsewhere
+    /// that is a 400 ("`function_response.parts` is not supported for this model").
+    pub media_in_function_responses: bool,
+    /// Built-in tools (Google Search, URL context) may be declared beside functions, with
+    /// `toolConfig.includeServerSideToolInvocations` (else "Tool use with function calling is
+    /// unsupported").
+    pub builtin_tools_with_functions: bool,
 }
 
 use ThinkingLevel::{High, Low, Medium, Minimal, Xhigh};
@@ -74,6 +82,8 @@ const GEMINI_4: Rules = Rules {
     api_version: "v1alpha",
     strict_tool_schemas: false,
     refuses_budget: true,
+    media_in_function_responses: true,
+    builtin_tools_with_functions: true,
 };
 
 /// Gemini 3.x Flash and Flash-Lite: levels from minimal to high.
@@ -91,9 +101,11 @@ const GEMINI_3: Rules = Rules {
     api_version: "v1beta",
     strict_tool_schemas: false,
     refuses_budget: false,
+    media_in_function_responses: true,
+    builtin_tools_with_functions: true,
 };
 
-/// Gemini 2.5: a thinking budget.
+/// Gemini 2.5: a thinking budget; no media in function responses.
 const GEMINI_25: Rules = Rules {
     pattern: "gemini-2.5*",
     family: "gemini-2.5",
@@ -103,16 +115,19 @@ const GEMINI_25: Rules = Rules {
         off: 0,
     },
     signatures: false,
+    media_in_function_responses: false,
     ..GEMINI_3
 };
 
-/// 1.x, 2.0 and Gemma: no thinking, 8192 output tokens, strict tool schemas.
+/// 1.x, 2.0 and Gemma: no thinking, 8192 output tokens, strict tool schemas, built-in tools
+/// only alone.
 const LEGACY: Rules = Rules {
     pattern: "gemini-2.0*",
     family: "legacy",
     thinking: Thinking::None,
     max_output_tokens: 8_192,
     strict_tool_schemas: true,
+    builtin_tools_with_functions: false,
     ..GEMINI_25
 };
 
@@ -312,6 +327,22 @@ mod tests {
         assert_eq!(Rules::of("gemini-2.0-flash").max_output_tokens, 8_192);
         assert!(Rules::of("gemini-1.5-pro").strict_tool_schemas);
         assert_eq!(Rules::of("gemma-3-27b-it").thinking, Thinking::None);
+    }
+
+    #[test]
+    fn media_in_function_responses_and_built_in_tools_beside_functions_by_family() {
+        for (model, media, builtin) in [
+            ("gemini-4-argon", true, true),
+            ("gemini-3.8-flash", true, true),
+            ("gemini-3.1-pro-preview", true, true),
+            ("gemini-2.5-flash-lite", false, true),
+            ("gemini-2.0-flash", false, false),
+            ("a-family-from-next-year", true, true),
+        ] {
+            let rules = Rules::of(model);
+            assert_eq!(rules.media_in_function_responses, media, "{model}");
+            assert_eq!(rules.builtin_tools_with_functions, builtin, "{model}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod scripted;
 pub mod sse;
 pub mod status;
 pub mod wire;
+mod wire_tools;
 
 pub use client::{
     BodyStream, ClientError, HttpUpstream, TransportError, Upstream, UpstreamRequest,

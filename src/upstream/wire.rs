@@ -8,6 +8,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::wire_tools::{
+    FunctionResponseBlob, FunctionResponsePart, GroundingChunk, GroundingMetadata,
+    GroundingSupport, Segment, WebSource,
+};
+
 /// Body of `models/{model}:generateContent` and `:streamGenerateContent`.
 ///
 /// `model` is only set inside a [`CountTokensRequest`] (`"models/<name>"`).
@@ -127,6 +132,7 @@ impl Part {
                 id: None,
                 name: name.into(),
                 response,
+                parts: None,
             }),
             ..Self::default()
         }
@@ -176,6 +182,9 @@ pub struct FunctionResponse {
     pub id: Option<String>,
     pub name: String,
     pub response: Value,
+    /// Media the function returned (images, PDFs; Gemini 3 and later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Vec<FunctionResponsePart>>,
 }
 
 /// A tool: function declarations, or a built-in tool such as Google Search.
@@ -251,6 +260,10 @@ pub struct FunctionDeclaration {
 pub struct ToolConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function_calling_config: Option<FunctionCallingConfig>,
+    /// Built-in tools (Google Search, URL context) beside function declarations: Gemini
+    /// requires this `true` for the two together, and then shows its own tool calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_server_side_tool_invocations: Option<bool>,
 }
 
 impl ToolConfig {
@@ -261,6 +274,7 @@ impl ToolConfig {
                 mode: Some(mode),
                 allowed_function_names: allowed,
             }),
+            include_server_side_tool_invocations: None,
         }
     }
 }
@@ -388,6 +402,9 @@ pub struct Candidate {
     pub finish_message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
+    /// What Google Search found, when it ran (on the last chunk of a stream).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grounding_metadata: Option<GroundingMetadata>,
 }
 
 /// Why a prompt was blocked (then there are no candidates).
@@ -473,12 +490,10 @@ mod tests {
                 role: None,
                 parts: vec![Part::text("be brief")],
             }),
-            tool_config: Some(ToolConfig {
-                function_calling_config: Some(FunctionCallingConfig {
-                    mode: Some(FunctionCallingMode::Any),
-                    allowed_function_names: Some(vec!["Bash".into()]),
-                }),
-            }),
+            tool_config: Some(ToolConfig::calling(
+                FunctionCallingMode::Any,
+                Some(vec!["Bash".into()]),
+            )),
             generation_config: Some(GenerationConfig {
                 max_output_tokens: Some(100),
                 thinking_config: Some(ThinkingConfig {

@@ -13,12 +13,14 @@ mod block_de;
 mod blocks;
 mod contents;
 pub mod errors;
+mod grounding;
 pub mod models;
 mod relay;
 pub mod request;
 pub mod response;
 mod routes;
 pub use routes::COMMIT_AFTER;
+mod server_tools;
 mod session;
 pub mod signatures;
 pub mod stream;
@@ -34,7 +36,7 @@ pub use errors::{error_body, AnthropicError, ApiError, ErrorType};
 pub use models::claude_tier;
 pub use request::{
     parse_count_tokens_request, parse_messages_request, to_count_tokens, to_generate_content,
-    TranslateOptions, MAX_STOP_SEQUENCES,
+    to_generate_content_noted, Notes, TranslateOptions, MAX_STOP_SEQUENCES,
 };
 pub use response::{from_count_tokens, from_generate_content};
 pub use signatures::SKIP_SIGNATURE_SENTINEL;

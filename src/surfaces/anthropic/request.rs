@@ -23,11 +23,15 @@
 //!   model that does not continue one (Gemini 4), as Anthropic's newest models refuse it.
 //! * `output_config.format` `json_schema` → `responseMimeType: application/json` +
 //!   `responseJsonSchema`.
+//! * Tools: see `tools` (Anthropic's typed tools in `server_tools`); what is left out is noted
+//!   ([`Notes`]) for the response header.
 //! * Ignored: `metadata`, `stream` (endpoint choice is the caller's), `service_tier`,
-//!   `context_management`, `container`, `mcp_servers`, `cache_control`, and any unknown field.
+//!   `context_management` (Gemini keeps no context to edit), `container`, `mcp_servers`,
+//!   `cache_control`, and any unknown field; so is every `anthropic-beta` value.
 
 use crate::upstream::wire::{
     Content, CountTokensRequest, GenerateContentRequest, GenerationConfig, ThinkingConfig,
+    ToolConfig,
 };
 
 use super::contents::translate_conversation;
@@ -140,17 +144,35 @@ fn validate(req: &MessagesRequest, require_max_tokens: bool) -> Result<(), Anthr
     check_request(req)
 }
 
+/// What the response needs to know of a translation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notes {
+    /// The types of the tools left out (named in `x-gateway-dropped-tools`).
+    pub left_out: Vec<String>,
+    /// Google Search or URL context is on: the answer may carry what they found.
+    pub searching: bool,
+}
+
 /// The Gemini `generateContent` body for a validated request.
 pub fn to_generate_content(
     req: &MessagesRequest,
     gemini_model: &str,
     opts: &TranslateOptions,
 ) -> Result<GenerateContentRequest, AnthropicError> {
+    to_generate_content_noted(req, gemini_model, opts).map(|(out, _)| out)
+}
+
+/// [`to_generate_content`], and what the response needs to know of it.
+pub fn to_generate_content_noted(
+    req: &MessagesRequest,
+    gemini_model: &str,
+    opts: &TranslateOptions,
+) -> Result<(GenerateContentRequest, Notes), AnthropicError> {
     let max_tokens = req
         .max_tokens
         .ok_or_else(|| AnthropicError::invalid("max_tokens: field required"))?;
     let info = ModelInfo::from_name(gemini_model);
-    let mut out = base_request(req, gemini_model, &info)?;
+    let (mut out, notes) = base_request(req, gemini_model, &info)?;
     if info.rules.refuses_prefill_of(&out.contents) {
         return Err(AnthropicError::invalid(format!(
             "messages: {gemini_model} does not continue a prefilled assistant turn: end the conversation with a user message"
@@ -193,7 +215,7 @@ pub fn to_generate_content(
     info.rules
         .conform(&mut config, output_limit, opts.max_tokens_limit);
     out.generation_config = Some(config);
-    Ok(out)
+    Ok((out, notes))
 }
 
 /// The Gemini `countTokens` body: `generateContentRequest` with the model, contents, system
@@ -204,8 +226,16 @@ pub fn to_count_tokens(
     _opts: &TranslateOptions,
 ) -> Result<CountTokensRequest, AnthropicError> {
     let info = ModelInfo::from_name(gemini_model);
-    let mut inner = base_request(req, gemini_model, &info)?;
-    inner.tool_config = None;
+    let (mut inner, _) = base_request(req, gemini_model, &info)?;
+    // Nothing is generated, so no calling mode; built-in tools beside functions still need
+    // their flag.
+    inner.tool_config = inner
+        .tool_config
+        .and_then(|c| c.include_server_side_tool_invocations)
+        .map(|flag| ToolConfig {
+            include_server_side_tool_invocations: Some(flag),
+            ..ToolConfig::default()
+        });
     let bare = gemini_model.strip_prefix("models/").unwrap_or(gemini_model);
     inner.model = Some(format!("models/{bare}"));
     Ok(CountTokensRequest {
@@ -214,15 +244,20 @@ pub fn to_count_tokens(
     })
 }
 
-/// Contents, system instruction, tools and tool config.
+/// Contents, system instruction, tools and tool config, and the notes on them.
 fn base_request(
     req: &MessagesRequest,
     gemini_model: &str,
     info: &ModelInfo,
-) -> Result<GenerateContentRequest, AnthropicError> {
+) -> Result<(GenerateContentRequest, Notes), AnthropicError> {
     let conversation = translate_conversation(req, gemini_model)?;
-    let tools = translate_tools(req, info.is_legacy())?;
-    Ok(GenerateContentRequest {
+    let tools = translate_tools(req, info)?;
+    let searching = tools
+        .tools
+        .iter()
+        .flatten()
+        .any(|t| t.google_search.is_some() || t.url_context.is_some());
+    let out = GenerateContentRequest {
         contents: conversation.contents,
         system_instruction: (!conversation.system.is_empty()).then_some(Content {
             role: None,
@@ -231,7 +266,12 @@ fn base_request(
         tools: tools.tools,
         tool_config: tools.tool_config,
         ..GenerateContentRequest::default()
-    })
+    };
+    let notes = Notes {
+        left_out: tools.left_out,
+        searching,
+    };
+    Ok((out, notes))
 }
 
 fn thinking_config(req: &MessagesRequest, info: &ModelInfo) -> Option<ThinkingConfig> {

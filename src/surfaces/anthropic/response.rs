@@ -11,6 +11,8 @@
 //!   the reason, so the user sees why.
 //! * `promptFeedback.blockReason` without candidates → a `refusal` message with such a note; no
 //!   candidates and no block reason → [`AnthropicError::EmptyResponse`] (retryable).
+//! * `groundingMetadata` (Google Search ran) → Anthropic's web search blocks, citations and
+//!   `usage.server_tool_use` (see `grounding`).
 //! * usage: `input_tokens` = prompt − cached, `cache_read_input_tokens` = cached,
 //!   `cache_creation_input_tokens` = 0, `output_tokens` = candidates + thoughts (absent counts
 //!   are 0). `stop_sequence` is always null: Gemini does not say which sequence matched.
@@ -21,7 +23,10 @@ use crate::upstream::wire::{self, GenerateContentResponse, UsageMetadata};
 
 use super::blocks::{new_id, BlockMachine, BlockOp, OpenKind};
 use super::errors::{AnthropicError, ErrorType};
-use super::types::{CountTokensResponse, MessagesResponse, ResponseBlock, StopReason, Usage};
+use super::grounding::ground;
+use super::types::{
+    CountTokensResponse, MessagesResponse, ResponseBlock, ServerToolUsage, StopReason, Usage,
+};
 
 /// Translate a non-streaming Gemini response. `client_model` is echoed as `model`.
 pub fn from_generate_content(
@@ -35,6 +40,7 @@ pub fn from_generate_content(
         });
     }
     let mut content = Vec::new();
+    let mut searches = 0;
     let stop = match resp.candidates.first() {
         None => {
             let Some(reason) = resp
@@ -48,9 +54,7 @@ pub fn from_generate_content(
                 .prompt_feedback
                 .as_ref()
                 .and_then(|f| f.block_reason_message.as_deref());
-            content.push(ResponseBlock::Text {
-                text: prompt_blocked_note(reason, message),
-            });
+            content.push(ResponseBlock::text(prompt_blocked_note(reason, message)));
             StopReason::Refusal
         }
         Some(candidate) => {
@@ -67,9 +71,12 @@ pub fn from_generate_content(
                 candidate.finish_message.as_deref(),
             )?;
             if stop == StopReason::Refusal && content.is_empty() {
-                content.push(ResponseBlock::Text {
-                    text: refusal_note(candidate.finish_reason.as_deref().unwrap_or("")),
-                });
+                content.push(ResponseBlock::text(refusal_note(
+                    candidate.finish_reason.as_deref().unwrap_or(""),
+                )));
+            }
+            if let Some(meta) = &candidate.grounding_metadata {
+                (content, searches) = ground(content, meta);
             }
             stop
         }
@@ -82,8 +89,18 @@ pub fn from_generate_content(
         content,
         stop_reason: Some(stop),
         stop_sequence: None,
-        usage: usage_from(resp.usage_metadata.as_ref()),
+        usage: with_searches(usage_from(resp.usage_metadata.as_ref()), searches),
     })
+}
+
+/// `usage` with the number of searches that ran, when any did.
+pub(crate) fn with_searches(usage: Usage, searches: u64) -> Usage {
+    Usage {
+        server_tool_use: (searches > 0).then_some(ServerToolUsage {
+            web_search_requests: searches,
+        }),
+        ..usage
+    }
 }
 
 /// `{"input_tokens": totalTokens}`.
@@ -93,17 +110,16 @@ pub fn from_count_tokens(resp: &wire::CountTokensResponse) -> CountTokensRespons
     }
 }
 
-fn apply(content: &mut Vec<ResponseBlock>, op: BlockOp<'_>) {
+/// One block operation applied to whole blocks.
+pub(crate) fn apply(content: &mut Vec<ResponseBlock>, op: BlockOp<'_>) {
     match op {
-        BlockOp::Open(OpenKind::Text) => content.push(ResponseBlock::Text {
-            text: String::new(),
-        }),
+        BlockOp::Open(OpenKind::Text) => content.push(ResponseBlock::text(String::new())),
         BlockOp::Open(OpenKind::Thinking) => content.push(ResponseBlock::Thinking {
             thinking: String::new(),
             signature: String::new(),
         }),
         BlockOp::Text(t) => {
-            if let Some(ResponseBlock::Text { text }) = content.last_mut() {
+            if let Some(ResponseBlock::Text { text, .. }) = content.last_mut() {
                 text.push_str(t);
             }
         }
@@ -198,6 +214,7 @@ pub(crate) fn usage_from(meta: Option<&UsageMetadata>) -> Usage {
             .candidates_token_count
             .unwrap_or(0)
             .saturating_add(m.thoughts_token_count.unwrap_or(0)),
+        server_tool_use: None,
     }
 }
 

@@ -3,7 +3,8 @@
 //! one is answered 400 before any upstream call), resolves its model (a name no model serves is
 //! a 404 naming the closest live ones), translates it for that model, sends it through dispatch
 //! on the session's route — falling back along the model's chain when no key can serve it — and
-//! translates the answer back, a stream through the [`Relay`].
+//! translates the answer back, a stream through the [`Relay`]. Tools the translation left out
+//! are named in the response's `x-gateway-dropped-tools` header.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -19,9 +20,10 @@ use axum::Router;
 use super::errors::{AnthropicError, ApiError, ErrorType};
 use super::session::session_id;
 use super::stream::StreamTranslator;
+use super::validate::clip_to;
 use super::{
     from_count_tokens, from_generate_content, parse_count_tokens_request, parse_messages_request,
-    to_count_tokens, to_generate_content, MessagesRequest, TranslateOptions,
+    to_count_tokens, to_generate_content_noted, MessagesRequest, Notes, TranslateOptions,
 };
 use crate::dispatch::{Checked, DispatchError, Dispatcher, Route};
 use crate::models::{Models, Resolved};
@@ -114,10 +116,11 @@ impl Messages {
         asked: &Asked,
         model: &str,
         rules_name: &str,
-        translate: fn(&MessagesRequest, &str, &TranslateOptions) -> Result<T, AnthropicError>,
-    ) -> Result<(Route, Bytes), Box<Response>> {
+        translate: Translate<T>,
+    ) -> Result<(Route, Bytes, Notes), Box<Response>> {
         let fail = |e: AnthropicError| Box::new(ApiError::from(e).into_response());
-        let gemini = translate(&asked.request, rules_name, &self.options(model)).map_err(fail)?;
+        let (gemini, notes) =
+            translate(&asked.request, rules_name, &self.options(model)).map_err(fail)?;
         // Gemini's request is about as large as the client's: one buffer, no regrowing.
         let mut json = Vec::with_capacity(asked.body_len + 1024);
         serde_json::to_writer(&mut json, &gemini).map_err(|_| {
@@ -129,7 +132,7 @@ impl Messages {
         let route = Route::model(model)
             .with_session(asked.session.clone())
             .with_tally(asked.tally.clone());
-        Ok((route, Bytes::from(json)))
+        Ok((route, Bytes::from(json), notes))
     }
 
     /// The model's upstream path for `method` (`generateContent`, …), under the API version
@@ -141,6 +144,26 @@ impl Messages {
         )
     }
 }
+
+/// A translation for a model, with its notes.
+type Translate<T> =
+    fn(&MessagesRequest, &str, &TranslateOptions) -> Result<(T, Notes), AnthropicError>;
+
+/// Names the tools a translation left out, in `x-gateway-dropped-tools` (and the log).
+fn name_left_out(mut resp: Response, left_out: &[String]) -> Response {
+    if left_out.is_empty() {
+        return resp;
+    }
+    let names = left_out.join(",");
+    tracing::warn!(tools = %names, "tools Gemini has no counterpart for were left out");
+    if let Ok(value) = HeaderValue::from_str(&clip_to(&names, 1000)) {
+        resp.headers_mut().insert(DROPPED_TOOLS, value);
+    }
+    resp
+}
+
+/// The response header naming the tools left out.
+pub const DROPPED_TOOLS: &str = "x-gateway-dropped-tools";
 
 fn post_request(path_and_query: String, body: Bytes) -> UpstreamRequest {
     UpstreamRequest {
@@ -162,26 +185,31 @@ async fn messages(
     };
     let streaming = asked.request.stream.unwrap_or(false);
     let mut chain = Fallbacks::new(&app.models, asked.resolved.clone(), asked.allow_fallback);
+    let mut left_out = Vec::new();
     let result = loop {
         let model = chain.model().clone();
         let rules_name = app.dispatcher.served_models().rules_name(&model.model);
-        let prepared = app.prepare(&asked, &model.model, &rules_name, to_generate_content);
-        let result = match prepared.map(|(route, json)| (route.queued(chain.is_last()), json)) {
+        let prepared = app.prepare(&asked, &model.model, &rules_name, to_generate_content_noted);
+        let result = match prepared {
             Err(resp) => Ok(*resp),
-            Ok((route, json)) if streaming => {
-                let path = app.path(&model.model, "streamGenerateContent?alt=sse");
-                stream_messages(&app, &asked, &model, route, post_request(path, json)).await
-            }
-            Ok((route, json)) => {
-                let path = app.path(&model.model, "generateContent");
-                unary_messages(&app, &asked, &model, route, post_request(path, json)).await
+            Ok((route, json, notes)) => {
+                let route = route.queued(chain.is_last());
+                left_out = notes.left_out;
+                if streaming {
+                    let path = app.path(&model.model, "streamGenerateContent?alt=sse");
+                    let req = post_request(path, json);
+                    stream_messages(&app, &asked, &model, route, req, notes.searching).await
+                } else {
+                    let path = app.path(&model.model, "generateContent");
+                    unary_messages(&app, &asked, &model, route, post_request(path, json)).await
+                }
             }
         };
         if !chain.next_after(&result) {
             break result;
         }
     };
-    answer(&app, &asked, chain.served(), result)
+    name_left_out(answer(&app, &asked, chain.served(), result), &left_out)
 }
 
 /// The response to send: the answer, or the dispatch failure in Anthropic's shape; marked with
@@ -252,12 +280,13 @@ async fn stream_messages(
     model: &Resolved,
     route: Route,
     req: UpstreamRequest,
+    searching: bool,
 ) -> Result<Response, DispatchError> {
     let start = app
         .dispatcher
         .stream_with_deadline(route, req, COMMIT_AFTER)
         .await?;
-    let translator = StreamTranslator::new(shown(model, &asked.request.model));
+    let translator = StreamTranslator::new(shown(model, &asked.request.model)).grounded(searching);
     Ok(Relay::new(translator, model.model.to_string(), start).into_response())
 }
 
@@ -275,9 +304,11 @@ async fn count_tokens(
     let result = loop {
         let model = chain.model().clone();
         // Counting names the model in the body too: the one asked for.
-        let result = match app.prepare(&asked, &model.model, &model.model, to_count_tokens) {
+        let count: Translate<_> =
+            |req, model, opts| Ok((to_count_tokens(req, model, opts)?, Notes::default()));
+        let result = match app.prepare(&asked, &model.model, &model.model, count) {
             Err(resp) => Ok(*resp),
-            Ok((route, json)) => {
+            Ok((route, json, _)) => {
                 let route = route.queued(chain.is_last());
                 let req = post_request(app.path(&model.model, "countTokens"), json);
                 app.dispatcher.unary(&route, &req).await.map(

@@ -9,6 +9,12 @@
 //! with a malformed-call reason, sent an `{"error": …}` chunk, or the caller reports a failure
 //! through [`StreamTranslator::fail`]. Nothing is written after the ending.
 //!
+//! A stream that may search ([`StreamTranslator::grounded`]) holds its blocks until the end:
+//! Gemini says what Google Search found only with the last chunk, and Anthropic's web search
+//! blocks go before the answer, whose text blocks carry citations (see `grounding`). Held blocks
+//! are then written whole: a text block's `citations_delta`s before its text, a search result
+//! complete in its `content_block_start`.
+//!
 //! Events are written straight into a caller-provided `Vec<u8>` as
 //! `event: <type>\ndata: <json>\n\n` ([`write_event`]); pings ([`write_ping`]) are the caller's
 //! to time.
@@ -19,11 +25,15 @@ use crate::upstream::wire::{GenerateContentResponse, UsageMetadata};
 
 use super::blocks::{new_id, BlockMachine, BlockOp, OpenKind};
 use super::errors::{AnthropicError, ErrorType};
-use super::response::{prompt_blocked_note, refusal_note, stop_reason, usage_from};
-use super::types::{
-    BlockStart, Delta, EmptyObject, ErrorDetail, MessageDeltaBody, MessagesResponse, StopReason,
-    StreamEvent, Usage,
+use super::grounding::ground;
+use super::response::{
+    apply, prompt_blocked_note, refusal_note, stop_reason, usage_from, with_searches,
 };
+use super::types::{
+    BlockStart, Delta, EmptyObject, ErrorDetail, MessageDeltaBody, MessagesResponse, ResponseBlock,
+    StopReason, StreamEvent, Usage,
+};
+use crate::upstream::wire::GroundingMetadata;
 
 /// Append one SSE event (`event: <type>\ndata: <json>\n\n`) to `out`.
 pub fn write_event(out: &mut Vec<u8>, event: &StreamEvent<'_>) {
@@ -140,6 +150,101 @@ impl Emitter {
     }
 }
 
+impl Emitter {
+    /// One whole block as its events.
+    fn write_block(&mut self, block: &ResponseBlock, out: &mut Vec<u8>) {
+        let index = self.next_index;
+        let start = |out: &mut Vec<u8>, content_block| {
+            write_event(
+                out,
+                &StreamEvent::ContentBlockStart {
+                    index,
+                    content_block,
+                },
+            );
+        };
+        let delta = |out: &mut Vec<u8>, delta| {
+            write_event(out, &StreamEvent::ContentBlockDelta { index, delta });
+        };
+        match block {
+            ResponseBlock::Text { text, citations } => {
+                match citations {
+                    Some(citations) => {
+                        start(
+                            out,
+                            BlockStart::CitedText {
+                                text: "",
+                                citations: [],
+                            },
+                        );
+                        for citation in citations {
+                            delta(out, Delta::CitationsDelta { citation });
+                        }
+                    }
+                    None => start(out, BlockStart::Text { text: "" }),
+                }
+                if !text.is_empty() {
+                    delta(out, Delta::TextDelta { text });
+                }
+            }
+            ResponseBlock::Thinking {
+                thinking,
+                signature,
+            } => {
+                start(
+                    out,
+                    BlockStart::Thinking {
+                        thinking: "",
+                        signature: "",
+                    },
+                );
+                if !thinking.is_empty() {
+                    delta(out, Delta::ThinkingDelta { thinking });
+                }
+                if !signature.is_empty() {
+                    delta(out, Delta::SignatureDelta { signature });
+                }
+            }
+            ResponseBlock::ToolUse { id, name, input }
+            | ResponseBlock::ServerToolUse { id, name, input } => {
+                let content_block = if matches!(block, ResponseBlock::ToolUse { .. }) {
+                    BlockStart::ToolUse {
+                        id,
+                        name,
+                        input: EmptyObject {},
+                    }
+                } else {
+                    BlockStart::ServerToolUse {
+                        id,
+                        name,
+                        input: EmptyObject {},
+                    }
+                };
+                start(out, content_block);
+                let json = serde_json::to_string(input).unwrap_or_else(|_| "{}".to_owned());
+                delta(
+                    out,
+                    Delta::InputJsonDelta {
+                        partial_json: Cow::Owned(json),
+                    },
+                );
+            }
+            ResponseBlock::WebSearchToolResult {
+                tool_use_id,
+                content,
+            } => start(
+                out,
+                BlockStart::WebSearchToolResult {
+                    tool_use_id,
+                    content,
+                },
+            ),
+        }
+        write_event(out, &StreamEvent::ContentBlockStop { index });
+        self.next_index += 1;
+    }
+}
+
 /// Translates one Gemini stream into Anthropic SSE events.
 #[derive(Debug)]
 pub struct StreamTranslator {
@@ -153,6 +258,10 @@ pub struct StreamTranslator {
     block_reason: Option<(String, Option<String>)>,
     started: bool,
     finished: bool,
+    /// Blocks held until the end (a stream that may search), and what the search found.
+    held: Option<Vec<ResponseBlock>>,
+    grounding: Option<GroundingMetadata>,
+    searches: u64,
 }
 
 impl StreamTranslator {
@@ -169,7 +278,17 @@ impl StreamTranslator {
             block_reason: None,
             started: false,
             finished: false,
+            held: None,
+            grounding: None,
+            searches: 0,
         }
+    }
+
+    /// When `searching` (the request has Google Search or URL context), the blocks are held
+    /// until the end, to be written with what the search found.
+    pub fn grounded(mut self, searching: bool) -> Self {
+        self.held = searching.then(Vec::new);
+        self
     }
 
     /// The `msg_…` id of this message.
@@ -247,10 +366,19 @@ impl StreamTranslator {
             return;
         };
         let Self {
-            machine, emitter, ..
+            machine,
+            emitter,
+            held,
+            ..
         } = self;
         for part in candidate.content.iter().flat_map(|c| &c.parts) {
-            machine.on_part(part, &mut |op| emitter.write(op, out));
+            match held {
+                Some(held) => machine.on_part(part, &mut |op| apply(held, op)),
+                None => machine.on_part(part, &mut |op| emitter.write(op, out)),
+            }
+        }
+        if self.held.is_some() && candidate.grounding_metadata.is_some() {
+            self.grounding = candidate.grounding_metadata.clone();
         }
         if let Some(reason) = &candidate.finish_reason {
             self.finish_reason = Some(reason.clone());
@@ -268,12 +396,7 @@ impl StreamTranslator {
                 message: "stream already ended".into(),
             });
         }
-        {
-            let Self {
-                machine, emitter, ..
-            } = self;
-            machine.close(&mut |op| emitter.write(op, out));
-        }
+        self.release(out);
         let blocked = match (&self.finish_reason, &self.block_reason) {
             (None, Some(block)) if !self.has_content() => Some(block.clone()),
             _ => None,
@@ -308,7 +431,7 @@ impl StreamTranslator {
                             stop_reason: stop,
                             stop_sequence: None,
                         },
-                        usage: usage_from(self.usage.as_ref()),
+                        usage: with_searches(usage_from(self.usage.as_ref()), self.searches),
                     },
                 );
                 write_event(out, &StreamEvent::MessageStop);
@@ -330,6 +453,33 @@ impl StreamTranslator {
         }
         self.finished = true;
         write_error(out, kind, message);
+    }
+
+    /// Closes the open block; a held stream's blocks are written now, with what the search
+    /// found.
+    fn release(&mut self, out: &mut Vec<u8>) {
+        let Self {
+            machine,
+            emitter,
+            held,
+            ..
+        } = self;
+        match held {
+            Some(held) => machine.close(&mut |op| apply(held, op)),
+            None => machine.close(&mut |op| emitter.write(op, out)),
+        }
+        let Some(mut blocks) = self.held.take() else {
+            return;
+        };
+        if let Some(meta) = self.grounding.take() {
+            (blocks, self.searches) = ground(blocks, &meta);
+        }
+        if !blocks.is_empty() {
+            self.start(out);
+        }
+        for block in &blocks {
+            self.emitter.write_block(block, out);
+        }
     }
 
     /// A complete text block with `text` (refusal notes).

@@ -78,8 +78,16 @@ fn accumulate(evs: &[(String, Value)]) -> Result<Value, Value> {
                         assert_eq!(block["type"], "thinking");
                         block["signature"] = d["signature"].clone();
                     }
+                    "citations_delta" => {
+                        assert_eq!(block["type"], "text");
+                        assert_eq!(block["text"], "", "citations come before the text");
+                        block["citations"]
+                            .as_array_mut()
+                            .expect("a cited block opens with a citation list")
+                            .push(d["citation"].clone());
+                    }
                     "input_json_delta" => {
-                        assert_eq!(block["type"], "tool_use");
+                        assert!(block["type"] == "tool_use" || block["type"] == "server_tool_use");
                         assert_eq!(block["input"], json!({}));
                         block["input"] =
                             serde_json::from_str(d["partial_json"].as_str().unwrap()).unwrap();
@@ -261,6 +269,14 @@ fn without_ids(mut v: Value) -> Value {
     for b in v["content"].as_array_mut().unwrap() {
         if b["type"] == "tool_use" {
             b["id"] = json!("toolu_X");
+        }
+        for key in ["id", "tool_use_id"] {
+            if b[key]
+                .as_str()
+                .is_some_and(|id| id.starts_with("srvtoolu_"))
+            {
+                b[key] = json!("srvtoolu_X");
+            }
         }
     }
     v.as_object_mut().unwrap().remove("stop_sequence");
@@ -494,4 +510,59 @@ fn max_tokens_stream() {
         json!([{"type": "thinking", "thinking": "thinking...", "signature": ""}])
     );
     assert_eq!(m["usage"]["output_tokens"], 100);
+}
+
+#[test]
+fn a_searching_stream_holds_its_blocks_and_ends_as_the_whole_answer_does() {
+    let whole: Value = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/anthropic/gemini-grounded.json"
+    ))
+    .unwrap();
+    // Gemini streams the text, then the last part with the finish and what the search found.
+    let parts = whole["candidates"][0]["content"]["parts"]
+        .as_array()
+        .unwrap();
+    let mut first = whole.clone();
+    first["candidates"][0] = json!({"content": {"role": "model", "parts": [parts[0]]}, "index": 0});
+    let mut last = whole.clone();
+    last["candidates"][0]["content"]["parts"] = json!([parts[1]]);
+    let chunks = [first, last];
+    let mut t = StreamTranslator::new(MODEL).grounded(true);
+    let mut out = Vec::new();
+    t.on_chunk(&chunk(chunks[0].clone()), &mut out);
+    // Held: only the message has started.
+    assert_eq!(events(&out).len(), 1);
+    t.on_chunk(&chunk(chunks[1].clone()), &mut out);
+    assert_eq!(t.finish(&mut out).unwrap(), StopReason::EndTurn);
+    let evs = events(&out);
+    let starts: Vec<&Value> = evs
+        .iter()
+        .filter(|(n, _)| n == "content_block_start")
+        .map(|(_, d)| &d["content_block"])
+        .collect();
+    assert_eq!(starts[0]["type"], "server_tool_use");
+    assert_eq!(starts[0]["input"], json!({}));
+    assert_eq!(starts[1]["type"], "web_search_tool_result");
+    assert_eq!(starts[1]["content"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        starts[4],
+        &json!({"type": "text", "text": "", "citations": []})
+    );
+    assert_eq!(starts[5], &json!({"type": "text", "text": ""}));
+    assert!(evs
+        .iter()
+        .any(|(_, d)| d["delta"]["type"] == "citations_delta"));
+    let streamed = accumulate(&evs).unwrap();
+    assert_eq!(
+        streamed["usage"]["server_tool_use"],
+        json!({"web_search_requests": 2})
+    );
+    let direct =
+        serde_json::to_value(from_generate_content(&chunk(whole), MODEL).unwrap()).unwrap();
+    assert_eq!(without_ids(streamed), without_ids(direct));
+    // Not searching: the same chunks stream as they come, without search blocks.
+    let (evs, _) = run(&chunks);
+    assert!(evs
+        .iter()
+        .all(|(_, d)| d["content_block"]["type"] != "server_tool_use"));
 }

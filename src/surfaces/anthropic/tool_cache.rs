@@ -12,12 +12,28 @@ use std::sync::{Arc, LazyLock, Mutex};
 use lru::LruCache;
 use serde_json::value::RawValue;
 
-/// A translated tool list: each custom tool's declaration, encoded, and whether the list asked
-/// for web search.
+/// A translated tool list: each function's declaration (custom and client tools), encoded;
+/// the server tools Gemini has a counterpart for, by name; and the types of those left out.
 #[derive(Debug, Default)]
 pub(crate) struct ToolSet {
     pub declarations: Vec<Declared>,
+    /// `web_search_*`: Google Search.
     pub web_search: bool,
+    /// `web_fetch_*`: URL context.
+    pub web_fetch: bool,
+    /// The web search and fetch tools: the name the client gave each (`tool_choice` may name
+    /// it) and its type.
+    pub builtin: Vec<(String, String)>,
+    /// Server tool types Gemini has no counterpart for, in order.
+    pub dropped: Vec<String>,
+}
+
+impl ToolSet {
+    /// Whether a server-side tool search was left out: then nothing could reveal deferred
+    /// tools, so they are declared from the start.
+    pub fn search_dropped(&self) -> bool {
+        self.dropped.iter().any(|t| t.starts_with("tool_search"))
+    }
 }
 
 /// One custom tool, translated.

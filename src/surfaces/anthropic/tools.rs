@@ -1,14 +1,20 @@
-//! Tools: declarations, `tool_choice`, server tools, deferred tools and function names.
+//! Tools: declarations, `tool_choice`, Anthropic's own tool types, deferred tools and function
+//! names.
 //!
 //! * Custom tools → one `Tool` with all `functionDeclarations`; schemas via [`super::schema`]
 //!   (`parametersJsonSchema`, or strict `parameters` for legacy models).
 //! * `defer_loading: true` tools are hidden until discovered, as on Anthropic: they are declared
 //!   only once the conversation references them (a `tool_reference` block from tool search, an
-//!   earlier `tool_use` of that name, or `tool_choice` naming them).
-//! * Server tools (`type` such as `web_search_20250305`, `bash_*`, `text_editor_*`, `code_execution_*`)
-//!   run on Anthropic's side and have no Gemini function equivalent: they are dropped, except
-//!   that a request whose only tools are web-search server tools gets Gemini's `googleSearch`
-//!   (Claude Code's WebSearch runs as such a request; results come back as grounded text).
+//!   earlier `tool_use` of that name, or `tool_choice` naming them) — or from the start when the
+//!   request's tool search was a server tool left out (nothing else could reveal them).
+//! * Anthropic's typed tools (see [`super::server_tools`]): client tools (`bash_*`,
+//!   `text_editor_*`, `memory_*`, `computer_*`) are declared as functions with their fixed
+//!   schema; `web_search_*` becomes Google Search and `web_fetch_*` URL context — alone, or beside
+//!   the functions with `toolConfig.includeServerSideToolInvocations` where the model's rules
+//!   allow built-in tools beside functions (elsewhere they are left out); every other server tool
+//!   is left out. What is left out is named (its type) for the `x-gateway-dropped-tools` header.
+//!   A `tool_choice` naming the web search or fetch tool lets the model choose (Gemini cannot
+//!   force a built-in tool).
 //! * `tool_choice`: absent → no `toolConfig`; auto → AUTO; any → ANY; tool → ANY with
 //!   `allowedFunctionNames`; none → NONE (declarations are kept so the history stays valid).
 //!   `disable_parallel_tool_use` has no Gemini equivalent and is ignored.
@@ -26,20 +32,24 @@ use crate::upstream::wire::{
 };
 
 use super::errors::AnthropicError;
+use super::server_tools::{kind_of, Kind};
 use super::tool_cache::{self, Declared, ToolSet};
 use super::types::{
     ContentBlock, Message, MessagesRequest, TextOrBlocks, ToolChoice, ToolDefinition,
 };
 use super::validate::clip;
+use crate::models::ModelInfo;
 pub(crate) use crate::surfaces::shared::names::{from_gemini_name, to_gemini_name};
 use crate::surfaces::shared::names::{valid_function_name, MAX_TOOL_NAME};
 use crate::surfaces::shared::schema;
 
-/// `tools` and `toolConfig` of the Gemini request.
+/// `tools` and `toolConfig` of the Gemini request, and what was left out of the client's.
 #[derive(Debug, Default)]
 pub(crate) struct TranslatedTools {
     pub tools: Option<Vec<Tool>>,
     pub tool_config: Option<ToolConfig>,
+    /// The types of the tools left out.
+    pub left_out: Vec<String>,
 }
 
 /// Names of tools the conversation has discovered or used (for deferred tools).
@@ -70,19 +80,16 @@ pub(crate) fn referenced_tools(messages: &[Message]) -> HashSet<&str> {
     out
 }
 
-/// Translate `tools` and `tool_choice`. `strict` selects `parameters` instead of
-/// `parametersJsonSchema`. A tool list is translated once and then taken from [`tool_cache`];
-/// which deferred tools are declared is decided per request.
+/// Translate `tools` and `tool_choice` for the model `info` describes (strict schemas for
+/// legacy models). A tool list is translated once and then taken from [`tool_cache`]; which
+/// deferred tools are declared is decided per request.
 pub(crate) fn translate_tools(
     req: &MessagesRequest,
-    strict: bool,
+    info: &ModelInfo,
 ) -> Result<TranslatedTools, AnthropicError> {
+    let strict = info.is_legacy();
     let Some(list) = &req.tools else {
         return Ok(TranslatedTools::default());
-    };
-    let forced = match &req.tool_choice {
-        Some(ToolChoice::Tool { name }) => Some(name.as_str()),
-        _ => None,
     };
     let set = match tool_cache::get(list.raw(), strict) {
         Some(set) => set,
@@ -99,6 +106,7 @@ pub(crate) fn translate_tools(
                 Err(e) if !defs.iter().any(|d| d.defer_loading == Some(true)) => return Err(e),
                 Err(_) => {
                     let referenced = referenced_tools(&req.messages);
+                    let forced = forced_name(req);
                     Arc::new(convert(&defs, strict, |d| {
                         referenced.contains(d.name.as_str()) || forced == Some(&d.name)
                     })?)
@@ -106,65 +114,83 @@ pub(crate) fn translate_tools(
             }
         }
     };
-    let referenced = set
-        .declarations
-        .iter()
-        .any(|d| d.deferred)
+    // Naming the web search or fetch tool lets the model choose: a built-in tool is not forced.
+    let forced = forced_name(req).filter(|n| !set.builtin.iter().any(|(b, _)| b == n));
+    let referenced = (!set.search_dropped() && set.declarations.iter().any(|d| d.deferred))
         .then(|| referenced_tools(&req.messages));
     let shown: Vec<&Declared> = set
         .declarations
         .iter()
         .filter(|d| {
             !d.deferred
+                || set.search_dropped()
                 || forced == Some(d.name.as_str())
                 || referenced
                     .as_ref()
                     .is_some_and(|r| r.contains(d.name.as_str()))
         })
         .collect();
+    let builtin = !set.builtin.is_empty();
+    let beside = builtin && (shown.is_empty() || info.rules.builtin_tools_with_functions);
+    let mut left_out = set.dropped.clone();
+    if builtin && !beside {
+        left_out.extend(set.builtin.iter().map(|(_, t)| t.clone()));
+    }
+    let mut tool = Tool {
+        google_search: (beside && set.web_search).then(|| json!({})),
+        url_context: (beside && set.web_fetch).then(|| json!({})),
+        ..Tool::default()
+    };
     if shown.is_empty() {
         if let Some(name) = forced {
             return Err(unknown_forced_tool(name));
         }
-        let tools = set.web_search.then(|| {
-            vec![Tool {
-                google_search: Some(json!({})),
-                ..Tool::default()
-            }]
-        });
         return Ok(TranslatedTools {
-            tools,
+            tools: beside.then(|| vec![tool]),
             tool_config: None,
+            left_out,
         });
     }
     let config = |mode, allowed| Some(ToolConfig::calling(mode, allowed));
-    let tool_config = match &req.tool_choice {
-        None => None,
-        Some(ToolChoice::Auto) => config(FunctionCallingMode::Auto, None),
-        Some(ToolChoice::Any) => config(FunctionCallingMode::Any, None),
-        Some(ToolChoice::None) => config(FunctionCallingMode::None, None),
-        Some(ToolChoice::Tool { name }) => {
+    let mut tool_config = match (&req.tool_choice, forced) {
+        (_, Some(name)) => {
             let gemini = to_gemini_name(name);
             if !shown.iter().any(|d| d.gemini_name == gemini) {
                 return Err(unknown_forced_tool(name));
             }
             config(FunctionCallingMode::Any, Some(vec![gemini.into_owned()]))
         }
+        (None | Some(ToolChoice::Tool { .. }), None) => None,
+        (Some(ToolChoice::Auto), None) => config(FunctionCallingMode::Auto, None),
+        (Some(ToolChoice::Any), None) => config(FunctionCallingMode::Any, None),
+        (Some(ToolChoice::None), None) => config(FunctionCallingMode::None, None),
     };
+    if beside {
+        tool_config
+            .get_or_insert_with(ToolConfig::default)
+            .include_server_side_tool_invocations = Some(true);
+    }
+    tool.encoded_declarations = Some(EncodedDeclarations(
+        shown.iter().map(|d| d.encoded.clone()).collect(),
+    ));
     Ok(TranslatedTools {
-        tools: Some(vec![Tool {
-            encoded_declarations: Some(EncodedDeclarations(
-                shown.iter().map(|d| d.encoded.clone()).collect(),
-            )),
-            ..Tool::default()
-        }]),
+        tools: Some(vec![tool]),
         tool_config,
+        left_out,
     })
 }
 
-/// The custom tools of `defs`, converted and encoded in order with one schema budget for all;
-/// deferred ones only if `shown` keeps them (and marked deferred); whether web search was asked
-/// for.
+/// The name `tool_choice` forces, if any.
+fn forced_name(req: &MessagesRequest) -> Option<&str> {
+    match &req.tool_choice {
+        Some(ToolChoice::Tool { name }) => Some(name.as_str()),
+        _ => None,
+    }
+}
+
+/// The functions of `defs` (custom tools, and client tools with their fixed schemas),
+/// converted and encoded in order with one schema budget for all; deferred ones only if
+/// `shown` keeps them (and marked deferred); and the server tools, sorted.
 fn convert(
     defs: &[ToolDefinition],
     strict: bool,
@@ -173,12 +199,25 @@ fn convert(
     let mut set = ToolSet::default();
     let mut budget = schema::SCHEMA_BUDGET;
     for (i, def) in defs.iter().enumerate() {
-        if def.is_server_tool() {
-            set.web_search |= def
-                .kind
-                .as_deref()
-                .is_some_and(|k| k.starts_with("web_search"));
-            continue;
+        let mut fixed = None;
+        if let Some(tool_type) = def.typed() {
+            let display = def.display_width_px.zip(def.display_height_px);
+            match kind_of(tool_type, display) {
+                Kind::Client {
+                    description,
+                    schema,
+                } => fixed = Some((description, schema)),
+                Kind::Unmatched => {
+                    set.dropped.push(tool_type.to_owned());
+                    continue;
+                }
+                web => {
+                    set.web_search |= web == Kind::WebSearch;
+                    set.web_fetch |= web == Kind::WebFetch;
+                    set.builtin.push((def.name.clone(), tool_type.to_owned()));
+                    continue;
+                }
+            }
         }
         if def.name.is_empty() {
             return Err(AnthropicError::invalid(format!(
@@ -196,7 +235,14 @@ fn convert(
         if deferred && !shown(def) {
             continue;
         }
-        let params = match &def.input_schema {
+        let (description, input_schema) = match &fixed {
+            Some((description, schema)) => (Some((*description).to_owned()), Some(schema)),
+            None => (
+                def.description.clone().filter(|d| !d.is_empty()),
+                def.input_schema.as_ref(),
+            ),
+        };
+        let params = match input_schema {
             None => None,
             Some(s) => if strict {
                 schema::strict_parameters_within(s, &mut budget)
@@ -212,7 +258,7 @@ fn convert(
         };
         let declaration = FunctionDeclaration {
             name: to_gemini_name(&def.name).into_owned(),
-            description: def.description.clone().filter(|d| !d.is_empty()),
+            description,
             parameters,
             parameters_json_schema,
         };
@@ -236,143 +282,5 @@ fn unknown_forced_tool(name: &str) -> AnthropicError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::{json, Value};
-
-    fn request(body: Value) -> MessagesRequest {
-        serde_json::from_value(body).unwrap()
-    }
-
-    fn tool(name: &str) -> Value {
-        json!({"name": name, "description": "d",
-            "input_schema": {"type": "object", "properties": {"a": {"type": "string"}}}})
-    }
-
-    #[test]
-    fn names_round_trip() {
-        assert_eq!(to_gemini_name("Bash"), "Bash");
-        assert_eq!(to_gemini_name("mcp__srv__tool"), "mcp__srv__tool");
-        assert_eq!(to_gemini_name("1password"), "_1password");
-        assert_eq!(to_gemini_name("-x"), "_-x");
-        for n in ["Bash", "_private", "1password", "-x", "mcp__a__b"] {
-            assert_eq!(from_gemini_name(&to_gemini_name(n)), n);
-        }
-    }
-
-    #[test]
-    fn tool_choice_modes() {
-        let cases = [
-            (json!(null), None),
-            (json!({"type": "auto"}), Some(json!({"mode": "AUTO"}))),
-            (json!({"type": "any"}), Some(json!({"mode": "ANY"}))),
-            (json!({"type": "none"}), Some(json!({"mode": "NONE"}))),
-            (
-                json!({"type": "tool", "name": "Read"}),
-                Some(json!({"mode": "ANY", "allowedFunctionNames": ["Read"]})),
-            ),
-        ];
-        for (choice, expected) in cases {
-            let req = request(json!({"model": "m", "messages": [],
-                "tools": [tool("Bash"), tool("Read")], "tool_choice": choice}));
-            let out = translate_tools(&req, false).unwrap();
-            let got = out
-                .tool_config
-                .map(|c| serde_json::to_value(c.function_calling_config).unwrap());
-            assert_eq!(got, expected);
-            assert_eq!(out.tools.unwrap()[0].declarations().len(), 2);
-        }
-    }
-
-    #[test]
-    fn forcing_an_unknown_tool_is_invalid() {
-        let req = request(
-            json!({"model": "m", "messages": [], "tools": [tool("Bash")],
-            "tool_choice": {"type": "tool", "name": "Nope"}}),
-        );
-        let err = translate_tools(&req, false).unwrap_err();
-        assert_eq!(err.status(), 400);
-        assert!(err.to_string().contains("Nope"));
-    }
-
-    #[test]
-    fn deferred_tools_appear_once_referenced() {
-        let mut deferred = tool("Later");
-        deferred["defer_loading"] = json!(true);
-        let hidden = request(json!({"model": "m", "messages": [
-            {"role": "user", "content": "hi"}], "tools": [tool("Bash"), deferred.clone()]}));
-        let out = translate_tools(&hidden, false).unwrap();
-        let decls = out.tools.unwrap()[0].declarations();
-        assert_eq!(
-            decls.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
-            ["Bash"]
-        );
-
-        let found = request(json!({"model": "m", "messages": [
-            {"role": "user", "content": "hi"},
-            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "ToolSearch", "input": {}}]},
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
-                "content": [{"type": "tool_reference", "tool_name": "Later"}]}]}],
-            "tools": [tool("Bash"), deferred]}));
-        let out = translate_tools(&found, false).unwrap();
-        let decls = out.tools.unwrap()[0].declarations();
-        assert_eq!(decls.len(), 2);
-    }
-
-    #[test]
-    fn server_tools_dropped_or_mapped_to_google_search() {
-        let only_search = request(json!({"model": "m", "messages": [],
-            "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 8}]}));
-        let out = translate_tools(&only_search, false).unwrap();
-        assert_eq!(
-            serde_json::to_value(out.tools.unwrap()).unwrap(),
-            json!([{"googleSearch": {}}])
-        );
-        let mixed = request(json!({"model": "m", "messages": [],
-            "tools": [{"type": "web_search_20250305", "name": "web_search"},
-                      {"type": "bash_20250124", "name": "bash"}, tool("Read")]}));
-        let out = translate_tools(&mixed, false).unwrap();
-        assert_eq!(
-            serde_json::to_value(out.tools.unwrap()).unwrap(),
-            json!([{"functionDeclarations": [{"name": "Read", "description": "d",
-                "parametersJsonSchema": {"type": "object", "properties": {"a": {"type": "string"}}}}]}])
-        );
-    }
-
-    #[test]
-    fn strict_mode_uses_parameters() {
-        let req = request(json!({"model": "m", "messages": [], "tools": [tool("Read"),
-            {"name": "NoArgs", "input_schema": {"type": "object", "properties": {}}}]}));
-        let out = translate_tools(&req, true).unwrap();
-        assert_eq!(
-            serde_json::to_value(out.tools.unwrap()).unwrap(),
-            json!([{"functionDeclarations": [
-                {"name": "Read", "description": "d",
-                 "parameters": {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}}},
-                {"name": "NoArgs"}]}])
-        );
-    }
-
-    #[test]
-    fn a_remembered_tool_list_translates_as_the_first_time_and_a_bad_one_names_its_field() {
-        let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
-            "tools": [tool("CacheProbeRead"), tool("CacheProbeWrite")],
-            "tool_choice": {"type": "tool", "name": "CacheProbeWrite"}});
-        let first = translate_tools(&request(body.clone()), false).unwrap();
-        let again = translate_tools(&request(body.clone()), false).unwrap();
-        assert_eq!(first.tools, again.tools);
-        assert_eq!(first.tool_config, again.tool_config);
-        assert_eq!(
-            serde_json::to_value(&again.tools).unwrap()[0]["functionDeclarations"][1]["name"],
-            "CacheProbeWrite"
-        );
-        // The forced name is checked on a hit too.
-        let mut other = body.clone();
-        other["tool_choice"]["name"] = json!("Missing");
-        assert!(translate_tools(&request(other), false).is_err());
-        let bad = request(json!({"model": "m", "messages": [],
-            "tools": [tool("Ok"), {"description": "no name"}]}));
-        let e = translate_tools(&bad, false).unwrap_err().to_string();
-        assert!(e.contains("tools[1]") && e.contains("name"), "{e}");
-    }
-}
+#[path = "tools_tests.rs"]
+mod tests;

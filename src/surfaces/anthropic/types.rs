@@ -188,10 +188,12 @@ impl ToolList {
     }
 }
 
-/// A tool: custom (with `input_schema`) or an Anthropic server tool (with a `type` such as
-/// `web_search_20250305`).
+/// A tool: custom (with `input_schema`) or one of Anthropic's own types (`web_search_20250305`,
+/// `bash_20250124`, …; see `server_tools`). Only custom tools must have a name (an MCP toolset
+/// has none).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ToolDefinition {
+    #[serde(default)]
     pub name: String,
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
@@ -201,12 +203,17 @@ pub struct ToolDefinition {
     pub input_schema: Option<Value>,
     #[serde(default)]
     pub defer_loading: Option<bool>,
+    /// The computer tool's screen.
+    #[serde(default)]
+    pub display_width_px: Option<u64>,
+    #[serde(default)]
+    pub display_height_px: Option<u64>,
 }
 
 impl ToolDefinition {
-    /// True for Anthropic-hosted tools (`web_search_*`, `bash_*`, `text_editor_*`, …).
-    pub fn is_server_tool(&self) -> bool {
-        self.kind.as_deref().is_some_and(|k| k != "custom")
+    /// The Anthropic tool type, for a tool that is not a custom one.
+    pub fn typed(&self) -> Option<&str> {
+        self.kind.as_deref().filter(|k| *k != "custom")
     }
 }
 
@@ -284,6 +291,9 @@ pub struct MessagesResponse {
 pub enum ResponseBlock {
     Text {
         text: String,
+        /// The sources a grounded stretch of the answer cites.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        citations: Option<Vec<Citation>>,
     },
     Thinking {
         thinking: String,
@@ -294,6 +304,49 @@ pub enum ResponseBlock {
         name: String,
         input: Value,
     },
+    /// A search Gemini ran (`input: {"query": …}`).
+    ServerToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
+    /// What a search found.
+    WebSearchToolResult {
+        tool_use_id: String,
+        content: Vec<WebSearchResult>,
+    },
+}
+
+impl ResponseBlock {
+    /// A text block without citations.
+    pub fn text(text: impl Into<String>) -> Self {
+        ResponseBlock::Text {
+            text: text.into(),
+            citations: None,
+        }
+    }
+}
+
+/// One search result (`type: "web_search_result"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebSearchResult {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+    pub title: String,
+    pub encrypted_content: String,
+    pub page_age: Option<String>,
+}
+
+/// A cited search result (`type: "web_search_result_location"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Citation {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+    pub title: String,
+    pub cited_text: String,
+    pub encrypted_index: String,
 }
 
 /// Why generation stopped.
@@ -315,6 +368,15 @@ pub struct Usage {
     pub cache_creation_input_tokens: u64,
     pub cache_read_input_tokens: u64,
     pub output_tokens: u64,
+    /// Searches run on the server's side, when there were any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_tool_use: Option<ServerToolUsage>,
+}
+
+/// `usage.server_tool_use`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerToolUsage {
+    pub web_search_requests: u64,
 }
 
 /// `/v1/messages/count_tokens` response.
@@ -384,6 +446,22 @@ pub enum BlockStart<'a> {
         name: &'a str,
         input: EmptyObject,
     },
+    /// A cited text block opens with an empty citation list; `citations_delta`s fill it.
+    #[serde(rename = "text")]
+    CitedText {
+        text: &'a str,
+        citations: [(); 0],
+    },
+    ServerToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: EmptyObject,
+    },
+    /// Complete at its start, as Anthropic streams it.
+    WebSearchToolResult {
+        tool_use_id: &'a str,
+        content: &'a [WebSearchResult],
+    },
 }
 
 /// Serializes as `{}`.
@@ -398,6 +476,7 @@ pub enum Delta<'a> {
     ThinkingDelta { thinking: &'a str },
     SignatureDelta { signature: &'a str },
     InputJsonDelta { partial_json: Cow<'a, str> },
+    CitationsDelta { citation: &'a Citation },
 }
 
 /// `message_delta.delta`.
@@ -416,110 +495,5 @@ pub struct ErrorDetail<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn unknown_blocks_and_fields_are_tolerated() {
-        let msg: Message = serde_json::from_value(json!({
-            "role": "assistant",
-            "content": [
-                {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}, "citations": []},
-                {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}},
-                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
-                {"type": "redacted_thinking", "data": "abc"},
-                {"type": "container_upload", "file_id": "f"},
-                {"type": "brand_new_block", "x": 1}
-            ]
-        }))
-        .unwrap();
-        let TextOrBlocks::Blocks(blocks) = msg.content else {
-            panic!("blocks expected")
-        };
-        assert_eq!(blocks[0], ContentBlock::Text { text: "hi".into() });
-        assert!(blocks[1..].iter().all(|b| *b == ContentBlock::Other));
-    }
-
-    #[test]
-    fn string_content_and_system_role() {
-        let msg: Message =
-            serde_json::from_value(json!({"role": "system", "content": "env"})).unwrap();
-        assert_eq!(msg.role, Role::System);
-        assert_eq!(msg.content, TextOrBlocks::Text("env".into()));
-    }
-
-    #[test]
-    fn tool_choice_ignores_extra_fields() {
-        let c: ToolChoice =
-            serde_json::from_value(json!({"type": "auto", "disable_parallel_tool_use": true}))
-                .unwrap();
-        assert_eq!(c, ToolChoice::Auto);
-        let c: ToolChoice = serde_json::from_value(
-            json!({"type": "tool", "name": "Bash", "disable_parallel_tool_use": false}),
-        )
-        .unwrap();
-        assert_eq!(
-            c,
-            ToolChoice::Tool {
-                name: "Bash".into()
-            }
-        );
-    }
-
-    #[test]
-    fn thinking_variants() {
-        let t: ThinkingParam =
-            serde_json::from_value(json!({"type": "adaptive", "display": "omitted"})).unwrap();
-        assert_eq!(
-            t,
-            ThinkingParam::Adaptive {
-                display: Some("omitted".into())
-            }
-        );
-        let t: ThinkingParam =
-            serde_json::from_value(json!({"type": "enabled", "budget_tokens": 2048})).unwrap();
-        assert!(matches!(
-            t,
-            ThinkingParam::Enabled {
-                budget_tokens: Some(2048),
-                ..
-            }
-        ));
-        let t: ThinkingParam = serde_json::from_value(json!({"type": "future"})).unwrap();
-        assert_eq!(t, ThinkingParam::Other);
-    }
-
-    #[test]
-    fn stream_events_serialize_with_type_tag() {
-        let ev = StreamEvent::ContentBlockStart {
-            index: 2,
-            content_block: BlockStart::ToolUse {
-                id: "toolu_1",
-                name: "Write",
-                input: EmptyObject {},
-            },
-        };
-        assert_eq!(ev.name(), "content_block_start");
-        assert_eq!(
-            serde_json::to_value(&ev).unwrap(),
-            json!({"type": "content_block_start", "index": 2,
-                "content_block": {"type": "tool_use", "id": "toolu_1", "name": "Write", "input": {}}})
-        );
-        let ev = StreamEvent::MessageDelta {
-            delta: MessageDeltaBody {
-                stop_reason: StopReason::ToolUse,
-                stop_sequence: None,
-            },
-            usage: Usage::default(),
-        };
-        assert_eq!(
-            serde_json::to_value(&ev).unwrap()["delta"],
-            json!({"stop_reason": "tool_use", "stop_sequence": null})
-        );
-        assert_eq!(
-            serde_json::to_value(StreamEvent::MessageStop).unwrap(),
-            json!({"type": "message_stop"})
-        );
-    }
-}
+#[path = "types_tests.rs"]
+mod tests;
