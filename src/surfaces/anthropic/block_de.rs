@@ -68,6 +68,20 @@ struct ToolReference {
     tool_name: String,
 }
 
+#[derive(Deserialize)]
+struct ServerToolUse {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    input: Value,
+}
+
+#[derive(Deserialize)]
+struct WebSearchToolResult {
+    #[serde(default)]
+    content: Value,
+}
+
 /// The rest of a block's fields (after its `type`), read as the variant `tag` names.
 fn variant<'de, M: MapAccess<'de>>(tag: &str, mut map: M) -> Result<ContentBlock, M::Error> {
     let fields = MapAccessDeserializer::new(&mut map);
@@ -102,6 +116,14 @@ fn variant<'de, M: MapAccess<'de>>(tag: &str, mut map: M) -> Result<ContentBlock
                 tool_name: v.tool_name,
             })
         }
+        "server_tool_use" => {
+            ServerToolUse::deserialize(fields).map(|v| ContentBlock::ServerToolUse {
+                name: v.name,
+                input: v.input,
+            })
+        }
+        "web_search_tool_result" => WebSearchToolResult::deserialize(fields)
+            .map(|v| ContentBlock::WebSearchToolResult { content: v.content }),
         _ => {
             while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
             Ok(ContentBlock::Other)
@@ -170,8 +192,19 @@ mod tests {
         assert_eq!(first, later);
         assert!(matches!(first, ContentBlock::ToolUse { ref name, .. } if name == "Read"));
         assert_eq!(
-            block(r#"{"type":"server_tool_use","id":"x","input":{"deep":[1,{"b":2}]}}"#).unwrap(),
+            block(r#"{"type":"web_fetch_tool_result","id":"x","content":{"deep":[1,{"b":2}]}}"#)
+                .unwrap(),
             ContentBlock::Other
+        );
+        assert_eq!(
+            block(
+                r#"{"type":"server_tool_use","id":"x","name":"web_search","input":{"query":"q"}}"#
+            )
+            .unwrap(),
+            ContentBlock::ServerToolUse {
+                name: "web_search".into(),
+                input: serde_json::json!({"query": "q"}),
+            }
         );
         let nested = block(
             r#"{"type":"tool_result","tool_use_id":"t1","content":[{"text":"ok","type":"text"}]}"#,

@@ -10,22 +10,27 @@
 //!   per call, in call order (`{"output": …}`, or `{"error": …}` when `is_error`), named from the
 //!   matching `tool_use`; a missing result is synthesized as an error response; a `tool_result`
 //!   matching no call of the previous turn (but one earlier in the conversation) becomes text —
-//!   one matching no `tool_use` at all is a 400 (`validate.rs`). Images and documents inside tool
-//!   results follow the responses as sibling parts. A conversation ending with unanswered tool
-//!   calls, or opening with an assistant message that calls tools, is a 400.
+//!   one matching no `tool_use` at all is a 400 (`validate.rs`). Images and PDFs inside a tool
+//!   result become the function response's own `parts` (inline data) for a model whose rules
+//!   take media in function responses (Gemini 3 and later); for others, and for media Gemini
+//!   does not take there (URLs, other types), the output says what was omitted. Media in a
+//!   result that became text follows it as sibling parts. A conversation ending with unanswered
+//!   tool calls, or opening with an assistant message that calls tools, is a 400.
 //! * Images: base64 → `inlineData` (`image/jpg` → `image/jpeg`; formats Gemini rejects, e.g. GIF,
 //!   become a text note); URL → `fileData`. Documents: base64 (PDF) → `inlineData`, plain text and
 //!   content sources → text (title first), URL → `fileData`. Files API ids → a text note.
 //! * `search_result` → text. `thinking` → signatures only (see [`super::signatures`]).
-//!   `redacted_thinking`, `server_tool_use`, `web_search_tool_result`, `container_upload` and
-//!   unknown blocks are dropped. Empty text is never sent; contents left without parts are
-//!   dropped and the neighbours merged.
+//!   An earlier answer's `server_tool_use` and `web_search_tool_result` (the gateway's account of
+//!   a Google Search) → text saying what was searched and found (Gemini's own record of the
+//!   search is not kept by the client). `redacted_thinking`, `container_upload` and unknown
+//!   blocks are dropped. Empty text is never sent; contents left without parts are dropped and
+//!   the neighbours merged.
 
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::upstream::wire::{Content, Part};
+use crate::upstream::wire::{Content, FunctionResponsePart, Part};
 
 use super::errors::AnthropicError;
 use super::signatures::{self, Replay};
@@ -130,7 +135,8 @@ pub(crate) fn translate_conversation(
             last_assistant_msg = turn.items.first().map_or(0, |i| i.msg);
             contents.push(Content::new("model", parts));
         } else {
-            let parts = user_parts(&turn.items, &pending, &call_names);
+            let media = target.rules.media_in_function_responses;
+            let parts = user_parts(&turn.items, &pending, &call_names, media);
             pending.clear();
             contents.push(Content::new("user", parts));
         }
@@ -235,14 +241,15 @@ fn push_text(parts: &mut Vec<Part>, text: &str, signature: Option<String>) {
     }
 }
 
-/// Parts of a user turn answering `pending` calls of the previous model turn.
+/// Parts of a user turn answering `pending` calls of the previous model turn; `media_in_responses`
+/// when the model takes media in function responses.
 fn user_parts(
     items: &[Item<'_>],
     pending: &[(&str, &str)],
     call_names: &HashMap<&str, &str>,
+    media_in_responses: bool,
 ) -> Vec<Part> {
     let mut responses: Vec<Option<Part>> = vec![None; pending.len()];
-    let mut media = Vec::new();
     let mut others = Vec::new();
     for it in items {
         let block = match it.kind {
@@ -273,11 +280,13 @@ fn user_parts(
                 } else {
                     "output"
                 };
-                responses[i] = Some(Part::function_response(
-                    to_gemini_name(pending[i].1),
-                    json!({ key: text }),
-                ));
-                media.extend(extra);
+                let (attached, text) = attach(extra, text, media_in_responses);
+                let mut part =
+                    Part::function_response(to_gemini_name(pending[i].1), json!({ key: text }));
+                if let Some(response) = part.function_response.as_mut() {
+                    response.parts = (!attached.is_empty()).then_some(attached);
+                }
+                responses[i] = Some(part);
             }
             None => {
                 let name = call_names
@@ -308,9 +317,54 @@ fn user_parts(
             })
         })
         .collect();
-    parts.extend(media);
     parts.extend(others);
     parts
+}
+
+/// Media types a function response may carry (Google's list for multimodal function
+/// responses: images, PDF and plain text).
+const RESPONSE_MEDIA: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+];
+
+/// A tool result's media as the function response's parts, where the model takes them; the
+/// rest is named in the output text, which is returned.
+fn attach(
+    media: Vec<Part>,
+    mut text: String,
+    allowed: bool,
+) -> (Vec<FunctionResponsePart>, String) {
+    let mut attached = Vec::new();
+    let mut omitted = Vec::new();
+    for part in media {
+        match (part.inline_data, part.file_data) {
+            (Some(blob), _) if allowed && RESPONSE_MEDIA.contains(&blob.mime_type.as_str()) => {
+                attached.push(FunctionResponsePart::inline(blob.mime_type, blob.data));
+            }
+            (Some(blob), _) => omitted.push(blob.mime_type),
+            (None, Some(file)) => omitted.push(file.file_uri),
+            (None, None) => {}
+        }
+    }
+    if !omitted.is_empty() {
+        let why = if allowed {
+            "Gemini does not take it in a tool result"
+        } else {
+            "this model does not take images or documents in tool results"
+        };
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "[Omitted from the tool result ({why}): {}]",
+            omitted.join(", ")
+        ));
+    }
+    (attached, text)
 }
 
 /// Text of a tool result, and its media parts.
@@ -341,6 +395,12 @@ fn tool_result_content(content: Option<&TextOrBlocks<ContentBlock>>) -> (String,
 fn block_parts(block: &ContentBlock) -> Vec<Part> {
     match block {
         ContentBlock::Text { text } if !text.is_empty() => vec![Part::text(text)],
+        ContentBlock::ServerToolUse { name, input } => {
+            vec![Part::text(server_call_text(name, input))]
+        }
+        ContentBlock::WebSearchToolResult { content } => {
+            vec![Part::text(search_result_text(content))]
+        }
         ContentBlock::Image { source } => image_part(source).into_iter().collect(),
         ContentBlock::Document { source, title } => document_parts(source, title.as_deref()),
         ContentBlock::SearchResult {
@@ -362,6 +422,43 @@ fn block_parts(block: &ContentBlock) -> Vec<Part> {
         }
         _ => Vec::new(),
     }
+}
+
+/// An earlier server tool call, told: `[Searched the web for "…"]`.
+fn server_call_text(name: &str, input: &Value) -> String {
+    match input.get("query").and_then(Value::as_str) {
+        Some(query) => format!("[Searched the web for \"{}\"]", clip(query)),
+        None => format!(
+            "[Used the {} tool: {}]",
+            clip(name),
+            clip(&input.to_string())
+        ),
+    }
+}
+
+/// What an earlier search found, told: one line per result (title and address), or its error.
+fn search_result_text(content: &Value) -> String {
+    let Some(results) = content.as_array() else {
+        let code = content
+            .get("error_code")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown");
+        return format!("[The web search failed: {}]", clip(code));
+    };
+    if results.is_empty() {
+        return "[The web search found nothing]".to_owned();
+    }
+    let mut out = "[Web search results:".to_owned();
+    for r in results.iter().take(50) {
+        let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
+        out.push_str(&format!(
+            "\n- {} ({})",
+            clip(field("title")),
+            clip(field("url"))
+        ));
+    }
+    out.push(']');
+    out
 }
 
 fn image_part(source: &Source) -> Option<Part> {

@@ -94,9 +94,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for TextOrBlocks<T> {
     }
 }
 
-/// Content blocks (request side). Unknown types (`server_tool_use`, `web_search_tool_result`,
-/// `redacted_thinking`, `container_upload`, …) deserialize as [`ContentBlock::Other`]. Read by
-/// `block_de` (by its `type`, without buffering the block).
+/// Content blocks (request side). Unknown types (`redacted_thinking`, `container_upload`,
+/// `web_fetch_tool_result`, …) deserialize as [`ContentBlock::Other`]. Read by `block_de` (by
+/// its `type`, without buffering the block).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ContentBlock {
     Text {
@@ -130,6 +130,16 @@ pub enum ContentBlock {
     },
     ToolReference {
         tool_name: String,
+    },
+    /// A server tool's call an earlier answer carried (a search the gateway reported).
+    ServerToolUse {
+        name: String,
+        input: Value,
+    },
+    /// What a search found (a list of results, or an error object), as an earlier answer
+    /// carried it.
+    WebSearchToolResult {
+        content: Value,
     },
     Other,
 }

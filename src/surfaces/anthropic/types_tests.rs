@@ -21,7 +21,12 @@ fn unknown_blocks_and_fields_are_tolerated() {
         panic!("blocks expected")
     };
     assert_eq!(blocks[0], ContentBlock::Text { text: "hi".into() });
-    assert!(blocks[1..].iter().all(|b| *b == ContentBlock::Other));
+    assert!(matches!(blocks[1], ContentBlock::ServerToolUse { .. }));
+    assert_eq!(
+        blocks[2],
+        ContentBlock::WebSearchToolResult { content: json!([]) }
+    );
+    assert!(blocks[3..].iter().all(|b| *b == ContentBlock::Other));
 }
 
 #[test]

@@ -214,7 +214,7 @@ fn images_and_documents() {
 }
 
 #[test]
-fn unknown_and_server_blocks_are_dropped_never_an_error() {
+fn unknown_blocks_are_dropped_and_earlier_searches_told_never_an_error() {
     let out = gemini(
         body(json!([
             {"role": "user", "content": [{"type": "text", "text": "search", "cache_control": {"type": "ephemeral"}},
@@ -234,7 +234,8 @@ fn unknown_and_server_blocks_are_dropped_never_an_error() {
         out["contents"],
         json!([
             {"role": "user", "parts": [{"text": "search"}]},
-            {"role": "model", "parts": [{"text": "found it"}]},
+            {"role": "model", "parts": [{"text": "[Searched the web for \"x\"]"},
+                {"text": "[The web search found nothing]"}, {"text": "found it"}]},
             {"role": "user", "parts": [{"text": "T\nhttps://s\n\nbody"}]}
         ])
     );
@@ -312,10 +313,9 @@ fn parallel_calls_results_in_call_order_with_errors_images_and_missing() {
     assert_eq!(
         out["contents"][2]["parts"],
         json!([
-            {"functionResponse": {"name": "Read", "response": {"output": "image follows"}}},
+            {"functionResponse": {"name": "Read", "response": {"output": "image follows\n[Omitted from the tool result (this model does not take images or documents in tool results): image/png]"}}},
             {"functionResponse": {"name": "Bash", "response": {"error": "exit 1"}}},
             {"functionResponse": {"name": "Grep", "response": {"error": "No result was provided for this tool call."}}},
-            {"inlineData": {"mimeType": "image/png", "data": "AAAA"}},
             {"text": "[Result of tool call toolu_a (Read)]\nagain"},
             {"text": "<system-reminder>x</system-reminder>"}
         ])

@@ -1,8 +1,9 @@
 //! Request translation tests: one per contract item, plus snapshots of the Claude Code captures.
 //! The shared helpers are here; the tests, by area, in `conversation` (validation, captures,
-//! system, content, tools, signatures) and `config` (generation config, count_tokens, hostile
-//! input).
+//! system, content, tools, signatures), `config` (generation config, count_tokens, hostile
+//! input) and `agents` (what agents send now: media in tool results, earlier searches echoed).
 
+mod agents;
 mod config;
 mod conversation;
 
