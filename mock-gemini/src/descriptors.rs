@@ -143,6 +143,8 @@ static PART: Msg = Msg {
         data("file_data", Kind::Msg(&FILE_DATA)),
         data("executable_code", Kind::Msg(&EXECUTABLE_CODE)),
         data("code_execution_result", Kind::Msg(&CODE_EXECUTION_RESULT)),
+        data("tool_call", Kind::Msg(&TOOL_CALL)),
+        data("tool_response", Kind::Msg(&TOOL_RESPONSE)),
         one("thought", Kind::Bool),
         one("thought_signature", Kind::Bytes),
         Field {
@@ -157,7 +159,7 @@ static PART: Msg = Msg {
 };
 
 /// The data-carrying members of `Part` (the `data` oneof), in JSON spelling.
-pub const PART_DATA_FIELDS: [&str; 7] = [
+pub const PART_DATA_FIELDS: [&str; 9] = [
     "text",
     "inlineData",
     "functionCall",
@@ -165,6 +167,8 @@ pub const PART_DATA_FIELDS: [&str; 7] = [
     "fileData",
     "executableCode",
     "codeExecutionResult",
+    "toolCall",
+    "toolResponse",
 ];
 
 static BLOB: Msg = Msg {
@@ -200,7 +204,48 @@ static FUNCTION_RESPONSE: Msg = Msg {
 
 static FUNCTION_RESPONSE_PART: Msg = Msg {
     type_url: url!("FunctionResponsePart"),
-    fields: &[data("inline_data", Kind::Msg(&BLOB))],
+    fields: &[data("inline_data", Kind::Msg(&FUNCTION_RESPONSE_BLOB))],
+};
+
+static FUNCTION_RESPONSE_BLOB: Msg = Msg {
+    type_url: url!("FunctionResponseBlob"),
+    fields: &[
+        one("mime_type", Kind::Str),
+        one("data", Kind::Bytes),
+        one("display_name", Kind::Str),
+    ],
+};
+
+/// A built-in tool's call, as a response shows it with `includeServerSideToolInvocations`
+/// (sent back in the history).
+static TOOL_CALL: Msg = Msg {
+    type_url: url!("ToolCall"),
+    fields: &[
+        one("id", Kind::Str),
+        one("tool_type", Kind::Enum(&TOOL_TYPE)),
+        one("args", Kind::Struct),
+    ],
+};
+
+static TOOL_RESPONSE: Msg = Msg {
+    type_url: url!("ToolResponse"),
+    fields: &[
+        one("id", Kind::Str),
+        one("tool_type", Kind::Enum(&TOOL_TYPE)),
+        one("response", Kind::Struct),
+    ],
+};
+
+static TOOL_TYPE: EnumDesc = EnumDesc {
+    type_url: url!("ToolType"),
+    values: &[
+        "TOOL_TYPE_UNSPECIFIED",
+        "GOOGLE_SEARCH_WEB",
+        "GOOGLE_SEARCH_IMAGE",
+        "URL_CONTEXT",
+        "GOOGLE_MAPS",
+        "FILE_SEARCH",
+    ],
 };
 
 static SCHEDULING: EnumDesc = EnumDesc {
@@ -377,6 +422,7 @@ static TOOL_CONFIG: Msg = Msg {
             Kind::Msg(&FUNCTION_CALLING_CONFIG),
         ),
         one("retrieval_config", Kind::Msg(&RETRIEVAL_CONFIG)),
+        one("include_server_side_tool_invocations", Kind::Bool),
     ],
 };
 

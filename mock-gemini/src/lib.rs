@@ -48,6 +48,7 @@ mod refusals;
 mod respond;
 mod schema;
 mod script;
+mod search;
 mod server;
 mod shaping;
 mod signatures;

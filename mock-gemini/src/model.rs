@@ -2,7 +2,8 @@
 //!
 //! Given a validated request it decides what "the model" says: an echo of the last user
 //! text, a function call when the user asks to `run` a backquoted command or to `call` a
-//! declared function, a summary of function responses, optional thoughts, and usage
+//! declared function, a summary of function responses (and of the media they carry), a
+//! grounded answer when Google Search is on (see `search`), optional thoughts, and usage
 //! numbers (≈ 4 characters per token) that `countTokens` reproduces exactly. The result
 //! is a `Plan` that `respond.rs` turns into a response or a stream.
 
@@ -33,6 +34,10 @@ pub struct Plan {
     /// Gemini 4 spent the whole `maxOutputTokens` thinking: the candidate has no parts at all
     /// (not even a thought summary), `finishReason: MAX_TOKENS`.
     pub exhausted: bool,
+    /// The text was found by Google Search for this query: the answer carries its metadata.
+    pub searched: Option<String>,
+    /// The search is shown as `toolCall` / `toolResponse` parts.
+    pub shows_search: bool,
 }
 
 impl Plan {
@@ -265,7 +270,18 @@ fn response_summary(response: &Value) -> String {
         Value::String(s) => s.clone(),
         other => serde_json::to_string(other).unwrap_or_default(),
     };
-    text.chars().take(200).collect()
+    let mut summary: String = text.chars().take(200).collect();
+    // What the model saw besides the JSON: the media the function returned.
+    let media: Vec<&str> = response["parts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["inlineData"]["mimeType"].as_str())
+        .collect();
+    if !media.is_empty() {
+        summary.push_str(&format!(" (with {})", media.join(", ")));
+    }
+    summary
 }
 
 fn thinking_active(model: &ModelInfo, budget: Option<i64>) -> bool {
@@ -329,6 +345,7 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
 
     let mut text = String::new();
     let mut calls = Vec::new();
+    let mut searched = None;
     if !responses.is_empty() {
         text = responses
             .iter()
@@ -357,7 +374,12 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
         }
         if calls.is_empty() {
             let snippet: String = last_text.chars().take(80).collect();
-            text = format!("Mock reply from {}: {snippet}", model.served_id());
+            if crate::search::searches(request) {
+                text = crate::search::answer(model.served_id(), &snippet);
+                searched = Some(snippet);
+            } else {
+                text = format!("Mock reply from {}: {snippet}", model.served_id());
+            }
         }
     }
 
@@ -432,6 +454,8 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
         candidates_tokens,
         signs: active,
         exhausted,
+        shows_search: searched.is_some() && crate::search::shows_invocations(request),
+        searched,
     }
 }
 

@@ -74,6 +74,12 @@ impl ModelInfo {
         id.starts_with("gemini-3") || id.starts_with("gemini-4")
     }
 
+    /// Gemini 3 and later take images and PDFs inside a function response
+    /// (`functionResponse.parts`); 2.5 answers 400.
+    pub fn takes_media_in_function_responses(&self) -> bool {
+        self.is_gemini3()
+    }
+
     /// Gemini 4: levels only, no penalties, one candidate, no prefill.
     pub fn is_gemini4(&self) -> bool {
         self.served_id().starts_with("gemini-4")

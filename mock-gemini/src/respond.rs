@@ -1,7 +1,8 @@
 //! Turns the fake model's `Plan` into `GenerateContentResponse` JSON: one complete
 //! response for `generateContent`, or the sequence of partial responses the real API
 //! streams (thoughts first, text in chunks, function calls whole, cumulative usage, only
-//! the last event with `finishReason`).
+//! the last event with `finishReason` — and with `groundingMetadata` when the answer was
+//! searched).
 
 use serde_json::{json, Value};
 
@@ -71,12 +72,32 @@ fn signs_text(plan: &Plan, model: &ModelInfo) -> bool {
     model.is_gemini3() && plan.signs && plan.calls.is_empty()
 }
 
+/// What a searched answer carries: its metadata on the candidate of `event`.
+fn ground(event: &mut Value, plan: &Plan) {
+    if let (Some(query), Some(candidate)) = (&plan.searched, event["candidates"][0].as_object_mut())
+    {
+        candidate.insert(
+            "groundingMetadata".to_owned(),
+            crate::search::metadata(query, &plan.text),
+        );
+    }
+}
+
+/// The parts that show the search, when asked for.
+fn search_parts(plan: &Plan) -> Vec<Value> {
+    match &plan.searched {
+        Some(query) if plan.shows_search => crate::search::invocation_parts(query),
+        _ => Vec::new(),
+    }
+}
+
 /// The complete `generateContent` response.
 pub fn full_response(plan: &Plan, model: &ModelInfo, state: &State) -> Value {
     let mut parts = Vec::new();
     if let Some(thought) = &plan.thought {
         parts.push(thought_part(thought));
     }
+    parts.extend(search_parts(plan));
     if !plan.text.is_empty() {
         let mut part = json!({"text": plan.text});
         if signs_text(plan, model) {
@@ -90,13 +111,15 @@ pub fn full_response(plan: &Plan, model: &ModelInfo, state: &State) -> Value {
         plan.candidates_tokens,
         plan.thoughts_tokens,
     );
-    envelope(
+    let mut answer = envelope(
         parts,
         Some(plan.finish_reason),
         usage,
         model,
         &state.response_id(),
-    )
+    );
+    ground(&mut answer, plan);
+    answer
 }
 
 /// What Gemini answers when the model wrote a function call it could not encode: no content,
@@ -135,6 +158,16 @@ pub fn stream_events(plan: &Plan, model: &ModelInfo, state: &State) -> Vec<Value
     if let Some(thought) = &plan.thought {
         events.push(envelope(
             vec![thought_part(thought)],
+            None,
+            usage(prompt, 0, thoughts),
+            model,
+            &id,
+        ));
+    }
+    let shown = search_parts(plan);
+    if !shown.is_empty() {
+        events.push(envelope(
+            shown,
             None,
             usage(prompt, 0, thoughts),
             model,
@@ -188,6 +221,9 @@ pub fn stream_events(plan: &Plan, model: &ModelInfo, state: &State) -> Vec<Value
                 &id,
             ));
         }
+    }
+    if let Some(last) = events.last_mut() {
+        ground(last, plan);
     }
     events
 }

@@ -3,7 +3,9 @@
 //! After `proto.rs` has accepted the JSON shape, the real service applies rules of its
 //! own: non-empty contents and parts, one data field per part, valid roles, function
 //! call/response pairing, tool declaration and generation-config limits, thinking rules per
-//! model, and (Gemini 3) thought signatures. Each rule answers 400 with Google's wording.
+//! model, media in function responses only where the model takes them, built-in tools beside
+//! functions only with `includeServerSideToolInvocations`, and (Gemini 3) thought signatures.
+//! Each rule answers 400 with Google's wording.
 //! Field-level problems are batched as `* GenerateContentRequest.<path>: <message>\n` lines
 //! like the real API; structural problems answer with their own message.
 
@@ -70,6 +72,8 @@ pub fn check_generate(
         ));
     }
     check_turns(contents)?;
+    check_builtin_beside_functions(request)?;
+    check_function_response_media(contents, model)?;
     if let Some(config) = config {
         check_model_limits(config, model)?;
     }
@@ -156,6 +160,30 @@ fn check_parts(content: &Value, path: &str, what: &str, lines: &mut Vec<String>)
                 lines.push(format!(
                     "{part_path}.file_data.file_uri: file_uri must not be empty."
                 ));
+            }
+        }
+        let media = part
+            .get("functionResponse")
+            .and_then(|r| r.get("parts"))
+            .and_then(Value::as_array);
+        for (k, media) in media.into_iter().flatten().enumerate() {
+            let media_path = format!("{part_path}.function_response.parts[{k}]");
+            match media.get("inlineData") {
+                None => lines.push(format!(
+                    "{media_path}.data: required oneof field 'data' must have one initialized field"
+                )),
+                Some(blob) => {
+                    if blob
+                        .get("mimeType")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .is_empty()
+                    {
+                        lines.push(format!(
+                            "{media_path}.inline_data.mime_type: mime_type must not be empty."
+                        ));
+                    }
+                }
             }
         }
         for (key, proto) in [
@@ -421,6 +449,56 @@ fn names<'a>(content: &'a Value, key: &str) -> Vec<&'a str> {
                 .and_then(Value::as_str)
         })
         .collect()
+}
+
+/// Built-in tools Gemini runs itself (the `Tool` fields other than function declarations).
+const BUILT_IN_TOOLS: [&str; 4] = [
+    "googleSearch",
+    "urlContext",
+    "codeExecution",
+    "googleSearchRetrieval",
+];
+
+/// Built-in tools and function declarations together need
+/// `toolConfig.includeServerSideToolInvocations: true`.
+fn check_builtin_beside_functions(request: &Map<String, Value>) -> Result<(), ApiError> {
+    let tools = array(request.get("tools"));
+    let built_in = tools
+        .iter()
+        .any(|t| BUILT_IN_TOOLS.iter().any(|k| t.get(*k).is_some()));
+    let functions = tools
+        .iter()
+        .any(|t| !array(t.get("functionDeclarations")).is_empty());
+    let shown = request
+        .get("toolConfig")
+        .and_then(|c| c.get("includeServerSideToolInvocations"))
+        == Some(&Value::Bool(true));
+    if built_in && functions && !shown {
+        return Err(ApiError::invalid_argument(
+            "Please enable tool_config.include_server_side_tool_invocations to use Built-in tools with Function calling.",
+        ));
+    }
+    Ok(())
+}
+
+/// Media inside a function response (`functionResponse.parts`) only for models that take it.
+fn check_function_response_media(contents: &[Value], model: &ModelInfo) -> Result<(), ApiError> {
+    if model.takes_media_in_function_responses() {
+        return Ok(());
+    }
+    let carried = contents
+        .iter()
+        .flat_map(|c| array(c.get("parts")))
+        .any(|p| {
+            p.get("functionResponse")
+                .is_some_and(|r| !array(r.get("parts")).is_empty())
+        });
+    if carried {
+        return Err(ApiError::invalid_argument(
+            "Unable to submit request because `function_response.parts` is not supported for this model. Learn more: https://cloud.google.com/vertex-ai/generative-ai/docs/multimodal/function-calling",
+        ));
+    }
+    Ok(())
 }
 
 /// Function call / function response pairing rules.
