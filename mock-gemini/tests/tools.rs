@@ -160,3 +160,17 @@ async fn media_in_a_function_response_only_where_the_model_takes_it() {
         "{response}"
     );
 }
+
+#[tokio::test]
+async fn a_streamed_search_alone_is_grounded_too() {
+    let mock = MockGemini::start().await.unwrap();
+    let mut body = search(None, false);
+    body["contents"][0]["parts"][0]["text"] =
+        json!("Perform a web search for the query: rust 2027 edition");
+    body["generationConfig"] =
+        json!({"maxOutputTokens": 1024, "thinkingConfig": {"thinkingLevel": "MINIMAL"}});
+    let (status, _, text) = stream_sse(&mock, "gemini-3.8-flash", &body).await;
+    assert_eq!(status, 200, "{text}");
+    let events = sse_events(&text);
+    assert!(events.last().unwrap()["candidates"][0]["groundingMetadata"].is_object());
+}
