@@ -35,6 +35,7 @@
 mod api;
 mod control;
 mod descriptors;
+mod directives;
 mod embed;
 mod errors;
 mod floor;

@@ -2,13 +2,17 @@
 //!
 //! Given a validated request it decides what "the model" says: an echo of the last user
 //! text, a function call when the user asks to `run` a backquoted command or to `call` a
-//! declared function, a summary of function responses (and of the media they carry), a
+//! declared function (its required string parameters filled with the request's first quoted
+//! text), a summary of function responses (and of the media they carry), a
 //! grounded answer when Google Search is on (see `search`), optional thoughts, and usage
 //! numbers (≈ 4 characters per token) that `countTokens` reproduces exactly. The result
 //! is a `Plan` that `respond.rs` turns into a response or a stream.
 
 use serde_json::{json, Map, Value};
 
+use crate::directives::{
+    declared_functions, next_requested, quoted_args, requested_calls, requested_command, shell_call,
+};
 use crate::models_catalog::{ModelInfo, Thinking};
 use crate::shaping::shape_text;
 
@@ -137,129 +141,6 @@ pub fn prompt_tokens(request: &Map<String, Value>) -> u64 {
     tokens_for_chars(total).max(1)
 }
 
-fn declared_functions(request: &Map<String, Value>) -> Vec<String> {
-    let mut names = Vec::new();
-    for tool in request
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        for decl in tool
-            .get("functionDeclarations")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(name) = decl.get("name").and_then(Value::as_str) {
-                names.push(name.to_owned());
-            }
-        }
-    }
-    names
-}
-
-/// Shell tools as the coding agents name them, most specific first.
-const SHELL_TOOLS: [&str; 5] = [
-    "Bash",
-    "run_shell_command",
-    "exec_command",
-    "shell",
-    "local_shell",
-];
-
-/// The call that runs `command`: on the agent's shell tool (else the first declared function),
-/// its arguments named as that tool's schema names them (`command` or `cmd`, and a
-/// `description` where the schema has one).
-fn shell_call(request: &Map<String, Value>, declared: &[String], command: &str) -> (String, Value) {
-    let target = SHELL_TOOLS
-        .iter()
-        .find(|t| declared.iter().any(|d| d == *t))
-        .map_or_else(|| declared[0].clone(), |t| (*t).to_owned());
-    let properties = declaration(request, &target)
-        .and_then(|d| {
-            d.get("parametersJsonSchema")
-                .or_else(|| d.get("parameters"))
-        })
-        .and_then(|s| s.get("properties"))
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    if properties.is_empty() {
-        return (
-            target,
-            json!({"command": command, "description": "Run the requested command"}),
-        );
-    }
-    let mut args = Map::new();
-    let name = if properties.contains_key("cmd") {
-        "cmd"
-    } else {
-        "command"
-    };
-    args.insert(name.to_owned(), json!(command));
-    if properties.contains_key("description") {
-        args.insert("description".to_owned(), json!("Run the requested command"));
-    }
-    (target, Value::Object(args))
-}
-
-/// The declaration of function `name`.
-fn declaration<'a>(request: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    request
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.get("functionDeclarations").and_then(Value::as_array))
-        .flatten()
-        .find(|d| d.get("name").and_then(Value::as_str) == Some(name))
-}
-
-/// The backquoted command after the word "run", if any.
-fn requested_command(text: &str) -> Option<String> {
-    let lower = text.to_ascii_lowercase();
-    let mut search = 0;
-    while let Some(found) = lower[search..].find("run") {
-        let at = search + found;
-        let before_ok = at == 0 || !lower.as_bytes()[at - 1].is_ascii_alphanumeric();
-        let after_ok = lower
-            .as_bytes()
-            .get(at + 3)
-            .is_none_or(|b| !b.is_ascii_alphanumeric());
-        if before_ok && after_ok {
-            let rest = &text[at + 3..];
-            if let Some(open) = rest.find('`') {
-                let body = &rest[open + 1..];
-                if let Some(close) = body.find('`') {
-                    return Some(body[..close].to_owned());
-                }
-            }
-        }
-        search = at + 3;
-    }
-    None
-}
-
-/// Every `call <name>` that names a declared function, in order.
-fn requested_calls(text: &str, declared: &[String]) -> Vec<String> {
-    let mut calls = Vec::new();
-    let mut words = text.split_whitespace().peekable();
-    while let Some(word) = words.next() {
-        if word.eq_ignore_ascii_case("call") {
-            if let Some(next) = words.peek() {
-                let name = next.trim_matches(|c: char| {
-                    !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-                });
-                if declared.iter().any(|d| d == name) {
-                    calls.push(name.to_owned());
-                }
-            }
-        }
-    }
-    calls
-}
-
 fn response_summary(response: &Value) -> String {
     let payload = &response["response"];
     let inner = ["output", "content", "result"]
@@ -346,7 +227,12 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
     let mut text = String::new();
     let mut calls = Vec::new();
     let mut searched = None;
-    if !responses.is_empty() {
+    if let Some(call) = (!responses.is_empty())
+        .then(|| next_requested(request, &declared))
+        .flatten()
+    {
+        calls.push(call);
+    } else if !responses.is_empty() {
         text = responses
             .iter()
             .map(|r| {
@@ -365,7 +251,8 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
                 calls.push(shell_call(request, &declared, &command));
             } else {
                 for name in requested_calls(&joined, &declared) {
-                    calls.push((name, json!({})));
+                    let args = quoted_args(request, &name, &joined);
+                    calls.push((name, args));
                 }
             }
             if calls.is_empty() && mode == "ANY" {
@@ -538,6 +425,46 @@ mod tests {
     }
 
     #[test]
+    fn calls_asked_for_are_made_one_turn_after_another_once_declared() {
+        let tool = |name: &str| {
+            json!({"name": name, "parametersJsonSchema": {"type": "object",
+            "properties": {"query": {"type": "string"}}, "required": ["query"]}})
+        };
+        let ask = "call Lookup for \"select:Search\" then call Search for \"rust\"";
+        // Search is not declared yet: only Lookup is called.
+        let first = request(
+            json!({"contents": [{"role": "user", "parts": [{"text": ask}]}],
+            "tools": [{"functionDeclarations": [tool("Lookup")]}]}),
+        );
+        let p = plan(&first, find("gemini-3.8-flash").unwrap());
+        assert_eq!(
+            p.calls,
+            vec![("Lookup".to_owned(), json!({"query": "select:Search"}))]
+        );
+        // Its response came, and Search is declared now: Search is called next.
+        let second = request(json!({"contents": [
+            {"role": "user", "parts": [{"text": ask}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "Lookup", "args": {}}}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "Lookup", "response": {}}}]}],
+            "tools": [{"functionDeclarations": [tool("Lookup"), tool("Search")]}]}));
+        let p = plan(&second, find("gemini-2.5-flash-lite").unwrap());
+        assert_eq!(
+            p.calls,
+            vec![("Search".to_owned(), json!({"query": "rust"}))]
+        );
+        // Then nothing is left to call: the answer sums the responses up.
+        let mut third = second.clone();
+        let turns = third.get_mut("contents").unwrap().as_array_mut().unwrap();
+        turns.push(
+            json!({"role": "model", "parts": [{"functionCall": {"name": "Search", "args": {}}}]}),
+        );
+        turns.push(json!({"role": "user", "parts": [{"functionResponse": {"name": "Search", "response": {"output": "found"}}}]}));
+        let p = plan(&third, find("gemini-2.5-flash-lite").unwrap());
+        assert!(p.calls.is_empty());
+        assert_eq!(p.text, "Tool Search returned: found");
+    }
+
+    #[test]
     fn call_directive_names_declared_functions() {
         assert_eq!(
             requested_calls("please call Read and call Nope", &["Read".to_owned()]),
@@ -548,5 +475,15 @@ mod tests {
             Some("ls -la")
         );
         assert_eq!(requested_command("the runner `x`"), None);
+        let req = request(json!({"contents": [], "tools": [{"functionDeclarations": [
+            {"name": "WebSearch", "parametersJsonSchema": {"type": "object",
+                "properties": {"query": {"type": "string"}, "n": {"type": "integer"}},
+                "required": ["query", "n"]}}]}]}));
+        let text = "call ToolSearch for \"select:WebSearch\" then call WebSearch for \"rust 2027\"";
+        assert_eq!(
+            quoted_args(&req, "WebSearch", text),
+            json!({"query": "rust 2027"})
+        );
+        assert_eq!(quoted_args(&req, "WebSearch", "call WebSearch"), json!({}));
     }
 }

@@ -6,6 +6,7 @@ The CLI comes from `npm install` in tests/e2e/claude-code (scripts/test does it)
 overrides its path. Without it these tests are skipped locally, but fail under CI.
 """
 
+import base64
 import json
 import os
 import shutil
@@ -28,12 +29,18 @@ def claude():
     return require_cli(CLAUDE_BIN, "Claude Code CLI", CLAUDE_INSTALL)
 
 
-def run_claude(claude, base_url, gateway, prompt=PROMPT, model=None, env_extra=None, inspect=None):
+def run_claude(claude, base_url, gateway, prompt=PROMPT, model=None, env_extra=None, inspect=None,
+               tools="Bash", expect="gateway-e2e-ok", files=None):
     """Runs `claude -p` in a fresh HOME and working folder (with `--model model`, and `env_extra`
-    in its environment); returns its parsed JSON result. `inspect(home)` looks at the HOME it
-    left before it is removed."""
+    in its environment), `tools` allowed; returns its parsed JSON result, which must contain
+    `expect`. `files` (name → bytes) are written to the working folder first, whose path
+    replaces `{work}` in the prompt. `inspect(home)` looks at the HOME it left before it is
+    removed."""
     home = tempfile.mkdtemp(prefix="cc-home-")
     work = tempfile.mkdtemp(prefix="cc-work-")
+    for name, data in (files or {}).items():
+        Path(work, name).write_bytes(data)
+    prompt = prompt.replace("{work}", work)
     try:
         # A clean environment: nothing of the caller's (e.g. a real ANTHROPIC_API_KEY) leaks in.
         env = {
@@ -46,7 +53,7 @@ def run_claude(claude, base_url, gateway, prompt=PROMPT, model=None, env_extra=N
             "DISABLE_AUTOUPDATER": "1",
             **(env_extra or {}),
         }
-        args = [claude, "-p", prompt, "--allowedTools", "Bash", "--output-format", "json"]
+        args = [claude, "-p", prompt, "--allowedTools", tools, "--output-format", "json"]
         if model:
             args += ["--model", model]
         try:
@@ -72,7 +79,7 @@ def run_claude(claude, base_url, gateway, prompt=PROMPT, model=None, env_extra=N
     assert proc.returncode == 0, context
     assert result["is_error"] is False, context
     assert result["num_turns"] >= 2, context
-    assert "gateway-e2e-ok" in result["result"], context
+    assert expect in result["result"], context
     return result
 
 
@@ -137,6 +144,54 @@ def test_claude_code_picker_lists_the_gateways_models_and_a_turn_on_one_works(cl
     for expected in ("claude-sonnet-gateway", "claude-gemini-3.8-flash", "claude-gemini-3.1-pro-preview"):
         assert expected in cached["text"], cached["text"][:2000]
     assert_tool_round_trip_upstream(mock, "gemini-3.8-flash")
+
+
+def test_claude_code_web_search_is_answered_by_google_search(claude, gateway, mock):
+    """Claude Code's WebSearch tool (deferred: loaded with ToolSearch first) runs as a request of
+    its own whose only tool is Anthropic's `web_search_20250305`: the gateway sends it to Gemini
+    as Google Search and answers with the searches and sources Claude Code reads back into its
+    tool result."""
+    mock.reset()
+    prompt = 'Please call ToolSearch for "select:WebSearch" and then call WebSearch for "rust 2027 edition"'
+    run_claude(claude, gateway.url, gateway, prompt=prompt, model="claude-gemini-3.8-flash",
+               tools="ToolSearch,WebSearch", expect="Tool WebSearch returned")
+    calls = generate_calls(mock)
+    searches = [c for c in calls if c["body"].get("tools") == [{"googleSearch": {}}]]
+    assert searches, [c["body"].get("tools") for c in calls]
+    asked = json.dumps(searches[0]["body"]["contents"])
+    assert "rust 2027 edition" in asked, asked
+    # The sources reached Claude Code: its tool result, sent back upstream, lists them.
+    answered = [r for c in calls for r in c["body"]["contents"][-1]["parts"]
+                if r.get("functionResponse", {}).get("name") == "WebSearch"]
+    assert answered, "no WebSearch tool result went back upstream"
+    told = answered[-1]["functionResponse"]["response"]["output"]
+    assert told.startswith('Web search results for query: "rust 2027 edition"'), told
+    assert "grounding-api-redirect/mock-source-a" in told and '"title":"example.org"' in told, told
+    assert "Mock search answer from gemini-3.8-flash" in told, told
+
+
+# A 1×1 PNG.
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC")
+
+
+@pytest.mark.parametrize("model", ["gemini-3.8-flash", "gemini-2.5-flash-lite"])
+def test_claude_code_reads_an_image_and_gemini_gets_it_with_the_result(claude, gateway, mock, model):
+    """Claude Code's Read of a PNG answers with an image inside the tool result: Gemini 3 gets it
+    as the function response's own part, 2.5 (which refuses that) a note in the output."""
+    mock.reset()
+    run_claude(claude, gateway.url, gateway, prompt='Please call Read for "{work}/pixel.png"',
+               model=model, tools="Read", expect="Tool Read returned", files={"pixel.png": PIXEL})
+    answers = [r["functionResponse"] for c in generate_calls(mock) if c["model"] == model
+               for r in c["body"]["contents"][-1]["parts"]
+               if r.get("functionResponse", {}).get("name") == "Read"]
+    assert answers, "no Read result went back upstream"
+    media = answers[-1].get("parts", [])
+    if model.startswith("gemini-3"):
+        assert [m["inlineData"]["mimeType"] for m in media] == ["image/png"], answers[-1]
+    else:
+        assert media == [], answers[-1]
+        assert "[Omitted from the tool result" in json.dumps(answers[-1]), answers[-1]
 
 
 def test_a_claude_code_setup_from_before_december_2026_still_answers(claude, gateway, mock):
