@@ -21,6 +21,7 @@ use crate::descriptors::{
 };
 use crate::embed::{embed_batch, embed_one};
 use crate::errors::{html_not_found, json_response, ApiError, Violation};
+use crate::grounding;
 use crate::model::{plan, prefill, prompt_tokens};
 use crate::models_catalog::{find_visible, list_page, ModelInfo};
 use crate::ordered::Json;
@@ -396,6 +397,9 @@ impl Call<'_> {
             return Ok(Answer::Now(json_response(StatusCode::OK, &answer, pretty)));
         }
         check_generate(&body, serving, Some(&lock(&self.state.signatures)))?;
+        if let Some(refusal) = grounding::refuses_combination(&body) {
+            return Err(ApiError::invalid_argument(refusal));
+        }
         let prompt = prompt_tokens(&body);
         if prompt > u64::from(serving.input_limit) {
             return Err(ApiError::invalid_argument(format!(
@@ -416,11 +420,17 @@ impl Call<'_> {
             plan = plan.continued(turn);
         }
         if kind == CallKind::Generate {
-            let response = if malformed {
+            let mut response = if malformed {
                 malformed_function_call(&plan, serving, self.state)
             } else {
                 full_response(&plan, serving, self.state)
             };
+            if grounding::searches(&body) {
+                grounding::attach(
+                    &mut response,
+                    grounding::metadata(&plan.question, &plan.text),
+                );
+            }
             return Ok(Answer::Now(json_response(
                 StatusCode::OK,
                 &response,
@@ -432,6 +442,11 @@ impl Call<'_> {
         } else {
             stream_events(&plan, serving, self.state)
         };
+        if grounding::searches(&body) {
+            if let Some(last) = events.last_mut() {
+                grounding::attach(last, grounding::metadata(&plan.question, &plan.text));
+            }
+        }
         if let Some(keep) = keep_events {
             events.truncate(keep);
             strip_finish(&mut events);

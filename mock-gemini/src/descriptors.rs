@@ -377,6 +377,7 @@ static TOOL_CONFIG: Msg = Msg {
             Kind::Msg(&FUNCTION_CALLING_CONFIG),
         ),
         one("retrieval_config", Kind::Msg(&RETRIEVAL_CONFIG)),
+        one("include_server_side_tool_invocations", Kind::Bool),
     ],
 };
 

@@ -38,6 +38,7 @@ mod descriptors;
 mod embed;
 mod errors;
 mod floor;
+mod grounding;
 mod model;
 mod models_catalog;
 mod models_table;

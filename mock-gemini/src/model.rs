@@ -33,6 +33,8 @@ pub struct Plan {
     /// Gemini 4 spent the whole `maxOutputTokens` thinking: the candidate has no parts at all
     /// (not even a thought summary), `finishReason: MAX_TOKENS`.
     pub exhausted: bool,
+    /// The last user text: what a grounded answer searched for.
+    pub question: String,
 }
 
 impl Plan {
@@ -432,6 +434,7 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
         candidates_tokens,
         signs: active,
         exhausted,
+        question: last_text.to_string(),
     }
 }
 

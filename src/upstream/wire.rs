@@ -30,6 +30,10 @@ pub struct GenerateContentRequest {
     pub safety_settings: Option<Vec<SafetySetting>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_content: Option<String>,
+    /// The client's tools the translation left out (server tools Gemini has no equivalent
+    /// for): never sent, told to the client in a warning header.
+    #[serde(skip)]
+    pub dropped_tools: Vec<String>,
 }
 
 /// One turn: a role (`user` or `model`; absent in `systemInstruction`) and its parts.
@@ -388,6 +392,10 @@ pub struct Candidate {
     pub finish_message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
+    /// What Google Search found for the answer (`webSearchQueries`, `groundingChunks`,
+    /// `groundingSupports`), when the request asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grounding_metadata: Option<Value>,
 }
 
 /// Why a prompt was blocked (then there are no candidates).

@@ -13,6 +13,7 @@ mod block_de;
 mod blocks;
 mod contents;
 pub mod errors;
+mod grounding;
 pub mod models;
 mod relay;
 pub mod request;

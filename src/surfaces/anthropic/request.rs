@@ -230,6 +230,7 @@ fn base_request(
         }),
         tools: tools.tools,
         tool_config: tools.tool_config,
+        dropped_tools: tools.dropped,
         ..GenerateContentRequest::default()
     })
 }

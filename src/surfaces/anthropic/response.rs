@@ -21,7 +21,10 @@ use crate::upstream::wire::{self, GenerateContentResponse, UsageMetadata};
 
 use super::blocks::{new_id, BlockMachine, BlockOp, OpenKind};
 use super::errors::{AnthropicError, ErrorType};
-use super::types::{CountTokensResponse, MessagesResponse, ResponseBlock, StopReason, Usage};
+use super::grounding;
+use super::types::{
+    CountTokensResponse, MessagesResponse, ResponseBlock, ServerToolUse, StopReason, Usage,
+};
 
 /// Translate a non-streaming Gemini response. `client_model` is echoed as `model`.
 pub fn from_generate_content(
@@ -35,6 +38,7 @@ pub fn from_generate_content(
         });
     }
     let mut content = Vec::new();
+    let mut searched = None;
     let stop = match resp.candidates.first() {
         None => {
             let Some(reason) = resp
@@ -71,9 +75,24 @@ pub fn from_generate_content(
                     text: refusal_note(candidate.finish_reason.as_deref().unwrap_or("")),
                 });
             }
+            searched = candidate
+                .grounding_metadata
+                .as_ref()
+                .and_then(grounding::found);
             stop
         }
     };
+    let mut usage = usage_from(resp.usage_metadata.as_ref());
+    if let Some(found) = searched {
+        // The search first (its use and result), the answer, then the cited sources.
+        let mut blocks = found.blocks.into_iter().map(ResponseBlock::Made);
+        let head: Vec<ResponseBlock> = blocks.by_ref().take(2).collect();
+        content.splice(0..0, head);
+        content.extend(blocks);
+        usage.server_tool_use = Some(ServerToolUse {
+            web_search_requests: found.requests,
+        });
+    }
     Ok(MessagesResponse {
         id: new_id("msg_"),
         kind: "message".into(),
@@ -82,7 +101,7 @@ pub fn from_generate_content(
         content,
         stop_reason: Some(stop),
         stop_sequence: None,
-        usage: usage_from(resp.usage_metadata.as_ref()),
+        usage,
     })
 }
 
@@ -198,6 +217,7 @@ pub(crate) fn usage_from(meta: Option<&UsageMetadata>) -> Usage {
             .candidates_token_count
             .unwrap_or(0)
             .saturating_add(m.thoughts_token_count.unwrap_or(0)),
+        server_tool_use: None,
     }
 }
 

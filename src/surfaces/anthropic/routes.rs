@@ -112,13 +112,13 @@ impl Messages {
     /// `asked` translated by `translate` for `model` (shaped by the rules of `rules_name`: the
     /// model that answers a moving alias), as Gemini JSON on its route; a translation failure
     /// is the response to send.
-    fn prepare<T: serde::Serialize>(
+    fn prepare<T: serde::Serialize + LeftOut>(
         &self,
         asked: &Asked,
         model: &str,
         rules_name: &str,
         translate: fn(&MessagesRequest, &str, &TranslateOptions) -> Result<T, AnthropicError>,
-    ) -> Result<(Route, Bytes), Box<Response>> {
+    ) -> Result<(Route, Bytes, Vec<String>), Box<Response>> {
         let fail = |e: AnthropicError| Box::new(ApiError::from(e).into_response());
         let gemini = translate(&asked.request, rules_name, &self.options(model)).map_err(fail)?;
         // Gemini's request is about as large as the client's: one buffer, no regrowing.
@@ -132,7 +132,7 @@ impl Messages {
         let route = Route::model(model)
             .with_session(asked.session.clone())
             .with_tally(asked.tally.clone());
-        Ok((route, Bytes::from(json)))
+        Ok((route, Bytes::from(json), gemini.left_out().to_vec()))
     }
 
     /// The model's upstream path for `method` (`generateContent`, …), under the API version
@@ -144,6 +144,21 @@ impl Messages {
         )
     }
 }
+
+/// What a translation left out of the client's request, named in `x-gateway-dropped-tools`.
+trait LeftOut {
+    fn left_out(&self) -> &[String] {
+        &[]
+    }
+}
+
+impl LeftOut for crate::upstream::wire::GenerateContentRequest {
+    fn left_out(&self) -> &[String] {
+        &self.dropped_tools
+    }
+}
+
+impl LeftOut for crate::upstream::wire::CountTokensRequest {}
 
 fn post_request(path_and_query: String, body: Bytes) -> UpstreamRequest {
     UpstreamRequest {
@@ -165,11 +180,16 @@ async fn messages(
     };
     let streaming = asked.request.stream.unwrap_or(false);
     let mut chain = Fallbacks::new(&app.models, asked.resolved.clone(), asked.allow_fallback);
+    let mut dropped = Vec::new();
     let result = loop {
         let model = chain.model().clone();
         let rules_name = app.dispatcher.served_models().rules_name(&model.model);
         let prepared = app.prepare(&asked, &model.model, &rules_name, to_generate_content);
-        let result = match prepared.map(|(route, json)| (route.queued(chain.is_last()), json)) {
+        let prepared = prepared.map(|(route, json, left_out)| {
+            dropped = left_out;
+            (route.queued(chain.is_last()), json)
+        });
+        let result = match prepared {
             Err(resp) => Ok(*resp),
             Ok((route, json)) if streaming => {
                 let path = app.path(&model.model, "streamGenerateContent?alt=sse");
@@ -184,7 +204,14 @@ async fn messages(
             break result;
         }
     };
-    answer(&app, &asked, chain.served(), result)
+    let mut resp = answer(&app, &asked, chain.served(), result);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&dropped.join(",")) {
+        if !dropped.is_empty() {
+            tracing::warn!(tools = ?v, "server tools Gemini has no equivalent for were left out");
+            resp.headers_mut().insert("x-gateway-dropped-tools", v);
+        }
+    }
+    resp
 }
 
 /// The response to send: the answer, or the dispatch failure in Anthropic's shape; marked with
@@ -280,7 +307,7 @@ async fn count_tokens(
         // Counting names the model in the body too: the one asked for.
         let result = match app.prepare(&asked, &model.model, &model.model, to_count_tokens) {
             Err(resp) => Ok(*resp),
-            Ok((route, json)) => {
+            Ok((route, json, _)) => {
                 let route = route.queued(chain.is_last());
                 let req = post_request(app.path(&model.model, "countTokens"), json);
                 app.dispatcher.unary(&route, &req).await.map(

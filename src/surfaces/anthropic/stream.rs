@@ -252,6 +252,17 @@ impl StreamTranslator {
         for part in candidate.content.iter().flat_map(|c| &c.parts) {
             machine.on_part(part, &mut |op| emitter.write(op, out));
         }
+        // What Google Search found (it comes with the last chunk): the search's blocks after
+        // the answer so far.
+        if let Some(found) = candidate
+            .grounding_metadata
+            .as_ref()
+            .and_then(super::grounding::found)
+        {
+            machine.close(&mut |op| emitter.write(op, out));
+            emitter.next_index =
+                super::grounding::write_blocks(&found.blocks, emitter.next_index, out);
+        }
         if let Some(reason) = &candidate.finish_reason {
             self.finish_reason = Some(reason.clone());
             self.finish_message = candidate.finish_message.clone();

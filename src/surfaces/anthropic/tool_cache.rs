@@ -18,6 +18,10 @@ use serde_json::value::RawValue;
 pub(crate) struct ToolSet {
     pub declarations: Vec<Declared>,
     pub web_search: bool,
+    /// `web_fetch_*`: Gemini's URL context.
+    pub web_fetch: bool,
+    /// The types of the server tools left out.
+    pub dropped: Vec<String>,
 }
 
 /// One custom tool, translated.

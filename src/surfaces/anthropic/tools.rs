@@ -5,10 +5,12 @@
 //! * `defer_loading: true` tools are hidden until discovered, as on Anthropic: they are declared
 //!   only once the conversation references them (a `tool_reference` block from tool search, an
 //!   earlier `tool_use` of that name, or `tool_choice` naming them).
-//! * Server tools (`type` such as `web_search_20250305`, `bash_*`, `text_editor_*`, `code_execution_*`)
-//!   run on Anthropic's side and have no Gemini function equivalent: they are dropped, except
-//!   that a request whose only tools are web-search server tools gets Gemini's `googleSearch`
-//!   (Claude Code's WebSearch runs as such a request; results come back as grounded text).
+//! * Server tools (`type` such as `web_search_20250305`, `web_fetch_*`, `code_execution_*`,
+//!   `advisor_*`) run on Anthropic's side. A request whose only tools are `web_search_*` and
+//!   `web_fetch_*` gets Gemini's `googleSearch` and `urlContext` (Claude Code's WebSearch runs as
+//!   such a request; what the search found comes back as Anthropic's web search blocks, see
+//!   `grounding`); beside custom functions, and every other server tool, they are left out and
+//!   named in the `x-gateway-dropped-tools` response header (never a 400).
 //! * `tool_choice`: absent → no `toolConfig`; auto → AUTO; any → ANY; tool → ANY with
 //!   `allowedFunctionNames`; none → NONE (declarations are kept so the history stays valid).
 //!   `disable_parallel_tool_use` has no Gemini equivalent and is ignored.
@@ -40,6 +42,8 @@ use crate::surfaces::shared::schema;
 pub(crate) struct TranslatedTools {
     pub tools: Option<Vec<Tool>>,
     pub tool_config: Option<ToolConfig>,
+    /// Server tools left out (their types).
+    pub dropped: Vec<String>,
 }
 
 /// Names of tools the conversation has discovered or used (for deferred tools).
@@ -126,15 +130,17 @@ pub(crate) fn translate_tools(
         if let Some(name) = forced {
             return Err(unknown_forced_tool(name));
         }
-        let tools = set.web_search.then(|| {
+        let tools = (set.web_search || set.web_fetch).then(|| {
             vec![Tool {
-                google_search: Some(json!({})),
+                google_search: set.web_search.then(|| json!({})),
+                url_context: set.web_fetch.then(|| json!({})),
                 ..Tool::default()
             }]
         });
         return Ok(TranslatedTools {
             tools,
             tool_config: None,
+            dropped: set.dropped.clone(),
         });
     }
     let config = |mode, allowed| Some(ToolConfig::calling(mode, allowed));
@@ -159,7 +165,23 @@ pub(crate) fn translate_tools(
             ..Tool::default()
         }]),
         tool_config,
+        dropped: web_beside_functions(&set),
     })
+}
+
+/// What is left out when custom functions are declared: the other server tools, and web
+/// search and fetch (Gemini takes built-in tools beside functions only with
+/// `includeServerSideToolInvocations`, whose `toolCall`/`toolResponse` parts would have to come
+/// back in the history, which Anthropic's blocks cannot carry).
+fn web_beside_functions(set: &ToolSet) -> Vec<String> {
+    let mut dropped = set.dropped.clone();
+    if set.web_search {
+        dropped.push("web_search".into());
+    }
+    if set.web_fetch {
+        dropped.push("web_fetch".into());
+    }
+    dropped
 }
 
 /// The custom tools of `defs`, converted and encoded in order with one schema budget for all;
@@ -174,10 +196,14 @@ fn convert(
     let mut budget = schema::SCHEMA_BUDGET;
     for (i, def) in defs.iter().enumerate() {
         if def.is_server_tool() {
-            set.web_search |= def
-                .kind
-                .as_deref()
-                .is_some_and(|k| k.starts_with("web_search"));
+            let kind = def.kind.as_deref().unwrap_or_default();
+            if kind.starts_with("web_search") {
+                set.web_search = true;
+            } else if kind.starts_with("web_fetch") {
+                set.web_fetch = true;
+            } else if !set.dropped.iter().any(|d| d == kind) {
+                set.dropped.push(kind.to_string());
+            }
             continue;
         }
         if def.name.is_empty() {

@@ -294,6 +294,10 @@ pub enum ResponseBlock {
         name: String,
         input: Value,
     },
+    /// A block made whole elsewhere (web search's `server_tool_use`, `web_search_tool_result`,
+    /// cited text: see `grounding`).
+    #[serde(untagged)]
+    Made(Value),
 }
 
 /// Why generation stopped.
@@ -315,6 +319,15 @@ pub struct Usage {
     pub cache_creation_input_tokens: u64,
     pub cache_read_input_tokens: u64,
     pub output_tokens: u64,
+    /// Server tools used (web searches), when any were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_tool_use: Option<ServerToolUse>,
+}
+
+/// `usage.server_tool_use`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerToolUse {
+    pub web_search_requests: u64,
 }
 
 /// `/v1/messages/count_tokens` response.
