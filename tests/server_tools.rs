@@ -143,3 +143,30 @@ async fn web_fetch_is_url_context_and_past_search_blocks_are_accepted_back() {
     assert_eq!(last["tools"], json!([{"urlContext": {}}]));
     assert!(calls.iter().all(|c| c.status == 200));
 }
+
+#[tokio::test]
+async fn a_screenshot_in_a_tool_result_reaches_the_model_on_every_generation() {
+    let s = Scenario::keys(1).start().await;
+    for model in [MODEL, "gemini-2.5-flash-lite"] {
+        let body = json!({"model": model, "max_tokens": 1024,
+            "tools": [{"name": "Screenshot", "description": "a screenshot", "input_schema": {"type": "object", "properties": {}}}],
+            "messages": [
+                {"role": "user", "content": "take a screenshot"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "Screenshot", "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [
+                    {"type": "text", "text": "the screen"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}]}]}]});
+        let r = messages(&s.gw, &body).await;
+        assert_eq!(r.status(), 200, "{model}: {}", r.text().await.unwrap());
+        let calls = model_calls(&s.mock);
+        let last = calls.last().unwrap().body.clone().unwrap();
+        let turn = &last["contents"][2]["parts"];
+        let inside = turn[0]["functionResponse"]["parts"][0]["inlineData"]["mimeType"].clone();
+        if model == MODEL {
+            assert_eq!(inside, "image/png", "{turn}");
+        } else {
+            assert!(inside.is_null(), "{turn}");
+            assert_eq!(turn[1]["inlineData"]["mimeType"], "image/png", "{turn}");
+        }
+    }
+}

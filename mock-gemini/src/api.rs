@@ -400,6 +400,7 @@ impl Call<'_> {
         if let Some(refusal) = grounding::refuses_combination(&body) {
             return Err(ApiError::invalid_argument(refusal));
         }
+        crate::refusals::check_function_response_media(&body, serving.is_gemini3())?;
         let prompt = prompt_tokens(&body);
         if prompt > u64::from(serving.input_limit) {
             return Err(ApiError::invalid_argument(format!(

@@ -200,7 +200,10 @@ static FUNCTION_RESPONSE: Msg = Msg {
 
 static FUNCTION_RESPONSE_PART: Msg = Msg {
     type_url: url!("FunctionResponsePart"),
-    fields: &[data("inline_data", Kind::Msg(&BLOB))],
+    fields: &[
+        data("inline_data", Kind::Msg(&BLOB)),
+        data("file_data", Kind::Msg(&FILE_DATA)),
+    ],
 };
 
 static SCHEDULING: EnumDesc = EnumDesc {

@@ -143,12 +143,51 @@ pub fn check_gemini4(config: &Map<String, Value>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// 400: media inside a function response (`functionResponse.parts`) on a model before Gemini 3,
+/// which takes images and documents only as parts of their own.
+pub fn check_function_response_media(
+    request: &Map<String, Value>,
+    multimodal: bool,
+) -> Result<(), ApiError> {
+    let with_media = request
+        .get("contents")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("parts").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|p| p.get("functionResponse"))
+        .any(|r| {
+            r.get("parts")
+                .and_then(Value::as_array)
+                .is_some_and(|p| !p.is_empty())
+        });
+    if with_media && !multimodal {
+        return Err(ApiError::invalid_argument(
+            "Multimodal function responses are not supported for this model.",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn config(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn media_inside_a_function_response_needs_gemini_3() {
+        let request = config(
+            json!({"contents": [{"role": "user", "parts": [{"functionResponse": {
+            "name": "f", "response": {}, "parts": [{"inlineData": {"mimeType": "image/png", "data": "AA=="}}]}}]}]}),
+        );
+        let refused = check_function_response_media(&request, false).unwrap_err();
+        assert!(refused.message.contains("Multimodal function responses"));
+        assert!(check_function_response_media(&request, true).is_ok());
+        assert!(check_function_response_media(&config(json!({"contents": []})), false).is_ok());
     }
 
     #[test]

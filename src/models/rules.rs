@@ -53,6 +53,9 @@ pub struct Rules {
     pub strict_tool_schemas: bool,
     /// A `thinkingBudget` is a 400 (Gemini 4); elsewhere a level family still takes one.
     pub refuses_budget: bool,
+    /// Images and documents may ride inside a `functionResponse` (`parts`); else they go
+    /// beside it.
+    pub media_in_function_responses: bool,
 }
 
 use ThinkingLevel::{High, Low, Medium, Minimal, Xhigh};
@@ -74,6 +77,7 @@ const GEMINI_4: Rules = Rules {
     api_version: "v1alpha",
     strict_tool_schemas: false,
     refuses_budget: true,
+    media_in_function_responses: true,
 };
 
 /// Gemini 3.x Flash and Flash-Lite: levels from minimal to high.
@@ -91,6 +95,7 @@ const GEMINI_3: Rules = Rules {
     api_version: "v1beta",
     strict_tool_schemas: false,
     refuses_budget: false,
+    media_in_function_responses: true,
 };
 
 /// Gemini 2.5: a thinking budget.
@@ -103,6 +108,7 @@ const GEMINI_25: Rules = Rules {
         off: 0,
     },
     signatures: false,
+    media_in_function_responses: false,
     ..GEMINI_3
 };
 

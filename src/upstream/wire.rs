@@ -131,6 +131,7 @@ impl Part {
                 id: None,
                 name: name.into(),
                 response,
+                parts: None,
             }),
             ..Self::default()
         }
@@ -180,6 +181,19 @@ pub struct FunctionResponse {
     pub id: Option<String>,
     pub name: String,
     pub response: Value,
+    /// Images and documents the function returned (Gemini 3 and later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Vec<FunctionResponsePart>>,
+}
+
+/// Media inside a function response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionResponsePart {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_data: Option<InlineData>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_data: Option<FileData>,
 }
 
 /// A tool: function declarations, or a built-in tool such as Google Search.

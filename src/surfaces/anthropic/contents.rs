@@ -11,7 +11,9 @@
 //!   matching `tool_use`; a missing result is synthesized as an error response; a `tool_result`
 //!   matching no call of the previous turn (but one earlier in the conversation) becomes text —
 //!   one matching no `tool_use` at all is a 400 (`validate.rs`). Images and documents inside tool
-//!   results follow the responses as sibling parts. A conversation ending with unanswered tool
+//!   results ride inside their function response (`parts`) on models that take them there
+//!   (Gemini 3 and later, a column of the rules table), else follow the responses as sibling
+//!   parts. A conversation ending with unanswered tool
 //!   calls, or opening with an assistant message that calls tools, is a 400.
 //! * Images: base64 → `inlineData` (`image/jpg` → `image/jpeg`; formats Gemini rejects, e.g. GIF,
 //!   become a text note); URL → `fileData`. Documents: base64 (PDF) → `inlineData`, plain text and
@@ -25,7 +27,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::upstream::wire::{Content, Part};
+use crate::upstream::wire::{Content, FunctionResponsePart, Part};
 
 use super::errors::AnthropicError;
 use super::signatures::{self, Replay};
@@ -130,7 +132,8 @@ pub(crate) fn translate_conversation(
             last_assistant_msg = turn.items.first().map_or(0, |i| i.msg);
             contents.push(Content::new("model", parts));
         } else {
-            let parts = user_parts(&turn.items, &pending, &call_names);
+            let inside = target.rules.media_in_function_responses;
+            let parts = user_parts(&turn.items, &pending, &call_names, inside);
             pending.clear();
             contents.push(Content::new("user", parts));
         }
@@ -235,11 +238,14 @@ fn push_text(parts: &mut Vec<Part>, text: &str, signature: Option<String>) {
     }
 }
 
-/// Parts of a user turn answering `pending` calls of the previous model turn.
+/// Parts of a user turn answering `pending` calls of the previous model turn; a result's images
+/// and documents go inside its function response when the model takes them there (`inside`),
+/// else beside the responses.
 fn user_parts(
     items: &[Item<'_>],
     pending: &[(&str, &str)],
     call_names: &HashMap<&str, &str>,
+    inside: bool,
 ) -> Vec<Part> {
     let mut responses: Vec<Option<Part>> = vec![None; pending.len()];
     let mut media = Vec::new();
@@ -273,11 +279,15 @@ fn user_parts(
                 } else {
                     "output"
                 };
-                responses[i] = Some(Part::function_response(
-                    to_gemini_name(pending[i].1),
-                    json!({ key: text }),
-                ));
-                media.extend(extra);
+                let mut response =
+                    Part::function_response(to_gemini_name(pending[i].1), json!({ key: text }));
+                match response.function_response.as_mut() {
+                    Some(r) if inside && !extra.is_empty() => {
+                        r.parts = Some(extra.into_iter().map(media_part).collect());
+                    }
+                    _ => media.extend(extra),
+                }
+                responses[i] = Some(response);
             }
             None => {
                 let name = call_names
@@ -311,6 +321,14 @@ fn user_parts(
     parts.extend(media);
     parts.extend(others);
     parts
+}
+
+/// A media part as a function response's part.
+fn media_part(p: Part) -> FunctionResponsePart {
+    FunctionResponsePart {
+        inline_data: p.inline_data,
+        file_data: p.file_data,
+    }
 }
 
 /// Text of a tool result, and its media parts.

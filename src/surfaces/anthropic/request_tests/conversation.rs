@@ -423,3 +423,29 @@ fn text_signature_goes_back_on_its_text_part() {
         json!([{"text": "hello", "thoughtSignature": "TSIG"}])
     );
 }
+
+#[test]
+fn a_screenshot_in_a_tool_result_rides_inside_the_response_on_gemini_3_and_beside_it_before() {
+    let conversation = body(json!([
+        {"role": "user", "content": "take a screenshot"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Screenshot", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [
+            {"type": "text", "text": "here it is"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw=="}},
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}}]}]}]));
+    let new = gemini(conversation.clone(), "gemini-3.8-flash");
+    let parts = new["contents"][2]["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    let response = &parts[0]["functionResponse"];
+    assert_eq!(response["response"], json!({"output": "here it is"}));
+    assert_eq!(
+        response["parts"],
+        json!([{"inlineData": {"mimeType": "image/png", "data": "iVBORw=="}},
+               {"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0="}}])
+    );
+    let old = gemini(conversation, "gemini-2.5-flash");
+    let parts = old["contents"][2]["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 3, "{parts:?}");
+    assert!(parts[0]["functionResponse"].get("parts").is_none());
+    assert_eq!(parts[1]["inlineData"]["mimeType"], "image/png");
+}
