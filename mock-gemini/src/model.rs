@@ -247,7 +247,9 @@ pub fn plan(request: &Map<String, Value>, model: &ModelInfo) -> Plan {
     } else {
         let joined = texts.join("\n");
         if !declared.is_empty() {
-            if let Some(command) = requested_command(&joined) {
+            // The user's own words come last (agents put reminders before them, which may quote
+            // commands of their own).
+            if let Some(command) = texts.iter().rev().find_map(|t| requested_command(t)) {
                 calls.push(shell_call(request, &declared, &command));
             } else {
                 for name in requested_calls(&joined, &declared) {

@@ -384,7 +384,11 @@ fn check_model_limits(config: &Map<String, Value>, model: &ModelInfo) -> Result<
         return Ok(());
     };
     let budget = thinking.get("thinkingBudget").and_then(Value::as_i64);
-    let level = thinking.get("thinkingLevel").and_then(Value::as_str);
+    // The enum's zero value is the field left unset (proto3): Gemini CLI's forks send it.
+    let level = thinking
+        .get("thinkingLevel")
+        .and_then(Value::as_str)
+        .filter(|l| *l != "THINKING_LEVEL_UNSPECIFIED");
     if model.thinking == Thinking::None
         && (budget.is_some()
             || level.is_some()

@@ -37,6 +37,17 @@ GEMINI_CLI_JS = os.environ.get(
     "GEMINI_CLI_JS",
     str(HERE / "gemini-cli" / "node_modules" / "@google" / "gemini-cli" / "bundle" / "gemini.js"),
 )
+# opencode's native binary (its platform package), and Qwen Code's bundle (run with `node`).
+OPENCODE_BIN = os.environ.get(
+    "OPENCODE_BIN",
+    str(HERE / "opencode" / "node_modules" / "opencode-linux-x64" / "bin" / "opencode"),
+)
+QWEN_JS = os.environ.get(
+    "QWEN_JS",
+    str(HERE / "qwen-code" / "node_modules" / "@qwen-code" / "qwen-code" / "cli.js"),
+)
+OPENCODE_INSTALL = "run `npm install --no-audit --no-fund` in tests/e2e/opencode (scripts/test does it)"
+QWEN_INSTALL = "run `npm install --no-audit --no-fund` in tests/e2e/qwen-code (scripts/test does it)"
 CLAUDE_INSTALL = "run `npm install --no-audit --no-fund` in tests/e2e/claude-code (scripts/test does it)"
 CODEX_INSTALL = "run `npm install --no-audit --no-fund` in tests/e2e/codex (scripts/test does it)"
 GEMINI_INSTALL = "run `npm install --no-audit --no-fund` in tests/e2e/gemini-cli (scripts/test does it)"

@@ -3,7 +3,7 @@ README.md is taken from the README itself (only the port of `http://127.0.0.1:80
 to the test gateway's), so the README and what works cannot drift apart.
 
 Shell blocks run under `bash` in an empty HOME and working folder. The agent CLIs they name
-(`claude`, `codex`, `gemini`) are small wrappers around the pinned real CLIs that add only what a
+(`claude`, `codex`, `gemini`, `opencode`, `qwen`) are small wrappers around the pinned real CLIs that add only what a
 headless test needs (a prompt, non-interactive flags, no telemetry); the variables, files and
 model names are the README's. Python blocks run in the test venv with the pinned SDKs.
 """
@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from agents import (CLAUDE_BIN, CLAUDE_INSTALL, CODEX_BIN, CODEX_INSTALL, GEMINI_CLI_JS, GEMINI_INSTALL,
-                    OFFLINE, generate_calls, require_cli)
+                    OFFLINE, OPENCODE_BIN, OPENCODE_INSTALL, QWEN_INSTALL, QWEN_JS, generate_calls,
+                    require_cli)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 README_URL = "http://127.0.0.1:8082"
@@ -49,6 +50,10 @@ def wrappers(root):
         "codex": (f'exec "{CODEX_BIN}" exec {" ".join(OFFLINE)} -c check_for_update_on_startup=false '
                   '--dangerously-bypass-approvals-and-sandbox --skip-git-repo-check "$@" "$QUICKSTART_PROMPT" < /dev/null'),
         "gemini": f'exec node "{GEMINI_CLI_JS}" --yolo --skip-trust "$@" -p "$QUICKSTART_PROMPT" < /dev/null',
+        # opencode reads the prompt from stdin (it re-quotes arguments with spaces).
+        "opencode": f'echo "$QUICKSTART_PROMPT" | exec "{OPENCODE_BIN}" "$@"',
+        "qwen": (f'QWEN_CODE_SUPPRESS_YOLO_WARNING=1 exec node "{QWEN_JS}" --yolo "$@" '
+                 '"$QUICKSTART_PROMPT" < /dev/null'),
     }
     for name, body in scripts.items():
         path = bin_dir / name
@@ -57,15 +62,17 @@ def wrappers(root):
     return bin_dir
 
 
-def run_shell(script, gateway, files=None):
-    """Runs `script` under bash in a fresh HOME (with `files` written into it first)."""
+def run_shell(script, gateway, files=None, work_files=None):
+    """Runs `script` under bash in a fresh HOME (with `files` written into it first, and
+    `work_files` into its working folder)."""
     root = tempfile.mkdtemp(prefix="quickstart-")
     home, work = Path(root, "home"), Path(root, "work")
     home.mkdir()
     work.mkdir()
-    for rel, content in (files or {}).items():
-        Path(home, rel).parent.mkdir(parents=True, exist_ok=True)
-        Path(home, rel).write_text(content)
+    for base, written in ((home, files), (work, work_files)):
+        for rel, content in (written or {}).items():
+            Path(base, rel).parent.mkdir(parents=True, exist_ok=True)
+            Path(base, rel).write_text(content)
     env = {
         "PATH": f"{wrappers(root)}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "HOME": str(home),
@@ -145,3 +152,31 @@ def test_sdk_quick_starts(gateway, mock, name):
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     assert "Mock reply" in out, out
     assert generate_calls(mock), "the quick start reached Gemini"
+
+
+@pytest.mark.parametrize("provider", ["gateway", "gateway-openai", "gateway-google"])
+def test_opencode_quick_start(gateway, mock, provider):
+    """opencode completes a shell-tool turn on each provider of the README's opencode.json."""
+    require_cli(OPENCODE_BIN, "opencode", OPENCODE_INSTALL)
+    config = with_gateway(block("opencode-config"), gateway)
+    json.loads(config)
+    script = block("opencode").replace("-m gateway/", f"-m {provider}/")
+    out, context = run_shell(script, gateway, work_files={"opencode.json": config})
+    assert "quickstart-ok" in out, context
+    calls = assert_shell_round_trip(mock, context)
+    # Titles go to the small model, turns to the chosen one: no name the gateway does not know.
+    assert {c["model"] for c in calls} <= {"gemini-3.8-flash", "gemini-3.5-flash-lite"}, context
+
+
+@pytest.mark.parametrize("name", ["qwen-code", "qwen-code-anthropic", "qwen-code-gemini"])
+def test_qwen_code_quick_starts(gateway, mock, name):
+    """Qwen Code completes a shell-tool turn over OpenAI chat, Anthropic and the native API."""
+    require_cli(QWEN_JS, "Qwen Code", QWEN_INSTALL, executable=False)
+    settings_line = block("qwen-code").splitlines()[0]
+    script = with_gateway(block(name), gateway)
+    if name != "qwen-code":
+        script = settings_line + "\n" + script
+    out, context = run_shell(script, gateway)
+    assert "quickstart-ok" in out, context
+    calls = assert_shell_round_trip(mock, context)
+    assert {c["model"] for c in calls} == {"gemini-3.8-flash"}, context

@@ -42,8 +42,9 @@ use crate::telemetry::{Finished, TallyRef};
 /// How long one socket may stay open (OpenAI's limit too); the client opens another.
 pub const MAX_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
-/// Responses a socket remembers for `previous_response_id`.
-const REMEMBERED: usize = 8;
+/// Responses a socket remembers for `previous_response_id`: the last (what Codex continues) and
+/// the one before (a retried turn continues from it).
+const REMEMBERED: usize = 2;
 
 /// `GET /v1/responses`: the WebSocket, or a 426 for a plain GET.
 pub(super) async fn open(

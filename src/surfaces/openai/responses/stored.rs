@@ -30,8 +30,9 @@ use serde_json::Value;
 
 use crate::pool::KeyPool;
 
-/// Bytes of records kept in memory at most (the most recently used first).
-pub const MEMORY_BYTES: usize = 64 * 1024 * 1024;
+/// Serialized bytes of the records kept in memory at most, the most recently used first (parsed,
+/// they take about three to four times as much).
+pub const MEMORY_BYTES: usize = 32 * 1024 * 1024;
 
 /// Length of the random part of a response id, shared by its items' ids.
 pub const ID_RANDOM: usize = 24;
