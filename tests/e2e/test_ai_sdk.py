@@ -1,8 +1,8 @@
 """The Vercel AI SDK (pinned in ai-sdk/package.json) keeps a three-turn conversation whole
 through the gateway. Its default OpenAI model speaks the Responses API and assumes `store`: from
 the second turn it sends its earlier answers back as `{"type": "item_reference", "id": "msg_…"}`,
-which the gateway resolves from the responses it stored. The Chat Completions model sends the
-whole text each turn.
+which the gateway resolves from the responses it stored. The Chat Completions model and the
+Anthropic provider (`@ai-sdk/anthropic`, the Messages API) send the whole text each turn.
 
 The SDK comes from `npm install` in tests/e2e/ai-sdk (scripts/test does it).
 """
@@ -38,7 +38,7 @@ def turns(call):
     return [(c["role"], p.get("text", "")) for c in call["body"]["contents"] for p in c["parts"]]
 
 
-@pytest.mark.parametrize("api", ["responses", "chat"])
+@pytest.mark.parametrize("api", ["responses", "chat", "anthropic"])
 def test_the_ai_sdk_keeps_a_three_turn_conversation_whole(gateway, mock, api):
     answers, context = run(gateway, api)
     assert len(answers) == 3 and all(answers), context

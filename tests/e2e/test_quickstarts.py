@@ -3,9 +3,11 @@ README.md is taken from the README itself (only the port of `http://127.0.0.1:80
 to the test gateway's), so the README and what works cannot drift apart.
 
 Shell blocks run under `bash` in an empty HOME and working folder. The agent CLIs they name
-(`claude`, `codex`, `gemini`, `opencode`, `qwen`) are small wrappers around the pinned real CLIs that add only what a
-headless test needs (a prompt, non-interactive flags, no telemetry); the variables, files and
-model names are the README's. Python blocks run in the test venv with the pinned SDKs.
+(`claude`, `codex`, `gemini`, `opencode`, `qwen`) are small wrappers around the pinned real CLIs
+that add only what a headless test needs (a prompt, non-interactive flags, no telemetry, no
+fetches from outside hosts); the variables, files and model names are the README's. Python
+blocks run in the test venv with the pinned SDKs. The agents' tool turns must reach Gemini with
+the thought signature it issued.
 """
 
 import json
@@ -20,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from agents import (CLAUDE_BIN, CLAUDE_INSTALL, CODEX_BIN, CODEX_INSTALL, GEMINI_CLI_JS, GEMINI_INSTALL,
-                    OFFLINE, OPENCODE_BIN, OPENCODE_INSTALL, QWEN_INSTALL, QWEN_JS, generate_calls,
-                    require_cli)
+                    OFFLINE, OPENCODE_BIN, OPENCODE_INSTALL, QWEN_INSTALL, QWEN_JS, RecordingProxy,
+                    assert_real_signature, generate_calls, replayed_tool_call, require_cli)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 README_URL = "http://127.0.0.1:8082"
@@ -50,8 +52,11 @@ def wrappers(root):
         "codex": (f'exec "{CODEX_BIN}" exec {" ".join(OFFLINE)} -c check_for_update_on_startup=false '
                   '--dangerously-bypass-approvals-and-sandbox --skip-git-repo-check "$@" "$QUICKSTART_PROMPT" < /dev/null'),
         "gemini": f'exec node "{GEMINI_CLI_JS}" --yolo --skip-trust "$@" -p "$QUICKSTART_PROMPT" < /dev/null',
-        # opencode reads the prompt from stdin (it re-quotes arguments with spaces).
-        "opencode": f'echo "$QUICKSTART_PROMPT" | exec "{OPENCODE_BIN}" "$@"',
+        # opencode reads the prompt from stdin (it re-quotes arguments with spaces). Offline: no
+        # models.dev catalogue, and no background `npm install @opencode-ai/plugin` into its config
+        # folder (it logs the failure and goes on).
+        "opencode": (f'echo "$QUICKSTART_PROMPT" | OPENCODE_DISABLE_MODELS_FETCH=1 npm_config_offline=true '
+                     f'exec "{OPENCODE_BIN}" "$@"'),
         "qwen": (f'QWEN_CODE_SUPPRESS_YOLO_WARNING=1 exec node "{QWEN_JS}" --yolo "$@" '
                  '"$QUICKSTART_PROMPT" < /dev/null'),
     }
@@ -100,6 +105,14 @@ def assert_shell_round_trip(mock, context):
                        for p in c["body"]["contents"][-1]["parts"])]
     assert answered, "no tool result reached Gemini\n" + context
     return calls
+
+
+def assert_replayed_with_its_signature(calls, context, tool, args):
+    """The model turn before the tool's output replays the call as made (`args` among its
+    arguments) with the thought signature Gemini issued."""
+    replayed = replayed_tool_call(calls, context, tool, marker="quickstart-ok")
+    assert args.items() <= replayed["functionCall"]["args"].items(), replayed
+    assert_real_signature(replayed)
 
 
 def test_claude_code_quick_start(gateway, mock):
@@ -166,6 +179,8 @@ def test_opencode_quick_start(gateway, mock, provider):
     calls = assert_shell_round_trip(mock, context)
     # Titles go to the small model, turns to the chosen one: no name the gateway does not know.
     assert {c["model"] for c in calls} <= {"gemini-3.8-flash", "gemini-3.5-flash-lite"}, context
+    assert any(c["model"] == "gemini-3.5-flash-lite" for c in calls), "no title from small_model\n" + context
+    assert_replayed_with_its_signature(calls, context, "bash", {"command": "echo quickstart-ok"})
 
 
 @pytest.mark.parametrize("name", ["qwen-code", "qwen-code-anthropic", "qwen-code-gemini"])
@@ -180,3 +195,24 @@ def test_qwen_code_quick_starts(gateway, mock, name):
     assert "quickstart-ok" in out, context
     calls = assert_shell_round_trip(mock, context)
     assert {c["model"] for c in calls} == {"gemini-3.8-flash"}, context
+    assert_replayed_with_its_signature(calls, context, "run_shell_command",
+                                       {"command": "echo quickstart-ok"})
+
+
+def test_qwen_code_quick_start_over_the_responses_api(gateway, mock):
+    """The README's `openai-responses` auth type with the `qwen-code` block's variables: Qwen Code
+    posts /v1/responses (with `store: false` and the whole conversation, reasoning items
+    included, so nothing stored is needed)."""
+    require_cli(QWEN_JS, "Qwen Code", QWEN_INSTALL, executable=False)
+    assert "(`openai-responses`)" in README.read_text()
+    with RecordingProxy(gateway.url) as proxy:
+        script = with_gateway(block("qwen-code"), proxy)
+        assert script.count("--auth-type openai ") == 1, script
+        out, context = run_shell(script.replace("--auth-type openai ", "--auth-type openai-responses "),
+                                 gateway)
+    assert "quickstart-ok" in out, context
+    paths = [r["path"] for r in proxy.seen]
+    assert paths and all(p == "/v1/responses" for p in paths), paths
+    calls = assert_shell_round_trip(mock, context)
+    assert_replayed_with_its_signature(calls, context, "run_shell_command",
+                                       {"command": "echo quickstart-ok"})
