@@ -105,7 +105,8 @@ const GEMINI_3: Rules = Rules {
     builtin_tools_with_functions: true,
 };
 
-/// Gemini 2.5: a thinking budget; no media in function responses.
+/// Gemini 2.5: a thinking budget; no media in function responses; built-in tools only alone
+/// (Google documents their combination with functions for Gemini 3).
 const GEMINI_25: Rules = Rules {
     pattern: "gemini-2.5*",
     family: "gemini-2.5",
@@ -116,6 +117,7 @@ const GEMINI_25: Rules = Rules {
     },
     signatures: false,
     media_in_function_responses: false,
+    builtin_tools_with_functions: false,
     ..GEMINI_3
 };
 
@@ -127,7 +129,6 @@ const LEGACY: Rules = Rules {
     thinking: Thinking::None,
     max_output_tokens: 8_192,
     strict_tool_schemas: true,
-    builtin_tools_with_functions: false,
     ..GEMINI_25
 };
 
@@ -335,7 +336,7 @@ mod tests {
             ("gemini-4-argon", true, true),
             ("gemini-3.8-flash", true, true),
             ("gemini-3.1-pro-preview", true, true),
-            ("gemini-2.5-flash-lite", false, true),
+            ("gemini-2.5-flash-lite", false, false),
             ("gemini-2.0-flash", false, false),
             ("a-family-from-next-year", true, true),
         ] {

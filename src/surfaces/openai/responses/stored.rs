@@ -92,8 +92,13 @@ pub struct ResponseBook {
     ttl_ms: i64,
     max_bytes: usize,
     memory: Mutex<Memory>,
+    /// Responses deleted lately: a background write still under way must not bring one back.
+    deleted: Mutex<LruCache<String, ()>>,
     last_sweep: AtomicI64,
 }
+
+/// Deletions remembered (against writes still under way).
+const DELETIONS_REMEMBERED: usize = 1024;
 
 /// The recent records, by response id, with their sizes.
 #[derive(Debug)]
@@ -116,8 +121,18 @@ impl ResponseBook {
                 records: LruCache::unbounded(),
                 bytes: 0,
             }),
+            deleted: Mutex::new(LruCache::new(
+                NonZeroUsize::new(DELETIONS_REMEMBERED).unwrap_or(NonZeroUsize::MIN),
+            )),
             last_sweep: AtomicI64::new(0),
         }
+    }
+
+    fn was_deleted(&self, id: &str) -> bool {
+        self.deleted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
     }
 
     /// Whether `store: true` keeps anything.
@@ -140,6 +155,9 @@ impl ResponseBook {
 
     /// The response `id`, if it exists, has not expired and belongs to `owner`.
     pub async fn get(&self, id: &str, owner: &str) -> Option<Arc<Record>> {
+        if self.was_deleted(id) {
+            return None;
+        }
         let now = self.now();
         let found = self.memory().records.get(id).map(|(r, _)| r.clone());
         let record = match found {
@@ -201,6 +219,9 @@ impl ResponseBook {
         let (book, id) = (self.clone(), id.to_string());
         tokio::spawn(async move {
             let backend = book.pool.backend();
+            if book.was_deleted(&id) {
+                return;
+            }
             if let Err(e) = backend
                 .put_document(&document(&id), bytes, Some(expires_at))
                 .await
@@ -216,6 +237,10 @@ impl ResponseBook {
         if self.get(id, owner).await.is_none() {
             return false;
         }
+        self.deleted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put(id.to_string(), ());
         {
             let mut m = self.memory();
             if let Some((_, size)) = m.records.pop(id) {
