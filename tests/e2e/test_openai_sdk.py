@@ -308,14 +308,27 @@ def test_responses_round_trip_keeps_the_thought_signature(gateway, mock, model, 
     assert fc.get("thoughtSignature") and fc["thoughtSignature"] != SENTINEL
 
 
-def test_responses_are_stateless(gateway):
+def test_stored_responses_through_the_official_sdk(gateway, mock):
+    """`store` (the default) keeps a response: the SDK continues it with `previous_response_id`,
+    reads it back, lists its input and deletes it; an id the gateway never stored is OpenAI's
+    `previous_response_not_found`."""
     c = client(gateway)
+    first = c.responses.create(model=FLASH, input="first question")
+    assert first.store is True
+    second = c.responses.create(model=FLASH, input="second question", previous_response_id=first.id)
+    assert second.previous_response_id == first.id
+    contents = generate_calls(mock)[-1]["body"]["contents"]
+    assert [x["role"] for x in contents] == ["user", "model", "user"], contents
+    assert c.responses.retrieve(second.id).id == second.id
+    items = c.responses.input_items.list(second.id, order="asc")
+    assert [i.type for i in items.data][:1] == ["message"]
+    c.responses.delete(second.id)
+    with pytest.raises(openai.NotFoundError):
+        c.responses.retrieve(second.id)
     with pytest.raises(openai.BadRequestError) as e:
         c.responses.create(model=FLASH, input="hi", previous_response_id="resp_123")
-    assert "stateless" in e.value.message and e.value.body["param"] == "previous_response_id"
-    with pytest.raises(openai.BadRequestError) as e:
-        c.responses.create(model=FLASH, input="hi", store=True)
-    assert "stateless" in e.value.message
+    assert e.value.code == "previous_response_not_found"
+    assert e.value.body["param"] == "previous_response_id"
 
 
 # --- Embeddings, models, Google's base path, errors ------------------------------------------
