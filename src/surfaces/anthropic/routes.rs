@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -20,7 +20,6 @@ use axum::Router;
 use super::errors::{AnthropicError, ApiError, ErrorType};
 use super::session::session_id;
 use super::stream::StreamTranslator;
-use super::validate::clip_to;
 use super::{
     from_count_tokens, from_generate_content, parse_count_tokens_request, parse_messages_request,
     to_count_tokens, to_generate_content_noted, MessagesRequest, Notes, TranslateOptions,
@@ -28,7 +27,7 @@ use super::{
 use crate::dispatch::{Checked, DispatchError, Dispatcher, Route};
 use crate::models::{Models, Resolved};
 use crate::surfaces::shared::relay::Relay;
-use crate::surfaces::shared::serving::{fallback_allowed, mark, shown, Fallbacks};
+use crate::surfaces::shared::serving::{fallback_allowed, mark, name_left_out, shown, Fallbacks};
 use crate::surfaces::{read_body, Context, Dialect, Tallied};
 use crate::telemetry::TallyRef;
 use crate::upstream::wire::{CountTokensResponse, GenerateContentResponse};
@@ -149,19 +148,6 @@ impl Messages {
 type Translate<T> =
     fn(&MessagesRequest, &str, &TranslateOptions) -> Result<(T, Notes), AnthropicError>;
 
-/// Names the tools a translation left out, in `x-gateway-dropped-tools` (and the log).
-fn name_left_out(mut resp: Response, left_out: &[String]) -> Response {
-    if left_out.is_empty() {
-        return resp;
-    }
-    let names = left_out.join(",");
-    tracing::warn!(tools = %names, "tools Gemini has no counterpart for were left out");
-    if let Ok(value) = HeaderValue::from_str(&clip_to(&names, 1000)) {
-        resp.headers_mut().insert(DROPPED_TOOLS, value);
-    }
-    resp
-}
-
 /// The response header naming the tools left out.
 pub const DROPPED_TOOLS: &str = "x-gateway-dropped-tools";
 
@@ -209,7 +195,8 @@ async fn messages(
             break result;
         }
     };
-    name_left_out(answer(&app, &asked, chain.served(), result), &left_out)
+    let resp = answer(&app, &asked, chain.served(), result);
+    name_left_out(resp, DROPPED_TOOLS, "tools", &left_out)
 }
 
 /// The response to send: the answer, or the dispatch failure in Anthropic's shape; marked with

@@ -30,7 +30,7 @@ use super::responses::types::{self as responses_types, ResponsesRequest};
 use super::routes::{encode, model_route, now_secs, read, Generate, OpenAi};
 use crate::dispatch::DispatchError;
 use crate::surfaces::shared::relay::Translate;
-use crate::surfaces::shared::serving::{fallback_allowed, shown, Fallbacks};
+use crate::surfaces::shared::serving::{fallback_allowed, name_left_out, shown, Fallbacks};
 use crate::surfaces::shared::signature::new_id;
 use crate::surfaces::{Dialect, Tallied};
 use crate::telemetry::TallyRef;
@@ -113,10 +113,6 @@ pub(super) async fn create(app: &OpenAi, mut req: ResponsesRequest, caller: &Cal
     }
     let id = new_id("resp_");
     let keeper = keep.then(|| keeper(app, caller, store, &id, &conversation));
-    let dropped = conversation.items.dropped.join(",");
-    if !dropped.is_empty() {
-        tracing::warn!(items = %dropped, "input items of kinds the gateway does not translate were left out");
-    }
     let asked = Asked {
         req: &req,
         id,
@@ -135,13 +131,13 @@ pub(super) async fn create(app: &OpenAi, mut req: ResponsesRequest, caller: &Cal
             break result;
         }
     };
-    let mut resp = app.answer(&req.model, &chain.served(), result);
-    if let Ok(v) = HeaderValue::from_str(&dropped) {
-        if !dropped.is_empty() {
-            resp.headers_mut().insert(DROPPED_ITEMS, v);
-        }
-    }
-    resp
+    let resp = app.answer(&req.model, &chain.served(), result);
+    name_left_out(
+        resp,
+        DROPPED_ITEMS,
+        "input items",
+        &conversation.items.dropped,
+    )
 }
 
 /// Hands the finished response to the socket's memory and, when stored, to the book.

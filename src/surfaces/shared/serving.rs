@@ -132,6 +132,26 @@ pub fn shown<'a>(resolved: &'a Resolved, requested: &'a str) -> &'a str {
     }
 }
 
+/// Names in `header` (and the log) what the translation of a request left out (`what`: tools,
+/// input items), so a client learns of it instead of losing it silently.
+pub fn name_left_out(
+    mut resp: Response,
+    header: &'static str,
+    what: &str,
+    left_out: &[String],
+) -> Response {
+    if left_out.is_empty() {
+        return resp;
+    }
+    let names = left_out.join(",");
+    tracing::warn!(left_out = %names, "{what} Gemini has no counterpart for were left out");
+    let clipped: String = names.chars().take(1000).collect();
+    if let Ok(value) = HeaderValue::from_str(&clipped) {
+        resp.headers_mut().insert(header, value);
+    }
+    resp
+}
+
 /// Marks `resp` with the model that served, when it is not `requested`, and counts a
 /// substitution.
 pub fn mark(
