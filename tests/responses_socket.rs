@@ -62,6 +62,15 @@ fn kinds(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["type"].as_str().unwrap()).collect()
 }
 
+/// The first output item of `kind` in a response object.
+fn output_item(response: &Value, kind: &str) -> Value {
+    let items = response["output"].as_array().expect("an output list");
+    let found = items.iter().find(|i| i["type"] == kind);
+    found
+        .cloned()
+        .unwrap_or_else(|| panic!("no {kind} item in {response}"))
+}
+
 fn shell_tool() -> Value {
     json!([{"type": "function", "name": "exec_command", "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}, "required": ["cmd"]}}])
 }
@@ -84,13 +93,7 @@ async fn one_socket_carries_a_tool_turn_continued_with_only_the_new_input() {
     assert_eq!(k.last(), Some(&"response.completed"), "{k:?}");
     let done = &first.last().unwrap()["response"];
     assert_eq!(done["store"], false);
-    let call = done["output"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["type"] == "function_call")
-        .unwrap()
-        .clone();
+    let call = output_item(&done, "function_call");
     // Sequence numbers count up as over SSE.
     let seq: Vec<u64> = first
         .iter()

@@ -33,6 +33,15 @@ async fn get(gw: &Gateway, key: &str, path: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// The first output item of `kind` in a response object.
+fn output_item(response: &Value, kind: &str) -> Value {
+    let items = response["output"].as_array().expect("an output list");
+    let found = items.iter().find(|i| i["type"] == kind);
+    found
+        .cloned()
+        .unwrap_or_else(|| panic!("no {kind} item in {response}"))
+}
+
 fn shell_tool() -> Value {
     json!([{"type": "function", "name": "exec_command", "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}, "required": ["cmd"]}}])
 }
@@ -81,13 +90,7 @@ async fn a_tool_turn_continues_from_a_stored_response_with_only_the_output() {
     let first: Value = first.json().await.unwrap();
     assert_eq!(first["store"], true, "{first}");
     let id = first["id"].as_str().unwrap().to_string();
-    let call = first["output"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["type"] == "function_call")
-        .unwrap()
-        .clone();
+    let call = output_item(&first, "function_call");
     let second = post(
         &s.gw,
         "sk-x",
@@ -163,12 +166,7 @@ async fn item_references_bring_back_the_models_own_answers() {
     .json()
     .await
     .unwrap();
-    let message = first["output"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["type"] == "message")
-        .unwrap();
+    let message = output_item(&first, "message");
     let reference = json!({"type": "item_reference", "id": message["id"]});
     let r = post(
         &s.gw,
@@ -261,13 +259,7 @@ async fn two_gateways_on_one_redis_continue_each_others_conversations() {
     .json()
     .await
     .unwrap();
-    let call = first["output"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["type"] == "function_call")
-        .unwrap()
-        .clone();
+    let call = output_item(&first, "function_call");
     let id = first["id"].as_str().unwrap();
     // The record reaches Redis in the background, a moment after the answer.
     eventually("the response stored in Redis", || async {
