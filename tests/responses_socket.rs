@@ -93,7 +93,7 @@ async fn one_socket_carries_a_tool_turn_continued_with_only_the_new_input() {
     assert_eq!(k.last(), Some(&"response.completed"), "{k:?}");
     let done = &first.last().unwrap()["response"];
     assert_eq!(done["store"], false);
-    let call = output_item(&done, "function_call");
+    let call = output_item(done, "function_call");
     // Sequence numbers count up as over SSE.
     let seq: Vec<u64> = first
         .iter()
