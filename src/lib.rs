@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod glob;
 pub mod models;
 pub mod pool;
+pub mod resources;
 pub mod secret;
 pub mod server;
 #[cfg(test)]

@@ -112,6 +112,7 @@ async fn check_one<U: Upstream>(upstream: &U, key: &ApiKey, opts: &CheckOptions)
         method: Method::GET,
         path_and_query: "/v1beta/models?pageSize=1000".into(),
         body: None,
+        extra: None,
     };
     let mut model = opts.model.clone();
     match ask(upstream, key, &list, opts.timeout).await {
@@ -139,6 +140,7 @@ async fn check_one<U: Upstream>(upstream: &U, key: &ApiKey, opts: &CheckOptions)
         body: Some(Bytes::from_static(
             br#"{"contents":[{"role":"user","parts":[{"text":"Say OK."}]}],"generationConfig":{"maxOutputTokens":1}}"#,
         )),
+        extra: None,
     };
     match ask(upstream, key, &generate, opts.timeout).await {
         Err(why) => {

@@ -69,6 +69,8 @@ pub struct Config {
     pub responses_store_max_bytes: usize,
     /// `RESPONSES_MAX_SOCKETS`: Responses WebSockets open at once.
     pub responses_max_sockets: usize,
+    /// `FILES_MAX_UPLOAD_BYTES`: the largest file uploaded through the gateway.
+    pub files_max_upload_bytes: u64,
     /// Where Gemini is and how to reach it.
     pub upstream: Upstream,
     /// `BIG_MODEL`, `SMALL_MODEL`, `MODEL_ALIASES`, `RETIRED_MODEL_ALIASES`, `MODEL_FALLBACKS`.
@@ -178,6 +180,7 @@ impl Config {
         let responses_store_max_bytes =
             parse::<usize>(get, "RESPONSES_STORE_MAX_BYTES", "16777216")?;
         let responses_max_sockets = parse::<usize>(get, "RESPONSES_MAX_SOCKETS", "256")?;
+        let files_max_upload_bytes = parse::<u64>(get, "FILES_MAX_UPLOAD_BYTES", "2147483648")?;
         let queue_max_length = match parse::<usize>(get, "QUEUE_MAX_LENGTH", "100")? {
             0 => {
                 return Err(invalid(
@@ -310,6 +313,7 @@ impl Config {
             responses_store_hours,
             responses_store_max_bytes,
             responses_max_sockets,
+            files_max_upload_bytes,
             upstream,
             naming: models::naming(get)?,
             catalog_refresh: models::catalog_refresh(get)?,

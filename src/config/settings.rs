@@ -62,6 +62,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "Responses API WebSockets (Codex) open at once; more are refused with a 503",
     ),
     (
+        "FILES_MAX_UPLOAD_BYTES",
+        "2147483648",
+        "largest file uploaded through the gateway (Google's limit is 2 GB); uploads stream through",
+    ),
+    (
         "GEMINI_BASE_URL",
         "https://generativelanguage.googleapis.com",
         "the Gemini API origin",
@@ -194,9 +199,10 @@ fn problem_for(name: &str) -> &'static str {
         "REQUEST_TIMEOUT" | "CLIENT_TIMEOUT" => "must be a number of seconds > 0",
         "QUEUE_MAX_WAIT" => "must be a number of seconds ≥ 0 (0 turns waiting off)",
         "QUEUE_MAX_LENGTH" => "must be a whole number ≥ 1",
-        "RESPONSES_STORE_HOURS" | "RESPONSES_STORE_MAX_BYTES" | "RESPONSES_MAX_SOCKETS" => {
-            "must be a whole number ≥ 0"
-        }
+        "RESPONSES_STORE_HOURS"
+        | "RESPONSES_STORE_MAX_BYTES"
+        | "RESPONSES_MAX_SOCKETS"
+        | "FILES_MAX_UPLOAD_BYTES" => "must be a whole number ≥ 0",
         _ => "has the wrong form",
     }
 }

@@ -19,6 +19,7 @@ mod queue;
 #[cfg(test)]
 mod queue_tests;
 mod recovery;
+mod route;
 mod stream;
 #[cfg(test)]
 mod tests;
@@ -35,12 +36,14 @@ use tokio::time::timeout;
 pub use affinity::Affinity;
 pub use error::{no_key_message, retry_after_secs, Cause, DispatchError, Failure, StreamBroken};
 pub use queue::Queue;
+use route::Target;
+pub use route::{Placement, Route};
 pub use stream::{CommittedStream, PendingStream, StreamStart};
 
 use crate::models::served::Served;
-use crate::pool::{KeyPool, Lease, Scope};
+use crate::pool::{KeyPool, Lease};
 use crate::store::Backend;
-use crate::telemetry::{TallyRef, Telemetry, Tokens};
+use crate::telemetry::{Telemetry, Tokens};
 use crate::upstream::classify::{classify, Verdict};
 use crate::upstream::status::RpcStatus;
 use crate::upstream::{BodyStream, Upstream, UpstreamRequest};
@@ -62,119 +65,13 @@ pub const MAX_RATE_LIMITS_AFTER_WAITING: usize = 3;
 /// How much of an upstream error body is read (they are small; this bounds a hostile one).
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// What a request asks of the pool: keys for a model (or the model catalog), and the session
-/// whose key it should stay on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    target: Target,
-    session: Option<String>,
-    /// The request's tally, when the house observes it.
-    tally: Option<TallyRef>,
-    /// It may wait in its model's line when no key can serve it now.
-    queued: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
-    Model(Arc<str>),
-    Catalog,
-}
-
-impl Route {
-    /// Keys usable for `model` (a validated, non-empty model id).
-    pub fn model(model: &str) -> Route {
-        debug_assert!(!model.is_empty(), "a route names its model");
-        Route {
-            target: Target::Model(model.into()),
-            session: None,
-            tally: None,
-            queued: true,
-        }
-    }
-
-    /// Keys usable for the model catalog (listing models names no model).
-    pub fn catalog() -> Route {
-        Route {
-            target: Target::Catalog,
-            session: None,
-            tally: None,
-            queued: true,
-        }
-    }
-
-    /// Stays on the key that served `session` last, while it is usable.
-    pub fn with_session(mut self, session: Option<String>) -> Route {
-        self.session = session;
-        self
-    }
-
-    /// Notes the request's model, keys and tokens in `tally`.
-    pub fn with_tally(mut self, tally: Option<TallyRef>) -> Route {
-        if let (Some(t), Target::Model(m)) = (&tally, &self.target) {
-            t.0.set_model(m);
-        }
-        self.tally = tally;
-        self
-    }
-
-    /// Whether the request may wait in its model's line when no key can serve it now (the
-    /// default). A request with a fallback model to go to may not: it takes no key ahead of
-    /// those waiting, and its fallback serves at once.
-    pub fn queued(mut self, may_wait: bool) -> Route {
-        self.queued = may_wait;
-        self
-    }
-
-    fn manner(&self) -> Manner {
-        if self.queued {
-            Manner::Waits
-        } else {
-            Manner::Yields
-        }
-    }
-
-    pub fn tally(&self) -> Option<&TallyRef> {
-        self.tally.as_ref()
-    }
-
-    pub fn scope(&self) -> Scope<'_> {
-        match &self.target {
-            Target::Model(m) => Scope::Model(m),
-            Target::Catalog => Scope::Catalog,
-        }
-    }
-
-    /// The name its scope goes by in the pool (and its line in the queue).
-    fn scope_name(&self) -> &str {
-        match &self.target {
-            Target::Model(m) => m,
-            Target::Catalog => crate::pool::CATALOG,
-        }
-    }
-
-    /// The model's name, or `-` for the catalog, as telemetry labels it.
-    pub fn label(&self) -> &Arc<str> {
-        static CATALOG: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("-"));
-        match &self.target {
-            Target::Model(m) => m,
-            Target::Catalog => &CATALOG,
-        }
-    }
-
-    /// The model's name, or the catalog's, for messages and logs.
-    pub fn name(&self) -> &str {
-        match &self.target {
-            Target::Model(m) => m,
-            Target::Catalog => "the model list",
-        }
-    }
-}
-
 /// A successful non-streaming answer.
 #[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
     pub content_type: Option<HeaderValue>,
+    /// Headers passed back as they came (the upload protocol's); usually none.
+    pub headers: Vec<(http::HeaderName, HeaderValue)>,
     pub body: Bytes,
     pub lease: Lease,
 }
@@ -318,12 +215,14 @@ impl Dispatcher {
                 return Ok(Err((resp.status, read_error_body(resp.body).await)));
             }
             let body = collect(resp.body).await?;
-            Ok::<_, crate::upstream::TransportError>(Ok((resp.status, resp.content_type, body)))
+            let head = (resp.status, resp.content_type, resp.headers);
+            Ok::<_, crate::upstream::TransportError>(Ok((head, body)))
         };
         match timeout(self.attempt_timeout, attempt).await {
-            Ok(Ok(Ok((status, content_type, body)))) => Ok(Answer {
+            Ok(Ok(Ok(((status, content_type, headers), body)))) => Ok(Answer {
                 status,
                 content_type,
+                headers,
                 body,
                 lease,
             }),
@@ -356,8 +255,16 @@ impl Dispatcher {
         let (already_tried, manner) = start;
         let scope = route.scope();
         let tokens = req_tokens;
-        let preferred = self.affinity.preferred(route.session.as_deref());
+        let placement = route.placement();
+        let preferred = match placement {
+            Some(p) => p.first(),
+            None => self.affinity.preferred(route.session.as_deref()),
+        };
         let mut tried: Vec<usize> = already_tried.to_vec();
+        // A placed request: every key outside its placement counts as tried from the start.
+        if let Some(p) = placement {
+            tried.extend((0..self.pool.slots()).filter(|&i| !p.admits(i)));
+        }
         // Keys this request met rate-limited or failing: after a wait they may serve again
         // (the budgets still count), as the pool allows — a rest over, an ejection's probe.
         let mut rested: Vec<usize> = Vec::new();
@@ -455,7 +362,10 @@ impl Dispatcher {
                         .record_failure_because(index, scope, &verdict, &because)
                         .await;
                 }
-                if unusable >= MAX_UNUSABLE_ANSWERS || transient >= MAX_TRANSIENT_ATTEMPTS {
+                if unusable >= MAX_UNUSABLE_ANSWERS
+                    || transient >= MAX_TRANSIENT_ATTEMPTS
+                    || placement.is_some_and(|p| p.once)
+                {
                     spent = true;
                     break;
                 }

@@ -10,6 +10,7 @@ use tokio::time::{sleep, Instant};
 
 use super::tests::{generate, rig, sse, Rig, FLASH};
 use super::*;
+use crate::telemetry::TallyRef;
 use crate::store::Change;
 use crate::telemetry::Tally;
 use crate::upstream::scripted::{Reply, StreamEnd};
@@ -323,6 +324,7 @@ async fn a_stream_already_answering_does_not_wait_to_be_continued() {
         body: Some(bytes::Bytes::from_static(
             br#"{"contents":[{"role":"user","parts":[{"text":"Hi"}]}]}"#,
         )),
+        extra: None,
     };
     let started = Instant::now();
     let s = d.stream(&Route::model(FLASH), &req).await.unwrap();

@@ -327,6 +327,7 @@ impl Recovering {
             method: self.req.method.clone(),
             path_and_query: self.req.path_and_query.clone(),
             body: Some(Bytes::from(serde_json::to_vec(&body).ok()?)),
+            extra: None,
         })
     }
 }
@@ -411,6 +412,7 @@ mod tests {
             method: http::Method::POST,
             path_and_query: p.into(),
             body: None,
+            extra: None,
         };
         assert!(is_sse(&req(
             "/v1beta/models/m:streamGenerateContent?alt=sse"

@@ -68,6 +68,7 @@ pub(super) fn generate(model: &str) -> UpstreamRequest {
         method: Method::POST,
         path_and_query: format!("/v1beta/models/{model}:generateContent"),
         body: Some(bytes::Bytes::from_static(b"{}")),
+        extra: None,
     }
 }
 
@@ -338,6 +339,7 @@ async fn listing_models_is_not_a_model_requested() {
         method: Method::GET,
         path_and_query: "/v1beta/models".into(),
         body: None,
+        extra: None,
     };
     r.dispatcher.unary(&Route::catalog(), &list).await.unwrap();
     assert!(

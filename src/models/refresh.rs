@@ -90,6 +90,7 @@ async fn list_key(
                 method: Method::GET,
                 path_and_query: format!("/{version}/models?pageSize=1000{page}"),
                 body: None,
+                extra: None,
             };
             let (status, body) = tokio::time::timeout(timeout, fetch(upstream, key, &req))
                 .await

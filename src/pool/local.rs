@@ -14,7 +14,7 @@ use super::groups::{GroupId, Groups, Regroup, SAME_WINDOW_MS};
 use super::key_models::KeyModels;
 use super::pacing::{DeclaredLimit, Pacing, NO_QUOTA_REST_MS};
 use super::view::{Because, Disabled, Evidence, KeyEvidence, Unserved};
-use super::{Scope, ALL_MODELS, CATALOG};
+use super::{is_model, Scope, ALL_MODELS};
 use crate::clock::{next_daily_reset, next_monthly_reset, Clock, UnixMillis};
 use crate::secret::ApiKey;
 use crate::store::{Change, CounterDelta};
@@ -75,7 +75,7 @@ impl KeyState {
     /// model (a billing refusal; not for the model catalog).
     fn rest_until(&self, model: &str) -> Option<UnixMillis> {
         let own = self.cooldowns.get(model).copied();
-        let all = (model != CATALOG)
+        let all = is_model(model)
             .then(|| self.cooldowns.get(ALL_MODELS).copied())
             .flatten();
         own.max(all)
@@ -88,7 +88,7 @@ impl KeyState {
     /// Whether the operator's rules or what its answers taught keep this key from `model` (the
     /// catalog's listing aside; never for the model catalog itself).
     fn refuses(&self, model: &str) -> bool {
-        model != CATALOG
+        is_model(model)
             && ((!self.why.lacking.is_empty() && self.why.lacking.contains_key(model))
                 || self.rules.as_ref().is_some_and(|r| !r.allows(model)))
     }
@@ -235,6 +235,11 @@ impl LocalView {
     /// Keys in the pool (not counting removed ones).
     pub fn len(&self) -> usize {
         self.lock().keys.iter().filter(|s| !s.removed).count()
+    }
+
+    /// Key slots, removed ones included (indexes run below it).
+    pub fn slots(&self) -> usize {
+        self.lock().keys.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -406,7 +411,7 @@ impl LocalView {
         for (i, k) in state.keys.iter().enumerate().filter(|(_, k)| !k.removed) {
             let g = state.groups.of(i);
             let all_models =
-                name != CATALOG && k.cooldowns.get(ALL_MODELS).is_some_and(|&t| t > now);
+                is_model(name) && k.cooldowns.get(ALL_MODELS).is_some_and(|&t| t > now);
             if k.disabled.is_some() {
                 why.disabled += 1;
             } else if state.lacks(i, name) {
@@ -465,6 +470,10 @@ mod reset;
 
 #[path = "local_sync.rs"]
 mod sync;
+
+#[path = "local_owners.rs"]
+mod owners;
+pub use owners::OwnerKeys;
 
 #[cfg(test)]
 #[path = "local_tests.rs"]

@@ -62,7 +62,7 @@ impl LocalView {
                 changes
             }
             Verdict::ModelLacking => {
-                if model != CATALOG {
+                if super::is_model(model) {
                     s.why.lacking.insert(model.to_string(), because.at(now));
                 }
                 Vec::new()

@@ -9,7 +9,7 @@ use super::super::ejection::Admission;
 use super::super::view::{
     Disabled, EjectionView, GroupView, KeyEvidence, KeyHealth, KeyView, PoolSnapshot,
 };
-use super::super::{Scope, ALL_MODELS, CATALOG};
+use super::super::{is_model, Scope, ALL_MODELS};
 use super::{note, KeyState, LocalView};
 use crate::clock::UnixMillis;
 use crate::secret::ApiKey;
@@ -210,7 +210,7 @@ impl LocalView {
             // What the shared store does not know of: a rest for every model, a model the key's
             // tier lacks.
             let out_everywhere =
-                model != CATALOG && s.cooldowns.get(ALL_MODELS).is_some_and(|&t| t > now);
+                is_model(model) && s.cooldowns.get(ALL_MODELS).is_some_and(|&t| t > now);
             if s.removed || tried.contains(&i) || out_everywhere || state.lacks(i, model) {
                 continue;
             }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 pub use crate::clock::{iso8601, next_daily_reset, next_monthly_reset, Clock, UnixMillis};
 pub use key_models::KeyModels;
-pub use local::{Lease, LocalView, QuotaPlan};
+pub use local::{Lease, LocalView, OwnerKeys, QuotaPlan};
 pub use pacing::{DeclaredLimit, Headroom, Limits};
 pub use view::{
     Because, Disabled, EjectionView, Evidence, GroupView, KeyEvidence, KeyHealth, KeyView,
@@ -41,12 +41,25 @@ pub const CATALOG: &str = "*models.list";
 /// is shared by the same means. The model catalog is not rested by it.
 pub const ALL_MODELS: &str = "*all-models";
 
+/// The name under which calls about Gemini's stored resources (files, caches, batches,
+/// interactions: they name no model) keep their cooldowns. Like the catalog, a billing rest
+/// does not hold them back.
+pub const RESOURCES: &str = "*resources";
+
+/// Whether a scope's name is a model's (the catalog's, the resources' and the every-model rest's
+/// start with `*`, which no model id contains).
+pub fn is_model(scope_name: &str) -> bool {
+    !scope_name.starts_with('*')
+}
+
 /// What a request asks keys for: one model, or the model catalog. Cooldowns are per scope;
 /// only models count as "requested so far" in the status view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope<'a> {
     Model(&'a str),
     Catalog,
+    /// Calls about stored resources (files, caches, batches, interactions).
+    Resources,
 }
 
 impl Scope<'_> {
@@ -55,6 +68,7 @@ impl Scope<'_> {
         match self {
             Scope::Model(m) => m,
             Scope::Catalog => CATALOG,
+            Scope::Resources => RESOURCES,
         }
     }
 }
@@ -133,6 +147,11 @@ impl KeyPool {
 
     pub fn len(&self) -> usize {
         self.local.len()
+    }
+
+    /// Key slots, removed ones included (every key index is below it).
+    pub fn slots(&self) -> usize {
+        self.local.slots()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -425,6 +444,16 @@ impl KeyPool {
     /// The index of a key in the pool, by its id.
     pub fn index_of(&self, key_id: &str) -> Option<usize> {
         self.local.index_of(key_id)
+    }
+
+    /// The keys that may act for a resource made by key `key_id` of the declared `project`.
+    pub fn owner_keys(&self, key_id: &str, project: Option<&str>) -> OwnerKeys {
+        self.local.owner_keys(key_id, project)
+    }
+
+    /// The project key `index` was declared in, if any.
+    pub fn declared_project(&self, index: usize) -> Option<String> {
+        self.local.declared_project(index)
     }
 
     /// Applies an operator's change locally and in the backend (so it lasts, and reaches other

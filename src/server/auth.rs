@@ -51,7 +51,15 @@ pub async fn require_client_key<D: Dialect>(
     if clients.is_empty() {
         return next.run(req).await;
     }
+    let mut req = req;
     let creds = presented(req.headers(), req.uri());
+    // A resumable upload's chunks come without a key (Google's SDKs send none: the session URL
+    // is the credential, handed out only to a client that had one). The upload itself serves
+    // only sessions it wrote down.
+    if creds.is_empty() && is_upload_session(req.uri()) {
+        req.extensions_mut().insert(SessionIsCredential);
+        return next.run(req).await;
+    }
     if let Some(client) = clients.matching(&creds) {
         if let Some(t) = req.extensions().get::<TallyRef>() {
             t.0.set_client(client.name.clone());
@@ -77,6 +85,17 @@ pub async fn require_client_key<D: Dialect>(
     // Read the body away first, so the client gets the 401 rather than a broken pipe.
     super::limits::drain(req.into_body(), gate.max_body_bytes, gate.client_timeout).await;
     refusal.into_response()
+}
+
+/// Marks a keyless upload chunk let through on its session alone.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionIsCredential;
+
+fn is_upload_session(uri: &axum::http::Uri) -> bool {
+    uri.path().starts_with("/upload/")
+        && uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p.starts_with("upload_id=")))
 }
 
 #[cfg(test)]

@@ -39,6 +39,10 @@ pub async fn refuse_declared_oversize<D: Dialect>(
     next: Next,
 ) -> Response {
     let max = gate.max_body_bytes;
+    // Uploads stream through with their own limit (`FILES_MAX_UPLOAD_BYTES`).
+    if req.uri().path().starts_with("/upload/") {
+        return next.run(req).await;
+    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

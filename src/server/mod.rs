@@ -41,6 +41,7 @@ use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::models::Models;
 use crate::pool::{Clock, KeyPool};
+use crate::resources::Owners;
 use crate::store::{Backend, Settings, StoreError};
 use crate::surfaces::anthropic::Anthropic;
 use crate::surfaces::catalog::Catalog;
@@ -70,10 +71,12 @@ fn build(config: Arc<Config>, dispatcher: Dispatcher, models: Arc<Models>) -> (R
         *pool.clock(),
     );
     let gate = Gate::new(&config).with_limiter(Arc::new(limiter));
+    let owners = Arc::new(Owners::new(pool.backend().clone(), *pool.clock()));
     let ctx = Context {
         dispatcher,
         config: config.clone(),
         models,
+        owners,
     };
     let router = Router::new()
         .merge(mount::<Anthropic>(&ctx, &gate))

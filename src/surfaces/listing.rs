@@ -94,6 +94,7 @@ async fn get(
         method: Method::GET,
         path_and_query: path.to_string(),
         body: None,
+        extra: None,
     };
     let answer = dispatcher.unary(route, &req).await?;
     Ok(serde_json::from_slice(&answer.body).unwrap_or_else(|e| {

@@ -25,6 +25,7 @@ use axum::Router;
 use crate::config::Config;
 use crate::dispatch::{retry_after_secs, DispatchError, Dispatcher};
 use crate::models::{Models, Unresolved};
+use crate::resources::Owners;
 use crate::telemetry::TallyRef;
 
 /// What every surface is given to build its routes.
@@ -34,6 +35,8 @@ pub struct Context {
     pub config: Arc<Config>,
     /// Which models exist, and what a requested name resolves to.
     pub models: Arc<Models>,
+    /// Who made each of Gemini's stored resources (files, caches, batches, interactions).
+    pub owners: Arc<Owners>,
 }
 
 /// An API the gateway serves.

@@ -6,13 +6,14 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
-use http::{HeaderValue, Method, StatusCode};
+use http::{HeaderName, HeaderValue, Method, StatusCode};
 
 use crate::secret::{ApiKey, Secret};
 
@@ -24,6 +25,73 @@ pub struct UpstreamRequest {
     /// Never contains a key.
     pub path_and_query: String,
     pub body: Option<Bytes>,
+    /// What only some calls need (the resources' headers, an upload's streamed body).
+    pub extra: Option<Box<Extra>>,
+}
+
+/// The rarer parts of a request: headers besides the key (`X-Goog-Upload-*`,
+/// `Api-Revision`), a content type other than JSON, and a body streamed through once instead of
+/// held whole (an upload).
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub content_type: Option<HeaderValue>,
+    pub streamed: Option<StreamedBody>,
+}
+
+/// A body that can be sent once: the first attempt takes it; a second finds it gone.
+#[derive(Clone, Default)]
+pub struct StreamedBody(Arc<Mutex<Option<BodyStream>>>);
+
+impl StreamedBody {
+    pub fn new(body: BodyStream) -> StreamedBody {
+        StreamedBody(Arc::new(Mutex::new(Some(body))))
+    }
+
+    /// The body, unless an attempt already took it.
+    pub fn take(&self) -> Option<BodyStream> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+impl fmt::Debug for StreamedBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StreamedBody")
+    }
+}
+
+impl UpstreamRequest {
+    /// A request with no body.
+    pub fn get(path_and_query: String) -> UpstreamRequest {
+        UpstreamRequest {
+            method: Method::GET,
+            path_and_query,
+            body: None,
+            extra: None,
+        }
+    }
+
+    /// A POST of a JSON body.
+    pub fn post(path_and_query: String, body: Bytes) -> UpstreamRequest {
+        UpstreamRequest {
+            method: Method::POST,
+            path_and_query,
+            body: Some(body),
+            extra: None,
+        }
+    }
+
+    /// The headers that go along, besides the key.
+    pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
+        self.extra.as_deref().map_or(&[], |e| &e.headers)
+    }
+}
+
+/// Response headers passed back to the client as they came: the upload protocol's and
+/// Gemini's own (`x-gemini-service-tier`); the rest are the gateway's to set.
+pub fn kept_header(name: &HeaderName) -> bool {
+    let n = name.as_str();
+    n.starts_with("x-goog-upload-") || n.starts_with("x-gemini-")
 }
 
 /// An upstream body, chunk by chunk as it arrives.
@@ -33,6 +101,8 @@ pub type BodyStream = BoxStream<'static, Result<Bytes, TransportError>>;
 pub struct UpstreamResponse {
     pub status: StatusCode,
     pub content_type: Option<HeaderValue>,
+    /// The headers passed back as they came (see [`kept_header`]); usually none.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: BodyStream,
 }
 
@@ -143,16 +213,44 @@ impl Upstream for HttpUpstream {
             value.set_sensitive(true);
             builder = builder.header("x-goog-api-key", value);
         }
+        let extra = req.extra.as_deref();
+        let content_type = extra
+            .and_then(|e| e.content_type.clone())
+            .unwrap_or(HeaderValue::from_static("application/json"));
         if let Some(body) = &req.body {
             builder = builder
-                .header(http::header::CONTENT_TYPE, "application/json")
+                .header(http::header::CONTENT_TYPE, content_type.clone())
                 .body(body.clone());
+        }
+        if let Some(extra) = extra {
+            for (name, value) in &extra.headers {
+                builder = builder.header(name, value);
+            }
+            if let Some(streamed) = &extra.streamed {
+                let Some(body) = streamed.take() else {
+                    return Box::pin(async {
+                        Err(TransportError::new(
+                            "the upload's body was already sent to another key",
+                        ))
+                    });
+                };
+                builder = builder
+                    .header(http::header::CONTENT_TYPE, content_type)
+                    .body(reqwest::Body::wrap_stream(body));
+            }
         }
         Box::pin(async move {
             let resp = builder.send().await.map_err(TransportError::new)?;
+            let headers = resp
+                .headers()
+                .iter()
+                .filter(|(n, _)| kept_header(n))
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
             Ok(UpstreamResponse {
                 status: resp.status(),
                 content_type: resp.headers().get(http::header::CONTENT_TYPE).cloned(),
+                headers,
                 body: resp.bytes_stream().map_err(TransportError::new).boxed(),
             })
         })

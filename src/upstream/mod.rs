@@ -13,6 +13,6 @@ pub mod wire;
 mod wire_tools;
 
 pub use client::{
-    BodyStream, ClientError, HttpUpstream, TransportError, Upstream, UpstreamRequest,
-    UpstreamResponse,
+    kept_header, BodyStream, ClientError, Extra, HttpUpstream, StreamedBody, TransportError,
+    Upstream, UpstreamRequest, UpstreamResponse,
 };

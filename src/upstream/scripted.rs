@@ -173,6 +173,7 @@ async fn play(mut reply: Reply) -> Result<UpstreamResponse, TransportError> {
                     status,
                     content_type: Some(HeaderValue::from_static("application/json; charset=UTF-8")),
                     body: futures_util::stream::once(async move { Ok(Bytes::from(body)) }).boxed(),
+                    headers: Vec::new(),
                 })
             }
             Reply::Stream { events, then } => {
@@ -194,6 +195,7 @@ async fn play(mut reply: Reply) -> Result<UpstreamResponse, TransportError> {
                     status: StatusCode::OK,
                     content_type: Some(HeaderValue::from_static("text/event-stream")),
                     body: chunks.chain(end).boxed(),
+                    headers: Vec::new(),
                 });
             }
         }

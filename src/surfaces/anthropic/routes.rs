@@ -156,6 +156,7 @@ fn post_request(path_and_query: String, body: Bytes) -> UpstreamRequest {
         method: Method::POST,
         path_and_query,
         body: Some(body),
+        extra: None,
     }
 }
 

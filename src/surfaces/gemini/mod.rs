@@ -21,6 +21,7 @@ mod body_check;
 mod errors;
 pub mod query;
 mod routes;
+mod stored;
 
 use axum::Router;
 
@@ -40,6 +41,8 @@ impl Surface for Gemini {
     fn routes(ctx: &Context) -> Router {
         routes::routes("v1beta")
             .merge(routes::routes("v1alpha"))
+            .merge(stored::routes("v1beta"))
+            .merge(stored::routes("v1alpha"))
             .merge(routes::routes("v1"))
             .with_state(ctx.clone())
     }

@@ -6,7 +6,20 @@ use axum::http::Uri;
 
 /// Query parameters that may travel upstream. Everything else is dropped — the client's `key`
 /// (however it is spelled or percent-encoded) and credentials such as `access_token` above all.
-const FORWARDED_PARAMS: &[&str] = &["alt", "pageSize", "pageToken", "prettyPrint"];
+const FORWARDED_PARAMS: &[&str] = &[
+    "alt",
+    "pageSize",
+    "pageToken",
+    "prettyPrint",
+    // The stored resources': a cache's update, an interaction's stream resumed, an upload.
+    "updateMask",
+    "stream",
+    "last_event_id",
+    "lastEventId",
+    "upload_id",
+    "upload_protocol",
+    "uploadType",
+];
 
 /// The client's query reduced to [`FORWARDED_PARAMS`], names compared after percent-decoding.
 pub fn forwarded_query(uri: &Uri) -> String {

@@ -19,8 +19,10 @@ use serde_json::json;
 use super::body_check::check_json_body;
 use super::errors::{Code, GoogleError};
 use super::query::{forwarded_query, percent_decode};
+use super::stored;
 use crate::dispatch::{DispatchError, Route};
 use crate::models::{native, Resolved, Rules};
+use crate::resources::Kind;
 use crate::surfaces::shared::serving::{mark, FallbackAllowed, Fallbacks};
 use crate::surfaces::{read_body, Context, Dialect, Tallied};
 use crate::upstream::UpstreamRequest;
@@ -69,7 +71,7 @@ pub async fn list_models(ctx: &Context, uri: &Uri, version: &'static str) -> Res
     let Some(catalog) = ctx.models.catalog() else {
         let path = format!("/{version}/models{}", forwarded_query(uri));
         let catalog = Route::catalog();
-        return unary(ctx, catalog.clone(), get_request(path))
+        return unary(ctx, catalog.clone(), get_request(path), None)
             .await
             .unwrap_or_else(|e| GoogleError::from_dispatch(catalog.name(), e).into_response());
     };
@@ -129,7 +131,7 @@ pub async fn get_model(ctx: &Context, uri: &Uri, name: &str, version: &'static s
                 resolved.model,
                 forwarded_query(uri)
             );
-            unary(ctx, Route::model(&resolved.model), get_request(path))
+            unary(ctx, Route::model(&resolved.model), get_request(path), None)
                 .await
                 .unwrap_or_else(|e| GoogleError::from_dispatch(&resolved.model, e).into_response())
         }
@@ -142,6 +144,7 @@ fn get_request(path_and_query: String) -> UpstreamRequest {
         method: Method::GET,
         path_and_query,
         body: None,
+        extra: None,
     }
 }
 
@@ -174,25 +177,36 @@ async fn model_call(
         Err(why) => return GoogleError::unknown_model(&why).into_response(),
     };
     let query = forwarded_query(&uri);
+    // A body naming stored resources goes to the project that owns them (only once there are
+    // any: the scan costs nothing until then).
+    let placed = if ctx.owners.in_use() {
+        match stored::place(&ctx, &crate::resources::names::in_body(&body)).await {
+            Ok(p) => p,
+            Err(resp) => return *resp,
+        }
+    } else {
+        None
+    };
+    let makes = (action == "batchGenerateContent").then_some(Kind::Batch);
     let mut chain = Fallbacks::new(&ctx.models, resolved, allow_fallback);
     let result = loop {
         let serving = chain.model().clone();
         let req = upstream_call(&ctx, &serving, model, action, &query, &body, version);
         let route = Route::model(&serving.model)
             .with_tally(tally.clone())
-            .queued(chain.is_last());
+            .queued(chain.is_last())
+            .placed(placed.as_ref().map(|p| p.placement.clone()));
         let result = if action == "streamGenerateContent" {
             stream(&ctx, route, req).await
         } else {
-            unary(&ctx, route, req).await
+            unary(&ctx, route, req, makes).await
         };
         if !chain.next_after(&result) {
             break result;
         }
     };
     let served = chain.served();
-    let resp =
-        result.unwrap_or_else(|e| GoogleError::from_dispatch(&served.model, e).into_response());
+    let resp = result.unwrap_or_else(|e| stored::refused(placed.as_ref(), &served.model, e));
     mark(resp, &served, model, ctx.dispatcher.telemetry())
 }
 
@@ -226,6 +240,7 @@ fn upstream_call(
         method: Method::POST,
         path_and_query: format!("/{version}/models/{model}:{action}{query}"),
         body: Some(body),
+        extra: None,
     }
 }
 
@@ -259,13 +274,18 @@ fn check_model_call(name: &str) -> Result<(&str, &str), GoogleError> {
     Ok((model, action))
 }
 
+/// A whole answer; what it `makes` (a batch) is written down as the answering key's.
 async fn unary(
     ctx: &Context,
     route: Route,
     req: UpstreamRequest,
+    makes: Option<Kind>,
 ) -> Result<Response, DispatchError> {
     let answer = ctx.dispatcher.unary(&route, &req).await?;
     tracing::debug!(model = route.name(), key = %answer.lease.key.id(), "served");
+    if let Some(kind) = makes {
+        stored::learn_from(ctx, &answer, kind).await;
+    }
     Ok(passthrough(
         answer.status,
         answer.content_type,

@@ -152,6 +152,7 @@ pub(super) fn post_request(path: String, body: Vec<u8>) -> UpstreamRequest {
         method: Method::POST,
         path_and_query: path,
         body: Some(Bytes::from(body)),
+        extra: None,
     }
 }
 
