@@ -46,6 +46,7 @@ mod ordered;
 mod proto;
 mod quota;
 mod refusals;
+mod resources;
 mod respond;
 mod schema;
 mod script;
@@ -59,6 +60,7 @@ mod tls;
 mod validate;
 
 pub use quota::{QuotaConfig, QuotaLimit};
+pub use resources::GeneratedFile;
 pub use script::{Behaviour, MockOptions, Rule};
 pub use server::MockGemini;
 pub use state::RecordedRequest;
