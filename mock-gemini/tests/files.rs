@@ -254,11 +254,31 @@ async fn another_projects_key_gets_googles_403_for_files_and_sessions() {
     assert_eq!(foreign.status(), 403);
     let unknown = url.replace("upload_id=AU", "upload_id=XX");
     assert_eq!(chunk(&unknown, KEY, "upload", 0, "abc").await.status(), 404);
-    let (status, _) = json_of(chunk(&url, KEY3, "upload, finalize", 0, "abc").await).await;
+    let (status, _) = json_of(chunk(&url, KEY3, "upload", 0, "ab").await).await;
     assert_eq!(
         status, 200,
         "the session belongs to the project, not the key"
     );
+    // The SDKs send no key with chunks: the session URL is the credential.
+    let keyless = client()
+        .post(&url)
+        .header("X-Goog-Upload-Command", "upload, finalize")
+        .header("X-Goog-Upload-Offset", "2")
+        .body("c")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(keyless).await;
+    assert_eq!(status, 200, "{body}");
+    let id = file_id(&body["file"]);
+    let (status, _) = call(
+        &mock,
+        reqwest::Method::GET,
+        KEY,
+        &format!("/v1beta/files/{id}"),
+    )
+    .await;
+    assert_eq!(status, 200, "the file is the session's project's");
     let keys: Vec<Option<String>> = mock.requests().iter().map(|r| r.api_key.clone()).collect();
     assert!(keys.contains(&Some(KEY2.to_owned())));
 }

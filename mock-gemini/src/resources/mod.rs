@@ -94,6 +94,10 @@ pub enum ResourceRoute {
 impl ResourceRoute {
     /// The resource call `method` and `uri` name, if any (other paths are the model routes').
     pub fn parse(method: &Method, uri: &Uri) -> Option<ResourceRoute> {
+        // Model calls (the hot path) are told apart without allocating.
+        if !uri.path().contains("/files") && !uri.path().contains("/cachedContents") {
+            return None;
+        }
         let path = uri.path().replace("%3A", ":").replace("%3a", ":");
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let version = |v: &str| matches!(v, "v1beta" | "v1alpha").then(|| v.to_owned());
@@ -244,6 +248,11 @@ impl ResourceCall<'_> {
     /// The calling key (authenticated like every Gemini call).
     pub fn key(&self) -> Result<&str, ApiError> {
         authenticate(self.api_key, self.headers)
+    }
+
+    /// Whether the call carries a key at all.
+    pub fn has_key(&self) -> bool {
+        self.api_key.is_some()
     }
 
     /// The project of the calling key.

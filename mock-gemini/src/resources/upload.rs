@@ -184,11 +184,17 @@ pub async fn serve(
     version: &str,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let project = call.project()?;
     if let Some(upload_id) = param(call.params, "upload_id").map(str::to_owned) {
+        // The session URL is the credential (the SDKs send no key with chunks); a key that is
+        // sent must be of the session's project.
+        let caller = match call.has_key() {
+            true => Some(call.project()?),
+            false => None,
+        };
         check_params(call.params, &["upload_id"])?;
-        return continue_session(call, &project, &upload_id, body).await;
+        return continue_session(call, caller.as_deref(), &upload_id, body).await;
     }
+    let project = call.project()?;
     check_params(call.params, &[])?;
     let protocol = header_str(call.headers, "x-goog-upload-protocol")
         .or_else(|| param(call.params, "uploadType"))
@@ -378,7 +384,7 @@ async fn start(
 /// `upload`, `finalize`, `query` or `cancel` at a session's URL.
 async fn continue_session(
     call: &mut ResourceCall<'_>,
-    project: &str,
+    caller: Option<&str>,
     upload_id: &str,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -397,7 +403,7 @@ async fn continue_session(
                 "No upload session has this upload_id.",
             ));
         };
-        if session.project != project {
+        if caller.is_some_and(|project| project != session.project) {
             return Err(ApiError::new(
                 403,
                 "PERMISSION_DENIED",
@@ -484,7 +490,13 @@ async fn continue_session(
         return Err(ApiError::new(404, "NOT_FOUND", "The upload was cancelled."));
     };
     drop(resources);
-    let file = store(call, project, session.meta, session.mime_type, received)?;
+    let file = store(
+        call,
+        &session.project,
+        session.meta,
+        session.mime_type,
+        received,
+    )?;
     Ok(finished(call, &file))
 }
 
