@@ -26,14 +26,15 @@ use crate::models_catalog::{find_visible, list_page, ModelInfo};
 use crate::ordered::Json;
 use crate::proto;
 use crate::quota::wall_ms;
+use crate::resources::ResourceUse;
 use crate::respond::{full_response, malformed_function_call, stream_events, strip_finish};
 use crate::script::{Behaviour, CallKind};
 use crate::sse::{frames, streaming_response, Ending, Framing};
 use crate::state::{lock, Entry, State};
 use crate::validate::{check_count_tokens, check_generate};
 
-/// The real API's request size limit.
-const MAX_BODY: usize = 20 * 1024 * 1024;
+/// The real API's request size limit (JSON bodies; uploads stream, see `resources`).
+pub(crate) const MAX_BODY: usize = 20 * 1024 * 1024;
 
 /// Query parameters every Google API accepts.
 const SYSTEM_PARAMS: [&str; 12] = [
@@ -162,23 +163,14 @@ struct Call<'a> {
 
 /// The fallback handler: everything that is not the control API.
 pub async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -> Response {
+    if let Some(route) = crate::resources::ResourceRoute::parse(request.method(), request.uri()) {
+        return crate::resources::handle(state, route, request).await;
+    }
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().map(str::to_owned);
-    let params: Vec<(String, String)> = Query::try_from_uri(&parts.uri)
-        .map(|Query(p)| p)
-        .unwrap_or_default();
-    let header_key = parts
-        .headers
-        .get("x-goog-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let query_key = params
-        .iter()
-        .find(|(k, _)| k == "key")
-        .map(|(_, v)| v.clone());
-    let key_in_query = query_key.is_some();
-    let api_key = header_key.or(query_key);
+    let params = query_params(&parts.uri);
+    let (api_key, key_in_query) = credentials(&parts.headers, &params);
     let route = Route::parse(&parts.method, &path);
     let (body, too_large) = match to_bytes(body, MAX_BODY + 1).await {
         Ok(bytes) if bytes.len() > MAX_BODY => (Bytes::new(), true),
@@ -252,7 +244,72 @@ impl ApiError {
     }
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// The query parameters of `uri`, in order.
+pub(crate) fn query_params(uri: &axum::http::Uri) -> Vec<(String, String)> {
+    Query::try_from_uri(uri)
+        .map(|Query(p)| p)
+        .unwrap_or_default()
+}
+
+/// The API key (from `x-goog-api-key`, else `?key=`) and whether `?key=` was present.
+pub(crate) fn credentials(
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> (Option<String>, bool) {
+    let header_key = headers
+        .get("x-goog-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let query_key = params
+        .iter()
+        .find(|(k, _)| k == "key")
+        .map(|(_, v)| v.clone());
+    let key_in_query = query_key.is_some();
+    (header_key.or(query_key), key_in_query)
+}
+
+/// The API key, or Google's answer for a missing or malformed one.
+pub(crate) fn authenticate<'a>(
+    api_key: Option<&'a str>,
+    headers: &HeaderMap,
+) -> Result<&'a str, ApiError> {
+    let Some(key) = api_key else {
+        return Err(if headers.contains_key("authorization") {
+            ApiError::unauthenticated()
+        } else {
+            ApiError::missing_key()
+        });
+    };
+    if !key.starts_with("AIza") || key.len() != 39 {
+        return Err(ApiError::key_invalid());
+    }
+    Ok(key)
+}
+
+/// Unknown query parameters cannot be bound to the request message: every parameter must be a
+/// system parameter or one of the method's own (`allowed`).
+pub(crate) fn check_params(params: &[(String, String)], allowed: &[&str]) -> Result<(), ApiError> {
+    let violations: Vec<Violation> = params
+        .iter()
+        .filter(|(name, _)| {
+            !SYSTEM_PARAMS.contains(&name.as_str()) && !allowed.contains(&name.as_str())
+        })
+        .map(|(name, _)| Violation {
+            field: None,
+            description: format!(
+                "Invalid JSON payload received. Unknown name \"{name}\": Cannot bind query parameter. \
+                 Field '{name}' could not be found in request message."
+            ),
+        })
+        .collect();
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(&violations))
+    }
+}
+
+pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == name)
@@ -263,7 +320,7 @@ fn is_sse(params: &[(String, String)]) -> bool {
     param(params, "alt").or_else(|| param(params, "$alt")) == Some("sse")
 }
 
-fn pretty(params: &[(String, String)]) -> bool {
+pub(crate) fn pretty(params: &[(String, String)]) -> bool {
     param(params, "prettyPrint").or_else(|| param(params, "$prettyPrint")) != Some("false")
 }
 
@@ -382,21 +439,22 @@ impl Call<'_> {
         }
         if kind == CallKind::CountTokens {
             check_count_tokens(&body, serving)?;
-            let counted = match body
+            let inner = body
                 .get("generateContentRequest")
                 .and_then(Value::as_object)
-            {
-                Some(inner) => prompt_tokens(inner),
-                None => prompt_tokens(&body),
-            };
-            let answer = json!({
+                .unwrap_or(&body);
+            let uses = ResourceUse::check(self.state, &key, model, inner)?;
+            let counted = prompt_tokens(inner) + uses.explicit_tokens();
+            let mut answer = json!({
                 "totalTokens": counted,
                 "promptTokensDetails": [{"modality": "TEXT", "tokenCount": counted}],
             });
+            uses.annotate_count(&mut answer);
             return Ok(Answer::Now(json_response(StatusCode::OK, &answer, pretty)));
         }
         check_generate(&body, serving, Some(&lock(&self.state.signatures)))?;
-        let prompt = prompt_tokens(&body);
+        let mut uses = ResourceUse::check(self.state, &key, model, &body)?;
+        let prompt = prompt_tokens(&body) + uses.explicit_tokens();
         if prompt > u64::from(serving.input_limit) {
             return Err(ApiError::invalid_argument(format!(
                 "The input token count ({prompt}) exceeds the maximum number of tokens allowed ({}).",
@@ -411,16 +469,19 @@ impl Call<'_> {
             });
         }
         lock(&self.state.quotas).admit(&key, model.id, prompt, Instant::now(), wall_ms())?;
-        let mut plan = plan(&body, serving);
+        uses.remember_implicit(self.state, &key, serving, &body, prompt);
+        let mut plan = plan(&uses.planned(&body), serving);
+        plan.prompt_tokens = prompt;
         if let Some(turn) = prefill(&body) {
             plan = plan.continued(turn);
         }
         if kind == CallKind::Generate {
-            let response = if malformed {
+            let mut response = if malformed {
                 malformed_function_call(&plan, serving, self.state)
             } else {
                 full_response(&plan, serving, self.state)
             };
+            uses.annotate(&mut response);
             return Ok(Answer::Now(json_response(
                 StatusCode::OK,
                 &response,
@@ -432,6 +493,7 @@ impl Call<'_> {
         } else {
             stream_events(&plan, serving, self.state)
         };
+        events.iter_mut().for_each(|event| uses.annotate(event));
         if let Some(keep) = keep_events {
             events.truncate(keep);
             strip_finish(&mut events);
@@ -452,41 +514,17 @@ impl Call<'_> {
 
     /// The API key, or Google's answer for a missing or malformed one.
     fn authenticate(&self) -> Result<&str, ApiError> {
-        let Some(key) = self.api_key else {
-            return Err(if self.headers.contains_key("authorization") {
-                ApiError::unauthenticated()
-            } else {
-                ApiError::missing_key()
-            });
-        };
-        if !key.starts_with("AIza") || key.len() != 39 {
-            return Err(ApiError::key_invalid());
-        }
-        Ok(key)
+        authenticate(self.api_key, self.headers)
     }
 
     /// Unknown query parameters cannot be bound to the request message.
     fn check_query(&self, kind: CallKind) -> Result<(), ApiError> {
-        let violations: Vec<Violation> = self
-            .params
-            .iter()
-            .filter(|(name, _)| {
-                !SYSTEM_PARAMS.contains(&name.as_str())
-                    && !(kind == CallKind::Metadata && (name == "pageSize" || name == "pageToken"))
-            })
-            .map(|(name, _)| Violation {
-                field: None,
-                description: format!(
-                    "Invalid JSON payload received. Unknown name \"{name}\": Cannot bind query parameter. \
-                     Field '{name}' could not be found in request message."
-                ),
-            })
-            .collect();
-        if violations.is_empty() {
-            Ok(())
+        let own: &[&str] = if kind == CallKind::Metadata {
+            &["pageSize", "pageToken"]
         } else {
-            Err(ApiError::bad_request(&violations))
-        }
+            &[]
+        };
+        check_params(self.params, own)
     }
 
     /// Parses the body as proto JSON and returns the normalised message.

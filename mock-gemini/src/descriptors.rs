@@ -128,7 +128,7 @@ static TASK_TYPE: EnumDesc = EnumDesc {
     ],
 };
 
-static CONTENT: Msg = Msg {
+pub static CONTENT: Msg = Msg {
     type_url: url!("Content"),
     fields: &[one("role", Kind::Str), many("parts", Kind::Msg(&PART))],
 };
@@ -298,7 +298,7 @@ static PART_MEDIA_RESOLUTION: Msg = Msg {
     fields: &[one("level", Kind::Enum(&MEDIA_RESOLUTION))],
 };
 
-static TOOL: Msg = Msg {
+pub static TOOL: Msg = Msg {
     type_url: url!("Tool"),
     fields: &[
         many("function_declarations", Kind::Msg(&FUNCTION_DECLARATION)),
@@ -414,7 +414,7 @@ static INTERVAL: Msg = Msg {
     fields: &[one("start_time", Kind::Str), one("end_time", Kind::Str)],
 };
 
-static TOOL_CONFIG: Msg = Msg {
+pub static TOOL_CONFIG: Msg = Msg {
     type_url: url!("ToolConfig"),
     fields: &[
         one(

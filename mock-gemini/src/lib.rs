@@ -14,6 +14,16 @@
 //! and `-neon`). Retired ids (`gemini-2.5-pro`, `gemini-2.0-flash`, …) answer Google's 404.
 //! Quotas are per project; projects can be on the free tier or over their monthly spending cap,
 //! and billing refusals can be scripted like the other failures.
+//!
+//! Projects also own resources, as on the real service (`resources`): files uploaded through the
+//! Files API (resumable, multipart or raw uploads, streamed and hashed, never held whole; up to
+//! 2 GB) and files the service generated (downloadable), explicit context caches
+//! (`cachedContents`: at least the model's `min_cache_tokens`, not on Gemini 4, one hour unless
+//! told otherwise), and the implicit cache of the prompt prefixes each project sent each model in
+//! the last five minutes. A key of another project gets Google's 403 for a file or cache (exactly
+//! as for one that does not exist), also when `generateContent` references it; a request whose
+//! start another request of its project already sent reports those tokens as
+//! `cachedContentTokenCount`, so tests can see where a conversation's prefix lives.
 //! A translation bug in the gateway therefore fails a test here instead of reaching users.
 //!
 //! ```no_run
@@ -46,6 +56,7 @@ mod ordered;
 mod proto;
 mod quota;
 mod refusals;
+mod resources;
 mod respond;
 mod schema;
 mod script;
@@ -59,6 +70,7 @@ mod tls;
 mod validate;
 
 pub use quota::{QuotaConfig, QuotaLimit};
+pub use resources::GeneratedFile;
 pub use script::{Behaviour, MockOptions, Rule};
 pub use server::MockGemini;
 pub use state::RecordedRequest;

@@ -93,7 +93,7 @@ fn chars(text: &str) -> usize {
     text.chars().count()
 }
 
-fn json_chars(value: &Value) -> usize {
+pub(crate) fn json_chars(value: &Value) -> usize {
     serde_json::to_string(value).map(|s| chars(&s)).unwrap_or(0)
 }
 
@@ -121,11 +121,16 @@ fn part_chars(part: &Value) -> usize {
     json_chars(part)
 }
 
+/// The characters one `Content` counts for.
+pub(crate) fn content_chars(content: &Value) -> usize {
+    parts(content).iter().map(part_chars).sum()
+}
+
 /// Prompt tokens of a normalised generate request: text, calls, responses, media and tools.
 pub fn prompt_tokens(request: &Map<String, Value>) -> u64 {
     let mut total = 0;
     if let Some(system) = request.get("systemInstruction") {
-        total += parts(system).iter().map(part_chars).sum::<usize>();
+        total += content_chars(system);
     }
     for content in request
         .get("contents")
@@ -133,7 +138,7 @@ pub fn prompt_tokens(request: &Map<String, Value>) -> u64 {
         .into_iter()
         .flatten()
     {
-        total += parts(content).iter().map(part_chars).sum::<usize>();
+        total += content_chars(content);
     }
     if let Some(tools) = request.get("tools") {
         total += json_chars(tools);

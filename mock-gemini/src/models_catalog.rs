@@ -54,6 +54,8 @@ pub struct ModelInfo {
     pub paid_only: bool,
     /// A moving alias (`gemini-flash-latest`): the model that serves it.
     pub serves_as: Option<&'static str>,
+    /// The fewest tokens a context cache (explicit, or an implicit cache hit) may hold.
+    pub min_cache_tokens: u32,
 }
 
 impl ModelInfo {

@@ -2,7 +2,8 @@
 //! the 3.x Flash line, 3.1 Pro Preview, 2.5 Flash-Lite (still live), Google's moving `-latest`
 //! aliases, the embeddings, and the Gemini 4 previews (under `v1alpha` only; Carbon and Neon on
 //! the paid tier only). Retired models (2.5 Pro and Flash since 1 December 2026, 3 Pro Preview,
-//! 2.0 Flash, text-embedding-004) are not here: Google answers them 404.
+//! 2.0 Flash, text-embedding-004) are not here: Google answers them 404. Context caches hold at
+//! least 4,096 tokens (2,048 on 2.5 Flash-Lite), as Google's caching page lists them.
 
 use crate::models_catalog::{ModelInfo, Thinking};
 
@@ -28,6 +29,7 @@ const FLASH_3: ModelInfo = ModelInfo {
     alpha_only: false,
     paid_only: false,
     serves_as: None,
+    min_cache_tokens: 4_096,
 };
 
 /// A Gemini 4 preview: levels LOW to HIGH, served under `v1alpha` only.
@@ -98,6 +100,7 @@ pub static CATALOG: [ModelInfo; 17] = [
         thinking: Thinking::OptIn,
         budget_range: (512, 24_576),
         levels: &[],
+        min_cache_tokens: 2_048,
         ..FLASH_3
     },
     ModelInfo {

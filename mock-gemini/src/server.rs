@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::quota::QuotaConfig;
+use crate::resources::GeneratedFile;
 use crate::script::{MockOptions, Rule};
 use crate::state::{lock, RecordedRequest, State};
 use crate::{api, control};
@@ -122,6 +123,12 @@ impl MockGemini {
     /// Adds a scripted behaviour on top of the existing ones.
     pub fn script(&self, rule: Rule) {
         lock(&self.state.rules).add(rule);
+    }
+
+    /// Stores a file the service generated for a project (e.g. a batch's results, `source:
+    /// GENERATED`, downloadable by the project's keys); returns its name, `files/{id}`.
+    pub fn add_generated_file(&self, file: GeneratedFile) -> String {
+        self.state.add_generated_file(file)
     }
 
     /// Removes every scripted behaviour.

@@ -1,5 +1,6 @@
 //! The state one mock server shares between its connections: options, scripted rules,
-//! the bounded request log, issued thought signatures and a counter for ids.
+//! the bounded request log, issued thought signatures, the projects' resources (files, caches)
+//! and a counter for ids.
 //!
 //! The request log keeps raw body bytes (parsed to JSON only when read) and is bounded
 //! both in entries and in bytes, so a long benchmark does not grow memory without bound.
@@ -15,6 +16,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::quota::Quotas;
+use crate::resources::Resources;
 use crate::script::{MockOptions, RuleBook};
 use crate::signatures::{splitmix, SignatureStore};
 
@@ -102,6 +104,8 @@ pub struct State {
     pub signatures: Mutex<SignatureStore>,
     /// Per-project quotas and their usage.
     pub quotas: Mutex<Quotas>,
+    /// Per-project files, context caches and implicit-cache prefixes.
+    pub resources: Mutex<Resources>,
     log: Mutex<RequestLog>,
     counter: AtomicU64,
     seed: u64,
@@ -134,6 +138,7 @@ impl State {
             rules: Mutex::new(RuleBook::default()),
             signatures: Mutex::new(SignatureStore::default()),
             quotas: Mutex::new(Quotas::default()),
+            resources: Mutex::new(Resources::default()),
             log: Mutex::new(RequestLog::default()),
             counter: AtomicU64::new(1),
             seed,
