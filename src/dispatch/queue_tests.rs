@@ -10,9 +10,9 @@ use tokio::time::{sleep, Instant};
 
 use super::tests::{generate, rig, sse, Rig, FLASH};
 use super::*;
-use crate::telemetry::TallyRef;
 use crate::store::Change;
 use crate::telemetry::Tally;
+use crate::telemetry::TallyRef;
 use crate::upstream::scripted::{Reply, StreamEnd};
 
 const SECOND: Duration = Duration::from_secs(1);

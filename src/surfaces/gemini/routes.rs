@@ -206,7 +206,7 @@ async fn model_call(
         }
     };
     let served = chain.served();
-    let resp = result.unwrap_or_else(|e| stored::refused(placed.as_ref(), &served.model, e));
+    let resp = result.unwrap_or_else(|e| stored::refused(&ctx, placed.as_ref(), &served.model, e));
     mark(resp, &served, model, ctx.dispatcher.telemetry())
 }
 

@@ -132,7 +132,7 @@ async fn list_project(
         let answer = dispatcher
             .unary(&route, &UpstreamRequest::get(path))
             .await
-            .map_err(|e| refused(None, route.name(), e))?;
+            .map_err(|e| refused(call.ctx, None, route.name(), e))?;
         let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
         let owner = owner_of(dispatcher.pool(), &answer.lease, call.ctx.owners.now());
         if let Some(found) = body.get(field).and_then(Value::as_array) {

@@ -298,7 +298,7 @@ impl Call<'_> {
                         Body::from_stream(body),
                     )
                 }
-                Err(e) => refused(placed.as_ref(), route.name(), e),
+                Err(e) => refused(self.ctx, placed.as_ref(), route.name(), e),
             };
         }
         match dispatcher.unary(&route, &req).await {
@@ -314,7 +314,7 @@ impl Call<'_> {
                     Body::from(answer.body),
                 )
             }
-            Err(e) => refused(placed.as_ref(), route.name(), e),
+            Err(e) => refused(self.ctx, placed.as_ref(), route.name(), e),
         }
     }
 }
@@ -340,8 +340,22 @@ pub fn misplaced(m: &Misplaced) -> GoogleError {
     GoogleError::new(code, m.message())
 }
 
-/// Dispatch's refusal; for a placed request, naming whose keys could not serve.
-pub fn refused(placed: Option<&Placed>, scope: &str, e: DispatchError) -> Response {
+/// Dispatch's refusal; for a placed request, naming whose keys could not serve — or, when its
+/// owner's keys were disabled on the way, that the resource went with them.
+pub fn refused(ctx: &Context, placed: Option<&Placed>, scope: &str, e: DispatchError) -> Response {
+    if let Some(p) = placed {
+        let keys = ctx
+            .dispatcher
+            .pool()
+            .owner_keys(&p.owner.key, p.owner.project.as_deref());
+        if keys.keys.is_empty() {
+            let gone = Misplaced::Gone {
+                name: p.about.clone(),
+                why: keys.owner_gone.unwrap_or_default(),
+            };
+            return misplaced(&gone).into_response();
+        }
+    }
     let what = match placed {
         Some(p) => format!(
             "{} (the {} {} belongs to {}; only its keys can use it)",

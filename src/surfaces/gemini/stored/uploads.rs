@@ -98,15 +98,18 @@ async fn start(call: &Call<'_>, body: Body) -> Response {
     };
     let mut req = UpstreamRequest::post(path(call), body);
     req.body = req.body.filter(|b| !b.is_empty());
+    let mut headers = passed_on(call.headers);
+    // The body's own length is the client's; the upstream request sets its own.
+    headers.retain(|(name, _)| name != header::CONTENT_LENGTH);
     req.extra = Some(Box::new(Extra {
-        headers: passed_on(call.headers),
+        headers,
         ..Extra::default()
     }));
     let dispatcher = &call.ctx.dispatcher;
     let route = Route::resources().with_tally(call.tally.clone());
     let mut answer = match dispatcher.unary(&route, &req).await {
         Ok(a) => a,
-        Err(e) => return refused(None, route.name(), e),
+        Err(e) => return refused(call.ctx, None, route.name(), e),
     };
     let here = gateway_origin(call.headers, call.uri);
     for (name, value) in answer.headers.iter_mut() {
@@ -229,7 +232,7 @@ async fn send_streamed(call: &Call<'_>, body: Body, max: u64, placement: Placeme
                 Body::from(answer.body),
             )
         }
-        Err(e) => refused(None, "the upload", e),
+        Err(e) => refused(call.ctx, None, "the upload", e),
     }
 }
 
