@@ -6,7 +6,7 @@
 //! file, a cache or a conversation's prefix lives in.
 //!
 //! This module routes `/upload/{v}/files`, `/download/{v}/files/…`, `/{v}/files…` and
-//! `/{v}/cachedContents…` (`v1beta`, `v1alpha`), authenticates, records every call in the request
+//! `/{v}/cachedContents…` (`v1`, `v1beta`, `v1alpha`: the SDKs now default to `v1`), authenticates, records every call in the request
 //! log (with an `action` such as `files.upload` or `cachedContents.get`) and holds the store. The
 //! routes themselves live in `files`, `upload`, `multipart` and `caches`; what generation draws
 //! from the store (file references, `cachedContent`, implicit hits) lives in `generation`.
@@ -100,7 +100,7 @@ impl ResourceRoute {
         }
         let path = uri.path().replace("%3A", ":").replace("%3a", ":");
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let version = |v: &str| matches!(v, "v1beta" | "v1alpha").then(|| v.to_owned());
+        let version = |v: &str| matches!(v, "v1" | "v1beta" | "v1alpha").then(|| v.to_owned());
         let id = |s: &str| (!s.is_empty() && !s.contains(':')).then(|| s.to_owned());
         let route = match (method, segments.as_slice()) {
             (&Method::POST, ["upload", v, "files"]) => ResourceRoute::Upload {

@@ -43,6 +43,7 @@ impl Surface for Gemini {
             .merge(routes::routes("v1alpha"))
             .merge(stored::routes("v1beta"))
             .merge(stored::routes("v1alpha"))
+            .merge(stored::routes("v1"))
             .merge(routes::routes("v1"))
             .with_state(ctx.clone())
     }

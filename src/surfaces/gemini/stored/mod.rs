@@ -4,7 +4,7 @@
 //! whatever an answer creates is written in the owners' book with the key that answered. Lists
 //! merge every project's pages into one ([`listing`]).
 //!
-//! Routes, under `v1beta` and `v1alpha`:
+//! Routes, under `v1beta`, `v1alpha` and `v1` (google-genai's default now):
 //! * `GET /files`, `GET|DELETE /files/{id}`, `GET /files/{id}:download` (also under
 //!   `/download/…`), `POST /upload/…/files` (resumable and multipart);
 //! * `GET|POST /cachedContents`, `GET|PATCH|DELETE /cachedContents/{id}`;
