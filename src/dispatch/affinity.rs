@@ -3,18 +3,35 @@
 //! thought signatures are scoped to a Google project, so staying on one key saves tokens and
 //! avoids signature errors. A bounded LRU map from session id to key index, kept by dispatch;
 //! without a session id, plain round-robin.
+//!
+//! A session a surface made from a request's stable prefix (`prefix:…`, see
+//! `surfaces::shared::prefix`) rather than one the client named is bounded: many clients may
+//! share a prefix, so it keeps to its key for at most [`PREFIX_PER_MINUTE`] requests a minute,
+//! and the rest go round-robin — one hot prefix cannot pin all traffic on one key.
 
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
 use lru::LruCache;
+use tokio::time::{Duration, Instant};
 
 /// Sessions remembered at most (oldest forgotten first).
 const CAPACITY: usize = 16_384;
 
+/// Requests a minute one prefix-made session keeps to its key, at most.
+pub const PREFIX_PER_MINUTE: u32 = 60;
+
+/// What a session is remembered with: its key, and (for a prefix) this minute's requests.
+#[derive(Debug, Clone, Copy)]
+struct Remembered {
+    key: usize,
+    minute_began: Instant,
+    this_minute: u32,
+}
+
 #[derive(Debug)]
 pub struct Affinity {
-    sessions: Mutex<LruCache<String, usize>>,
+    sessions: Mutex<LruCache<String, Remembered>>,
 }
 
 impl Default for Affinity {
@@ -31,23 +48,41 @@ impl Affinity {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, usize>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, Remembered>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The key index this session used last, if any.
+    /// The key index this session used last, if any (a prefix's only within its bound).
     pub fn preferred(&self, session: Option<&str>) -> Option<usize> {
-        self.lock().get(session?).copied()
+        let session = session?;
+        let mut map = self.lock();
+        let r = map.get_mut(session)?;
+        if !session.starts_with("prefix:") {
+            return Some(r.key);
+        }
+        let now = Instant::now();
+        if now.duration_since(r.minute_began) >= Duration::from_secs(60) {
+            r.minute_began = now;
+            r.this_minute = 0;
+        }
+        r.this_minute += 1;
+        (r.this_minute <= PREFIX_PER_MINUTE).then_some(r.key)
     }
 
-    /// Remembers the key that served this session.
+    /// Remembers the key that served this session (a prefix over its bound keeps its key).
     pub fn remember(&self, session: Option<&str>, key_index: usize) {
         let Some(session) = session else { return };
         let mut map = self.lock();
         match map.get_mut(session) {
-            Some(slot) => *slot = key_index,
+            Some(r) if r.this_minute > PREFIX_PER_MINUTE => {}
+            Some(r) => r.key = key_index,
             None => {
-                map.put(session.to_string(), key_index);
+                let fresh = Remembered {
+                    key: key_index,
+                    minute_began: Instant::now(),
+                    this_minute: 0,
+                };
+                map.put(session.to_string(), fresh);
             }
         }
     }
@@ -68,5 +103,28 @@ mod tests {
         a.remember(Some("s1"), 2);
         assert_eq!(a.preferred(Some("s1")), Some(2));
         assert_eq!(a.preferred(None), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_prefix_keeps_its_key_only_within_its_bound() {
+        let a = Affinity::new(8);
+        a.remember(Some("prefix:1"), 2);
+        for _ in 0..PREFIX_PER_MINUTE {
+            assert_eq!(a.preferred(Some("prefix:1")), Some(2));
+            a.remember(Some("prefix:1"), 2);
+        }
+        assert_eq!(a.preferred(Some("prefix:1")), None, "over its bound");
+        a.remember(Some("prefix:1"), 0);
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(
+            a.preferred(Some("prefix:1")),
+            Some(2),
+            "a new minute, its key"
+        );
+        // A session the client named has no bound.
+        a.remember(Some("s"), 1);
+        for _ in 0..=PREFIX_PER_MINUTE {
+            assert_eq!(a.preferred(Some("s")), Some(1));
+        }
     }
 }

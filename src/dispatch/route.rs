@@ -122,6 +122,14 @@ impl Route {
         self
     }
 
+    /// Without a session, the one `make` gives (a request's stable prefix): computed only then.
+    pub fn session_or_else(mut self, make: impl FnOnce() -> Option<String>) -> Route {
+        if self.session.is_none() {
+            self.session = make();
+        }
+        self
+    }
+
     /// Notes the request's model, keys and tokens in `tally`.
     pub fn with_tally(mut self, tally: Option<TallyRef>) -> Route {
         if let (Some(t), Target::Model(m)) = (&tally, &self.target) {

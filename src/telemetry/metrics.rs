@@ -4,7 +4,9 @@
 //! from the pool at each scrape, the keys per state and each key's state, cooldowns and
 //! ejections; requests waiting in a model's line for a key, and how their waits ended. Keys appear by id only; clients by name; no request ids in labels.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -109,6 +111,9 @@ pub struct Metrics {
     substitutions: Family<SubstitutionLabels, Counter>,
     queue_waits: Family<WaitLabels, Counter>,
     queue_waiting: Family<ModelLabel, Gauge>,
+    cached_share: Family<ModelLabel, Gauge<f64, AtomicU64>>,
+    /// model → (input tokens, of them cached), for the cached share.
+    prompt_totals: Mutex<HashMap<Arc<str>, (u64, u64)>>,
 }
 
 impl Default for Metrics {
@@ -200,8 +205,16 @@ impl Metrics {
             "Requests waiting in a model's line for a key now",
             queue_waiting.clone(),
         );
+        let cached_share = Family::<ModelLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "cached_input_share",
+            "Share of input tokens Gemini served from a cache (implicit or explicit), by model, since start",
+            cached_share.clone(),
+        );
         Metrics {
             registry,
+            cached_share,
+            prompt_totals: Mutex::new(HashMap::new()),
             queue_waits,
             queue_waiting,
             billing,
@@ -246,6 +259,19 @@ impl Metrics {
     }
 
     pub fn tokens(&self, model: &Arc<str>, client: &Arc<str>, tokens: Tokens) {
+        if tokens.input > 0 {
+            let mut totals = self.prompt_totals.lock().unwrap_or_else(|p| p.into_inner());
+            let (input, cached) = totals.entry(model.clone()).or_default();
+            *input += tokens.input;
+            *cached += tokens.cached;
+            let share = *cached as f64 / *input as f64;
+            drop(totals);
+            self.cached_share
+                .get_or_create(&ModelLabel {
+                    model: model.clone(),
+                })
+                .set(share);
+        }
         for (kind, n) in [
             ("input", tokens.input),
             ("output", tokens.output),

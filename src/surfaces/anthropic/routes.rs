@@ -26,6 +26,7 @@ use super::{
 };
 use crate::dispatch::{Checked, DispatchError, Dispatcher, Route};
 use crate::models::{Models, Resolved};
+use crate::surfaces::shared::prefix::Prefixed;
 use crate::surfaces::shared::relay::Relay;
 use crate::surfaces::shared::serving::{fallback_allowed, mark, name_left_out, shown, Fallbacks};
 use crate::surfaces::{read_body, Context, Dialect, Tallied};
@@ -110,7 +111,7 @@ impl Messages {
     /// `asked` translated by `translate` for `model` (shaped by the rules of `rules_name`: the
     /// model that answers a moving alias), as Gemini JSON on its route; a translation failure
     /// is the response to send.
-    fn prepare<T: serde::Serialize>(
+    fn prepare<T: serde::Serialize + Prefixed>(
         &self,
         asked: &Asked,
         model: &str,
@@ -130,6 +131,7 @@ impl Messages {
         })?;
         let route = Route::model(model)
             .with_session(asked.session.clone())
+            .session_or_else(|| gemini.prefix_session(model))
             .with_tally(asked.tally.clone());
         Ok((route, Bytes::from(json), notes))
     }

@@ -29,6 +29,7 @@ use super::responses::stored::{Record, SocketMemory};
 use super::responses::types::{self as responses_types, ResponsesRequest};
 use super::routes::{encode, model_route, now_secs, read, Generate, OpenAi};
 use crate::dispatch::DispatchError;
+use crate::surfaces::shared::prefix::prefix_session;
 use crate::surfaces::shared::relay::Translate;
 use crate::surfaces::shared::serving::{fallback_allowed, name_left_out, shown, Fallbacks};
 use crate::surfaces::shared::signature::new_id;
@@ -237,8 +238,8 @@ async fn respond_with(
         app.limits(&model.model),
         asked.media,
     )
-    .and_then(|(gemini, kinds)| Ok((encode(&gemini)?, kinds)));
-    let (json, kinds) = match translated {
+    .and_then(|(gemini, kinds)| Ok((encode(&gemini)?, kinds, gemini)));
+    let (json, kinds, gemini) = match translated {
         Ok(t) => t,
         Err(e) => return Ok(e.into_response()),
     };
@@ -254,6 +255,7 @@ async fn respond_with(
         &caller.headers,
         caller.tally.clone(),
     )
+    .session_or_else(|| prefix_session(&model.model, &gemini))
     .queued(chain.is_last());
     let g = Generate {
         route,

@@ -34,6 +34,7 @@ use super::responses::stored::ResponseBook;
 use super::{compact, respond, socket};
 use crate::dispatch::{Checked, DispatchError, Dispatcher, Route};
 use crate::models::{Models, Resolved};
+use crate::surfaces::shared::prefix::prefix_session;
 use crate::surfaces::shared::relay::{Relay, Translate};
 use crate::surfaces::shared::serving::{fallback_allowed, mark, shown, Fallbacks};
 use crate::surfaces::{listing, read_body, Context, Dialect, Tallied};
@@ -322,9 +323,9 @@ async fn chat_with(
     let rules_name = app.dispatcher.served_models().rules_name(&model.model);
     let gemini =
         chat_request::to_generate_content(req, &rules_name, app.limits(&model.model), media)
-            .and_then(|g| encode(&g));
-    let json = match gemini {
-        Ok(json) => json,
+            .and_then(|g| Ok((encode(&g)?, g)));
+    let (json, gemini) = match gemini {
+        Ok(both) => both,
         Err(e) => return Ok(e.into_response()),
     };
     let route = model_route(
@@ -334,6 +335,7 @@ async fn chat_with(
         headers,
         tally,
     )
+    .session_or_else(|| prefix_session(&model.model, &gemini))
     .queued(chain.is_last());
     let g = Generate {
         route,

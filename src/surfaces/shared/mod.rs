@@ -3,6 +3,7 @@
 //! model (fallbacks, the served-model marks). What a model accepts is `crate::models`'.
 
 pub mod names;
+pub mod prefix;
 pub mod relay;
 pub mod schema;
 pub mod serving;
