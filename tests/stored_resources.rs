@@ -258,7 +258,10 @@ async fn a_context_cache_is_made_used_and_deleted_on_its_owner() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), 200);
-    assert_eq!(keys_for(&mock, "cachedContents.patch"), [owner.clone()]);
+    assert_eq!(
+        keys_for(&mock, "cachedContents.patch"),
+        std::slice::from_ref(&owner)
+    );
     assert_eq!(keys_for(&mock, "cachedContents.delete"), [owner]);
 }
 
