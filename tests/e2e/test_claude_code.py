@@ -233,3 +233,33 @@ def test_claude_code_session_stays_on_one_key(claude, gateway, mock):
         keys = {c["api_key"] for c in calls}
         assert len(keys) == 1, f"one session used {len(keys)} keys: " + str(
             [(c["action"], c["api_key"][-4:], c["status"]) for c in calls])
+
+
+def test_a_ten_turn_claude_code_session_reads_its_prefix_from_gemini_s_cache(claude, gateway, mock):
+    """Ten turns of one conversation (`--continue`): each request after the first finds its
+    prefix in the implicit cache of the one project it keeps to, so every turn from the second
+    on reports `cache_read_input_tokens`."""
+    home = tempfile.mkdtemp(prefix="cc-home-")
+    work = tempfile.mkdtemp(prefix="cc-work-")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "LANG": "C.UTF-8",
+           "ANTHROPIC_BASE_URL": gateway.url, "ANTHROPIC_API_KEY": "client-key-not-a-pool-key",
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
+    reads = []
+    try:
+        for turn in range(10):
+            args = [claude, "-p", f"Turn {turn + 1}: say something short", "--output-format", "json"]
+            if turn:
+                args.insert(1, "--continue")
+            proc = subprocess.run(args, cwd=work, env=env, stdin=subprocess.DEVNULL,
+                                  capture_output=True, timeout=120)
+            out = proc.stdout.decode(errors="replace")
+            assert proc.returncode == 0, f"turn {turn + 1}: {out} {proc.stderr.decode(errors='replace')}"
+            result = json.loads(out.strip().splitlines()[-1])
+            reads.append(result["usage"].get("cache_read_input_tokens", 0))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    assert all(n > 0 for n in reads[1:]), reads
+    calls = [c for c in generate_calls(mock) if c["status"] == 200]
+    turns = [c for c in calls if len(c["body"]["contents"]) > 1]
+    assert len({c["api_key"] for c in turns}) == 1, "the conversation's prefix moved between projects"
