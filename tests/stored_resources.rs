@@ -319,3 +319,44 @@ async fn a_one_gib_upload_streams_through_in_flat_memory() {
         peak - before
     );
 }
+
+#[tokio::test]
+async fn another_key_of_the_owners_declared_project_serves_when_the_owner_fails() {
+    let mock = MockGemini::start().await.unwrap();
+    let ks = keys(3);
+    mock.set_quotas(mock_gemini::QuotaConfig {
+        projects: [
+            (ks[0].clone(), "p".to_string()),
+            (ks[1].clone(), "p".to_string()),
+        ]
+        .into(),
+        ..mock_gemini::QuotaConfig::default()
+    });
+    let declared = format!("p:{},p:{},{}", ks[0], ks[1], ks[2]);
+    let gw = Gateway::start(&mock, &ks, &[("GEMINI_API_KEY", declared.as_str())]).await;
+    let file = upload(&gw).await;
+    let owner = keys_for(&mock, "files.upload").pop().unwrap();
+    let sibling = if owner == ks[0] { &ks[1] } else { &ks[0] };
+    assert_ne!(owner, ks[2], "round-robin starts on the first key");
+    // (A 429 would rest the whole declared project: its quota is the project's.)
+    mock.script(rule(&owner, Some(FLASH), None, Behaviour::Internal));
+    mock.clear_requests();
+    for _ in 0..3 {
+        let resp = generate_with(&gw, &asking_about(&file)).await;
+        assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+    }
+    let served: Vec<String> = model_calls(&mock)
+        .into_iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.api_key.unwrap())
+        .collect();
+    assert_eq!(
+        served,
+        vec![sibling.clone(); 3],
+        "the owner's project's other key"
+    );
+    assert!(
+        keys_used(&mock).iter().all(|k| *k != ks[2]),
+        "never the other project"
+    );
+}
