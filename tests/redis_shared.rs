@@ -344,3 +344,52 @@ async fn the_model_catalog_one_gateway_read_serves_another() {
     let resp = generate(&b, "gemini-2.0-flash-thinking-exp").await;
     assert_eq!(resp.status(), 404);
 }
+
+#[tokio::test]
+async fn a_file_uploaded_through_one_gateway_is_used_on_its_owner_through_another() {
+    let redis = RedisServer::start();
+    let mock = MockGemini::start().await.unwrap();
+    let ks = keys(3);
+    let (a, b) = pair(&mock, &redis, &ks).await;
+    let start = client()
+        .post(a.url("/upload/v1beta/files"))
+        .header("X-Goog-Upload-Protocol", "resumable")
+        .header("X-Goog-Upload-Command", "start")
+        .header("X-Goog-Upload-Header-Content-Length", "5")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    let url = start.headers()["x-goog-upload-url"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    // The session is B's to take as well: the book is shared.
+    let on_b = url.replace(&a.url(""), &b.url(""));
+    let done: Value = client()
+        .post(&on_b)
+        .header("X-Goog-Upload-Command", "upload, finalize")
+        .header("X-Goog-Upload-Offset", "0")
+        .body("hello")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let file = done["file"]["name"].as_str().unwrap().to_string();
+    let owner = mock.requests()[0].api_key.clone().unwrap();
+    mock.clear_requests();
+    let body = serde_json::json!({"contents": [{"role": "user", "parts": [
+        {"text": "Read it"}, {"fileData": {"fileUri": file, "mimeType": "text/plain"}}]}]});
+    for gw in [&b, &a, &b] {
+        let resp = client()
+            .post(gw.url(&format!("/v1beta/models/{FLASH}:generateContent")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+    }
+    assert_eq!(keys_used(&mock), vec![owner; 3]);
+}
