@@ -41,6 +41,28 @@ pub fn forwarded_query(uri: &Uri) -> String {
     }
 }
 
+/// A page the gateway serves itself (a merged or cached list): `(start, size)` from `pageSize`
+/// (`default` when absent or 0, at most `max`) and the gateway's own `pageToken` (`gw-N`);
+/// `None` for a token that is not one of the gateway's.
+pub fn gateway_page(uri: &Uri, default: usize, max: usize) -> Option<(usize, usize)> {
+    let param = |name: &str| {
+        uri.query()
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+            .map(percent_decode)
+    };
+    let size = param("pageSize")
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .map_or(default, |n| n.min(max));
+    let start = match param("pageToken").filter(|t| !t.is_empty()) {
+        None => 0,
+        Some(t) => t.strip_prefix("gw-")?.parse::<usize>().ok()?,
+    };
+    Some((start, size))
+}
+
 /// Minimal `%XX` and `+` decoding for a query value (never panics on odd input).
 pub fn percent_decode(v: &str) -> String {
     let hex = |b: u8| match b {

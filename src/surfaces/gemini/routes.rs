@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::body_check::check_json_body;
 use super::errors::{Code, GoogleError};
-use super::query::{forwarded_query, percent_decode};
+use super::query::{forwarded_query, gateway_page};
 use super::stored;
 use crate::dispatch::{DispatchError, Route};
 use crate::models::{native, Resolved, Rules};
@@ -75,26 +75,8 @@ pub async fn list_models(ctx: &Context, uri: &Uri, version: &'static str) -> Res
             .await
             .unwrap_or_else(|e| GoogleError::from_dispatch(catalog.name(), e).into_response());
     };
-    let param = |name: &str| {
-        uri.query()
-            .into_iter()
-            .flat_map(|q| q.split('&'))
-            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
-            .map(percent_decode)
-    };
-    let size = param("pageSize")
-        .and_then(|s| s.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .map_or(DEFAULT_PAGE, |n| n.min(MAX_PAGE));
-    let start = match param("pageToken").filter(|t| !t.is_empty()) {
-        None => 0,
-        Some(t) => match t.strip_prefix("gw-").and_then(|n| n.parse::<usize>().ok()) {
-            Some(n) => n,
-            None => {
-                return GoogleError::new(Code::InvalidArgument, "Invalid page token.")
-                    .into_response()
-            }
-        },
+    let Some((start, size)) = gateway_page(uri, DEFAULT_PAGE, MAX_PAGE) else {
+        return GoogleError::new(Code::InvalidArgument, "Invalid page token.").into_response();
     };
     let listed: Vec<&serde_json::Value> =
         catalog.listed_under(version).map(|e| &e.resource).collect();

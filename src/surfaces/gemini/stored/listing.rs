@@ -17,7 +17,7 @@ use super::{refused, Call};
 use crate::dispatch::{Placement, Route};
 use crate::resources::{Kind, ResourceName};
 use crate::surfaces::gemini::errors::{Code, GoogleError};
-use crate::surfaces::gemini::query::percent_decode;
+use crate::surfaces::gemini::query::gateway_page;
 use crate::upstream::UpstreamRequest;
 
 /// Pages asked of one project at most (of [`UPSTREAM_PAGE`] items each).
@@ -35,27 +35,8 @@ pub(super) async fn list(call: &Call<'_>) -> Response {
         Kind::Cache => "cachedContents",
         Kind::Batch | Kind::Interaction | Kind::Upload => "operations",
     };
-    let param = |name: &str| {
-        call.uri
-            .query()
-            .into_iter()
-            .flat_map(|q| q.split('&'))
-            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
-            .map(percent_decode)
-    };
-    let size = param("pageSize")
-        .and_then(|s| s.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .map_or(DEFAULT_PAGE, |n| n.min(MAX_PAGE));
-    let start = match param("pageToken").filter(|t| !t.is_empty()) {
-        None => 0,
-        Some(t) => match t.strip_prefix("gw-").and_then(|n| n.parse::<usize>().ok()) {
-            Some(n) => n,
-            None => {
-                return GoogleError::new(Code::InvalidArgument, "Invalid page token.")
-                    .into_response()
-            }
-        },
+    let Some((start, size)) = gateway_page(call.uri, DEFAULT_PAGE, MAX_PAGE) else {
+        return GoogleError::new(Code::InvalidArgument, "Invalid page token.").into_response();
     };
     let pool = call.ctx.dispatcher.pool();
     let mut projects: BTreeMap<String, Vec<usize>> = BTreeMap::new();

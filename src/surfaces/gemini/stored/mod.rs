@@ -48,14 +48,7 @@ pub fn routes(version: &'static str) -> Router<Context> {
               Tallied(tally): Tallied,
               Path(id): Path<String>,
               body: Result<Bytes, BytesRejection>| async move {
-            let call = Call {
-                ctx: &ctx,
-                version,
-                kind,
-                uri: &uri,
-                headers: &headers,
-                tally,
-            };
+            let call = Call::new(&ctx, version, kind, (&uri, &headers), tally);
             call.on_one(method, &id, "", body).await
         }
     };
@@ -66,14 +59,7 @@ pub fn routes(version: &'static str) -> Router<Context> {
               headers: HeaderMap,
               Tallied(tally): Tallied,
               body: Result<Bytes, BytesRejection>| async move {
-            let call = Call {
-                ctx: &ctx,
-                version,
-                kind,
-                uri: &uri,
-                headers: &headers,
-                tally,
-            };
+            let call = Call::new(&ctx, version, kind, (&uri, &headers), tally);
             if method == Method::GET {
                 listing::list(&call).await
             } else {
@@ -87,14 +73,7 @@ pub fn routes(version: &'static str) -> Router<Context> {
                        Tallied(tally): Tallied,
                        Path(id): Path<String>,
                        body: Result<Bytes, BytesRejection>| async move {
-        let call = Call {
-            ctx: &ctx,
-            version,
-            kind: Kind::Interaction,
-            uri: &uri,
-            headers: &headers,
-            tally,
-        };
+        let call = Call::new(&ctx, version, Kind::Interaction, (&uri, &headers), tally);
         call.on_one(Method::POST, &id, "/cancel", body).await
     };
     let v = version;
@@ -159,7 +138,24 @@ struct Creating {
     stream: Option<bool>,
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
+    pub fn new(
+        ctx: &'a Context,
+        version: &'static str,
+        kind: Kind,
+        (uri, headers): (&'a Uri, &'a HeaderMap),
+        tally: Option<crate::telemetry::TallyRef>,
+    ) -> Call<'a> {
+        Call {
+            ctx,
+            version,
+            kind,
+            uri,
+            headers,
+            tally,
+        }
+    }
+
     /// `GET`, `PATCH`, `DELETE` or a verb (`:cancel`, `/cancel`) on one resource.
     async fn on_one(
         &self,

@@ -51,14 +51,7 @@ pub(super) async fn upload(
     version: &'static str,
 ) -> Response {
     let keyless = keyless.is_some();
-    let call = Call {
-        ctx: &ctx,
-        version,
-        kind: Kind::File,
-        uri: &uri,
-        headers: &headers,
-        tally,
-    };
+    let call = Call::new(&ctx, version, Kind::File, (&uri, &headers), tally);
     let max = ctx.config.files_max_upload_bytes;
     let declared = ["x-goog-upload-header-content-length", "content-length"]
         .iter()
