@@ -434,3 +434,25 @@ async fn a_stream_silent_after_its_headers_commits_empty_at_the_deadline() {
     assert_eq!(rest.len(), 1);
     assert_eq!(started.elapsed(), Duration::from_secs(25));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_placed_request_goes_only_to_its_keys_owner_first_and_once_when_asked() {
+    let r = rig(4).await;
+    r.upstream
+        .on(&r.keys[2], [Reply::unavailable()])
+        .on(&r.keys[3], [Reply::unavailable()]);
+    // The owner (key 2) fails: the other key of its project (3) is tried, never 0 or 1.
+    let route = Route::model(FLASH).placed(Some(Placement::new(vec![2, 3])));
+    let err = r
+        .dispatcher
+        .unary(&route, &generate(FLASH))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status, http::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.upstream.keys_called(), r.ids(&[2, 3]));
+    // A body sent once: one attempt, on the first usable key.
+    r.upstream.on(&r.keys[1], [Reply::unavailable()]);
+    let once = Route::resources().placed(Some(Placement::once(vec![1, 0])));
+    assert!(r.dispatcher.unary(&once, &generate(FLASH)).await.is_err());
+    assert_eq!(r.upstream.keys_called()[2..], r.ids(&[1]));
+}
