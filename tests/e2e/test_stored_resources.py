@@ -82,3 +82,39 @@ def test_a_context_cache_is_made_used_and_deleted_on_its_owner(gateway, mock):
     client.caches.update(name=cache.name, config=types.UpdateCachedContentConfig(ttl="1200s"))
     client.caches.delete(name=cache.name)
     assert keys_of(mock, "cachedContents.delete") == [owner]
+
+
+def test_a_batch_is_made_polled_and_read_on_its_owner(gateway, mock):
+    client = make_client(gateway)
+    batch = client.batches.create(model=MODEL, src=[
+        types.InlinedRequest(contents="First question", metadata={"key": "one"}),
+        types.InlinedRequest(contents="Second question", metadata={"key": "two"})],
+        config=types.CreateBatchJobConfig(display_name="nightly"))
+    assert batch.name.startswith("batches/")
+    (owner,) = set(keys_of(mock, "batches.create"))
+    first = client.batches.get(name=batch.name)
+    assert first.state != types.JobState.JOB_STATE_SUCCEEDED
+    done = client.batches.get(name=batch.name)
+    assert done.state == types.JobState.JOB_STATE_SUCCEEDED
+    answers = done.dest.inlined_responses
+    assert [a.response.text for a in answers] == [f"Mock batch reply {i} from {MODEL}" for i in (1, 2)]
+    assert batch.name in [b.name for b in client.batches.list()]
+    client.batches.delete(name=batch.name)
+    assert set(keys_of(mock, "batches.get") + keys_of(mock, "batches.delete")) == {owner}
+
+
+def test_a_batch_from_a_file_writes_a_file_downloaded_through_the_gateway(gateway, mock):
+    client = make_client(gateway)
+    lines = b"".join(
+        b'{"key": "k%d", "request": {"contents": [{"role": "user", "parts": [{"text": "Q%d"}]}]}}\n' % (i, i)
+        for i in range(3))
+    source = client.files.upload(file=io.BytesIO(lines),
+                                 config=types.UploadFileConfig(mime_type="application/jsonl"))
+    (owner,) = set(keys_of(mock, "files.upload"))
+    batch = client.batches.create(model=MODEL, src=source.name)
+    client.batches.get(name=batch.name)
+    done = client.batches.get(name=batch.name)
+    assert done.dest.file_name.startswith("files/batch-")
+    output = client.files.download(file=done.dest.file_name)
+    assert output.count(b"Mock batch reply") == 3
+    assert set(keys_of(mock, "batches.create") + keys_of(mock, "files.download")) == {owner}

@@ -1,16 +1,17 @@
 //! The resources a Google Cloud project owns on the Gemini API: uploaded and generated files (the
-//! Files API), context caches (`cachedContents`) and the implicit cache of recent prompt
+//! Files API), context caches (`cachedContents`), batches and the implicit cache of recent prompt
 //! prefixes. Each belongs to the **project** of the key that created it (`Quotas::project_of`):
 //! a key of another project is answered Google's 403, exactly as when the id does not exist
 //! (Google cannot tell them apart). This is what lets the gateway's tests see which project a
 //! file, a cache or a conversation's prefix lives in.
 //!
-//! This module routes `/upload/{v}/files`, `/download/{v}/files/…`, `/{v}/files…` and
-//! `/{v}/cachedContents…` (`v1`, `v1beta`, `v1alpha`: the SDKs now default to `v1`), authenticates, records every call in the request
+//! This module routes `/upload/{v}/files`, `/download/{v}/files/…`, `/{v}/files…`,
+//! `/{v}/cachedContents…`, `/{v}/batches…` and `models/{m}:batchGenerateContent` (`v1`, `v1beta`, `v1alpha`: the SDKs now default to `v1`), authenticates, records every call in the request
 //! log (with an `action` such as `files.upload` or `cachedContents.get`) and holds the store. The
 //! routes themselves live in `files`, `upload`, `multipart` and `caches`; what generation draws
 //! from the store (file references, `cachedContent`, implicit hits) lives in `generation`.
 
+mod batches;
 mod caches;
 mod files;
 mod generation;
@@ -45,6 +46,7 @@ pub struct Resources {
     files: files::FileStore,
     uploads: upload::Sessions,
     caches: caches::CacheStore,
+    batches: batches::BatchStore,
     implicit: implicit_cache::ImplicitCache,
 }
 
@@ -89,13 +91,38 @@ pub enum ResourceRoute {
         version: String,
         id: String,
     },
+    /// `POST /{v}/models/{model}:batchGenerateContent`.
+    BatchCreate {
+        version: String,
+        model: String,
+    },
+    BatchList {
+        version: String,
+    },
+    BatchGet {
+        version: String,
+        id: String,
+    },
+    BatchCancel {
+        version: String,
+        id: String,
+    },
+    BatchDelete {
+        version: String,
+        id: String,
+    },
 }
 
 impl ResourceRoute {
     /// The resource call `method` and `uri` name, if any (other paths are the model routes').
     pub fn parse(method: &Method, uri: &Uri) -> Option<ResourceRoute> {
         // Model calls (the hot path) are told apart without allocating.
-        if !uri.path().contains("/files") && !uri.path().contains("/cachedContents") {
+        let p = uri.path();
+        if !p.contains("/files")
+            && !p.contains("/cachedContents")
+            && !p.contains("/batches")
+            && !p.contains("batchGenerateContent")
+        {
             return None;
         }
         let path = uri.path().replace("%3A", ":").replace("%3a", ":");
@@ -145,6 +172,25 @@ impl ResourceRoute {
                 version: version(v)?,
                 id: id(rest)?,
             },
+            (&Method::POST, [v, "models", rest]) => ResourceRoute::BatchCreate {
+                version: version(v)?,
+                model: id(rest.strip_suffix(":batchGenerateContent")?)?,
+            },
+            (&Method::GET, [v, "batches"]) => ResourceRoute::BatchList {
+                version: version(v)?,
+            },
+            (&Method::GET, [v, "batches", rest]) => ResourceRoute::BatchGet {
+                version: version(v)?,
+                id: id(rest)?,
+            },
+            (&Method::POST, [v, "batches", rest]) => ResourceRoute::BatchCancel {
+                version: version(v)?,
+                id: id(rest.strip_suffix(":cancel")?)?,
+            },
+            (&Method::DELETE, [v, "batches", rest]) => ResourceRoute::BatchDelete {
+                version: version(v)?,
+                id: id(rest)?,
+            },
             _ => return None,
         };
         Some(route)
@@ -163,6 +209,11 @@ impl ResourceRoute {
             ResourceRoute::CacheGet { .. } => "cachedContents.get",
             ResourceRoute::CachePatch { .. } => "cachedContents.patch",
             ResourceRoute::CacheDelete { .. } => "cachedContents.delete",
+            ResourceRoute::BatchCreate { .. } => "batches.create",
+            ResourceRoute::BatchList { .. } => "batches.list",
+            ResourceRoute::BatchGet { .. } => "batches.get",
+            ResourceRoute::BatchCancel { .. } => "batches.cancel",
+            ResourceRoute::BatchDelete { .. } => "batches.delete",
         }
     }
 }
@@ -242,6 +293,17 @@ impl ResourceCall<'_> {
                 caches::patch(self, &project, id, &body)
             }
             ResourceRoute::CacheDelete { id, .. } => caches::delete(self, id),
+            ResourceRoute::BatchCreate { model, .. } => {
+                let project = self.project()?;
+                check_params(self.params, &[])?;
+                self.model = Some(model.clone());
+                let body = self.json_body(body).await?;
+                batches::create(self, &project, model, &body)
+            }
+            ResourceRoute::BatchList { .. } => batches::list(self),
+            ResourceRoute::BatchGet { id, .. } => batches::get(self, id),
+            ResourceRoute::BatchCancel { id, .. } => batches::cancel(self, id),
+            ResourceRoute::BatchDelete { id, .. } => batches::delete(self, id),
         }
     }
 
@@ -419,7 +481,31 @@ mod tests {
             route(Method::PATCH, "/v1beta/cachedContents/x1").map(|r| r.action()),
             Some("cachedContents.patch")
         );
-        assert_eq!(route(Method::GET, "/v1/files"), None);
+        assert_eq!(
+            route(Method::GET, "/v1/files"),
+            Some(ResourceRoute::FileList {
+                version: "v1".into()
+            })
+        );
+        assert_eq!(
+            route(
+                Method::POST,
+                "/v1beta/models/gemini-3.8-flash:batchGenerateContent"
+            )
+            .map(|r| r.action()),
+            Some("batches.create")
+        );
+        assert_eq!(
+            route(
+                Method::POST,
+                "/v1beta/models/gemini-3.8-flash:generateContent"
+            ),
+            None
+        );
+        assert_eq!(
+            route(Method::POST, "/v1/batches/abc:cancel").map(|r| r.action()),
+            Some("batches.cancel")
+        );
         assert_eq!(route(Method::PUT, "/v1beta/files/abc"), None);
         assert_eq!(route(Method::GET, "/v1beta/models/gemini-3.8-flash"), None);
         assert_eq!(route(Method::GET, "/v1beta/files/"), None);
