@@ -360,3 +360,56 @@ async fn another_key_of_the_owners_declared_project_serves_when_the_owner_fails(
         "never the other project"
     );
 }
+
+#[tokio::test]
+async fn a_streamed_interaction_is_owned_resumed_and_continued_on_its_key() {
+    let Scenario { mock, gw, .. } = Scenario::keys(3).start().await;
+    let stream = client()
+        .post(gw.url("/v1beta/interactions"))
+        .header("Api-Revision", "2026-05-20")
+        .json(&json!({"model": FLASH, "input": "Hello", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let events = stream.text().await.unwrap();
+    assert!(events.contains("interaction.complete"), "{events}");
+    let id = events
+        .split("\"id\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let owner = keys_for(&mock, "interactions.create").pop().unwrap();
+    mock.clear_requests();
+    let resumed = client()
+        .get(gw.url(&format!(
+            "/v1beta/interactions/{id}?stream=true&last_event_id=e1"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!resumed.contains("interaction.start") && resumed.contains("interaction.complete"));
+    for _ in 0..2 {
+        let next = client()
+            .post(gw.url("/v1beta/interactions"))
+            .json(&json!({"model": FLASH, "input": "More", "previous_interaction_id": id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(next.status(), 200, "{:?}", next.text().await);
+    }
+    let keys: Vec<String> = mock
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.api_key)
+        .collect();
+    assert_eq!(keys, vec![owner; 3], "resumed and continued on the owner");
+}

@@ -118,3 +118,18 @@ def test_a_batch_from_a_file_writes_a_file_downloaded_through_the_gateway(gatewa
     output = client.files.download(file=done.dest.file_name)
     assert output.count(b"Mock batch reply") == 3
     assert set(keys_of(mock, "batches.create") + keys_of(mock, "files.download")) == {owner}
+
+
+def test_an_interaction_is_continued_on_the_project_that_keeps_it(gateway, mock):
+    client = make_client(gateway)
+    first = client.interactions.create(model=MODEL, input="Remember the number 7")
+    (owner,) = set(keys_of(mock, "interactions.create"))
+    second = client.interactions.create(model=MODEL, input="Which number?",
+                                        previous_interaction_id=first.id)
+    third = client.interactions.create(model=MODEL, input="And again?",
+                                       previous_interaction_id=second.id)
+    assert "turn 3" in third.steps[-1].content[0].text
+    assert client.interactions.get(first.id).status == "completed"
+    client.interactions.delete(first.id)
+    assert set(keys_of(mock, "interactions.create") + keys_of(mock, "interactions.get")
+               + keys_of(mock, "interactions.delete")) == {owner}

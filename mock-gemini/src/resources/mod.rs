@@ -1,12 +1,13 @@
 //! The resources a Google Cloud project owns on the Gemini API: uploaded and generated files (the
-//! Files API), context caches (`cachedContents`), batches and the implicit cache of recent prompt
+//! Files API), context caches (`cachedContents`), batches, interactions and the implicit cache of recent prompt
 //! prefixes. Each belongs to the **project** of the key that created it (`Quotas::project_of`):
 //! a key of another project is answered Google's 403, exactly as when the id does not exist
 //! (Google cannot tell them apart). This is what lets the gateway's tests see which project a
 //! file, a cache or a conversation's prefix lives in.
 //!
 //! This module routes `/upload/{v}/files`, `/download/{v}/files/…`, `/{v}/files…`,
-//! `/{v}/cachedContents…`, `/{v}/batches…` and `models/{m}:batchGenerateContent` (`v1`, `v1beta`, `v1alpha`: the SDKs now default to `v1`), authenticates, records every call in the request
+//! `/{v}/cachedContents…`, `/{v}/batches…`, `models/{m}:batchGenerateContent` and
+//! `/{v}/interactions…` (`v1`, `v1beta`, `v1alpha`: the SDKs now default to `v1`), authenticates, records every call in the request
 //! log (with an `action` such as `files.upload` or `cachedContents.get`) and holds the store. The
 //! routes themselves live in `files`, `upload`, `multipart` and `caches`; what generation draws
 //! from the store (file references, `cachedContent`, implicit hits) lives in `generation`.
@@ -16,6 +17,7 @@ mod caches;
 mod files;
 mod generation;
 mod implicit_cache;
+mod interactions;
 mod multipart;
 mod upload;
 
@@ -47,6 +49,7 @@ pub struct Resources {
     uploads: upload::Sessions,
     caches: caches::CacheStore,
     batches: batches::BatchStore,
+    interactions: interactions::InteractionStore,
     implicit: implicit_cache::ImplicitCache,
 }
 
@@ -111,6 +114,21 @@ pub enum ResourceRoute {
         version: String,
         id: String,
     },
+    InteractionCreate {
+        version: String,
+    },
+    InteractionGet {
+        version: String,
+        id: String,
+    },
+    InteractionCancel {
+        version: String,
+        id: String,
+    },
+    InteractionDelete {
+        version: String,
+        id: String,
+    },
 }
 
 impl ResourceRoute {
@@ -122,6 +140,7 @@ impl ResourceRoute {
             && !p.contains("/cachedContents")
             && !p.contains("/batches")
             && !p.contains("batchGenerateContent")
+            && !p.contains("/interactions")
         {
             return None;
         }
@@ -191,6 +210,23 @@ impl ResourceRoute {
                 version: version(v)?,
                 id: id(rest)?,
             },
+            (&Method::POST, [v, "interactions"]) => ResourceRoute::InteractionCreate {
+                version: version(v)?,
+            },
+            (&Method::GET, [v, "interactions", rest]) => ResourceRoute::InteractionGet {
+                version: version(v)?,
+                id: id(rest)?,
+            },
+            (&Method::POST, [v, "interactions", rest, "cancel"]) => {
+                ResourceRoute::InteractionCancel {
+                    version: version(v)?,
+                    id: id(rest)?,
+                }
+            }
+            (&Method::DELETE, [v, "interactions", rest]) => ResourceRoute::InteractionDelete {
+                version: version(v)?,
+                id: id(rest)?,
+            },
             _ => return None,
         };
         Some(route)
@@ -214,6 +250,10 @@ impl ResourceRoute {
             ResourceRoute::BatchGet { .. } => "batches.get",
             ResourceRoute::BatchCancel { .. } => "batches.cancel",
             ResourceRoute::BatchDelete { .. } => "batches.delete",
+            ResourceRoute::InteractionCreate { .. } => "interactions.create",
+            ResourceRoute::InteractionGet { .. } => "interactions.get",
+            ResourceRoute::InteractionCancel { .. } => "interactions.cancel",
+            ResourceRoute::InteractionDelete { .. } => "interactions.delete",
         }
     }
 }
@@ -304,6 +344,14 @@ impl ResourceCall<'_> {
             ResourceRoute::BatchGet { id, .. } => batches::get(self, id),
             ResourceRoute::BatchCancel { id, .. } => batches::cancel(self, id),
             ResourceRoute::BatchDelete { id, .. } => batches::delete(self, id),
+            ResourceRoute::InteractionCreate { .. } => {
+                let project = self.project()?;
+                let body = self.json_body(body).await?;
+                interactions::create(self, &project, &body)
+            }
+            ResourceRoute::InteractionGet { id, .. } => interactions::get(self, id),
+            ResourceRoute::InteractionCancel { id, .. } => interactions::cancel(self, id),
+            ResourceRoute::InteractionDelete { id, .. } => interactions::delete(self, id),
         }
     }
 

@@ -284,9 +284,11 @@ impl<'a> Call<'a> {
                 Ok(s) => {
                     let owners = self.ctx.owners.clone();
                     let pool = dispatcher.pool().clone();
-                    let rest = learn::tap_stream(s.rest, owners, pool, s.lease.clone(), self.kind);
-                    let body = futures_util::stream::once(async move { Ok(s.first) })
-                        .chain(rest.map(|r| r.map_err(std::io::Error::other)));
+                    let whole = futures_util::stream::once(async move { Ok(s.first) })
+                        .chain(s.rest)
+                        .boxed();
+                    let body = learn::tap_stream(whole, owners, pool, s.lease.clone(), self.kind)
+                        .map(|r| r.map_err(std::io::Error::other));
                     passthrough(
                         s.status,
                         s.content_type,
