@@ -71,6 +71,9 @@ pub struct Config {
     pub responses_max_sockets: usize,
     /// `FILES_MAX_UPLOAD_BYTES`: the largest file uploaded through the gateway.
     pub files_max_upload_bytes: u64,
+    /// `ANTHROPIC_CONTEXT_CACHE=explicit`: `cache_control` breakpoints become Gemini context
+    /// caches (`implicit`, the default: they only steer routing).
+    pub anthropic_explicit_cache: bool,
     /// Where Gemini is and how to reach it.
     pub upstream: Upstream,
     /// `BIG_MODEL`, `SMALL_MODEL`, `MODEL_ALIASES`, `RETIRED_MODEL_ALIASES`, `MODEL_FALLBACKS`.
@@ -181,6 +184,20 @@ impl Config {
             parse::<usize>(get, "RESPONSES_STORE_MAX_BYTES", "16777216")?;
         let responses_max_sockets = parse::<usize>(get, "RESPONSES_MAX_SOCKETS", "256")?;
         let files_max_upload_bytes = parse::<u64>(get, "FILES_MAX_UPLOAD_BYTES", "2147483648")?;
+        let anthropic_explicit_cache = match get("ANTHROPIC_CONTEXT_CACHE")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("implicit") => false,
+            Some("explicit") => true,
+            Some(_) => {
+                return Err(invalid(
+                    "ANTHROPIC_CONTEXT_CACHE",
+                    get,
+                    "must be implicit or explicit",
+                ))
+            }
+        };
         let queue_max_length = match parse::<usize>(get, "QUEUE_MAX_LENGTH", "100")? {
             0 => {
                 return Err(invalid(
@@ -314,6 +331,7 @@ impl Config {
             responses_store_max_bytes,
             responses_max_sockets,
             files_max_upload_bytes,
+            anthropic_explicit_cache,
             upstream,
             naming: models::naming(get)?,
             catalog_refresh: models::catalog_refresh(get)?,

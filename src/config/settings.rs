@@ -62,6 +62,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "Responses API WebSockets (Codex) open at once; more are refused with a 503",
     ),
     (
+        "ANTHROPIC_CONTEXT_CACHE",
+        "implicit",
+        "explicit makes Anthropic cache_control breakpoints real Gemini context caches; implicit only routes by them",
+    ),
+    (
         "FILES_MAX_UPLOAD_BYTES",
         "2147483648",
         "largest file uploaded through the gateway (Google's limit is 2 GB); uploads stream through",

@@ -61,6 +61,9 @@ pub struct Rules {
     /// `toolConfig.includeServerSideToolInvocations` (else "Tool use with function calling is
     /// unsupported").
     pub builtin_tools_with_functions: bool,
+    /// Explicit context caches (`cachedContents`) are served, from this many tokens up; `None`:
+    /// only implicit caching (Gemini 4).
+    pub explicit_cache_min_tokens: Option<u32>,
 }
 
 use ThinkingLevel::{High, Low, Medium, Minimal, Xhigh};
@@ -84,6 +87,7 @@ const GEMINI_4: Rules = Rules {
     refuses_budget: true,
     media_in_function_responses: true,
     builtin_tools_with_functions: true,
+    explicit_cache_min_tokens: None,
 };
 
 /// Gemini 3.x Flash and Flash-Lite: levels from minimal to high.
@@ -103,6 +107,7 @@ const GEMINI_3: Rules = Rules {
     refuses_budget: false,
     media_in_function_responses: true,
     builtin_tools_with_functions: true,
+    explicit_cache_min_tokens: Some(4_096),
 };
 
 /// Gemini 2.5: a thinking budget; no media in function responses; built-in tools only alone
@@ -118,6 +123,7 @@ const GEMINI_25: Rules = Rules {
     signatures: false,
     media_in_function_responses: false,
     builtin_tools_with_functions: false,
+    explicit_cache_min_tokens: Some(2_048),
     ..GEMINI_3
 };
 
@@ -129,6 +135,7 @@ const LEGACY: Rules = Rules {
     thinking: Thinking::None,
     max_output_tokens: 8_192,
     strict_tool_schemas: true,
+    explicit_cache_min_tokens: None,
     ..GEMINI_25
 };
 

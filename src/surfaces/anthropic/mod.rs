@@ -12,6 +12,7 @@
 mod block_de;
 mod blocks;
 mod contents;
+mod context_cache;
 pub mod errors;
 mod grounding;
 pub mod models;

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 
+use super::context_cache::{ttl_of, ContextCaches, InUse};
 use super::errors::{AnthropicError, ApiError, ErrorType};
 use super::session::session_id;
 use super::stream::StreamTranslator;
@@ -45,6 +46,8 @@ struct Messages {
     models: Arc<Models>,
     max_tokens_limit: Option<u32>,
     max_body_bytes: usize,
+    /// `ANTHROPIC_CONTEXT_CACHE=explicit`: breakpoints become Gemini context caches.
+    caches: Option<Arc<ContextCaches>>,
 }
 
 pub fn routes(ctx: &Context) -> Router {
@@ -53,6 +56,12 @@ pub fn routes(ctx: &Context) -> Router {
         models: ctx.models.clone(),
         max_tokens_limit: ctx.config.max_tokens_limit,
         max_body_bytes: ctx.config.max_body_bytes,
+        caches: ctx.config.anthropic_explicit_cache.then(|| {
+            Arc::new(ContextCaches::new(
+                ctx.dispatcher.clone(),
+                ctx.owners.clone(),
+            ))
+        }),
     };
     Router::new()
         .route("/v1/messages", post(messages))
@@ -69,6 +78,8 @@ struct Asked {
     session: Option<String>,
     tally: Option<TallyRef>,
     allow_fallback: bool,
+    /// With explicit caching on: the TTL its `cache_control` breakpoints ask for, if any.
+    breakpoints: Option<u32>,
 }
 
 /// Reads, validates and resolves a request; a failure is the Anthropic-shaped response to send
@@ -89,7 +100,13 @@ async fn ask(
         .get("x-claude-code-session-id")
         .and_then(|v| v.to_str().ok());
     let user_id = request.metadata.as_ref().and_then(|m| m.user_id.as_deref());
+    let breakpoints = app
+        .caches
+        .as_ref()
+        .filter(|_| memchr::memmem::find(&body, b"\"cache_control\"").is_some())
+        .map(|_| ttl_of(&body));
     Ok(Asked {
+        breakpoints,
         body_len: body.len(),
         session: session_id(header, user_id),
         allow_fallback: fallback_allowed(headers),
@@ -121,6 +138,17 @@ impl Messages {
         let fail = |e: AnthropicError| Box::new(ApiError::from(e).into_response());
         let (gemini, notes) =
             translate(&asked.request, rules_name, &self.options(model)).map_err(fail)?;
+        self.encode(asked, model, gemini, notes)
+    }
+
+    /// A translated request as Gemini JSON on its route.
+    fn encode<T: serde::Serialize + Prefixed>(
+        &self,
+        asked: &Asked,
+        model: &str,
+        gemini: T,
+        notes: Notes,
+    ) -> Result<(Route, Bytes, Notes), Box<Response>> {
         // Gemini's request is about as large as the client's: one buffer, no regrowing.
         let mut json = Vec::with_capacity(asked.body_len + 1024);
         serde_json::to_writer(&mut json, &gemini).map_err(|_| {
@@ -175,14 +203,25 @@ async fn messages(
     let streaming = asked.request.stream.unwrap_or(false);
     let mut chain = Fallbacks::new(&app.models, asked.resolved.clone(), asked.allow_fallback);
     let mut left_out = Vec::new();
+    let mut cache_failed = false;
     let result = loop {
         let model = chain.model().clone();
         let rules_name = app.dispatcher.served_models().rules_name(&model.model);
-        let prepared = app.prepare(&asked, &model.model, &rules_name, to_generate_content_noted);
+        let (prepared, cached) = match (&app.caches, asked.breakpoints, cache_failed) {
+            (Some(caches), Some(ttl), false) => {
+                prepare_cached(&app, caches, &asked, &model.model, &rules_name, ttl).await
+            }
+            _ => (
+                app.prepare(&asked, &model.model, &rules_name, to_generate_content_noted),
+                None,
+            ),
+        };
         let result = match prepared {
             Err(resp) => Ok(*resp),
             Ok((route, json, notes)) => {
-                let route = route.queued(chain.is_last());
+                let route = route
+                    .queued(chain.is_last())
+                    .placed(cached.as_ref().map(|c| c.placement.clone()));
                 left_out = notes.left_out;
                 if streaming {
                     let path = app.path(&model.model, "streamGenerateContent?alt=sse");
@@ -194,12 +233,38 @@ async fn messages(
                 }
             }
         };
+        // A cache Gemini no longer has (or an owner that cannot serve): forget it, and send
+        // the whole request once more, uncached.
+        if let (Some(c), Some(caches), Err(_)) = (&cached, &app.caches, &result) {
+            caches.forget(c.prefix);
+            cache_failed = true;
+            continue;
+        }
         if !chain.next_after(&result) {
             break result;
         }
     };
     let resp = answer(&app, &asked, chain.served(), result);
     name_left_out(resp, DROPPED_TOOLS, "tools", &left_out)
+}
+
+/// The request translated with its stable prefix moved into a context cache (when one can be
+/// made and placed), and the cache it uses.
+async fn prepare_cached(
+    app: &Messages,
+    caches: &ContextCaches,
+    asked: &Asked,
+    model: &str,
+    rules_name: &str,
+    ttl: u32,
+) -> (Result<(Route, Bytes, Notes), Box<Response>>, Option<InUse>) {
+    let translated = to_generate_content_noted(&asked.request, rules_name, &app.options(model));
+    let (mut gemini, notes) = match translated {
+        Ok(t) => t,
+        Err(e) => return (Err(Box::new(ApiError::from(e).into_response())), None),
+    };
+    let cached = caches.apply(model, rules_name, &mut gemini, ttl).await;
+    (app.encode(asked, model, gemini, notes), cached)
 }
 
 /// The response to send: the answer, or the dispatch failure in Anthropic's shape; marked with
