@@ -13,12 +13,12 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::{new_id, now_ms, page_of, parse_message, parse_timestamp, timestamp, ResourceCall};
-use crate::api::{check_params, param};
 use crate::descriptors::{CONTENT, TOOL, TOOL_CONFIG};
 use crate::errors::{ApiError, Violation};
 use crate::model::prompt_tokens;
 use crate::models_catalog::{find_visible, ModelInfo};
 use crate::proto::{Card, Field, Kind, Msg};
+use crate::request::{check_params, param};
 use crate::state::lock;
 use crate::validate::check_generate;
 

@@ -15,8 +15,8 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::{new_id, now_ms, page_of, set_header, timestamp, ResourceCall};
-use crate::api::check_params;
 use crate::errors::ApiError;
+use crate::request::check_params;
 use crate::state::{lock, State};
 
 /// Uploaded files live 48 hours.

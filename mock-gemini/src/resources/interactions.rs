@@ -164,8 +164,8 @@ pub fn get(call: &ResourceCall<'_>, id: &str) -> Result<Response, ApiError> {
         i.status = "completed";
     }
     drop(store);
-    if crate::api::param(call.params, "stream") == Some("true") {
-        let after = crate::api::param(call.params, "last_event_id");
+    if crate::request::param(call.params, "stream") == Some("true") {
+        let after = crate::request::param(call.params, "last_event_id");
         return Ok(sse(events(&shown_now), after));
     }
     Ok(call.answer(&shown(&shown_now)))

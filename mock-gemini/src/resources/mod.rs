@@ -33,10 +33,10 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::api::{authenticate, check_params, credentials, pretty, query_params, MAX_BODY};
 use crate::errors::{json_response, ApiError};
 use crate::ordered::Json;
 use crate::proto::{self, Msg};
+use crate::request::{authenticate, check_params, credentials, pretty, query_params, MAX_BODY};
 use crate::state::{lock, Entry, State};
 
 pub use files::GeneratedFile;
@@ -401,7 +401,7 @@ impl ResourceCall<'_> {
     /// The `pageSize` and `pageToken` of a list call (`default` and `max` page sizes).
     pub fn page_request(&self, default: usize, max: usize) -> Result<(usize, usize), ApiError> {
         check_params(self.params, &["pageSize", "pageToken"])?;
-        let size = match crate::api::param(self.params, "pageSize").map(str::parse::<i64>) {
+        let size = match crate::request::param(self.params, "pageSize").map(str::parse::<i64>) {
             None => default,
             Some(Ok(n)) if n <= 0 => default,
             Some(Ok(n)) => usize::try_from(n).unwrap_or(max).min(max),
@@ -411,7 +411,7 @@ impl ResourceCall<'_> {
                 ))
             }
         };
-        let start = match crate::api::param(self.params, "pageToken") {
+        let start = match crate::request::param(self.params, "pageToken") {
             None | Some("") => 0,
             Some(token) => URL_SAFE_NO_PAD
                 .decode(token)

@@ -21,9 +21,9 @@ use sha2::{Digest, Sha256};
 
 use super::files::{Source, StoredFile, KEEP_WHOLE};
 use super::{new_id, now_ms, parse_message, set_header, ResourceCall};
-use crate::api::{check_params, param};
 use crate::errors::ApiError;
 use crate::proto::{Card, Field, Kind, Msg};
+use crate::request::{check_params, param};
 use crate::state::lock;
 
 /// Google's limit per file.
@@ -438,7 +438,7 @@ async fn continue_session(
                     "Invalid X-Goog-Upload-Offset: the upload has received {size} bytes; the \
                      next chunk must start at offset {size}."
                 ))
-                .to_response(false, crate::api::pretty(call.params));
+                .to_response(false, crate::request::pretty(call.params));
                 set_header(&mut error, "x-goog-upload-status", "active");
                 set_header(&mut error, "x-goog-upload-size-received", &size.to_string());
                 return Ok(error);
