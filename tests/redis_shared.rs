@@ -378,7 +378,12 @@ async fn a_file_uploaded_through_one_gateway_is_used_on_its_owner_through_anothe
         .await
         .unwrap();
     let file = done["file"]["name"].as_str().unwrap().to_string();
-    let owner = mock.requests()[0].api_key.clone().unwrap();
+    let owner = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.action.as_deref() == Some("files.upload"))
+        .and_then(|r| r.api_key)
+        .unwrap();
     mock.clear_requests();
     let body = serde_json::json!({"contents": [{"role": "user", "parts": [
         {"text": "Read it"}, {"fileData": {"fileUri": file, "mimeType": "text/plain"}}]}]});
