@@ -413,3 +413,22 @@ async fn a_streamed_interaction_is_owned_resumed_and_continued_on_its_key() {
         .collect();
     assert_eq!(keys, vec![owner; 3], "resumed and continued on the owner");
 }
+
+#[tokio::test]
+async fn a_restart_keeps_the_owners() {
+    let mock = MockGemini::start().await.unwrap();
+    let ks = keys(3);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    let gw = Gateway::start(&mock, &ks, &[("STATE_PATH", state)]).await;
+    let file = upload(&gw).await;
+    let owner = keys_for(&mock, "files.upload").pop().unwrap();
+    assert_eq!(gw.terminate(), Some(0));
+
+    let gw = Gateway::start(&mock, &ks, &[("STATE_PATH", state)]).await;
+    mock.clear_requests();
+    for _ in 0..3 {
+        assert_eq!(generate_with(&gw, &asking_about(&file)).await.status(), 200);
+    }
+    assert_eq!(keys_used(&mock), vec![owner; 3]);
+}

@@ -17,7 +17,7 @@ pub mod names;
 pub mod placement;
 
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Mutex;
 
 use lru::LruCache;
@@ -73,17 +73,39 @@ pub struct Owners {
     clock: Clock,
     /// A name was written or read here: requests are worth scanning.
     seen: AtomicBool,
+    /// Until when the store's in-use mark lasts, as this process last wrote it.
+    marked_until: AtomicI64,
 }
 
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// A document that says the book holds owners (so a restarted gateway scans requests again).
+const IN_USE: &str = "owners/in-use";
+
 impl Owners {
-    pub fn new(backend: Backend, clock: Clock) -> Owners {
-        Owners {
+    /// A book over `backend`; whether the store already holds owners (a restart) is read in
+    /// the background, when a runtime runs.
+    pub fn new(backend: Backend, clock: Clock) -> std::sync::Arc<Owners> {
+        let book = std::sync::Arc::new(Owners {
             memory: Mutex::new(LruCache::new(
                 NonZeroUsize::new(MEMORY_ENTRIES).unwrap_or(NonZeroUsize::MIN),
             )),
             backend,
             clock,
             seen: AtomicBool::new(false),
+            marked_until: AtomicI64::new(0),
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let waking = book.clone();
+            runtime.spawn(async move { waking.wake().await });
+        }
+        book
+    }
+
+    /// Notes that the store holds owners written before this process started.
+    pub async fn wake(&self) {
+        if let Ok(Some(_)) = self.backend.get_document(IN_USE, self.clock.now()).await {
+            self.seen.store(true, Ordering::Relaxed);
         }
     }
 
@@ -107,11 +129,20 @@ impl Owners {
         let doc = serde_json::to_vec(&owner).unwrap_or_default();
         let expires = owner.expires_at;
         self.memory().put(name.as_str().to_string(), owner);
-        if let Err(e) = self
-            .backend
-            .put_document(&doc_name(name), doc, Some(expires))
-            .await
-        {
+        // The mark is renewed once a day at most (a list records many owners at once).
+        let marked = if expires > self.marked_until.load(Ordering::Relaxed) + DAY_MS {
+            self.marked_until.store(expires, Ordering::Relaxed);
+            self.backend
+                .put_document(IN_USE, b"1".to_vec(), Some(expires))
+                .await
+        } else {
+            Ok(())
+        };
+        if let Err(e) = marked.and(
+            self.backend
+                .put_document(&doc_name(name), doc, Some(expires))
+                .await,
+        ) {
             tracing::warn!(resource = name.as_str(), error = %e, "could not keep a resource's owner in the store");
         }
     }
@@ -168,6 +199,7 @@ mod tests {
     async fn remembers_until_expiry_and_forgets() {
         let clock = Clock::starting_at(1_000);
         let book = Owners::new(Backend::Volatile, clock);
+        book.wake().await;
         assert!(!book.in_use(), "unused until a name is written");
         let file = ResourceName::new(Kind::File, "abc123");
         book.record(&file, owner("k1", None, 5_000)).await;

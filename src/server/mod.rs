@@ -71,7 +71,7 @@ fn build(config: Arc<Config>, dispatcher: Dispatcher, models: Arc<Models>) -> (R
         *pool.clock(),
     );
     let gate = Gate::new(&config).with_limiter(Arc::new(limiter));
-    let owners = Arc::new(Owners::new(pool.backend().clone(), *pool.clock()));
+    let owners = Owners::new(pool.backend().clone(), *pool.clock());
     let ctx = Context {
         dispatcher,
         config: config.clone(),
