@@ -398,3 +398,40 @@ async fn a_file_uploaded_through_one_gateway_is_used_on_its_owner_through_anothe
     }
     assert_eq!(keys_used(&mock), vec![owner; 3]);
 }
+
+#[tokio::test]
+async fn a_context_cache_made_through_one_gateway_is_read_through_another() {
+    let redis = RedisServer::start();
+    let mock = MockGemini::start().await.unwrap();
+    let ks = keys(3);
+    let env = [
+        ("REDIS_URL", redis.url()),
+        ("REDIS_PREFIX", "test".to_string()),
+        ("ANTHROPIC_CONTEXT_CACHE", "explicit".to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (a, b) = (
+        Gateway::start(&mock, &ks, &env).await,
+        Gateway::start(&mock, &ks, &env).await,
+    );
+    let system = "Answer in one line. ".repeat(1200);
+    for gw in [&a, &b, &a, &b] {
+        let resp = client()
+            .post(gw.url("/v1/messages"))
+            .json(&serde_json::json!({"model": FLASH, "max_tokens": 64,
+                "messages": [{"role": "user", "content": "Hi"}],
+                "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+        let answer: Value = resp.json().await.unwrap();
+        assert!(answer["usage"]["cache_read_input_tokens"].as_u64().unwrap() > 0);
+    }
+    let made = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.action.as_deref() == Some("cachedContents.create"))
+        .count();
+    assert_eq!(made, 1, "one cache for both gateways");
+}

@@ -3,7 +3,8 @@
 //! cache). Explicit: when a request carries a breakpoint and its model's family serves explicit
 //! caches (the rules table's `explicit_cache_min_tokens`), the stable prefix — the translated
 //! system instruction, tools and tool config — is made into a `cachedContents` once per prefix
-//! (its hash), above the family's minimum size, and reused while it lives: the request then names
+//! (its hash, kept in the store so every gateway on a Redis and a restarted one find it), above
+//! the family's minimum size, and reused while it lives: the request then names
 //! `cachedContent`, carries only its turns, and is placed on the cache's owner project through the
 //! owners' book like any request naming a stored resource. Gemini reports the cached part as
 //! `cachedContentTokenCount`, which the answer gives as `cache_read_input_tokens`. Anything that
@@ -88,11 +89,11 @@ impl ContextCaches {
         h.update(model.as_bytes());
         h.update(&bytes);
         let hash = h.digest();
-        let name = match self.live(hash) {
+        let name = match self.live(hash).await {
             Some(name) => name,
             None => {
                 let _one = self.creating.lock().await;
-                match self.live(hash) {
+                match self.live(hash).await {
                     Some(name) => name,
                     None => self.create(model, hash, prefix, ttl_secs).await?,
                 }
@@ -115,19 +116,31 @@ impl ContextCaches {
         })
     }
 
-    /// The cache made for `hash`, while it lives.
-    fn live(&self, hash: u64) -> Option<ResourceName> {
+    /// The cache made for `hash`, while it lives: this gateway's memory, else the store (where
+    /// another gateway on the same Redis, or this one before a restart, wrote it down).
+    async fn live(&self, hash: u64) -> Option<ResourceName> {
         let now = self.owners.now();
-        let known = self.known();
-        known
-            .get(&hash)
-            .filter(|(_, until)| *until > now + MARGIN_MS)
-            .map(|(name, _)| name.clone())
+        let fresh = |until: UnixMillis| until > now + MARGIN_MS;
+        if let Some((name, _)) = self.known().get(&hash).filter(|(_, u)| fresh(*u)) {
+            return Some(name.clone());
+        }
+        let backend = self.dispatcher.pool().backend();
+        let doc = backend.get_document(&doc_name(hash), now).await.ok()??;
+        let (name, until): (String, UnixMillis) = serde_json::from_slice(&doc).ok()?;
+        let name = ResourceName::parse(&name).filter(|_| fresh(until))?;
+        self.known().insert(hash, (name.clone(), until));
+        Some(name)
     }
 
     /// Forgets the cache of a prefix (Gemini no longer has it).
-    pub fn forget(&self, hash: u64) {
+    pub async fn forget(&self, hash: u64) {
         self.known().remove(&hash);
+        let _ = self
+            .dispatcher
+            .pool()
+            .backend()
+            .delete_document(&doc_name(hash))
+            .await;
     }
 
     async fn create(
@@ -163,6 +176,14 @@ impl ContextCaches {
         };
         self.owners.record(&name, owner).await;
         self.known().insert(hash, (name.clone(), until));
+        let doc = serde_json::to_vec(&(name.as_str(), until)).unwrap_or_default();
+        let backend = self.dispatcher.pool().backend();
+        if let Err(e) = backend
+            .put_document(&doc_name(hash), doc, Some(until))
+            .await
+        {
+            tracing::warn!(error = %e, "could not keep a context cache's name in the store");
+        }
         tracing::info!(
             model,
             cache = name.as_str(),
@@ -171,6 +192,11 @@ impl ContextCaches {
         );
         Some(name)
     }
+}
+
+/// The store's name for the cache of a prefix.
+fn doc_name(hash: u64) -> String {
+    format!("context-cache/{hash:016x}")
 }
 
 /// The TTL a request's breakpoints ask for: an hour when one says `"ttl": "1h"`, else

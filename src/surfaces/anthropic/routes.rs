@@ -236,7 +236,7 @@ async fn messages(
         // A cache Gemini no longer has (or an owner that cannot serve): forget it, and send
         // the whole request once more, uncached.
         if let (Some(c), Some(caches), Err(_)) = (&cached, &app.caches, &result) {
-            caches.forget(c.prefix);
+            caches.forget(c.prefix).await;
             cache_failed = true;
             continue;
         }
