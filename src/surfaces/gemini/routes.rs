@@ -9,7 +9,7 @@
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -268,9 +268,10 @@ async fn unary(
     if let Some(kind) = makes {
         stored::learn_from(ctx, &answer, kind).await;
     }
-    Ok(passthrough(
+    Ok(stored::passthrough(
         answer.status,
         answer.content_type,
+        Vec::new(),
         Body::from(answer.body),
     ))
 }
@@ -286,9 +287,10 @@ async fn stream(
     // client sees a broken stream rather than a clean (truncated) end.
     let body = futures_util::stream::once(async move { Ok(s.first) })
         .chain(s.rest.map(|r| r.map_err(std::io::Error::other)));
-    Ok(passthrough(
+    Ok(stored::passthrough(
         s.status,
         s.content_type,
+        Vec::new(),
         Body::from_stream(body),
     ))
 }
@@ -323,22 +325,12 @@ fn check_model_name(model: &str) -> Result<(), GoogleError> {
 }
 
 /// At most the first 100 characters of a client-supplied name, for error messages.
-fn clip(s: &str) -> String {
+pub(super) fn clip(s: &str) -> String {
     let mut out: String = s.chars().take(100).collect();
     if out.len() < s.len() {
         out.push('…');
     }
     out
-}
-
-/// Gemini's answer as it came, with its content type.
-fn passthrough(status: StatusCode, content_type: Option<HeaderValue>, body: Body) -> Response {
-    let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    let ct =
-        content_type.unwrap_or_else(|| HeaderValue::from_static("application/json; charset=UTF-8"));
-    resp.headers_mut().insert(header::CONTENT_TYPE, ct);
-    resp
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ use serde::Deserialize;
 
 use super::errors::{Code, GoogleError};
 use super::query::forwarded_query;
+use super::routes::clip;
 use crate::dispatch::{DispatchError, Route};
 use crate::resources::{self, names, Kind, Misplaced, Placed, ResourceName};
 use crate::surfaces::{read_body, Context, Dialect, Tallied};
@@ -384,13 +385,4 @@ pub fn passthrough(
         resp.headers_mut().append(name, value);
     }
     resp
-}
-
-/// At most the first 100 characters of a client-supplied name, for messages.
-fn clip(s: &str) -> String {
-    let mut out: String = s.chars().take(100).collect();
-    if out.len() < s.len() {
-        out.push('…');
-    }
-    out
 }
