@@ -383,6 +383,12 @@ impl Call<'_> {
         if let Some(turn) = prefill(&body) {
             plan = plan.continued(turn);
         }
+        // The tier served, as Google's `x-gemini-service-tier` tells it (the one asked for).
+        let tier = body
+            .get("serviceTier")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+            .filter(|t| t != "unspecified");
         if kind == CallKind::Generate {
             let mut response = if malformed {
                 malformed_function_call(&plan, serving, self.state)
@@ -390,11 +396,8 @@ impl Call<'_> {
                 full_response(&plan, serving, self.state)
             };
             uses.annotate(&mut response);
-            return Ok(Answer::Now(json_response(
-                StatusCode::OK,
-                &response,
-                pretty,
-            )));
+            let answer = json_response(StatusCode::OK, &response, pretty);
+            return Ok(Answer::Now(with_tier(answer, tier)));
         }
         let mut events = if malformed {
             vec![malformed_function_call(&plan, serving, self.state)]
@@ -412,11 +415,9 @@ impl Call<'_> {
             Framing::JsonArray { pretty }
         };
         let frames = frames(&events, framing, ending);
-        Ok(Answer::Now(streaming_response(
-            frames,
-            framing,
-            ending,
-            self.state.clone(),
+        Ok(Answer::Now(with_tier(
+            streaming_response(frames, framing, ending, self.state.clone()),
+            tier,
         )))
     }
 
@@ -483,4 +484,12 @@ fn syntax_error(body: &[u8], error: &serde_json::Error) -> ApiError {
         field: None,
         description: format!("Invalid JSON payload received. {what}\n{excerpt}\n{caret}"),
     }])
+}
+
+/// The answer with `x-gemini-service-tier` naming the tier served, when one was asked for.
+fn with_tier(mut answer: Response, tier: Option<String>) -> Response {
+    if let Some(v) = tier.and_then(|t| axum::http::HeaderValue::from_str(&t).ok()) {
+        answer.headers_mut().insert("x-gemini-service-tier", v);
+    }
+    answer
 }

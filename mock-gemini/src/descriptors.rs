@@ -62,7 +62,14 @@ pub static GENERATE_CONTENT_BODY: Msg = Msg {
         many("safety_settings", Kind::Msg(&SAFETY_SETTING)),
         one("generation_config", Kind::Msg(&GENERATION_CONFIG)),
         one("cached_content", Kind::Str),
+        one("service_tier", Kind::Enum(&SERVICE_TIER)),
     ],
+};
+
+/// `serviceTier`: the SDKs send the lower-case names (`flex`, `priority`).
+static SERVICE_TIER: EnumDesc = EnumDesc {
+    type_url: url!("ServiceTier"),
+    values: &["unspecified", "standard", "flex", "priority"],
 };
 
 /// A `GenerateContentRequest` nested in `countTokens` (it names its model).

@@ -9,9 +9,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::money::{dollars, ProjectEntry};
 use super::ConfigError;
 use crate::pool::KeyModels;
 use crate::secret::{ApiKey, Secret};
+use crate::telemetry::prices::{PriceEntry, ServiceTier};
 
 /// The default file, read when `CONFIG_FILE` is not set and it exists.
 pub const DEFAULT_FILE: &str = "gemini-gateway.toml";
@@ -25,6 +27,11 @@ pub struct ClientSpec {
     pub tokens_per_day: Option<u64>,
     /// Gemini model names (after mapping) the client may use; `None`: every model.
     pub models: Option<Vec<String>>,
+    /// What the client may spend per UTC day and per calendar month (UTC), in nano-dollars.
+    pub budget_per_day: Option<u64>,
+    pub budget_per_month: Option<u64>,
+    /// The service tier its requests go at unless they choose one.
+    pub service_tier: Option<ServiceTier>,
 }
 
 #[derive(Deserialize)]
@@ -35,6 +42,9 @@ struct ClientEntry {
     requests_per_minute: Option<u32>,
     tokens_per_day: Option<u64>,
     models: Option<Vec<String>>,
+    budget_usd_per_day: Option<f64>,
+    budget_usd_per_month: Option<f64>,
+    service_tier: Option<String>,
 }
 
 /// One of `keys = [...]`: a key (`"AIza…"`, `"project:AIza…"`), or a table saying more of it.
@@ -63,6 +73,10 @@ struct FileShape {
     keys: Vec<KeyEntry>,
     #[serde(default)]
     clients: Vec<ClientEntry>,
+    #[serde(default)]
+    prices: Vec<PriceEntry>,
+    #[serde(default)]
+    projects: Vec<ProjectEntry>,
     #[serde(flatten)]
     settings: BTreeMap<String, toml::Value>,
 }
@@ -77,6 +91,10 @@ pub struct FileConfig {
     /// key id → what its table in `keys` says about its models and weight.
     pub key_models: HashMap<String, KeyModels>,
     pub clients: Vec<ClientSpec>,
+    /// `[[prices]]`: price rows ahead of the built-in ones.
+    pub prices: Vec<PriceEntry>,
+    /// `[[projects]]`: what each project group may spend.
+    pub projects: Vec<ProjectEntry>,
     /// The file read, if any.
     pub path: Option<PathBuf>,
 }
@@ -105,7 +123,7 @@ pub fn parse(text: &str) -> Result<FileConfig, String> {
     for (name, value) in shape.settings {
         if name == "CONFIG_FILE" || !super::SETTINGS.iter().any(|s| s.0 == name) {
             return Err(format!(
-                "unknown entry {name:?} (settings use their environment names, like BIG_MODEL; also keys = [...] and [[clients]])"
+                "unknown entry {name:?} (settings use their environment names, like BIG_MODEL; also keys = [...], [[clients]], [[prices]] and [[projects]])"
             ));
         }
         let text = match value {
@@ -123,7 +141,9 @@ pub fn parse(text: &str) -> Result<FileConfig, String> {
                     .join(",")
             }
             // MODEL_ALIASES = { "gemini-2.5-pro" = "gemini-3.1-pro-preview", … }
-            toml::Value::Table(pairs) if name == "MODEL_ALIASES" => {
+            toml::Value::Table(pairs)
+                if name == "MODEL_ALIASES" || name == "MODEL_SERVICE_TIERS" =>
+            {
                 let entries: Option<Vec<String>> = pairs
                     .into_iter()
                     .map(|(from, to)| to.as_str().map(|to| format!("{from}={to}")))
@@ -176,6 +196,23 @@ pub fn parse(text: &str) -> Result<FileConfig, String> {
                 "client {name:?}: a limit of 0 would refuse everything; leave it out for no limit"
             ));
         }
+        let budget_per_day = dollars(
+            &format!("client {name:?}: budget_usd_per_day"),
+            c.budget_usd_per_day,
+        )?;
+        let budget_per_month = dollars(
+            &format!("client {name:?}: budget_usd_per_month"),
+            c.budget_usd_per_month,
+        )?;
+        let service_tier = match c.service_tier.as_deref().map(ServiceTier::parse) {
+            None => None,
+            Some(Some(t)) => Some(t),
+            Some(None) => {
+                return Err(format!(
+                    "client {name:?}: service_tier must be flex, standard or priority"
+                ))
+            }
+        };
         let models = c.models.map(|ms| {
             ms.into_iter()
                 .map(|m| m.trim().trim_start_matches("models/").to_string())
@@ -187,6 +224,9 @@ pub fn parse(text: &str) -> Result<FileConfig, String> {
             requests_per_minute: c.requests_per_minute,
             tokens_per_day: c.tokens_per_day,
             models,
+            budget_per_day,
+            budget_per_month,
+            service_tier,
         });
     }
     let mut keys = Vec::new();
@@ -219,6 +259,8 @@ pub fn parse(text: &str) -> Result<FileConfig, String> {
         keys,
         key_models,
         clients,
+        prices: shape.prices,
+        projects: shape.projects,
         path: None,
     })
 }

@@ -9,9 +9,11 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub mod alerts;
 pub mod file;
 mod fingerprint;
 mod models;
+pub mod money;
 pub mod proxy;
 mod quota;
 mod settings;
@@ -110,6 +112,10 @@ pub struct Config {
     pub fingerprint: Fingerprint,
     /// `ALLOW_UNAUTHENTICATED`: serve a non-loopback `HOST` without client keys, on purpose.
     pub allow_unauthenticated: bool,
+    /// The price table, the tiers per model and the project groups' caps.
+    pub money: money::Money,
+    /// `ALERT_WEBHOOK_URL` and its companions; `None`: no alerts are sent.
+    pub alerts: Option<alerts::AlertSettings>,
 }
 
 /// How log lines are written (`LOG_FORMAT`).
@@ -289,6 +295,8 @@ impl Config {
                 problem: "must differ from every GATEWAY_API_KEYS entry and client key",
             });
         }
+        let money = money::read(get, &file.prices, &file.projects)?;
+        let alerts = alerts::read(get)?;
         let client_timeout: f64 = parse(get, "CLIENT_TIMEOUT", "30")?;
         if !(client_timeout.is_finite() && client_timeout > 0.0) {
             return Err(invalid(
@@ -340,6 +348,8 @@ impl Config {
             config_file: file.path,
             fingerprint: Fingerprint::of(vars),
             allow_unauthenticated,
+            money,
+            alerts,
         })
     }
 }

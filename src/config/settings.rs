@@ -72,6 +72,26 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "largest file uploaded through the gateway (Google's limit is 2 GB); uploads stream through",
     ),
     (
+        "MODEL_SERVICE_TIERS",
+        "",
+        "service tier per model, model=tier pairs (flex, standard, priority; * wildcards), comma-separated",
+    ),
+    (
+        "ALERT_WEBHOOK_URL",
+        "",
+        "webhook that alerts go to (Slack, Discord or any JSON receiver); unset: no alerts",
+    ),
+    (
+        "ALERT_WEBHOOK_FORMAT",
+        "auto",
+        "slack, discord, json, or auto (Slack's or Discord's by the address, else json)",
+    ),
+    (
+        "ALERT_ERROR_RATE",
+        "0.5",
+        "share of upstream attempts failing over a minute (of at least 20) that raises an alert; 0: none",
+    ),
+    (
         "GEMINI_BASE_URL",
         "https://generativelanguage.googleapis.com",
         "the Gemini API origin",

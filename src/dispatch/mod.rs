@@ -23,6 +23,7 @@ mod route;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod tier;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -183,6 +184,8 @@ impl Dispatcher {
         check: impl FnMut(Answer) -> Checked<T, E>,
     ) -> Result<Result<T, E>, DispatchError> {
         let mut check = check;
+        let tiered = tier::tiered(&self.telemetry.pricing(), route, req);
+        let req = tiered.as_ref().unwrap_or(req);
         self.with_failover(
             route,
             tokens_of(req),
@@ -196,6 +199,7 @@ impl Dispatcher {
                         }
                     }
                 }
+                tier::note_served(route, &answer.headers);
                 if let Some(tokens) = usage_of(&answer.body) {
                     let key = answer.lease.key.shared_id();
                     self.telemetry

@@ -91,6 +91,8 @@ impl Dispatcher {
         req: &UpstreamRequest,
         commit_after: Option<Duration>,
     ) -> Result<CommittedStream, DispatchError> {
+        let tiered = super::tier::tiered(&self.telemetry.pricing(), route, req);
+        let req = tiered.as_ref().unwrap_or(req);
         let committed = self
             .attempts(route, req, commit_after, (&[], route.manner()))
             .await?;
@@ -166,6 +168,7 @@ impl Dispatcher {
                 .unwrap_or_default();
             return Err(judge(resp.status, body));
         }
+        super::tier::note_served(route, &resp.headers);
         let mut body = crate::upstream::coalesce::coalesced(resp.body);
         let first = loop {
             match timeout(first_wait, body.next()).await {

@@ -63,6 +63,10 @@ pub async fn require_client_key<D: Dialect>(
     if let Some(client) = clients.matching(&creds) {
         if let Some(t) = req.extensions().get::<TallyRef>() {
             t.0.set_client(client.name.clone());
+            // The request's own tier (a header, an OpenAI field) wins over its client's.
+            if let (Some(tier), None) = (client.service_tier, t.0.service_tier()) {
+                t.0.ask_service_tier(tier);
+            }
             if let Some(models) = client.limits.as_ref().and_then(|l| l.models.clone()) {
                 t.0.allow_models(models);
             }

@@ -12,13 +12,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::budgets::SpendReader;
 use super::gate::{digest, find};
 use crate::clock::{utc_day, Clock};
 use crate::config::file::ClientSpec;
 use crate::dispatch::DispatchError;
 use crate::secret::Secret;
 use crate::store::{Backend, Owner};
-use crate::telemetry::{Telemetry, UsageQuery};
+use crate::telemetry::{ServiceTier, Telemetry, UsageQuery};
 
 /// A client's limits.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -27,6 +28,9 @@ pub struct Limits {
     pub tokens_per_day: Option<u64>,
     /// Gemini models it may use; `None`: all.
     pub models: Option<Arc<[String]>>,
+    /// What it may spend per UTC day and month, in nano-dollars (see `budgets`).
+    pub budget_per_day: Option<u64>,
+    pub budget_per_month: Option<u64>,
 }
 
 /// One client key.
@@ -35,6 +39,8 @@ pub struct Client {
     digest: [u8; 32],
     pub name: Arc<str>,
     pub limits: Option<Arc<Limits>>,
+    /// The service tier its requests go at unless they choose one.
+    pub service_tier: Option<ServiceTier>,
 }
 
 /// Every client key.
@@ -54,6 +60,7 @@ impl Clients {
                     digest: d,
                     name: format!("client-{hex}").into(),
                     limits: None,
+                    service_tier: None,
                 }
             })
             .collect();
@@ -62,11 +69,14 @@ impl Clients {
                 requests_per_minute: c.requests_per_minute,
                 tokens_per_day: c.tokens_per_day,
                 models: c.models.clone().map(Into::into),
+                budget_per_day: c.budget_per_day,
+                budget_per_month: c.budget_per_month,
             };
             entries.push(Client {
                 digest: digest(c.key.expose()),
                 name: c.name.as_str().into(),
                 limits: (limits != Limits::default()).then(|| Arc::new(limits)),
+                service_tier: c.service_tier,
             });
         }
         Clients { entries }
@@ -99,6 +109,8 @@ pub struct Limiter {
     windows: Mutex<HashMap<Arc<str>, VecDeque<i64>>>,
     /// A client's tokens today, and when they were read.
     tokens: Mutex<HashMap<Arc<str>, (String, i64, u64)>>,
+    /// Clients' spend, for their budgets.
+    spend: SpendReader,
 }
 
 impl Limiter {
@@ -109,12 +121,17 @@ impl Limiter {
             clock,
             windows: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
+            spend: SpendReader::default(),
         }
     }
 
     /// Lets a request of `client` in, or says why not (a 429 with when to come back).
     pub async fn admit(&self, name: &Arc<str>, limits: &Limits) -> Result<(), DispatchError> {
         let now = self.clock.now();
+        if limits.budget_per_day.is_some() || limits.budget_per_month.is_some() {
+            let spend = self.spend.spend(&self.telemetry, name, now).await;
+            super::budgets::check(&self.telemetry, name, limits, spend, now)?;
+        }
         if let Some(budget) = limits.tokens_per_day {
             let used = self.tokens_today(name, now).await;
             if used >= budget {
@@ -207,6 +224,9 @@ mod tests {
             requests_per_minute: Some(2),
             tokens_per_day: None,
             models: None,
+            budget_per_day: None,
+            budget_per_month: None,
+            service_tier: None,
         };
         let clients = Clients::new(&[Secret::new("plain"), Secret::new("other")], &[named]);
         let name = &clients.matching(&["plain".into()]).unwrap().name;

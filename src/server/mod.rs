@@ -13,13 +13,16 @@ mod admin;
 #[cfg(test)]
 mod anthropic_tests;
 pub mod auth;
+mod budgets;
 pub mod clients;
 mod connections;
 mod dashboard;
 mod gate;
 pub mod limits;
 pub mod observe;
+mod pool_alerts;
 mod reload;
+mod spend_caps;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -65,6 +68,12 @@ pub fn router(config: Arc<Config>, dispatcher: Dispatcher) -> Router {
 /// The router, and the door it guards with (whose client list a reload replaces).
 fn build(config: Arc<Config>, dispatcher: Dispatcher, models: Arc<Models>) -> (Router, Gate) {
     let pool = dispatcher.pool();
+    dispatcher
+        .telemetry()
+        .set_pricing(config.money.pricing.clone());
+    if let Some(alerts) = &config.alerts {
+        dispatcher.telemetry().enable_alerts(alerts);
+    }
     let limiter = clients::Limiter::new(
         pool.backend().clone(),
         dispatcher.telemetry().clone(),
@@ -164,7 +173,10 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
     let addr = SocketAddr::new(config.host, config.port);
     let pool = Arc::new(open_pool(&config).await.map_err(ServeError::Store)?);
     let telemetry = Telemetry::new(pool.backend().clone(), *pool.clock());
-    let upkeep = tokio::spawn(upkeep(pool.clone(), telemetry.clone()));
+    let caps = Arc::new(spend_caps::SpendCaps::new(
+        config.money.project_caps.clone(),
+    ));
+    let upkeep = tokio::spawn(upkeep(pool.clone(), telemetry.clone(), caps.clone()));
     let upstream: Arc<dyn Upstream> = Arc::new(
         HttpUpstream::new(
             &config.upstream.base_url,
@@ -192,7 +204,8 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
     let config = Arc::new(config);
     let (app, gate) = build(config.clone(), dispatcher, models.clone());
     // SIGHUP is listened for before the address is told, so no hang-up can end the process.
-    let reloader = reload::Reloader::new(&config, pool.clone(), gate.clients.clone());
+    let reloader = reload::Reloader::new(&config, pool.clone(), gate.clients.clone())
+        .with_money(telemetry.clone(), caps);
     let reloads = tokio::spawn(reload::on_hangup(reload::hangups(), reloader));
     let listener = TcpListener::bind(addr)
         .await
@@ -223,14 +236,24 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
 }
 
 /// The background upkeep, once a second: the pool's (counter flushes, Redis sync and
-/// reconnects) and the usage book's flush.
-async fn upkeep(pool: Arc<KeyPool>, telemetry: Arc<Telemetry>) {
+/// reconnects), the usage book's flush, the project groups' own caps, and the alerts' watch
+/// (the error rate once a minute).
+async fn upkeep(pool: Arc<KeyPool>, telemetry: Arc<Telemetry>, caps: Arc<spend_caps::SpendCaps>) {
     let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks: u64 = 0;
     loop {
         tick.tick().await;
         pool.maintain().await;
         flush_usage(&telemetry).await;
+        caps.enforce(&pool, &telemetry).await;
+        pool_alerts::watch(&pool, &telemetry);
+        ticks += 1;
+        if ticks % 60 == 0 {
+            if let Some(a) = telemetry.alerts() {
+                a.close_minute();
+            }
+        }
     }
 }
 

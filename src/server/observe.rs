@@ -23,7 +23,8 @@ use tokio::time::Instant;
 use tower::{Layer, Service};
 
 use crate::surfaces::shared::signature::new_id;
-use crate::telemetry::{Finished, Tally, TallyRef, Telemetry};
+use crate::telemetry::prices::SERVICE_TIER_HEADER;
+use crate::telemetry::{Finished, ServiceTier, Tally, TallyRef, Telemetry};
 
 /// The request's id, for the layers and handlers that name it.
 #[derive(Debug, Clone)]
@@ -278,6 +279,14 @@ where
             .map(|r| r.0.clone())
             .unwrap_or_else(|| Arc::from(""));
         let tally = Tally::of_request(request_id.clone());
+        if let Some(tier) = req
+            .headers()
+            .get(SERVICE_TIER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(ServiceTier::parse)
+        {
+            tally.ask_service_tier(tier);
+        }
         req.extensions_mut().insert(TallyRef(tally.clone()));
         ObservedFuture {
             inner: self.inner.call(req),

@@ -12,11 +12,14 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::clients::Clients;
+use super::spend_caps::SpendCaps;
 use crate::config::{Config, Fingerprint};
 use crate::pool::KeyPool;
+use crate::telemetry::Telemetry;
 
-/// The settings a reload applies; the others wait for a restart.
-pub const LIVE: &[&str] = &["GEMINI_API_KEY", "GATEWAY_API_KEYS"];
+/// The settings a reload applies; the others wait for a restart. (The config file's
+/// `[[clients]]`, `[[prices]]` and `[[projects]]` are applied too.)
+pub const LIVE: &[&str] = &["GEMINI_API_KEY", "GATEWAY_API_KEYS", "MODEL_SERVICE_TIERS"];
 
 /// Applies reloaded configurations to the running gateway.
 #[derive(Debug)]
@@ -29,6 +32,8 @@ pub struct Reloader {
     /// reading without client keys would open the door, so it is refused.
     needs_client_keys: bool,
     configured: tokio::sync::Mutex<Configured>,
+    /// Where the price table, the tiers per model and the project caps go.
+    money: Option<(Arc<Telemetry>, Arc<SpendCaps>)>,
 }
 
 /// The key list as the reloads left it.
@@ -77,7 +82,14 @@ impl Reloader {
                 ids: ids(config),
                 left: HashSet::new(),
             }),
+            money: None,
         }
+    }
+
+    /// A reload also replaces the price table and tiers in `telemetry` and the caps.
+    pub fn with_money(mut self, telemetry: Arc<Telemetry>, caps: Arc<SpendCaps>) -> Reloader {
+        self.money = Some((telemetry, caps));
+        self
     }
 
     /// Applies `config`'s keys and clients. New keys join (in their declared project) before
@@ -120,6 +132,10 @@ impl Reloader {
         let clients = Clients::new(&config.gateway_api_keys, &config.clients);
         let count = clients.len();
         self.clients.store(Arc::new(clients));
+        if let Some((telemetry, caps)) = &self.money {
+            telemetry.set_pricing(config.money.pricing.clone());
+            caps.set(config.money.project_caps.clone());
+        }
         let needs_restart = self
             .started
             .changed(&config.fingerprint)

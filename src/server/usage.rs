@@ -1,6 +1,7 @@
-//! `GET /v1/usage`: usage totals per pool key × model × day and per client × model × day, as
-//! JSON or (`format=csv`) CSV. Filters: `from` and `to` (UTC dates, default today; at most 400
-//! days), `key` (a key id), `client`, `model`. Keys appear by id only.
+//! `GET /v1/usage`: usage totals per pool key × model × day, per project group × model × day
+//! (its keys' rows added up) and per client × model × day, each with what it cost by the price
+//! table (`cost_usd`), as JSON or (`format=csv`) CSV. Filters: `from` and `to` (UTC dates,
+//! default today; at most 400 days), `key` (a key id), `client`, `model`. Keys appear by id only.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -11,8 +12,11 @@ use serde_json::{json, Value};
 
 use super::status::Ops;
 use crate::clock::{days_between, utc_day};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use crate::store::{Counts, Owner, UsageRow, COUNTERS};
 use crate::surfaces::gemini::{Code, GoogleError};
+use crate::telemetry::prices::usd;
 use crate::telemetry::usage::MAX_DAYS;
 use crate::telemetry::UsageQuery;
 
@@ -67,34 +71,82 @@ pub async fn usage(
         )
             .into_response();
     }
+    let group_of: HashMap<String, String> = ops
+        .pool
+        .snapshot()
+        .keys
+        .into_iter()
+        .map(|k| (k.id, k.group))
+        .collect();
+    let pricing = ops.telemetry.pricing();
     let (mut keys, mut clients) = (Vec::new(), Vec::new());
+    let mut projects: BTreeMap<(&str, &str, &str), Counts> = BTreeMap::new();
+    let mut unpriced = BTreeSet::new();
+    // Every cost lands on a key row and on a client row: the total is either side's (a filter
+    // may hide one side).
+    let (mut by_keys, mut by_clients) = (0u64, 0u64);
     for (k, c) in &rows {
+        if pricing.prices.of(&k.model).is_none() && c.input_tokens > 0 {
+            unpriced.insert(&*k.model);
+        }
         match &k.owner {
-            Owner::Key(id) => keys.push(row(json!({"key": id}), &k.day, &k.model, c)),
-            Owner::Client(name) => clients.push(row(json!({"client": name}), &k.day, &k.model, c)),
+            Owner::Key(id) => {
+                by_keys += c.cost_nanousd;
+                keys.push(row(json!({"key": id}), &k.day, &k.model, c));
+                let group = group_of.get(&**id).map_or("-", String::as_str);
+                projects
+                    .entry((&*k.day, group, &*k.model))
+                    .or_default()
+                    .add(c);
+            }
+            Owner::Client(name) => {
+                by_clients += c.cost_nanousd;
+                clients.push(row(json!({"client": name}), &k.day, &k.model, c))
+            }
         }
     }
-    axum::Json(json!({"from": from, "to": to, "keys": keys, "clients": clients})).into_response()
+    let projects: Vec<Value> = projects
+        .iter()
+        .map(|((day, group, model), c)| row(json!({"project": group}), day, model, c))
+        .collect();
+    axum::Json(json!({
+        "from": from, "to": to, "cost_usd": usd(by_keys.max(by_clients)),
+        "keys": keys, "projects": projects, "clients": clients, "unpriced": unpriced,
+    }))
+    .into_response()
 }
 
 fn row(mut owner: Value, day: &str, model: &str, c: &Counts) -> Value {
     owner["day"] = json!(day);
     owner["model"] = json!(model);
     for (name, n) in COUNTERS.iter().zip(c.values()) {
-        owner[*name] = json!(n);
+        match *name {
+            "cost_nanousd" => owner["cost_usd"] = json!(usd(n)),
+            _ => owner[*name] = json!(n),
+        }
     }
     owner
 }
 
-/// One line per row: `day,scope,name,model,` then the counters.
+/// The CSV header's counter columns: the counters, cost in dollars.
+fn csv_columns() -> String {
+    COUNTERS
+        .map(|c| if c == "cost_nanousd" { "cost_usd" } else { c })
+        .join(",")
+}
+
+/// One line per row: `day,scope,name,model,` then the counters (cost in dollars).
 fn csv(rows: &[UsageRow]) -> String {
-    let mut out = format!("day,scope,name,model,{}\n", COUNTERS.join(","));
+    let mut out = format!("day,scope,name,model,{}\n", csv_columns());
     for (k, c) in rows {
         let (scope, name) = match &k.owner {
             Owner::Key(id) => ("key", &**id),
             Owner::Client(name) => ("client", &**name),
         };
-        let values: Vec<String> = c.values().iter().map(u64::to_string).collect();
+        let mut values: Vec<String> = c.values().iter().map(u64::to_string).collect();
+        if let Some(last) = values.last_mut() {
+            *last = usd(c.cost_nanousd).to_string();
+        }
         out.push_str(&format!(
             "{},{scope},{},{},{}\n",
             k.day,
@@ -130,15 +182,16 @@ mod tests {
             Counts {
                 requests: 2,
                 input_tokens: 30,
+                cost_nanousd: 1_500,
                 ..Counts::default()
             },
         )];
         let text = csv(&rows);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "day,scope,name,model,requests,failures,rate_limited,input_tokens,output_tokens,thought_tokens,cached_tokens");
+        assert_eq!(lines[0], "day,scope,name,model,requests,failures,rate_limited,input_tokens,output_tokens,thought_tokens,cached_tokens,cost_usd");
         assert_eq!(
             lines[1],
-            "2026-12-01,client,\"team,a\",gemini-2.5-flash,2,0,0,30,0,0,0"
+            "2026-12-01,client,\"team,a\",gemini-2.5-flash,2,0,0,30,0,0,0,0.0000015"
         );
     }
 }

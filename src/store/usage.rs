@@ -43,10 +43,12 @@ pub struct Counts {
     pub output_tokens: u64,
     pub thought_tokens: u64,
     pub cached_tokens: u64,
+    /// What the tokens cost, in nano-dollars (10⁻⁹ USD), as the price table had it then.
+    pub cost_nanousd: u64,
 }
 
 /// The counters' names, in the order [`Counts::values`] gives them.
-pub const COUNTERS: [&str; 7] = [
+pub const COUNTERS: [&str; 8] = [
     "requests",
     "failures",
     "rate_limited",
@@ -54,10 +56,11 @@ pub const COUNTERS: [&str; 7] = [
     "output_tokens",
     "thought_tokens",
     "cached_tokens",
+    "cost_nanousd",
 ];
 
 impl Counts {
-    pub fn values(&self) -> [u64; 7] {
+    pub fn values(&self) -> [u64; 8] {
         [
             self.requests,
             self.failures,
@@ -66,10 +69,11 @@ impl Counts {
             self.output_tokens,
             self.thought_tokens,
             self.cached_tokens,
+            self.cost_nanousd,
         ]
     }
 
-    pub fn from_values(v: [u64; 7]) -> Counts {
+    pub fn from_values(v: [u64; 8]) -> Counts {
         Counts {
             requests: v[0],
             failures: v[1],
@@ -78,6 +82,7 @@ impl Counts {
             output_tokens: v[4],
             thought_tokens: v[5],
             cached_tokens: v[6],
+            cost_nanousd: v[7],
         }
     }
 
@@ -141,7 +146,8 @@ fn encode(c: &Counts) -> String {
 }
 
 fn decode(s: &str) -> Counts {
-    let mut v = [0u64; 7];
+    // Rows written before a counter existed have fewer values: the rest read as 0.
+    let mut v = [0u64; 8];
     for (slot, part) in v.iter_mut().zip(s.split(',')) {
         *slot = part.parse().unwrap_or(0);
     }
@@ -209,8 +215,14 @@ mod tests {
             output_tokens: 20,
             thought_tokens: 7,
             cached_tokens: 4,
+            cost_nanousd: 1_500,
         };
         assert_eq!(decode(&encode(&c)), c);
+        assert_eq!(
+            decode("3,1,1,100,20,7,4").cost_nanousd,
+            0,
+            "a row from before costs"
+        );
         let mut twice = c;
         twice.add(&c);
         assert_eq!(twice.requests, 6);

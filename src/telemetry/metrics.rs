@@ -57,6 +57,12 @@ pub struct TokenLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CostLabels {
+    pub model: Arc<str>,
+    pub client: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabel {
     pub state: &'static str,
 }
@@ -112,6 +118,7 @@ pub struct Metrics {
     queue_waits: Family<WaitLabels, Counter>,
     queue_waiting: Family<ModelLabel, Gauge>,
     cached_share: Family<ModelLabel, Gauge<f64, AtomicU64>>,
+    cost: Family<CostLabels, Counter<f64, AtomicU64>>,
     /// model → (input tokens, of them cached), for the cached share.
     prompt_totals: Mutex<HashMap<Arc<str>, (u64, u64)>>,
 }
@@ -211,9 +218,16 @@ impl Metrics {
             "Share of input tokens Gemini served from a cache (implicit or explicit), by model, since start",
             cached_share.clone(),
         );
+        let cost = Family::<CostLabels, Counter<f64, AtomicU64>>::default();
+        registry.register(
+            "cost_usd",
+            "What requests cost by the price table, in US dollars, by model and client",
+            cost.clone(),
+        );
         Metrics {
             registry,
             cached_share,
+            cost,
             prompt_totals: Mutex::new(HashMap::new()),
             queue_waits,
             queue_waiting,
@@ -286,6 +300,19 @@ impl Metrics {
                 };
                 self.tokens.get_or_create(&labels).inc_by(n);
             }
+        }
+    }
+
+    /// What a request's tokens cost, in nano-dollars.
+    pub fn cost(&self, model: &Arc<str>, client: &Arc<str>, nanousd: u64) {
+        if nanousd > 0 {
+            let labels = CostLabels {
+                model: model.clone(),
+                client: client.clone(),
+            };
+            self.cost
+                .get_or_create(&labels)
+                .inc_by(super::prices::usd(nanousd));
         }
     }
 

@@ -6,14 +6,17 @@
 //! The per-request [`Tally`] is filled by the layers a request passes (the client-key check,
 //! dispatch) and recorded once by [`Telemetry::finish`] when its response is sent.
 
+pub mod alerts;
 pub mod metrics;
+pub mod prices;
 pub mod recent;
 pub mod tally;
 pub mod usage;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tracing_subscriber::EnvFilter;
 
 use crate::clock::{utc_day, Clock, UnixMillis};
@@ -21,6 +24,7 @@ pub use crate::config::LogFormat;
 use crate::store::{Backend, Counts, Owner, UsageKey};
 use crate::upstream::classify::Verdict;
 pub use metrics::{Metrics, RequestLabels};
+pub use prices::{Prices, Pricing, ServiceTier};
 pub use recent::{Recent, RecentRequest};
 pub use tally::{Tally, TallyRef, TallyState, Tokens};
 pub use usage::{UsageBook, UsageQuery};
@@ -77,6 +81,10 @@ pub struct Telemetry {
     anonymous: Arc<str>,
     /// The model label of a request that named none.
     no_model: Arc<str>,
+    /// The price table and the tiers per model (replaced by a reload).
+    pricing: ArcSwap<Pricing>,
+    /// Webhook alerts, when `ALERT_WEBHOOK_URL` is set.
+    alerts: OnceLock<alerts::Alerts>,
 }
 
 impl Telemetry {
@@ -89,7 +97,41 @@ impl Telemetry {
             day: Mutex::new((i64::MIN, Arc::from(""))),
             anonymous: Arc::from(ANONYMOUS),
             no_model: Arc::from("-"),
+            pricing: ArcSwap::from_pointee(Pricing::default()),
+            alerts: OnceLock::new(),
         })
+    }
+
+    /// Turns webhook alerts on (once; needs a Tokio runtime).
+    pub fn enable_alerts(&self, settings: &crate::config::alerts::AlertSettings) {
+        let _ = self.alerts.set(alerts::Alerts::start(settings, self.clock));
+    }
+
+    /// The alerts, when they are on.
+    pub fn alerts(&self) -> Option<&alerts::Alerts> {
+        self.alerts.get()
+    }
+
+    /// Says whether `condition` holds (see [`alerts::Alerts::set`]); nothing when alerts are off.
+    pub fn alert(
+        &self,
+        condition: alerts::Condition,
+        holds: bool,
+        message: impl FnOnce() -> String,
+    ) {
+        if let Some(a) = self.alerts.get() {
+            a.set(condition, holds, message);
+        }
+    }
+
+    /// The price table and tiers in force.
+    pub fn pricing(&self) -> Arc<Pricing> {
+        self.pricing.load_full()
+    }
+
+    /// Replaces the price table and tiers (at start and on a reload).
+    pub fn set_pricing(&self, pricing: Pricing) {
+        self.pricing.store(Arc::new(pricing));
     }
 
     fn today(&self) -> Arc<str> {
@@ -116,6 +158,9 @@ impl Telemetry {
             t.0.attempt(key_id);
         }
         self.metrics.attempt(model, outcome(verdict), failed_over);
+        if let Some(a) = self.alerts.get() {
+            a.attempt(verdict.is_some_and(Verdict::is_transient));
+        }
         let counts = Counts {
             requests: 1,
             failures: u64::from(verdict.is_some()),
@@ -136,11 +181,20 @@ impl Telemetry {
         if tokens.is_zero() {
             return;
         }
+        let tier = tally.map_or(ServiceTier::Standard, |t| t.0.priced_tier());
+        let cost = self
+            .pricing
+            .load()
+            .prices
+            .cost(model, tokens, tier, false)
+            .unwrap_or(0);
         if let Some(t) = tally {
             t.0.add_tokens(tokens);
+            t.0.add_cost(cost);
         }
-        self.usage
-            .add(self.key_row(key_id, model), token_counts(tokens));
+        let mut counts = token_counts(tokens);
+        counts.cost_nanousd = cost;
+        self.usage.add(self.key_row(key_id, model), counts);
     }
 
     fn key_row(&self, key_id: &Arc<str>, model: &Arc<str>) -> UsageKey {
@@ -167,10 +221,27 @@ impl Telemetry {
             done.total.as_secs_f64(),
         );
         self.metrics.tokens(&model, &client, t.tokens);
+        self.metrics.cost(&model, &client, t.cost_nanousd);
         let mut counts = token_counts(t.tokens);
+        counts.cost_nanousd = t.cost_nanousd;
         counts.requests = 1;
         counts.failures = u64::from(done.status >= 400 || !done.completed);
         counts.rate_limited = u64::from(done.status == 429 || t.exhausted);
+        if let (Some(a), Some(m)) = (self.alerts.get(), &t.model) {
+            if t.exhausted && done.status == 503 {
+                a.set(
+                    alerts::Condition::NoKeyForModel { model: m.clone() },
+                    true,
+                    || format!("No key can serve {m}: requests for it are refused (503)."),
+                );
+            } else if done.status < 400 {
+                a.set(
+                    alerts::Condition::NoKeyForModel { model: m.clone() },
+                    false,
+                    String::new,
+                );
+            }
+        }
         if t.model.is_some() {
             let row = UsageKey {
                 day: self.today(),
@@ -203,6 +274,8 @@ impl Telemetry {
             client,
             attempts: t.attempts,
             waited_ms: (!t.waited.is_zero()).then_some(t.waited.as_millis() as u64),
+            cost_usd: prices::usd(t.cost_nanousd),
+            service_tier: t.served_tier.or(t.service_tier).map(ServiceTier::as_str),
         });
     }
 }

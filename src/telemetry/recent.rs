@@ -28,6 +28,12 @@ pub struct RecentRequest {
     /// Milliseconds it waited in its model's line for a key (absent when it did not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waited_ms: Option<u64>,
+    /// What its tokens cost, in US dollars, by the price table.
+    pub cost_usd: f64,
+    /// The service tier it was served at (Gemini's word, else the one asked for), when one was
+    /// asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<&'static str>,
 }
 
 fn as_iso8601<S: serde::Serializer>(at: &UnixMillis, s: S) -> Result<S::Ok, S::Error> {
@@ -74,6 +80,8 @@ mod tests {
                 client: "anonymous".into(),
                 attempts: 1,
                 waited_ms: None,
+                cost_usd: 0.0,
+                service_tier: None,
             });
         }
         let list = recent.list();

@@ -7,6 +7,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::prices::ServiceTier;
+
 /// Token counts from Gemini's `usageMetadata`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tokens {
@@ -55,6 +57,12 @@ pub struct TallyState {
     pub waited: Duration,
     /// The only models the client may use (its `models` allow-list), when it has one.
     pub allowed_models: Option<Arc<[String]>>,
+    /// What the tokens cost, in nano-dollars.
+    pub cost_nanousd: u64,
+    /// The service tier asked for (the request's, else its client's), when one was.
+    pub service_tier: Option<ServiceTier>,
+    /// The tier Gemini says it served (`x-gemini-service-tier`), when it said.
+    pub served_tier: Option<ServiceTier>,
 }
 
 /// One request's tally, shared by the layers that see it.
@@ -82,11 +90,13 @@ impl Tally {
     /// A tally for another request of the same client (a WebSocket's next response): its
     /// name and allowed models carried over.
     pub fn sibling(&self, request_id: Arc<str>) -> Arc<Tally> {
-        let (client, allowed_models) = self.with(|s| (s.client.clone(), s.allowed_models.clone()));
+        let (client, allowed_models, service_tier) =
+            self.with(|s| (s.client.clone(), s.allowed_models.clone(), s.service_tier));
         Arc::new(Tally {
             state: Mutex::new(TallyState {
                 client,
                 allowed_models,
+                service_tier,
                 ..TallyState::default()
             }),
             request_id,
@@ -126,6 +136,33 @@ impl Tally {
         if !tokens.is_zero() {
             self.with(|s| s.tokens.add(tokens));
         }
+    }
+
+    /// Adds what an attempt's tokens cost.
+    pub fn add_cost(&self, nanousd: u64) {
+        if nanousd > 0 {
+            self.with(|s| s.cost_nanousd += nanousd);
+        }
+    }
+
+    /// The tier asked for; a later call (the request's own choice) wins over an earlier one
+    /// (its client's).
+    pub fn ask_service_tier(&self, tier: ServiceTier) {
+        self.with(|s| s.service_tier = Some(tier));
+    }
+
+    pub fn service_tier(&self) -> Option<ServiceTier> {
+        self.with(|s| s.service_tier)
+    }
+
+    /// The tier Gemini served; the price follows it.
+    pub fn served_tier(&self, tier: ServiceTier) {
+        self.with(|s| s.served_tier = Some(tier));
+    }
+
+    /// The tier the tokens are priced at: the served one, else the one asked for.
+    pub fn priced_tier(&self) -> ServiceTier {
+        self.with(|s| s.served_tier.or(s.service_tier).unwrap_or_default())
     }
 
     pub fn allow_models(&self, models: Arc<[String]>) {

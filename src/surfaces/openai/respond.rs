@@ -250,8 +250,11 @@ async fn respond_with(
         .map(|_| asked.thread.as_deref().unwrap_or(&asked.id));
     let route = model_route(
         &model.model,
-        req.prompt_cache_key.as_deref().or(thread),
-        req.user.as_deref(),
+        (
+            req.prompt_cache_key.as_deref().or(thread),
+            req.user.as_deref(),
+            req.service_tier.as_deref(),
+        ),
         &caller.headers,
         caller.tally.clone(),
     )

@@ -38,7 +38,7 @@ use crate::surfaces::shared::prefix::prefix_session;
 use crate::surfaces::shared::relay::{Relay, Translate};
 use crate::surfaces::shared::serving::{fallback_allowed, mark, shown, Fallbacks};
 use crate::surfaces::{listing, read_body, Context, Dialect, Tallied};
-use crate::telemetry::TallyRef;
+use crate::telemetry::{ServiceTier, TallyRef};
 use crate::upstream::wire::GenerateContentResponse;
 use crate::upstream::UpstreamRequest;
 
@@ -167,14 +167,22 @@ pub(super) fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, OpenAiError>
     })
 }
 
-/// The route of a request for `model`: its session (for key affinity) and its tally.
+/// The route of a request for `model`: its session (for key affinity) and its tally, which
+/// learns the request's `service_tier` (`auto`: its client key's or its model's).
 pub(super) fn model_route(
     model: &str,
-    cache_key: Option<&str>,
-    user: Option<&str>,
+    (cache_key, user, service_tier): (Option<&str>, Option<&str>, Option<&str>),
     headers: &HeaderMap,
     tally: Option<TallyRef>,
 ) -> Route {
+    if let (Some(t), Some(tier)) = (
+        &tally,
+        service_tier
+            .filter(|s| !s.eq_ignore_ascii_case("auto"))
+            .and_then(ServiceTier::parse),
+    ) {
+        t.0.ask_service_tier(tier);
+    }
     Route::model(model)
         .with_session(session(cache_key, user, headers))
         .with_tally(tally)
@@ -330,8 +338,11 @@ async fn chat_with(
     };
     let route = model_route(
         &model.model,
-        req.prompt_cache_key.as_deref(),
-        req.user.as_deref(),
+        (
+            req.prompt_cache_key.as_deref(),
+            req.user.as_deref(),
+            req.service_tier.as_deref(),
+        ),
         headers,
         tally,
     )
@@ -382,7 +393,7 @@ async fn embed(
         Err(e) => return e.into_response(),
     };
     let model = resolved.model.to_string();
-    let route = model_route(&model, None, req.user.as_deref(), &headers, tally);
+    let route = model_route(&model, (None, req.user.as_deref(), None), &headers, tally);
     let path = app.path(&model, "batchEmbedContents");
     let mut batches = Vec::new();
     for (i, batch) in embeddings::batches(&parsed, &model).into_iter().enumerate() {

@@ -46,6 +46,9 @@ pub struct ChatRequest {
     pub user: Option<String>,
     #[serde(default)]
     pub prompt_cache_key: Option<String>,
+    /// `flex`, `priority`, `default`; `auto` leaves it to the client key or the model.
+    #[serde(default)]
+    pub service_tier: Option<String>,
     #[serde(default)]
     pub stream: Option<bool>,
     #[serde(default)]

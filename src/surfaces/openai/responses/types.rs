@@ -46,6 +46,9 @@ pub struct ResponsesRequest {
     pub prompt_cache_key: Option<String>,
     #[serde(default)]
     pub user: Option<String>,
+    /// `flex`, `priority`, `default`; `auto` leaves it to the client key or the model.
+    #[serde(default)]
+    pub service_tier: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
