@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -319,6 +320,21 @@ def wait_for_a_full_page(browser, gw, mock_server):
     return rested
 
 
+def rest_the_other_keys(gw, mock_server):
+    """After rest_a_key: the second key's project hits its monthly spending cap (a billing rest),
+    Google rejects the third key (disabled); both drawn on the page."""
+    mock_server.script(KEYS[1], {"type": "spend_cap_monthly"}, times=1)
+    mock_server.script(KEYS[2], {"type": "key_invalid"}, times=1)
+
+    def states():
+        try:
+            generate(gw)
+        except urllib.error.HTTPError:
+            pass  # every key out: the client is told so
+        return {k["state"] for k in status(gw)["keys"]} >= {"billing", "disabled"}
+    wait_for("a billing rest and a disabled key", states)
+
+
 def headings(browser):
     return browser.execute_script("return [...document.querySelectorAll('h2')].map(h => h.textContent)")
 
@@ -331,6 +347,9 @@ def test_a_chinese_browser_gets_the_dashboard_with_no_english_left(browser_zh, m
 
     with start_gateway(mock_server, GATEWAY_API_KEYS=CLIENT_KEY, ADMIN_API_KEY=ADMIN_KEY) as gw:
         rested = wait_for_a_full_page(browser_zh, gw, mock_server)
+        rest_the_other_keys(gw, mock_server)
+        wait_for("every state on the page",
+                 lambda: sorted(r["state"] for r in rows(browser_zh).values()) == ["冷却中", "已禁用", "计费暂停"])
         # The server chose the language (from Accept-Language), not a stored choice.
         assert browser_zh.execute_script("return document.documentElement.lang") == "zh-CN"
         assert browser_zh.execute_script("return localStorage.getItem('dashboard-lang')") is None
