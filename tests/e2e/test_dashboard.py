@@ -95,6 +95,12 @@ def status(gateway):
         return json.loads(r.read())
 
 
+def usage(gateway):
+    req = urllib.request.Request(gateway.url + "/v1/usage", headers={"x-api-key": CLIENT_KEY})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
 def generate(gateway, model="gemini-3.8-flash"):
     body = json.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).encode()
     req = urllib.request.Request(gateway.url + f"/v1beta/models/{model}:generateContent", data=body,
@@ -184,6 +190,19 @@ def test_the_dashboard_shows_the_pool_live_and_acts_on_it(browser, mock_server):
         assert any("gemini-3.8-flash" in m.text for m in models)
         summary = browser.find_element(By.ID, "model-summary").text
         assert "gemini-pro-latest" in summary and "BIG_MODEL" in summary, summary
+        # What the requests cost, as /v1/usage has it by the price table, on the page too.
+        clients = usage(gw)["clients"]
+        spent = sum(r["cost_usd"] for r in clients)
+        assert spent > 0
+
+        def dollars(text):
+            return [float(d.replace(",", "")) for d in re.findall(r"\$([0-9.,]+)", text)]
+
+        wait_for("today's spend on the page", lambda: any(
+            abs(d - spent) < 1e-6 for d in dollars(browser.find_element(By.ID, "spend-summary").text)))
+        client_row = next(r.text for r in browser.find_elements(By.CSS_SELECTOR, "#spend tbody tr")
+                          if clients[0]["client"] in r.text)
+        assert all(abs(d - spent) < 1e-6 for d in dollars(client_row)), client_row
         SHOT.parent.mkdir(exist_ok=True)
         browser.save_screenshot(str(SHOT))
 
@@ -289,6 +308,8 @@ def data_values(gw):
     for r in recent["requests"]:
         values |= {r["surface"], r["model"] or "", r["client"], r["request_id"], r["key"] or ""}
     values |= {r["model"] for r in usage.get("keys", [])}
+    values |= {r["project"] for r in usage.get("projects", [])}
+    values |= {r["client"] for r in usage.get("clients", [])}
     return sorted((v for v in values if v), key=len, reverse=True)
 
 
@@ -315,7 +336,7 @@ def wait_for_a_full_page(browser, gw, mock_server):
     rested = rest_a_key(gw, mock_server)
     wait_for("the cooldown's evidence on the page",
              lambda: "You exceeded your current quota" in rows(browser).get(rested["id"], {}).get("why", ""))
-    for table in ("groups", "models", "usage", "recent"):
+    for table in ("groups", "models", "usage", "spend", "recent"):
         wait_for(f"the {table} table", lambda: browser.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr"))
     return rested
 
@@ -339,7 +360,8 @@ def headings(browser):
     return browser.execute_script("return [...document.querySelectorAll('h2')].map(h => h.textContent)")
 
 
-ENGLISH_HEADINGS = ["Pool", "Keys", "Quota groups", "Models", "Usage today (UTC)", "Recent requests"]
+ENGLISH_HEADINGS = ["Pool", "Keys", "Quota groups", "Models", "Usage today (UTC)",
+                    "Spend (by the price table)", "Recent requests"]
 
 
 def test_a_chinese_browser_gets_the_dashboard_with_no_english_left(browser_zh, mock_server):
