@@ -13,6 +13,8 @@ mod admin;
 #[cfg(test)]
 mod anthropic_tests;
 pub mod auth;
+#[cfg(test)]
+mod budget_tests;
 mod budgets;
 pub mod clients;
 mod connections;
