@@ -150,7 +150,10 @@ async fn cost_matches_the_price_table_in_usage_metrics_and_recent_requests_and_s
     let total = flash + pro;
 
     let u = get(&gw, "/v1/usage").await;
-    assert!(close(u["cost_usd"].as_f64().unwrap(), total), "{u} vs {total}");
+    assert!(
+        close(u["cost_usd"].as_f64().unwrap(), total),
+        "{u} vs {total}"
+    );
     assert!(close(sum(&u["clients"], "cost_usd"), total), "{u}");
     assert!(close(sum(&u["keys"], "cost_usd"), total), "{u}");
     assert!(close(sum(&u["projects"], "cost_usd"), total), "{u}");
@@ -189,7 +192,10 @@ async fn cost_matches_the_price_table_in_usage_metrics_and_recent_requests_and_s
     }
 
     let recent = get(&gw, "/v1/requests").await;
-    assert!(close(sum(&recent["requests"], "cost_usd"), total), "{recent}");
+    assert!(
+        close(sum(&recent["requests"], "cost_usd"), total),
+        "{recent}"
+    );
     let tiers: Vec<&str> = recent["requests"]
         .as_array()
         .unwrap()

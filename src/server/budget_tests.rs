@@ -100,12 +100,16 @@ async fn a_client_over_its_daily_budget_is_refused_in_its_apis_shape_until_the_n
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("$0.0100 budget for today (UTC)") && message.contains("2026-12-06T00:00:00"),
+        message.contains("$0.0100 budget for today (UTC)")
+            && message.contains("2026-12-06T00:00:00"),
         "{message}"
     );
     assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED");
     let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((12 * 3600 - 5..=12 * 3600).contains(&retry), "until midnight UTC: {retry}");
+    assert!(
+        (12 * 3600 - 5..=12 * 3600).contains(&retry),
+        "until midnight UTC: {retry}"
+    );
     // The same refusal in Anthropic's and OpenAI's shapes.
     let (status, _, body) = send(
         &app,
@@ -118,7 +122,13 @@ async fn a_client_over_its_daily_budget_is_refused_in_its_apis_shape_until_the_n
     .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["type"], "error");
-    assert!(body["error"]["message"].as_str().unwrap().contains("budget"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("budget"),
+        "{body}"
+    );
     let (status, _, body) = send(
         &app,
         with_key(
@@ -129,8 +139,18 @@ async fn a_client_over_its_daily_budget_is_refused_in_its_apis_shape_until_the_n
     )
     .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(body["error"]["message"].as_str().unwrap().contains("budget"), "{body}");
-    assert_eq!(upstream.calls().len(), calls, "no key was spent on a refusal");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("budget"),
+        "{body}"
+    );
+    assert_eq!(
+        upstream.calls().len(),
+        calls,
+        "no key was spent on a refusal"
+    );
     // The next UTC day it is served again.
     tokio::time::advance(Duration::from_secs(12 * 3600)).await;
     assert_eq!(send(&app, native()).await.0, StatusCode::OK);
@@ -182,7 +202,11 @@ async fn a_project_at_its_own_cap_rests_and_the_rest_of_the_pool_serves() {
         assert_eq!(send(&app, native()).await.0, StatusCode::OK);
     }
     caps.enforce(&pool, &telemetry).await;
-    let (_, _, status) = send(&app, Request::get("/v1/keys/status").body(Body::empty()).unwrap()).await;
+    let (_, _, status) = send(
+        &app,
+        Request::get("/v1/keys/status").body(Body::empty()).unwrap(),
+    )
+    .await;
     let states: Vec<(&str, &str)> = status["keys"]
         .as_array()
         .unwrap()
@@ -190,12 +214,18 @@ async fn a_project_at_its_own_cap_rests_and_the_rest_of_the_pool_serves() {
         .map(|k| (k["group"].as_str().unwrap(), k["state"].as_str().unwrap()))
         .collect();
     assert_eq!(
-        states.iter().filter(|(g, s)| *g == "paid" && *s == "billing").count(),
+        states
+            .iter()
+            .filter(|(g, s)| *g == "paid" && *s == "billing")
+            .count(),
         2,
         "{states:?}"
     );
     let why = status.to_string();
-    assert!(why.contains("the gateway's spend cap for project paid"), "{why}");
+    assert!(
+        why.contains("the gateway's spend cap for project paid"),
+        "{why}"
+    );
     // The free key serves everything from now on.
     let free = config.keys[2].id().to_string();
     let before = upstream.calls().len();
