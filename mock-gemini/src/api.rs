@@ -273,8 +273,10 @@ impl Call<'_> {
         let mut ending = Ending::Clean;
         let mut keep_events = None;
         let mut malformed = false;
+        let mut downgraded = false;
         match behaviour {
             None | Some(Behaviour::Ok) => {}
+            Some(Behaviour::ServedAtStandard) => downgraded = true,
             Some(Behaviour::MalformedFunctionCall) => malformed = true,
             Some(Behaviour::RateLimitPerMinute { retry_delay }) => {
                 return Err(ApiError::rate_limit_per_minute(
@@ -388,7 +390,14 @@ impl Call<'_> {
             .get("serviceTier")
             .and_then(Value::as_str)
             .map(str::to_ascii_lowercase)
-            .filter(|t| t != "unspecified");
+            .filter(|t| t != "unspecified")
+            .map(|t| {
+                if downgraded {
+                    "standard".to_string()
+                } else {
+                    t
+                }
+            });
         if kind == CallKind::Generate {
             let mut response = if malformed {
                 malformed_function_call(&plan, serving, self.state)

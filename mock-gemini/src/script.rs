@@ -91,6 +91,9 @@ pub enum Behaviour {
     /// 200 whose only candidate finished with `MALFORMED_FUNCTION_CALL` and no content (the
     /// model wrote a call it could not encode): a whole answer, or a one-event stream.
     MalformedFunctionCall,
+    /// Answer normally, but at the standard tier whatever tier was asked for: a priority request
+    /// over the project's priority limit (`x-gemini-service-tier: standard`).
+    ServedAtStandard,
     /// Drop the connection without an answer (the response's body fails at once), for requests
     /// whose body contains `body_contains` (every request when `None`): an upstream that cannot
     /// take one kind of request, whichever key sends it.
