@@ -129,15 +129,6 @@ async fn the_mix(gw: &Gateway) -> (f64, f64) {
     (flash, pro)
 }
 
-fn metric(exposition: &str, series: &str) -> f64 {
-    exposition
-        .lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn cost_matches_the_price_table_in_usage_metrics_and_recent_requests_and_survives_a_restart()
 {
@@ -168,24 +159,10 @@ async fn cost_matches_the_price_table_in_usage_metrics_and_recent_requests_and_s
     assert!(close(per_model(&u["clients"], FLASH), flash), "{u}");
     assert!(close(per_model(&u["clients"], PRO), pro), "{u}");
     assert_eq!(u["unpriced"], json!([]));
-    let csv = client()
-        .get(gw.url("/v1/usage?format=csv"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = text(&gw, "/v1/usage?format=csv").await;
     assert!(csv.lines().next().unwrap().ends_with(",cost_usd"), "{csv}");
 
-    let m = client()
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = text(&gw, "/metrics").await;
     for (model, want) in [(FLASH, flash), (PRO, pro)] {
         let series = format!(r#"gateway_cost_usd_total{{model="{model}",client="anonymous"}}"#);
         assert!(close(metric(&m, &series), want), "{series} in {m}");

@@ -13,17 +13,6 @@ use support::*;
 
 const FLASH: &str = "gemini-3.8-flash";
 
-async fn text(gw: &Gateway, path: &str) -> String {
-    client()
-        .get(gw.url(path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 async fn usage(gw: &Gateway, query: &str) -> Value {
     let r = client()
         .get(gw.url(&format!("/v1/usage{query}")))
@@ -32,16 +21,6 @@ async fn usage(gw: &Gateway, query: &str) -> Value {
         .unwrap();
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
-}
-
-/// The value of the exposition line that starts with `series` (0 when absent).
-fn metric(exposition: &str, series: &str) -> f64 {
-    exposition
-        .lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// Gemini's `promptTokenCount` and `candidatesTokenCount` (+ thoughts) in an answer.

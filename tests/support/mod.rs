@@ -349,3 +349,25 @@ pub fn key_view<'a>(status: &'a serde_json::Value, k: &str) -> &'a serde_json::V
         .find(|v| v["key"] == masked(k))
         .unwrap()
 }
+
+/// The body of `GET path` as text.
+pub async fn text(gw: &Gateway, path: &str) -> String {
+    client()
+        .get(gw.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The value of the exposition line that starts with `series` (0 when absent).
+pub fn metric(exposition: &str, series: &str) -> f64 {
+    exposition
+        .lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
