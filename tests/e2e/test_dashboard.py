@@ -394,7 +394,8 @@ def test_a_chinese_browser_gets_the_dashboard_with_no_english_left(browser_zh, m
         shown = wait_for("the error", lambda: browser_zh.execute_script(
             "const s = document.getElementById('status'); return s.className === 'error' && s.textContent"))
         assert "请检查客户端密钥" in shown and "HTTP 401" in shown, shown
-        assert not english_left(shown.replace("/v1/keys/status", " "), []), shown
+        # The endpoint that answered 401 is named as it is (whichever of the page's reads failed first).
+        assert not english_left(re.sub(r"/v1/\S+", " ", shown), []), shown
 
 
 def test_the_switch_turns_the_page_english_without_a_reload_and_is_remembered(browser_zh, mock_server):
