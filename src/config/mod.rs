@@ -12,6 +12,7 @@ use std::time::Duration;
 pub mod file;
 mod fingerprint;
 mod models;
+pub mod otel;
 pub mod proxy;
 mod quota;
 mod settings;
@@ -110,6 +111,8 @@ pub struct Config {
     pub fingerprint: Fingerprint,
     /// `ALLOW_UNAUTHENTICATED`: serve a non-loopback `HOST` without client keys, on purpose.
     pub allow_unauthenticated: bool,
+    /// `OTEL_EXPORTER_OTLP_*`: where requests go as traces (`None`: no tracing at all).
+    pub traces: Option<otel::Traces>,
 }
 
 /// How log lines are written (`LOG_FORMAT`).
@@ -340,6 +343,7 @@ impl Config {
             config_file: file.path,
             fingerprint: Fingerprint::of(vars),
             allow_unauthenticated,
+            traces: otel::traces(get)?,
         })
     }
 }

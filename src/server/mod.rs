@@ -23,6 +23,8 @@ mod reload;
 mod status;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trace_tests;
 mod usage;
 
 use std::net::SocketAddr;
@@ -48,6 +50,7 @@ use crate::surfaces::catalog::Catalog;
 use crate::surfaces::gemini::{Gemini, GoogleError};
 use crate::surfaces::openai::OpenAi;
 use crate::surfaces::{Context, Dialect, Surface};
+use crate::telemetry::trace::Traces;
 use crate::telemetry::Telemetry;
 use crate::upstream::{HttpUpstream, Upstream};
 
@@ -163,7 +166,11 @@ pub async fn open_pool(config: &Config) -> Result<KeyPool, StoreError> {
 pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
     let addr = SocketAddr::new(config.host, config.port);
     let pool = Arc::new(open_pool(&config).await.map_err(ServeError::Store)?);
-    let telemetry = Telemetry::new(pool.backend().clone(), *pool.clock());
+    let traces = match &config.traces {
+        Some(settings) => Some(Traces::start(settings).map_err(ServeError::Traces)?),
+        None => None,
+    };
+    let telemetry = Telemetry::with_traces(pool.backend().clone(), *pool.clock(), traces);
     let upkeep = tokio::spawn(upkeep(pool.clone(), telemetry.clone()));
     let upstream: Arc<dyn Upstream> = Arc::new(
         HttpUpstream::new(
@@ -218,6 +225,7 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
     upkeep.abort();
     pool.maintain().await;
     flush_usage(&telemetry).await;
+    telemetry.shutdown_traces().await;
     tracing::info!("gemini-gateway stopped");
     Ok(())
 }
@@ -259,6 +267,8 @@ pub enum ServeError {
     Client(crate::upstream::ClientError),
     #[error("{0}")]
     Store(StoreError),
+    #[error("{0} (OTEL_EXPORTER_OTLP_ENDPOINT)")]
+    Traces(crate::telemetry::trace::TraceSetupError),
 }
 
 async fn shutdown_signal() {

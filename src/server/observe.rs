@@ -278,6 +278,7 @@ where
             .map(|r| r.0.clone())
             .unwrap_or_else(|| Arc::from(""));
         let tally = Tally::of_request(request_id.clone());
+        self.observing.telemetry.trace_request(&tally, &req);
         req.extensions_mut().insert(TallyRef(tally.clone()));
         ObservedFuture {
             inner: self.inner.call(req),

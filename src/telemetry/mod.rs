@@ -9,6 +9,7 @@
 pub mod metrics;
 pub mod recent;
 pub mod tally;
+pub mod trace;
 pub mod usage;
 
 use std::sync::{Arc, Mutex};
@@ -77,10 +78,21 @@ pub struct Telemetry {
     anonymous: Arc<str>,
     /// The model label of a request that named none.
     no_model: Arc<str>,
+    /// Where requests go as traces (`None`: traces off, and they cost nothing).
+    traces: Option<trace::Traces>,
 }
 
 impl Telemetry {
     pub fn new(backend: Backend, clock: Clock) -> Arc<Telemetry> {
+        Telemetry::with_traces(backend, clock, None)
+    }
+
+    /// As [`Telemetry::new`], each request also sent as a trace with `traces`.
+    pub fn with_traces(
+        backend: Backend,
+        clock: Clock,
+        traces: Option<trace::Traces>,
+    ) -> Arc<Telemetry> {
         Arc::new(Telemetry {
             metrics: Metrics::new(),
             usage: UsageBook::new(backend),
@@ -89,6 +101,7 @@ impl Telemetry {
             day: Mutex::new((i64::MIN, Arc::from(""))),
             anonymous: Arc::from(ANONYMOUS),
             no_model: Arc::from("-"),
+            traces,
         })
     }
 
@@ -115,6 +128,7 @@ impl Telemetry {
         if let Some(t) = tally {
             t.0.attempt(key_id);
         }
+        self.trace_outcome(tally, verdict);
         self.metrics.attempt(model, outcome(verdict), failed_over);
         let counts = Counts {
             requests: 1,
@@ -179,6 +193,7 @@ impl Telemetry {
             };
             self.usage.add(row, counts);
         }
+        self.trace_finish(&done, &client);
         let now = self.clock.now();
         tracing::debug!(
             surface = done.surface,
