@@ -253,7 +253,8 @@ impl Telemetry {
     #[inline]
     pub fn trace_request(&self, tally: &Tally, req: &http::Request<axum::body::Body>) {
         if self.traces.is_some() {
-            tally.begin_trace(begin(req.method(), req.uri().path(), req.headers()));
+            let now = self.clock.system_time();
+            tally.begin_trace(begin(now, req.method(), req.uri().path(), req.headers()));
         }
     }
 
@@ -261,7 +262,8 @@ impl Telemetry {
     #[inline]
     pub fn trace_socket_response(&self, tally: &Tally, headers: &http::HeaderMap) {
         if self.traces.is_some() {
-            tally.begin_trace(begin(&http::Method::GET, "/responses", headers));
+            let now = self.clock.system_time();
+            tally.begin_trace(begin(now, &http::Method::GET, "/responses", headers));
         }
     }
 
@@ -269,7 +271,7 @@ impl Telemetry {
     #[inline]
     pub fn trace_pick(&self, tally: Option<&TallyRef>, pick: impl FnOnce() -> Pick) {
         if let (Some(_), Some(t)) = (&self.traces, tally) {
-            let start = SystemTime::now();
+            let start = self.clock.system_time();
             let pick = pick();
             t.0.with_trace(|log| {
                 log.attempts.push(AttemptLog {
@@ -287,7 +289,7 @@ impl Telemetry {
     #[inline]
     pub(super) fn trace_outcome(&self, tally: Option<&TallyRef>, verdict: Option<&Verdict>) {
         if let (Some(_), Some(t)) = (&self.traces, tally) {
-            let end = SystemTime::now();
+            let end = self.clock.system_time();
             t.0.with_trace(|log| {
                 if let Some(a) = log.attempts.last_mut().filter(|a| a.end.is_none()) {
                     a.end = Some(end);
@@ -302,15 +304,20 @@ impl Telemetry {
     #[inline]
     pub(super) fn trace_finish(&self, done: &Finished, client: &Arc<str>) {
         if let (Some(traces), Some(log)) = (&self.traces, &done.tally.trace) {
-            traces.record(done, log, client);
+            traces.record(done, log, client, self.clock.system_time());
         }
     }
 }
 
-fn begin(method: &http::Method, path: &str, headers: &http::HeaderMap) -> TraceLog {
+fn begin(
+    start: SystemTime,
+    method: &http::Method,
+    path: &str,
+    headers: &http::HeaderMap,
+) -> TraceLog {
     let cx = TraceContextPropagator::new().extract(&opentelemetry_http::HeaderExtractor(headers));
     TraceLog {
-        start: SystemTime::now(),
+        start,
         parent: cx.span().span_context().clone(),
         method: method.clone(),
         operation: operation(path),
@@ -319,8 +326,7 @@ fn begin(method: &http::Method, path: &str, headers: &http::HeaderMap) -> TraceL
 }
 
 impl Traces {
-    fn record(&self, done: &Finished, log: &TraceLog, client: &Arc<str>) {
-        let end = SystemTime::now();
+    fn record(&self, done: &Finished, log: &TraceLog, client: &Arc<str>, end: SystemTime) {
         let t = &done.tally;
         let requested = log
             .attempts
