@@ -10,6 +10,12 @@ between them round by round, so both see the same machine at the same time.
 
 BEFORE_BIN and AFTER_BIN are `gemini-gateway` binaries (for example from a `git worktree` of the
 earlier commit built with its own CARGO_TARGET_DIR); the mock is this tree's release build.
+They may be the same binary with different settings: `--before-env` / `--after-env NAME=VALUE`
+(repeatable) add to one side's environment, and `--otlp-sink` starts a do-nothing OTLP/HTTP
+collector (`otlp_sink.py`, on the load core) and points the after gateway's
+`OTEL_EXPORTER_OTLP_ENDPOINT` at it — what traces cost:
+
+    python3 bench/ab.py BIN BIN --otlp-sink --rounds 3
 """
 
 import argparse
@@ -59,7 +65,12 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--only", default=None, help="scenarios whose name contains one of these (comma-separated)")
+    ap.add_argument("--before-env", action="append", default=[], metavar="NAME=VALUE")
+    ap.add_argument("--after-env", action="append", default=[], metavar="NAME=VALUE")
+    ap.add_argument("--otlp-sink", action="store_true",
+                    help="the after gateway sends traces to a local OTLP/HTTP sink")
     args = ap.parse_args()
+    extra = {side: dict(e.split("=", 1) for e in getattr(args, f"{side}_env")) for side in ("before", "after")}
     scenarios = SCENARIOS + big_scenarios()
     if args.only:
         scenarios = [c for c in scenarios if any(w in c[0] for w in args.only.split(","))]
@@ -70,6 +81,13 @@ def main():
         mock, mock_url = bench.start(bench.pinned(bench.LOAD_CORE, [str(bench.TARGET / "mock-gemini"), "--port", "0"]),
                                      {"PATH": os.environ.get("PATH", "")}, r"listening on (http://\S+)")
         procs.append(mock)
+        sink_url = None
+        if args.otlp_sink:
+            sink, sink_url = bench.start(
+                bench.pinned(bench.LOAD_CORE, [sys.executable, str(Path(__file__).resolve().parent / "otlp_sink.py")]),
+                {"PATH": os.environ.get("PATH", "")}, r"listening on (http://\S+)")
+            procs.append(sink)
+            extra["after"].setdefault("OTEL_EXPORTER_OTLP_ENDPOINT", sink_url)
         gateways = []
         for label, binary in [("before", args.before), ("after", args.after)]:
             # Both on today's models by name: a build from before the live catalog defaults to
@@ -78,6 +96,7 @@ def main():
                    "GEMINI_BASE_URL": mock_url, "PORT": "0", "LOG_LEVEL": "warn",
                    "BIG_MODEL": "gemini-3.1-pro-preview", "SMALL_MODEL": "gemini-3.8-flash",
                    "STATE_PATH": str(tmp / f"state-{label}")}
+            env.update(extra[label])
             gw, url = bench.start(bench.pinned(bench.GATEWAY_CORE, [binary]), env, r"listening on (http://\S+)")
             procs.append(gw)
             gateways.append((label, url, gw.pid))
@@ -95,6 +114,11 @@ def main():
                     runs[label].append(bench.oha_cpu(url + path, rate, args.seconds, oha_bin, str(body_file), pid))
             med = lambda label, i: statistics.median(x[i] for x in runs[label])
             rows.append((name, med("before", 3), med("after", 3), med("before", 0), med("after", 0)))
+        sink_count = None
+        if sink_url:
+            import urllib.request
+            with urllib.request.urlopen(sink_url + "/count", timeout=5) as resp:
+                sink_count = json.loads(resp.read())
     finally:
         for p in procs:
             p.terminate()
@@ -105,6 +129,8 @@ def main():
     print("|---|---|---|---|---|---|")
     for name, cb, ca, pb, pa in rows:
         print(f"| {name} | {cb:.0f} µs | {ca:.0f} µs | **{(ca - cb) / cb:+.1%}** | {pb:.3f} ms | {pa:.3f} ms |")
+    if sink_count:
+        print(f"\nThe OTLP sink took {sink_count['exports']} exports, {sink_count['bytes'] / 1e6:.1f} MB.")
 
 
 if __name__ == "__main__":

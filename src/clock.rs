@@ -42,6 +42,13 @@ impl Clock {
         let elapsed = Instant::now().saturating_duration_since(self.anchor_mono);
         self.anchor_wall + i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX / 2)
     }
+
+    /// Now as a `SystemTime`, to the monotonic clock's precision (a trace's span times).
+    pub fn system_time(&self) -> std::time::SystemTime {
+        let elapsed = Instant::now().saturating_duration_since(self.anchor_mono);
+        let anchor = std::time::Duration::from_millis(u64::try_from(self.anchor_wall).unwrap_or(0));
+        std::time::UNIX_EPOCH + anchor + elapsed
+    }
 }
 
 impl Default for Clock {

@@ -14,6 +14,7 @@ pub mod file;
 mod fingerprint;
 mod models;
 pub mod money;
+pub mod otel;
 pub mod proxy;
 mod quota;
 mod settings;
@@ -116,6 +117,8 @@ pub struct Config {
     pub money: money::Money,
     /// `ALERT_WEBHOOK_URL` and its companions; `None`: no alerts are sent.
     pub alerts: Option<alerts::AlertSettings>,
+    /// `OTEL_EXPORTER_OTLP_*`: where requests go as traces (`None`: no tracing at all).
+    pub traces: Option<otel::Traces>,
 }
 
 /// How log lines are written (`LOG_FORMAT`).
@@ -350,6 +353,7 @@ impl Config {
             allow_unauthenticated,
             money,
             alerts,
+            traces: otel::traces(get)?,
         })
     }
 }

@@ -196,6 +196,46 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "",
         "PEM certificates trusted for Gemini's TLS besides the usual roots",
     ),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "",
+        "OTLP/HTTP collector (http://host:4318): each request is sent as a trace (off when unset)",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "",
+        "the full URL traces are posted to, instead of the endpoint + /v1/traces",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "",
+        "headers sent to the collector, key=value comma-separated (values percent-encoded)",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "http/protobuf",
+        "only http/protobuf is spoken (grpc stops startup)",
+    ),
+    (
+        "OTEL_SERVICE_NAME",
+        "gemini-gateway",
+        "the traces' service.name",
+    ),
+    (
+        "OTEL_TRACES_SAMPLER",
+        "parentbased_always_on",
+        "always_on, always_off, traceidratio, or parentbased_ before one of them",
+    ),
+    (
+        "OTEL_TRACES_SAMPLER_ARG",
+        "",
+        "the ratio (0 to 1) traceidratio samplers keep (default 1)",
+    ),
+    (
+        "OTEL_SDK_DISABLED",
+        "false",
+        "true turns traces off even with an endpoint set",
+    ),
 ];
 
 /// A setting's value: trimmed, and `None` when unset or empty.

@@ -44,6 +44,7 @@ pub use stream::{CommittedStream, PendingStream, StreamStart};
 use crate::models::served::Served;
 use crate::pool::{KeyPool, Lease};
 use crate::store::Backend;
+use crate::telemetry::trace::Pick;
 use crate::telemetry::{Telemetry, Tokens};
 use crate::upstream::classify::{classify, Verdict};
 use crate::upstream::status::RpcStatus;
@@ -299,6 +300,15 @@ impl Dispatcher {
                     w.step_out();
                 }
                 tried.push(lease.index);
+                self.telemetry.trace_pick(route.tally(), || Pick {
+                    key_id: lease.key.shared_id().clone(),
+                    group: self.pool.group_name(lease.index),
+                    model: route.label().clone(),
+                    reason: Pick::reason(lease.index, preferred, placement.is_some()),
+                    probe: lease.probe,
+                    after_wait: waiting.is_some(),
+                    continuation: !already_tried.is_empty(),
+                });
                 // The key (shared, not copied) is kept only to name it in a failure's log line.
                 let (index, key, probe) = (lease.index, lease.key.clone(), lease.probe);
                 let (verdict, because) = match attempt(lease).await {

@@ -451,6 +451,11 @@ impl KeyPool {
         self.local.owner_keys(key_id, project)
     }
 
+    /// The name of key `index`'s quota group, declared or learned (for traces).
+    pub fn group_name(&self, index: usize) -> String {
+        self.local.group_name(index)
+    }
+
     /// The project key `index` was declared in, if any.
     pub fn declared_project(&self, index: usize) -> Option<String> {
         self.local.declared_project(index)

@@ -28,6 +28,8 @@ mod spend_caps;
 mod status;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trace_tests;
 mod usage;
 
 use std::net::SocketAddr;
@@ -53,6 +55,7 @@ use crate::surfaces::catalog::Catalog;
 use crate::surfaces::gemini::{Gemini, GoogleError};
 use crate::surfaces::openai::OpenAi;
 use crate::surfaces::{Context, Dialect, Surface};
+use crate::telemetry::trace::Traces;
 use crate::telemetry::Telemetry;
 use crate::upstream::{HttpUpstream, Upstream};
 
@@ -174,7 +177,11 @@ pub async fn open_pool(config: &Config) -> Result<KeyPool, StoreError> {
 pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
     let addr = SocketAddr::new(config.host, config.port);
     let pool = Arc::new(open_pool(&config).await.map_err(ServeError::Store)?);
-    let telemetry = Telemetry::new(pool.backend().clone(), *pool.clock());
+    let traces = match &config.traces {
+        Some(settings) => Some(Traces::start(settings).map_err(ServeError::Traces)?),
+        None => None,
+    };
+    let telemetry = Telemetry::with_traces(pool.backend().clone(), *pool.clock(), traces);
     let caps = Arc::new(spend_caps::SpendCaps::new(
         config.money.project_caps.clone(),
     ));
@@ -233,6 +240,7 @@ pub async fn serve(config: Config, listening: impl FnOnce(SocketAddr)) -> Result
     upkeep.abort();
     pool.maintain().await;
     flush_usage(&telemetry).await;
+    telemetry.shutdown_traces().await;
     tracing::info!("gemini-gateway stopped");
     Ok(())
 }
@@ -284,6 +292,8 @@ pub enum ServeError {
     Client(crate::upstream::ClientError),
     #[error("{0}")]
     Store(StoreError),
+    #[error("{0} (OTEL_EXPORTER_OTLP_ENDPOINT)")]
+    Traces(crate::telemetry::trace::TraceSetupError),
 }
 
 async fn shutdown_signal() {

@@ -287,6 +287,7 @@ where
         {
             tally.ask_service_tier(tier);
         }
+        self.observing.telemetry.trace_request(&tally, &req);
         req.extensions_mut().insert(TallyRef(tally.clone()));
         ObservedFuture {
             inner: self.inner.call(req),

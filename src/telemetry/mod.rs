@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod prices;
 pub mod recent;
 pub mod tally;
+pub mod trace;
 pub mod usage;
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -85,10 +86,21 @@ pub struct Telemetry {
     pricing: ArcSwap<Pricing>,
     /// Webhook alerts, when `ALERT_WEBHOOK_URL` is set.
     alerts: OnceLock<alerts::Alerts>,
+    /// Where requests go as traces (`None`: traces off, and they cost nothing).
+    traces: Option<trace::Traces>,
 }
 
 impl Telemetry {
     pub fn new(backend: Backend, clock: Clock) -> Arc<Telemetry> {
+        Telemetry::with_traces(backend, clock, None)
+    }
+
+    /// As [`Telemetry::new`], each request also sent as a trace with `traces`.
+    pub fn with_traces(
+        backend: Backend,
+        clock: Clock,
+        traces: Option<trace::Traces>,
+    ) -> Arc<Telemetry> {
         Arc::new(Telemetry {
             metrics: Metrics::new(),
             usage: UsageBook::new(backend),
@@ -99,6 +111,7 @@ impl Telemetry {
             no_model: Arc::from("-"),
             pricing: ArcSwap::from_pointee(Pricing::default()),
             alerts: OnceLock::new(),
+            traces,
         })
     }
 
@@ -157,6 +170,7 @@ impl Telemetry {
         if let Some(t) = tally {
             t.0.attempt(key_id);
         }
+        self.trace_outcome(tally, verdict);
         self.metrics.attempt(model, outcome(verdict), failed_over);
         if let Some(a) = self.alerts.get() {
             a.attempt(verdict.is_some_and(Verdict::is_transient));
@@ -250,6 +264,7 @@ impl Telemetry {
             };
             self.usage.add(row, counts);
         }
+        self.trace_finish(&done, &client);
         let now = self.clock.now();
         tracing::debug!(
             surface = done.surface,

@@ -63,6 +63,8 @@ pub struct TallyState {
     pub service_tier: Option<ServiceTier>,
     /// The tier Gemini says it served (`x-gemini-service-tier`), when it said.
     pub served_tier: Option<ServiceTier>,
+    /// What the request's trace is made of; only when traces are on (see [`super::trace`]).
+    pub trace: Option<Box<super::trace::TraceLog>>,
 }
 
 /// One request's tally, shared by the layers that see it.
@@ -191,6 +193,19 @@ impl Tally {
 
     pub fn snapshot(&self) -> TallyState {
         self.with(|s| s.clone())
+    }
+
+    /// Runs `f` on the request's trace log, when it has one (traces on).
+    pub(super) fn with_trace<T>(
+        &self,
+        f: impl FnOnce(&mut super::trace::TraceLog) -> T,
+    ) -> Option<T> {
+        self.with(|s| s.trace.as_deref_mut().map(f))
+    }
+
+    /// Starts the request's trace log.
+    pub(super) fn begin_trace(&self, log: super::trace::TraceLog) {
+        self.with(|s| s.trace = Some(Box::new(log)));
     }
 }
 

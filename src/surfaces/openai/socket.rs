@@ -110,6 +110,11 @@ async fn serve(app: OpenAi, mut socket: WebSocket, headers: HeaderMap, tally: Op
         caller.tally = tally
             .as_ref()
             .map(|t| TallyRef(t.0.sibling(request_id.clone())));
+        if let Some(t) = &caller.tally {
+            // Each response is its own trace, parented by the upgrade's `traceparent`.
+            let telemetry = app.dispatcher.telemetry();
+            telemetry.trace_socket_response(&t.0, &caller.headers);
+        }
         let started = Instant::now();
         let (status, first) = match one(&app, &mut socket, body.as_str(), &caller).await {
             Ok(done) => done,
