@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::clients::Limits;
 use crate::clock::{days_between, utc_day, UnixMillis};
 use crate::dispatch::DispatchError;
 use crate::store::Owner;
@@ -95,20 +94,33 @@ fn next_month(now: UnixMillis) -> UnixMillis {
         .map_or(now + 31 * DAY_MS, |t| t.and_utc().timestamp_millis())
 }
 
+/// What a client may spend per UTC day and per UTC month, in nano-dollars.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Budgets {
+    pub per_day: Option<u64>,
+    pub per_month: Option<u64>,
+}
+
+impl Budgets {
+    pub fn any(&self) -> bool {
+        self.per_day.is_some() || self.per_month.is_some()
+    }
+}
+
 /// The refusal for a client at or over a budget, if it is; alerts at 80 % and 100 %.
 pub fn check(
     telemetry: &Telemetry,
     name: &Arc<str>,
-    limits: &Limits,
+    budgets: Budgets,
     spend: Spend,
     now: UnixMillis,
 ) -> Result<(), DispatchError> {
     let periods = [
-        (limits.budget_per_day, spend.today, "today (UTC)", "day", {
+        (budgets.per_day, spend.today, "today (UTC)", "day", {
             now - now.rem_euclid(DAY_MS) + DAY_MS
         }),
         (
-            limits.budget_per_month,
+            budgets.per_month,
             spend.month,
             "this month (UTC)",
             "month",
@@ -183,10 +195,9 @@ mod tests {
     fn at_the_budget_the_client_is_refused_until_it_renews() {
         let clock = crate::clock::Clock::new();
         let t = Telemetry::new(Backend::Volatile, clock);
-        let limits = Limits {
-            budget_per_day: Some(nanos(0.01)),
-            budget_per_month: Some(nanos(1.0)),
-            ..Limits::default()
+        let limits = Budgets {
+            per_day: Some(nanos(0.01)),
+            per_month: Some(nanos(1.0)),
         };
         let name: Arc<str> = "team".into();
         let now = 1_796_472_000_000;
@@ -194,12 +205,12 @@ mod tests {
             today: nanos(0.0099),
             month: nanos(0.5),
         };
-        assert!(check(&t, &name, &limits, under, now).is_ok());
+        assert!(check(&t, &name, limits, under, now).is_ok());
         let over = Spend {
             today: nanos(0.01),
             month: nanos(0.5),
         };
-        let e = check(&t, &name, &limits, over, now).unwrap_err();
+        let e = check(&t, &name, limits, over, now).unwrap_err();
         assert_eq!(e.status.as_u16(), 429);
         let text = format!("{e:?}");
         assert!(
@@ -210,7 +221,7 @@ mod tests {
             today: 0,
             month: nanos(1.0),
         };
-        let e = format!("{:?}", check(&t, &name, &limits, month, now).unwrap_err());
+        let e = format!("{:?}", check(&t, &name, limits, month, now).unwrap_err());
         assert!(e.contains("this month") && e.contains("2027-01-01"), "{e}");
     }
 }

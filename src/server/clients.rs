@@ -12,7 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::budgets::SpendReader;
+use super::budgets::{Budgets, SpendReader};
 use super::gate::{digest, find};
 use crate::clock::{utc_day, Clock};
 use crate::config::file::ClientSpec;
@@ -28,9 +28,8 @@ pub struct Limits {
     pub tokens_per_day: Option<u64>,
     /// Gemini models it may use; `None`: all.
     pub models: Option<Arc<[String]>>,
-    /// What it may spend per UTC day and month, in nano-dollars (see `budgets`).
-    pub budget_per_day: Option<u64>,
-    pub budget_per_month: Option<u64>,
+    /// What it may spend per UTC day and month (see `budgets`).
+    pub budgets: Budgets,
 }
 
 /// One client key.
@@ -69,8 +68,10 @@ impl Clients {
                 requests_per_minute: c.requests_per_minute,
                 tokens_per_day: c.tokens_per_day,
                 models: c.models.clone().map(Into::into),
-                budget_per_day: c.budget_per_day,
-                budget_per_month: c.budget_per_month,
+                budgets: Budgets {
+                    per_day: c.budget_per_day,
+                    per_month: c.budget_per_month,
+                },
             };
             entries.push(Client {
                 digest: digest(c.key.expose()),
@@ -128,9 +129,9 @@ impl Limiter {
     /// Lets a request of `client` in, or says why not (a 429 with when to come back).
     pub async fn admit(&self, name: &Arc<str>, limits: &Limits) -> Result<(), DispatchError> {
         let now = self.clock.now();
-        if limits.budget_per_day.is_some() || limits.budget_per_month.is_some() {
+        if limits.budgets.any() {
             let spend = self.spend.spend(&self.telemetry, name, now).await;
-            super::budgets::check(&self.telemetry, name, limits, spend, now)?;
+            super::budgets::check(&self.telemetry, name, limits.budgets, spend, now)?;
         }
         if let Some(budget) = limits.tokens_per_day {
             let used = self.tokens_today(name, now).await;
