@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """The gateway's cost as a multiple of the physical floor, surface by surface.
 
-The floor is a fixed-answer HTTP server (`mock-gemini --floor`: it reads each body and sends the
-bytes the strict mock answered the first request of its kind, checking and recording nothing),
-pinned to the same core as the gateway. For every scenario, in one run and interleaved round by
+The floor is the strictest server we can write (`mock-gemini --floor`: a bare hyper HTTP/1.1
+service, no router and no layers, that reads each body and sends the bytes the strict mock
+answered the first request of its kind, checking and recording nothing), pinned to the same core
+as the gateway. The bench checks that the floor costs no more than the strict mock per native
+request (else the ratios would flatter the gateway) and says so in the report. For every scenario, in one run and interleaved round by
 round, the same load generator (on the other core) sends:
 
 - to the floor, the Gemini request the gateway itself sends upstream (captured once through a
@@ -153,6 +155,23 @@ def main():
         for _, _, f_path, f_body, g_path, g_body in scenarios:  # warm-up (and the floors' first answers)
             bench.oha(floor + f_path, 200, 1, oha_bin, f_body)
             bench.oha(gw + g_path, 200, 1, oha_bin, g_body)
+        # The floor must be no slower than the strict mock on the same request and core.
+        strict_proc, strict = spawn(GATEWAY_CORE, [str(TARGET / "mock-gemini"), "--port", "0",
+                                                   "--stream-chunks", CHUNKS])
+        native_case = next(s for s in scenarios if not s[1])
+        bench.oha(strict + native_case[2], 200, 1, oha_bin, native_case[3])
+        floor_check = {"floor": [], "strict": []}
+        for _ in range(args.rounds):
+            for label, pid, url in (("floor", floor_proc.pid, floor), ("strict", strict_proc.pid, strict)):
+                floor_check[label].append(
+                    bench.oha_cpu(url + native_case[2], args.rate, args.seconds, oha_bin, native_case[3], pid)[3])
+        strict_proc.terminate()
+        procs.remove(strict_proc)
+        floor_cpu = statistics.median(floor_check["floor"])
+        strict_cpu = statistics.median(floor_check["strict"])
+        if floor_cpu > strict_cpu * 1.05:
+            sys.exit(f"the floor ({floor_cpu:.0f} µs) costs more than the strict mock ({strict_cpu:.0f} µs): "
+                     "it is not a floor")
         rows = []
         for name, stream, f_path, f_body, g_path, g_body in scenarios:
             rate = BIG_RATE if "conversation" in name else args.rate
@@ -209,7 +228,9 @@ def main():
              f"--seconds {args.seconds} --rounds {args.rounds} --streams {args.streams}`", "",
              f"{os.cpu_count()} cores; the gateway and the floor each on core {GATEWAY_CORE}, the load generator "
              f"and the gateway's own upstream (a second floor server) on core {LOAD_CORE}. Streams are "
-             f"{CHUNKS}-chunk SSE answers. Medians of {args.rounds} interleaved rounds.", "",
+             f"{CHUNKS}-chunk SSE answers. Medians of {args.rounds} interleaved rounds. The floor "
+             f"(a bare hyper service) costs {floor_cpu:.0f} µs per native request against the strict "
+             f"mock's {strict_cpu:.0f} µs on the same core: no slower, as a floor must be.", "",
              "| scenario | floor CPU | gateway CPU | **× floor** | rate | added p50 @ rate | added p99 @ rate "
              "| floor p50, 1 conn | gateway p50, 1 conn | **added p50, 1 conn** | added p99, 1 conn | success |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -42,7 +42,7 @@ impl MockGemini {
         let listener = listener.tap_io(|socket| {
             let _ = socket.set_nodelay(true);
         });
-        MockGemini::serve(listener, options, false)
+        MockGemini::serve(listener, options)
     }
 
     /// Starts the benchmark's floor on `addr`: a fixed-answer server that answers every request
@@ -53,10 +53,17 @@ impl MockGemini {
         options: MockOptions,
     ) -> std::io::Result<MockGemini> {
         let listener = TcpListener::bind(addr).await?;
-        let listener = listener.tap_io(|socket| {
-            let _ = socket.set_nodelay(true);
-        });
-        MockGemini::serve(listener, options, true)
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let state = Arc::new(State::new(&options, stopped.clone()));
+        let floor = Arc::new(crate::floor::Floor::new(state.clone()));
+        let task = tokio::spawn(crate::floor::serve(listener, floor, stopped));
+        Ok(MockGemini {
+            addr,
+            state,
+            stop,
+            task: Some(task),
+        })
     }
 
     /// Starts an HTTPS server on `127.0.0.1` and a free port with a self-signed certificate for
@@ -68,26 +75,20 @@ impl MockGemini {
     ) -> std::io::Result<(MockGemini, String)> {
         let tcp = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let (acceptor, pem) = crate::tls::self_signed(names)?;
-        let mock = MockGemini::serve(crate::tls::TlsListener { tcp, acceptor }, options, false)?;
+        let mock = MockGemini::serve(crate::tls::TlsListener { tcp, acceptor }, options)?;
         Ok((mock, pem))
     }
 
-    fn serve<L>(listener: L, options: MockOptions, floor: bool) -> std::io::Result<MockGemini>
+    fn serve<L>(listener: L, options: MockOptions) -> std::io::Result<MockGemini>
     where
         L: axum::serve::Listener<Addr = SocketAddr>,
     {
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
         let state = Arc::new(State::new(&options, stopped.clone()));
-        let app: Router = if floor {
-            Router::new()
-                .fallback(crate::floor::handle)
-                .with_state(Arc::new(crate::floor::Floor::new(state.clone())))
-        } else {
-            control::routes()
-                .fallback(api::handle)
-                .with_state(state.clone())
-        };
+        let app: Router = control::routes()
+            .fallback(api::handle)
+            .with_state(state.clone());
         let mut signal = stopped;
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = signal.wait_for(|down| *down).await;
