@@ -71,6 +71,12 @@ pub fn utc_day(at: UnixMillis) -> String {
         .unwrap_or_default()
 }
 
+/// The UTC days of `day`'s month up to and including it (`day` alone if it is not a date).
+pub fn month_so_far(day: &str) -> Vec<String> {
+    let first = format!("{}01", day.get(..8).unwrap_or(day));
+    days_between(&first, day, 31).unwrap_or_else(|| vec![day.to_string()])
+}
+
 /// The UTC dates from `from` to `to` inclusive, at most `max` of them; `None` when a date is not
 /// `YYYY-MM-DD` or the range is backwards or too long.
 pub fn days_between(from: &str, to: &str, max: usize) -> Option<Vec<String>> {
@@ -175,6 +181,7 @@ mod tests {
         assert!(days_between("2026-12-02", "2026-12-01", 10).is_none());
         assert!(days_between("2026-01-01", "2026-12-31", 100).is_none());
         assert!(days_between("yesterday", "2026-12-01", 10).is_none());
+        assert_eq!(month_so_far("2026-12-02"), ["2026-12-01", "2026-12-02"]);
     }
 
     #[tokio::test(start_paused = true)]

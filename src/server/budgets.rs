@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::clock::{days_between, utc_day, UnixMillis};
+use crate::clock::{month_so_far, utc_day, UnixMillis};
 use crate::dispatch::DispatchError;
 use crate::store::Owner;
 use crate::telemetry::alerts::Condition;
@@ -22,36 +22,51 @@ const SPEND_FRESH_MS: i64 = 1000;
 
 const DAY_MS: i64 = 86_400_000;
 
-/// What a client has spent, in nano-dollars.
+/// What a client has spent: tokens today (for `tokens_per_day`), and nano-dollars today and —
+/// when the whole month was read — this month.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Spend {
+    pub tokens_today: u64,
     pub today: u64,
     pub month: u64,
 }
 
-/// Reads clients' spend, at most once a second each.
+/// One read of a client's usage: its day, when, whether it covers the month, what it found.
+type Read = (String, UnixMillis, bool, Spend);
+
+/// Reads clients' spend from the usage book, at most once a second each (the token limit and the
+/// budgets share the read).
 #[derive(Debug, Default)]
 pub struct SpendReader {
-    /// client → (today's date, when read, spend).
-    read: Mutex<HashMap<Arc<str>, (String, UnixMillis, Spend)>>,
+    read: Mutex<HashMap<Arc<str>, Read>>,
 }
 
 impl SpendReader {
-    pub async fn spend(&self, telemetry: &Telemetry, name: &Arc<str>, now: UnixMillis) -> Spend {
+    /// The client's spend today and, with `whole_month`, this month so far.
+    pub async fn spend(
+        &self,
+        telemetry: &Telemetry,
+        name: &Arc<str>,
+        now: UnixMillis,
+        whole_month: bool,
+    ) -> Spend {
         let day = utc_day(now);
-        if let Some((d, at, spend)) = self
+        if let Some((d, at, month, spend)) = self
             .read
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(name)
         {
-            if *d == day && now - at < SPEND_FRESH_MS {
+            if *d == day && now - at < SPEND_FRESH_MS && (*month || !whole_month) {
                 return *spend;
             }
         }
-        let first = format!("{}01", &day[..8]);
         let query = UsageQuery {
-            days: days_between(&first, &day, 31).unwrap_or_else(|| vec![day.clone()]),
+            days: if whole_month {
+                month_so_far(&day)
+            } else {
+                vec![day.clone()]
+            },
             client: Some(name.to_string()),
             ..UsageQuery::default()
         };
@@ -67,12 +82,13 @@ impl SpendReader {
             spend.month += c.cost_nanousd;
             if *k.day == *day {
                 spend.today += c.cost_nanousd;
+                spend.tokens_today += c.input_tokens + c.output_tokens + c.thought_tokens;
             }
         }
         self.read
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(name.clone(), (day, now, spend));
+            .insert(name.clone(), (day, now, whole_month, spend));
         spend
     }
 }
@@ -204,11 +220,13 @@ mod tests {
         let under = Spend {
             today: nanos(0.0099),
             month: nanos(0.5),
+            ..Spend::default()
         };
         assert!(check(&t, &name, limits, under, now).is_ok());
         let over = Spend {
             today: nanos(0.01),
             month: nanos(0.5),
+            ..Spend::default()
         };
         let e = check(&t, &name, limits, over, now).unwrap_err();
         assert_eq!(e.status.as_u16(), 429);
@@ -218,8 +236,8 @@ mod tests {
             "{text}"
         );
         let month = Spend {
-            today: 0,
             month: nanos(1.0),
+            ..Spend::default()
         };
         let e = format!("{:?}", check(&t, &name, limits, month, now).unwrap_err());
         assert!(e.contains("this month") && e.contains("2027-01-01"), "{e}");

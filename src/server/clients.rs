@@ -12,14 +12,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::budgets::{Budgets, SpendReader};
+use super::budgets::{Budgets, Spend, SpendReader};
 use super::gate::{digest, find};
-use crate::clock::{utc_day, Clock};
+use crate::clock::Clock;
 use crate::config::file::ClientSpec;
 use crate::dispatch::DispatchError;
 use crate::secret::Secret;
-use crate::store::{Backend, Owner};
-use crate::telemetry::{ServiceTier, Telemetry, UsageQuery};
+use crate::store::Backend;
+use crate::telemetry::{ServiceTier, Telemetry};
 
 /// A client's limits.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -97,9 +97,6 @@ impl Clients {
     }
 }
 
-/// How long a client's usage read is trusted.
-const TOKENS_FRESH_MS: i64 = 1000;
-
 /// Counts what limited clients spend.
 #[derive(Debug)]
 pub struct Limiter {
@@ -108,9 +105,7 @@ pub struct Limiter {
     clock: Clock,
     /// Local sliding minutes: when each of a client's requests of the last minute came.
     windows: Mutex<HashMap<Arc<str>, VecDeque<i64>>>,
-    /// A client's tokens today, and when they were read.
-    tokens: Mutex<HashMap<Arc<str>, (String, i64, u64)>>,
-    /// Clients' spend, for their budgets.
+    /// Clients' tokens today and spend, for their token limits and budgets.
     spend: SpendReader,
 }
 
@@ -121,7 +116,6 @@ impl Limiter {
             telemetry,
             clock,
             windows: Mutex::new(HashMap::new()),
-            tokens: Mutex::new(HashMap::new()),
             spend: SpendReader::default(),
         }
     }
@@ -129,13 +123,19 @@ impl Limiter {
     /// Lets a request of `client` in, or says why not (a 429 with when to come back).
     pub async fn admit(&self, name: &Arc<str>, limits: &Limits) -> Result<(), DispatchError> {
         let now = self.clock.now();
+        let spend = if limits.budgets.any() || limits.tokens_per_day.is_some() {
+            let whole_month = limits.budgets.per_month.is_some();
+            self.spend
+                .spend(&self.telemetry, name, now, whole_month)
+                .await
+        } else {
+            Spend::default()
+        };
         if limits.budgets.any() {
-            let spend = self.spend.spend(&self.telemetry, name, now).await;
             super::budgets::check(&self.telemetry, name, limits.budgets, spend, now)?;
         }
         if let Some(budget) = limits.tokens_per_day {
-            let used = self.tokens_today(name, now).await;
-            if used >= budget {
+            if spend.tokens_today >= budget {
                 let next_day = now - now.rem_euclid(86_400_000) + 86_400_000;
                 return Err(DispatchError::client_limited(
                     format!("This client key has used its {budget} tokens for today (UTC); the budget renews at midnight UTC."),
@@ -178,38 +178,6 @@ impl Limiter {
         }
         window.push_back(now);
         None
-    }
-
-    async fn tokens_today(&self, name: &Arc<str>, now: i64) -> u64 {
-        let day = utc_day(now);
-        if let Some((d, at, n)) = self
-            .tokens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-        {
-            if *d == day && now - at < TOKENS_FRESH_MS {
-                return *n;
-            }
-        }
-        let query = UsageQuery {
-            days: vec![day.clone()],
-            client: Some(name.to_string()),
-            ..UsageQuery::default()
-        };
-        let used: u64 = match self.telemetry.usage.query(&query).await {
-            Ok(rows) => rows
-                .iter()
-                .filter(|(k, _)| matches!(&k.owner, Owner::Client(c) if c == name))
-                .map(|(_, c)| c.input_tokens + c.output_tokens + c.thought_tokens)
-                .sum(),
-            Err(_) => return 0,
-        };
-        self.tokens
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.clone(), (day, now, used));
-        used
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::clock::{days_between, utc_day};
+use crate::clock::{month_so_far, utc_day};
 use crate::config::money::ProjectCap;
 use crate::pool::{Because, KeyHealth, KeyPool, Scope};
 use crate::store::Owner;
@@ -42,10 +42,8 @@ impl SpendCaps {
         if caps.is_empty() {
             return;
         }
-        let today = utc_day(pool.clock().now());
-        let first = format!("{}01", &today[..8]);
         let query = UsageQuery {
-            days: days_between(&first, &today, 31).unwrap_or_else(|| vec![today.clone()]),
+            days: month_so_far(&utc_day(pool.clock().now())),
             ..UsageQuery::default()
         };
         let Ok(rows) = telemetry.usage.query(&query).await else {
