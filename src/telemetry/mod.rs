@@ -137,9 +137,9 @@ impl Telemetry {
         }
     }
 
-    /// The price table and tiers in force.
-    pub fn pricing(&self) -> Arc<Pricing> {
-        self.pricing.load_full()
+    /// The price table and tiers in force (a guard: no reference count is taken per request).
+    pub fn pricing(&self) -> arc_swap::Guard<Arc<Pricing>> {
+        self.pricing.load()
     }
 
     /// Replaces the price table and tiers (at start and on a reload).
