@@ -61,9 +61,53 @@ fn native() -> Request<Body> {
     )
 }
 
+/// A gateway in-process: the config file `toml` (with `vars`), its clock at [`NOON`], every
+/// key answering [`costly`] ten times.
+struct House {
+    config: Config,
+    app: axum::Router,
+    pool: Arc<KeyPool>,
+    telemetry: Arc<crate::telemetry::Telemetry>,
+    upstream: Arc<Scripted>,
+}
+
+async fn house(vars: &[(&str, &str)], toml: &str) -> House {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let config = Config::from_parts(&vars, file::parse(toml).unwrap()).unwrap();
+    let pool = Arc::new(
+        KeyPool::open(
+            config.keys.clone(),
+            &config.quota,
+            config.key_cooldown,
+            Clock::starting_at(NOON),
+            Backend::Volatile,
+        )
+        .await
+        .unwrap(),
+    );
+    let upstream = Arc::new(Scripted::default());
+    for key in &config.keys {
+        upstream.on(key, (0..10).map(|_| costly()));
+    }
+    let dispatcher = Dispatcher::new(pool.clone(), upstream.clone(), config.request_timeout);
+    let telemetry = dispatcher.telemetry().clone();
+    let app = router(Arc::new(config.clone()), dispatcher);
+    House {
+        config,
+        app,
+        pool,
+        telemetry,
+        upstream,
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_client_over_its_daily_budget_is_refused_in_its_apis_shape_until_the_next_utc_day() {
-    let file = file::parse(
+    let House { app, upstream, .. } = house(
+        &[("GEMINI_API_KEY", "AIzaSyBudgetTestKey00xxxxxxxxxxxxxxxxxxx")],
         r#"
         [[clients]]
         name = "team"
@@ -71,25 +115,7 @@ async fn a_client_over_its_daily_budget_is_refused_in_its_apis_shape_until_the_n
         budget_usd_per_day = 0.01
         "#,
     )
-    .unwrap();
-    let vars = HashMap::from([(
-        "GEMINI_API_KEY".to_string(),
-        "AIzaSyBudgetTestKey00xxxxxxxxxxxxxxxxxxx".to_string(),
-    )]);
-    let config = Config::from_parts(&vars, file).unwrap();
-    let pool = KeyPool::open(
-        config.keys.clone(),
-        &config.quota,
-        config.key_cooldown,
-        Clock::starting_at(NOON),
-        Backend::Volatile,
-    )
-    .await
-    .unwrap();
-    let upstream = Arc::new(Scripted::default());
-    upstream.on(&config.keys[0], (0..10).map(|_| costly()));
-    let dispatcher = Dispatcher::new(Arc::new(pool), upstream.clone(), config.request_timeout);
-    let app = router(Arc::new(config), dispatcher);
+    .await;
     // $0.009, then $0.018: the request that crosses the budget is served.
     for _ in 0..2 {
         assert_eq!(send(&app, native()).await.0, StatusCode::OK);
@@ -158,7 +184,14 @@ async fn a_client_over_its_daily_budget_is_refused_in_its_apis_shape_until_the_n
 
 #[tokio::test(start_paused = true)]
 async fn a_project_at_its_own_cap_rests_and_the_rest_of_the_pool_serves() {
-    let file = file::parse(
+    let House {
+        config,
+        app,
+        pool,
+        telemetry,
+        upstream,
+    } = house(
+        &[],
         r#"
         keys = ["paid:AIzaSyCapTestKeyPaid0xxxxxxxxxxxxxxxxxx", "paid:AIzaSyCapTestKeyPaid1xxxxxxxxxxxxxxxxxx",
                 "AIzaSyCapTestKeyFree0xxxxxxxxxxxxxxxxxx"]
@@ -168,35 +201,8 @@ async fn a_project_at_its_own_cap_rests_and_the_rest_of_the_pool_serves() {
         spend_cap_usd_per_month = 0.01
         "#,
     )
-    .unwrap();
-    let config = Config::from_parts(&HashMap::new(), file).unwrap();
-    let pool = Arc::new(
-        KeyPool::open(
-            config.keys.clone(),
-            &config.quota,
-            config.key_cooldown,
-            Clock::starting_at(NOON),
-            Backend::Volatile,
-        )
-        .await
-        .unwrap(),
-    );
-    let upstream = Arc::new(Scripted::default());
-    for key in &config.keys {
-        upstream.on(key, (0..10).map(|_| costly()));
-    }
-    let dispatcher = Dispatcher::new(pool.clone(), upstream.clone(), config.request_timeout);
-    let telemetry = dispatcher.telemetry().clone();
+    .await;
     let caps = super::spend_caps::SpendCaps::new(config.money.project_caps.clone());
-    let app = router(Arc::new(config.clone()), dispatcher);
-    let native = || {
-        Request::post("/v1beta/models/gemini-3.8-flash:generateContent")
-            .header("content-type", "application/json")
-            .body(Body::from(
-                json!({"contents": [{"role": "user", "parts": [{"text": "Hello"}]}]}).to_string(),
-            ))
-            .unwrap()
-    };
     // One request per key: $0.009 on each; the paid project's two keys $0.018 together.
     for _ in 0..3 {
         assert_eq!(send(&app, native()).await.0, StatusCode::OK);
