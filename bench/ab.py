@@ -16,6 +16,10 @@ collector (`otlp_sink.py`, on the load core) and points the after gateway's
 `OTEL_EXPORTER_OTLP_ENDPOINT` at it — what traces cost:
 
     python3 bench/ab.py BIN BIN --otlp-sink --rounds 3
+
+Two processes of the same build differ by up to ±10 % in CPU per request for the whole of their
+lives (measured: `ab.py X X`); `--fresh` starts both gateways anew every round, so that this
+averages out over the rounds instead of deciding the result.
 """
 
 import argparse
@@ -67,6 +71,9 @@ def main():
     ap.add_argument("--only", default=None, help="scenarios whose name contains one of these (comma-separated)")
     ap.add_argument("--before-env", action="append", default=[], metavar="NAME=VALUE")
     ap.add_argument("--after-env", action="append", default=[], metavar="NAME=VALUE")
+    ap.add_argument("--fresh", action="store_true",
+                    help="start both gateways anew for every round: a process's own luck (its heap and "
+                         "hash layout) then averages out over the rounds instead of favouring one side")
     ap.add_argument("--otlp-sink", action="store_true",
                     help="the after gateway sends traces to a local OTLP/HTTP sink")
     args = ap.parse_args()
@@ -88,30 +95,44 @@ def main():
                 {"PATH": os.environ.get("PATH", "")}, r"listening on (http://\S+)")
             procs.append(sink)
             extra["after"].setdefault("OTEL_EXPORTER_OTLP_ENDPOINT", sink_url)
-        gateways = []
-        for label, binary in [("before", args.before), ("after", args.after)]:
-            # Both on today's models by name: a build from before the live catalog defaults to
-            # models the mock (like Google) no longer serves.
-            env = {"PATH": os.environ.get("PATH", ""), "GEMINI_API_KEY": ",".join(bench.KEYS),
-                   "GEMINI_BASE_URL": mock_url, "PORT": "0", "LOG_LEVEL": "warn",
-                   "BIG_MODEL": "gemini-3.1-pro-preview", "SMALL_MODEL": "gemini-3.8-flash",
-                   "STATE_PATH": str(tmp / f"state-{label}")}
-            env.update(extra[label])
-            gw, url = bench.start(bench.pinned(bench.GATEWAY_CORE, [binary]), env, r"listening on (http://\S+)")
-            procs.append(gw)
-            gateways.append((label, url, gw.pid))
+        def start_gateways():
+            started = []
+            for label, binary in [("before", args.before), ("after", args.after)]:
+                # Both on today's models by name: a build from before the live catalog defaults
+                # to models the mock (like Google) no longer serves.
+                env = {"PATH": os.environ.get("PATH", ""), "GEMINI_API_KEY": ",".join(bench.KEYS),
+                       "GEMINI_BASE_URL": mock_url, "PORT": "0", "LOG_LEVEL": "warn",
+                       "BIG_MODEL": "gemini-3.1-pro-preview", "SMALL_MODEL": "gemini-3.8-flash",
+                       "STATE_PATH": tempfile.mkdtemp(dir=tmp, prefix=f"state-{label}-")}
+                env.update(extra[label])
+                gw, url = bench.start(bench.pinned(bench.GATEWAY_CORE, [binary]), env, r"listening on (http://\S+)")
+                procs.append(gw)
+                started.append((label, url, gw))
+            return started
+
+        def stop(started):
+            for _, _, gw in started:
+                gw.terminate()
+                gw.wait()
+                procs.remove(gw)
+
+        gateways = start_gateways()
         rows = []
         for i, (name, path, body, stream) in enumerate(scenarios):
             rate = min(args.rate, 100) if "conversation" in name else args.rate
             body_file = tmp / f"body-{i}.json"
             body_file.write_text(json.dumps(dict(body, stream=True) if stream else body))
-            for _, url, _ in gateways:  # warm-up
-                bench.oha(url + path, 200, 1, oha_bin, str(body_file))
             runs = {label: [] for label, _, _ in gateways}
             for r in range(args.rounds):
+                if args.fresh and (i or r):
+                    stop(gateways)
+                    gateways = start_gateways()
+                if args.fresh or r == 0:
+                    for _, url, _ in gateways:  # warm-up
+                        bench.oha(url + path, 200, 1, oha_bin, str(body_file))
                 order = gateways if r % 2 == 0 else gateways[::-1]
-                for label, url, pid in order:
-                    runs[label].append(bench.oha_cpu(url + path, rate, args.seconds, oha_bin, str(body_file), pid))
+                for label, url, gw in order:
+                    runs[label].append(bench.oha_cpu(url + path, rate, args.seconds, oha_bin, str(body_file), gw.pid))
             med = lambda label, i: statistics.median(x[i] for x in runs[label])
             rows.append((name, med("before", 3), med("after", 3), med("before", 0), med("after", 0)))
         sink_count = None

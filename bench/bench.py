@@ -44,9 +44,21 @@ def pinned(core, cmd):
 
 
 def cpu_seconds(pid):
-    """User + system CPU time of process `pid` so far, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of process `pid` so far, in seconds: the scheduler's nanosecond count summed over
+    its threads (`/proc/PID/task/*/schedstat`). `/proc/PID/stat` counts in clock ticks (10 ms),
+    which over a 3 s run at 1,000 requests a second is ±3 % of a gateway's CPU per request — as
+    much as the changes being measured. A thread that ended during a run takes its time with it;
+    the gateway's threads live for the whole run."""
+    if not Path(f"/proc/{pid}/schedstat").exists():  # a kernel without CONFIG_SCHEDSTATS
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread ended between the listing and the read
+    return total / 1e9
 
 
 def start(cmd, env, pattern):
