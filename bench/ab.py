@@ -71,6 +71,8 @@ def main():
     ap.add_argument("--only", default=None, help="scenarios whose name contains one of these (comma-separated)")
     ap.add_argument("--before-env", action="append", default=[], metavar="NAME=VALUE")
     ap.add_argument("--after-env", action="append", default=[], metavar="NAME=VALUE")
+    ap.add_argument("--chunks", type=int, default=None,
+                    help="chunks per streamed answer (the mock's --stream-chunks; floor.py uses 20)")
     ap.add_argument("--fresh", action="store_true",
                     help="start both gateways anew for every round: a process's own luck (its heap and "
                          "hash layout) then averages out over the rounds instead of favouring one side")
@@ -85,7 +87,9 @@ def main():
     procs = []
     tmp = Path(tempfile.mkdtemp(prefix="gg-ab-"))
     try:
-        mock, mock_url = bench.start(bench.pinned(bench.LOAD_CORE, [str(bench.TARGET / "mock-gemini"), "--port", "0"]),
+        chunks = ["--stream-chunks", str(args.chunks)] if args.chunks else []
+        mock, mock_url = bench.start(bench.pinned(bench.LOAD_CORE, [str(bench.TARGET / "mock-gemini"), "--port", "0",
+                                                                     *chunks]),
                                      {"PATH": os.environ.get("PATH", "")}, r"listening on (http://\S+)")
         procs.append(mock)
         sink_url = None

@@ -14,6 +14,10 @@
 //! honest error. At most
 //! [`MAX_RECOVERIES`] continuations per stream. JSON-array streams (no `alt=sse`) are passed on
 //! as they come, without recovery.
+//!
+//! A surface that translates the stream asks for its events parsed ([`Hand::Parsed`]): each
+//! event is then parsed once, into the typed chunk its translator reads, and the answer so far
+//! is noted from that; re-framed bytes are for the native surface, which passes them on.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -29,6 +33,7 @@ use crate::models::served::Served;
 use crate::models::Rules;
 use crate::telemetry::Tokens;
 use crate::upstream::sse::SseDecoder;
+use crate::upstream::wire::{GenerateContentResponse, Part, UsageMetadata};
 use crate::upstream::UpstreamRequest;
 
 /// Continuations one stream may need.
@@ -54,22 +59,35 @@ struct Prefix {
 }
 
 impl Prefix {
+    /// A parsed part: text merged, a thought noted, anything else kept whole.
+    fn add_part(&mut self, part: &Part) {
+        match (&part.text, part.thought) {
+            (_, Some(true)) => self.saw_thoughts = true,
+            (Some(text), _) => self.add_text(text),
+            (None, _) => self.parts.extend(serde_json::to_value(part).ok()),
+        }
+    }
+
+    fn add_text(&mut self, text: &str) {
+        if let Some(Value::String(last)) = self
+            .parts
+            .last_mut()
+            .filter(|p| p.get("functionCall").is_none())
+            .and_then(|p| p.get_mut("text"))
+        {
+            last.push_str(text);
+        } else if !text.is_empty() {
+            self.parts.push(json!({ "text": text }));
+        }
+    }
+
     fn add(&mut self, part: &Value) {
         if part.get("thought") == Some(&Value::Bool(true)) {
             self.saw_thoughts = true;
             return;
         }
         if let Some(text) = part.get("text").and_then(Value::as_str) {
-            if let Some(Value::String(last)) = self
-                .parts
-                .last_mut()
-                .filter(|p| p.get("functionCall").is_none())
-                .and_then(|p| p.get_mut("text"))
-            {
-                last.push_str(text);
-            } else if !text.is_empty() {
-                self.parts.push(json!({ "text": text }));
-            }
+            self.add_text(text);
             return;
         }
         self.parts.push(part.clone());
@@ -100,6 +118,23 @@ struct ContentView {
     parts: Vec<Value>,
 }
 
+/// What a followed stream hands on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hand {
+    /// Gemini's events re-framed as SSE bytes (the native surface passes them on).
+    Framed,
+    /// Gemini's events parsed (a translating surface reads them).
+    Parsed,
+}
+
+/// One of Gemini's events, parsed; or why it could not be.
+pub type ParsedEvent = Result<GenerateContentResponse, String>;
+
+/// One SSE event's data parsed as a chunk of Gemini's stream.
+pub fn parse_event(payload: &[u8]) -> ParsedEvent {
+    serde_json::from_slice(payload).map_err(|e| format!("unreadable Gemini stream event: {e}"))
+}
+
 /// A stream being followed, and what it takes to continue it.
 pub struct Recovering {
     dispatcher: Dispatcher,
@@ -110,6 +145,8 @@ pub struct Recovering {
     decoder: SseDecoder,
     prefix: Prefix,
     ready: VecDeque<Bytes>,
+    /// With [`Hand::Parsed`]: the events decoded and parsed, not yet handed on.
+    parsed: Option<Vec<ParsedEvent>>,
     /// Thoughts of a continuation are not forwarded (its thinking restarted).
     drop_thoughts: bool,
     recoveries: usize,
@@ -132,8 +169,8 @@ impl Recovering {
         route: Route,
         req: UpstreamRequest,
         (index, key_id): (usize, &Arc<str>),
-        first: &[u8],
-        inner: BoxStream<'static, Result<Bytes, StreamBroken>>,
+        (first, inner): (&[u8], BoxStream<'static, Result<Bytes, StreamBroken>>),
+        hand: Hand,
     ) -> Recovering {
         let rules = dispatcher.served_models().rules(route.name());
         let mut r = Recovering {
@@ -145,6 +182,7 @@ impl Recovering {
             decoder: SseDecoder::new(MAX_EVENT_BYTES),
             prefix: Prefix::default(),
             ready: VecDeque::new(),
+            parsed: (hand == Hand::Parsed).then(Vec::new),
             drop_thoughts: false,
             recoveries: 0,
             done: false,
@@ -166,19 +204,38 @@ impl Recovering {
         Bytes::from(all)
     }
 
-    /// The client's stream from here on.
+    /// The events parsed so far ([`Hand::Parsed`]).
+    pub fn take_parsed(&mut self) -> Vec<ParsedEvent> {
+        self.parsed.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// The client's stream from here on ([`Hand::Framed`]).
     pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, StreamBroken>> {
         futures_util::stream::unfold(self, |mut r| async move {
-            let next = r.next().await?;
+            let next = match r.fill().await? {
+                Ok(()) => Ok(r.ready.pop_front().unwrap_or_default()),
+                Err(broken) => Err(broken),
+            };
             Some((next, r))
         })
         .boxed()
     }
 
-    async fn next(&mut self) -> Option<Result<Bytes, StreamBroken>> {
+    /// The next events parsed ([`Hand::Parsed`]); `None` once the stream is over.
+    pub async fn next_parsed(&mut self) -> Option<Result<Vec<ParsedEvent>, StreamBroken>> {
+        Some(self.fill().await?.map(|()| self.take_parsed()))
+    }
+
+    fn has_ready(&self) -> bool {
+        !self.ready.is_empty() || self.parsed.as_ref().is_some_and(|p| !p.is_empty())
+    }
+
+    /// Reads on (continuing a broken stream when it can) until something is ready to hand on:
+    /// `Ok` then, the break that could not be mended, or `None` at the end.
+    async fn fill(&mut self) -> Option<Result<(), StreamBroken>> {
         loop {
-            if let Some(event) = self.ready.pop_front() {
-                return Some(Ok(event));
+            if self.has_ready() {
+                return Some(Ok(()));
             }
             if self.done {
                 return None;
@@ -220,21 +277,12 @@ impl Recovering {
 
     /// Notes one event's parts and queues it for the client.
     fn event(&mut self, payload: &[u8]) {
+        if self.parsed.is_some() {
+            return self.parsed_event(payload);
+        }
         let mut payload = Bytes::copy_from_slice(payload);
         if let Ok(view) = serde_json::from_slice::<EventView>(&payload) {
-            if !self.answered_by_known {
-                if let Some(version) = view.model_version.as_deref() {
-                    self.answered_by_known = true;
-                    let model = self.route.name();
-                    if Served::wants(model) {
-                        self.dispatcher.served_models().learn(model, version);
-                        self.rules = Rules::of(version);
-                    }
-                }
-            }
-            if let Some(u) = &view.usage_metadata {
-                self.tokens = Tokens::from_usage(u);
-            }
+            self.note(view.model_version.as_deref(), view.usage_metadata.as_ref());
             if let Some(c) = view.candidates.first() {
                 for part in c.content.iter().flat_map(|c| &c.parts) {
                     self.prefix.add(part);
@@ -255,6 +303,50 @@ impl Recovering {
         framed.extend_from_slice(&payload);
         framed.extend_from_slice(b"\r\n\r\n");
         self.ready.push_back(Bytes::from(framed));
+    }
+
+    /// One event parsed for a translating surface: noted like a framed one, handed on typed.
+    fn parsed_event(&mut self, payload: &[u8]) {
+        let mut chunk = match parse_event(payload) {
+            Ok(chunk) => chunk,
+            Err(unreadable) => {
+                self.parsed.get_or_insert_default().push(Err(unreadable));
+                return;
+            }
+        };
+        self.note(
+            chunk.model_version.as_deref(),
+            chunk.usage_metadata.as_ref(),
+        );
+        if let Some(c) = chunk.candidates.first() {
+            for part in c.content.iter().flat_map(|c| &c.parts) {
+                self.prefix.add_part(part);
+            }
+            if c.finish_reason.is_some() {
+                self.prefix.finished = true;
+            }
+        }
+        if self.drop_thoughts && !strip_thoughts(&mut chunk) {
+            return;
+        }
+        self.parsed.get_or_insert_default().push(Ok(chunk));
+    }
+
+    /// What every event may say: the model that answers (learnt once), the tokens so far.
+    fn note(&mut self, model_version: Option<&str>, usage: Option<&UsageMetadata>) {
+        if !self.answered_by_known {
+            if let Some(version) = model_version {
+                self.answered_by_known = true;
+                let model = self.route.name();
+                if Served::wants(model) {
+                    self.dispatcher.served_models().learn(model, version);
+                    self.rules = Rules::of(version);
+                }
+            }
+        }
+        if let Some(u) = usage {
+            self.tokens = Tokens::from_usage(u);
+        }
     }
 
     /// Records the tokens the attempt being read reported.
@@ -362,6 +454,21 @@ fn without_thoughts(payload: &[u8]) -> Option<Bytes> {
     serde_json::to_vec(&v).ok().map(Bytes::from)
 }
 
+/// [`without_thoughts`] for a parsed event: false when nothing else is left in it.
+fn strip_thoughts(chunk: &mut GenerateContentResponse) -> bool {
+    let Some(candidate) = chunk.candidates.first_mut() else {
+        return false;
+    };
+    if let Some(content) = &mut candidate.content {
+        content.parts.retain(|p| p.thought != Some(true));
+    }
+    let no_parts = candidate
+        .content
+        .as_ref()
+        .is_none_or(|c| c.parts.is_empty());
+    !(no_parts && candidate.finish_reason.is_none())
+}
+
 /// Google's answer to a request ending with a model turn on a model that does not take one.
 fn refuses_prefill(e: &super::DispatchError) -> bool {
     match &e.cause {
@@ -404,6 +511,40 @@ mod tests {
         assert!(!String::from_utf8_lossy(&clean).contains("thought"));
         let last = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true}],"role":"model"},"finishReason":"STOP"}]}"#;
         assert!(without_thoughts(last).is_some(), "the finish stays");
+    }
+
+    #[test]
+    fn a_parsed_event_adds_to_the_prefix_as_its_json_would() {
+        let (mut typed, mut raw) = (Prefix::default(), Prefix::default());
+        let parts = [
+            json!({"text": "Thinking…", "thought": true}),
+            json!({"text": "Hel"}),
+            json!({"text": "lo", "thoughtSignature": "t"}),
+            json!({"functionCall": {"name": "Bash", "args": {"c": 1}}, "thoughtSignature": "s"}),
+            json!({"text": " after"}),
+        ];
+        for part in &parts {
+            typed.add_part(&serde_json::from_value(part.clone()).unwrap());
+            raw.add(part);
+        }
+        assert_eq!(typed.parts, raw.parts);
+        assert!(typed.saw_thoughts);
+    }
+
+    #[test]
+    fn a_parsed_event_loses_its_thoughts_as_a_framed_one_does() {
+        let parse = |json: &[u8]| parse_event(json).unwrap();
+        let thought = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true}],"role":"model"}}]}"#;
+        assert!(!strip_thoughts(&mut parse(thought)));
+        let mixed = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true},{"text":"a"}],"role":"model"}}]}"#;
+        let mut clean = parse(mixed);
+        assert!(strip_thoughts(&mut clean));
+        let parts = &clean.candidates[0].content.as_ref().unwrap().parts;
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].text.as_deref(), Some("a"));
+        let last = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true}],"role":"model"},"finishReason":"STOP"}]}"#;
+        assert!(strip_thoughts(&mut parse(last)), "the finish stays");
+        assert!(parse_event(b"{not json").is_err());
     }
 
     #[test]

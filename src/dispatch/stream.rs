@@ -23,7 +23,7 @@ use http::{HeaderValue, StatusCode};
 use tokio::time::timeout;
 
 use super::queue::Manner;
-use super::recovery::{is_sse, Recovering};
+use super::recovery::{is_sse, Hand, Recovering};
 use super::{failed, judge, read_error_body, Attempt, Checked, Dispatcher, Route};
 use super::{DispatchError, Failure, StreamBroken};
 use crate::pool::Lease;
@@ -39,6 +39,9 @@ pub struct CommittedStream {
     /// The rest of the upstream body, each chunk bounded by the idle timeout. An `Err` means the
     /// stream broke after commit (already recorded in the pool).
     pub rest: BoxStream<'static, Result<Bytes, StreamBroken>>,
+    /// A followed SSE stream asked for as events (by a translating surface): the follower,
+    /// which hands them on parsed; `first` and `rest` are then empty.
+    pub events: Option<Box<Recovering>>,
     pub lease: Lease,
 }
 
@@ -61,13 +64,14 @@ impl Dispatcher {
         route: &Route,
         req: &UpstreamRequest,
     ) -> Result<CommittedStream, DispatchError> {
-        self.stream_attempts(route, req, None).await
+        self.stream_attempts(route, req, None, Hand::Framed).await
     }
 
     /// A streaming request under a commit deadline: the whole dispatch, failover included, gets
     /// `commit_after`; past it the caller gets [`StreamStart::Pending`]. An attempt whose
     /// headers arrived but whose first chunk has not is handed over with an empty `first` once
-    /// `commit_after` has passed since the attempt began.
+    /// `commit_after` has passed since the attempt began. For a surface that translates: an SSE
+    /// stream comes as `events`, parsed.
     pub async fn stream_with_deadline(
         &self,
         route: Route,
@@ -75,8 +79,10 @@ impl Dispatcher {
         commit_after: Duration,
     ) -> Result<StreamStart, DispatchError> {
         let me = self.clone();
-        let mut pending: PendingStream =
-            Box::pin(async move { me.stream_attempts(&route, &req, Some(commit_after)).await });
+        let mut pending: PendingStream = Box::pin(async move {
+            me.stream_attempts(&route, &req, Some(commit_after), Hand::Parsed)
+                .await
+        });
         match timeout(commit_after, &mut pending).await {
             Ok(done) => done.map(StreamStart::Committed),
             Err(_) => Ok(StreamStart::Pending(pending)),
@@ -90,6 +96,7 @@ impl Dispatcher {
         route: &Route,
         req: &UpstreamRequest,
         commit_after: Option<Duration>,
+        hand: Hand,
     ) -> Result<CommittedStream, DispatchError> {
         let tiered = super::tier::tiered(&self.telemetry.pricing(), route, req);
         let req = tiered.as_ref().unwrap_or(req);
@@ -104,13 +111,21 @@ impl Dispatcher {
             route.clone(),
             req.clone(),
             (committed.lease.index, committed.lease.key.shared_id()),
-            &committed.first,
-            committed.rest,
+            (&committed.first, committed.rest),
+            hand,
         );
-        Ok(CommittedStream {
-            first: following.take_ready(),
-            rest: following.into_stream(),
-            ..committed
+        Ok(match hand {
+            Hand::Framed => CommittedStream {
+                first: following.take_ready(),
+                rest: following.into_stream(),
+                ..committed
+            },
+            Hand::Parsed => CommittedStream {
+                first: Bytes::new(),
+                rest: futures_util::stream::empty().boxed(),
+                events: Some(Box::new(following)),
+                ..committed
+            },
         })
     }
 
@@ -185,6 +200,7 @@ impl Dispatcher {
             content_type: resp.content_type,
             first,
             rest: self.guard_rest(body, &lease, route),
+            events: None,
             lease,
         })
     }

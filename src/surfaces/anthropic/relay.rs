@@ -92,6 +92,7 @@ mod tests {
             content_type: None,
             first,
             rest,
+            events: None,
             lease: lease(),
         }))
     }
@@ -108,6 +109,7 @@ mod tests {
                 content_type: None,
                 first: Bytes::from_static(HI),
                 rest: futures_util::stream::empty().boxed(),
+                events: None,
                 lease: lease(),
             })
         });

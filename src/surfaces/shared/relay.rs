@@ -11,7 +11,10 @@ use axum::body::{Body, Bytes};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
-use crate::dispatch::{DispatchError, PendingStream, StreamBroken, StreamStart};
+use crate::dispatch::{
+    parse_event, CommittedStream, DispatchError, ParsedEvent, PendingStream, Recovering,
+    StreamBroken, StreamStart,
+};
 use crate::upstream::sse::SseDecoder;
 use crate::upstream::wire::GenerateContentResponse;
 
@@ -59,14 +62,43 @@ enum Upstream {
     Pending(PendingStream),
     /// The committed upstream body.
     Body(BoxStream<'static, Result<Bytes, StreamBroken>>),
+    /// The committed stream's follower, handing on Gemini's events parsed.
+    Events(Box<Recovering>),
+}
+
+/// What a committed stream opens with: bytes to decode, or events already parsed.
+enum Opening {
+    Bytes(Bytes),
+    Events(Vec<ParsedEvent>),
+}
+
+impl Opening {
+    fn is_empty(&self) -> bool {
+        match self {
+            Opening::Bytes(b) => b.is_empty(),
+            Opening::Events(e) => e.is_empty(),
+        }
+    }
+}
+
+/// A committed stream's opening, and where the rest comes from.
+fn committed(c: CommittedStream) -> (Opening, Upstream) {
+    match c.events {
+        Some(mut follower) => (
+            Opening::Events(follower.take_parsed()),
+            Upstream::Events(follower),
+        ),
+        None => (Opening::Bytes(c.first), Upstream::Body(c.rest)),
+    }
 }
 
 /// What waiting on the upstream produced.
 enum Step {
     Silence,
-    Committed(crate::dispatch::CommittedStream),
+    Committed(CommittedStream),
     Failed(DispatchError),
     Chunk(Bytes),
+    Events(Vec<ParsedEvent>),
     Broken(StreamBroken),
     End,
 }
@@ -75,7 +107,7 @@ enum Step {
 pub struct Relay<T> {
     translator: T,
     decoder: SseDecoder,
-    first: Option<Bytes>,
+    first: Option<Opening>,
     upstream: Upstream,
     /// The Gemini model, for error messages.
     model: String,
@@ -86,8 +118,8 @@ impl<T: Translate> Relay<T> {
     /// A relay of `start`: the stream committed in time, or the dispatch still under way.
     pub fn new(translator: T, model: String, start: StreamStart) -> Relay<T> {
         let (first, upstream) = match start {
-            StreamStart::Committed(c) => (c.first, Upstream::Body(c.rest)),
-            StreamStart::Pending(p) => (Bytes::new(), Upstream::Pending(p)),
+            StreamStart::Committed(c) => committed(c),
+            StreamStart::Pending(p) => (Opening::Bytes(Bytes::new()), Upstream::Pending(p)),
         };
         Relay {
             translator,
@@ -132,7 +164,7 @@ impl<T: Translate> Relay<T> {
                 self.translator.start(&mut out);
                 self.translator.keep_alive(&mut out);
             } else {
-                self.feed(&first, &mut out);
+                self.open(first, &mut out);
             }
             if !out.is_empty() {
                 return Some(out);
@@ -153,15 +185,24 @@ impl<T: Translate> Relay<T> {
                     Ok(Some(Err(broken))) => Step::Broken(broken),
                     Ok(None) => Step::End,
                 },
+                Upstream::Events(follower) => {
+                    match tokio::time::timeout(KEEP_ALIVE, follower.next_parsed()).await {
+                        Err(_) => Step::Silence,
+                        Ok(Some(Ok(events))) => Step::Events(events),
+                        Ok(Some(Err(broken))) => Step::Broken(broken),
+                        Ok(None) => Step::End,
+                    }
+                }
             };
             match step {
                 Step::Silence => {
                     self.translator.start(&mut out);
                     self.translator.keep_alive(&mut out);
                 }
-                Step::Committed(committed) => {
-                    self.upstream = Upstream::Body(committed.rest);
-                    self.feed(&committed.first, &mut out);
+                Step::Committed(c) => {
+                    let (opening, upstream) = committed(c);
+                    self.upstream = upstream;
+                    self.open(opening, &mut out);
                 }
                 Step::Failed(error) => {
                     self.translator.start(&mut out);
@@ -173,6 +214,11 @@ impl<T: Translate> Relay<T> {
                     self.done = true;
                 }
                 Step::Chunk(chunk) => self.feed(&chunk, &mut out),
+                Step::Events(events) => {
+                    for event in events {
+                        self.on_parsed(event, &mut out);
+                    }
+                }
                 // Cut short without a finish: the translator says so, as for a clean end.
                 Step::Broken(StreamBroken::Truncated) | Step::End => self.end(&mut out),
                 Step::Broken(broken) => {
@@ -203,6 +249,17 @@ impl<T: Translate> Relay<T> {
         self.done = true;
     }
 
+    fn open(&mut self, opening: Opening, out: &mut Vec<u8>) {
+        match opening {
+            Opening::Bytes(bytes) => self.feed(&bytes, out),
+            Opening::Events(events) => {
+                for event in events {
+                    self.on_parsed(event, out);
+                }
+            }
+        }
+    }
+
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
         self.decoder.push(bytes);
         loop {
@@ -218,14 +275,15 @@ impl<T: Translate> Relay<T> {
     }
 
     fn on_event(&mut self, event: &[u8], out: &mut Vec<u8>) {
-        match serde_json::from_slice::<GenerateContentResponse>(event) {
+        self.on_parsed(parse_event(event), out);
+    }
+
+    fn on_parsed(&mut self, event: ParsedEvent, out: &mut Vec<u8>) {
+        match event {
             Ok(chunk) => self.translator.chunk(&chunk, out),
-            Err(e) => {
+            Err(unreadable) => {
                 self.translator.start(out);
-                self.translator.fail(
-                    Failure::Garbled(format!("unreadable Gemini stream event: {e}")),
-                    out,
-                );
+                self.translator.fail(Failure::Garbled(unreadable), out);
             }
         }
     }
