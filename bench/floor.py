@@ -6,7 +6,7 @@ service, no router and no layers, that reads each body and sends the bytes the s
 answered the first request of its kind, checking and recording nothing), pinned to the same core
 as the gateway. The bench checks that the floor costs no more than the strict mock per native
 request (else the ratios would flatter the gateway) and says so in the report. For every scenario, in one run and interleaved round by
-round, the same load generator (on the other core) sends:
+round (a fresh floor and a fresh gateway every round), the same load generator (on the other core) sends:
 
 - to the floor, the Gemini request the gateway itself sends upstream (captured once through a
   gateway in front of the strict mock), and
@@ -14,7 +14,7 @@ round, the same load generator (on the other core) sends:
   the load core, so the gateway's core does only the gateway's work.
 
 Reported: CPU per request (per stream, for the streamed rows: 20-chunk answers) of the gateway
-and of the floor, read from /proc, and their ratio; added p50/p99 at a fixed rate
+and of the floor, read from /proc (the scheduler's nanosecond counts) and their ratio; added p50/p99 at a fixed rate
 (`oha -q RATE -c 64`, open loop) and on one connection (`oha -c 1`, closed loop); the peak RSS
 of a fresh gateway carrying 1,000 concurrent streams; and a 500 KB Claude Code conversation.
 
@@ -178,6 +178,18 @@ def main():
             at_rate = {"floor": [], "gw": []}
             one = {"floor": [], "gw": []}
             for _ in range(args.rounds):
+                # A fresh floor and gateway every round: two processes of one build differ by up to
+                # ±10 % for their whole lives (heap and hash layout), which would otherwise decide
+                # a ratio instead of averaging out over the rounds.
+                for p in (floor_proc, gw_proc):
+                    p.terminate()
+                    p.wait()
+                    procs.remove(p)
+                floor_proc, floor = spawn(GATEWAY_CORE, [str(TARGET / "mock-gemini"), "--floor", "--port", "0",
+                                                         "--stream-chunks", CHUNKS])
+                gw_proc, gw = gateway(upstream)
+                bench.oha(floor + f_path, 200, 1, oha_bin, f_body)
+                bench.oha(gw + g_path, 200, 1, oha_bin, g_body)
                 for label, pid, url, body in (("floor", floor_proc.pid, floor + f_path, f_body),
                                               ("gw", gw_proc.pid, gw + g_path, g_body)):
                     at_rate[label].append(bench.oha_cpu(url, rate, args.seconds, oha_bin, body, pid))
@@ -228,7 +240,8 @@ def main():
              f"--seconds {args.seconds} --rounds {args.rounds} --streams {args.streams}`", "",
              f"{os.cpu_count()} cores; the gateway and the floor each on core {GATEWAY_CORE}, the load generator "
              f"and the gateway's own upstream (a second floor server) on core {LOAD_CORE}. Streams are "
-             f"{CHUNKS}-chunk SSE answers. Medians of {args.rounds} interleaved rounds. The floor "
+             f"{CHUNKS}-chunk SSE answers. Medians of {args.rounds} interleaved rounds, each with a fresh floor "
+             f"and gateway. The floor "
              f"(a bare hyper service) costs {floor_cpu:.0f} µs per native request against the strict "
              f"mock's {strict_cpu:.0f} µs on the same core: no slower, as a floor must be.", "",
              "| scenario | floor CPU | gateway CPU | **× floor** | rate | added p50 @ rate | added p99 @ rate "
