@@ -309,10 +309,7 @@ impl Recovering {
     fn parsed_event(&mut self, payload: &[u8]) {
         let mut chunk = match parse_event(payload) {
             Ok(chunk) => chunk,
-            Err(unreadable) => {
-                self.parsed.get_or_insert_default().push(Err(unreadable));
-                return;
-            }
+            Err(unreadable) => return self.hand_on(Err(unreadable)),
         };
         self.note(
             chunk.model_version.as_deref(),
@@ -329,7 +326,13 @@ impl Recovering {
         if self.drop_thoughts && !strip_thoughts(&mut chunk) {
             return;
         }
-        self.parsed.get_or_insert_default().push(Ok(chunk));
+        self.hand_on(Ok(chunk));
+    }
+
+    fn hand_on(&mut self, event: ParsedEvent) {
+        if let Some(parsed) = &mut self.parsed {
+            parsed.push(event);
+        }
     }
 
     /// What every event may say: the model that answers (learnt once), the tokens so far.

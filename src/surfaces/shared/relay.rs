@@ -214,11 +214,7 @@ impl<T: Translate> Relay<T> {
                     self.done = true;
                 }
                 Step::Chunk(chunk) => self.feed(&chunk, &mut out),
-                Step::Events(events) => {
-                    for event in events {
-                        self.on_parsed(event, &mut out);
-                    }
-                }
+                Step::Events(events) => self.on_events(events, &mut out),
                 // Cut short without a finish: the translator says so, as for a clean end.
                 Step::Broken(StreamBroken::Truncated) | Step::End => self.end(&mut out),
                 Step::Broken(broken) => {
@@ -252,11 +248,7 @@ impl<T: Translate> Relay<T> {
     fn open(&mut self, opening: Opening, out: &mut Vec<u8>) {
         match opening {
             Opening::Bytes(bytes) => self.feed(&bytes, out),
-            Opening::Events(events) => {
-                for event in events {
-                    self.on_parsed(event, out);
-                }
-            }
+            Opening::Events(events) => self.on_events(events, out),
         }
     }
 
@@ -276,6 +268,12 @@ impl<T: Translate> Relay<T> {
 
     fn on_event(&mut self, event: &[u8], out: &mut Vec<u8>) {
         self.on_parsed(parse_event(event), out);
+    }
+
+    fn on_events(&mut self, events: Vec<ParsedEvent>, out: &mut Vec<u8>) {
+        for event in events {
+            self.on_parsed(event, out);
+        }
     }
 
     fn on_parsed(&mut self, event: ParsedEvent, out: &mut Vec<u8>) {
