@@ -2,7 +2,8 @@
 //! continued on another key, and the continuation spliced into the same client stream.
 //!
 //! The upstream's SSE is decoded event by event; only whole events go to the client (re-framed
-//! exactly as Gemini frames them, `data: {json}\r\n\r\n`), and the answer so far is kept: its
+//! exactly as Gemini frames them, `data: {json}\r\n\r\n`; events that arrive so framed go on as
+//! the bytes they came in), and the answer so far is kept (see `answer`): its
 //! text, merged, and its function calls, whole (they arrive whole). When the stream breaks (a
 //! transport error, silence past the idle timeout, or an end without `finishReason`), the same
 //! request is sent again ending with a `model` turn holding that answer, and Gemini continues it
@@ -25,7 +26,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{Cause, Dispatcher, Route, StreamBroken};
@@ -33,8 +33,12 @@ use crate::models::served::Served;
 use crate::models::Rules;
 use crate::telemetry::Tokens;
 use crate::upstream::sse::SseDecoder;
-use crate::upstream::wire::{GenerateContentResponse, Part, UsageMetadata};
+use crate::upstream::wire::{GenerateContentResponse, UsageMetadata};
 use crate::upstream::UpstreamRequest;
+
+mod answer;
+
+use answer::{strip_thoughts, without_thoughts, EventView, Prefix, WholeEvents};
 
 /// Continuations one stream may need.
 pub const MAX_RECOVERIES: usize = 2;
@@ -47,75 +51,6 @@ pub fn is_sse(req: &UpstreamRequest) -> bool {
     req.path_and_query
         .split_once('?')
         .is_some_and(|(_, q)| q.split('&').any(|p| p == "alt=sse"))
-}
-
-/// The answer the client has so far.
-#[derive(Debug, Default)]
-struct Prefix {
-    /// Text parts merged, and other parts (function calls, …) whole, in order.
-    parts: Vec<Value>,
-    saw_thoughts: bool,
-    finished: bool,
-}
-
-impl Prefix {
-    /// A parsed part: text merged, a thought noted, anything else kept whole.
-    fn add_part(&mut self, part: &Part) {
-        match (&part.text, part.thought) {
-            (_, Some(true)) => self.saw_thoughts = true,
-            (Some(text), _) => self.add_text(text),
-            (None, _) => self.parts.extend(serde_json::to_value(part).ok()),
-        }
-    }
-
-    fn add_text(&mut self, text: &str) {
-        if let Some(Value::String(last)) = self
-            .parts
-            .last_mut()
-            .filter(|p| p.get("functionCall").is_none())
-            .and_then(|p| p.get_mut("text"))
-        {
-            last.push_str(text);
-        } else if !text.is_empty() {
-            self.parts.push(json!({ "text": text }));
-        }
-    }
-
-    fn add(&mut self, part: &Value) {
-        if part.get("thought") == Some(&Value::Bool(true)) {
-            self.saw_thoughts = true;
-            return;
-        }
-        if let Some(text) = part.get("text").and_then(Value::as_str) {
-            self.add_text(text);
-            return;
-        }
-        self.parts.push(part.clone());
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EventView<'a> {
-    #[serde(default)]
-    candidates: Vec<CandidateView>,
-    usage_metadata: Option<crate::upstream::wire::UsageMetadata>,
-    /// The model that answers (for a moving alias, the one it points at).
-    #[serde(borrow, default)]
-    model_version: Option<std::borrow::Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CandidateView {
-    content: Option<ContentView>,
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ContentView {
-    #[serde(default)]
-    parts: Vec<Value>,
 }
 
 /// What a followed stream hands on.
@@ -169,7 +104,7 @@ impl Recovering {
         route: Route,
         req: UpstreamRequest,
         (index, key_id): (usize, &Arc<str>),
-        (first, inner): (&[u8], BoxStream<'static, Result<Bytes, StreamBroken>>),
+        (first, inner): (Bytes, BoxStream<'static, Result<Bytes, StreamBroken>>),
         hand: Hand,
     ) -> Recovering {
         let rules = dispatcher.served_models().rules(route.name());
@@ -242,7 +177,7 @@ impl Recovering {
             }
             let broken = match self.inner.next().await {
                 Some(Ok(chunk)) => {
-                    self.feed(&chunk);
+                    self.feed(chunk);
                     continue;
                 }
                 Some(Err(broken)) => broken,
@@ -268,11 +203,43 @@ impl Recovering {
         }
     }
 
-    fn feed(&mut self, bytes: &[u8]) {
-        self.decoder.push(bytes);
+    fn feed(&mut self, mut bytes: Bytes) {
+        if self.parsed.is_none() && !self.drop_thoughts && self.decoder.is_idle() {
+            let mut events = WholeEvents {
+                chunk: &bytes,
+                taken: 0,
+            };
+            for payload in events.by_ref() {
+                self.view(payload);
+            }
+            if events.taken > 0 {
+                self.ready.push_back(bytes.split_to(events.taken));
+            }
+        }
+        if bytes.is_empty() {
+            return;
+        }
+        self.decoder.push(&bytes);
         while let Ok(Some(event)) = self.decoder.next_event() {
             self.event(&event);
         }
+    }
+
+    /// Notes what a framed event says; false when it is not a readable event.
+    fn view(&mut self, payload: &[u8]) -> bool {
+        let Ok(view) = serde_json::from_slice::<EventView>(payload) else {
+            return false;
+        };
+        self.note(view.model_version.as_deref(), view.usage_metadata.as_ref());
+        if let Some(c) = view.candidates.first() {
+            for part in c.content.iter().flat_map(|c| &c.parts) {
+                self.prefix.add(part);
+            }
+            if c.finish_reason.is_some() {
+                self.prefix.finished = true;
+            }
+        }
+        true
     }
 
     /// Notes one event's parts and queues it for the client.
@@ -281,21 +248,10 @@ impl Recovering {
             return self.parsed_event(payload);
         }
         let mut payload = Bytes::copy_from_slice(payload);
-        if let Ok(view) = serde_json::from_slice::<EventView>(&payload) {
-            self.note(view.model_version.as_deref(), view.usage_metadata.as_ref());
-            if let Some(c) = view.candidates.first() {
-                for part in c.content.iter().flat_map(|c| &c.parts) {
-                    self.prefix.add(part);
-                }
-                if c.finish_reason.is_some() {
-                    self.prefix.finished = true;
-                }
-            }
-            if self.drop_thoughts {
-                match without_thoughts(&payload) {
-                    Some(clean) => payload = clean,
-                    None => return,
-                }
+        if self.view(&payload) && self.drop_thoughts {
+            match without_thoughts(&payload) {
+                Some(clean) => payload = clean,
+                None => return,
             }
         }
         let mut framed = Vec::with_capacity(payload.len() + 10);
@@ -391,7 +347,7 @@ impl Recovering {
                 self.key_id = c.lease.key.shared_id().clone();
                 self.decoder = SseDecoder::new(MAX_EVENT_BYTES);
                 self.inner = c.rest;
-                self.feed(&c.first);
+                self.feed(c.first);
                 true
             }
             Err(e) => {
@@ -434,44 +390,6 @@ impl Drop for Recovering {
     }
 }
 
-/// The event without thought parts; `None` when nothing else is left in it.
-fn without_thoughts(payload: &[u8]) -> Option<Bytes> {
-    let mut v: Value = serde_json::from_slice(payload).ok()?;
-    let parts = v
-        .get_mut("candidates")
-        .and_then(|c| c.get_mut(0))
-        .and_then(|c| c.get_mut("content"))
-        .and_then(|c| c.get_mut("parts"))
-        .and_then(Value::as_array_mut);
-    if let Some(parts) = parts {
-        parts.retain(|p| p.get("thought") != Some(&Value::Bool(true)));
-    }
-    let candidate = &v["candidates"][0];
-    let empty = candidate["content"]["parts"]
-        .as_array()
-        .is_none_or(Vec::is_empty)
-        && candidate.get("finishReason").is_none();
-    if empty {
-        return None;
-    }
-    serde_json::to_vec(&v).ok().map(Bytes::from)
-}
-
-/// [`without_thoughts`] for a parsed event: false when nothing else is left in it.
-fn strip_thoughts(chunk: &mut GenerateContentResponse) -> bool {
-    let Some(candidate) = chunk.candidates.first_mut() else {
-        return false;
-    };
-    if let Some(content) = &mut candidate.content {
-        content.parts.retain(|p| p.thought != Some(true));
-    }
-    let no_parts = candidate
-        .content
-        .as_ref()
-        .is_none_or(|c| c.parts.is_empty());
-    !(no_parts && candidate.finish_reason.is_none())
-}
-
 /// Google's answer to a request ending with a model turn on a model that does not take one.
 fn refuses_prefill(e: &super::DispatchError) -> bool {
     match &e.cause {
@@ -485,70 +403,6 @@ fn refuses_prefill(e: &super::DispatchError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_prefix_merges_text_and_keeps_calls_and_no_thoughts() {
-        let mut p = Prefix::default();
-        p.add(&json!({"text": "Thinking…", "thought": true}));
-        p.add(&json!({"text": "Hel"}));
-        p.add(&json!({"text": "lo"}));
-        p.add(&json!({"functionCall": {"name": "Bash", "args": {}}, "thoughtSignature": "s"}));
-        p.add(&json!({"text": " after"}));
-        assert!(p.saw_thoughts);
-        assert_eq!(
-            p.parts,
-            [
-                json!({"text": "Hello"}),
-                json!({"functionCall": {"name": "Bash", "args": {}}, "thoughtSignature": "s"}),
-                json!({"text": " after"})
-            ]
-        );
-    }
-
-    #[test]
-    fn thoughts_are_stripped_and_emptied_events_dropped() {
-        let thought = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true}],"role":"model"}}]}"#;
-        assert_eq!(without_thoughts(thought), None);
-        let mixed = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true},{"text":"a"}],"role":"model"}}]}"#;
-        let clean = without_thoughts(mixed).unwrap();
-        assert!(!String::from_utf8_lossy(&clean).contains("thought"));
-        let last = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true}],"role":"model"},"finishReason":"STOP"}]}"#;
-        assert!(without_thoughts(last).is_some(), "the finish stays");
-    }
-
-    #[test]
-    fn a_parsed_event_adds_to_the_prefix_as_its_json_would() {
-        let (mut typed, mut raw) = (Prefix::default(), Prefix::default());
-        let parts = [
-            json!({"text": "Thinking…", "thought": true}),
-            json!({"text": "Hel"}),
-            json!({"text": "lo", "thoughtSignature": "t"}),
-            json!({"functionCall": {"name": "Bash", "args": {"c": 1}}, "thoughtSignature": "s"}),
-            json!({"text": " after"}),
-        ];
-        for part in &parts {
-            typed.add_part(&serde_json::from_value(part.clone()).unwrap());
-            raw.add(part);
-        }
-        assert_eq!(typed.parts, raw.parts);
-        assert!(typed.saw_thoughts);
-    }
-
-    #[test]
-    fn a_parsed_event_loses_its_thoughts_as_a_framed_one_does() {
-        let parse = |json: &[u8]| parse_event(json).unwrap();
-        let thought = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true}],"role":"model"}}]}"#;
-        assert!(!strip_thoughts(&mut parse(thought)));
-        let mixed = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true},{"text":"a"}],"role":"model"}}]}"#;
-        let mut clean = parse(mixed);
-        assert!(strip_thoughts(&mut clean));
-        let parts = &clean.candidates[0].content.as_ref().unwrap().parts;
-        assert_eq!(parts.len(), 1);
-        assert_eq!(parts[0].text.as_deref(), Some("a"));
-        let last = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true}],"role":"model"},"finishReason":"STOP"}]}"#;
-        assert!(strip_thoughts(&mut parse(last)), "the finish stays");
-        assert!(parse_event(b"{not json").is_err());
-    }
 
     #[test]
     fn only_sse_streams_are_followed() {

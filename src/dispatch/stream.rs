@@ -111,7 +111,7 @@ impl Dispatcher {
             route.clone(),
             req.clone(),
             (committed.lease.index, committed.lease.key.shared_id()),
-            (&committed.first, committed.rest),
+            (committed.first, committed.rest),
             hand,
         );
         Ok(match hand {

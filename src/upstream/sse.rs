@@ -67,6 +67,12 @@ impl SseDecoder {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Whether nothing is pending: no undecoded bytes, no event half assembled, no LF owed to a
+    /// CR. Bytes pushed now start a fresh event, as if the decoder were new.
+    pub fn is_idle(&self) -> bool {
+        self.start == self.buf.len() && !self.has_data && !self.skip_lf
+    }
+
     /// The next complete event's data, or `None` when more bytes are needed.
     pub fn next_event(&mut self) -> Result<Option<Vec<u8>>, SseError> {
         loop {

@@ -1,0 +1,242 @@
+//! What a followed stream's events say, and the answer so far they add up to.
+//!
+//! A followed stream keeps the answer the client has (its text merged, other parts whole, and
+//! whether it is finished) so that a break can be continued; it reads that from each event,
+//! framed or parsed, and strips thoughts from a continuation's events. Events that arrive framed
+//! exactly as Gemini frames them are recognised in place, so the native surface can pass their
+//! bytes on without a copy.
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::upstream::wire::{GenerateContentResponse, Part};
+
+/// The answer the client has so far.
+#[derive(Debug, Default)]
+pub(super) struct Prefix {
+    /// Text parts merged, and other parts (function calls, …) whole, in order.
+    pub(super) parts: Vec<Value>,
+    pub(super) saw_thoughts: bool,
+    pub(super) finished: bool,
+}
+
+impl Prefix {
+    /// A parsed part: text merged, a thought noted, anything else kept whole.
+    pub(super) fn add_part(&mut self, part: &Part) {
+        match (&part.text, part.thought) {
+            (_, Some(true)) => self.saw_thoughts = true,
+            (Some(text), _) => self.add_text(text),
+            (None, _) => self.parts.extend(serde_json::to_value(part).ok()),
+        }
+    }
+
+    fn add_text(&mut self, text: &str) {
+        if let Some(Value::String(last)) = self
+            .parts
+            .last_mut()
+            .filter(|p| p.get("functionCall").is_none())
+            .and_then(|p| p.get_mut("text"))
+        {
+            last.push_str(text);
+        } else if !text.is_empty() {
+            self.parts.push(json!({ "text": text }));
+        }
+    }
+
+    pub(super) fn add(&mut self, part: &Value) {
+        if part.get("thought") == Some(&Value::Bool(true)) {
+            self.saw_thoughts = true;
+            return;
+        }
+        if let Some(text) = part.get("text").and_then(Value::as_str) {
+            self.add_text(text);
+            return;
+        }
+        self.parts.push(part.clone());
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct EventView<'a> {
+    #[serde(default)]
+    pub(super) candidates: Vec<CandidateView>,
+    pub(super) usage_metadata: Option<crate::upstream::wire::UsageMetadata>,
+    /// The model that answers (for a moving alias, the one it points at).
+    #[serde(borrow, default)]
+    pub(super) model_version: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CandidateView {
+    pub(super) content: Option<ContentView>,
+    pub(super) finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ContentView {
+    #[serde(default)]
+    pub(super) parts: Vec<Value>,
+}
+
+/// The leading whole events of a chunk framed exactly as Gemini frames them, and as
+/// [`super::Recovering`] re-frames them (`data: {json}\r\n\r\n`): with nothing to strip, their
+/// bytes go to the client as they came, without a copy. Anything else (a partial event, LF or
+/// multi-line framing, comments) ends them and goes through the decoder.
+pub(super) struct WholeEvents<'a> {
+    pub(super) chunk: &'a [u8],
+    /// Bytes of the events yielded so far.
+    pub(super) taken: usize,
+}
+
+impl<'a> Iterator for WholeEvents<'a> {
+    /// One event's data.
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        const DATA: &[u8] = b"data: ";
+        const END: &[u8] = b"\r\n\r\n";
+        let rest = self.chunk[self.taken..].strip_prefix(DATA)?;
+        let end = memchr::memchr2(b'\r', b'\n', rest)?;
+        if !rest[end..].starts_with(END) {
+            return None;
+        }
+        self.taken += DATA.len() + end + END.len();
+        Some(&rest[..end])
+    }
+}
+
+/// The event without thought parts; `None` when nothing else is left in it.
+pub(super) fn without_thoughts(payload: &[u8]) -> Option<Bytes> {
+    let mut v: Value = serde_json::from_slice(payload).ok()?;
+    let parts = v
+        .get_mut("candidates")
+        .and_then(|c| c.get_mut(0))
+        .and_then(|c| c.get_mut("content"))
+        .and_then(|c| c.get_mut("parts"))
+        .and_then(Value::as_array_mut);
+    if let Some(parts) = parts {
+        parts.retain(|p| p.get("thought") != Some(&Value::Bool(true)));
+    }
+    let candidate = &v["candidates"][0];
+    let empty = candidate["content"]["parts"]
+        .as_array()
+        .is_none_or(Vec::is_empty)
+        && candidate.get("finishReason").is_none();
+    if empty {
+        return None;
+    }
+    serde_json::to_vec(&v).ok().map(Bytes::from)
+}
+
+/// [`without_thoughts`] for a parsed event: false when nothing else is left in it.
+pub(super) fn strip_thoughts(chunk: &mut GenerateContentResponse) -> bool {
+    let Some(candidate) = chunk.candidates.first_mut() else {
+        return false;
+    };
+    if let Some(content) = &mut candidate.content {
+        content.parts.retain(|p| p.thought != Some(true));
+    }
+    let no_parts = candidate
+        .content
+        .as_ref()
+        .is_none_or(|c| c.parts.is_empty());
+    !(no_parts && candidate.finish_reason.is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse_event;
+    use super::*;
+
+    #[test]
+    fn the_prefix_merges_text_and_keeps_calls_and_no_thoughts() {
+        let mut p = Prefix::default();
+        p.add(&json!({"text": "Thinking…", "thought": true}));
+        p.add(&json!({"text": "Hel"}));
+        p.add(&json!({"text": "lo"}));
+        p.add(&json!({"functionCall": {"name": "Bash", "args": {}}, "thoughtSignature": "s"}));
+        p.add(&json!({"text": " after"}));
+        assert!(p.saw_thoughts);
+        assert_eq!(
+            p.parts,
+            [
+                json!({"text": "Hello"}),
+                json!({"functionCall": {"name": "Bash", "args": {}}, "thoughtSignature": "s"}),
+                json!({"text": " after"})
+            ]
+        );
+    }
+
+    #[test]
+    fn thoughts_are_stripped_and_emptied_events_dropped() {
+        let thought = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true}],"role":"model"}}]}"#;
+        assert_eq!(without_thoughts(thought), None);
+        let mixed = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true},{"text":"a"}],"role":"model"}}]}"#;
+        let clean = without_thoughts(mixed).unwrap();
+        assert!(!String::from_utf8_lossy(&clean).contains("thought"));
+        let last = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true}],"role":"model"},"finishReason":"STOP"}]}"#;
+        assert!(without_thoughts(last).is_some(), "the finish stays");
+    }
+
+    #[test]
+    fn a_parsed_event_adds_to_the_prefix_as_its_json_would() {
+        let (mut typed, mut raw) = (Prefix::default(), Prefix::default());
+        let parts = [
+            json!({"text": "Thinking…", "thought": true}),
+            json!({"text": "Hel"}),
+            json!({"text": "lo", "thoughtSignature": "t"}),
+            json!({"functionCall": {"name": "Bash", "args": {"c": 1}}, "thoughtSignature": "s"}),
+            json!({"text": " after"}),
+        ];
+        for part in &parts {
+            typed.add_part(&serde_json::from_value(part.clone()).unwrap());
+            raw.add(part);
+        }
+        assert_eq!(typed.parts, raw.parts);
+        assert!(typed.saw_thoughts);
+    }
+
+    #[test]
+    fn a_parsed_event_loses_its_thoughts_as_a_framed_one_does() {
+        let parse = |json: &[u8]| parse_event(json).unwrap();
+        let thought = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true}],"role":"model"}}]}"#;
+        assert!(!strip_thoughts(&mut parse(thought)));
+        let mixed = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true},{"text":"a"}],"role":"model"}}]}"#;
+        let mut clean = parse(mixed);
+        assert!(strip_thoughts(&mut clean));
+        let parts = &clean.candidates[0].content.as_ref().unwrap().parts;
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].text.as_deref(), Some("a"));
+        let last = br#"{"candidates":[{"content":{"parts":[{"text":"t","thought":true}],"role":"model"},"finishReason":"STOP"}]}"#;
+        assert!(strip_thoughts(&mut parse(last)), "the finish stays");
+        assert!(parse_event(b"{not json").is_err());
+    }
+
+    #[test]
+    fn whole_events_are_the_leading_ones_framed_as_gemini_frames_them() {
+        let events = |chunk: &'static [u8]| {
+            let mut whole = WholeEvents { chunk, taken: 0 };
+            let data: Vec<&[u8]> = whole.by_ref().collect();
+            (data, whole.taken)
+        };
+        let two = b"data: {\"a\":1}\r\n\r\ndata: {\"b\":2}\r\n\r\n";
+        assert_eq!(
+            events(two),
+            (vec![&b"{\"a\":1}"[..], &b"{\"b\":2}"[..]], two.len())
+        );
+        // A partial event, split even inside its blank line, is left to the decoder.
+        assert_eq!(
+            events(b"data: {\"a\":1}\r\n\r\ndata: {\"b\""),
+            (vec![&b"{\"a\":1}"[..]], 17)
+        );
+        assert_eq!(events(b"data: {\"a\":1}\r\n\r"), (vec![], 0));
+        // Framing the re-framing would change is not passed on as it came.
+        assert_eq!(events(b"data: {\"a\":1}\n\n"), (vec![], 0));
+        assert_eq!(events(b"data:{\"a\":1}\r\n\r\n"), (vec![], 0));
+        assert_eq!(events(b"data: {\"a\":\r\ndata: 1}\r\n\r\n"), (vec![], 0));
+        assert_eq!(events(b": keep-alive\r\n\r\n"), (vec![], 0));
+    }
+}
