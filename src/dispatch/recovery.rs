@@ -130,8 +130,12 @@ impl Recovering {
         r
     }
 
-    /// The whole events decoded so far, framed (the stream's first bytes).
+    /// The whole events decoded so far, framed (the stream's first bytes): when they are one
+    /// piece (a first read of whole events, passed on as it came), that piece itself.
     pub fn take_ready(&mut self) -> Bytes {
+        if self.ready.len() == 1 {
+            return self.ready.pop_front().unwrap_or_default();
+        }
         let mut all = Vec::new();
         for e in self.ready.drain(..) {
             all.extend_from_slice(&e);
