@@ -38,7 +38,7 @@ use crate::upstream::UpstreamRequest;
 
 mod answer;
 
-use answer::{strip_thoughts, without_thoughts, EventView, Prefix, WholeEvents};
+use answer::{framed, strip_thoughts, without_thoughts, EventView, Prefix, WholeEvents};
 
 /// Continuations one stream may need.
 pub const MAX_RECOVERIES: usize = 2;
@@ -209,10 +209,7 @@ impl Recovering {
 
     fn feed(&mut self, mut bytes: Bytes) {
         if self.parsed.is_none() && !self.drop_thoughts && self.decoder.is_idle() {
-            let mut events = WholeEvents {
-                chunk: &bytes,
-                taken: 0,
-            };
+            let mut events = WholeEvents::of(&bytes);
             for payload in events.by_ref() {
                 self.view(payload);
             }
@@ -251,18 +248,18 @@ impl Recovering {
         if self.parsed.is_some() {
             return self.parsed_event(payload);
         }
-        let mut payload = Bytes::copy_from_slice(payload);
-        if self.view(&payload) && self.drop_thoughts {
-            match without_thoughts(&payload) {
-                Some(clean) => payload = clean,
+        let clean;
+        let mut payload = payload;
+        if self.view(payload) && self.drop_thoughts {
+            match without_thoughts(payload) {
+                Some(without) => {
+                    clean = without;
+                    payload = &clean;
+                }
                 None => return,
             }
         }
-        let mut framed = Vec::with_capacity(payload.len() + 10);
-        framed.extend_from_slice(b"data: ");
-        framed.extend_from_slice(&payload);
-        framed.extend_from_slice(b"\r\n\r\n");
-        self.ready.push_back(Bytes::from(framed));
+        self.ready.push_back(framed(payload));
     }
 
     /// One event parsed for a translating surface: noted like a framed one, handed on typed.

@@ -86,9 +86,19 @@ pub(super) struct ContentView {
 /// bytes go to the client as they came, without a copy. Anything else (a partial event, LF or
 /// multi-line framing, comments) ends them and goes through the decoder.
 pub(super) struct WholeEvents<'a> {
-    pub(super) chunk: &'a [u8],
+    chunk: &'a [u8],
     /// Bytes of the events yielded so far.
     pub(super) taken: usize,
+}
+
+/// How Gemini opens and closes an event's data.
+const DATA: &[u8] = b"data: ";
+const END: &[u8] = b"\r\n\r\n";
+
+impl<'a> WholeEvents<'a> {
+    pub(super) fn of(chunk: &'a [u8]) -> WholeEvents<'a> {
+        WholeEvents { chunk, taken: 0 }
+    }
 }
 
 impl<'a> Iterator for WholeEvents<'a> {
@@ -96,8 +106,6 @@ impl<'a> Iterator for WholeEvents<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
-        const DATA: &[u8] = b"data: ";
-        const END: &[u8] = b"\r\n\r\n";
         let rest = self.chunk[self.taken..].strip_prefix(DATA)?;
         let end = memchr::memchr2(b'\r', b'\n', rest)?;
         if !rest[end..].starts_with(END) {
@@ -106,6 +114,15 @@ impl<'a> Iterator for WholeEvents<'a> {
         self.taken += DATA.len() + end + END.len();
         Some(&rest[..end])
     }
+}
+
+/// One event's data framed as Gemini frames it: what [`WholeEvents`] recognises.
+pub(super) fn framed(payload: &[u8]) -> Bytes {
+    let mut framed = Vec::with_capacity(DATA.len() + payload.len() + END.len());
+    framed.extend_from_slice(DATA);
+    framed.extend_from_slice(payload);
+    framed.extend_from_slice(END);
+    Bytes::from(framed)
 }
 
 /// The event without thought parts; `None` when nothing else is left in it.
@@ -218,7 +235,7 @@ mod tests {
     #[test]
     fn whole_events_are_the_leading_ones_framed_as_gemini_frames_them() {
         let events = |chunk: &'static [u8]| {
-            let mut whole = WholeEvents { chunk, taken: 0 };
+            let mut whole = WholeEvents::of(chunk);
             let data: Vec<&[u8]> = whole.by_ref().collect();
             (data, whole.taken)
         };
@@ -238,5 +255,14 @@ mod tests {
         assert_eq!(events(b"data:{\"a\":1}\r\n\r\n"), (vec![], 0));
         assert_eq!(events(b"data: {\"a\":\r\ndata: 1}\r\n\r\n"), (vec![], 0));
         assert_eq!(events(b": keep-alive\r\n\r\n"), (vec![], 0));
+    }
+
+    #[test]
+    fn an_event_re_framed_is_one_that_passes_as_it_came() {
+        let payload = br#"{"candidates":[{"content":{"parts":[{"text":"a\u2028b"}]}}]}"#;
+        let bytes = framed(payload);
+        let mut whole = WholeEvents::of(&bytes);
+        assert_eq!(whole.next(), Some(&payload[..]));
+        assert_eq!((whole.next(), whole.taken), (None, bytes.len()));
     }
 }
