@@ -157,8 +157,27 @@ pub enum ClientError {
 /// The real upstream: HTTP to `GEMINI_BASE_URL`.
 #[derive(Debug, Clone)]
 pub struct HttpUpstream {
-    http: reqwest::Client,
+    transport: Transport,
     base_url: String,
+}
+
+/// How requests reach Gemini: hyper's client directly, or reqwest when a proxy is in the way.
+#[derive(Debug, Clone)]
+enum Transport {
+    Direct(Box<super::direct::DirectClient>),
+    Proxied(reqwest::Client),
+}
+
+/// The variables reqwest reads for a proxy (each also in lower case).
+const PROXY_VARIABLES: [&str; 3] = ["ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY"];
+
+/// Whether any `*_PROXY` variable is set (`NO_PROXY` is left to reqwest, which reads it).
+fn proxy_in_environment() -> bool {
+    PROXY_VARIABLES.iter().any(|name| {
+        [name.to_string(), name.to_lowercase()]
+            .iter()
+            .any(|n| std::env::var_os(n).is_some_and(|v| !v.is_empty()))
+    })
 }
 
 impl HttpUpstream {
@@ -170,6 +189,24 @@ impl HttpUpstream {
         proxy: Option<&Secret>,
         ca_file: Option<&Path>,
     ) -> Result<HttpUpstream, ClientError> {
+        let base_url = base_url.trim_end_matches('/').to_string();
+        if proxy.is_none() && !proxy_in_environment() {
+            let pem =
+                match ca_file {
+                    Some(path) => Some(std::fs::read(path).map_err(|e| {
+                        ClientError::CaFile(path.display().to_string(), e.to_string())
+                    })?),
+                    None => None,
+                };
+            let direct = super::direct::DirectClient::new(pem.as_deref()).map_err(|e| {
+                let path = ca_file.map(|p| p.display().to_string()).unwrap_or_default();
+                ClientError::CaFile(path, e.0)
+            })?;
+            return Ok(HttpUpstream {
+                transport: Transport::Direct(Box::new(direct)),
+                base_url,
+            });
+        }
         let mut builder = reqwest::Client::builder();
         if let Some(proxy) = proxy {
             builder =
@@ -194,8 +231,8 @@ impl HttpUpstream {
             .build()
             .map_err(ClientError::Build)?;
         Ok(HttpUpstream {
-            http,
-            base_url: base_url.trim_end_matches('/').to_string(),
+            transport: Transport::Proxied(http),
+            base_url,
         })
     }
 }
@@ -206,8 +243,22 @@ impl Upstream for HttpUpstream {
         key: &'a ApiKey,
         req: &'a UpstreamRequest,
     ) -> BoxFuture<'a, Result<UpstreamResponse, TransportError>> {
+        match &self.transport {
+            Transport::Direct(direct) => direct.send(&self.base_url, key, req),
+            Transport::Proxied(http) => self.send_by_reqwest(http, key, req),
+        }
+    }
+}
+
+impl HttpUpstream {
+    fn send_by_reqwest<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        key: &'a ApiKey,
+        req: &'a UpstreamRequest,
+    ) -> BoxFuture<'a, Result<UpstreamResponse, TransportError>> {
         let url = format!("{}{}", self.base_url, req.path_and_query);
-        let mut builder = self.http.request(req.method.clone(), url);
+        let mut builder = http.request(req.method.clone(), url);
         if let Ok(mut value) = HeaderValue::from_str(key.expose()) {
             // Sensitive: HTTP/2 never indexes it in HPACK tables, and debug output hides it.
             value.set_sensitive(true);

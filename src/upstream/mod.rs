@@ -5,6 +5,7 @@ pub mod billing;
 pub mod classify;
 pub mod client;
 pub mod coalesce;
+mod direct;
 #[cfg(test)]
 pub mod scripted;
 pub mod sse;
