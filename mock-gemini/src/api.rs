@@ -193,6 +193,7 @@ pub async fn handle(AxumState(state): AxumState<Arc<State>>, request: Request) -
         action: route.action(),
         body,
         status,
+        http_version: parts.version,
     });
     if route.action().is_some() && !state.sleep(state.response_delay + extra_delay).await {
         return ApiError::unavailable().into_response_for(&route, &params);

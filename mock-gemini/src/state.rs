@@ -46,6 +46,8 @@ pub struct RecordedRequest {
     pub body: Option<Value>,
     /// The status the mock answered (0 when it never answered, e.g. `Hang`).
     pub status: u16,
+    /// The protocol it came over: `HTTP/1.1`, or `HTTP/2.0` (TLS with ALPN `h2`).
+    pub http_version: String,
 }
 
 /// A log entry; the body stays raw until someone reads the log.
@@ -59,6 +61,7 @@ pub struct Entry {
     pub action: Option<String>,
     pub body: Bytes,
     pub status: u16,
+    pub http_version: axum::http::Version,
 }
 
 impl Entry {
@@ -80,6 +83,7 @@ impl Entry {
             action: self.action.clone(),
             body,
             status: self.status,
+            http_version: format!("{:?}", self.http_version),
         }
     }
 }

@@ -306,6 +306,7 @@ pub async fn handle(state: Arc<State>, route: ResourceRoute, request: Request) -
         action: Some(route.action().to_owned()),
         body: logged,
         status: response.status().as_u16(),
+        http_version: parts.version,
     });
     response
 }
