@@ -3,12 +3,13 @@
 //! `Authorization: Bearer` (Anthropic and OpenAI SDKs, Claude Code), `x-goog-api-key` and `?key=`
 //! (Google's SDKs). The operator key (`ADMIN_API_KEY`) guards `/admin` (see `admin`).
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Uri};
-use axum::middleware::Next;
 use axum::response::Response;
 
+use super::clients::Client;
 use super::gate::Gate;
+use super::limits::Refusal;
 use crate::surfaces::gemini::query::percent_decode;
 use crate::surfaces::Dialect;
 use crate::telemetry::TallyRef;
@@ -40,25 +41,30 @@ pub fn presented(headers: &HeaderMap, uri: &Uri) -> Vec<String> {
     out
 }
 
-/// Middleware: with client keys configured, a request must carry one of them; a refusal is a
-/// 401 in dialect `D`.
-pub async fn require_client_key<D: Dialect>(
-    State(gate): State<Gate>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let clients = gate.clients.load_full();
+/// What the client-key check decides before anything waits.
+pub enum Decision {
+    /// On to the route.
+    Pass(Request),
+    /// On to the route once `Client`'s limiter admits it ([`admit`]).
+    Admit(Request, Client),
+    /// Refused (401 in the surface's dialect), the body read away first.
+    Refuse(Box<Refusal>),
+}
+
+/// With client keys configured, a request must carry one of them; a refusal is a 401 in
+/// dialect `D`. A matching client's name, tier and models go into the request's tally.
+pub fn decide<D: Dialect>(gate: &Gate, mut req: Request) -> Decision {
+    let clients = gate.clients.load();
     if clients.is_empty() {
-        return next.run(req).await;
+        return Decision::Pass(req);
     }
-    let mut req = req;
     let creds = presented(req.headers(), req.uri());
     // A resumable upload's chunks come without a key (Google's SDKs send none: the session URL
     // is the credential, handed out only to a client that had one). The upload itself serves
     // only sessions it wrote down.
     if creds.is_empty() && is_upload_session(req.uri()) {
         req.extensions_mut().insert(SessionIsCredential);
-        return next.run(req).await;
+        return Decision::Pass(req);
     }
     if let Some(client) = clients.matching(&creds) {
         if let Some(t) = req.extensions().get::<TallyRef>() {
@@ -71,24 +77,48 @@ pub async fn require_client_key<D: Dialect>(
                 t.0.allow_models(models);
             }
         }
-        if let (Some(limits), Some(limiter)) = (&client.limits, &gate.limiter) {
-            if let Err(refusal) = limiter.admit(&client.name, limits).await {
-                super::limits::drain(req.into_body(), gate.max_body_bytes, gate.client_timeout)
-                    .await;
-                return D::from_dispatch("", refusal).into_response();
-            }
+        if client.limits.is_some() && gate.limiter.is_some() {
+            return Decision::Admit(req, client.clone());
         }
-        return next.run(req).await;
+        return Decision::Pass(req);
     }
     let message = if creds.is_empty() {
         "This gateway requires an API key: send one of GATEWAY_API_KEYS as x-api-key, Authorization: Bearer, x-goog-api-key or ?key=."
     } else {
         "The API key is not valid for this gateway."
     };
-    let refusal = D::unauthenticated_for(req.headers(), req.uri(), message);
+    let response = D::unauthenticated_for(req.headers(), req.uri(), message).into_response();
     // Read the body away first, so the client gets the 401 rather than a broken pipe.
-    super::limits::drain(req.into_body(), gate.max_body_bytes, gate.client_timeout).await;
-    refusal.into_response()
+    let body = req.into_body();
+    Decision::Refuse(Box::new(Refusal::new(
+        body,
+        gate.max_body_bytes,
+        gate,
+        response,
+    )))
+}
+
+/// `req` once `client`'s limiter admits it; else the refusal in dialect `D`, the body read
+/// away first.
+pub async fn admit<D: Dialect>(
+    gate: &Gate,
+    req: Request,
+    client: &Client,
+) -> Result<Request, Response> {
+    let (Some(limits), Some(limiter)) = (&client.limits, &gate.limiter) else {
+        return Ok(req);
+    };
+    match limiter.admit(&client.name, limits).await {
+        Ok(()) => Ok(req),
+        Err(refusal) => {
+            let response = D::from_dispatch("", refusal).into_response();
+            Err(
+                Refusal::new(req.into_body(), gate.max_body_bytes, gate, response)
+                    .send()
+                    .await,
+            )
+        }
+    }
 }
 
 /// Marks a keyless upload chunk let through on its session alone.

@@ -31,17 +31,39 @@ pub async fn drain(body: Body, limit: usize, idle: Duration) {
     }
 }
 
-/// Middleware: a body whose declared length is over the limit is refused (413 in dialect `D`)
-/// without being served.
-pub async fn refuse_declared_oversize<D: Dialect>(
-    State(gate): State<Gate>,
-    req: Request,
-    next: Next,
-) -> Response {
+/// A refusal that reads the request's body away (up to a limit, giving up after
+/// `CLIENT_TIMEOUT` of silence) before its response goes out.
+pub struct Refusal {
+    body: Body,
+    limit: usize,
+    idle: Duration,
+    response: Response,
+}
+
+impl Refusal {
+    pub fn new(body: Body, limit: usize, gate: &Gate, response: Response) -> Refusal {
+        Refusal {
+            body,
+            limit,
+            idle: gate.client_timeout,
+            response,
+        }
+    }
+
+    /// The body read away, then the response.
+    pub async fn send(self) -> Response {
+        drain(self.body, self.limit, self.idle).await;
+        self.response
+    }
+}
+
+/// `req`, unless the body it declares is over the limit: then its refusal (413 in dialect `D`,
+/// closing the connection). Uploads stream through with their own limit
+/// (`FILES_MAX_UPLOAD_BYTES`).
+pub fn check_declared<D: Dialect>(gate: &Gate, req: Request) -> Result<Request, Box<Refusal>> {
     let max = gate.max_body_bytes;
-    // Uploads stream through with their own limit (`FILES_MAX_UPLOAD_BYTES`).
     if req.uri().path().starts_with("/upload/") {
-        return next.run(req).await;
+        return Ok(req);
     }
     let declared = req
         .headers()
@@ -49,8 +71,25 @@ pub async fn refuse_declared_oversize<D: Dialect>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
-        drain(req.into_body(), DRAIN_LIMIT, gate.client_timeout).await;
-        return closing(D::too_large(max).into_response());
+        let response = closing(D::too_large(max).into_response());
+        return Err(Box::new(Refusal::new(
+            req.into_body(),
+            DRAIN_LIMIT,
+            gate,
+            response,
+        )));
     }
-    next.run(req).await
+    Ok(req)
+}
+
+/// Middleware (the house's routes): [`check_declared`].
+pub async fn refuse_declared_oversize<D: Dialect>(
+    State(gate): State<Gate>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match check_declared::<D>(&gate, req) {
+        Ok(req) => next.run(req).await,
+        Err(refusal) => refusal.send().await,
+    }
 }

@@ -20,6 +20,7 @@ pub mod clients;
 mod connections;
 mod dashboard;
 mod gate;
+mod guard;
 pub mod limits;
 pub mod observe;
 mod pool_alerts;
@@ -41,6 +42,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use self::gate::Gate;
@@ -92,16 +94,21 @@ fn build(config: Arc<Config>, dispatcher: Dispatcher, models: Arc<Models>) -> (R
         models,
         owners,
     };
-    let router = Router::new()
+    let routes = Router::new()
         .merge(mount::<Anthropic>(&ctx, &gate))
         .merge(mount::<Gemini>(&ctx, &gate))
         .merge(mount::<OpenAi>(&ctx, &gate))
         .merge(mount::<Catalog>(&ctx, &gate))
-        .merge(house(&ctx, &gate))
+        .merge(house(&ctx, &gate));
+    // The layers every request passes, wrapped once around the whole router: `Router::layer`
+    // would wrap each route in them, and axum clones a route's whole stack of boxed layers on
+    // every call through it, one stack per layer.
+    let outer = ServiceBuilder::new()
         .layer(observe::RequestIdLayer)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(RequestBodyTimeoutLayer::new(config.client_timeout));
-    (router, gate)
+        .layer(RequestBodyTimeoutLayer::new(config.client_timeout))
+        .service(routes);
+    (Router::new().fallback_service(outer), gate)
 }
 
 /// A surface's routes behind the client-key check and the body limit, in its dialect, each
@@ -114,16 +121,8 @@ fn mount<S: Surface>(ctx: &Context, gate: &Gate) -> Router {
     guarded::<S::Dialect>(S::routes(ctx), gate).route_layer(observe::ObserveLayer(observed))
 }
 
-fn guarded<D: Dialect>(routes: Router, gate: &Gate) -> Router {
-    routes
-        .route_layer(from_fn_with_state(
-            gate.clone(),
-            auth::require_client_key::<D>,
-        ))
-        .route_layer(from_fn_with_state(
-            gate.clone(),
-            limits::refuse_declared_oversize::<D>,
-        ))
+fn guarded<D: Dialect + 'static>(routes: Router, gate: &Gate) -> Router {
+    routes.route_layer(guard::GuardLayer::<D>::new(gate))
 }
 
 /// The gateway's own endpoints: `/health` (open), `/v1/keys/status` (client key), `/admin`
