@@ -20,12 +20,7 @@ async fn generate(gw: &Gateway) -> (u16, String) {
 }
 
 async fn tls_mock() -> (MockGemini, tempfile::NamedTempFile) {
-    let (mock, pem) = MockGemini::start_tls(Default::default(), &[HOST])
-        .await
-        .unwrap();
-    let ca = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(ca.path(), pem).unwrap();
-    (mock, ca)
+    support::tls_mock(HOST).await
 }
 
 #[tokio::test]

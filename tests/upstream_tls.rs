@@ -11,12 +11,7 @@ use support::{client, hello_body, keys, model_calls, Gateway, MockGemini};
 const HOST: &str = "localhost";
 
 async fn tls_mock() -> (MockGemini, tempfile::NamedTempFile) {
-    let (mock, pem) = MockGemini::start_tls(Default::default(), &[HOST])
-        .await
-        .unwrap();
-    let ca = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(ca.path(), pem).unwrap();
-    (mock, ca)
+    support::tls_mock(HOST).await
 }
 
 #[tokio::test]

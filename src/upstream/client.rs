@@ -85,6 +85,25 @@ impl UpstreamRequest {
     pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
         self.extra.as_deref().map_or(&[], |e| &e.headers)
     }
+
+    /// The body's content type: JSON unless told otherwise.
+    pub fn content_type(&self) -> HeaderValue {
+        self.extra
+            .as_deref()
+            .and_then(|e| e.content_type.clone())
+            .unwrap_or(HeaderValue::from_static("application/json"))
+    }
+}
+
+/// The header a key goes in (never the URL).
+pub const KEY_HEADER: &str = "x-goog-api-key";
+
+/// `key` as that header's value, marked sensitive: HTTP/2 never indexes it in HPACK tables, and
+/// debug output hides it.
+pub fn key_header(key: &ApiKey) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(key.expose()).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 /// Response headers passed back to the client as they came: the upload protocol's and
@@ -259,15 +278,11 @@ impl HttpUpstream {
     ) -> BoxFuture<'a, Result<UpstreamResponse, TransportError>> {
         let url = format!("{}{}", self.base_url, req.path_and_query);
         let mut builder = http.request(req.method.clone(), url);
-        if let Ok(mut value) = HeaderValue::from_str(key.expose()) {
-            // Sensitive: HTTP/2 never indexes it in HPACK tables, and debug output hides it.
-            value.set_sensitive(true);
-            builder = builder.header("x-goog-api-key", value);
+        if let Some(value) = key_header(key) {
+            builder = builder.header(KEY_HEADER, value);
         }
         let extra = req.extra.as_deref();
-        let content_type = extra
-            .and_then(|e| e.content_type.clone())
-            .unwrap_or(HeaderValue::from_static("application/json"));
+        let content_type = req.content_type();
         if let Some(body) = &req.body {
             builder = builder
                 .header(http::header::CONTENT_TYPE, content_type.clone())

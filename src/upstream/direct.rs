@@ -26,7 +26,9 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-use super::client::{kept_header, TransportError, UpstreamRequest, UpstreamResponse};
+use super::client::{
+    kept_header, key_header, TransportError, UpstreamRequest, UpstreamResponse, KEY_HEADER,
+};
 use crate::secret::ApiKey;
 
 /// A request body: held whole (JSON), or an upload streamed through once.
@@ -145,15 +147,11 @@ impl DirectClient {
             .method(req.method.clone())
             .uri(uri)
             .header(USER_AGENT, self.user_agent.clone());
-        if let Ok(mut value) = HeaderValue::from_str(key.expose()) {
-            // Sensitive: HTTP/2 never indexes it in HPACK tables, and debug output hides it.
-            value.set_sensitive(true);
-            builder = builder.header("x-goog-api-key", value);
+        if let Some(value) = key_header(key) {
+            builder = builder.header(KEY_HEADER, value);
         }
         let extra = req.extra.as_deref();
-        let content_type = extra
-            .and_then(|e| e.content_type.clone())
-            .unwrap_or(HeaderValue::from_static("application/json"));
+        let content_type = req.content_type();
         let mut body = Either::Left(Full::new(Bytes::new()));
         if let Some(whole) = &req.body {
             builder = builder.header(CONTENT_TYPE, content_type.clone());

@@ -323,6 +323,17 @@ pub fn process_alive(pid: u32) -> bool {
 }
 
 /// A minimal generateContent call for `model` through the gateway's native surface.
+/// A mock serving TLS with a self-signed certificate for `host`, and that certificate in a PEM
+/// file (for `UPSTREAM_CA_FILE`).
+pub async fn tls_mock(host: &str) -> (MockGemini, tempfile::NamedTempFile) {
+    let (mock, pem) = MockGemini::start_tls(Default::default(), &[host])
+        .await
+        .unwrap();
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), pem).unwrap();
+    (mock, ca)
+}
+
 pub async fn generate(gw: &Gateway, model: &str) -> reqwest::Response {
     client()
         .post(gw.url(&format!("/v1beta/models/{model}:generateContent")))
