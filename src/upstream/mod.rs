@@ -6,6 +6,7 @@ pub mod classify;
 pub mod client;
 pub mod coalesce;
 mod direct;
+mod http_upstream;
 #[cfg(test)]
 pub mod scripted;
 pub mod sse;
@@ -14,6 +15,7 @@ pub mod wire;
 mod wire_tools;
 
 pub use client::{
-    kept_header, BodyStream, ClientError, Extra, HttpUpstream, StreamedBody, TransportError,
-    Upstream, UpstreamRequest, UpstreamResponse,
+    kept_header, BodyStream, Extra, StreamedBody, TransportError, Upstream, UpstreamRequest,
+    UpstreamResponse,
 };
+pub use http_upstream::{ClientError, HttpUpstream};
