@@ -4,14 +4,15 @@
 //! One request's story is told in `docs/ARCHITECTURE.md`: `server` (layers, the list of
 //! surfaces) → a `surfaces` plug-in (parse, translate, its error dialect) → `dispatch` (every
 //! choice of key and every retry) → `pool` (which key; its facts kept by a `store` backend) and
-//! `upstream` (call, classify) → back out through the surface. `secret` and `clock` are leaves
-//! every layer may use.
+//! `upstream` (call, classify) → back out through the surface. `secret`, `clock` and `json` are
+//! leaves every layer may use.
 
 pub mod check;
 pub mod clock;
 pub mod config;
 pub mod dispatch;
 pub mod glob;
+pub mod json;
 pub mod models;
 pub mod pool;
 pub mod resources;

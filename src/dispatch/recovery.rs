@@ -67,7 +67,7 @@ pub type ParsedEvent = Result<GenerateContentResponse, String>;
 
 /// One SSE event's data parsed as a chunk of Gemini's stream.
 pub fn parse_event(payload: &[u8]) -> ParsedEvent {
-    serde_json::from_slice(payload).map_err(|e| format!("unreadable Gemini stream event: {e}"))
+    crate::json::from_bytes(payload).map_err(|e| format!("unreadable Gemini stream event: {e}"))
 }
 
 /// A stream being followed, and what it takes to continue it.
@@ -228,7 +228,7 @@ impl Recovering {
 
     /// Notes what a framed event says; false when it is not a readable event.
     fn view(&mut self, payload: &[u8]) -> bool {
-        let Ok(view) = serde_json::from_slice::<EventView>(payload) else {
+        let Ok(view) = crate::json::from_bytes::<EventView>(payload) else {
             return false;
         };
         self.note(view.model_version.as_deref(), view.usage_metadata.as_ref());

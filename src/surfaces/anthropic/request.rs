@@ -83,7 +83,7 @@ fn parse_body(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
         )));
     }
     // The fast path; only a body that fails is parsed again, tracking the path for the message.
-    if let Ok(req) = serde_json::from_slice::<MessagesRequest>(body) {
+    if let Ok(req) = crate::json::from_bytes::<MessagesRequest>(body) {
         return Ok(req);
     }
     let mut de = serde_json::Deserializer::from_slice(body);

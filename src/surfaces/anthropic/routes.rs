@@ -297,7 +297,7 @@ async fn unary_messages(
     let checked = app
         .dispatcher
         .unary_checked(&route, &req, |answer| {
-            let parsed: GenerateContentResponse = match serde_json::from_slice(&answer.body) {
+            let parsed: GenerateContentResponse = match crate::json::from_bytes(&answer.body) {
                 Ok(r) => r,
                 Err(e) => {
                     return Checked::Refuse(

@@ -25,7 +25,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, OpenAiError> {
     // the message that says why.
     let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     if let Some(parsed) = object
-        .then(|| serde_json::from_slice::<T>(body).ok())
+        .then(|| crate::json::from_bytes::<T>(body).ok())
         .flatten()
     {
         return Ok(parsed);

@@ -212,7 +212,7 @@ pub(super) fn read<T: serde::de::DeserializeOwned>(
 
 /// A Gemini answer read as one response.
 pub(super) fn gemini_answer(body: &[u8]) -> Result<GenerateContentResponse, OpenAiError> {
-    serde_json::from_slice(body).map_err(|e| {
+    crate::json::from_bytes(body).map_err(|e| {
         OpenAiError::server(
             StatusCode::BAD_GATEWAY,
             format!("Gemini sent an unreadable answer: {e}"),
