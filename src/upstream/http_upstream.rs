@@ -63,18 +63,16 @@ impl HttpUpstream {
         ca_file: Option<&Path>,
     ) -> Result<HttpUpstream, ClientError> {
         let base_url = base_url.trim_end_matches('/').to_string();
+        let ca_error = |why: String| {
+            let path = ca_file.map(|p| p.display().to_string()).unwrap_or_default();
+            ClientError::CaFile(path, why)
+        };
+        let pem = match ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|e| ca_error(e.to_string()))?),
+            None => None,
+        };
         if proxy.is_none() && !proxy_in_environment() {
-            let pem =
-                match ca_file {
-                    Some(path) => Some(std::fs::read(path).map_err(|e| {
-                        ClientError::CaFile(path.display().to_string(), e.to_string())
-                    })?),
-                    None => None,
-                };
-            let direct = DirectClient::new(pem.as_deref()).map_err(|e| {
-                let path = ca_file.map(|p| p.display().to_string()).unwrap_or_default();
-                ClientError::CaFile(path, e.0)
-            })?;
+            let direct = DirectClient::new(pem.as_deref()).map_err(|e| ca_error(e.0))?;
             return Ok(HttpUpstream {
                 transport: Transport::Direct(Box::new(direct)),
                 base_url,
@@ -85,11 +83,9 @@ impl HttpUpstream {
             builder =
                 builder.proxy(reqwest::Proxy::all(proxy.expose()).map_err(ClientError::Proxy)?);
         }
-        if let Some(path) = ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| ClientError::CaFile(path.display().to_string(), e.to_string()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| ClientError::CaFile(path.display().to_string(), e.to_string()))?;
+        if let Some(pem) = &pem {
+            let certs =
+                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ca_error(e.to_string()))?;
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
