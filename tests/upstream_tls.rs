@@ -10,14 +10,16 @@ use support::{client, hello_body, keys, model_calls, Gateway, MockGemini};
 
 const HOST: &str = "localhost";
 
-async fn tls_mock() -> (MockGemini, tempfile::NamedTempFile) {
-    support::tls_mock(HOST).await
+/// The TLS mock, the CA file that trusts it, and its `https://` base URL.
+async fn tls_mock() -> (MockGemini, tempfile::NamedTempFile, String) {
+    let (mock, ca) = support::tls_mock(HOST).await;
+    let base = format!("https://{HOST}:{}", mock.addr().port());
+    (mock, ca, base)
 }
 
 #[tokio::test]
 async fn requests_and_streams_reach_gemini_over_tls_with_http2() {
-    let (mock, ca) = tls_mock().await;
-    let base = format!("https://{HOST}:{}", mock.addr().port());
+    let (mock, ca, base) = tls_mock().await;
     let gw = Gateway::start(
         &mock,
         &keys(2),
@@ -53,8 +55,7 @@ async fn requests_and_streams_reach_gemini_over_tls_with_http2() {
 
 #[tokio::test]
 async fn a_certificate_not_trusted_is_refused() {
-    let (mock, _ca) = tls_mock().await;
-    let base = format!("https://{HOST}:{}", mock.addr().port());
+    let (mock, _ca, base) = tls_mock().await;
     let gw = Gateway::start(
         &mock,
         &keys(1),
