@@ -425,6 +425,9 @@ async fn slow_and_idle_clients_are_cut_off() {
         assert!(read.is_ok(), "the gateway kept a stalled connection open");
         String::from_utf8_lossy(&buf).into_owned()
     };
+    // A connection opened and left silent.
+    let s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    assert_eq!(closes_within(5, s).await, "");
     // Headers that never finish (slowloris).
     let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     s.write_all(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\n")
@@ -446,9 +449,19 @@ async fn slow_and_idle_clients_are_cut_off() {
         .unwrap();
     let answer = closes_within(5, s).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    // Nothing reached the upstream, and the gateway still serves.
+    // Nothing reached the upstream, and the gateway still serves, over HTTP/2 too (a client
+    // that knows beforehand: cleartext has no negotiation).
     assert!(model_calls(&mock).is_empty());
     assert_eq!(reqwest::get(gw.url("/health")).await.unwrap().status(), 200);
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let resp = h2.get(gw.url("/health")).send().await.unwrap();
+    assert_eq!(
+        (resp.status(), resp.version()),
+        (reqwest::StatusCode::OK, reqwest::Version::HTTP_2)
+    );
 }
 
 #[tokio::test]
