@@ -108,19 +108,33 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Tallied {
     }
 }
 
+/// Bodies up to this size are copied out of the connection's read buffer: a body that arrived
+/// with its headers is a slice of hyper's 8 KiB buffer, and a request kept for its whole stream
+/// (to retry or resume it) would keep that buffer alive beside the one hyper reads on with.
+const DETACHED_UP_TO: usize = 4 * 1024;
+
 /// The request body, or the response refusing it in dialect `D` (a body too large also closes
 /// the connection: its rest was never read).
 pub fn read_body<D: Dialect>(
     body: Result<Bytes, BytesRejection>,
     max_body_bytes: usize,
 ) -> Result<Bytes, Box<Response>> {
-    body.map_err(|e| {
+    body.map(detached).map_err(|e| {
         Box::new(if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             closing(D::too_large(max_body_bytes).into_response())
         } else {
             D::unreadable_body(&e.body_text()).into_response()
         })
     })
+}
+
+/// `body` in an allocation of its own when it is small (see [`DETACHED_UP_TO`]).
+fn detached(body: Bytes) -> Bytes {
+    if body.len() <= DETACHED_UP_TO {
+        Bytes::copy_from_slice(&body)
+    } else {
+        body
+    }
 }
 
 /// `resp` with `Connection: close`.
@@ -137,4 +151,23 @@ pub fn with_retry_after(mut resp: Response, after: Option<std::time::Duration>) 
             .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(d)));
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_body_leaves_the_connections_buffer_and_a_big_one_is_not_copied() {
+        let buffer = Bytes::from(vec![b'x'; 8 * 1024]);
+        let within = |b: &Bytes| {
+            let range = buffer.as_ptr_range();
+            range.contains(&b.as_ptr())
+        };
+        let small = detached(buffer.slice(100..400));
+        assert!(!within(&small));
+        assert_eq!(small, buffer.slice(100..400));
+        let big = detached(buffer.slice(..DETACHED_UP_TO + 1));
+        assert!(within(&big));
+    }
 }
