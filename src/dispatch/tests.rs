@@ -384,6 +384,28 @@ async fn a_stream_fails_over_until_its_first_chunk_then_breaks_visibly() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_committed_stream_breaks_after_the_attempt_timeout_of_silence_since_its_last_chunk() {
+    let r = rig(1).await;
+    // Chunks 20 s apart (each within the timeout of the one before), then silence.
+    r.upstream.on(
+        &r.keys[0],
+        [sse(&[(0, HI), (20_000, HI), (20_000, HI)], StreamEnd::Hang)],
+    );
+    let started = Instant::now();
+    let s = r
+        .dispatcher
+        .stream(&Route::model(FLASH), &generate(FLASH))
+        .await
+        .unwrap();
+    let rest: Vec<_> = s.rest.collect().await;
+    assert_eq!(rest.len(), 3, "{rest:?}");
+    assert!(rest[..2].iter().all(Result::is_ok));
+    assert!(matches!(rest[2], Err(StreamBroken::WentSilent)));
+    assert_eq!(started.elapsed(), Duration::from_secs(40) + TIMEOUT);
+    assert_eq!(r.view(0).failures, 1, "the silence is recorded once");
+}
+
+#[tokio::test(start_paused = true)]
 async fn past_the_commit_deadline_the_dispatch_is_handed_over_still_running() {
     let r = rig(2).await;
     r.upstream.on(&r.keys[0], [Reply::Hang]);

@@ -169,6 +169,28 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_ping_interval_counts_from_the_last_chunk() {
+        let chunk = Bytes::from_static(
+            b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}],\"role\":\"model\"}}]}\r\n\r\n",
+        );
+        let late = async move {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            Ok(chunk)
+        };
+        let rest = futures_util::stream::once(late)
+            .chain(futures_util::stream::pending())
+            .boxed();
+        let mut r = relay(Bytes::new(), rest);
+        let started = tokio::time::Instant::now();
+        text(r.next_bytes().await);
+        assert!(text(r.next_bytes().await).contains("\"text\":\"Hi\""));
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
+        let ping = text(r.next_bytes().await);
+        assert_eq!(ping.matches("event: ping").count(), 1, "{ping}");
+        assert_eq!(started.elapsed(), Duration::from_secs(10) + PING_INTERVAL);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn chunks_are_translated_as_they_arrive_and_a_break_ends_with_an_error_event() {
         let chunk = Bytes::from_static(
             b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}],\"role\":\"model\"}}],\"usageMetadata\":{\"promptTokenCount\":5}}\r\n\r\n",
