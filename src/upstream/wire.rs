@@ -383,8 +383,8 @@ pub struct GenerateContentResponse {
     pub usage_metadata: Option<UsageMetadata>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_id: Option<String>,
+    // `responseId` is not read: nothing the gateway answers carries Gemini's id, and skipping it
+    // spares every streamed event an allocation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<RpcStatus>,
 }
