@@ -13,12 +13,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::Request;
 use axum::Router;
+use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tower::ServiceExt;
 
 /// How long in-flight requests (streams included) get to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -110,7 +113,11 @@ async fn serve_one(
         },
         _ = stopping.changed() => return,
     };
-    let service = TowerToHyperService::new(app);
+    // Each request's head copied out of hyper's read buffer, so a stream does not keep it.
+    let service = TowerToHyperService::new(app.map_request(|mut req: Request<Incoming>| {
+        super::head::detach(&mut req);
+        req
+    }));
     let io = TokioIo::new(stream);
     let ended = match protocol {
         Protocol::Http1 => {

@@ -21,6 +21,7 @@ mod connections;
 mod dashboard;
 mod gate;
 mod guard;
+mod head;
 pub mod limits;
 pub mod observe;
 mod pool_alerts;
