@@ -234,7 +234,7 @@ impl Recovering {
         self.note(view.model_version.as_deref(), view.usage_metadata.as_ref());
         if let Some(c) = view.candidates.first() {
             for part in c.content.iter().flat_map(|c| &c.parts) {
-                self.prefix.add(part);
+                self.prefix.add_raw(part);
             }
             if c.finish_reason.is_some() {
                 self.prefix.finished = true;

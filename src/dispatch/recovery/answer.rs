@@ -6,8 +6,12 @@
 //! exactly as Gemini frames them are recognised in place, so the native surface can pass their
 //! bytes on without a copy.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
+use serde::de::IgnoredAny;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::upstream::wire::{GenerateContentResponse, Part};
@@ -44,6 +48,27 @@ impl Prefix {
         }
     }
 
+    /// A part as it came: read as [`Prefix::add`] reads it, without building the JSON tree
+    /// unless it is kept whole (text and thoughts, nearly every part, are only probed).
+    pub(super) fn add_raw(&mut self, part: &RawValue) {
+        match serde_json::from_str::<PartProbe>(part.get()) {
+            Ok(PartProbe {
+                thought: Some(true),
+                ..
+            }) => self.saw_thoughts = true,
+            Ok(PartProbe {
+                text: Some(text), ..
+            }) => self.add_text(&text),
+            // Anything else — a call, a text that is not a string, a duplicated field — is read
+            // the general way.
+            _ => {
+                if let Ok(part) = serde_json::from_str::<Value>(part.get()) {
+                    self.add(&part);
+                }
+            }
+        }
+    }
+
     pub(super) fn add(&mut self, part: &Value) {
         if part.get("thought") == Some(&Value::Bool(true)) {
             self.saw_thoughts = true;
@@ -57,11 +82,22 @@ impl Prefix {
     }
 }
 
+/// The two fields of a part that decide what the prefix does with it.
+#[derive(Deserialize)]
+struct PartProbe<'a> {
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default)]
+    thought: Option<bool>,
+}
+
+/// What the prefix and the usage read of an event; its parts are left as the bytes they are
+/// until [`Prefix::add_raw`] reads them.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct EventView<'a> {
-    #[serde(default)]
-    pub(super) candidates: Vec<CandidateView>,
+    #[serde(borrow, default)]
+    pub(super) candidates: Vec<CandidateView<'a>>,
     pub(super) usage_metadata: Option<crate::upstream::wire::UsageMetadata>,
     /// The model that answers (for a moving alias, the one it points at).
     #[serde(borrow, default)]
@@ -70,15 +106,17 @@ pub(super) struct EventView<'a> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct CandidateView {
-    pub(super) content: Option<ContentView>,
-    pub(super) finish_reason: Option<String>,
+pub(super) struct CandidateView<'a> {
+    #[serde(borrow)]
+    pub(super) content: Option<ContentView<'a>>,
+    /// Only whether there is one.
+    pub(super) finish_reason: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
-pub(super) struct ContentView {
-    #[serde(default)]
-    pub(super) parts: Vec<Value>,
+pub(super) struct ContentView<'a> {
+    #[serde(borrow, default)]
+    pub(super) parts: Vec<&'a RawValue>,
 }
 
 /// The leading whole events of a chunk framed exactly as Gemini frames them, and as
@@ -185,6 +223,33 @@ mod tests {
                 json!({"text": " after"})
             ]
         );
+    }
+
+    #[test]
+    fn a_part_as_it_came_adds_to_the_prefix_as_its_json_tree_would() {
+        let parts = [
+            r#"{"text": "Thinking…", "thought": true}"#,
+            r#"{"text": "Hel"}"#,
+            r#"{"text": "l\u00f6", "thought": false, "thoughtSignature": "t"}"#,
+            r#"{"functionCall": {"name": "Bash", "args": {"c": 1}}, "thoughtSignature": "s"}"#,
+            r#"{"text": " after", "thought": null}"#,
+            r#"{"text": null}"#,
+            r#"{"text": 5}"#,
+            r#"{"text": "a", "text": "b"}"#,
+            r#"{"thought": "yes", "text": "c"}"#,
+            r#"{"inlineData": {"mimeType": "image/png", "data": "AAAA"}}"#,
+            r#"{"text": ""}"#,
+            r#"{"text": "end"}"#,
+        ];
+        let (mut raw, mut tree) = (Prefix::default(), Prefix::default());
+        for part in parts {
+            raw.add_raw(&RawValue::from_string(part.to_string()).unwrap());
+            tree.add(&serde_json::from_str(part).unwrap());
+            assert_eq!(raw.parts, tree.parts, "after {part}");
+            assert_eq!(raw.saw_thoughts, tree.saw_thoughts, "after {part}");
+        }
+        assert!(raw.saw_thoughts);
+        assert_eq!(raw.parts[0], json!({"text": "Hellö"}));
     }
 
     #[test]
