@@ -13,19 +13,17 @@ use bytes::BytesMut;
 
 /// `req`'s URI and header values moved into one allocation of their own.
 pub fn detach<B>(req: &mut Request<B>) {
-    let uri_text: Option<String> = match req.uri().path_and_query() {
-        // Origin form (`/path?query`), every HTTP/1 request the gateway serves.
-        Some(pq) if req.uri().scheme().is_none() => Some(pq.as_str().to_owned()),
-        // Absolute form (HTTP/2 pseudo-headers, proxies): rare, copied as text.
-        Some(_) => Some(req.uri().to_string()),
-        None => None,
+    // Origin form (`/path?query`), every HTTP/1 request, is copied as it is; the absolute form
+    // (HTTP/2 pseudo-headers, proxies) is rare and written out as text first.
+    let absolute = req.uri().scheme().map(|_| req.uri().to_string());
+    let uri_text = match &absolute {
+        Some(text) => Some(text.as_str()),
+        None => req.uri().path_and_query().map(|pq| pq.as_str()),
     };
-    let uri_len = uri_text.as_ref().map_or(0, String::len);
+    let uri_len = uri_text.map_or(0, str::len);
     let values_len: usize = req.headers().values().map(HeaderValue::len).sum();
     let mut copy = BytesMut::with_capacity(uri_len + values_len);
-    if let Some(text) = &uri_text {
-        copy.extend_from_slice(text.as_bytes());
-    }
+    copy.extend_from_slice(uri_text.unwrap_or_default().as_bytes());
     for value in req.headers().values() {
         copy.extend_from_slice(value.as_bytes());
     }
