@@ -43,7 +43,7 @@ pub struct GenerateContentRequest {
 pub struct Content {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::few")]
     pub parts: Vec<Part>,
 }
 
@@ -375,7 +375,7 @@ pub struct SafetySetting {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateContentResponse {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::few")]
     pub candidates: Vec<Candidate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_feedback: Option<PromptFeedback>,
@@ -475,6 +475,15 @@ pub struct CountTokensResponse {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_streamed_events_one_candidate_and_part_take_one_slot_each() {
+        let event = br#"{"candidates":[{"content":{"parts":[{"text":"Hi"}],"role":"model"},"index":0}],"modelVersion":"gemini-3.8-flash"}"#;
+        let chunk: GenerateContentResponse = crate::json::from_bytes(event).unwrap();
+        assert_eq!(chunk.candidates.capacity(), 1);
+        let parts = &chunk.candidates[0].content.as_ref().unwrap().parts;
+        assert_eq!((parts.len(), parts.capacity()), (1, 1));
+    }
 
     #[test]
     fn request_serializes_camel_case_and_skips_none() {
