@@ -25,6 +25,11 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Largest single upstream SSE event accepted (a whole answer with inline images fits).
 const MAX_EVENT_BYTES: usize = 64 * 1024 * 1024;
 
+/// Room the client's bytes start with for one upstream read: a stream's opening and a few text
+/// deltas fit, so a read's events are written without the buffer growing from empty (five
+/// reallocations for a 150-byte event).
+const OUT_START: usize = 512;
+
 /// What went wrong after the client got its response headers.
 #[derive(Debug)]
 pub enum Failure<'a> {
@@ -157,7 +162,7 @@ impl<T: Translate> Relay<T> {
         if self.done {
             return None;
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(OUT_START);
         if let Some(first) = self.first.take() {
             if first.is_empty() {
                 // Committed before Gemini's first chunk: open the stream and keep it warm.
