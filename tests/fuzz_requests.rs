@@ -12,6 +12,7 @@
 mod fuzz;
 
 use base64::Engine as _;
+use fuzz::damage::*;
 use fuzz::*;
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
