@@ -4,9 +4,10 @@
 //! One request's story is told in `docs/ARCHITECTURE.md`: `server` (layers, the list of
 //! surfaces) → a `surfaces` plug-in (parse, translate, its error dialect) → `dispatch` (every
 //! choice of key and every retry) → `pool` (which key; its facts kept by a `store` backend) and
-//! `upstream` (call, classify) → back out through the surface. `secret`, `clock` and `json` are
+//! `upstream` (call, classify) → back out through the surface. `secret`, `clock`, `json` and `caches` are
 //! leaves every layer may use.
 
+pub mod caches;
 pub mod check;
 pub mod clock;
 pub mod config;

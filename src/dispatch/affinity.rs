@@ -9,7 +9,6 @@
 //! share a prefix, so it keeps to its key for at most [`PREFIX_PER_MINUTE`] requests a minute,
 //! and the rest go round-robin — one hot prefix cannot pin all traffic on one key.
 
-use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
 use lru::LruCache;
@@ -42,9 +41,8 @@ impl Default for Affinity {
 
 impl Affinity {
     pub fn new(capacity: usize) -> Affinity {
-        let cap = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         Affinity {
-            sessions: Mutex::new(LruCache::new(cap)),
+            sessions: Mutex::new(crate::caches::bounded_lru(capacity)),
         }
     }
 

@@ -16,7 +16,6 @@
 pub mod names;
 pub mod placement;
 
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Mutex;
 
@@ -87,9 +86,7 @@ impl Owners {
     /// the background, when a runtime runs.
     pub fn new(backend: Backend, clock: Clock) -> std::sync::Arc<Owners> {
         let book = std::sync::Arc::new(Owners {
-            memory: Mutex::new(LruCache::new(
-                NonZeroUsize::new(MEMORY_ENTRIES).unwrap_or(NonZeroUsize::MIN),
-            )),
+            memory: Mutex::new(crate::caches::bounded_lru(MEMORY_ENTRIES)),
             backend,
             clock,
             seen: AtomicBool::new(false),

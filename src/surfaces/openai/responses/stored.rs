@@ -121,9 +121,7 @@ impl ResponseBook {
                 records: LruCache::unbounded(),
                 bytes: 0,
             }),
-            deleted: Mutex::new(LruCache::new(
-                NonZeroUsize::new(DELETIONS_REMEMBERED).unwrap_or(NonZeroUsize::MIN),
-            )),
+            deleted: Mutex::new(crate::caches::bounded_lru(DELETIONS_REMEMBERED)),
             last_sweep: AtomicI64::new(0),
         }
     }
