@@ -40,7 +40,7 @@ where
             let mut list = Vec::new();
             while let Some(item) = seq.next_element()? {
                 if list.capacity() == 0 {
-                    list.reserve_exact(seq.size_hint().unwrap_or(0).saturating_add(1).min(16));
+                    list.reserve_exact(1);
                 }
                 list.push(item);
             }

@@ -4,8 +4,8 @@
 //! One request's story is told in `docs/ARCHITECTURE.md`: `server` (layers, the list of
 //! surfaces) → a `surfaces` plug-in (parse, translate, its error dialect) → `dispatch` (every
 //! choice of key and every retry) → `pool` (which key; its facts kept by a `store` backend) and
-//! `upstream` (call, classify) → back out through the surface. `secret`, `clock`, `json` and `caches` are
-//! leaves every layer may use.
+//! `upstream` (call, classify) → back out through the surface. `secret`, `clock`, `json` and
+//! `caches` are leaves every layer may use.
 
 pub mod caches;
 pub mod check;

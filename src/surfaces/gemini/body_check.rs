@@ -44,9 +44,9 @@ impl fmt::Display for BodyCheckError {
 }
 
 /// Whether objects and arrays in `body` nest deeper than `max`, by one scan of its bytes
-/// (strings skipped with `memchr` from quote to quote, nothing parsed). For a translated surface, whose typed parse
-/// validates everything else: it only has to keep serde's recursion from tripping first, so a
-/// deep body gets its own clear message.
+/// (strings skipped with `memchr` from quote to quote, nothing parsed). For a translated
+/// surface, whose typed parse validates everything else: it only has to keep serde's recursion
+/// from tripping first, so a deep body gets its own clear message.
 pub fn nests_deeper_than(body: &[u8], max: usize) -> bool {
     let mut depth = 0usize;
     let mut i = 0;
