@@ -1,7 +1,8 @@
 //! Bounded in-memory caches that take their memory as they fill, not at start-up.
 //! `lru::LruCache::new(n)` sizes its table for all `n` entries at once: the resource owners'
 //! 65,536 (2.2 MB reserved, the 128 KiB of its control bytes written) and the sessions'
-//! 16,384 were paid by every gateway at start, used or not.
+//! 16,384 were paid by every gateway at start, used or not. Every bounded LRU of the gateway
+//! is built here.
 
 use std::hash::Hash;
 use std::num::NonZeroUsize;

@@ -6,7 +6,6 @@
 //! `CAPACITY`). Deferred tools are translated too and marked; which of them a
 //! request declares depends on its conversation, so that choice is made per request.
 
-use std::num::NonZeroUsize;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use lru::LruCache;
@@ -64,11 +63,8 @@ struct Entry {
 
 type Cache = LruCache<(u64, bool), Vec<Entry>>;
 
-static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(|| {
-    Mutex::new(LruCache::new(
-        NonZeroUsize::new(CAPACITY).unwrap_or(NonZeroUsize::MIN),
-    ))
-});
+static CACHE: LazyLock<Mutex<Cache>> =
+    LazyLock::new(|| Mutex::new(crate::caches::bounded_lru(CAPACITY)));
 
 /// A cheap fingerprint: the length and up to 64 bytes from each end (the full comparison
 /// decides).

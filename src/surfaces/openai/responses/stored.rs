@@ -20,7 +20,6 @@
 //! - **Bounded**: a record larger than `RESPONSES_STORE_MAX_BYTES` is not kept (logged); the
 //!   memory copy holds at most [`MEMORY_BYTES`].
 
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -282,7 +281,7 @@ impl SocketMemory {
     /// Remembers the last `n` responses.
     pub fn new(n: usize) -> SocketMemory {
         SocketMemory {
-            records: LruCache::new(NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)),
+            records: crate::caches::bounded_lru(n),
         }
     }
 
