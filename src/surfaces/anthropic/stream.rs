@@ -21,6 +21,7 @@
 
 use std::borrow::Cow;
 
+use crate::surfaces::shared::event_bytes::{push_str, push_u64};
 use crate::upstream::wire::{GenerateContentResponse, UsageMetadata};
 
 use super::blocks::{new_id, BlockMachine, BlockOp, OpenKind};
@@ -47,6 +48,27 @@ pub fn write_event(out: &mut Vec<u8>, event: &StreamEvent<'_>) {
         return;
     }
     out.extend_from_slice(b"\n\n");
+}
+
+/// A text delta's `type` and the field its text goes in.
+type DeltaKind = (&'static str, &'static str);
+const TEXT: DeltaKind = ("text_delta", "text");
+const THINKING: DeltaKind = ("thinking_delta", "thinking");
+
+/// Append a `content_block_delta` of text or thinking: the bytes [`write_event`] writes for
+/// [`Delta::TextDelta`] and [`Delta::ThinkingDelta`], with only the text encoded per event.
+fn write_text_delta(out: &mut Vec<u8>, index: u32, (kind, field): DeltaKind, text: &str) {
+    out.extend_from_slice(
+        b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":",
+    );
+    push_u64(out, index.into());
+    out.extend_from_slice(b",\"delta\":{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"");
+    out.extend_from_slice(field.as_bytes());
+    out.extend_from_slice(b"\":");
+    push_str(out, text);
+    out.extend_from_slice(b"}}\n\n");
 }
 
 /// Append a `ping` event.
@@ -104,8 +126,8 @@ impl Emitter {
                     },
                 );
             }
-            BlockOp::Text(text) => delta(out, Delta::TextDelta { text }),
-            BlockOp::Thinking(thinking) => delta(out, Delta::ThinkingDelta { thinking }),
+            BlockOp::Text(text) => write_text_delta(out, current, TEXT, text),
+            BlockOp::Thinking(thinking) => write_text_delta(out, current, THINKING, thinking),
             BlockOp::Signature(signature) => delta(
                 out,
                 Delta::SignatureDelta {

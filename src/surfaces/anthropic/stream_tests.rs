@@ -566,3 +566,30 @@ fn a_searching_stream_holds_its_blocks_and_ends_as_the_whole_answer_does() {
         .iter()
         .all(|(_, d)| d["content_block"]["type"] != "server_tool_use"));
 }
+
+#[test]
+fn text_and_thinking_deltas_are_the_bytes_serde_writes() {
+    for index in [0, 3, u32::MAX] {
+        for text in [
+            "",
+            "Mo",
+            "a \"quote\", a \\ and\na newline",
+            "\u{1}\u{1f} é 🦀",
+        ] {
+            let cases = [
+                (TEXT, Delta::TextDelta { text }),
+                (THINKING, Delta::ThinkingDelta { thinking: text }),
+            ];
+            for (kind, delta) in cases {
+                let mut ours = Vec::new();
+                write_text_delta(&mut ours, index, kind, text);
+                let mut serdes = Vec::new();
+                write_event(
+                    &mut serdes,
+                    &StreamEvent::ContentBlockDelta { index, delta },
+                );
+                assert_eq!(String::from_utf8(ours), String::from_utf8(serdes));
+            }
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! Translation pieces several surfaces use (not a surface of its own): tool-schema conversion,
-//! function names, thought signatures carried in ids, the stream relay, and serving a resolved
-//! model (fallbacks, the served-model marks). What a model accepts is `crate::models`'.
+//! function names, thought signatures carried in ids, the stream relay, the text delta written as
+//! bytes, and serving a resolved model (fallbacks, the served-model marks). What a model accepts is `crate::models`'.
 
+pub mod event_bytes;
 pub mod names;
 pub mod prefix;
 pub mod relay;

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use super::response::{family_of, finish_reason, tool_call, Answering};
 use super::types::Usage;
 use crate::surfaces::openai::errors::OpenAiError;
+use crate::surfaces::shared::event_bytes::{push_str, push_u64};
 use crate::surfaces::shared::relay::{Failure, Translate};
 use crate::surfaces::shared::signature::new_id;
 use crate::surfaces::Dialect;
@@ -26,10 +27,9 @@ struct ChoiceState {
 
 /// The stream of one chat completion.
 pub struct ChatStream {
-    id: String,
-    model: String,
+    /// Every chunk's opening, the same for the whole stream (see [`head`]).
+    head: Vec<u8>,
     gemini_model: String,
-    created: i64,
     parallel: bool,
     include_usage: bool,
     choices: Vec<ChoiceState>,
@@ -41,10 +41,8 @@ pub struct ChatStream {
 impl ChatStream {
     pub fn new(a: Answering<'_>, include_usage: bool) -> ChatStream {
         ChatStream {
-            id: new_id("chatcmpl-"),
-            model: a.client_model.to_string(),
+            head: head(&new_id("chatcmpl-"), a.created, a.client_model),
             gemini_model: a.gemini_model.to_string(),
-            created: a.created,
             parallel: a.parallel,
             include_usage,
             choices: Vec::new(),
@@ -54,16 +52,30 @@ impl ChatStream {
         }
     }
 
+    /// One chunk: the bytes `data(out, &Chunk { … })` writes, with the head written once.
     fn write(&self, out: &mut Vec<u8>, choices: impl Serialize, usage: Option<Usage>) {
-        let chunk = Chunk {
-            id: &self.id,
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: &self.model,
-            choices,
-            usage,
-        };
-        data(out, &chunk);
+        out.extend_from_slice(&self.head);
+        if serde_json::to_writer(&mut *out, &choices).is_err() {
+            out.extend_from_slice(b"[]");
+        }
+        if let Some(usage) = usage {
+            out.extend_from_slice(b",\"usage\":");
+            if serde_json::to_writer(&mut *out, &usage).is_err() {
+                out.extend_from_slice(b"{}");
+            }
+        }
+        out.extend_from_slice(b"}\n\n");
+    }
+
+    /// A chunk with one choice's text: what [`ChatStream::delta`] writes for
+    /// `Delta { content: Some(text), .. }`, with only the text encoded per event.
+    fn text(&self, out: &mut Vec<u8>, index: u32, text: &str) {
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(b"[{\"index\":");
+        push_u64(out, index.into());
+        out.extend_from_slice(b",\"delta\":{\"content\":");
+        push_str(out, text);
+        out.extend_from_slice(b"},\"finish_reason\":null,\"logprobs\":null}]}\n\n");
     }
 
     fn delta(&self, out: &mut Vec<u8>, index: u32, delta: Delta<'_>, finish: Option<&str>) {
@@ -126,6 +138,24 @@ struct ChoiceDelta<'a> {
     logprobs: (),
 }
 
+/// `data: {"id":…,"object":…,"created":…,"model":…,"choices":` — a [`Chunk`] as serde writes it,
+/// up to its choices.
+fn head(id: &str, created: i64, model: &str) -> Vec<u8> {
+    let chunk = Chunk {
+        id,
+        object: "chat.completion.chunk",
+        created,
+        model,
+        choices: (),
+        usage: None,
+    };
+    let mut head = Vec::with_capacity(128);
+    data(&mut head, &chunk);
+    let opening = head.len() - b"null}\n\n".len();
+    head.truncate(opening);
+    head
+}
+
 fn data(out: &mut Vec<u8>, v: &impl Serialize) {
     out.extend_from_slice(b"data: ");
     if serde_json::to_writer(&mut *out, v).is_err() {
@@ -153,10 +183,9 @@ impl Translate for ChatStream {
         if chunk.usage_metadata.is_some() {
             self.usage = chunk.usage_metadata;
         }
-        let family = self
-            .family
-            .get_or_insert_with(|| family_of(chunk, &self.gemini_model))
-            .clone();
+        if self.family.is_none() {
+            self.family = Some(family_of(chunk, &self.gemini_model));
+        }
         let blocked = chunk
             .prompt_feedback
             .as_ref()
@@ -194,13 +223,10 @@ impl Translate for ChatStream {
                     continue;
                 }
                 if let Some(t) = p.text.as_deref().filter(|t| !t.is_empty()) {
-                    let text = Delta {
-                        content: Some(t),
-                        ..Delta::default()
-                    };
-                    self.delta(out, index, text, None);
+                    self.text(out, index, t);
                 }
-                if let Some(call) = tool_call(p, &family) {
+                let family = self.family.as_deref().unwrap_or_default();
+                if let Some(call) = tool_call(p, family) {
                     let n = self.choice(index).calls;
                     if !self.parallel && n > 0 {
                         continue;
@@ -272,5 +298,70 @@ impl Translate for ChatStream {
 
     fn is_finished(&self) -> bool {
         self.finished
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chunk as serde writes it whole: the reference for [`ChatStream::write`].
+    fn reference(model: &str, choices: impl Serialize, usage: Option<Usage>) -> String {
+        let chunk = Chunk {
+            id: "chatcmpl-1",
+            object: "chat.completion.chunk",
+            created: 1_765_000_000,
+            model,
+            choices,
+            usage,
+        };
+        let mut out = Vec::new();
+        data(&mut out, &chunk);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn chunks_written_from_the_head_are_the_bytes_serde_writes() {
+        let model = "gemini \"odd\" \\ name";
+        let mut s = ChatStream::new(
+            Answering {
+                client_model: model,
+                gemini_model: "gemini-3.8-flash",
+                parallel: true,
+                created: 0,
+            },
+            true,
+        );
+        s.head = head("chatcmpl-1", 1_765_000_000, model);
+        let written = |f: &dyn Fn(&ChatStream, &mut Vec<u8>)| {
+            let mut out = Vec::new();
+            f(&s, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        for index in [0, 2, u32::MAX] {
+            for t in ["Mo", "a \"quote\", a \\ and\na newline", "\u{1} é 🦀"] {
+                let delta = || Delta {
+                    content: Some(t),
+                    ..Delta::default()
+                };
+                let choice = ChoiceDelta {
+                    index,
+                    delta: delta(),
+                    finish_reason: None,
+                    logprobs: (),
+                };
+                let expected = reference(model, [choice], None);
+                assert_eq!(written(&|s, out| s.text(out, index, t)), expected);
+                assert_eq!(
+                    written(&|s, out| s.delta(out, index, delta(), None)),
+                    expected
+                );
+            }
+        }
+        let usage = || Usage::from_gemini(None);
+        assert_eq!(
+            written(&|s, out| s.write(out, [(); 0], Some(usage()))),
+            reference(model, [(); 0], Some(usage()))
+        );
     }
 }

@@ -6,6 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::surfaces::shared::event_bytes::{push_str, push_u64};
 use crate::upstream::wire::UsageMetadata;
 
 /// One stream event: its `type` and `sequence_number`, then its own fields.
@@ -137,7 +138,8 @@ pub struct PartEvent<'a, T: Serialize> {
     pub payload: T,
 }
 
-/// `…delta`: the text added.
+/// `…delta`: the text added (written by [`write_delta`]; this is its reference in tests).
+#[cfg(test)]
 #[derive(Serialize)]
 pub struct Delta<'a> {
     pub delta: &'a str,
@@ -206,6 +208,33 @@ pub fn write_event(out: &mut Vec<u8>, kind: &str, event: &impl Serialize) {
         out.extend_from_slice(b"{}");
     }
     out.extend_from_slice(b"\n\n");
+}
+
+/// A `…text.delta` event: the bytes [`write_event`] writes for an [`Event`] of a [`PartEvent`]
+/// of a [`Delta`], with only the item id and the text encoded per event.
+pub fn write_delta(
+    out: &mut Vec<u8>,
+    (kind, sequence_number): (&str, u64),
+    part: (At, &str, usize),
+    delta: &str,
+) {
+    let (at, item_id, output_index) = part;
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\ndata: {\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"sequence_number\":");
+    push_u64(out, sequence_number);
+    out.extend_from_slice(b",\"item_id\":");
+    push_str(out, item_id);
+    out.extend_from_slice(b",\"output_index\":");
+    push_u64(out, output_index as u64);
+    out.extend_from_slice(match at {
+        At::Content => b",\"content_index\":0,\"delta\":",
+        At::Summary => b",\"summary_index\":0,\"delta\":",
+    });
+    push_str(out, delta);
+    out.extend_from_slice(b"}\n\n");
 }
 
 /// The status for Gemini's finish reason; `Err` for the reasons that leave no usable answer.

@@ -16,8 +16,9 @@ use serde_json::{json, Value};
 use serde::Serialize;
 
 use super::object::{
-    indexes, status_of, write_event, At, Delta, Empty, ErrorObject, Event, Incomplete, ItemEvent,
-    Kind, PartEvent, PartField, ResponseObject, Text, TextFormat, TextPart, Usage, WithResponse,
+    indexes, status_of, write_delta, write_event, At, Empty, ErrorObject, Event, Incomplete,
+    ItemEvent, Kind, PartEvent, PartField, ResponseObject, Text, TextFormat, TextPart, Usage,
+    WithResponse,
 };
 use super::request::{ToolKinds, CUSTOM_INPUT};
 use crate::surfaces::openai::chat::response::family_of;
@@ -283,12 +284,23 @@ impl ResponseBuilder {
     }
 
     /// Text added to a part.
-    fn delta(&mut self, out: &mut Vec<u8>, at: At, id: &str, index: usize, delta: &str) {
-        let kind = match at {
-            At::Content => "response.output_text.delta",
-            At::Summary => "response.reasoning_summary_text.delta",
+    /// The open item's text grows by `delta`, and a `…text.delta` event says so.
+    fn delta(&mut self, out: &mut Vec<u8>, at: At, delta: &str) {
+        let index = self.output.len();
+        let ((At::Content, Some(Open::Message { id, text: acc }))
+        | (At::Summary, Some(Open::Reasoning { id, text: acc }))) = (at, &mut self.open)
+        else {
+            return;
         };
-        self.part_event(out, kind, (at, id, index), Delta { delta });
+        acc.push_str(delta);
+        if self.streaming {
+            let kind = match at {
+                At::Content => "response.output_text.delta",
+                At::Summary => "response.reasoning_summary_text.delta",
+            };
+            write_delta(out, (kind, self.seq), (at, id, index), delta);
+            self.seq += 1;
+        }
     }
 
     fn thought(&mut self, text: &str, out: &mut Vec<u8>) {
@@ -306,15 +318,7 @@ impl ResponseBuilder {
                 text: String::new(),
             });
         }
-        let index = self.output.len();
-        let id = match &mut self.open {
-            Some(Open::Reasoning { id, text: acc }) => {
-                acc.push_str(text);
-                id.clone()
-            }
-            _ => return,
-        };
-        self.delta(out, At::Summary, &id, index, text);
+        self.delta(out, At::Summary, text);
     }
 
     fn text(&mut self, text: &str, out: &mut Vec<u8>) {
@@ -332,15 +336,7 @@ impl ResponseBuilder {
                 text: String::new(),
             });
         }
-        let index = self.output.len();
-        let id = match &mut self.open {
-            Some(Open::Message { id, text: acc }) => {
-                acc.push_str(text);
-                id.clone()
-            }
-            _ => return,
-        };
-        self.delta(out, At::Content, &id, index, text);
+        self.delta(out, At::Content, text);
     }
 
     fn call(&mut self, part: &Part, out: &mut Vec<u8>) {

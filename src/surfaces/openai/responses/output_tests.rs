@@ -300,3 +300,36 @@ fn the_whole_object_of_a_non_streamed_answer() {
         json!({"type": "output_text", "text": "hi", "annotations": []})
     );
 }
+
+#[test]
+fn text_deltas_are_the_bytes_serde_writes() {
+    use super::object::{indexes, write_delta, write_event, At, Delta, Event, PartEvent};
+    let kinds = [
+        ("response.output_text.delta", At::Content),
+        ("response.reasoning_summary_text.delta", At::Summary),
+    ];
+    for (kind, at) in kinds {
+        for (seq, index) in [(0, 0), (7, 3), (u64::MAX, usize::MAX)] {
+            for delta in ["", "Mo", "a \"quote\", a \\ and\na newline", "\u{1} é 🦀"] {
+                let id = "msg_\"odd\"";
+                let mut ours = Vec::new();
+                write_delta(&mut ours, (kind, seq), (at, id, index), delta);
+                let (content_index, summary_index) = indexes(at);
+                let event = Event {
+                    kind,
+                    sequence_number: seq,
+                    data: PartEvent {
+                        item_id: id,
+                        output_index: index,
+                        content_index,
+                        summary_index,
+                        payload: Delta { delta },
+                    },
+                };
+                let mut serdes = Vec::new();
+                write_event(&mut serdes, kind, &event);
+                assert_eq!(String::from_utf8(ours), String::from_utf8(serdes));
+            }
+        }
+    }
+}
