@@ -208,13 +208,21 @@ impl Recovering {
     }
 
     fn feed(&mut self, mut bytes: Bytes) {
-        if self.parsed.is_none() && !self.drop_thoughts && self.decoder.is_idle() {
+        // Whole events framed as Gemini frames them are read where they lie: parsed for a
+        // translating surface, or noted and passed on as they came (when no thought must go).
+        let parsing = self.parsed.is_some();
+        if (parsing || !self.drop_thoughts) && self.decoder.is_idle() {
             let mut events = WholeEvents::of(&bytes);
             for payload in events.by_ref() {
-                self.view(payload);
+                if parsing {
+                    self.parsed_event(payload);
+                } else {
+                    self.view(payload);
+                }
             }
-            if events.taken > 0 {
-                self.ready.push_back(bytes.split_to(events.taken));
+            let taken = bytes.split_to(events.taken);
+            if !parsing && !taken.is_empty() {
+                self.ready.push_back(taken);
             }
         }
         if bytes.is_empty() {
@@ -404,6 +412,61 @@ fn refuses_prefill(e: &super::DispatchError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dispatch::tests::{rig, FLASH};
+
+    /// The events a translating surface is handed for a stream arriving in these chunks.
+    async fn parsed(chunks: Vec<Vec<u8>>) -> Vec<ParsedEvent> {
+        let r = rig(1).await;
+        let req = UpstreamRequest {
+            method: http::Method::POST,
+            path_and_query: format!("/v1beta/models/{FLASH}:streamGenerateContent?alt=sse"),
+            body: None,
+            extra: None,
+        };
+        let mut chunks = chunks.into_iter().map(|c| Ok(Bytes::from(c)));
+        let first = chunks.next().unwrap().unwrap();
+        let rest = futures_util::stream::iter(chunks.collect::<Vec<_>>()).boxed();
+        let key = r.keys[0].shared_id().clone();
+        let mut following = Recovering::new(
+            r.dispatcher,
+            Route::model(FLASH),
+            req,
+            (0, &key),
+            (first, rest),
+            Hand::Parsed,
+        );
+        let mut events = following.take_parsed();
+        while let Some(next) = following.next_parsed().await {
+            events.extend(next.unwrap());
+        }
+        events
+    }
+
+    #[tokio::test]
+    async fn events_are_parsed_alike_whole_or_torn_anywhere() {
+        let texts = ["Hel", "lo \\\"there\\\"", "", "!"];
+        let frames: Vec<String> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let finish = if i == 3 { r#","finishReason":"STOP""# } else { "" };
+                let event = format!(
+                    r#"{{"candidates":[{{"content":{{"parts":[{{"text":"{t}"}}],"role":"model"}}{finish}}}]}}"#
+                );
+                // One event framed with bare line feeds: the decoder's, not Gemini's, framing.
+                let end = if i == 2 { "\n\n" } else { "\r\n\r\n" };
+                format!("data: {event}{end}")
+            })
+            .collect();
+        let whole = parsed(frames.iter().map(|f| f.clone().into_bytes()).collect()).await;
+        assert_eq!(whole.len(), 4);
+        assert!(whole.iter().all(Result::is_ok), "{whole:?}");
+        let all = frames.concat().into_bytes();
+        for cut in 1..all.len() {
+            let torn = parsed(vec![all[..cut].to_vec(), all[cut..].to_vec()]).await;
+            assert_eq!(torn, whole, "cut at {cut}");
+        }
+    }
 
     #[test]
     fn only_sse_streams_are_followed() {
