@@ -59,23 +59,25 @@ impl Content {
 
 /// One part. Exactly one data field (`text`, `inlineData`, `fileData`, `functionCall`,
 /// `functionResponse`, …) must be set; `thought` and `thoughtSignature` are metadata siblings.
+/// Payloads other than text are boxed: a part is built and moved for every streamed event, and
+/// nearly all of them are text.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Part {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inline_data: Option<InlineData>,
+    pub inline_data: Option<Box<InlineData>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_data: Option<FileData>,
+    pub file_data: Option<Box<FileData>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function_call: Option<FunctionCall>,
+    pub function_call: Option<Box<FunctionCall>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function_response: Option<FunctionResponse>,
+    pub function_response: Option<Box<FunctionResponse>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub executable_code: Option<Value>,
+    pub executable_code: Option<Box<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_execution_result: Option<Value>,
+    pub code_execution_result: Option<Box<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thought: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,10 +96,10 @@ impl Part {
     /// An inline (base64) data part.
     pub fn inline_data(mime_type: impl Into<String>, data: impl Into<String>) -> Self {
         Self {
-            inline_data: Some(InlineData {
+            inline_data: Some(Box::new(InlineData {
                 mime_type: mime_type.into(),
                 data: data.into(),
-            }),
+            })),
             ..Self::default()
         }
     }
@@ -105,10 +107,10 @@ impl Part {
     /// A URI reference part.
     pub fn file_data(file_uri: impl Into<String>, mime_type: Option<String>) -> Self {
         Self {
-            file_data: Some(FileData {
+            file_data: Some(Box::new(FileData {
                 mime_type,
                 file_uri: file_uri.into(),
-            }),
+            })),
             ..Self::default()
         }
     }
@@ -116,11 +118,11 @@ impl Part {
     /// A function call part (no `id`: the Gemini Developer API rejects it on older models).
     pub fn function_call(name: impl Into<String>, args: Value) -> Self {
         Self {
-            function_call: Some(FunctionCall {
+            function_call: Some(Box::new(FunctionCall {
                 id: None,
                 name: name.into(),
                 args: Some(args),
-            }),
+            })),
             ..Self::default()
         }
     }
@@ -128,12 +130,12 @@ impl Part {
     /// A function response part.
     pub fn function_response(name: impl Into<String>, response: Value) -> Self {
         Self {
-            function_response: Some(FunctionResponse {
+            function_response: Some(Box::new(FunctionResponse {
                 id: None,
                 name: name.into(),
                 response,
                 parts: None,
-            }),
+            })),
             ..Self::default()
         }
     }
@@ -483,6 +485,17 @@ mod tests {
         assert_eq!(chunk.candidates.capacity(), 1);
         let parts = &chunk.candidates[0].content.as_ref().unwrap().parts;
         assert_eq!((parts.len(), parts.capacity()), (1, 1));
+    }
+
+    #[test]
+    fn a_part_is_its_text_and_pointers_to_the_rest() {
+        // Every streamed event builds and moves parts; a part's rarer payloads (calls, files,
+        // code) are boxed so that it is 104 bytes, not the 400 it was with them inline.
+        assert!(
+            std::mem::size_of::<Part>() <= 104,
+            "{}",
+            std::mem::size_of::<Part>()
+        );
     }
 
     #[test]

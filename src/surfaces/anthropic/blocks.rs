@@ -261,11 +261,11 @@ mod tests {
     #[test]
     fn names_are_mapped_back_and_missing_args_are_none() {
         let part = Part {
-            function_call: Some(crate::upstream::wire::FunctionCall {
+            function_call: Some(Box::new(crate::upstream::wire::FunctionCall {
                 id: Some("gemini-id".into()),
                 name: "_1tool".into(),
                 args: None,
-            }),
+            })),
             ..Part::default()
         };
         let out = ops(std::slice::from_ref(&part));

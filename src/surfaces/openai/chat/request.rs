@@ -262,15 +262,15 @@ fn user_parts(content: &Content, media: &Media, i: usize) -> Result<Vec<Part>, O
                     out.push(Part::inline_data(mime, data));
                 } else if let Some(inline) = media.get(url) {
                     out.push(Part {
-                        inline_data: Some(inline.clone()),
+                        inline_data: Some(Box::new(inline.clone())),
                         ..Part::default()
                     });
                 } else if is_gemini_file(url) {
                     out.push(Part {
-                        file_data: Some(FileData {
+                        file_data: Some(Box::new(FileData {
                             mime_type: None,
                             file_uri: url.to_string(),
-                        }),
+                        })),
                         ..Part::default()
                     });
                 } else {

@@ -213,17 +213,17 @@ fn message_parts(parts: Vec<InputPart>, media: &Media, i: usize) -> Result<Vec<P
                     out.push(Part::inline_data(mime, data));
                 } else if let Some(inline) = media.get(url.as_str()) {
                     out.push(Part {
-                        inline_data: Some(inline.clone()),
+                        inline_data: Some(Box::new(inline.clone())),
                         ..Part::default()
                     });
                 } else if url.starts_with("gs://")
                     || url.starts_with("https://generativelanguage.googleapis.com/")
                 {
                     out.push(Part {
-                        file_data: Some(FileData {
+                        file_data: Some(Box::new(FileData {
                             mime_type: None,
                             file_uri: url,
-                        }),
+                        })),
                         ..Part::default()
                     });
                 } else if filename.is_some()
