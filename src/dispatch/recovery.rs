@@ -38,7 +38,7 @@ use crate::upstream::UpstreamRequest;
 
 mod answer;
 
-use answer::{framed, strip_thoughts, without_thoughts, EventView, Prefix, WholeEvents};
+use answer::{framed, strip_thoughts, without_thoughts, EventView, LastUsage, Prefix, WholeEvents};
 
 /// Continuations one stream may need.
 pub const MAX_RECOVERIES: usize = 2;
@@ -90,6 +90,8 @@ pub struct Recovering {
     /// counts are cumulative): recorded when the attempt ends.
     key_id: Arc<str>,
     tokens: Tokens,
+    /// A framed stream's last usage, read when the attempt ends (see [`LastUsage`]).
+    usage: LastUsage,
     /// The rules of the model that answers: its name's, or — for a name the table does not
     /// know — those of the model its events say answers it.
     rules: &'static Rules,
@@ -123,6 +125,7 @@ impl Recovering {
             done: false,
             key_id: key_id.clone(),
             tokens: Tokens::default(),
+            usage: LastUsage::default(),
             rules,
             answered_by_known: false,
         };
@@ -239,7 +242,10 @@ impl Recovering {
         let Ok(view) = crate::json::from_bytes::<EventView>(payload) else {
             return false;
         };
-        self.note(view.model_version.as_deref(), view.usage_metadata.as_ref());
+        self.note(view.model_version.as_deref(), None);
+        if let Some(usage) = view.usage_metadata {
+            self.usage.note(usage.get());
+        }
         if let Some(c) = view.candidates.first() {
             for part in c.content.iter().flat_map(|c| &c.parts) {
                 self.prefix.add_raw(part);
@@ -319,7 +325,10 @@ impl Recovering {
 
     /// Records the tokens the attempt being read reported.
     fn report(&mut self) {
-        let tokens = std::mem::take(&mut self.tokens);
+        let tokens = match self.usage.take() {
+            Some(usage) => Tokens::from_usage(&usage),
+            None => std::mem::take(&mut self.tokens),
+        };
         self.dispatcher.telemetry().tokens(
             self.route.tally(),
             self.route.label(),

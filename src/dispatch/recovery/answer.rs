@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::upstream::wire::{GenerateContentResponse, Part};
+use crate::upstream::wire::{GenerateContentResponse, Part, UsageMetadata};
 
 /// The answer the client has so far.
 #[derive(Debug, Default)]
@@ -98,10 +98,37 @@ struct PartProbe<'a> {
 pub(super) struct EventView<'a> {
     #[serde(borrow, default)]
     pub(super) candidates: Vec<CandidateView<'a>>,
-    pub(super) usage_metadata: Option<crate::upstream::wire::UsageMetadata>,
+    /// Left as its text: only the last event's is ever read ([`LastUsage`]).
+    #[serde(borrow, default)]
+    pub(super) usage_metadata: Option<&'a RawValue>,
     /// The model that answers (for a moving alias, the one it points at).
     #[serde(borrow, default)]
     pub(super) model_version: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The last `usageMetadata` a framed stream's events carried, kept as its text in one buffer
+/// reused from event to event. Gemini repeats the usage so far on every event and only the last
+/// counts; reading each into numbers was a sixth of a native event's reading.
+#[derive(Debug, Default)]
+pub(super) struct LastUsage(String);
+
+impl LastUsage {
+    /// Remembers `text` (a `usageMetadata`) in place of the one before.
+    pub(super) fn note(&mut self, text: &str) {
+        self.0.clear();
+        self.0.push_str(text);
+    }
+
+    /// The counts of the last usage noted (all absent if they do not read as counts), forgetting
+    /// it; `None` when none was noted since.
+    pub(super) fn take(&mut self) -> Option<UsageMetadata> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let counts = serde_json::from_str(&self.0).unwrap_or_default();
+        self.0.clear();
+        Some(counts)
+    }
 }
 
 #[derive(Deserialize)]
@@ -205,6 +232,22 @@ pub(super) fn strip_thoughts(chunk: &mut GenerateContentResponse) -> bool {
 mod tests {
     use super::super::parse_event;
     use super::*;
+
+    #[test]
+    fn the_last_usage_noted_is_read_once() {
+        let mut last = LastUsage::default();
+        assert_eq!(last.take(), None);
+        last.note(r#"{"promptTokenCount":3,"promptTokensDetails":[{"modality":"TEXT","tokenCount":3}],"candidatesTokenCount":1}"#);
+        last.note(r#"{"promptTokenCount":3,"candidatesTokenCount":9}"#);
+        let counts = last.take().unwrap();
+        assert_eq!(
+            (counts.prompt_token_count, counts.candidates_token_count),
+            (Some(3), Some(9))
+        );
+        assert_eq!(last.take(), None, "read once");
+        last.note(r#"{"promptTokenCount":"many"}"#);
+        assert_eq!(last.take(), Some(UsageMetadata::default()));
+    }
 
     #[test]
     fn the_prefix_merges_text_and_keeps_calls_and_no_thoughts() {
