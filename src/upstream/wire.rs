@@ -5,8 +5,12 @@
 //! ones (e.g. `content: {}` on a `MALFORMED_FUNCTION_CALL` candidate, no `candidatesTokenCount` on
 //! a `MAX_TOKENS` finish), because Gemini adds fields over time.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::json::Skipped;
 
 pub use super::wire_tools::{
     FunctionResponseBlob, FunctionResponsePart, GroundingChunk, GroundingMetadata,
@@ -41,8 +45,10 @@ pub struct GenerateContentRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Content {
+    /// Gemini's two roles are read without an allocation (every streamed event names one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    #[serde(deserialize_with = "crate::json::known_word")]
+    pub role: Option<Cow<'static, str>>,
     #[serde(default, deserialize_with = "crate::json::few")]
     pub parts: Vec<Part>,
 }
@@ -51,7 +57,7 @@ impl Content {
     /// A content with the given role and parts.
     pub fn new(role: &str, parts: Vec<Part>) -> Self {
         Self {
-            role: Some(role.to_owned()),
+            role: Some(Cow::Owned(role.to_owned())),
             parts,
         }
     }
@@ -436,6 +442,16 @@ pub struct UsageMetadata {
     pub tool_use_prompt_token_count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_token_count: Option<u64>,
+    // The per-modality counts, on every streamed event and not read: passed over without the
+    // allocation serde_json's own skipping makes for a list of objects.
+    #[serde(default, skip_serializing)]
+    prompt_tokens_details: Skipped,
+    #[serde(default, skip_serializing)]
+    candidates_tokens_details: Skipped,
+    #[serde(default, skip_serializing)]
+    cache_tokens_details: Skipped,
+    #[serde(default, skip_serializing)]
+    tool_use_prompt_tokens_details: Skipped,
 }
 
 /// A `google.rpc.Status` error, as found in `{"error": …}` bodies and stream chunks.

@@ -63,7 +63,7 @@ mod tests {
 
     fn text(role: &str, t: &str) -> Content {
         Content {
-            role: Some(role.into()),
+            role: Some(role.to_owned().into()),
             parts: vec![Part {
                 text: Some(t.into()),
                 ..Part::default()
