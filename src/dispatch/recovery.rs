@@ -33,7 +33,7 @@ use crate::models::served::Served;
 use crate::models::Rules;
 use crate::telemetry::Tokens;
 use crate::upstream::sse::SseDecoder;
-use crate::upstream::wire::{GenerateContentResponse, UsageMetadata};
+use crate::upstream::wire::GenerateContentResponse;
 use crate::upstream::UpstreamRequest;
 
 mod answer;
@@ -242,7 +242,7 @@ impl Recovering {
         let Ok(view) = crate::json::from_bytes::<EventView>(payload) else {
             return false;
         };
-        self.note(view.model_version.as_deref(), None);
+        self.note(view.model_version.as_deref());
         if let Some(usage) = view.usage_metadata {
             self.usage.note(usage.get());
         }
@@ -282,10 +282,10 @@ impl Recovering {
             Ok(chunk) => chunk,
             Err(unreadable) => return self.hand_on(Err(unreadable)),
         };
-        self.note(
-            chunk.model_version.as_deref(),
-            chunk.usage_metadata.as_ref(),
-        );
+        self.note(chunk.model_version.as_deref());
+        if let Some(usage) = &chunk.usage_metadata {
+            self.tokens = Tokens::from_usage(usage);
+        }
         if let Some(c) = chunk.candidates.first() {
             for part in c.content.iter().flat_map(|c| &c.parts) {
                 self.prefix.add_part(part);
@@ -306,8 +306,8 @@ impl Recovering {
         }
     }
 
-    /// What every event may say: the model that answers (learnt once), the tokens so far.
-    fn note(&mut self, model_version: Option<&str>, usage: Option<&UsageMetadata>) {
+    /// The model that answers, as the first event that names it says (learnt once).
+    fn note(&mut self, model_version: Option<&str>) {
         if !self.answered_by_known {
             if let Some(version) = model_version {
                 self.answered_by_known = true;
@@ -317,9 +317,6 @@ impl Recovering {
                     self.rules = Rules::of(version);
                 }
             }
-        }
-        if let Some(u) = usage {
-            self.tokens = Tokens::from_usage(u);
         }
     }
 
