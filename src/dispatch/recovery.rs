@@ -32,6 +32,7 @@ use super::{Cause, Dispatcher, Route, StreamBroken};
 use crate::models::served::Served;
 use crate::models::Rules;
 use crate::telemetry::Tokens;
+use crate::upstream::common_event;
 use crate::upstream::sse::SseDecoder;
 use crate::upstream::wire::GenerateContentResponse;
 use crate::upstream::UpstreamRequest;
@@ -65,9 +66,20 @@ pub enum Hand {
 /// One of Gemini's events, parsed; or why it could not be.
 pub type ParsedEvent = Result<GenerateContentResponse, String>;
 
-/// One SSE event's data parsed as a chunk of Gemini's stream.
+/// One SSE event's data parsed as a chunk of Gemini's stream. The commonest shape is read by [`common_event`](crate::upstream::common_event),
+/// the rest by serde.
 pub fn parse_event(payload: &[u8]) -> ParsedEvent {
-    crate::json::from_bytes(payload).map_err(|e| format!("unreadable Gemini stream event: {e}"))
+    let Ok(text) = std::str::from_utf8(payload) else {
+        return serde_json::from_slice(payload).map_err(unreadable);
+    };
+    match common_event::read(text) {
+        Some(event) => Ok(event),
+        None => serde_json::from_str(text).map_err(unreadable),
+    }
+}
+
+fn unreadable(e: serde_json::Error) -> String {
+    format!("unreadable Gemini stream event: {e}")
 }
 
 /// A stream being followed, and what it takes to continue it.
@@ -239,6 +251,13 @@ impl Recovering {
 
     /// Notes what a framed event says; false when it is not a readable event.
     fn view(&mut self, payload: &[u8]) -> bool {
+        if let Some(event) = std::str::from_utf8(payload)
+            .ok()
+            .and_then(common_event::read)
+        {
+            self.noted(&event);
+            return true;
+        }
         let Ok(view) = crate::json::from_bytes::<EventView>(payload) else {
             return false;
         };
@@ -282,9 +301,20 @@ impl Recovering {
             Ok(chunk) => chunk,
             Err(unreadable) => return self.hand_on(Err(unreadable)),
         };
+        self.noted(&chunk);
+        if self.drop_thoughts && !strip_thoughts(&mut chunk) {
+            return;
+        }
+        self.hand_on(Ok(chunk));
+    }
+
+    /// Notes what a read event says: the model that answers, the usage so far (in place of any
+    /// noted as text before) and the answer's parts.
+    fn noted(&mut self, chunk: &GenerateContentResponse) {
         self.note(chunk.model_version.as_deref());
         if let Some(usage) = &chunk.usage_metadata {
             self.tokens = Tokens::from_usage(usage);
+            self.usage.forget();
         }
         if let Some(c) = chunk.candidates.first() {
             for part in c.content.iter().flat_map(|c| &c.parts) {
@@ -294,10 +324,6 @@ impl Recovering {
                 self.prefix.finished = true;
             }
         }
-        if self.drop_thoughts && !strip_thoughts(&mut chunk) {
-            return;
-        }
-        self.hand_on(Ok(chunk));
     }
 
     fn hand_on(&mut self, event: ParsedEvent) {
@@ -322,16 +348,22 @@ impl Recovering {
 
     /// Records the tokens the attempt being read reported.
     fn report(&mut self) {
-        let tokens = match self.usage.take() {
-            Some(usage) => Tokens::from_usage(&usage),
-            None => std::mem::take(&mut self.tokens),
-        };
+        let tokens = self.last_tokens();
         self.dispatcher.telemetry().tokens(
             self.route.tally(),
             self.route.label(),
             &self.key_id,
             tokens,
         );
+    }
+
+    /// The tokens the attempt's last usage reported, whichever reader read it; forgotten.
+    fn last_tokens(&mut self) -> Tokens {
+        let read = std::mem::take(&mut self.tokens);
+        match self.usage.take() {
+            Some(usage) => Tokens::from_usage(&usage),
+            None => read,
+        }
     }
 
     /// Asks another key for the rest; true when a continuation is streaming.
@@ -416,78 +448,4 @@ fn refuses_prefill(e: &super::DispatchError) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::dispatch::tests::{rig, FLASH};
-
-    /// The events a translating surface is handed for a stream arriving in these chunks.
-    async fn parsed(chunks: Vec<Vec<u8>>) -> Vec<ParsedEvent> {
-        let r = rig(1).await;
-        let req = UpstreamRequest {
-            method: http::Method::POST,
-            path_and_query: format!("/v1beta/models/{FLASH}:streamGenerateContent?alt=sse"),
-            body: None,
-            extra: None,
-        };
-        let mut chunks = chunks.into_iter().map(|c| Ok(Bytes::from(c)));
-        let first = chunks.next().unwrap().unwrap();
-        let rest = futures_util::stream::iter(chunks.collect::<Vec<_>>()).boxed();
-        let key = r.keys[0].shared_id().clone();
-        let mut following = Recovering::new(
-            r.dispatcher,
-            Route::model(FLASH),
-            req,
-            (0, &key),
-            (first, rest),
-            Hand::Parsed,
-        );
-        let mut events = following.take_parsed();
-        while let Some(next) = following.next_parsed().await {
-            events.extend(next.unwrap());
-        }
-        events
-    }
-
-    #[tokio::test]
-    async fn events_are_parsed_alike_whole_or_torn_anywhere() {
-        let texts = ["Hel", "lo \\\"there\\\"", "", "!"];
-        let frames: Vec<String> = texts
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let finish = if i == 3 { r#","finishReason":"STOP""# } else { "" };
-                let event = format!(
-                    r#"{{"candidates":[{{"content":{{"parts":[{{"text":"{t}"}}],"role":"model"}}{finish}}}]}}"#
-                );
-                // One event framed with bare line feeds: the decoder's, not Gemini's, framing.
-                let end = if i == 2 { "\n\n" } else { "\r\n\r\n" };
-                format!("data: {event}{end}")
-            })
-            .collect();
-        let whole = parsed(frames.iter().map(|f| f.clone().into_bytes()).collect()).await;
-        assert_eq!(whole.len(), 4);
-        assert!(whole.iter().all(Result::is_ok), "{whole:?}");
-        let all = frames.concat().into_bytes();
-        for cut in 1..all.len() {
-            let torn = parsed(vec![all[..cut].to_vec(), all[cut..].to_vec()]).await;
-            assert_eq!(torn, whole, "cut at {cut}");
-        }
-    }
-
-    #[test]
-    fn only_sse_streams_are_followed() {
-        let req = |p: &str| UpstreamRequest {
-            method: http::Method::POST,
-            path_and_query: p.into(),
-            body: None,
-            extra: None,
-        };
-        assert!(is_sse(&req(
-            "/v1beta/models/m:streamGenerateContent?alt=sse"
-        )));
-        assert!(!is_sse(&req("/v1beta/models/m:streamGenerateContent")));
-        assert!(!is_sse(&req(
-            "/v1beta/models/m:streamGenerateContent?alt=ssex"
-        )));
-    }
-}
+mod tests;

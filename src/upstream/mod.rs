@@ -5,6 +5,7 @@ pub mod billing;
 pub mod classify;
 pub mod client;
 pub mod coalesce;
+pub mod common_event;
 mod direct;
 mod http_upstream;
 #[cfg(test)]

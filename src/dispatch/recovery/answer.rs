@@ -119,6 +119,11 @@ impl LastUsage {
         self.0.push_str(text);
     }
 
+    /// Forgets the usage noted (a later one was read into counts).
+    pub(super) fn forget(&mut self) {
+        self.0.clear();
+    }
+
     /// The counts of the last usage noted (all absent if they do not read as counts), forgetting
     /// it; `None` when none was noted since.
     pub(super) fn take(&mut self) -> Option<UsageMetadata> {

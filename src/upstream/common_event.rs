@@ -1,0 +1,383 @@
+//! Gemini's commonest streamed event, read in one pass without serde.
+//!
+//! Nearly every event of a stream is the same small object: one candidate whose content is a
+//! text part (or a thought, with its signature), perhaps a finish reason, the cumulative usage,
+//! the model version and the response id. Read through serde's derived visitors such an event
+//! costs about 7,000 instructions, most of them serde_json's per-token machinery, and a
+//! translated stream reads twenty of them (docs/PERFORMANCE.md, eleventh step). This reader
+//! takes exactly that shape. Anything else — another field, a `null`, a number that is not a
+//! plain unsigned integer, a key given twice, a string with a control character or a lone
+//! surrogate — makes it answer `None`, and serde reads the event as before: the reader never
+//! decides a case serde would decide differently (its tests compare the two on generated and on
+//! mangled events).
+
+use std::borrow::Cow;
+
+use super::wire::{Candidate, Content, GenerateContentResponse, Part, UsageMetadata};
+
+/// The event read, when it has the common shape; `None` when serde must read it.
+pub fn read(event: &str) -> Option<GenerateContentResponse> {
+    let mut reader = Reader { text: event, at: 0 };
+    let response = reader.response()?;
+    reader.ws();
+    (reader.at == event.len()).then_some(response)
+}
+
+struct Reader<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+/// Where the plain run of a JSON string starting at `at` ends: the first quote, backslash or
+/// control character, eight bytes at a time (serde_json's own test); `bytes.len()` if none.
+fn run_end(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    while let Some(chunk) = bytes
+        .get(at..at + 8)
+        .and_then(|c| <[u8; 8]>::try_from(c).ok())
+    {
+        let v = u64::from_le_bytes(chunk);
+        let control = v.wrapping_sub(ONES * 0x20);
+        let quote = (v ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+        let backslash = (v ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+        let found = (control | quote | backslash) & !v & (ONES << 7);
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while let Some(&b) = bytes.get(at) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        at += 1;
+    }
+    at
+}
+
+/// Marks a key seen; `None` the second time (serde's derived structs refuse a duplicate field).
+fn once(seen: &mut bool) -> Option<()> {
+    (!std::mem::replace(seen, true)).then_some(())
+}
+
+/// A list as `crate::json::few` reads it: room for one at its first element.
+fn push<T>(list: &mut Vec<T>, item: T) -> Option<()> {
+    if list.capacity() == 0 {
+        list.reserve_exact(1);
+    }
+    list.push(item);
+    Some(())
+}
+
+impl<'a> Reader<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.at).copied()
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    /// The next token, after any whitespace, taken when it is `byte`.
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        self.ws();
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// An object's members, each handed to `member` with its key (keys with escapes are not
+    /// Gemini's: `None`).
+    fn members(&mut self, mut member: impl FnMut(&mut Self, &[u8]) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.plain_str()?;
+            self.eat(b':')?;
+            member(self, key.as_bytes())?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A list's elements, each read by `element`.
+    fn elements(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        self.ws();
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string without escapes, borrowed; `None` for one with escapes or control characters.
+    fn plain_str(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let end = run_end(self.bytes(), start);
+        if *self.bytes().get(end)? != b'"' {
+            return None;
+        }
+        self.at = end + 1;
+        self.text.get(start..end)
+    }
+
+    /// A string, its escapes decoded.
+    fn string(&mut self) -> Option<String> {
+        self.ws();
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.at;
+        if let Some(plain) = self.plain_str() {
+            return Some(plain.to_owned());
+        }
+        self.at = start + 1;
+        self.escaped()
+    }
+
+    /// The rest of a string that has escapes (the reader stands after its opening quote).
+    fn escaped(&mut self) -> Option<String> {
+        let mut out = String::new();
+        loop {
+            let end = run_end(self.bytes(), self.at);
+            out.push_str(self.text.get(self.at..end)?);
+            self.at = end + 1;
+            match *self.bytes().get(end)? {
+                b'"' => return Some(out),
+                b'\\' => {}
+                _ => return None,
+            }
+            let escape = self.peek()?;
+            self.at += 1;
+            out.push(match escape {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => self.unicode()?,
+                _ => return None,
+            });
+        }
+    }
+
+    /// A `\u` escape's character (after the `u`), a surrogate pair read whole.
+    fn unicode(&mut self) -> Option<char> {
+        let first = self.hex4()?;
+        match first {
+            0xD800..=0xDBFF => {
+                if self.bytes().get(self.at..self.at + 2)? != b"\\u" {
+                    return None;
+                }
+                self.at += 2;
+                let second = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return None;
+                }
+                char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
+            }
+            _ => char::from_u32(first),
+        }
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.text.get(self.at..self.at + 4)?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        self.at += 4;
+        u32::from_str_radix(digits, 16).ok()
+    }
+
+    /// An unsigned integer as JSON writes one (no sign, fraction, exponent or leading zero).
+    fn uint(&mut self) -> Option<u64> {
+        self.ws();
+        let start = self.at;
+        let mut value: u64 = 0;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            // Nineteen digits never overflow; a twentieth is checked.
+            value = if self.at - start < 19 {
+                value * 10 + u64::from(digit - b'0')
+            } else {
+                value
+                    .checked_mul(10)?
+                    .checked_add(u64::from(digit - b'0'))?
+            };
+            self.at += 1;
+        }
+        let len = self.at - start;
+        let leading_zero = len > 1 && self.bytes()[start] == b'0';
+        let more = matches!(self.peek(), Some(b'.' | b'e' | b'E'));
+        (len > 0 && !leading_zero && !more).then_some(value)
+    }
+
+    fn boolean(&mut self) -> Option<bool> {
+        self.ws();
+        let rest = &self.bytes()[self.at..];
+        let (value, len) = if rest.starts_with(b"true") {
+            (true, 4)
+        } else if rest.starts_with(b"false") {
+            (false, 5)
+        } else {
+            return None;
+        };
+        self.at += len;
+        Some(value)
+    }
+
+    fn response(&mut self) -> Option<GenerateContentResponse> {
+        let mut out = GenerateContentResponse::default();
+        let (mut candidates, mut id) = (false, false);
+        self.members(|r, key| match key {
+            b"candidates" => {
+                once(&mut candidates)?;
+                r.elements(|r| push(&mut out.candidates, r.candidate()?))
+            }
+            b"usageMetadata" if out.usage_metadata.is_none() => {
+                out.usage_metadata = Some(r.usage()?);
+                Some(())
+            }
+            b"modelVersion" if out.model_version.is_none() => {
+                out.model_version = Some(r.string()?);
+                Some(())
+            }
+            b"responseId" => {
+                once(&mut id)?;
+                r.plain_str().map(drop)
+            }
+            _ => None,
+        })?;
+        Some(out)
+    }
+
+    fn candidate(&mut self) -> Option<Candidate> {
+        let mut c = Candidate::default();
+        self.members(|r, key| {
+            match key {
+                b"content" if c.content.is_none() => c.content = Some(r.content()?),
+                b"finishReason" if c.finish_reason.is_none() => c.finish_reason = Some(r.string()?),
+                b"finishMessage" if c.finish_message.is_none() => {
+                    c.finish_message = Some(r.string()?)
+                }
+                b"index" if c.index.is_none() => c.index = Some(u32::try_from(r.uint()?).ok()?),
+                _ => return None,
+            }
+            Some(())
+        })?;
+        Some(c)
+    }
+
+    fn content(&mut self) -> Option<Content> {
+        let mut content = Content::default();
+        let mut parts = false;
+        self.members(|r, key| {
+            match key {
+                b"parts" => {
+                    once(&mut parts)?;
+                    r.elements(|r| push(&mut content.parts, r.part()?))?;
+                }
+                b"role" if content.role.is_none() => {
+                    content.role = Some(match r.plain_str()? {
+                        "model" => Cow::Borrowed("model"),
+                        "user" => Cow::Borrowed("user"),
+                        other => Cow::Owned(other.to_owned()),
+                    })
+                }
+                _ => return None,
+            }
+            Some(())
+        })?;
+        Some(content)
+    }
+
+    fn part(&mut self) -> Option<Part> {
+        let mut part = Part::default();
+        self.members(|r, key| {
+            match key {
+                b"text" if part.text.is_none() => part.text = Some(r.string()?),
+                b"thought" if part.thought.is_none() => part.thought = Some(r.boolean()?),
+                b"thoughtSignature" if part.thought_signature.is_none() => {
+                    part.thought_signature = Some(r.string()?)
+                }
+                _ => return None,
+            }
+            Some(())
+        })?;
+        Some(part)
+    }
+
+    fn usage(&mut self) -> Option<UsageMetadata> {
+        let mut u = UsageMetadata::default();
+        let mut details = [false; 4];
+        self.members(|r, key| {
+            let count = match key {
+                b"promptTokenCount" => &mut u.prompt_token_count,
+                b"cachedContentTokenCount" => &mut u.cached_content_token_count,
+                b"candidatesTokenCount" => &mut u.candidates_token_count,
+                b"thoughtsTokenCount" => &mut u.thoughts_token_count,
+                b"toolUsePromptTokenCount" => &mut u.tool_use_prompt_token_count,
+                b"totalTokenCount" => &mut u.total_token_count,
+                b"promptTokensDetails" => return r.details(&mut details[0]),
+                b"candidatesTokensDetails" => return r.details(&mut details[1]),
+                b"cacheTokensDetails" => return r.details(&mut details[2]),
+                b"toolUsePromptTokensDetails" => return r.details(&mut details[3]),
+                _ => return None,
+            };
+            if count.is_some() {
+                return None;
+            }
+            *count = Some(r.uint()?);
+            Some(())
+        })?;
+        Some(u)
+    }
+
+    /// A per-modality list (`[{"modality": "TEXT", "tokenCount": 5}, …]`), read past.
+    fn details(&mut self, seen: &mut bool) -> Option<()> {
+        once(seen)?;
+        self.elements(|r| {
+            r.members(|r, _| {
+                r.ws();
+                match r.peek()? {
+                    b'"' => r.plain_str().map(drop),
+                    _ => r.uint().map(drop),
+                }
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "common_event_tests.rs"]
+mod tests;

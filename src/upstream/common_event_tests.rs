@@ -1,0 +1,229 @@
+//! The reader against serde: the same value for every event it reads, and every event of the
+//! common shape read (else the fast path would silently never run).
+
+use super::read;
+use crate::upstream::wire::GenerateContentResponse;
+
+fn serde(event: &str) -> Option<GenerateContentResponse> {
+    serde_json::from_str(event).ok()
+}
+
+/// What Gemini streams (the floor's event, as the bench sends it).
+const COMMON: &str = r#"{"candidates":[{"content":{"parts":[{"text":"Mo"}],"role":"model"},"index":0}],"modelVersion":"gemini-3.8-flash","responseId":"bsMbVFv0MnrBmY_t4OZ3pf","usageMetadata":{"candidatesTokenCount":1,"promptTokenCount":1,"promptTokensDetails":[{"modality":"TEXT","tokenCount":1}],"thoughtsTokenCount":27,"totalTokenCount":29}}"#;
+
+#[test]
+fn the_common_event_reads_as_serde_reads_it() {
+    let read = read(COMMON).expect("the common shape is read");
+    assert_eq!(Some(read.clone()), serde(COMMON));
+    assert_eq!(
+        read.candidates[0].content.as_ref().unwrap().parts[0]
+            .text
+            .as_deref(),
+        Some("Mo")
+    );
+    assert_eq!(read.usage_metadata.unwrap().total_token_count, Some(29));
+}
+
+#[test]
+fn the_last_event_thoughts_and_whitespace_read_as_serde_reads_them() {
+    for event in [
+        r#"{"candidates":[{"content":{"parts":[{"text":"."}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":20,"totalTokenCount":28,"cachedContentTokenCount":4,"cacheTokensDetails":[{"modality":"TEXT","tokenCount":4}],"candidatesTokensDetails":[]},"modelVersion":"gemini-3.1-pro-preview","responseId":"x"}"#,
+        r#"{"candidates":[{"content":{"parts":[{"text":"Thinking about it","thought":true},{"text":"","thoughtSignature":"c2lnbmF0dXJl"}],"role":"model"},"index":0}]}"#,
+        " {\r\n \"candidates\" : [ { \"content\" : { \"role\" : \"user\" , \"parts\" : [ ] } , \"finishMessage\" : \"m\" } ] , \"modelVersion\" : \"v\" }\n",
+        r#"{"candidates":[],"usageMetadata":{}}"#,
+        r#"{}"#,
+        r#"{"candidates":[{"content":{"parts":[{"text":"a"}],"role":"critic"}},{"index":1}]}"#,
+        r#"{"usageMetadata":{"toolUsePromptTokenCount":18446744073709551615,"toolUsePromptTokensDetails":[{"modality":"AUDIO","tokenCount":0,"other":"x"}]}}"#,
+    ] {
+        let read = read(event);
+        assert!(read.is_some(), "not read: {event}");
+        assert_eq!(read, serde(event), "{event}");
+    }
+}
+
+#[test]
+fn escapes_decode_as_serde_decodes_them() {
+    for text in [
+        r#"line\nbreak\ttab\rret\"quote\\slash\/solidus\b\f"#,
+        r#"\u00e9t\u00E9 \u4e2d\u6587 \ud83d\ude00 emoji"#,
+        r#"plain é 中文 😀 then \n"#,
+        r#"\\"#,
+        r#"\u0000 nul"#,
+    ] {
+        let event =
+            format!(r#"{{"candidates":[{{"content":{{"parts":[{{"text":"{text}"}}]}}}}]}}"#);
+        let read = read(&event);
+        assert!(read.is_some(), "not read: {event}");
+        assert_eq!(read, serde(&event), "{event}");
+    }
+}
+
+#[test]
+fn what_serde_would_refuse_or_read_otherwise_is_left_to_serde() {
+    for event in [
+        // Other fields, nulls and other types.
+        r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{}}}]}}]}"#,
+        r#"{"promptFeedback":{"blockReason":"SAFETY"}}"#,
+        r#"{"error":{"code":500,"message":"m","status":"INTERNAL"}}"#,
+        r#"{"candidates":[{"finishReason":null}]}"#,
+        r#"{"candidates":[{"index":-1}]}"#,
+        r#"{"candidates":[{"index":1.0}]}"#,
+        r#"{"candidates":[{"index":4294967296}]}"#,
+        r#"{"usageMetadata":{"totalTokenCount":18446744073709551616}}"#,
+        r#"{"usageMetadata":{"totalTokenCount":01}}"#,
+        r#"{"usageMetadata":{"totalTokenCount":1e3}}"#,
+        r#"{"candidates":[{"content":{"parts":[{"thought":"yes"}]}}]}"#,
+        // Keys twice (serde refuses a duplicate field).
+        r#"{"candidates":[],"candidates":[]}"#,
+        r#"{"modelVersion":"a","modelVersion":"b"}"#,
+        r#"{"usageMetadata":{"totalTokenCount":1,"totalTokenCount":2}}"#,
+        r#"{"usageMetadata":{"promptTokensDetails":[],"promptTokensDetails":[]}}"#,
+        r#"{"candidates":[{"content":{"parts":[{"text":"a","text":"b"}]}}]}"#,
+        // Strings JSON does not allow, or that are not characters.
+        "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\u{1}b\"}]}}]}",
+        r#"{"candidates":[{"content":{"parts":[{"text":"\ud83d alone"}]}}]}"#,
+        r#"{"candidates":[{"content":{"parts":[{"text":"\ude00 alone"}]}}]}"#,
+        r#"{"candidates":[{"content":{"parts":[{"text":"\ud83d\u0041"}]}}]}"#,
+        r#"{"candidates":[{"content":{"parts":[{"text":"\x"}]}}]}"#,
+        r#"{"candidates":[{"content":{"parts":[{"text":"\u12"}]}}]}"#,
+        r#"{"candidates":[{"content":{"parts":[{"text":5}]}}]}"#,
+        r#"{"candidates":[{"content":{"parts":[{"text":"unterminated}]}}]}"#,
+        // Not one whole object.
+        r#"{"candidates":[]}{}"#,
+        r#"{"candidates":[],}"#,
+        r#"{"candidates":[1,]}"#,
+        r#"[]"#,
+        "",
+    ] {
+        assert_eq!(read(event), None, "{event}");
+    }
+}
+
+/// A small deterministic generator (xorshift), so a failure names its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len())]
+    }
+}
+
+/// An event of the common shape, its members in a random order, its text awkward.
+fn generated(rng: &mut Rng) -> String {
+    let pieces = [
+        "a", " ", "é", "中", "😀", "\"", "\\", "/", "\n", "\t", "\u{1}", "\u{7f}", "}", "]",
+    ];
+    let text: String = (0..rng.below(12)).map(|_| rng.pick(&pieces)).collect();
+    let text = serde_json::to_string(&text).unwrap();
+    let text = if rng.below(3) == 0 {
+        // Escaped as some other writer would: every non-ASCII character as `\u` escapes.
+        text.chars()
+            .map(|c| match c {
+                c if c.is_ascii() => c.to_string(),
+                c => c
+                    .encode_utf16(&mut [0; 2])
+                    .iter()
+                    .map(|u| format!("\\u{u:04x}"))
+                    .collect(),
+            })
+            .collect()
+    } else {
+        text
+    };
+    let ws = |rng: &mut Rng| rng.pick(&["", "", " ", "\n", " \r\n\t"]).to_string();
+    let mut part = vec![format!(r#""text":{}{text}"#, ws(rng))];
+    if rng.below(4) == 0 {
+        part.push(r#""thought":true"#.into());
+    }
+    let mut usage = vec![
+        format!(r#""promptTokenCount":{}"#, rng.below(100_000)),
+        format!(r#""totalTokenCount":{}"#, rng.below(10)),
+        r#""promptTokensDetails":[{"modality":"TEXT","tokenCount":3}]"#.into(),
+    ];
+    let mut candidate = vec![
+        format!(
+            r#""content":{{"parts":[{{{}}}],"role":"model"}}"#,
+            part.join(",")
+        ),
+        r#""index":0"#.into(),
+    ];
+    if rng.below(4) == 0 {
+        candidate.push(r#""finishReason":"STOP""#.into());
+    }
+    let mut top = vec![
+        format!(r#""candidates":[{{{}}}]"#, candidate.join(",")),
+        r#""modelVersion":"gemini-3.8-flash""#.into(),
+        r#""responseId":"abc""#.into(),
+    ];
+    for list in [&mut usage, &mut candidate, &mut top] {
+        for i in (1..list.len()).rev() {
+            list.swap(i, rng.below(i + 1));
+        }
+    }
+    top.push(format!(
+        r#""usageMetadata":{{{}}}"#,
+        usage.join(&format!(",{}", ws(rng)))
+    ));
+    format!(
+        "{}{{{}}}{}",
+        ws(rng),
+        top.join(&format!("{},", ws(rng))),
+        ws(rng)
+    )
+}
+
+#[test]
+fn generated_events_read_as_serde_reads_them() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..5_000 {
+        let event = generated(&mut rng);
+        let expected = serde(&event);
+        assert!(
+            expected.is_some(),
+            "serde reads every generated event: {event}"
+        );
+        assert_eq!(read(&event), expected, "{event}");
+    }
+}
+
+#[test]
+fn mangled_events_are_read_only_when_serde_reads_them_alike() {
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let bytes = [
+        b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b'0', b'9', b'-', b'.', b' ', b'u', b'e',
+    ];
+    let mut read_some = 0;
+    for _ in 0..20_000 {
+        let mut event = generated(&mut rng).into_bytes();
+        for _ in 0..=rng.below(2) {
+            let at = rng.below(event.len());
+            match rng.below(3) {
+                0 => {
+                    event.remove(at);
+                }
+                1 => event.insert(at, bytes[rng.below(bytes.len())]),
+                _ => event[at] = bytes[rng.below(bytes.len())],
+            }
+        }
+        let Ok(event) = String::from_utf8(event) else {
+            continue;
+        };
+        if let Some(read) = read(&event) {
+            read_some += 1;
+            assert_eq!(Some(read), serde(&event), "{event}");
+        }
+    }
+    assert!(
+        read_some > 1_000,
+        "the mangling left too few readable events: {read_some}"
+    );
+}
