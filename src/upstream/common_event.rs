@@ -90,9 +90,9 @@ impl<'a> Reader<'a> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
-    /// An object's members, each handed to `member` with its key (keys with escapes are not
-    /// Gemini's: `None`).
-    fn members(&mut self, mut member: impl FnMut(&mut Self, &[u8]) -> Option<()>) -> Option<()> {
+    /// An object's members, each handed to `member` standing just inside its key's opening
+    /// quote: it takes the key with [`Reader::key`], then reads the value.
+    fn members(&mut self, mut member: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.eat(b'{')?;
         self.ws();
         if self.peek()? == b'}' {
@@ -100,9 +100,8 @@ impl<'a> Reader<'a> {
             return Some(());
         }
         loop {
-            let key = self.plain_str()?;
-            self.eat(b':')?;
-            member(self, key.as_bytes())?;
+            self.eat(b'"')?;
+            member(self)?;
             self.ws();
             match self.peek()? {
                 b',' => self.at += 1,
@@ -113,6 +112,27 @@ impl<'a> Reader<'a> {
                 _ => return None,
             }
         }
+    }
+
+    /// Takes the key `name` and its colon when they come next (the reader stands inside the
+    /// key's opening quote); otherwise takes nothing. Gemini's keys are compared where they lie
+    /// instead of being scanned for their end first: a key written with escapes is not matched,
+    /// and its event goes to serde.
+    #[inline]
+    fn key(&mut self, name: &[u8]) -> bool {
+        let rest = &self.bytes()[self.at..];
+        let Some(after) = rest.strip_prefix(name).and_then(|r| r.strip_prefix(b"\"")) else {
+            return false;
+        };
+        let ws = after
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+            .count();
+        if after.get(ws) != Some(&b':') {
+            return false;
+        }
+        self.at += name.len() + ws + 2;
+        true
     }
 
     /// A list's elements, each read by `element`.
@@ -140,6 +160,11 @@ impl<'a> Reader<'a> {
     /// A string without escapes, borrowed; `None` for one with escapes or control characters.
     fn plain_str(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
+        self.plain_rest()
+    }
+
+    /// The rest of a string without escapes (the reader stands after its opening quote).
+    fn plain_rest(&mut self) -> Option<&'a str> {
         let start = self.at;
         let end = run_end(self.bytes(), start);
         if *self.bytes().get(end)? != b'"' {
@@ -259,39 +284,39 @@ impl<'a> Reader<'a> {
     fn response(&mut self) -> Option<GenerateContentResponse> {
         let mut out = GenerateContentResponse::default();
         let (mut candidates, mut id) = (false, false);
-        self.members(|r, key| match key {
-            b"candidates" => {
+        self.members(|r| {
+            if r.key(b"candidates") {
                 once(&mut candidates)?;
                 r.elements(|r| push(&mut out.candidates, r.candidate()?))
-            }
-            b"usageMetadata" if out.usage_metadata.is_none() => {
+            } else if out.usage_metadata.is_none() && r.key(b"usageMetadata") {
                 out.usage_metadata = Some(r.usage()?);
                 Some(())
-            }
-            b"modelVersion" if out.model_version.is_none() => {
+            } else if out.model_version.is_none() && r.key(b"modelVersion") {
                 out.model_version = Some(r.string()?);
                 Some(())
-            }
-            b"responseId" => {
+            } else if r.key(b"responseId") {
                 once(&mut id)?;
                 r.plain_str().map(drop)
+            } else {
+                None
             }
-            _ => None,
         })?;
         Some(out)
     }
 
     fn candidate(&mut self) -> Option<Candidate> {
         let mut c = Candidate::default();
-        self.members(|r, key| {
-            match key {
-                b"content" if c.content.is_none() => c.content = Some(r.content()?),
-                b"finishReason" if c.finish_reason.is_none() => c.finish_reason = Some(r.string()?),
-                b"finishMessage" if c.finish_message.is_none() => {
-                    c.finish_message = Some(r.string()?)
-                }
-                b"index" if c.index.is_none() => c.index = Some(u32::try_from(r.uint()?).ok()?),
-                _ => return None,
+        self.members(|r| {
+            if c.content.is_none() && r.key(b"content") {
+                c.content = Some(r.content()?);
+            } else if c.index.is_none() && r.key(b"index") {
+                c.index = Some(u32::try_from(r.uint()?).ok()?);
+            } else if c.finish_reason.is_none() && r.key(b"finishReason") {
+                c.finish_reason = Some(r.string()?);
+            } else if c.finish_message.is_none() && r.key(b"finishMessage") {
+                c.finish_message = Some(r.string()?);
+            } else {
+                return None;
             }
             Some(())
         })?;
@@ -301,20 +326,18 @@ impl<'a> Reader<'a> {
     fn content(&mut self) -> Option<Content> {
         let mut content = Content::default();
         let mut parts = false;
-        self.members(|r, key| {
-            match key {
-                b"parts" => {
-                    once(&mut parts)?;
-                    r.elements(|r| push(&mut content.parts, r.part()?))?;
-                }
-                b"role" if content.role.is_none() => {
-                    content.role = Some(match r.plain_str()? {
-                        "model" => Cow::Borrowed("model"),
-                        "user" => Cow::Borrowed("user"),
-                        other => Cow::Owned(other.to_owned()),
-                    })
-                }
-                _ => return None,
+        self.members(|r| {
+            if !parts && r.key(b"parts") {
+                parts = true;
+                r.elements(|r| push(&mut content.parts, r.part()?))?;
+            } else if content.role.is_none() && r.key(b"role") {
+                content.role = Some(match r.plain_str()? {
+                    "model" => Cow::Borrowed("model"),
+                    "user" => Cow::Borrowed("user"),
+                    other => Cow::Owned(other.to_owned()),
+                });
+            } else {
+                return None;
             }
             Some(())
         })?;
@@ -323,14 +346,15 @@ impl<'a> Reader<'a> {
 
     fn part(&mut self) -> Option<Part> {
         let mut part = Part::default();
-        self.members(|r, key| {
-            match key {
-                b"text" if part.text.is_none() => part.text = Some(r.string()?),
-                b"thought" if part.thought.is_none() => part.thought = Some(r.boolean()?),
-                b"thoughtSignature" if part.thought_signature.is_none() => {
-                    part.thought_signature = Some(r.string()?)
-                }
-                _ => return None,
+        self.members(|r| {
+            if part.text.is_none() && r.key(b"text") {
+                part.text = Some(r.string()?);
+            } else if part.thought.is_none() && r.key(b"thought") {
+                part.thought = Some(r.boolean()?);
+            } else if part.thought_signature.is_none() && r.key(b"thoughtSignature") {
+                part.thought_signature = Some(r.string()?);
+            } else {
+                return None;
             }
             Some(())
         })?;
@@ -340,19 +364,29 @@ impl<'a> Reader<'a> {
     fn usage(&mut self) -> Option<UsageMetadata> {
         let mut u = UsageMetadata::default();
         let mut details = [false; 4];
-        self.members(|r, key| {
-            let count = match key {
-                b"promptTokenCount" => &mut u.prompt_token_count,
-                b"cachedContentTokenCount" => &mut u.cached_content_token_count,
-                b"candidatesTokenCount" => &mut u.candidates_token_count,
-                b"thoughtsTokenCount" => &mut u.thoughts_token_count,
-                b"toolUsePromptTokenCount" => &mut u.tool_use_prompt_token_count,
-                b"totalTokenCount" => &mut u.total_token_count,
-                b"promptTokensDetails" => return r.details(&mut details[0]),
-                b"candidatesTokensDetails" => return r.details(&mut details[1]),
-                b"cacheTokensDetails" => return r.details(&mut details[2]),
-                b"toolUsePromptTokensDetails" => return r.details(&mut details[3]),
-                _ => return None,
+        self.members(|r| {
+            let count = if r.key(b"promptTokenCount") {
+                &mut u.prompt_token_count
+            } else if r.key(b"candidatesTokenCount") {
+                &mut u.candidates_token_count
+            } else if r.key(b"totalTokenCount") {
+                &mut u.total_token_count
+            } else if r.key(b"thoughtsTokenCount") {
+                &mut u.thoughts_token_count
+            } else if r.key(b"cachedContentTokenCount") {
+                &mut u.cached_content_token_count
+            } else if r.key(b"toolUsePromptTokenCount") {
+                &mut u.tool_use_prompt_token_count
+            } else if r.key(b"promptTokensDetails") {
+                return r.details(&mut details[0]);
+            } else if r.key(b"candidatesTokensDetails") {
+                return r.details(&mut details[1]);
+            } else if r.key(b"cacheTokensDetails") {
+                return r.details(&mut details[2]);
+            } else if r.key(b"toolUsePromptTokensDetails") {
+                return r.details(&mut details[3]);
+            } else {
+                return None;
             };
             if count.is_some() {
                 return None;
@@ -367,7 +401,9 @@ impl<'a> Reader<'a> {
     fn details(&mut self, seen: &mut bool) -> Option<()> {
         once(seen)?;
         self.elements(|r| {
-            r.members(|r, _| {
+            r.members(|r| {
+                r.plain_rest()?;
+                r.eat(b':')?;
                 r.ws();
                 match r.peek()? {
                     b'"' => r.plain_str().map(drop),

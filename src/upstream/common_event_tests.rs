@@ -88,6 +88,9 @@ fn what_serde_would_refuse_or_read_otherwise_is_left_to_serde() {
         r#"{"candidates":[{"content":{"parts":[{"text":"\u12"}]}}]}"#,
         r#"{"candidates":[{"content":{"parts":[{"text":5}]}}]}"#,
         r#"{"candidates":[{"content":{"parts":[{"text":"unterminated}]}}]}"#,
+        // A key written with an escape, or run into the next.
+        r#"{"candidates":[{"content":{"parts":[{"t\u0065xt":"a"}]}}]}"#,
+        r#"{"candidates":[{"content":{"parts":[{"text"thought":true}]}}]}"#,
         // Not one whole object.
         r#"{"candidates":[]}{}"#,
         r#"{"candidates":[],}"#,
