@@ -289,9 +289,8 @@ static GEMINI_4_DEFAULT: Rules = GEMINI_4;
 const MEMO_NAMES: usize = 512;
 
 /// Model name → its row, for the names seen.
-static MEMO: std::sync::LazyLock<
-    std::sync::RwLock<std::collections::HashMap<Box<str>, &'static Rules>>,
-> = std::sync::LazyLock::new(Default::default);
+static MEMO: std::sync::LazyLock<std::sync::RwLock<foldhash::HashMap<Box<str>, &'static Rules>>> =
+    std::sync::LazyLock::new(Default::default);
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,9 @@
 //! Pure and synchronous (one short mutex); the async [`super::KeyPool`] wraps it with a store.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+
+use foldhash::HashMap as FastMap;
+use foldhash::HashMapExt;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -28,11 +31,11 @@ struct KeyState {
     removed: bool,
     disabled: Option<Disabled>,
     /// model → when the key may serve that model again.
-    cooldowns: HashMap<String, UnixMillis>,
+    cooldowns: FastMap<String, UnixMillis>,
     /// model → outlier ejection.
-    ejections: HashMap<String, Ejection>,
+    ejections: FastMap<String, Ejection>,
     /// model → when this key last sent a request for it.
-    last_sent: HashMap<String, UnixMillis>,
+    last_sent: FastMap<String, UnixMillis>,
     /// Models this key itself was refused with a 429 for: only for these does a learned group's
     /// rest or pacing hold it back.
     limited: HashSet<String>,
@@ -54,9 +57,9 @@ impl KeyState {
             key,
             removed: false,
             disabled: None,
-            cooldowns: HashMap::new(),
-            ejections: HashMap::new(),
-            last_sent: HashMap::new(),
+            cooldowns: FastMap::new(),
+            ejections: FastMap::new(),
+            last_sent: FastMap::new(),
             limited: HashSet::new(),
             rules: None,
             why: KeyEvidence::default(),
@@ -121,19 +124,19 @@ struct PoolState {
     models_seen: BTreeSet<String>,
     /// Round-robin turn per scope name: requests for one model rotate over its keys whatever
     /// the other models do.
-    cursors: HashMap<String, usize>,
+    cursors: FastMap<String, usize>,
     groups: Groups,
     pacing: Pacing,
     /// (group, model) → its current quota rest.
-    rests: HashMap<(GroupId, String), Rest>,
+    rests: FastMap<(GroupId, String), Rest>,
     /// model → overload reports and the model-wide ejection.
-    overloads: HashMap<String, Overload>,
+    overloads: FastMap<String, Overload>,
     /// Models that refuse a request ending with a model turn.
     no_prefill: BTreeSet<String>,
     /// model → the keys that lack it (their tier does not list it), from the live catalog.
-    lacking: HashMap<String, Vec<usize>>,
+    lacking: FastMap<String, Vec<usize>>,
     /// (group, "model kind") → what taught a learned limit.
-    limit_why: HashMap<(GroupId, String), Evidence>,
+    limit_why: FastMap<(GroupId, String), Evidence>,
 }
 
 impl PoolState {

@@ -564,7 +564,7 @@ fn live_evidence(
     why: &KeyEvidence,
     cooldowns: &BTreeMap<String, UnixMillis>,
     everywhere: Option<UnixMillis>,
-    ejections: &std::collections::HashMap<String, super::super::ejection::Ejection>,
+    ejections: &foldhash::HashMap<String, super::super::ejection::Ejection>,
 ) -> KeyEvidence {
     KeyEvidence {
         cooldowns: why

@@ -5,7 +5,9 @@
 //! the moment its oldest request leaves the window (plus [`SLACK`], for the clocks of the two
 //! sides), and the pool picks another group or says exactly when to come back.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 
 use super::groups::GroupId;
 use crate::clock::{next_daily_reset, UnixMillis};

@@ -4,7 +4,7 @@
 //! from the pool at each scrape, the keys per state and each key's state, cooldowns and
 //! ejections; requests waiting in a model's line for a key, and how their waits ended. Keys appear by id only; clients by name; no request ids in labels.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 

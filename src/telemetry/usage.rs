@@ -3,7 +3,7 @@
 //! flushed yet — for `GET /v1/usage`. A store that keeps nothing (the in-memory backend) leaves the
 //! totals here.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Mutex;
 
 use crate::store::{Backend, Counts, Owner, StoreError, UsageKey, UsageRow};
