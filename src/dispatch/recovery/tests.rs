@@ -3,8 +3,12 @@
 use super::*;
 use crate::dispatch::tests::{rig, FLASH};
 
-/// The events a translating surface is handed for a stream arriving in these chunks.
-async fn parsed(chunks: Vec<Vec<u8>>) -> Vec<ParsedEvent> {
+/// Follows a stream of `FLASH` on key 0 whose first chunk is `first`.
+async fn follow(
+    first: Bytes,
+    rest: BoxStream<'static, Result<Bytes, StreamBroken>>,
+    hand: Hand,
+) -> Recovering {
     let r = rig(1).await;
     let req = UpstreamRequest {
         method: http::Method::POST,
@@ -12,18 +16,23 @@ async fn parsed(chunks: Vec<Vec<u8>>) -> Vec<ParsedEvent> {
         body: None,
         extra: None,
     };
-    let mut chunks = chunks.into_iter().map(|c| Ok(Bytes::from(c)));
-    let first = chunks.next().unwrap().unwrap();
-    let rest = futures_util::stream::iter(chunks.collect::<Vec<_>>()).boxed();
     let key = r.keys[0].shared_id().clone();
-    let mut following = Recovering::new(
+    Recovering::new(
         r.dispatcher,
         Route::model(FLASH),
         req,
         (0, &key),
         (first, rest),
-        Hand::Parsed,
-    );
+        hand,
+    )
+}
+
+/// The events a translating surface is handed for a stream arriving in these chunks.
+async fn parsed(chunks: Vec<Vec<u8>>) -> Vec<ParsedEvent> {
+    let mut chunks = chunks.into_iter().map(|c| Ok(Bytes::from(c)));
+    let first = chunks.next().unwrap().unwrap();
+    let rest = futures_util::stream::iter(chunks.collect::<Vec<_>>()).boxed();
+    let mut following = follow(first, rest, Hand::Parsed).await;
     let mut events = following.take_parsed();
     while let Some(next) = following.next_parsed().await {
         events.extend(next.unwrap());
@@ -75,28 +84,12 @@ async fn the_last_usage_counts_whichever_reader_read_it() {
     assert!(common_event::read(&other(1)).is_none());
     for (events, last) in [([common(10), other(20)], 20), ([other(30), common(40)], 40)] {
         for hand in [Hand::Framed, Hand::Parsed] {
-            let r = rig(1).await;
-            let req = UpstreamRequest {
-                method: http::Method::POST,
-                path_and_query: format!("/v1beta/models/{FLASH}:streamGenerateContent?alt=sse"),
-                body: None,
-                extra: None,
-            };
             let sse: String = events
                 .iter()
                 .map(|e| format!("data: {e}\r\n\r\n"))
                 .collect();
-            let key = r.keys[0].shared_id().clone();
             let rest = futures_util::stream::empty().boxed();
-            let route = Route::model(FLASH);
-            let mut following = Recovering::new(
-                r.dispatcher,
-                route,
-                req,
-                (0, &key),
-                (sse.into(), rest),
-                hand,
-            );
+            let mut following = follow(sse.into(), rest, hand).await;
             let tokens = following.last_tokens();
             assert_eq!(
                 tokens,
