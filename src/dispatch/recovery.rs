@@ -66,20 +66,14 @@ pub enum Hand {
 /// One of Gemini's events, parsed; or why it could not be.
 pub type ParsedEvent = Result<GenerateContentResponse, String>;
 
-/// One SSE event's data parsed as a chunk of Gemini's stream. The commonest shape is read by [`common_event`](crate::upstream::common_event),
-/// the rest by serde.
+/// One SSE event's data parsed as a chunk of Gemini's stream: the commonest shape by
+/// [`common_event`], the rest by serde.
 pub fn parse_event(payload: &[u8]) -> ParsedEvent {
-    let Ok(text) = std::str::from_utf8(payload) else {
-        return serde_json::from_slice(payload).map_err(unreadable);
-    };
-    match common_event::read(text) {
+    match common_event::read_bytes(payload) {
         Some(event) => Ok(event),
-        None => serde_json::from_str(text).map_err(unreadable),
+        None => crate::json::from_bytes(payload)
+            .map_err(|e| format!("unreadable Gemini stream event: {e}")),
     }
-}
-
-fn unreadable(e: serde_json::Error) -> String {
-    format!("unreadable Gemini stream event: {e}")
 }
 
 /// A stream being followed, and what it takes to continue it.
@@ -251,10 +245,7 @@ impl Recovering {
 
     /// Notes what a framed event says; false when it is not a readable event.
     fn view(&mut self, payload: &[u8]) -> bool {
-        if let Some(event) = std::str::from_utf8(payload)
-            .ok()
-            .and_then(common_event::read)
-        {
+        if let Some(event) = common_event::read_bytes(payload) {
             self.noted(&event);
             return true;
         }

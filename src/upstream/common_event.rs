@@ -15,6 +15,11 @@ use std::borrow::Cow;
 
 use super::wire::{Candidate, Content, GenerateContentResponse, Part, UsageMetadata};
 
+/// [`read`] for an event's bytes (`None` for bytes that are not UTF-8: serde says why).
+pub fn read_bytes(event: &[u8]) -> Option<GenerateContentResponse> {
+    read(std::str::from_utf8(event).ok()?)
+}
+
 /// The event read, when it has the common shape; `None` when serde must read it.
 pub fn read(event: &str) -> Option<GenerateContentResponse> {
     let mut reader = Reader { text: event, at: 0 };
