@@ -29,6 +29,8 @@
 //!   `context_management` (Gemini keeps no context to edit), `container`, `mcp_servers`,
 //!   `cache_control`, and any unknown field; so is every `anthropic-beta` value.
 
+use std::ops::Range;
+
 use crate::upstream::wire::{
     Content, CountTokensRequest, GenerateContentRequest, GenerationConfig, ThinkingConfig,
     ToolConfig,
@@ -37,8 +39,8 @@ use crate::upstream::wire::{
 use super::contents::translate_conversation;
 use super::errors::AnthropicError;
 use super::tools::translate_tools;
-use super::types::{MessagesRequest, ThinkingParam};
-use super::validate::{check_request, clip_to, too_deep, MAX_JSON_DEPTH};
+use super::types::{MessagesRequest, ThinkingParam, ToolList};
+use super::validate::{check_request, clip_to, shape, MAX_JSON_DEPTH};
 use crate::models::thinking::{thinking, Want};
 use crate::models::ModelInfo;
 use crate::surfaces::shared::schema;
@@ -76,14 +78,15 @@ fn parse_body(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
             "request body must be a JSON object",
         ));
     }
-    if too_deep(body) {
+    let shape = shape(body);
+    if shape.too_deep {
         return Err(AnthropicError::invalid(format!(
             "request body: JSON nesting is too deep (objects and arrays may be nested at most \
              {MAX_JSON_DEPTH} levels)"
         )));
     }
     // The fast path; only a body that fails is parsed again, tracking the path for the message.
-    if let Ok(req) = crate::json::from_bytes::<MessagesRequest>(body) {
+    if let Some(req) = parse_quickly(body, shape.member) {
         return Ok(req);
     }
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -103,6 +106,27 @@ fn parse_body(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
     de.end()
         .map_err(|e| AnthropicError::invalid(format!("request body is not valid JSON: {e}")))?;
     Ok(req)
+}
+
+/// The body read with its `tools` taken as the client's text where the scan found them: serde
+/// would otherwise scan Claude Code's 32 KB of tool schemas only to find where they end (a fifth
+/// of such a request's cost), while they are read only when the tool cache has not seen them
+/// ([`ToolList::definitions`]). The rest of the body is parsed as a copy with `null` in their
+/// place. `None` when the body does not parse: the slow path reads all of it again, tools
+/// included, for a message with its position.
+fn parse_quickly(body: &[u8], tools: Option<Range<usize>>) -> Option<MessagesRequest> {
+    let Some(span) = tools else {
+        return crate::json::from_bytes(body).ok();
+    };
+    let text = std::str::from_utf8(&body[span.clone()]).ok()?;
+    let mut rest = Vec::with_capacity(body.len() - span.len() + 4);
+    rest.extend_from_slice(&body[..span.start]);
+    rest.extend_from_slice(b"null");
+    rest.extend_from_slice(&body[span.end..]);
+    let mut req: MessagesRequest = crate::json::from_bytes(&rest).ok()?;
+    // A second `tools` would have been refused as a duplicate field.
+    req.tools = Some(ToolList::from_text(text));
+    Some(req)
 }
 
 /// Longest parse error message (serde quotes the offending value).

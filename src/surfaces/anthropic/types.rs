@@ -175,26 +175,48 @@ pub enum Source {
 
 /// `tools`, kept as the client wrote it: Claude Code sends the same tools on every turn, so
 /// their translation is cached by this text (see `tool_cache`) and they are parsed only on a
-/// miss.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(transparent)]
-pub struct ToolList(Box<serde_json::value::RawValue>);
+/// miss. The text is either serde's capture of the value or, on the common path, the span the
+/// body scan found (`request::parse_body`); either way it is read, and so validated, by
+/// [`ToolList::definitions`] before its first translation is remembered.
+#[derive(Debug, Clone)]
+pub struct ToolList(Box<str>);
+
+impl<'de> Deserialize<'de> for ToolList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<serde_json::value::RawValue>::deserialize(deserializer).map(|raw| Self(raw.into()))
+    }
+}
 
 impl ToolList {
-    /// The JSON text of the array, as received.
-    pub fn raw(&self) -> &str {
-        self.0.get()
+    /// The list as the client's JSON text of it, not yet read.
+    pub fn from_text(text: &str) -> Self {
+        Self(text.into())
     }
 
-    /// The definitions; a malformed one is a 400 naming its field (`tools[0].name: …`).
+    /// The JSON text of the array, as received.
+    pub fn raw(&self) -> &str {
+        &self.0
+    }
+
+    /// The definitions; a malformed one is a 400 naming its field (`tools[0].name: …`), and
+    /// text that is not one JSON value a 400 saying so.
     pub fn definitions(&self) -> Result<Vec<ToolDefinition>, super::errors::AnthropicError> {
-        let mut de = serde_json::Deserializer::from_str(self.raw());
-        serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            let path = if path == "." { String::new() } else { path };
-            let message = format!("tools{path}: {}", e.into_inner());
+        let invalid = |message: String| {
             super::errors::AnthropicError::invalid(super::validate::clip_to(&message, 500))
-        })
+        };
+        let mut de = serde_json::Deserializer::from_str(self.raw());
+        let definitions = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                return invalid(format!("tools: not valid JSON: {inner}"));
+            }
+            let path = if path == "." { String::new() } else { path };
+            invalid(format!("tools{path}: {inner}"))
+        })?;
+        de.end()
+            .map_err(|e| invalid(format!("tools: not valid JSON: {e}")))?;
+        Ok(definitions)
     }
 }
 

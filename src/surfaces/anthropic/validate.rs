@@ -2,8 +2,8 @@
 //! call (each failure is a 400 `invalid_request_error` naming the field):
 //!
 //! * the body nests objects/arrays at most [`MAX_JSON_DEPTH`] deep (checked before the typed
-//!   parse by the native surface's borrowing JSON check, which is faster than a byte scan; the
-//!   bound also limits the recursion of the content-block deserializers);
+//!   parse by one scan of its bytes, [`shape`]; the bound also limits the recursion of the
+//!   content-block deserializers);
 //! * at most [`MAX_MESSAGES`] messages and [`MAX_CONTENT_BLOCKS`] content blocks in all
 //!   (nested `tool_result` / document / search-result content included);
 //! * base64 image and document sources: `data` is non-empty, valid standard base64 (the
@@ -21,6 +21,7 @@ use std::collections::HashSet;
 
 use super::errors::AnthropicError;
 use super::types::{ContentBlock, MessagesRequest, Role, Source, TextOrBlocks};
+use crate::surfaces::shared::shape::{scan, Shape};
 
 /// Deepest nesting of JSON objects and arrays accepted in a request body: the native
 /// surface's bound (serde_json's own recursion limit is 128).
@@ -35,10 +36,11 @@ pub const MAX_CONTENT_BLOCKS: usize = 100_000;
 /// Most characters of client-supplied text quoted back in an error message.
 pub const MAX_ECHO: usize = 200;
 
-/// True when objects/arrays in `body` nest deeper than [`MAX_JSON_DEPTH`] (a body that is not
-/// JSON, or refused for another reason before the depth shows, is left to the typed parse).
-pub fn too_deep(body: &[u8]) -> bool {
-    crate::surfaces::gemini::nests_deeper_than(body, crate::surfaces::gemini::MAX_JSON_DEPTH)
+/// One scan of a body before its parse: whether objects/arrays nest deeper than
+/// [`MAX_JSON_DEPTH`] (a body that is not JSON, or refused for another reason before the depth
+/// shows, is left to the typed parse), and where its `tools` lie (see `request::parse_body`).
+pub fn shape(body: &[u8]) -> Shape {
+    scan(body, MAX_JSON_DEPTH, b"tools")
 }
 
 /// `s` cut to [`MAX_ECHO`] characters (with `…` when cut), for quoting client data.
@@ -327,9 +329,9 @@ mod tests {
                 "]".repeat(n - 1)
             )
         };
-        assert!(!too_deep(nest(64).as_bytes()));
-        assert!(too_deep(nest(65).as_bytes()));
-        assert!(!too_deep(b"{\"unterminated"));
+        assert!(!shape(nest(64).as_bytes()).too_deep);
+        assert!(shape(nest(65).as_bytes()).too_deep);
+        assert!(!shape(b"{\"unterminated").too_deep);
     }
 
     #[test]

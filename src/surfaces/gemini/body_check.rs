@@ -44,49 +44,11 @@ impl fmt::Display for BodyCheckError {
 }
 
 /// Whether objects and arrays in `body` nest deeper than `max`, by one scan of its bytes
-/// (strings skipped with `memchr` from quote to quote, nothing parsed). For a translated
-/// surface, whose typed parse validates everything else: it only has to keep serde's recursion
-/// from tripping first, so a deep body gets its own clear message.
+/// (`shared::shape`: nothing parsed). For a translated surface, whose typed parse validates
+/// everything else: it only has to keep serde's recursion from tripping first, so a deep body
+/// gets its own clear message.
 pub fn nests_deeper_than(body: &[u8], max: usize) -> bool {
-    let mut depth = 0usize;
-    let mut i = 0;
-    while i < body.len() {
-        match body[i] {
-            b'"' => {
-                // To the closing quote: the next quote not preceded by an odd run of
-                // backslashes. One `memchr` a quote, however many `\n` the string holds.
-                let open = i;
-                let mut from = i + 1;
-                loop {
-                    let Some(at) = body.get(from..).and_then(|rest| memchr::memchr(b'"', rest))
-                    else {
-                        return false;
-                    };
-                    let quote = from + at;
-                    let slashes = body[open + 1..quote]
-                        .iter()
-                        .rev()
-                        .take_while(|b| **b == b'\\')
-                        .count();
-                    if slashes % 2 == 0 {
-                        i = quote;
-                        break;
-                    }
-                    from = quote + 1;
-                }
-            }
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > max {
-                    return true;
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    false
+    crate::surfaces::shared::shape::scan(body, max, b"").too_deep
 }
 
 /// Cheap pre-dispatch check of a native body: one borrowing parse that validates the syntax,
@@ -193,72 +155,6 @@ impl<'de> Visitor<'de> for Node<'_> {
             map.next_value_seed(inner)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod depth_tests {
-    use super::*;
-
-    #[test]
-    fn nesting_is_counted_outside_strings_only() {
-        let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
-        assert!(nests_deeper_than(deep.as_bytes(), 64));
-        let ok = format!("{{\"a\":{}{}}}", "[".repeat(63), "]".repeat(63));
-        assert!(!nests_deeper_than(ok.as_bytes(), 64));
-        let quoted = format!("{{\"a\":\"{}\\\"{}\"}}", "[".repeat(100), "{".repeat(100));
-        assert!(!nests_deeper_than(quoted.as_bytes(), 64));
-        assert!(!nests_deeper_than(b"{\"a\":\"unterminated \\", 64));
-        assert!(!nests_deeper_than(b"", 64));
-    }
-
-    /// The depth of `body` by a plain state machine, one byte at a time; `None` for a string
-    /// left open.
-    fn depth_byte_by_byte(body: &[u8]) -> Option<usize> {
-        let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
-        for &b in body {
-            match (in_string, escaped, b) {
-                (true, true, _) => escaped = false,
-                (true, false, b'\\') => escaped = true,
-                (true, false, b'"') => in_string = false,
-                (true, false, _) => {}
-                (false, _, b'"') => in_string = true,
-                (false, _, b'[' | b'{') => {
-                    depth += 1;
-                    deepest = deepest.max(depth);
-                }
-                (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
-                (false, _, _) => {}
-            }
-        }
-        (!in_string).then_some(deepest)
-    }
-
-    #[test]
-    fn strings_are_skipped_as_a_byte_by_byte_reader_skips_them() {
-        // Every body of up to seven bytes over the bytes that matter, against a limit of 1.
-        let alphabet = *b"a\\\"[]{}";
-        for len in 0..=7u32 {
-            for n in 0..alphabet.len().pow(len) {
-                let mut rest = n;
-                let body: Vec<u8> = (0..len)
-                    .map(|_| {
-                        let b = alphabet[rest % alphabet.len()];
-                        rest /= alphabet.len();
-                        b
-                    })
-                    .collect();
-                let expected = depth_byte_by_byte(&body).is_some_and(|d| d > 1);
-                let prefix_deeper = (0..body.len())
-                    .any(|end| depth_byte_by_byte(&body[..end]).is_some_and(|d| d > 1));
-                assert_eq!(
-                    nests_deeper_than(&body, 1),
-                    expected || prefix_deeper,
-                    "{}",
-                    String::from_utf8_lossy(&body)
-                );
-            }
-        }
     }
 }
 

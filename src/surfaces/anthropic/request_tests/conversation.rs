@@ -281,6 +281,60 @@ fn prefill_assistant_turn_is_kept() {
     );
 }
 
+/// Claude Code's tools are kept as the client's text; the body scan finds them (the common
+/// path) or serde captures them (a key written with an escape); the request is the same.
+#[test]
+fn tools_are_the_clients_text_found_by_the_scan_or_by_serde() {
+    let cc: Value = serde_json::from_str(FIRST_TURN).unwrap();
+    let tools_text = cc["tools"].to_string();
+    let found = parse(cc.clone());
+    assert_eq!(found.tools.as_ref().unwrap().raw(), tools_text);
+    let escaped = cc.to_string().replacen("\"tools\":", "\"tool\\u0073\":", 1);
+    let captured = parse_messages_request(escaped.as_bytes()).unwrap();
+    assert_eq!(captured.tools.as_ref().unwrap().raw(), tools_text);
+    let translate = |req: &MessagesRequest| {
+        serde_json::to_value(to_generate_content(req, "gemini-3.8-flash", &opts()).unwrap())
+            .unwrap()
+    };
+    assert_eq!(translate(&found), translate(&captured));
+}
+
+/// Tools the scan took without reading are read before their first translation: text that
+/// is not JSON is a 400 then; a body that does not parse is read whole again for its message.
+#[test]
+fn tools_that_are_not_json_are_refused() {
+    let with_tools = |tools: &str| {
+        format!(
+            r#"{{"model":"claude-sonnet-4-5","max_tokens":9,"tools":{tools},"messages":[{{"role":"user","content":"hi"}}]}}"#
+        )
+    };
+    for (tools, says) in [
+        (
+            r#"[{"name":"a",}]"#,
+            "tools: not valid JSON: trailing comma",
+        ),
+        (
+            r#"[{"name":"a" "b"}]"#,
+            "tools: not valid JSON: expected `,` or `}`",
+        ),
+        (r#"[{"name":5}]"#, "tools[0].name: invalid type"),
+    ] {
+        let req = parse_messages_request(with_tools(tools).as_bytes()).unwrap();
+        let err = to_generate_content(&req, "gemini-3.8-flash", &opts()).unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(err.to_string().contains(says), "{tools}: {err}");
+    }
+    let err = invalid(&with_tools(r#"[{"name":"a"}]]"#));
+    assert!(err.contains("request body is not valid JSON"), "{err}");
+    let mut not_utf8 = with_tools(r#"[{"name":"a","description":"_"}]"#).into_bytes();
+    let at = not_utf8.iter().position(|b| *b == b'_').unwrap();
+    not_utf8[at] = 0xff;
+    let err = parse_messages_request(&not_utf8).unwrap_err();
+    assert!(err.to_string().contains("not valid JSON"), "{err}");
+    let err = invalid(&with_tools(r#"[{"name":"a"}],"tools":[]"#));
+    assert!(err.contains("duplicate field `tools`"), "{err}");
+}
+
 // ----- tools in the conversation ---------------------------------------------------------------
 
 #[test]
