@@ -8,7 +8,10 @@
 //! read by [`few`]: serde gives a list four slots at its first element, which for Gemini's
 //! candidate (272 bytes) and part (400 bytes) made 1,088- and 1,600-byte blocks per event — past
 //! glibc's per-thread cache (1,032 bytes), so each event took malloc's slow path twice.
-//! Lists nobody reads are passed over by [`Skipped`], which allocates nothing.
+//! Lists nobody reads are passed over by [`Skipped`], which allocates nothing. Strings are
+//! scanned and written eight bytes at a time by [`escape`].
+
+pub mod escape;
 
 use std::borrow::Cow;
 use std::fmt;

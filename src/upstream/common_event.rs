@@ -13,6 +13,8 @@
 
 use std::borrow::Cow;
 
+use crate::json::escape::plain_run_end;
+
 use super::wire::{Candidate, Content, GenerateContentResponse, Part, UsageMetadata};
 
 /// [`read`] for an event's bytes (`None` for bytes that are not UTF-8: serde says why).
@@ -31,33 +33,6 @@ pub fn read(event: &str) -> Option<GenerateContentResponse> {
 struct Reader<'a> {
     text: &'a str,
     at: usize,
-}
-
-/// Where the plain run of a JSON string starting at `at` ends: the first quote, backslash or
-/// control character, eight bytes at a time (serde_json's own test); `bytes.len()` if none.
-fn run_end(bytes: &[u8], mut at: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    while let Some(chunk) = bytes
-        .get(at..at + 8)
-        .and_then(|c| <[u8; 8]>::try_from(c).ok())
-    {
-        let v = u64::from_le_bytes(chunk);
-        let control = v.wrapping_sub(ONES * 0x20);
-        let quote = (v ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
-        let backslash = (v ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
-        let found = (control | quote | backslash) & !v & (ONES << 7);
-        if found != 0 {
-            return at + (found.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    while let Some(&b) = bytes.get(at) {
-        if b == b'"' || b == b'\\' || b < 0x20 {
-            break;
-        }
-        at += 1;
-    }
-    at
 }
 
 /// Marks a key seen; `None` the second time (serde's derived structs refuse a duplicate field).
@@ -171,7 +146,7 @@ impl<'a> Reader<'a> {
     /// The rest of a string without escapes (the reader stands after its opening quote).
     fn plain_rest(&mut self) -> Option<&'a str> {
         let start = self.at;
-        let end = run_end(self.bytes(), start);
+        let end = plain_run_end(self.bytes(), start);
         if *self.bytes().get(end)? != b'"' {
             return None;
         }
@@ -197,7 +172,7 @@ impl<'a> Reader<'a> {
     fn escaped(&mut self) -> Option<String> {
         let mut out = String::new();
         loop {
-            let end = run_end(self.bytes(), self.at);
+            let end = plain_run_end(self.bytes(), self.at);
             out.push_str(self.text.get(self.at..end)?);
             self.at = end + 1;
             match *self.bytes().get(end)? {

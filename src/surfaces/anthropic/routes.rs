@@ -33,6 +33,7 @@ use crate::surfaces::shared::serving::{fallback_allowed, mark, name_left_out, sh
 use crate::surfaces::{read_body, Context, Dialect, Tallied};
 use crate::telemetry::TallyRef;
 use crate::upstream::wire::{CountTokensResponse, GenerateContentResponse};
+use crate::upstream::wire_json::WireJson;
 use crate::upstream::UpstreamRequest;
 
 /// How long a stream waits for Gemini's first chunk (and can still fail over) before it commits
@@ -128,7 +129,7 @@ impl Messages {
     /// `asked` translated by `translate` for `model` (shaped by the rules of `rules_name`: the
     /// model that answers a moving alias), as Gemini JSON on its route; a translation failure
     /// is the response to send.
-    fn prepare<T: serde::Serialize + Prefixed>(
+    fn prepare<T: WireJson + Prefixed>(
         &self,
         asked: &Asked,
         model: &str,
@@ -142,7 +143,7 @@ impl Messages {
     }
 
     /// A translated request as Gemini JSON on its route.
-    fn encode<T: serde::Serialize + Prefixed>(
+    fn encode<T: WireJson + Prefixed>(
         &self,
         asked: &Asked,
         model: &str,
@@ -151,7 +152,7 @@ impl Messages {
     ) -> Result<(Route, Bytes, Notes), Box<Response>> {
         // Gemini's request is about as large as the client's: one buffer, no regrowing.
         let mut json = Vec::with_capacity(asked.body_len + 1024);
-        serde_json::to_writer(&mut json, &gemini).map_err(|_| {
+        gemini.write_json(&mut json).map_err(|_| {
             Box::new(
                 ApiError::new(ErrorType::Api, "could not encode the Gemini request")
                     .into_response(),

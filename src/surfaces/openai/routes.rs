@@ -40,6 +40,7 @@ use crate::surfaces::shared::serving::{fallback_allowed, mark, shown, Fallbacks}
 use crate::surfaces::{listing, read_body, Context, Dialect, Tallied};
 use crate::telemetry::{ServiceTier, TallyRef};
 use crate::upstream::wire::GenerateContentResponse;
+use crate::upstream::wire_json::WireJson;
 use crate::upstream::UpstreamRequest;
 
 /// How long a stream waits for Gemini's first chunk (and can still fail over) before it commits
@@ -158,8 +159,9 @@ pub(super) fn post_request(path: String, body: Vec<u8>) -> UpstreamRequest {
 }
 
 /// The Gemini request as JSON (encoding a translated request cannot fail in practice).
-pub(super) fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, OpenAiError> {
-    serde_json::to_vec(v).map_err(|_| {
+pub(super) fn encode<T: WireJson>(v: &T) -> Result<Vec<u8>, OpenAiError> {
+    let mut json = Vec::new();
+    v.write_json(&mut json).map(|()| json).map_err(|_| {
         OpenAiError::server(
             StatusCode::INTERNAL_SERVER_ERROR,
             "could not encode the Gemini request",

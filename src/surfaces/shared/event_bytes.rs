@@ -6,10 +6,7 @@
 //! event and as the reference: a test per surface holds the bytes equal to serde's.
 
 /// `s` as a JSON string, escaped exactly as serde_json escapes it.
-pub fn push_str(out: &mut Vec<u8>, s: &str) {
-    // Writing into a `Vec` cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
-}
+pub use crate::json::escape::push_str;
 
 /// `n` as a JSON number.
 pub fn push_u64(out: &mut Vec<u8>, n: u64) {
