@@ -19,7 +19,9 @@ pub struct Event<'a, T: Serialize> {
     pub data: T,
 }
 
-/// `{"response": …}`, the payload of the events that carry the whole response.
+/// `{"response": …}`, the payload of the events that carry the whole response: serde's form,
+/// which the bytes [`open_response_event`] begins are tested against.
+#[cfg(test)]
 #[derive(Serialize)]
 pub struct WithResponse<'a> {
     pub response: ResponseObject<'a>,
@@ -209,6 +211,23 @@ pub fn write_event(out: &mut Vec<u8>, kind: &str, event: &impl Serialize) {
     }
     out.extend_from_slice(b"\n\n");
 }
+
+/// The start of an event carrying the whole response, up to where its object goes: with the
+/// object and [`RESPONSE_EVENT_END`] after it, the bytes [`write_event`] writes for an [`Event`]
+/// of a [`WithResponse`] (serde's flattened form is a map, slower to write; and a stream's first
+/// two events carry the same object, written once and copied).
+pub fn open_response_event(out: &mut Vec<u8>, kind: &str, sequence_number: u64) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\ndata: {\"type\":");
+    push_str(out, kind);
+    out.extend_from_slice(b",\"sequence_number\":");
+    push_u64(out, sequence_number);
+    out.extend_from_slice(b",\"response\":");
+}
+
+/// What follows the object in an event [`open_response_event`] began.
+pub const RESPONSE_EVENT_END: &[u8] = b"}\n\n";
 
 /// A `…text.delta` event: the bytes [`write_event`] writes for an [`Event`] of a [`PartEvent`]
 /// of a [`Delta`], with only the item id and the text encoded per event.

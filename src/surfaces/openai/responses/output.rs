@@ -16,9 +16,9 @@ use serde_json::{json, Value};
 use serde::Serialize;
 
 use super::object::{
-    indexes, status_of, write_delta, write_event, At, Empty, ErrorObject, Event, Incomplete,
-    ItemEvent, Kind, PartEvent, PartField, ResponseObject, Text, TextFormat, TextPart, Usage,
-    WithResponse,
+    indexes, open_response_event, status_of, write_delta, write_event, At, Empty, ErrorObject,
+    Event, Incomplete, ItemEvent, Kind, PartEvent, PartField, ResponseObject, Text, TextFormat,
+    TextPart, Usage, RESPONSE_EVENT_END,
 };
 use super::request::{ToolKinds, CUSTOM_INPUT};
 use crate::surfaces::openai::chat::response::family_of;
@@ -139,20 +139,29 @@ impl ResponseBuilder {
         write_event(out, kind, &event);
     }
 
-    /// Writes an event that carries the whole response.
-    fn response_event(&mut self, out: &mut Vec<u8>, kind: &str, status: &'static str) {
+    /// Writes the events that carry the whole response as it stands with `status`, one after
+    /// another (the object is encoded once, then copied).
+    fn response_events(&mut self, out: &mut Vec<u8>, kinds: &[&str], status: &'static str) {
         if !self.streaming {
             return;
         }
-        let event = Event {
-            kind,
-            sequence_number: self.seq,
-            data: WithResponse {
-                response: self.object(status),
-            },
-        };
-        write_event(out, kind, &event);
-        self.seq += 1;
+        let mut written: Option<std::ops::Range<usize>> = None;
+        for kind in kinds {
+            open_response_event(out, kind, self.seq);
+            match written.clone() {
+                Some(object) => out.extend_from_within(object),
+                None => {
+                    let start = out.len();
+                    if serde_json::to_writer(&mut *out, &self.object(status)).is_err() {
+                        out.truncate(start);
+                        out.extend_from_slice(b"{}");
+                    }
+                    written = Some(start..out.len());
+                }
+            }
+            out.extend_from_slice(RESPONSE_EVENT_END);
+            self.seq += 1;
+        }
     }
 
     /// The `response` object as it stands.
@@ -203,8 +212,8 @@ impl ResponseBuilder {
             return;
         }
         self.started = true;
-        self.response_event(out, "response.created", "in_progress");
-        self.response_event(out, "response.in_progress", "in_progress");
+        let opening = ["response.created", "response.in_progress"];
+        self.response_events(out, &opening, "in_progress");
     }
 
     fn close_open(&mut self, out: &mut Vec<u8>, signature: Option<&str>) {
@@ -460,7 +469,7 @@ impl ResponseBuilder {
         self.open_stream(out);
         self.close_open(out, None);
         self.error = Some(e);
-        self.response_event(out, "response.failed", "failed");
+        self.response_events(out, &["response.failed"], "failed");
         self.finished = true;
     }
 
@@ -555,7 +564,7 @@ impl Translate for ResponseBuilder {
                 serde_json::to_value(self.object(status)).unwrap_or_default(),
             );
         }
-        self.response_event(out, "response.completed", status);
+        self.response_events(out, &["response.completed"], status);
         self.finished = true;
     }
 

@@ -333,3 +333,43 @@ fn text_deltas_are_the_bytes_serde_writes() {
         }
     }
 }
+
+#[test]
+fn whole_response_events_are_the_bytes_serde_writes() {
+    use super::object::{
+        open_response_event, write_event, Event, WithResponse, RESPONSE_EVENT_END,
+    };
+    let mut b = ResponseBuilder::new(echo(ToolKinds::default()), true);
+    let mut out = Vec::new();
+    let text = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "hi \"there\""}]},
+        "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 3, "totalTokenCount": 5}});
+    b.chunk(&chunk(text), &mut out);
+    let opening = events(&out);
+    assert_eq!(opening[0].0, "response.created");
+    assert_eq!(
+        (opening[1].0.as_str(), &opening[1].1["sequence_number"]),
+        ("response.in_progress", &json!(1))
+    );
+    assert_eq!(opening[0].1["response"], opening[1].1["response"]);
+    assert_eq!(opening[1].1["response"]["status"], "in_progress");
+    b.end(&mut out);
+    for (kind, seq, status) in [
+        ("response.created", 0, "in_progress"),
+        ("response.completed", u64::MAX, "completed"),
+        ("response.\"odd\"", 7, "failed"),
+    ] {
+        let object = b.object(status);
+        let mut ours = Vec::new();
+        open_response_event(&mut ours, kind, seq);
+        ours.extend_from_slice(&serde_json::to_vec(&object).unwrap());
+        ours.extend_from_slice(RESPONSE_EVENT_END);
+        let event = Event {
+            kind,
+            sequence_number: seq,
+            data: WithResponse { response: object },
+        };
+        let mut serdes = Vec::new();
+        write_event(&mut serdes, kind, &event);
+        assert_eq!(String::from_utf8(ours), String::from_utf8(serdes));
+    }
+}
