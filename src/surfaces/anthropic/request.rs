@@ -112,10 +112,12 @@ fn parse_body(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
 /// would otherwise scan Claude Code's 32 KB of tool schemas only to find where they end (a fifth
 /// of such a request's cost), while they are read only when the tool cache has not seen them
 /// ([`ToolList::definitions`]). The rest of the body is parsed as a copy with `null` in their
-/// place. `None` when the body does not parse: the slow path reads all of it again, tools
-/// included, for a message with its position.
+/// place, so this pays only while the tools are a fair part of the body ([`SKIP_PER_COPY`]); a
+/// long conversation is parsed whole. `None` when the body does not parse: the slow path reads
+/// all of it again, tools included, for a message with its position.
 fn parse_quickly(body: &[u8], tools: Option<Range<usize>>) -> Option<MessagesRequest> {
-    let Some(span) = tools else {
+    let Some(span) = tools.filter(|span| span.len() * SKIP_PER_COPY >= body.len() - span.len())
+    else {
         return crate::json::from_bytes(body).ok();
     };
     let text = std::str::from_utf8(&body[span.clone()]).ok()?;
@@ -128,6 +130,11 @@ fn parse_quickly(body: &[u8], tools: Option<Range<usize>>) -> Option<MessagesReq
     req.tools = Some(ToolList::from_text(text));
     Some(req)
 }
+
+/// About how many bytes of the rest of a body can be copied for the cost of serde scanning one
+/// byte of its tools (instructions: Claude Code's first turn, 32 KB of tools and 21 KB besides,
+/// −15.6 % taking them as text; a 500 KB conversation with the same tools +2.9 %).
+const SKIP_PER_COPY: usize = 8;
 
 /// Longest parse error message (serde quotes the offending value).
 const MAX_ERROR_MESSAGE: usize = 500;

@@ -300,14 +300,16 @@ fn tools_are_the_clients_text_found_by_the_scan_or_by_serde() {
 }
 
 /// Tools the scan took without reading are read before their first translation: text that
-/// is not JSON is a 400 then; a body that does not parse is read whole again for its message.
+/// is not JSON is a 400 then; a body that does not parse is read whole again for its message,
+/// and so is one whose tools are a small part of it.
 #[test]
 fn tools_that_are_not_json_are_refused() {
-    let with_tools = |tools: &str| {
+    let with_text = |tools: &str, text: &str| {
         format!(
-            r#"{{"model":"claude-sonnet-4-5","max_tokens":9,"tools":{tools},"messages":[{{"role":"user","content":"hi"}}]}}"#
+            r#"{{"model":"m","max_tokens":9,"tools":{tools},"messages":[{{"role":"user","content":"{text}"}}]}}"#
         )
     };
+    let with_tools = |tools: &str| with_text(tools, "hi");
     for (tools, says) in [
         (
             r#"[{"name":"a",}]"#,
@@ -333,6 +335,9 @@ fn tools_that_are_not_json_are_refused() {
     assert!(err.to_string().contains("not valid JSON"), "{err}");
     let err = invalid(&with_tools(r#"[{"name":"a"}],"tools":[]"#));
     assert!(err.contains("duplicate field `tools`"), "{err}");
+    let long = "x".repeat(1_000);
+    let err = invalid(&with_text(r#"[{"name":"a",}]"#, &long));
+    assert!(err.contains("request body is not valid JSON"), "{err}");
 }
 
 // ----- tools in the conversation ---------------------------------------------------------------
