@@ -217,13 +217,19 @@ pub fn write_event(out: &mut Vec<u8>, kind: &str, event: &impl Serialize) {
 /// of a [`WithResponse`] (serde's flattened form is a map, slower to write; and a stream's first
 /// two events carry the same object, written once and copied).
 pub fn open_response_event(out: &mut Vec<u8>, kind: &str, sequence_number: u64) {
+    open_event(out, kind, sequence_number);
+    out.extend_from_slice(b",\"response\":");
+}
+
+/// How every event written here by hand begins: its name, then its data's `type` and
+/// `sequence_number`.
+fn open_event(out: &mut Vec<u8>, kind: &str, sequence_number: u64) {
     out.extend_from_slice(b"event: ");
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(b"\ndata: {\"type\":");
     push_str(out, kind);
     out.extend_from_slice(b",\"sequence_number\":");
     push_u64(out, sequence_number);
-    out.extend_from_slice(b",\"response\":");
 }
 
 /// What follows the object in an event [`open_response_event`] began.
@@ -238,12 +244,7 @@ pub fn write_delta(
     delta: &str,
 ) {
     let (at, item_id, output_index) = part;
-    out.extend_from_slice(b"event: ");
-    out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(b"\ndata: {\"type\":\"");
-    out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(b"\",\"sequence_number\":");
-    push_u64(out, sequence_number);
+    open_event(out, kind, sequence_number);
     out.extend_from_slice(b",\"item_id\":");
     push_str(out, item_id);
     out.extend_from_slice(b",\"output_index\":");
