@@ -116,16 +116,25 @@ impl<'a> Members<'a> {
     }
 }
 
-fn write_contents(out: &mut Vec<u8>, contents: &[Content]) -> serde_json::Result<()> {
+/// A JSON array of `items`, each written by `write`.
+fn write_list<T>(
+    out: &mut Vec<u8>,
+    items: &[T],
+    write: fn(&mut Vec<u8>, &T) -> serde_json::Result<()>,
+) -> serde_json::Result<()> {
     out.push(b'[');
-    for (i, content) in contents.iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_content(out, content)?;
+        write(out, item)?;
     }
     out.push(b']');
     Ok(())
+}
+
+fn write_contents(out: &mut Vec<u8>, contents: &[Content]) -> serde_json::Result<()> {
+    write_list(out, contents, write_content)
 }
 
 fn write_content(out: &mut Vec<u8>, content: &Content) -> serde_json::Result<()> {
@@ -134,15 +143,7 @@ fn write_content(out: &mut Vec<u8>, content: &Content) -> serde_json::Result<()>
     if let Some(role) = role {
         push_str(o.key("role"), role);
     }
-    let out = o.key("parts");
-    out.push(b'[');
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_part(out, part)?;
-    }
-    out.push(b']');
+    write_list(o.key("parts"), parts, write_part)?;
     o.close();
     Ok(())
 }
@@ -216,16 +217,7 @@ fn write_part(out: &mut Vec<u8>, part: &Part) -> serde_json::Result<()> {
 fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
     match value {
         Value::String(s) => push_str(out, s),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(out, item)?;
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => write_list(out, items, write_value)?,
         Value::Object(members) => {
             out.push(b'{');
             for (i, (key, item)) in members.iter().enumerate() {
