@@ -40,13 +40,14 @@ fn once(seen: &mut bool) -> Option<()> {
     (!std::mem::replace(seen, true)).then_some(())
 }
 
-/// A list as `crate::json::few` reads it: room for one at its first element.
-fn push<T>(list: &mut Vec<T>, item: T) -> Option<()> {
+/// A new element at the end of `list`, to be read in place; the list grown as
+/// `crate::json::few` grows one (room for one at its first element).
+fn grown<T: Default>(list: &mut Vec<T>) -> Option<&mut T> {
     if list.capacity() == 0 {
         list.reserve_exact(1);
     }
-    list.push(item);
-    Some(())
+    list.push(T::default());
+    list.last_mut()
 }
 
 impl<'a> Reader<'a> {
@@ -98,12 +99,18 @@ impl<'a> Reader<'a> {
     /// key's opening quote); otherwise takes nothing. Gemini's keys are compared where they lie
     /// instead of being scanned for their end first: a key written with escapes is not matched,
     /// and its event goes to serde.
+    /// Most keys tried are another field's, of another length or first letter: those two bytes
+    /// are looked at before the whole name is compared.
     #[inline]
     fn key(&mut self, name: &[u8]) -> bool {
         let rest = &self.bytes()[self.at..];
-        let Some(after) = rest.strip_prefix(name).and_then(|r| r.strip_prefix(b"\"")) else {
+        if rest.get(name.len()) != Some(&b'"') || rest.first() != name.first() {
             return false;
-        };
+        }
+        if rest[..name.len()] != *name {
+            return false;
+        }
+        let after = &rest[name.len() + 1..];
         let ws = after
             .iter()
             .take_while(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
@@ -267,7 +274,7 @@ impl<'a> Reader<'a> {
         self.members(|r| {
             if r.key(b"candidates") {
                 once(&mut candidates)?;
-                r.elements(|r| push(&mut out.candidates, r.candidate()?))
+                r.elements(|r| r.candidate(grown(&mut out.candidates)?))
             } else if out.usage_metadata.is_none() && r.key(b"usageMetadata") {
                 out.usage_metadata = Some(r.usage()?);
                 Some(())
@@ -284,11 +291,10 @@ impl<'a> Reader<'a> {
         Some(out)
     }
 
-    fn candidate(&mut self) -> Option<Candidate> {
-        let mut c = Candidate::default();
+    fn candidate(&mut self, c: &mut Candidate) -> Option<()> {
         self.members(|r| {
             if c.content.is_none() && r.key(b"content") {
-                c.content = Some(r.content()?);
+                r.content(c.content.insert(Content::default()))?;
             } else if c.index.is_none() && r.key(b"index") {
                 c.index = Some(u32::try_from(r.uint()?).ok()?);
             } else if c.finish_reason.is_none() && r.key(b"finishReason") {
@@ -299,17 +305,15 @@ impl<'a> Reader<'a> {
                 return None;
             }
             Some(())
-        })?;
-        Some(c)
+        })
     }
 
-    fn content(&mut self) -> Option<Content> {
-        let mut content = Content::default();
+    fn content(&mut self, content: &mut Content) -> Option<()> {
         let mut parts = false;
         self.members(|r| {
             if !parts && r.key(b"parts") {
                 parts = true;
-                r.elements(|r| push(&mut content.parts, r.part()?))?;
+                r.elements(|r| r.part(grown(&mut content.parts)?))?;
             } else if content.role.is_none() && r.key(b"role") {
                 content.role = Some(match r.plain_str()? {
                     "model" => Cow::Borrowed("model"),
@@ -320,12 +324,10 @@ impl<'a> Reader<'a> {
                 return None;
             }
             Some(())
-        })?;
-        Some(content)
+        })
     }
 
-    fn part(&mut self) -> Option<Part> {
-        let mut part = Part::default();
+    fn part(&mut self, part: &mut Part) -> Option<()> {
         self.members(|r| {
             if part.text.is_none() && r.key(b"text") {
                 part.text = Some(r.string()?);
@@ -337,8 +339,7 @@ impl<'a> Reader<'a> {
                 return None;
             }
             Some(())
-        })?;
-        Some(part)
+        })
     }
 
     fn usage(&mut self) -> Option<UsageMetadata> {
