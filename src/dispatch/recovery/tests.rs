@@ -33,11 +33,14 @@ async fn parsed(chunks: Vec<Vec<u8>>) -> Vec<ParsedEvent> {
     let first = chunks.next().unwrap().unwrap();
     let rest = futures_util::stream::iter(chunks.collect::<Vec<_>>()).boxed();
     let mut following = follow(first, rest, Hand::Parsed).await;
-    let mut events = following.take_parsed();
-    while let Some(next) = following.next_parsed().await {
-        events.extend(next.unwrap());
+    let mut events = Vec::new();
+    loop {
+        events.extend(std::iter::from_fn(|| following.next_event()));
+        match following.more_events().await {
+            Some(more) => more.unwrap(),
+            None => return events,
+        }
     }
-    events
 }
 
 #[tokio::test]

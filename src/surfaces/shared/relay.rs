@@ -71,28 +71,16 @@ enum Upstream {
     Events(Box<Recovering>),
 }
 
-/// What a committed stream opens with: bytes to decode, or events already parsed.
+/// What a committed stream opens with: bytes to decode, or the events its follower has.
 enum Opening {
     Bytes(Bytes),
-    Events(Vec<ParsedEvent>),
-}
-
-impl Opening {
-    fn is_empty(&self) -> bool {
-        match self {
-            Opening::Bytes(b) => b.is_empty(),
-            Opening::Events(e) => e.is_empty(),
-        }
-    }
+    Events,
 }
 
 /// A committed stream's opening, and where the rest comes from.
 fn committed(c: CommittedStream) -> (Opening, Upstream) {
     match c.events {
-        Some(mut follower) => (
-            Opening::Events(follower.take_parsed()),
-            Upstream::Events(follower),
-        ),
+        Some(follower) => (Opening::Events, Upstream::Events(follower)),
         None => (Opening::Bytes(c.first), Upstream::Body(c.rest)),
     }
 }
@@ -103,7 +91,7 @@ enum Step {
     Committed(CommittedStream),
     Failed(DispatchError),
     Chunk(Bytes),
-    Events(Vec<ParsedEvent>),
+    Events,
     Broken(StreamBroken),
     End,
 }
@@ -164,7 +152,11 @@ impl<T: Translate> Relay<T> {
         }
         let mut out = Vec::with_capacity(OUT_START);
         if let Some(first) = self.first.take() {
-            if first.is_empty() {
+            let empty = match &first {
+                Opening::Bytes(b) => b.is_empty(),
+                Opening::Events => !matches!(&self.upstream, Upstream::Events(f) if f.has_events()),
+            };
+            if empty {
                 // Committed before Gemini's first chunk: open the stream and keep it warm.
                 self.translator.start(&mut out);
                 self.translator.keep_alive(&mut out);
@@ -191,9 +183,9 @@ impl<T: Translate> Relay<T> {
                     Ok(None) => Step::End,
                 },
                 Upstream::Events(follower) => {
-                    match tokio::time::timeout(KEEP_ALIVE, follower.next_parsed()).await {
+                    match tokio::time::timeout(KEEP_ALIVE, follower.more_events()).await {
                         Err(_) => Step::Silence,
-                        Ok(Some(Ok(events))) => Step::Events(events),
+                        Ok(Some(Ok(()))) => Step::Events,
                         Ok(Some(Err(broken))) => Step::Broken(broken),
                         Ok(None) => Step::End,
                     }
@@ -219,7 +211,7 @@ impl<T: Translate> Relay<T> {
                     self.done = true;
                 }
                 Step::Chunk(chunk) => self.feed(&chunk, &mut out),
-                Step::Events(events) => self.on_events(events, &mut out),
+                Step::Events => self.on_events(&mut out),
                 // Cut short without a finish: the translator says so, as for a clean end.
                 Step::Broken(StreamBroken::Truncated) | Step::End => self.end(&mut out),
                 Step::Broken(broken) => {
@@ -253,7 +245,7 @@ impl<T: Translate> Relay<T> {
     fn open(&mut self, opening: Opening, out: &mut Vec<u8>) {
         match opening {
             Opening::Bytes(bytes) => self.feed(&bytes, out),
-            Opening::Events(events) => self.on_events(events, out),
+            Opening::Events => self.on_events(out),
         }
     }
 
@@ -275,19 +267,27 @@ impl<T: Translate> Relay<T> {
         self.on_parsed(parse_event(event), out);
     }
 
-    fn on_events(&mut self, events: Vec<ParsedEvent>, out: &mut Vec<u8>) {
-        for event in events {
-            self.on_parsed(event, out);
+    /// Every event the follower has, each translated (and dropped) before the next is read.
+    fn on_events(&mut self, out: &mut Vec<u8>) {
+        if let Upstream::Events(follower) = &mut self.upstream {
+            while let Some(event) = follower.next_event() {
+                on_parsed(&mut self.translator, event, out);
+            }
         }
     }
 
     fn on_parsed(&mut self, event: ParsedEvent, out: &mut Vec<u8>) {
-        match event {
-            Ok(chunk) => self.translator.chunk(&chunk, out),
-            Err(unreadable) => {
-                self.translator.start(out);
-                self.translator.fail(Failure::Garbled(unreadable), out);
-            }
+        on_parsed(&mut self.translator, event, out);
+    }
+}
+
+/// One of Gemini's events told to the translator, or why it could not be read.
+fn on_parsed<T: Translate>(translator: &mut T, event: ParsedEvent, out: &mut Vec<u8>) {
+    match event {
+        Ok(chunk) => translator.chunk(&chunk, out),
+        Err(unreadable) => {
+            translator.start(out);
+            translator.fail(Failure::Garbled(unreadable), out);
         }
     }
 }
