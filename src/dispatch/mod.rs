@@ -37,7 +37,7 @@ use tokio::time::timeout;
 pub use affinity::Affinity;
 pub use error::{no_key_message, retry_after_secs, Cause, DispatchError, Failure, StreamBroken};
 pub use queue::Queue;
-pub use recovery::{parse_event, ParsedEvent, Recovering};
+pub use recovery::{parse_event, EventRead, ParsedEvent, Recovering};
 use route::Target;
 pub use route::{Placement, Route};
 pub use stream::{CommittedStream, PendingStream, StreamStart};

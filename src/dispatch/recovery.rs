@@ -26,7 +26,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -69,6 +69,9 @@ pub enum Hand {
 /// One of Gemini's events, parsed; or why it could not be.
 pub type ParsedEvent = Result<GenerateContentResponse, String>;
 
+/// One of Gemini's events as [`Recovering::take_events`] hands it on: read, or why not.
+pub type EventRead<'a> = Result<&'a GenerateContentResponse, String>;
+
 /// One SSE event's data parsed as a chunk of Gemini's stream: the commonest shape by
 /// [`common_event`], the rest by serde.
 pub fn parse_event(payload: &[u8]) -> ParsedEvent {
@@ -85,8 +88,6 @@ enum Unparsed {
     Framed(Bytes),
     /// One event's data, decoded from other framing.
     Data(Vec<u8>),
-    /// The stream's last event, parsed (and noted) when the stream ended.
-    Parsed(Box<ParsedEvent>),
 }
 
 /// A stream being followed, and what it takes to continue it.
@@ -104,6 +105,8 @@ pub struct Recovering {
     /// Thoughts of a continuation are not forwarded (its thinking restarted).
     drop_thoughts: bool,
     recoveries: usize,
+    /// The attempt's body ended: finished or cut short, as its last events (once taken) say.
+    ended: bool,
     done: bool,
     /// The key of the attempt being read, and the tokens its events last reported (Gemini's
     /// counts are cumulative): recorded when the attempt ends.
@@ -141,6 +144,7 @@ impl Recovering {
             unparsed: (hand == Hand::Parsed).then(VecDeque::new),
             drop_thoughts: false,
             recoveries: 0,
+            ended: false,
             done: false,
             key_id: key_id.clone(),
             tokens: Tokens::default(),
@@ -165,30 +169,18 @@ impl Recovering {
         Bytes::from(all)
     }
 
-    /// The next event arrived, parsed and noted ([`Hand::Parsed`]); `None` when no more has
-    /// arrived. After a restart of the thinking, events left with nothing but thoughts are
-    /// skipped.
-    pub fn next_event(&mut self) -> Option<ParsedEvent> {
-        loop {
-            let event = match self.unparsed.as_mut()?.pop_front()? {
-                Unparsed::Framed(mut bytes) => {
-                    let mut events = WholeEvents::of(&bytes);
-                    // Framed holds whole events only; anything else is dropped, not looped on.
-                    let event = events.next().map(|payload| self.parsed_event(payload));
-                    let taken = events.taken;
-                    if let (Some(_), false) = (&event, taken == bytes.len()) {
-                        bytes.advance(taken);
-                        if let Some(unparsed) = self.unparsed.as_mut() {
-                            unparsed.push_front(Unparsed::Framed(bytes));
-                        }
+    /// Hands every event arrived so far to `on` ([`Hand::Parsed`]), each parsed and noted, one
+    /// at a time: the next is read once `on` has returned (and the one before dropped). After a
+    /// restart of the thinking, events left with nothing but thoughts are skipped.
+    pub fn take_events(&mut self, mut on: impl FnMut(EventRead<'_>)) {
+        while let Some(unparsed) = self.unparsed.as_mut().and_then(VecDeque::pop_front) {
+            match unparsed {
+                Unparsed::Framed(bytes) => {
+                    for payload in WholeEvents::of(&bytes) {
+                        self.parsed_event(payload, &mut on);
                     }
-                    event.flatten()
                 }
-                Unparsed::Data(payload) => self.parsed_event(&payload),
-                Unparsed::Parsed(event) => Some(*event),
-            };
-            if event.is_some() {
-                return event;
+                Unparsed::Data(payload) => self.parsed_event(&payload, &mut on),
             }
         }
     }
@@ -205,13 +197,13 @@ impl Recovering {
         .boxed()
     }
 
-    /// Waits for more events ([`Hand::Parsed`], taken with [`Recovering::next_event`]);
+    /// Waits for more events ([`Hand::Parsed`], taken with [`Recovering::take_events`]);
     /// `None` once the stream is over.
     pub async fn more_events(&mut self) -> Option<Result<(), StreamBroken>> {
         self.fill().await
     }
 
-    /// Whether events have arrived that [`Recovering::next_event`] has not yet handed on.
+    /// Whether events have arrived that [`Recovering::take_events`] has not yet handed on.
     pub fn has_events(&self) -> bool {
         self.unparsed.as_ref().is_some_and(|u| !u.is_empty())
     }
@@ -230,33 +222,31 @@ impl Recovering {
             if self.done {
                 return None;
             }
-            let broken = match self.inner.next().await {
-                Some(Ok(chunk)) => {
-                    self.feed(chunk);
+            let broken = if std::mem::take(&mut self.ended) {
+                // Every event of the ended body has been taken (and noted): it finished or
+                // was cut short.
+                if self.prefix.finished {
+                    self.done = true;
+                    self.report();
                     continue;
                 }
-                Some(Err(broken)) => broken,
-                None => {
-                    // Nothing is waiting to be parsed (more is read only once all was taken):
-                    // the last event is noted now, so the finish it may bring counts.
-                    match self.decoder.finish() {
-                        Ok(Some(event)) => match self.unparsed.as_mut() {
-                            Some(_) => {
-                                if let Some(parsed) = self.parsed_event(&event) {
-                                    self.hand_on(Unparsed::Parsed(Box::new(parsed)));
-                                }
-                            }
-                            None => self.event(&event),
-                        },
-                        Ok(None) => {}
-                        Err(_) => self.prefix.finished = false,
-                    }
-                    if self.prefix.finished {
-                        self.done = true;
-                        self.report();
+                StreamBroken::Truncated
+            } else {
+                match self.inner.next().await {
+                    Some(Ok(chunk)) => {
+                        self.feed(chunk);
                         continue;
                     }
-                    StreamBroken::Truncated
+                    Some(Err(broken)) => broken,
+                    None => {
+                        match self.decoder.finish() {
+                            Ok(Some(event)) => self.event(&event),
+                            Ok(None) => {}
+                            Err(_) => self.prefix.finished = false,
+                        }
+                        self.ended = true;
+                        continue;
+                    }
                 }
             };
             self.report();
@@ -340,18 +330,18 @@ impl Recovering {
         self.ready.push_back(framed(payload));
     }
 
-    /// One event parsed for a translating surface and noted like a framed one; `None` when
-    /// nothing is left of it once its thoughts are dropped.
-    fn parsed_event(&mut self, payload: &[u8]) -> Option<ParsedEvent> {
-        let mut chunk = match parse_event(payload) {
-            Ok(chunk) => chunk,
-            Err(unreadable) => return Some(Err(unreadable)),
-        };
-        self.noted(&chunk);
-        if self.drop_thoughts && !strip_thoughts(&mut chunk) {
-            return None;
+    /// One event parsed for a translating surface, noted like a framed one and handed to `on`
+    /// (unless nothing is left of it once its thoughts are dropped).
+    fn parsed_event(&mut self, payload: &[u8], on: &mut impl FnMut(EventRead<'_>)) {
+        match parse_event(payload) {
+            Ok(mut chunk) => {
+                self.noted(&chunk);
+                if !self.drop_thoughts || strip_thoughts(&mut chunk) {
+                    on(Ok(&chunk));
+                }
+            }
+            Err(unreadable) => on(Err(unreadable)),
         }
-        Some(Ok(chunk))
     }
 
     /// Notes what a read event says: the model that answers, the usage so far (in place of any
@@ -406,7 +396,7 @@ impl Recovering {
     /// The tokens the attempt's last usage reported, whichever reader read it (events not yet
     /// taken are read for it: a client that left early still pays for them); forgotten.
     fn last_tokens(&mut self) -> Tokens {
-        while self.next_event().is_some() {}
+        self.take_events(|_| {});
         let read = std::mem::take(&mut self.tokens);
         match self.usage.take() {
             Some(usage) => Tokens::from_usage(&usage),

@@ -35,7 +35,7 @@ async fn parsed(chunks: Vec<Vec<u8>>) -> Vec<ParsedEvent> {
     let mut following = follow(first, rest, Hand::Parsed).await;
     let mut events = Vec::new();
     loop {
-        events.extend(std::iter::from_fn(|| following.next_event()));
+        following.take_events(|event| events.push(event.cloned()));
         match following.more_events().await {
             Some(more) => more.unwrap(),
             None => return events,

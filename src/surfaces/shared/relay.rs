@@ -12,7 +12,7 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
 use crate::dispatch::{
-    parse_event, CommittedStream, DispatchError, ParsedEvent, PendingStream, Recovering,
+    parse_event, CommittedStream, DispatchError, EventRead, ParsedEvent, PendingStream, Recovering,
     StreamBroken, StreamStart,
 };
 use crate::upstream::sse::SseDecoder;
@@ -270,21 +270,23 @@ impl<T: Translate> Relay<T> {
     /// Every event the follower has, each translated (and dropped) before the next is read.
     fn on_events(&mut self, out: &mut Vec<u8>) {
         if let Upstream::Events(follower) = &mut self.upstream {
-            while let Some(event) = follower.next_event() {
-                on_parsed(&mut self.translator, event, out);
-            }
+            let translator = &mut self.translator;
+            follower.take_events(|event| told(translator, event, out));
         }
     }
 
     fn on_parsed(&mut self, event: ParsedEvent, out: &mut Vec<u8>) {
-        on_parsed(&mut self.translator, event, out);
+        match event {
+            Ok(chunk) => told(&mut self.translator, Ok(&chunk), out),
+            Err(unreadable) => told(&mut self.translator, Err(unreadable), out),
+        }
     }
 }
 
 /// One of Gemini's events told to the translator, or why it could not be read.
-fn on_parsed<T: Translate>(translator: &mut T, event: ParsedEvent, out: &mut Vec<u8>) {
+fn told<T: Translate>(translator: &mut T, event: EventRead<'_>, out: &mut Vec<u8>) {
     match event {
-        Ok(chunk) => translator.chunk(&chunk, out),
+        Ok(chunk) => translator.chunk(chunk, out),
         Err(unreadable) => {
             translator.start(out);
             translator.fail(Failure::Garbled(unreadable), out);
