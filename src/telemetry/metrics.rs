@@ -15,6 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use super::series::{Series, SeriesCache, TOKEN_KINDS};
 use super::tally::Tokens;
 use crate::pool::{KeyHealth, PoolSnapshot};
 
@@ -121,6 +122,8 @@ pub struct Metrics {
     cost: Family<CostLabels, Counter<f64, AtomicU64>>,
     /// model → (input tokens, of them cached), for the cached share.
     prompt_totals: Mutex<HashMap<Arc<str>, (u64, u64)>>,
+    /// What finished requests count into, by their labels.
+    series: SeriesCache,
 }
 
 impl Default for Metrics {
@@ -229,6 +232,7 @@ impl Metrics {
             cached_share,
             cost,
             prompt_totals: Mutex::new(HashMap::new()),
+            series: SeriesCache::default(),
             queue_waits,
             queue_waiting,
             billing,
@@ -246,17 +250,6 @@ impl Metrics {
         }
     }
 
-    /// A finished request.
-    pub fn request(&self, labels: RequestLabels, first_byte: f64, total: f64) {
-        let at = SurfaceModel {
-            surface: labels.surface,
-            model: labels.model.clone(),
-        };
-        self.first_byte.get_or_create(&at).observe(first_byte);
-        self.duration.get_or_create(&at).observe(total);
-        self.requests.get_or_create(&labels).inc();
-    }
-
     /// One upstream attempt; `failed_over` when it failed and the request moved on.
     pub fn attempt(&self, model: &Arc<str>, outcome: &'static str, failed_over: bool) {
         let model = model.clone();
@@ -272,7 +265,31 @@ impl Metrics {
             .inc();
     }
 
-    pub fn tokens(&self, model: &Arc<str>, client: &Arc<str>, tokens: Tokens) {
+    /// A finished request: its latencies and count, the tokens it used and what they cost
+    /// (each kind of token, and the cost, only when not zero: a zero creates no series).
+    pub fn finished(
+        &self,
+        labels: RequestLabels,
+        seconds: (f64, f64),
+        tokens: Tokens,
+        nanousd: u64,
+    ) {
+        let (model, client) = (labels.model.clone(), labels.client.clone());
+        let series = self.series.of(labels, |labels| {
+            let at = SurfaceModel {
+                surface: labels.surface,
+                model: labels.model.clone(),
+            };
+            Series::new(
+                self.first_byte.get_or_create(&at).clone(),
+                self.duration.get_or_create(&at).clone(),
+                self.requests.get_or_create(labels).clone(),
+            )
+        });
+        let (first_byte, total) = seconds;
+        series.first_byte.observe(first_byte);
+        series.duration.observe(total);
+        series.requests.inc();
         if tokens.input > 0 {
             let mut totals = self.prompt_totals.lock().unwrap_or_else(|p| p.into_inner());
             let (input, cached) = totals.entry(model.clone()).or_default();
@@ -280,39 +297,34 @@ impl Metrics {
             *cached += tokens.cached;
             let share = *cached as f64 / *input as f64;
             drop(totals);
-            self.cached_share
-                .get_or_create(&ModelLabel {
+            let gauge = series.cached_share.get_or_init(|| {
+                let labels = ModelLabel {
                     model: model.clone(),
-                })
-                .set(share);
-        }
-        for (kind, n) in [
-            ("input", tokens.input),
-            ("output", tokens.output),
-            ("thought", tokens.thought),
-            ("cached", tokens.cached),
-        ] {
-            if n > 0 {
-                let labels = TokenLabels {
-                    model: model.clone(),
-                    client: client.clone(),
-                    kind,
                 };
-                self.tokens.get_or_create(&labels).inc_by(n);
+                self.cached_share.get_or_create(&labels).clone()
+            });
+            gauge.set(share);
+        }
+        let counts = [tokens.input, tokens.output, tokens.thought, tokens.cached];
+        for ((kind, n), counter) in TOKEN_KINDS.into_iter().zip(counts).zip(&series.tokens) {
+            if n > 0 {
+                let counter = counter.get_or_init(|| {
+                    let labels = TokenLabels {
+                        model: model.clone(),
+                        client: client.clone(),
+                        kind,
+                    };
+                    self.tokens.get_or_create(&labels).clone()
+                });
+                counter.inc_by(n);
             }
         }
-    }
-
-    /// What a request's tokens cost, in nano-dollars.
-    pub fn cost(&self, model: &Arc<str>, client: &Arc<str>, nanousd: u64) {
         if nanousd > 0 {
-            let labels = CostLabels {
-                model: model.clone(),
-                client: client.clone(),
-            };
-            self.cost
-                .get_or_create(&labels)
-                .inc_by(super::prices::usd(nanousd));
+            let counter = series.cost.get_or_init(|| {
+                let labels = CostLabels { model, client };
+                self.cost.get_or_create(&labels).clone()
+            });
+            counter.inc_by(super::prices::usd(nanousd));
         }
     }
 
@@ -410,29 +422,25 @@ mod tests {
     #[test]
     fn requests_attempts_and_tokens_show_in_the_exposition() {
         let m = Metrics::new();
-        m.request(
-            RequestLabels {
-                surface: "anthropic",
-                model: "gemini-2.5-flash".into(),
-                status: 200,
-                client: "anonymous".into(),
-            },
-            0.01,
-            0.02,
-        );
         let model: Arc<str> = "gemini-2.5-flash".into();
+        let labels = |client: &str| RequestLabels {
+            surface: "anthropic",
+            model: model.clone(),
+            status: 200,
+            client: client.into(),
+        };
+        let tokens = |input, thought| Tokens {
+            input,
+            output: 5,
+            thought,
+            cached: 0,
+        };
         m.attempt(&model, "rate_limited", true);
         m.attempt(&model, "ok", false);
-        m.tokens(
-            &model,
-            &"anonymous".into(),
-            Tokens {
-                input: 12,
-                output: 5,
-                thought: 0,
-                cached: 0,
-            },
-        );
+        m.finished(labels("anonymous"), (0.01, 0.02), tokens(12, 0), 0);
+        // Counted again through the series found the first time, and a kind first counted then.
+        m.finished(labels("anonymous"), (0.01, 0.02), tokens(3, 4), 0);
+        m.finished(labels("ci"), (0.01, 0.02), tokens(1, 0), 0);
         let snap = PoolSnapshot {
             now: 0,
             keys: Vec::new(),
@@ -440,16 +448,25 @@ mod tests {
             overloaded: Default::default(),
         };
         let text = m.render(&snap);
-        assert!(text.contains(r#"gateway_requests_total{surface="anthropic",model="gemini-2.5-flash",status="200",client="anonymous"} 1"#), "{text}");
+        assert!(text.contains(r#"gateway_requests_total{surface="anthropic",model="gemini-2.5-flash",status="200",client="anonymous"} 2"#), "{text}");
         assert!(text.contains(r#"gateway_upstream_attempts_total{model="gemini-2.5-flash",outcome="rate_limited"} 1"#), "{text}");
         assert!(
             text.contains(r#"gateway_failovers_total{model="gemini-2.5-flash"} 1"#),
             "{text}"
         );
-        assert!(text.contains(r#"gateway_tokens_total{model="gemini-2.5-flash",client="anonymous",kind="input"} 12"#), "{text}");
+        assert!(text.contains(r#"gateway_requests_total{surface="anthropic",model="gemini-2.5-flash",status="200",client="ci"} 1"#), "{text}");
+        assert!(text.contains(r#"gateway_tokens_total{model="gemini-2.5-flash",client="anonymous",kind="input"} 15"#), "{text}");
+        assert!(text.contains(r#"gateway_tokens_total{model="gemini-2.5-flash",client="anonymous",kind="thought"} 4"#), "{text}");
         assert!(
-            !text.contains(r#"kind="thought""#),
-            "zero counts are not created"
+            text.contains(
+                r#"gateway_tokens_total{model="gemini-2.5-flash",client="ci",kind="input"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains(r#"client="ci",kind="thought""#)
+                && !text.contains("gateway_cost_usd_total{"),
+            "zero counts are not created: {text}"
         );
         assert!(
             text.contains(r#"gateway_keys{state="disabled"} 0"#),

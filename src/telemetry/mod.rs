@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod metrics;
 pub mod prices;
 pub mod recent;
+mod series;
 pub mod tally;
 pub mod trace;
 pub mod usage;
@@ -224,18 +225,17 @@ impl Telemetry {
         let t = &done.tally;
         let model = t.model.clone().unwrap_or_else(|| self.no_model.clone());
         let client = t.client.clone().unwrap_or_else(|| self.anonymous.clone());
-        self.metrics.request(
+        self.metrics.finished(
             RequestLabels {
                 surface: done.surface,
                 model: model.clone(),
                 status: done.status,
                 client: client.clone(),
             },
-            done.first_byte.as_secs_f64(),
-            done.total.as_secs_f64(),
+            (done.first_byte.as_secs_f64(), done.total.as_secs_f64()),
+            t.tokens,
+            t.cost_nanousd,
         );
-        self.metrics.tokens(&model, &client, t.tokens);
-        self.metrics.cost(&model, &client, t.cost_nanousd);
         let mut counts = token_counts(t.tokens);
         counts.cost_nanousd = t.cost_nanousd;
         counts.requests = 1;
