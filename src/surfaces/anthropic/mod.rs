@@ -16,6 +16,7 @@ mod context_cache;
 pub mod errors;
 mod grounding;
 pub mod models;
+mod plain_events;
 mod relay;
 pub mod request;
 pub mod response;

@@ -38,6 +38,9 @@ use crate::upstream::wire::GroundingMetadata;
 
 /// Append one SSE event (`event: <type>\ndata: <json>\n\n`) to `out`.
 pub fn write_event(out: &mut Vec<u8>, event: &StreamEvent<'_>) {
+    if super::plain_events::write(out, event) {
+        return;
+    }
     let start = out.len();
     out.extend_from_slice(b"event: ");
     out.extend_from_slice(event.name().as_bytes());
