@@ -147,7 +147,10 @@ where
     C: std::future::Future<Output = Result<(), hyper::Error>>,
 {
     tokio::pin!(conn);
+    // In order, not in a random one: this is polled on every wake of the connection (each
+    // chunk of a stream), and the connection is what is usually ready.
     tokio::select! {
+        biased;
         ended = conn.as_mut() => return ended,
         _ = stopping.changed() => wind_down(conn.as_mut()),
     }

@@ -113,13 +113,18 @@ fn build(config: Arc<Config>, dispatcher: Dispatcher, models: Arc<Models>) -> (R
 }
 
 /// A surface's routes behind the client-key check and the body limit, in its dialect, each
-/// request observed (its tally recorded once its response is out).
+/// request observed (its tally recorded once its response is out). Both layers go on in one
+/// `route_layer`: axum boxes each route's stack once per call, and clones and boxes every box
+/// on every request through it.
 fn mount<S: Surface>(ctx: &Context, gate: &Gate) -> Router {
     let observed = observe::Observing {
         telemetry: ctx.dispatcher.telemetry().clone(),
         surface: S::NAME,
     };
-    guarded::<S::Dialect>(S::routes(ctx), gate).route_layer(observe::ObserveLayer(observed))
+    let layers = ServiceBuilder::new()
+        .layer(observe::ObserveLayer(observed))
+        .layer(guard::GuardLayer::<S::Dialect>::new(gate));
+    S::routes(ctx).route_layer(layers)
 }
 
 fn guarded<D: Dialect + 'static>(routes: Router, gate: &Gate) -> Router {
