@@ -250,7 +250,9 @@ impl Recovering {
                 }
             };
             self.report();
-            if !self.recover().await {
+            // Boxed: a continuation's dispatch is most of this future's size, and a stream
+            // holds the future while it waits for each chunk (1,000 open streams, 1,000 of them).
+            if !Box::pin(self.recover()).await {
                 self.done = true;
                 return Some(Err(broken));
             }

@@ -224,8 +224,8 @@ impl Dispatcher {
                 Ok(Some(Err(e))) => StreamBroken::Transport(e),
                 Err(_) => StreamBroken::WentSilent,
             };
-            pool.record_failure(index, route.scope(), &Verdict::Transient)
-                .await;
+            // Boxed: the record is this future's largest state, and every open stream holds it.
+            Box::pin(pool.record_failure(index, route.scope(), &Verdict::Transient)).await;
             tracing::warn!(model = route.name(), error = %broken, "upstream stream broke after the first byte");
             Some((Err(broken), (body, None)))
         })

@@ -129,3 +129,13 @@ fn only_sse_streams_are_followed() {
         "/v1beta/models/m:streamGenerateContent?alt=ssex"
     )));
 }
+
+#[tokio::test]
+async fn a_followed_stream_waits_in_a_small_future() {
+    // Every open stream holds this future while it waits for the next chunk; the dispatch of a
+    // continuation (kilobytes) is boxed only when one is needed.
+    let rest = futures_util::stream::empty().boxed();
+    let mut following = follow(Bytes::new(), rest, Hand::Parsed).await;
+    let waiting = std::mem::size_of_val(&following.fill());
+    assert!(waiting <= 256, "{waiting} bytes");
+}
