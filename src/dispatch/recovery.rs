@@ -209,7 +209,7 @@ impl Recovering {
     }
 
     fn has_ready(&self) -> bool {
-        !self.ready.is_empty() || self.unparsed.as_ref().is_some_and(|u| !u.is_empty())
+        !self.ready.is_empty() || self.has_events()
     }
 
     /// Reads on (continuing a broken stream when it can) until something is ready to hand on:
@@ -250,8 +250,8 @@ impl Recovering {
                 }
             };
             self.report();
-            // Boxed: a continuation's dispatch is most of this future's size, and a stream
-            // holds the future while it waits for each chunk (1,000 open streams, 1,000 of them).
+            // Boxed: a continuation's dispatch is most of this future's size, and every open
+            // stream holds the future while it waits for its next chunk.
             if !Box::pin(self.recover()).await {
                 self.done = true;
                 return Some(Err(broken));
