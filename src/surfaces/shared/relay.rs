@@ -12,7 +12,7 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
 use crate::dispatch::{
-    parse_event, CommittedStream, DispatchError, EventRead, ParsedEvent, PendingStream, Recovering,
+    parse_event, CommittedStream, DispatchError, EventRead, PendingStream, Recovering,
     StreamBroken, StreamStart,
 };
 use crate::upstream::sse::SseDecoder;
@@ -264,7 +264,10 @@ impl<T: Translate> Relay<T> {
     }
 
     fn on_event(&mut self, event: &[u8], out: &mut Vec<u8>) {
-        self.on_parsed(parse_event(event), out);
+        match parse_event(event) {
+            Ok(chunk) => told(&mut self.translator, Ok(&chunk), out),
+            Err(unreadable) => told(&mut self.translator, Err(unreadable), out),
+        }
     }
 
     /// Every event the follower has, each translated (and dropped) before the next is read.
@@ -272,13 +275,6 @@ impl<T: Translate> Relay<T> {
         if let Upstream::Events(follower) = &mut self.upstream {
             let translator = &mut self.translator;
             follower.take_events(|event| told(translator, event, out));
-        }
-    }
-
-    fn on_parsed(&mut self, event: ParsedEvent, out: &mut Vec<u8>) {
-        match event {
-            Ok(chunk) => told(&mut self.translator, Ok(&chunk), out),
-            Err(unreadable) => told(&mut self.translator, Err(unreadable), out),
         }
     }
 }
