@@ -274,7 +274,9 @@ impl Models {
         tier: impl Fn(&str) -> Option<Tier> + Copy,
     ) -> Result<Resolved, Unresolved> {
         match self.resolve(requested, tier) {
-            Err(Unresolved::Unknown { .. }) if self.refresh_if_stale().await => {
+            // Boxed: the catalog's fetch is rare, and inline it would grow every request's
+            // future by its size.
+            Err(Unresolved::Unknown { .. }) if Box::pin(self.refresh_if_stale()).await => {
                 self.resolve(requested, tier)
             }
             other => other,

@@ -147,7 +147,7 @@ impl Limiter {
             let wait = match self.backend.redis() {
                 Some(redis) => {
                     let minute = now.div_euclid(60_000);
-                    match redis.take_client_request(name, minute, rpm).await {
+                    match Box::pin(redis.take_client_request(name, minute, rpm)).await {
                         Ok(true) => None,
                         Ok(false) => Some((minute + 1) * 60_000 - now),
                         // Redis unreachable: count on this gateway rather than refuse everyone.

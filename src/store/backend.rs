@@ -1,6 +1,10 @@
 //! The one face the pool sees of whichever store is configured. The pool asks for capabilities
 //! (is the state shared? pick a key for me? remember this fact) and never names a concrete
 //! store; each method answers for every kind here.
+//!
+//! A Redis call's future is boxed where it is awaited: it holds a connection's request
+//! (~800 bytes), and every request's future that may record a fact would otherwise carry that
+//! much inline on a gateway whose state is local.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -91,7 +95,7 @@ impl Backend {
         match self {
             Backend::Volatile => Ok(Membership::default()),
             Backend::Embedded(s) => s.membership().await,
-            Backend::Redis(r) => r.membership().await,
+            Backend::Redis(r) => Box::pin(r.membership()).await,
         }
     }
 
@@ -102,7 +106,7 @@ impl Backend {
             Backend::Embedded(s) => s.load(ids).await,
             Backend::Redis(r) => {
                 let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-                r.load(&refs).await
+                Box::pin(r.load(&refs)).await
             }
         }
     }
@@ -112,7 +116,7 @@ impl Backend {
         match self {
             Backend::Volatile => Ok(StoredQuota::default()),
             Backend::Embedded(s) => s.load_quota().await,
-            Backend::Redis(r) => r.load_quota().await,
+            Backend::Redis(r) => Box::pin(r.load_quota()).await,
         }
     }
 
@@ -142,7 +146,7 @@ impl Backend {
         match self {
             Backend::Volatile => Ok(()),
             Backend::Embedded(s) => s.add_usage(rows).await,
-            Backend::Redis(r) => r.add_usage(&rows).await,
+            Backend::Redis(r) => Box::pin(r.add_usage(&rows)).await,
         }
     }
 
@@ -154,7 +158,7 @@ impl Backend {
         match self {
             Backend::Volatile => Ok(Vec::new()),
             Backend::Embedded(s) => s.load_usage(from.clone(), to.clone()).await,
-            Backend::Redis(r) => r.load_usage(days).await,
+            Backend::Redis(r) => Box::pin(r.load_usage(days)).await,
         }
     }
 
@@ -162,7 +166,7 @@ impl Backend {
     pub async fn pick(&self, request: &Schedule<'_>) -> Result<SharedPick, StoreError> {
         match self {
             Backend::Volatile | Backend::Embedded(_) => Ok(SharedPick::Local),
-            Backend::Redis(r) => Ok(match r.schedule(request).await? {
+            Backend::Redis(r) => Ok(match Box::pin(r.schedule(request)).await? {
                 Scheduled::Key { id, probe } => SharedPick::Key { id, probe },
                 Scheduled::Nothing { earliest } => SharedPick::Nothing { earliest },
             }),
@@ -172,7 +176,7 @@ impl Backend {
     /// Takes back a refused send from a shared store's window of `group` for `model`.
     pub async fn unsend(&self, group: &str, model: &str, key_id: &str) -> Result<(), StoreError> {
         match self {
-            Backend::Redis(r) => r.unsend(group, model, key_id).await,
+            Backend::Redis(r) => Box::pin(r.unsend(group, model, key_id)).await,
             Backend::Volatile | Backend::Embedded(_) => Ok(()),
         }
     }
@@ -193,7 +197,7 @@ impl Backend {
                 }
                 s.apply_all(lasting).await
             }
-            Backend::Redis(r) => r.record(changes, failure).await,
+            Backend::Redis(r) => Box::pin(r.record(changes, failure)).await,
         }
     }
 
@@ -202,7 +206,7 @@ impl Backend {
         match self {
             Backend::Volatile => Ok(()),
             Backend::Embedded(s) => s.apply(change.clone()).await,
-            Backend::Redis(r) => r.apply(change, None).await,
+            Backend::Redis(r) => Box::pin(r.apply(change, None)).await,
         }
     }
 
@@ -220,7 +224,7 @@ impl Backend {
     /// Whether the store answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
-            Backend::Redis(r) => r.ping().await,
+            Backend::Redis(r) => Box::pin(r.ping()).await,
             Backend::Volatile | Backend::Embedded(_) => Ok(()),
         }
     }
@@ -228,7 +232,7 @@ impl Backend {
     /// Re-applies many facts at once (after an outage), by the merge rules.
     pub async fn merge(&self, facts: &[Change]) -> Result<(), StoreError> {
         match self {
-            Backend::Redis(r) => r.merge(facts).await,
+            Backend::Redis(r) => Box::pin(r.merge(facts)).await,
             Backend::Volatile | Backend::Embedded(_) => Ok(()),
         }
     }

@@ -26,7 +26,7 @@ impl Backend {
         match self {
             Backend::Volatile => Ok(()),
             Backend::Embedded(s) => s.put_document(name.to_string(), value, expires_at).await,
-            Backend::Redis(r) => r.put_document(name, &value, expires_at).await,
+            Backend::Redis(r) => Box::pin(r.put_document(name, &value, expires_at)).await,
         }
     }
 
@@ -39,7 +39,7 @@ impl Backend {
         match self {
             Backend::Volatile => Ok(None),
             Backend::Embedded(s) => s.get_document(name.to_string(), now).await,
-            Backend::Redis(r) => r.get_document(name).await,
+            Backend::Redis(r) => Box::pin(r.get_document(name)).await,
         }
     }
 
@@ -48,7 +48,7 @@ impl Backend {
         match self {
             Backend::Volatile => Ok(()),
             Backend::Embedded(s) => s.delete_document(name.to_string()).await,
-            Backend::Redis(r) => r.delete_document(name).await,
+            Backend::Redis(r) => Box::pin(r.delete_document(name)).await,
         }
     }
 

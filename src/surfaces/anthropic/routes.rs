@@ -209,8 +209,18 @@ async fn messages(
         let model = chain.model().clone();
         let rules_name = app.dispatcher.served_models().rules_name(&model.model);
         let (prepared, cached) = match (&app.caches, asked.breakpoints, cache_failed) {
+            // Boxed, as is the cache's forgetting below: a cached request is the rarer one,
+            // and inline their futures would triple the size of every request's.
             (Some(caches), Some(ttl), false) => {
-                prepare_cached(&app, caches, &asked, &model.model, &rules_name, ttl).await
+                Box::pin(prepare_cached(
+                    &app,
+                    caches,
+                    &asked,
+                    &model.model,
+                    &rules_name,
+                    ttl,
+                ))
+                .await
             }
             _ => (
                 app.prepare(&asked, &model.model, &rules_name, to_generate_content_noted),
@@ -237,7 +247,7 @@ async fn messages(
         // A cache Gemini no longer has (or an owner that cannot serve): forget it, and send
         // the whole request once more, uncached.
         if let (Some(c), Some(caches), Err(_)) = (&cached, &app.caches, &result) {
-            caches.forget(c.prefix).await;
+            Box::pin(caches.forget(c.prefix)).await;
             cache_failed = true;
             continue;
         }

@@ -268,7 +268,14 @@ async fn respond_with(
     let echo = echo(kinds);
     let builder = |streaming| builder(echo.clone(), streaming);
     if asked.compacting {
-        return super::compact::answer(app, &g, builder(streaming), streaming).await;
+        // Boxed: a compaction is rare, and its future is larger than a response's.
+        return Box::pin(super::compact::answer(
+            app,
+            &g,
+            builder(streaming),
+            streaming,
+        ))
+        .await;
     }
     if streaming {
         return g.stream(app, builder(true)).await;

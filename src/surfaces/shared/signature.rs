@@ -10,11 +10,32 @@ pub const SKIP_SIGNATURE_SENTINEL: &str = "skip_thought_signature_validator";
 
 const MARK: &str = "__gs";
 
-/// `prefix` + 24 random ASCII alphanumerics (`call_…`, `msg_…`).
+/// The characters of an id's random part.
+const ALPHANUMERIC: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// The length of an id's random part.
+const ID_CHARS: usize = 24;
+
+/// `prefix` + 24 random ASCII alphanumerics (`call_…`, `msg_…`), each uniform: six random bits
+/// a character, the two values past the alphabet drawn again. Three or four 64-bit draws an id
+/// instead of one thread-local draw a character (a sixth of the cost).
 pub fn new_id(prefix: &str) -> String {
-    let mut id = String::with_capacity(prefix.len() + 24);
+    let mut id = String::with_capacity(prefix.len() + ID_CHARS);
     id.push_str(prefix);
-    id.extend(std::iter::repeat_with(fastrand::alphanumeric).take(24));
+    let mut rng = fastrand::Rng::new();
+    let (mut bits, mut left) = (0u64, 0u32);
+    let mut made = 0;
+    while made < ID_CHARS {
+        if left < 6 {
+            (bits, left) = (rng.u64(..), 64);
+        }
+        let six = (bits & 63) as usize;
+        (bits, left) = (bits >> 6, left - 6);
+        if let Some(&c) = ALPHANUMERIC.get(six) {
+            id.push(char::from(c));
+            made += 1;
+        }
+    }
     id
 }
 
@@ -63,6 +84,27 @@ pub fn unsealed(content: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_is_its_prefix_and_24_alphanumerics_drawn_from_all_62() {
+        let mut seen = std::collections::BTreeMap::<char, usize>::new();
+        let mut ids = std::collections::BTreeSet::new();
+        for _ in 0..2_000 {
+            let id = new_id("msg_");
+            let random = id.strip_prefix("msg_").unwrap();
+            assert_eq!(random.len(), 24, "{id}");
+            assert!(random.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+            for c in random.chars() {
+                *seen.entry(c).or_default() += 1;
+            }
+            ids.insert(id);
+        }
+        assert_eq!(ids.len(), 2_000, "ids repeat");
+        // 48,000 characters: each of the 62 expected ~774 times; a character never drawn, or
+        // drawn at twice the rate (a skewed mapping of the six bits), is far outside chance.
+        assert_eq!(seen.len(), 62);
+        assert!(seen.values().all(|n| (550..1_000).contains(n)), "{seen:?}");
+    }
 
     #[test]
     fn a_signature_rides_in_the_id_and_only_back_to_its_family() {
