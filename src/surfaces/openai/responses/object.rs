@@ -9,7 +9,10 @@ use serde_json::Value;
 use crate::surfaces::shared::event_bytes::{push_str, push_u64};
 use crate::upstream::wire::UsageMetadata;
 
-/// One stream event: its `type` and `sequence_number`, then its own fields.
+/// One stream event: its `type` and `sequence_number`, then its own fields — serde's form, which
+/// [`write_data_event`] writes without serde's flattening (a map, field by field through serde's
+/// generic entry path, several times the cost).
+#[cfg(test)]
 #[derive(Serialize)]
 pub struct Event<'a, T: Serialize> {
     #[serde(rename = "type")]
@@ -127,7 +130,9 @@ pub enum At {
 }
 
 /// The events about one part of an item (its content part or its summary part): where it is,
-/// then the event's own field (`delta`, `text` or `part`).
+/// then the event's own field (`delta`, `text` or `part`) — serde's form, which
+/// [`write_part_event`] and [`write_delta`] write by hand.
+#[cfg(test)]
 #[derive(Serialize)]
 pub struct PartEvent<'a, T: Serialize> {
     pub item_id: &'a str,
@@ -187,6 +192,7 @@ impl<'a> TextPart<'a> {
 }
 
 /// `(content_index, summary_index)` for `at`: the first part of either.
+#[cfg(test)]
 pub fn indexes(at: At) -> (Option<u32>, Option<u32>) {
     match at {
         At::Content => (Some(0), None),
@@ -201,7 +207,9 @@ pub struct ItemEvent<I: Serialize> {
     pub item: I,
 }
 
-/// `event: KIND` and the event's JSON as `data:`.
+/// `event: KIND` and the event's JSON as `data:` (serde's way, the reference the events written
+/// here are tested against).
+#[cfg(test)]
 pub fn write_event(out: &mut Vec<u8>, kind: &str, event: &impl Serialize) {
     out.extend_from_slice(b"event: ");
     out.extend_from_slice(kind.as_bytes());
@@ -235,13 +243,25 @@ fn open_event(out: &mut Vec<u8>, kind: &str, sequence_number: u64) {
 /// What follows the object in an event [`open_response_event`] began.
 pub const RESPONSE_EVENT_END: &[u8] = b"}\n\n";
 
-/// A `…text.delta` event: the bytes [`write_event`] writes for an [`Event`] of a [`PartEvent`]
-/// of a [`Delta`], with only the item id and the text encoded per event.
-pub fn write_delta(
+/// An event of `data`'s fields: the bytes [`write_event`] writes for an [`Event`] of it. `data`
+/// must serialize as a JSON object (a struct or a map); its fields follow the `type` and
+/// `sequence_number` written by hand.
+pub fn write_data_event(
+    out: &mut Vec<u8>,
+    (kind, sequence_number): (&str, u64),
+    data: &impl Serialize,
+) {
+    open_event(out, kind, sequence_number);
+    splice_fields(out, data);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// Where an event about a part begins: its name, `type`, `sequence_number`, the item's id and
+/// index, and the part's index.
+fn open_part_event(
     out: &mut Vec<u8>,
     (kind, sequence_number): (&str, u64),
     part: (At, &str, usize),
-    delta: &str,
 ) {
     let (at, item_id, output_index) = part;
     open_event(out, kind, sequence_number);
@@ -250,9 +270,47 @@ pub fn write_delta(
     out.extend_from_slice(b",\"output_index\":");
     push_u64(out, output_index as u64);
     out.extend_from_slice(match at {
-        At::Content => b",\"content_index\":0,\"delta\":",
-        At::Summary => b",\"summary_index\":0,\"delta\":",
+        At::Content => b",\"content_index\":0",
+        At::Summary => b",\"summary_index\":0",
     });
+}
+
+/// An event about a part with `payload`'s field (its `text` or its `part`): the bytes
+/// [`write_event`] writes for an [`Event`] of a [`PartEvent`] of it.
+pub fn write_part_event(
+    out: &mut Vec<u8>,
+    event: (&str, u64),
+    part: (At, &str, usize),
+    payload: &impl Serialize,
+) {
+    open_part_event(out, event, part);
+    splice_fields(out, payload);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// `data`'s fields after fields already written, and the object's closing brace: `data` is
+/// serialized whole and its opening brace becomes a comma. `{}` adds nothing; a value that is
+/// not an object (or fails) closes the object as it stands.
+fn splice_fields(out: &mut Vec<u8>, data: &impl Serialize) {
+    let start = out.len();
+    let written = serde_json::to_writer(&mut *out, data).is_ok();
+    match out.get(start..) {
+        Some(b"{}") => {}
+        Some([b'{', ..]) if written => {
+            out[start] = b',';
+            return;
+        }
+        _ => {}
+    }
+    out.truncate(start);
+    out.push(b'}');
+}
+
+/// A `…text.delta` event: the bytes [`write_event`] writes for an [`Event`] of a [`PartEvent`]
+/// of a [`Delta`], with only the item id and the text encoded per event.
+pub fn write_delta(out: &mut Vec<u8>, event: (&str, u64), part: (At, &str, usize), delta: &str) {
+    open_part_event(out, event, part);
+    out.extend_from_slice(b",\"delta\":");
     push_str(out, delta);
     out.extend_from_slice(b"}\n\n");
 }

@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use serde::Serialize;
 
 use super::object::{
-    indexes, open_response_event, status_of, write_delta, write_event, At, Empty, ErrorObject,
-    Event, Incomplete, ItemEvent, Kind, PartEvent, PartField, ResponseObject, Text, TextFormat,
+    open_response_event, status_of, write_data_event, write_delta, write_part_event, At, Empty,
+    ErrorObject, Incomplete, ItemEvent, Kind, PartField, ResponseObject, Text, TextFormat,
     TextPart, Usage, RESPONSE_EVENT_END,
 };
 use super::request::{ToolKinds, CUSTOM_INPUT};
@@ -130,13 +130,8 @@ impl ResponseBuilder {
         if !self.streaming {
             return;
         }
-        let event = Event {
-            kind,
-            sequence_number: self.seq,
-            data: data(),
-        };
+        write_data_event(out, (kind, self.seq), &data());
         self.seq += 1;
-        write_event(out, kind, &event);
     }
 
     /// Writes the events that carry the whole response as it stands with `status`, one after
@@ -258,14 +253,11 @@ impl ResponseBuilder {
         (at, id, index): (At, &str, usize),
         payload: T,
     ) {
-        let (content_index, summary_index) = indexes(at);
-        self.event(out, kind, || PartEvent {
-            item_id: id,
-            output_index: index,
-            content_index,
-            summary_index,
-            payload,
-        });
+        if !self.streaming {
+            return;
+        }
+        write_part_event(out, (kind, self.seq), (at, id, index), &payload);
+        self.seq += 1;
     }
 
     /// The events that close a text part: its whole text, then the part.

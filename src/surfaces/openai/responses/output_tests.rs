@@ -373,3 +373,86 @@ fn whole_response_events_are_the_bytes_serde_writes() {
         assert_eq!(String::from_utf8(ours), String::from_utf8(serdes));
     }
 }
+
+/// `data` written by [`super::object::write_data_event`] is what serde writes for its event.
+fn same_data_event<T: serde::Serialize>((kind, seq): (&str, u64), data: &T) {
+    use super::object::{write_data_event, write_event, Event};
+    let mut ours = Vec::new();
+    write_data_event(&mut ours, (kind, seq), data);
+    let event = Event {
+        kind,
+        sequence_number: seq,
+        data,
+    };
+    let mut serdes = Vec::new();
+    write_event(&mut serdes, kind, &event);
+    assert_eq!(String::from_utf8(ours), String::from_utf8(serdes));
+}
+
+/// A part event written by [`super::object::write_part_event`] is what serde writes for it.
+fn same_part_event<T: serde::Serialize>(
+    (kind, seq): (&str, u64),
+    (at, item_id, output_index): (super::object::At, &str, usize),
+    payload: T,
+) {
+    use super::object::{indexes, write_event, write_part_event, Event, PartEvent};
+    let mut ours = Vec::new();
+    write_part_event(
+        &mut ours,
+        (kind, seq),
+        (at, item_id, output_index),
+        &payload,
+    );
+    let (content_index, summary_index) = indexes(at);
+    let event = Event {
+        kind,
+        sequence_number: seq,
+        data: PartEvent {
+            item_id,
+            output_index,
+            content_index,
+            summary_index,
+            payload,
+        },
+    };
+    let mut serdes = Vec::new();
+    write_event(&mut serdes, kind, &event);
+    assert_eq!(String::from_utf8(ours), String::from_utf8(serdes));
+}
+
+#[test]
+fn events_written_by_hand_are_the_bytes_serde_writes() {
+    use super::object::{At, Empty, ItemEvent, PartField, Text, TextPart};
+    let item = json!({"type": "message", "id": "msg_\"odd\"", "content": [], "status": "x"});
+    for event in [
+        ("response.output_item.added", 0),
+        ("response.\"odd\"", u64::MAX),
+    ] {
+        same_data_event(
+            event,
+            &ItemEvent {
+                output_index: 3,
+                item: &item,
+            },
+        );
+        same_data_event(
+            event,
+            &json!({"item_id": "fc_1", "output_index": 0, "delta": "{\"a\": 1}"}),
+        );
+        same_data_event(event, &Empty {});
+        same_data_event(event, &json!({}));
+        for at in [At::Content, At::Summary] {
+            for text in ["", "a \"quote\"\n\u{1} é"] {
+                let part = (at, "msg_\"odd\"", usize::MAX);
+                same_part_event(event, part, Text { text });
+                same_part_event(
+                    event,
+                    part,
+                    PartField {
+                        part: TextPart::of(at, text),
+                    },
+                );
+            }
+        }
+    }
+}
