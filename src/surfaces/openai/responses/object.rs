@@ -1,7 +1,8 @@
 //! The Responses API's `response` object and its stream events as typed, borrowed values: a
 //! stream writes the whole object three times (`response.created`, `response.in_progress`,
-//! `response.completed`), so it is serialized straight from the builder's state, with no JSON
-//! tree built in between.
+//! `response.completed`), so it is written straight from the builder's state, with no JSON
+//! tree built in between — by hand, its keys and constants as literal runs, serde's derived form
+//! kept as the reference the bytes are tested against (and for the stored object).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -56,6 +57,97 @@ pub struct ResponseObject<'a> {
     pub usage: Option<Usage>,
     pub user: (),
     pub metadata: Empty,
+}
+
+impl ResponseObject<'_> {
+    /// The object's JSON, the bytes serde writes for it: the keys and constants as literal runs,
+    /// the caller's values (output items, reasoning, tool choice, floats) through serde.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"id\":");
+        push_str(out, self.id);
+        out.extend_from_slice(b",\"object\":");
+        push_str(out, self.object);
+        out.extend_from_slice(b",\"created_at\":");
+        write_serde(out, &self.created_at);
+        out.extend_from_slice(b",\"status\":");
+        push_str(out, self.status);
+        out.extend_from_slice(b",\"error\":");
+        match &self.error {
+            Some(e) => {
+                out.extend_from_slice(b"{\"code\":");
+                push_str(out, e.code);
+                out.extend_from_slice(b",\"message\":");
+                push_str(out, e.message);
+                out.push(b'}');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"incomplete_details\":");
+        match &self.incomplete_details {
+            Some(i) => {
+                out.extend_from_slice(b"{\"reason\":");
+                push_str(out, i.reason);
+                out.push(b'}');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"instructions\":null,\"max_output_tokens\":");
+        write_serde(out, &self.max_output_tokens);
+        out.extend_from_slice(b",\"model\":");
+        push_str(out, self.model);
+        out.extend_from_slice(b",\"output\":");
+        write_serde(out, self.output);
+        out.extend_from_slice(match self.parallel_tool_calls {
+            true => b",\"parallel_tool_calls\":true,\"previous_response_id\":",
+            false => b",\"parallel_tool_calls\":false,\"previous_response_id\":",
+        });
+        match self.previous_response_id {
+            Some(id) => push_str(out, id),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"reasoning\":");
+        write_serde(out, self.reasoning);
+        out.extend_from_slice(match self.store {
+            true => b",\"store\":true,\"temperature\":",
+            false => b",\"store\":false,\"temperature\":",
+        });
+        write_serde(out, &self.temperature);
+        out.extend_from_slice(b",\"text\":{\"format\":{\"type\":");
+        push_str(out, self.text.format.kind);
+        out.extend_from_slice(b"}},\"tool_choice\":");
+        write_serde(out, self.tool_choice);
+        out.extend_from_slice(b",\"tools\":[],\"top_p\":");
+        write_serde(out, &self.top_p);
+        out.extend_from_slice(b",\"truncation\":");
+        push_str(out, self.truncation);
+        out.extend_from_slice(b",\"usage\":");
+        match &self.usage {
+            Some(u) => {
+                out.extend_from_slice(b"{\"input_tokens\":");
+                push_u64(out, u.input_tokens);
+                out.extend_from_slice(b",\"input_tokens_details\":{\"cached_tokens\":");
+                push_u64(out, u.input_tokens_details.cached_tokens);
+                out.extend_from_slice(b"},\"output_tokens\":");
+                push_u64(out, u.output_tokens);
+                out.extend_from_slice(b",\"output_tokens_details\":{\"reasoning_tokens\":");
+                push_u64(out, u.output_tokens_details.reasoning_tokens);
+                out.extend_from_slice(b"},\"total_tokens\":");
+                push_u64(out, u.total_tokens);
+                out.push(b'}');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"user\":null,\"metadata\":{}}");
+    }
+}
+
+/// `value` as serde writes it (`null` should it fail, which these values cannot).
+fn write_serde(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(b"null");
+    }
 }
 
 #[derive(Serialize)]
@@ -131,7 +223,7 @@ pub enum At {
 
 /// The events about one part of an item (its content part or its summary part): where it is,
 /// then the event's own field (`delta`, `text` or `part`) — serde's form, which
-/// [`write_part_event`] and [`write_delta`] write by hand.
+/// [`write_part_event`] and [`Deltas`] write by hand.
 #[cfg(test)]
 #[derive(Serialize)]
 pub struct PartEvent<'a, T: Serialize> {
@@ -145,7 +237,7 @@ pub struct PartEvent<'a, T: Serialize> {
     pub payload: T,
 }
 
-/// `…delta`: the text added (written by [`write_delta`]; this is its reference in tests).
+/// `…delta`: the text added (written by [`Deltas`]; this is its reference in tests).
 #[cfg(test)]
 #[derive(Serialize)]
 pub struct Delta<'a> {
@@ -306,13 +398,46 @@ fn splice_fields(out: &mut Vec<u8>, data: &impl Serialize) {
     out.push(b'}');
 }
 
-/// A `…text.delta` event: the bytes [`write_event`] writes for an [`Event`] of a [`PartEvent`]
-/// of a [`Delta`], with only the item id and the text encoded per event.
-pub fn write_delta(out: &mut Vec<u8>, event: (&str, u64), part: (At, &str, usize), delta: &str) {
-    open_part_event(out, event, part);
-    out.extend_from_slice(b",\"delta\":");
-    push_str(out, delta);
-    out.extend_from_slice(b"}\n\n");
+/// The `…text.delta` events of one open part: the bytes [`write_event`] writes for an [`Event`]
+/// of a [`PartEvent`] of a [`Delta`]. All but the sequence number and the text are the same for
+/// every delta of the part, so they are written once, when it opens.
+#[derive(Debug)]
+pub struct Deltas {
+    /// Up to the sequence number: the event's name and `type`.
+    head: &'static [u8],
+    /// From the item's id to the text's key.
+    tail: Vec<u8>,
+}
+
+const CONTENT_DELTA_HEAD: &[u8] = b"event: response.output_text.delta\ndata: \
+    {\"type\":\"response.output_text.delta\",\"sequence_number\":";
+const SUMMARY_DELTA_HEAD: &[u8] = b"event: response.reasoning_summary_text.delta\ndata: \
+    {\"type\":\"response.reasoning_summary_text.delta\",\"sequence_number\":";
+
+impl Deltas {
+    /// The deltas of part `at` of item `item_id`, the response's `output_index`th.
+    pub fn new(at: At, item_id: &str, output_index: usize) -> Deltas {
+        let (head, part_index): (_, &[u8]) = match at {
+            At::Content => (CONTENT_DELTA_HEAD, b",\"content_index\":0,\"delta\":"),
+            At::Summary => (SUMMARY_DELTA_HEAD, b",\"summary_index\":0,\"delta\":"),
+        };
+        let mut tail = Vec::with_capacity(item_id.len() + 64);
+        tail.extend_from_slice(b",\"item_id\":");
+        push_str(&mut tail, item_id);
+        tail.extend_from_slice(b",\"output_index\":");
+        push_u64(&mut tail, output_index as u64);
+        tail.extend_from_slice(part_index);
+        Deltas { head, tail }
+    }
+
+    /// The event adding `delta` to the part.
+    pub fn write(&self, out: &mut Vec<u8>, sequence_number: u64, delta: &str) {
+        out.extend_from_slice(self.head);
+        push_u64(out, sequence_number);
+        out.extend_from_slice(&self.tail);
+        push_str(out, delta);
+        out.extend_from_slice(b"}\n\n");
+    }
 }
 
 /// The status for Gemini's finish reason; `Err` for the reasons that leave no usable answer.

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use serde::Serialize;
 
 use super::object::{
-    open_response_event, status_of, write_data_event, write_delta, write_part_event, At, Empty,
+    open_response_event, status_of, write_data_event, write_part_event, At, Deltas, Empty,
     ErrorObject, Incomplete, ItemEvent, Kind, PartField, ResponseObject, Text, TextFormat,
     TextPart, Usage, RESPONSE_EVENT_END,
 };
@@ -50,11 +50,19 @@ pub struct Echo {
 /// Told the finished response object (completed or incomplete, never failed), to keep it.
 pub type Keeper = std::sync::Arc<dyn Fn(&str, Value) + Send + Sync>;
 
-/// The item being streamed.
+/// The item being streamed: its id, its text so far, and its text's delta events.
 #[derive(Debug)]
 enum Open {
-    Reasoning { id: String, text: String },
-    Message { id: String, text: String },
+    Reasoning {
+        id: String,
+        text: String,
+        deltas: Deltas,
+    },
+    Message {
+        id: String,
+        text: String,
+        deltas: Deltas,
+    },
 }
 
 /// One response, being built.
@@ -147,10 +155,7 @@ impl ResponseBuilder {
                 Some(object) => out.extend_from_within(object),
                 None => {
                     let start = out.len();
-                    if serde_json::to_writer(&mut *out, &self.object(status)).is_err() {
-                        out.truncate(start);
-                        out.extend_from_slice(b"{}");
-                    }
+                    self.object(status).write(out);
                     written = Some(start..out.len());
                 }
             }
@@ -215,7 +220,7 @@ impl ResponseBuilder {
         let index = self.output.len();
         let item = match self.open.take() {
             None => return,
-            Some(Open::Reasoning { id, text }) => {
+            Some(Open::Reasoning { id, text, .. }) => {
                 let part = json!({"type": "summary_text", "text": text});
                 let summary = if text.is_empty() {
                     json!([])
@@ -232,7 +237,7 @@ impl ResponseBuilder {
                 }
                 item
             }
-            Some(Open::Message { id, text }) => {
+            Some(Open::Message { id, text, .. }) => {
                 self.text_done(out, At::Content, &id, index, &text);
                 let part = json!({"type": "output_text", "text": text, "annotations": []});
                 json!({"type": "message", "id": id, "status": "completed", "role": "assistant", "content": [part]})
@@ -287,19 +292,14 @@ impl ResponseBuilder {
     /// Text added to a part.
     /// The open item's text grows by `delta`, and a `…text.delta` event says so.
     fn delta(&mut self, out: &mut Vec<u8>, at: At, delta: &str) {
-        let index = self.output.len();
-        let ((At::Content, Some(Open::Message { id, text: acc }))
-        | (At::Summary, Some(Open::Reasoning { id, text: acc }))) = (at, &mut self.open)
+        let ((At::Content, Some(Open::Message { text, deltas, .. }))
+        | (At::Summary, Some(Open::Reasoning { text, deltas, .. }))) = (at, &mut self.open)
         else {
             return;
         };
-        acc.push_str(delta);
+        text.push_str(delta);
         if self.streaming {
-            let kind = match at {
-                At::Content => "response.output_text.delta",
-                At::Summary => "response.reasoning_summary_text.delta",
-            };
-            write_delta(out, (kind, self.seq), (at, id, index), delta);
+            deltas.write(out, self.seq, delta);
             self.seq += 1;
         }
     }
@@ -315,6 +315,7 @@ impl ResponseBuilder {
             });
             self.part_added(out, At::Summary, &id, index);
             self.open = Some(Open::Reasoning {
+                deltas: Deltas::new(At::Summary, &id, index),
                 id,
                 text: String::new(),
             });
@@ -333,6 +334,7 @@ impl ResponseBuilder {
             });
             self.part_added(out, At::Content, &id, index);
             self.open = Some(Open::Message {
+                deltas: Deltas::new(At::Content, &id, index),
                 id,
                 text: String::new(),
             });

@@ -303,7 +303,7 @@ fn the_whole_object_of_a_non_streamed_answer() {
 
 #[test]
 fn text_deltas_are_the_bytes_serde_writes() {
-    use super::object::{indexes, write_delta, write_event, At, Delta, Event, PartEvent};
+    use super::object::{indexes, write_event, At, Delta, Deltas, Event, PartEvent};
     let kinds = [
         ("response.output_text.delta", At::Content),
         ("response.reasoning_summary_text.delta", At::Summary),
@@ -313,7 +313,7 @@ fn text_deltas_are_the_bytes_serde_writes() {
             for delta in ["", "Mo", "a \"quote\", a \\ and\na newline", "\u{1} é 🦀"] {
                 let id = "msg_\"odd\"";
                 let mut ours = Vec::new();
-                write_delta(&mut ours, (kind, seq), (at, id, index), delta);
+                Deltas::new(at, id, index).write(&mut ours, seq, delta);
                 let (content_index, summary_index) = indexes(at);
                 let event = Event {
                     kind,
@@ -361,7 +361,7 @@ fn whole_response_events_are_the_bytes_serde_writes() {
         let object = b.object(status);
         let mut ours = Vec::new();
         open_response_event(&mut ours, kind, seq);
-        ours.extend_from_slice(&serde_json::to_vec(&object).unwrap());
+        object.write(&mut ours);
         ours.extend_from_slice(RESPONSE_EVENT_END);
         let event = Event {
             kind,
@@ -452,6 +452,56 @@ fn events_written_by_hand_are_the_bytes_serde_writes() {
                         part: TextPart::of(at, text),
                     },
                 );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_object_written_by_hand_is_the_bytes_serde_writes_in_every_state() {
+    let odd = Echo {
+        client_model: "model \"odd\" é".into(),
+        parallel: false,
+        tool_choice: json!({"type": "function", "name": "f"}),
+        reasoning: json!({"effort": "high", "summary": null}),
+        max_output_tokens: Some(u32::MAX),
+        temperature: Some(0.7),
+        top_p: Some(1e-300),
+        store: true,
+        previous_response_id: Some("resp_\"prev\"".into()),
+        ..echo(ToolKinds::default())
+    };
+    let answers = [
+        json!({"candidates": [{"content": {"role": "model", "parts": [
+            {"text": "thinking", "thought": true}, {"text": "hi \"there\"\n"},
+            {"functionCall": {"name": "f", "args": {"a": [1, 2.5, null]}}, "thoughtSignature": "c2ln"}]},
+            "finishReason": "STOP"}],
+            "usageMetadata": {"promptTokenCount": 3, "cachedContentTokenCount": 2,
+            "candidatesTokenCount": 4, "thoughtsTokenCount": 5, "totalTokenCount": 12}}),
+        json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "cut"}]},
+            "finishReason": "MAX_TOKENS"}]}),
+        json!({"candidates": [{"content": {"role": "model", "parts": []},
+            "finishReason": "MALFORMED_FUNCTION_CALL"}]}),
+    ];
+    for e in [echo(ToolKinds::default()), odd] {
+        for answer in &answers {
+            let mut b = ResponseBuilder::new(e.clone(), true);
+            let mut out = Vec::new();
+            for status in ["in_progress", "completed", "incomplete", "failed"] {
+                let object = b.object(status);
+                let mut ours = Vec::new();
+                object.write(&mut ours);
+                let serdes = serde_json::to_vec(&object).unwrap();
+                assert_eq!(String::from_utf8(ours), String::from_utf8(serdes));
+            }
+            b.chunk(&chunk(answer.clone()), &mut out);
+            b.end(&mut out);
+            for status in ["in_progress", "completed", "incomplete", "failed"] {
+                let object = b.object(status);
+                let mut ours = Vec::new();
+                object.write(&mut ours);
+                let serdes = serde_json::to_vec(&object).unwrap();
+                assert_eq!(String::from_utf8(ours), String::from_utf8(serdes));
             }
         }
     }
