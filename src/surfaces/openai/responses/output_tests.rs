@@ -28,6 +28,11 @@ fn echo(kinds: ToolKinds) -> Echo {
     }
 }
 
+/// The whole object a non-streamed answer ends with.
+fn whole(b: ResponseBuilder) -> Value {
+    serde_json::from_str(b.finish_object().unwrap().get()).unwrap()
+}
+
 fn chunk(v: Value) -> GenerateContentResponse {
     serde_json::from_value(v).unwrap()
 }
@@ -227,7 +232,7 @@ fn parallel_tool_calls_false_keeps_one_call() {
             {"functionCall": {"name": "a", "args": {}}}, {"functionCall": {"name": "b", "args": {}}}]}, "finishReason": "STOP"}]})),
         &mut Vec::new(),
     );
-    let o = b.finish_object().unwrap();
+    let o = whole(b);
     assert_eq!(o["output"].as_array().unwrap().len(), 1);
 }
 
@@ -242,7 +247,7 @@ fn max_tokens_and_safety_are_incomplete_with_their_reason() {
             &chunk(json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "cut"}]}, "finishReason": reason}]})),
             &mut Vec::new(),
         );
-        let o = b.finish_object().unwrap();
+        let o = whole(b);
         assert_eq!(o["status"], "incomplete");
         assert_eq!(o["incomplete_details"], json!({"reason": why}));
     }
@@ -290,7 +295,7 @@ fn the_whole_object_of_a_non_streamed_answer() {
         &mut out,
     );
     assert!(out.is_empty(), "no events when not streaming");
-    let o = b.finish_object().unwrap();
+    let o = whole(b);
     assert_eq!(o["object"], "response");
     assert!(o["id"].as_str().unwrap().starts_with("resp_"));
     assert_eq!(o["output"][0]["type"], "message");
