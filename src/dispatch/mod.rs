@@ -486,12 +486,19 @@ pub fn tokens_of(req: &UpstreamRequest) -> u64 {
 }
 
 /// The tokens a whole Gemini answer reports in its `usageMetadata` (found without parsing the
-/// rest of the body).
+/// rest of the body; read by the stream's event reader, serde when it declines).
 pub fn usage_of(body: &[u8]) -> Option<Tokens> {
     let at = memchr::memmem::rfind(body, b"\"usageMetadata\"")?;
     let rest = &body[at + b"\"usageMetadata\"".len()..];
     let colon = rest.iter().position(|b| *b == b':')?;
-    let mut values = serde_json::Deserializer::from_slice(&rest[colon + 1..])
+    let value = &rest[colon + 1..];
+    if let Some(u) = std::str::from_utf8(value)
+        .ok()
+        .and_then(crate::upstream::common_event::read_usage)
+    {
+        return Some(Tokens::from_usage(&u));
+    }
+    let mut values = serde_json::Deserializer::from_slice(value)
         .into_iter::<crate::upstream::wire::UsageMetadata>();
     values.next()?.ok().map(|u| Tokens::from_usage(&u))
 }

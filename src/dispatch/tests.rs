@@ -478,3 +478,22 @@ async fn a_placed_request_goes_only_to_its_keys_owner_first_and_once_when_asked(
     assert!(r.dispatcher.unary(&once, &generate(FLASH)).await.is_err());
     assert_eq!(r.upstream.keys_called()[2..], r.ids(&[1]));
 }
+
+#[test]
+fn a_whole_answers_usage_is_found_pretty_printed_with_unknown_fields_or_not_at_all() {
+    let tokens = |input, output, thought, cached| Tokens {
+        input,
+        output,
+        thought,
+        cached,
+    };
+    let plain = br#"{"candidates":[],"usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":2,"thoughtsTokenCount":5,"cachedContentTokenCount":4,"totalTokenCount":15},"modelVersion":"m"}"#;
+    assert_eq!(usage_of(plain), Some(tokens(8, 2, 5, 4)));
+    let pretty = b"{\n  \"usageMetadata\" : {\n    \"promptTokenCount\": 3,\n    \"toolUsePromptTokenCount\": 1\n  }\n}\n";
+    assert_eq!(usage_of(pretty), Some(tokens(4, 0, 0, 0)));
+    // A field the event reader does not take: serde reads it.
+    let unknown = br#"{"usageMetadata":{"promptTokenCount":3,"trafficType":"ON_DEMAND","candidatesTokenCount":1}}"#;
+    assert_eq!(usage_of(unknown), Some(tokens(3, 1, 0, 0)));
+    assert_eq!(usage_of(br#"{"candidates":[]}"#), None);
+    assert_eq!(usage_of(br#"{"usageMetadata":{"promptTokenCount":-1}}"#), None);
+}

@@ -30,6 +30,21 @@ pub fn read(event: &str) -> Option<GenerateContentResponse> {
     (reader.at == event.len()).then_some(response)
 }
 
+/// A whole answer (`generateContent`'s body, the same object as a streamed event): read here
+/// when it has the common shape, else by serde.
+pub fn answer_from_bytes(body: &[u8]) -> serde_json::Result<GenerateContentResponse> {
+    match read_bytes(body) {
+        Some(answer) => Ok(answer),
+        None => crate::json::from_bytes(body),
+    }
+}
+
+/// The `usageMetadata` object `text` begins with (whitespace allowed before it; whatever follows
+/// it is not read), when it has the common shape.
+pub fn read_usage(text: &str) -> Option<UsageMetadata> {
+    Reader { text, at: 0 }.usage()
+}
+
 struct Reader<'a> {
     text: &'a str,
     at: usize,

@@ -230,3 +230,95 @@ fn mangled_events_are_read_only_when_serde_reads_them_alike() {
         "the mangling left too few readable events: {read_some}"
     );
 }
+
+/// serde's `usageMetadata` at the start of `text` (whatever follows it unread), as `usage_of`
+/// reads it.
+fn serde_usage(text: &str) -> Option<crate::upstream::wire::UsageMetadata> {
+    let mut values = serde_json::Deserializer::from_str(text).into_iter();
+    values.next()?.ok()
+}
+
+/// The `usageMetadata` value of a generated event, and what followed it.
+fn usage_and_after(event: &str) -> Option<&str> {
+    let key = "\"usageMetadata\":";
+    event.find(key).map(|at| &event[at + key.len()..])
+}
+
+#[test]
+fn usage_objects_read_as_serde_reads_them_whatever_follows() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut read_some = 0;
+    for _ in 0..5_000 {
+        let event = generated(&mut rng);
+        let Some(usage) = usage_and_after(&event) else {
+            continue;
+        };
+        let expected = serde_usage(usage);
+        assert!(
+            expected.is_some(),
+            "serde reads every generated usage: {usage}"
+        );
+        let read = super::read_usage(usage);
+        assert_eq!(read, expected, "{usage}");
+        read_some += 1;
+    }
+    assert!(read_some > 1_000, "too few events had a usage: {read_some}");
+}
+
+#[test]
+fn mangled_usage_objects_are_read_only_when_serde_reads_them_alike() {
+    let mut rng = Rng(0x5851_F42D_4C95_7F2D);
+    let bytes = [
+        b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b'0', b'9', b'-', b' ',
+    ];
+    let mut read_some = 0;
+    for _ in 0..20_000 {
+        let event = generated(&mut rng);
+        let Some(usage) = usage_and_after(&event) else {
+            continue;
+        };
+        let mut usage = usage.as_bytes().to_vec();
+        let at = rng.below(usage.len());
+        match rng.below(3) {
+            0 => {
+                usage.remove(at);
+            }
+            1 => usage.insert(at, bytes[rng.below(bytes.len())]),
+            _ => usage[at] = bytes[rng.below(bytes.len())],
+        }
+        let Ok(usage) = String::from_utf8(usage) else {
+            continue;
+        };
+        if let Some(read) = super::read_usage(&usage) {
+            read_some += 1;
+            assert_eq!(Some(read), serde_usage(&usage), "{usage}");
+        }
+    }
+    assert!(
+        read_some > 1_000,
+        "the mangling left too few readable usages: {read_some}"
+    );
+}
+
+#[test]
+fn a_whole_answer_reads_as_serde_reads_it_pretty_printed_or_not() {
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(COMMON).unwrap())
+            .unwrap();
+    for answer in [COMMON, pretty.as_str()] {
+        let read = super::answer_from_bytes(answer.as_bytes()).unwrap();
+        assert_eq!(Some(read), serde(answer));
+        assert!(
+            super::read(answer).is_some(),
+            "the reader takes it: {answer}"
+        );
+    }
+    // A field the reader does not know: serde's answer, not a refusal.
+    let other = COMMON.replacen("{\"candidates\"", "{\"modelStatus\":{},\"candidates\"", 1);
+    assert!(super::read(&other).is_none());
+    assert_eq!(
+        super::answer_from_bytes(other.as_bytes()).ok(),
+        serde(&other)
+    );
+    assert!(super::answer_from_bytes(b"{\"candidates\": 3}").is_err());
+}

@@ -308,18 +308,19 @@ async fn unary_messages(
     let checked = app
         .dispatcher
         .unary_checked(&route, &req, |answer| {
-            let parsed: GenerateContentResponse = match crate::json::from_bytes(&answer.body) {
-                Ok(r) => r,
-                Err(e) => {
-                    return Checked::Refuse(
-                        ApiError::new(
-                            ErrorType::Api,
-                            format!("Gemini sent an unreadable answer: {e}"),
+            let parsed: GenerateContentResponse =
+                match crate::upstream::common_event::answer_from_bytes(&answer.body) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        return Checked::Refuse(
+                            ApiError::new(
+                                ErrorType::Api,
+                                format!("Gemini sent an unreadable answer: {e}"),
+                            )
+                            .with_status(StatusCode::BAD_GATEWAY),
                         )
-                        .with_status(StatusCode::BAD_GATEWAY),
-                    )
-                }
-            };
+                    }
+                };
             match from_generate_content(&parsed, named) {
                 Ok(msg) => Checked::Accept(msg),
                 Err(e) if e.is_retryable() => {

@@ -214,7 +214,7 @@ pub(super) fn read<T: serde::de::DeserializeOwned>(
 
 /// A Gemini answer read as one response.
 pub(super) fn gemini_answer(body: &[u8]) -> Result<GenerateContentResponse, OpenAiError> {
-    crate::json::from_bytes(body).map_err(|e| {
+    crate::upstream::common_event::answer_from_bytes(body).map_err(|e| {
         OpenAiError::server(
             StatusCode::BAD_GATEWAY,
             format!("Gemini sent an unreadable answer: {e}"),
