@@ -495,5 +495,8 @@ fn a_whole_answers_usage_is_found_pretty_printed_with_unknown_fields_or_not_at_a
     let unknown = br#"{"usageMetadata":{"promptTokenCount":3,"trafficType":"ON_DEMAND","candidatesTokenCount":1}}"#;
     assert_eq!(usage_of(unknown), Some(tokens(3, 1, 0, 0)));
     assert_eq!(usage_of(br#"{"candidates":[]}"#), None);
-    assert_eq!(usage_of(br#"{"usageMetadata":{"promptTokenCount":-1}}"#), None);
+    assert_eq!(
+        usage_of(br#"{"usageMetadata":{"promptTokenCount":-1}}"#),
+        None
+    );
 }

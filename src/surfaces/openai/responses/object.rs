@@ -5,6 +5,7 @@
 //! kept as the reference the bytes are tested against (and for the stored object).
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::surfaces::shared::event_bytes::{push_str, push_u64};
@@ -43,7 +44,7 @@ pub struct ResponseObject<'a> {
     pub instructions: (),
     pub max_output_tokens: Option<u32>,
     pub model: &'a str,
-    pub output: &'a [Value],
+    pub output: &'a [Box<RawValue>],
     pub parallel_tool_calls: bool,
     pub previous_response_id: Option<&'a str>,
     pub reasoning: &'a Value,
@@ -147,6 +148,50 @@ fn write_serde(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
     if serde_json::to_writer(&mut *out, value).is_err() {
         out.truncate(start);
         out.extend_from_slice(b"null");
+    }
+}
+
+/// A `message` output item: the bytes serde writes for the `json!` object it stands for (a
+/// `Value`'s keys, in sorted order), without building one.
+#[derive(Serialize)]
+pub struct MessageItem<'a> {
+    pub content: &'a [OutputText<'a>],
+    pub id: &'a str,
+    pub role: &'static str,
+    pub status: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl<'a> MessageItem<'a> {
+    /// The assistant's message `id`, `status` (`in_progress`, `completed`) with `content`.
+    pub fn new(id: &'a str, status: &'static str, content: &'a [OutputText<'a>]) -> Self {
+        MessageItem {
+            content,
+            id,
+            role: "assistant",
+            status,
+            kind: "message",
+        }
+    }
+}
+
+/// A message's `output_text` content part, its keys in a `Value`'s order.
+#[derive(Serialize)]
+pub struct OutputText<'a> {
+    pub annotations: [(); 0],
+    pub text: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl<'a> OutputText<'a> {
+    pub fn of(text: &'a str) -> Self {
+        OutputText {
+            annotations: [],
+            text,
+            kind: "output_text",
+        }
     }
 }
 

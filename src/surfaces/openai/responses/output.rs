@@ -18,8 +18,8 @@ use serde::Serialize;
 
 use super::object::{
     open_response_event, status_of, write_data_event, write_part_event, At, Deltas, Empty,
-    ErrorObject, Incomplete, ItemEvent, Kind, PartField, ResponseObject, Text, TextFormat,
-    TextPart, Usage, RESPONSE_EVENT_END,
+    ErrorObject, Incomplete, ItemEvent, Kind, MessageItem, OutputText, PartField, ResponseObject,
+    Text, TextFormat, TextPart, Usage, RESPONSE_EVENT_END,
 };
 use super::request::{ToolKinds, CUSTOM_INPUT};
 use crate::surfaces::openai::chat::response::family_of;
@@ -74,7 +74,9 @@ pub struct ResponseBuilder {
     streaming: bool,
     seq: u64,
     started: bool,
-    output: Vec<Value>,
+    /// The items made so far, as JSON: each is written twice (its `output_item.done` event and
+    /// the finished object) and never read again.
+    output: Vec<Box<RawValue>>,
     open: Option<Open>,
     family: Option<String>,
     usage: Option<UsageMetadata>,
@@ -236,17 +238,22 @@ impl ResponseBuilder {
                     item["encrypted_content"] =
                         json!(sealed(self.family.as_deref().unwrap_or(""), sig));
                 }
-                item
+                raw_item(&item)
             }
             Some(Open::Message { id, text, .. }) => {
                 self.text_done(out, At::Content, &id, index, &text);
-                let part = json!({"type": "output_text", "text": text, "annotations": []});
-                json!({"type": "message", "id": id, "status": "completed", "role": "assistant", "content": [part]})
+                let content = [OutputText::of(&text)];
+                raw_item(&MessageItem::new(&id, "completed", &content))
             }
         };
+        self.item_done(out, index, item);
+    }
+
+    /// An item's `output_item.done` event, and the item put in the response's output.
+    fn item_done(&mut self, out: &mut Vec<u8>, index: usize, item: Box<RawValue>) {
         self.event(out, "response.output_item.done", || ItemEvent {
             output_index: index,
-            item: &item,
+            item: &*item,
         });
         self.output.push(item);
     }
@@ -331,7 +338,7 @@ impl ResponseBuilder {
             let index = self.output.len();
             self.event(out, "response.output_item.added", || ItemEvent {
                 output_index: index,
-                item: json!({"type": "message", "id": id, "status": "in_progress", "role": "assistant", "content": []}),
+                item: MessageItem::new(&id, "in_progress", &[]),
             });
             self.part_added(out, At::Content, &id, index);
             self.open = Some(Open::Message {
@@ -360,15 +367,12 @@ impl ResponseBuilder {
                 self.close_open(out, None);
                 let index = self.output.len();
                 let item = json!({"type": "reasoning", "id": self.item_id("rs_"), "summary": [], "encrypted_content": sealed(&family, sig)});
+                let item = raw_item(&item);
                 self.event(out, "response.output_item.added", || ItemEvent {
                     output_index: index,
-                    item: &item,
+                    item: &*item,
                 });
-                self.event(out, "response.output_item.done", || ItemEvent {
-                    output_index: index,
-                    item: &item,
-                });
-                self.output.push(item);
+                self.item_done(out, index, item);
             } else {
                 self.close_open(out, Some(sig));
             }
@@ -427,11 +431,7 @@ impl ResponseBuilder {
                 item
             }
         };
-        self.event(out, "response.output_item.done", || ItemEvent {
-            output_index: index,
-            item: &item,
-        });
-        self.output.push(item);
+        self.item_done(out, index, raw_item(&item));
     }
 
     /// A whole item made without the model's stream (a compaction), and the answer's usage:
@@ -440,13 +440,12 @@ impl ResponseBuilder {
         self.open_stream(out);
         item["id"] = json!(self.item_id("cmp_"));
         let index = self.output.len();
-        for kind in ["response.output_item.added", "response.output_item.done"] {
-            self.event(out, kind, || ItemEvent {
-                output_index: index,
-                item: &item,
-            });
-        }
-        self.output.push(item);
+        let item = raw_item(&item);
+        self.event(out, "response.output_item.added", || ItemEvent {
+            output_index: index,
+            item: &*item,
+        });
+        self.item_done(out, index, item);
         self.usage = usage;
         self.status = Some(("completed", None));
     }
@@ -498,6 +497,12 @@ impl ResponseBuilder {
             )),
         }
     }
+}
+
+/// `item` as raw JSON for the response's output (`null` should it not serialize, which an item
+/// cannot).
+fn raw_item(item: &impl Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(item).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 impl Translate for ResponseBuilder {

@@ -511,3 +511,18 @@ fn the_object_written_by_hand_is_the_bytes_serde_writes_in_every_state() {
         }
     }
 }
+
+#[test]
+fn a_message_item_is_the_bytes_of_the_json_object_it_stands_for() {
+    use super::object::{MessageItem, OutputText};
+    for (id, text) in [("msg_1", ""), ("msg_\"odd\"", "a \"quote\"\n\u{1} é 🦀")] {
+        let typed = serde_json::to_string(&MessageItem::new(id, "in_progress", &[])).unwrap();
+        let value = json!({"type": "message", "id": id, "status": "in_progress", "role": "assistant", "content": []});
+        assert_eq!(typed, value.to_string());
+        let content = [OutputText::of(text)];
+        let typed = serde_json::to_string(&MessageItem::new(id, "completed", &content)).unwrap();
+        let part = json!({"type": "output_text", "text": text, "annotations": []});
+        let value = json!({"type": "message", "id": id, "status": "completed", "role": "assistant", "content": [part]});
+        assert_eq!(typed, value.to_string());
+    }
+}
