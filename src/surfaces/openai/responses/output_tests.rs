@@ -490,24 +490,21 @@ fn the_object_written_by_hand_is_the_bytes_serde_writes_in_every_state() {
     ];
     for e in [echo(ToolKinds::default()), odd] {
         for answer in &answers {
+            let same_in_every_status = |b: &ResponseBuilder| {
+                for status in ["in_progress", "completed", "incomplete", "failed"] {
+                    let object = b.object(status);
+                    let mut ours = Vec::new();
+                    object.write(&mut ours);
+                    let serdes = serde_json::to_vec(&object).unwrap();
+                    assert_eq!(String::from_utf8(ours), String::from_utf8(serdes));
+                }
+            };
             let mut b = ResponseBuilder::new(e.clone(), true);
+            same_in_every_status(&b);
             let mut out = Vec::new();
-            for status in ["in_progress", "completed", "incomplete", "failed"] {
-                let object = b.object(status);
-                let mut ours = Vec::new();
-                object.write(&mut ours);
-                let serdes = serde_json::to_vec(&object).unwrap();
-                assert_eq!(String::from_utf8(ours), String::from_utf8(serdes));
-            }
             b.chunk(&chunk(answer.clone()), &mut out);
             b.end(&mut out);
-            for status in ["in_progress", "completed", "incomplete", "failed"] {
-                let object = b.object(status);
-                let mut ours = Vec::new();
-                object.write(&mut ours);
-                let serdes = serde_json::to_vec(&object).unwrap();
-                assert_eq!(String::from_utf8(ours), String::from_utf8(serdes));
-            }
+            same_in_every_status(&b);
         }
     }
 }
