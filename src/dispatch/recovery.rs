@@ -75,11 +75,8 @@ pub type EventRead<'a> = Result<&'a GenerateContentResponse, String>;
 /// One SSE event's data parsed as a chunk of Gemini's stream: the commonest shape by
 /// [`common_event`], the rest by serde.
 pub fn parse_event(payload: &[u8]) -> ParsedEvent {
-    match common_event::read_bytes(payload) {
-        Some(event) => Ok(event),
-        None => crate::json::from_bytes(payload)
-            .map_err(|e| format!("unreadable Gemini stream event: {e}")),
-    }
+    common_event::answer_from_bytes(payload)
+        .map_err(|e| format!("unreadable Gemini stream event: {e}"))
 }
 
 /// Events arrived for a translating surface, in order, to be parsed as it takes them.

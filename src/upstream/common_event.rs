@@ -30,7 +30,7 @@ pub fn read(event: &str) -> Option<GenerateContentResponse> {
     (reader.at == event.len()).then_some(response)
 }
 
-/// A whole answer (`generateContent`'s body, the same object as a streamed event): read here
+/// A streamed event, or a whole answer (`generateContent`'s body, the same object): read here
 /// when it has the common shape, else by serde.
 pub fn answer_from_bytes(body: &[u8]) -> serde_json::Result<GenerateContentResponse> {
     match read_bytes(body) {

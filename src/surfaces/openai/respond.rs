@@ -298,7 +298,7 @@ pub(super) fn made_whole(
     builder.end(&mut out);
     if !streaming {
         return match builder.finish_object() {
-            Ok(v) => axum::Json(v).into_response(),
+            Ok(v) => v.into_response(),
             Err(e) => e.into_response(),
         };
     }

@@ -261,9 +261,9 @@ impl Generate {
         Ok(Relay::new(translator, self.model.clone(), start).into_response())
     }
 
-    /// `generateContent`, its answer translated by `translate` inside dispatch's check (an
-    /// unusable answer is retried on another key).
-    pub(super) async fn unary<T: serde::Serialize>(
+    /// `generateContent`, its answer translated by `translate` (into the answer's body) inside
+    /// dispatch's check (an unusable answer is retried on another key).
+    pub(super) async fn unary<T: IntoResponse>(
         &self,
         app: &OpenAi,
         translate: impl Fn(&GenerateContentResponse) -> Result<T, OpenAiError>,
@@ -274,7 +274,7 @@ impl Generate {
             .dispatcher
             .unary_checked(&self.route, &req, |answer| {
                 let translated = gemini_answer(&answer.body).and_then(|r| translate(&r));
-                judged(&self.model, translated.map(axum::Json))
+                judged(&self.model, translated)
             })
             .await?;
         Ok(match result {
@@ -371,7 +371,8 @@ async fn chat_with(
             .stream(app, ChatStream::new(answering, include_usage))
             .await;
     }
-    g.unary(app, |r| completion(r, answering)).await
+    g.unary(app, |r| completion(r, answering).map(axum::Json))
+        .await
 }
 
 async fn embed(

@@ -30,7 +30,7 @@ fn echo(kinds: ToolKinds) -> Echo {
 
 /// The whole object a non-streamed answer ends with.
 fn whole(b: ResponseBuilder) -> Value {
-    serde_json::from_str(b.finish_object().unwrap().get()).unwrap()
+    serde_json::from_slice(&b.finish_object().unwrap().0).unwrap()
 }
 
 fn chunk(v: Value) -> GenerateContentResponse {
