@@ -12,7 +12,40 @@ use crate::surfaces::shared::names::from_gemini_name;
 use crate::surfaces::shared::signature::{id_carrying, sealed};
 use crate::upstream::wire::Part;
 
+/// The delta and done events of a custom tool's input, and of a function's arguments.
+const CUSTOM_INPUT_EVENTS: [&str; 2] = [
+    "response.custom_tool_call_input.delta",
+    "response.custom_tool_call_input.done",
+];
+const ARGUMENTS_EVENTS: [&str; 2] = [
+    "response.function_call_arguments.delta",
+    "response.function_call_arguments.done",
+];
+
 impl ResponseBuilder {
+    /// A call's text told at once: one delta event with all of it, then the done event with it
+    /// again as `field`.
+    fn told_whole(
+        &mut self,
+        out: &mut Vec<u8>,
+        [delta, done]: [&str; 2],
+        id: &str,
+        index: usize,
+        field: &str,
+        text: &str,
+    ) {
+        self.event(
+            out,
+            delta,
+            || json!({"item_id": id, "output_index": index, "delta": text}),
+        );
+        self.event(out, done, || {
+            let mut event = json!({"item_id": id, "output_index": index});
+            event[field] = json!(text);
+            event
+        });
+    }
+
     pub(super) fn call(&mut self, part: &Part, out: &mut Vec<u8>) {
         let Some(call) = &part.function_call else {
             return;
@@ -54,16 +87,7 @@ impl ResponseBuilder {
                     .to_string();
                 let id = self.item_id("ctc_");
                 self.event(out, "response.output_item.added", || json!({"output_index": index, "item": {"type": "custom_tool_call", "id": id, "call_id": call_id, "name": name, "input": ""}}));
-                self.event(
-                    out,
-                    "response.custom_tool_call_input.delta",
-                    || json!({"item_id": id, "output_index": index, "delta": input}),
-                );
-                self.event(
-                    out,
-                    "response.custom_tool_call_input.done",
-                    || json!({"item_id": id, "output_index": index, "input": input}),
-                );
+                self.told_whole(out, CUSTOM_INPUT_EVENTS, &id, index, "input", &input);
                 json!({"type": "custom_tool_call", "id": id, "call_id": call_id, "name": name, "input": input, "status": "completed"})
             }
             None => {
@@ -79,16 +103,7 @@ impl ResponseBuilder {
                     output_index: index,
                     item: &item,
                 });
-                self.event(
-                    out,
-                    "response.function_call_arguments.delta",
-                    || json!({"item_id": id, "output_index": index, "delta": arguments}),
-                );
-                self.event(
-                    out,
-                    "response.function_call_arguments.done",
-                    || json!({"item_id": id, "output_index": index, "arguments": arguments}),
-                );
+                self.told_whole(out, ARGUMENTS_EVENTS, &id, index, "arguments", &arguments);
                 item["arguments"] = json!(arguments);
                 item["status"] = json!("completed");
                 item
