@@ -184,7 +184,7 @@ impl Dispatcher {
             return Err(judge(resp.status, body));
         }
         super::tier::note_served(route, &resp.headers);
-        let mut body = crate::upstream::coalesce::coalesced(resp.body);
+        let mut body = resp.body;
         let first = loop {
             match timeout(first_wait, body.next()).await {
                 Ok(Some(Ok(chunk))) if chunk.is_empty() => continue,

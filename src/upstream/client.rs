@@ -111,7 +111,8 @@ pub fn kept_header(name: &HeaderName) -> bool {
     n.starts_with("x-goog-upload-") || n.starts_with("x-gemini-")
 }
 
-/// An upstream body, chunk by chunk as it arrives.
+/// An upstream body, chunk by chunk as it arrives: chunks that arrived together are handed on
+/// as one (each transport sees to it: [`super::coalesce`], [`super::plain_h1`]).
 pub type BodyStream = BoxStream<'static, Result<Bytes, TransportError>>;
 
 /// The response head, and the body still to come.

@@ -4,6 +4,8 @@
 //! cost of a stream. A coalesced body gives the connection's task one turn to hand over the next
 //! chunk before passing on what it has gathered (up to `GATHER_LIMIT`); a chunk that is not there
 //! after that turn is not waited for, so nothing is delayed by more than one scheduler turn.
+//! Bodies read through hyper's pooled client and reqwest are coalesced here; a plain-HTTP/1.1
+//! upstream's body gathers in its own task instead ([`super::plain_h1`]).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -28,14 +30,17 @@ pub fn coalesced(body: BodyStream) -> BodyStream {
     .boxed()
 }
 
-enum Gathered {
+/// Chunks taken in one turn: one kept as it came, more copied together.
+#[derive(Default)]
+pub(super) enum Gathered {
+    #[default]
     Nothing,
     One(Bytes),
     Many(BytesMut),
 }
 
 impl Gathered {
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         match self {
             Gathered::Nothing => 0,
             Gathered::One(b) => b.len(),
@@ -43,8 +48,8 @@ impl Gathered {
         }
     }
 
-    fn add(&mut self, chunk: Bytes) {
-        *self = match std::mem::replace(self, Gathered::Nothing) {
+    pub(super) fn add(&mut self, chunk: Bytes) {
+        *self = match std::mem::take(self) {
             Gathered::Nothing => Gathered::One(chunk),
             Gathered::One(first) => {
                 let mut many = BytesMut::with_capacity(first.len() + chunk.len());
@@ -59,8 +64,8 @@ impl Gathered {
         }
     }
 
-    fn take(&mut self) -> Option<Bytes> {
-        match std::mem::replace(self, Gathered::Nothing) {
+    pub(super) fn take(&mut self) -> Option<Bytes> {
+        match std::mem::take(self) {
             Gathered::Nothing => None,
             Gathered::One(b) => Some(b),
             Gathered::Many(b) => Some(b.freeze()),

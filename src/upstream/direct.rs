@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::{StreamExt, TryStreamExt};
-use http::header::{CONTENT_TYPE, USER_AGENT};
+use http::header::{CONTENT_TYPE, HOST, USER_AGENT};
 use http::{HeaderValue, Request};
 use http_body_util::{BodyDataStream, Either, Full, StreamBody};
 use hyper::body::Frame;
@@ -29,6 +29,8 @@ use rustls::pki_types::CertificateDer;
 use super::client::{
     kept_header, key_header, TransportError, UpstreamRequest, UpstreamResponse, KEY_HEADER,
 };
+use super::coalesce::coalesced;
+use super::plain_h1::PlainPool;
 use crate::secret::ApiKey;
 
 /// A request body: held whole (JSON), or an upload streamed through once.
@@ -36,10 +38,12 @@ type RequestBody =
     Either<Full<Bytes>, StreamBody<futures_util::stream::BoxStream<'static, FrameResult>>>;
 type FrameResult = Result<Frame<Bytes>, TransportError>;
 
-/// hyper's pooled client over rustls, for one base URL.
+/// hyper's pooled client over rustls, for one base URL; for an `http://` one, connections read
+/// in the request's own task ([`super::plain_h1`]).
 #[derive(Clone)]
 pub(super) struct DirectClient {
     http: Client<HttpsConnector<HttpConnector>, RequestBody>,
+    plain: Option<Arc<PlainPool<RequestBody>>>,
     user_agent: HeaderValue,
 }
 
@@ -55,8 +59,9 @@ impl fmt::Debug for DirectClient {
 pub(super) struct CaError(pub String);
 
 impl DirectClient {
-    /// A client trusting the WebPKI roots and the PEM certificates in `extra_ca`.
-    pub(super) fn new(extra_ca: Option<&[u8]>) -> Result<DirectClient, CaError> {
+    /// A client for `base_url` trusting the WebPKI roots and the PEM certificates in
+    /// `extra_ca`.
+    pub(super) fn new(base_url: &str, extra_ca: Option<&[u8]>) -> Result<DirectClient, CaError> {
         let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -82,6 +87,7 @@ impl DirectClient {
         tcp.set_nodelay(true);
         tcp.set_keepalive(Some(Duration::from_secs(30)));
         tcp.set_connect_timeout(Some(Duration::from_secs(10)));
+        let plain = PlainPool::new(base_url, tcp.clone()).ok().map(Arc::new);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -95,6 +101,7 @@ impl DirectClient {
             .build(https);
         Ok(DirectClient {
             http,
+            plain,
             user_agent: HeaderValue::from_static(concat!(
                 "gemini-gateway/",
                 env!("CARGO_PKG_VERSION")
@@ -109,7 +116,21 @@ impl DirectClient {
         key: &'a ApiKey,
         req: &'a UpstreamRequest,
     ) -> BoxFuture<'a, Result<UpstreamResponse, TransportError>> {
-        let request = match self.request(base_url, key, req) {
+        if let Some(plain) = &self.plain {
+            let path = format!("{}{}", plain.path_prefix(), req.path_and_query);
+            let request = match self.request(path, Some(plain.host()), key, req) {
+                Ok(request) => request,
+                Err(e) => return Box::pin(async move { Err(e) }),
+            };
+            return Box::pin(async move {
+                let (head, body) = plain.send(request).await?.into_parts();
+                Ok(response(head, body.boxed()))
+            });
+        }
+        let mut uri = String::with_capacity(base_url.len() + req.path_and_query.len());
+        uri.push_str(base_url);
+        uri.push_str(&req.path_and_query);
+        let request = match self.request(uri, None, key, req) {
             Ok(request) => request,
             Err(e) => return Box::pin(async move { Err(e) }),
         };
@@ -117,36 +138,28 @@ impl DirectClient {
         Box::pin(async move {
             let resp = pending.await.map_err(|e| TransportError::new(chain(&e)))?;
             let (head, body) = resp.into_parts();
-            let headers = head
-                .headers
-                .iter()
-                .filter(|(n, _)| kept_header(n))
-                .map(|(n, v)| (n.clone(), v.clone()))
-                .collect();
-            Ok(UpstreamResponse {
-                status: head.status,
-                content_type: head.headers.get(CONTENT_TYPE).cloned(),
-                headers,
-                body: BodyDataStream::new(body)
-                    .map_err(|e| TransportError::new(chain(&e)))
-                    .boxed(),
-            })
+            let body = BodyDataStream::new(body)
+                .map_err(|e| TransportError::new(chain(&e)))
+                .boxed();
+            Ok(response(head, coalesced(body)))
         })
     }
 
+    /// The request to `uri` (absolute, or origin-form with its `host`).
     fn request(
         &self,
-        base_url: &str,
+        uri: String,
+        host: Option<&HeaderValue>,
         key: &ApiKey,
         req: &UpstreamRequest,
     ) -> Result<Request<RequestBody>, TransportError> {
-        let mut uri = String::with_capacity(base_url.len() + req.path_and_query.len());
-        uri.push_str(base_url);
-        uri.push_str(&req.path_and_query);
         let mut builder = Request::builder()
             .method(req.method.clone())
             .uri(uri)
             .header(USER_AGENT, self.user_agent.clone());
+        if let Some(host) = host {
+            builder = builder.header(HOST, host.clone());
+        }
         if let Some(value) = key_header(key) {
             builder = builder.header(KEY_HEADER, value);
         }
@@ -175,9 +188,25 @@ impl DirectClient {
     }
 }
 
+/// The response head and body as the upstream seam hands them on.
+fn response(head: http::response::Parts, body: super::BodyStream) -> UpstreamResponse {
+    let headers = head
+        .headers
+        .iter()
+        .filter(|(n, _)| kept_header(n))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    UpstreamResponse {
+        status: head.status,
+        content_type: head.headers.get(CONTENT_TYPE).cloned(),
+        headers,
+        body,
+    }
+}
+
 /// An error and its causes, one line: hyper's own text ("client error (Connect)") says where,
 /// its sources say what ("tcp connect error: Connection refused (os error 111)").
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -197,8 +226,8 @@ mod tests {
 
     #[test]
     fn a_ca_file_without_a_certificate_is_refused() {
-        assert!(DirectClient::new(Some(b"not a certificate")).is_err());
-        assert!(DirectClient::new(None).is_ok());
+        assert!(DirectClient::new("https://example.com", Some(b"not a certificate")).is_err());
+        assert!(DirectClient::new("https://example.com", None).is_ok());
     }
 
     #[test]

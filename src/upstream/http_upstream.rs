@@ -13,6 +13,7 @@ use super::client::{
     kept_header, key_header, TransportError, Upstream, UpstreamRequest, UpstreamResponse,
     KEY_HEADER,
 };
+use super::coalesce::coalesced;
 use super::direct::DirectClient;
 use crate::secret::{ApiKey, Secret};
 
@@ -72,7 +73,7 @@ impl HttpUpstream {
             None => None,
         };
         if proxy.is_none() && !proxy_in_environment() {
-            let direct = DirectClient::new(pem.as_deref()).map_err(|e| ca_error(e.0))?;
+            let direct = DirectClient::new(&base_url, pem.as_deref()).map_err(|e| ca_error(e.0))?;
             return Ok(HttpUpstream {
                 transport: Transport::Direct(Box::new(direct)),
                 base_url,
@@ -167,7 +168,7 @@ impl HttpUpstream {
                 status: resp.status(),
                 content_type: resp.headers().get(http::header::CONTENT_TYPE).cloned(),
                 headers,
-                body: resp.bytes_stream().map_err(TransportError::new).boxed(),
+                body: coalesced(resp.bytes_stream().map_err(TransportError::new).boxed()),
             })
         })
     }

@@ -8,6 +8,7 @@ pub mod coalesce;
 pub mod common_event;
 mod direct;
 mod http_upstream;
+mod plain_h1;
 #[cfg(test)]
 pub mod scripted;
 pub mod sse;

@@ -194,7 +194,7 @@ async fn play(mut reply: Reply) -> Result<UpstreamResponse, TransportError> {
                 return Ok(UpstreamResponse {
                     status: StatusCode::OK,
                     content_type: Some(HeaderValue::from_static("text/event-stream")),
-                    body: chunks.chain(end).boxed(),
+                    body: super::coalesce::coalesced(chunks.chain(end).boxed()),
                     headers: Vec::new(),
                 });
             }
