@@ -26,7 +26,7 @@ mod tests;
 mod tier;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -488,7 +488,11 @@ pub fn tokens_of(req: &UpstreamRequest) -> u64 {
 /// The tokens a whole Gemini answer reports in its `usageMetadata` (found without parsing the
 /// rest of the body; read by the stream's event reader, serde when it declines).
 pub fn usage_of(body: &[u8]) -> Option<Tokens> {
-    let at = memchr::memmem::rfind(body, b"\"usageMetadata\"")?;
+    // Built once: `memmem::rfind` builds its searcher anew on every call, which cost more than
+    // the search.
+    static USAGE_KEY: LazyLock<memchr::memmem::FinderRev<'static>> =
+        LazyLock::new(|| memchr::memmem::FinderRev::new(b"\"usageMetadata\""));
+    let at = USAGE_KEY.rfind(body)?;
     let rest = &body[at + b"\"usageMetadata\"".len()..];
     let colon = rest.iter().position(|b| *b == b':')?;
     let value = &rest[colon + 1..];

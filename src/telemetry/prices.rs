@@ -8,6 +8,9 @@
 //! on the embedded store and with Redis `HINCRBY` alike. Gemini's `promptTokenCount` includes
 //! the cached tokens: fresh input is input minus cached, each at its own rate.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
+
 use serde::Deserialize;
 
 use super::Tokens;
@@ -212,11 +215,56 @@ fn built_in() -> Vec<Price> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prices {
     rows: Vec<Price>,
+    /// Which row prices each model seen so far: every answer is priced, and matching the
+    /// patterns one by one cost more than the rest of the accounting.
+    memo: Memo,
 }
 
 impl Default for Prices {
     fn default() -> Self {
-        Prices { rows: built_in() }
+        Prices::of_rows(built_in())
+    }
+}
+
+/// Models seen, at most this many, and the row that prices each.
+const MEMO_MODELS: usize = 256;
+
+#[derive(Default)]
+struct Memo(RwLock<HashMap<Box<str>, Option<usize>>>);
+
+impl Memo {
+    fn row(&self, model: &str) -> Option<Option<usize>> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(model)
+            .copied()
+    }
+
+    fn note(&self, model: &str, row: Option<usize>) {
+        let mut memo = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if memo.len() < MEMO_MODELS {
+            memo.insert(model.into(), row);
+        }
+    }
+}
+
+/// A copy learns anew; two tables are equal by their rows.
+impl Clone for Memo {
+    fn clone(&self) -> Memo {
+        Memo::default()
+    }
+}
+
+impl PartialEq for Memo {
+    fn eq(&self, _: &Memo) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memo")
     }
 }
 
@@ -228,15 +276,31 @@ impl Prices {
     pub fn with_overrides(overrides: Vec<Price>) -> Prices {
         let mut rows = overrides;
         rows.extend(built_in());
-        Prices { rows }
+        Prices::of_rows(rows)
+    }
+
+    fn of_rows(rows: Vec<Price>) -> Prices {
+        Prices {
+            rows,
+            memo: Memo::default(),
+        }
     }
 
     /// The row that prices `model`, if any.
     pub fn of(&self, model: &str) -> Option<&Price> {
-        let bare = model.strip_prefix("models/").unwrap_or(model);
-        self.rows
-            .iter()
-            .find(|p| crate::glob::matches(&p.pattern, bare))
+        let row = match self.memo.row(model) {
+            Some(row) => row,
+            None => {
+                let bare = model.strip_prefix("models/").unwrap_or(model);
+                let row = self
+                    .rows
+                    .iter()
+                    .position(|p| crate::glob::matches(&p.pattern, bare));
+                self.memo.note(model, row);
+                row
+            }
+        };
+        self.rows.get(row?)
     }
 
     /// What `tokens` of `model` cost, in nano-dollars, served at `tier` (or by the batch API);
@@ -329,6 +393,38 @@ mod tests {
             ),
             Some(1_500_000)
         );
+    }
+
+    #[test]
+    fn a_model_is_priced_alike_every_time_and_the_memo_stays_small() {
+        let p = Prices::default();
+        let pattern = |p: &Prices, model: &str| p.of(model).map(|r| r.pattern.clone());
+        for _ in 0..2 {
+            assert_eq!(
+                pattern(&p, "gemini-3.8-flash").as_deref(),
+                Some("gemini-3*-flash*")
+            );
+            assert_eq!(
+                pattern(&p, "models/gemini-3.1-flash-lite").as_deref(),
+                Some("gemini-3*-flash-lite*")
+            );
+            assert_eq!(pattern(&p, "a-model-nobody-priced"), None);
+        }
+        for i in 0..MEMO_MODELS + 50 {
+            assert_eq!(
+                pattern(&p, &format!("gemini-3.{i}-flash")).as_deref(),
+                Some("gemini-3*-flash*")
+            );
+        }
+        assert_eq!(p.memo.0.read().unwrap().len(), MEMO_MODELS);
+        assert_eq!(
+            pattern(&p, "gemini-3.299-flash").as_deref(),
+            Some("gemini-3*-flash*")
+        );
+        // A copy (a reload's table) learns anew, and is equal by its rows.
+        let copy = p.clone();
+        assert!(copy.memo.0.read().unwrap().is_empty());
+        assert_eq!(copy, p);
     }
 
     #[test]
