@@ -75,8 +75,12 @@ pub type EventRead<'a> = Result<&'a GenerateContentResponse, String>;
 /// One SSE event's data parsed as a chunk of Gemini's stream: the commonest shape by
 /// [`common_event`], the rest by serde.
 pub fn parse_event(payload: &[u8]) -> ParsedEvent {
-    common_event::answer_from_bytes(payload)
-        .map_err(|e| format!("unreadable Gemini stream event: {e}"))
+    common_event::answer_from_bytes(payload).map_err(unreadable)
+}
+
+/// Why an event could not be read, as the client is told.
+fn unreadable(e: serde_json::Error) -> String {
+    format!("unreadable Gemini stream event: {e}")
 }
 
 /// Events arrived for a translating surface, in order, to be parsed as it takes them.
@@ -116,6 +120,9 @@ pub struct Recovering {
     rules: &'static Rules,
     /// Whether the events named the model that answers.
     answered_by_known: bool,
+    /// Each event is read into this one ([`Hand::Parsed`]), its lists' room used again (taken
+    /// while it is read and handed on).
+    event: Option<Box<GenerateContentResponse>>,
 }
 
 impl Recovering {
@@ -148,6 +155,7 @@ impl Recovering {
             usage: LastUsage::default(),
             rules,
             answered_by_known: false,
+            event: None,
         };
         r.feed(first);
         r
@@ -332,15 +340,17 @@ impl Recovering {
     /// One event parsed for a translating surface, noted like a framed one and handed to `on`
     /// (unless nothing is left of it once its thoughts are dropped).
     fn parsed_event(&mut self, payload: &[u8], on: &mut impl FnMut(EventRead<'_>)) {
-        match parse_event(payload) {
-            Ok(mut chunk) => {
+        let mut chunk = self.event.take().unwrap_or_default();
+        match common_event::event_into(payload, &mut chunk) {
+            Ok(()) => {
                 self.noted(&chunk);
                 if !self.drop_thoughts || strip_thoughts(&mut chunk) {
                     on(Ok(&chunk));
                 }
             }
-            Err(unreadable) => on(Err(unreadable)),
+            Err(e) => on(Err(unreadable(e))),
         }
+        self.event = Some(chunk);
     }
 
     /// Notes what a read event says: the model that answers, the usage so far (in place of any

@@ -24,10 +24,30 @@ pub fn read_bytes(event: &[u8]) -> Option<GenerateContentResponse> {
 
 /// The event read, when it has the common shape; `None` when serde must read it.
 pub fn read(event: &str) -> Option<GenerateContentResponse> {
+    let mut out = GenerateContentResponse::default();
+    read_into(event, &mut out).then_some(out)
+}
+
+/// The event read into `out`, whatever `out` held before (its list of candidates and its model
+/// version's buffer are used again: a stream reads every event into one), when it has the
+/// common shape; `false` when serde must read it, `out` then holding part of it.
+pub fn read_into(event: &str, out: &mut GenerateContentResponse) -> bool {
     let mut reader = Reader { text: event, at: 0 };
-    let response = reader.response()?;
+    if reader.response(out).is_none() {
+        return false;
+    }
     reader.ws();
-    (reader.at == event.len()).then_some(response)
+    reader.at == event.len()
+}
+
+/// [`read_into`] for an event's bytes, serde reading what it declines (and saying why bytes
+/// are not an event).
+pub fn event_into(event: &[u8], out: &mut GenerateContentResponse) -> serde_json::Result<()> {
+    if std::str::from_utf8(event).is_ok_and(|text| read_into(text, out)) {
+        return Ok(());
+    }
+    *out = crate::json::from_bytes(event)?;
+    Ok(())
 }
 
 /// A streamed event, or a whole answer (`generateContent`'s body, the same object): read here
@@ -178,27 +198,35 @@ impl<'a> Reader<'a> {
 
     /// A string, its escapes decoded.
     fn string(&mut self) -> Option<String> {
+        let mut out = String::new();
+        self.string_into(&mut out)?;
+        Some(out)
+    }
+
+    /// A string, its escapes decoded, added to `out`.
+    fn string_into(&mut self, out: &mut String) -> Option<()> {
         self.ws();
         if self.peek()? != b'"' {
             return None;
         }
         let start = self.at;
         if let Some(plain) = self.plain_str() {
-            return Some(plain.to_owned());
+            out.push_str(plain);
+            return Some(());
         }
         self.at = start + 1;
-        self.escaped()
+        self.escaped(out)
     }
 
-    /// The rest of a string that has escapes (the reader stands after its opening quote).
-    fn escaped(&mut self) -> Option<String> {
-        let mut out = String::new();
+    /// The rest of a string that has escapes (the reader stands after its opening quote), added
+    /// to `out`.
+    fn escaped(&mut self, out: &mut String) -> Option<()> {
         loop {
             let end = plain_run_end(self.bytes(), self.at);
             out.push_str(self.text.get(self.at..end)?);
             self.at = end + 1;
             match *self.bytes().get(end)? {
-                b'"' => return Some(out),
+                b'"' => return Some(()),
                 b'\\' => {}
                 _ => return None,
             }
@@ -283,8 +311,12 @@ impl<'a> Reader<'a> {
         Some(value)
     }
 
-    fn response(&mut self) -> Option<GenerateContentResponse> {
-        let mut out = GenerateContentResponse::default();
+    fn response(&mut self, out: &mut GenerateContentResponse) -> Option<()> {
+        out.candidates.clear();
+        out.prompt_feedback = None;
+        out.usage_metadata = None;
+        out.error = None;
+        let mut version = out.model_version.take();
         let (mut candidates, mut id) = (false, false);
         self.members(|r| {
             if r.key(b"candidates") {
@@ -294,7 +326,10 @@ impl<'a> Reader<'a> {
                 out.usage_metadata = Some(r.usage()?);
                 Some(())
             } else if out.model_version.is_none() && r.key(b"modelVersion") {
-                out.model_version = Some(r.string()?);
+                let mut name = version.take().unwrap_or_default();
+                name.clear();
+                r.string_into(&mut name)?;
+                out.model_version = Some(name);
                 Some(())
             } else if r.key(b"responseId") {
                 once(&mut id)?;
@@ -302,8 +337,7 @@ impl<'a> Reader<'a> {
             } else {
                 None
             }
-        })?;
-        Some(out)
+        })
     }
 
     fn candidate(&mut self, c: &mut Candidate) -> Option<()> {

@@ -1,7 +1,7 @@
 //! The reader against serde: the same value for every event it reads, and every event of the
 //! common shape read (else the fast path would silently never run).
 
-use super::read;
+use super::{event_into, read};
 use crate::upstream::wire::GenerateContentResponse;
 
 fn serde(event: &str) -> Option<GenerateContentResponse> {
@@ -229,6 +229,37 @@ fn mangled_events_are_read_only_when_serde_reads_them_alike() {
         read_some > 1_000,
         "the mangling left too few readable events: {read_some}"
     );
+}
+
+#[test]
+fn events_read_one_after_another_into_one_value_read_as_each_alone() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut slot = GenerateContentResponse::default();
+    // serde's alone: fields the reader never sets, which the next event must not keep.
+    let odd = r#"{"promptFeedback":{"blockReason":"SAFETY"},"modelVersion":"gemini-3.8-flash","error":{"code":400,"message":"x"}}"#;
+    let mut read_odd = 0;
+    for i in 0..3_000 {
+        let mut event = if i % 5 == 0 {
+            odd.to_string()
+        } else {
+            generated(&mut rng)
+        };
+        if i % 7 == 0 {
+            let mut at = rng.below(event.len());
+            while !event.is_char_boundary(at) {
+                at -= 1;
+            }
+            event.insert(at, '"');
+        }
+        let expected = serde(&event);
+        let got = event_into(event.as_bytes(), &mut slot);
+        assert_eq!(got.is_ok(), expected.is_some(), "{event}");
+        if let Some(expected) = expected {
+            read_odd += usize::from(expected.error.is_some());
+            assert_eq!(slot, expected, "{event}");
+        }
+    }
+    assert!(read_odd > 100, "the odd event was read {read_odd} times");
 }
 
 /// serde's `usageMetadata` at the start of `text` (whatever follows it unread), as `usage_of`
