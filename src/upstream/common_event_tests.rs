@@ -1,7 +1,7 @@
 //! The reader against serde: the same value for every event it reads, and every event of the
 //! common shape read (else the fast path would silently never run).
 
-use super::{event_into, read};
+use super::{event_into, read, read_bytes};
 use crate::upstream::wire::GenerateContentResponse;
 
 fn serde(event: &str) -> Option<GenerateContentResponse> {
@@ -229,6 +229,35 @@ fn mangled_events_are_read_only_when_serde_reads_them_alike() {
         read_some > 1_000,
         "the mangling left too few readable events: {read_some}"
     );
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_left_to_serde_in_every_string() {
+    let mut slot = GenerateContentResponse::default();
+    let good = COMMON.replace(r#""Mo""#, r#""Mö 日本""#);
+    let read = read_bytes(good.as_bytes()).expect("UTF-8 text is read");
+    assert_eq!(Some(read), serde(&good));
+    // A lone continuation byte, a cut sequence and an overlong one, in each kind of string.
+    for bad in [&[0x80][..], &[0xE6, 0x97], &[0xC0, 0xAF]] {
+        for (at, what) in [
+            ("Mo", "the text"),
+            ("gemini-3.8-flash", "the model version"),
+            ("bsMbVFv0MnrBmY_t4OZ3pf", "an id, read past"),
+            ("TEXT", "a modality, read past"),
+        ] {
+            let start = COMMON.find(at).expect(what);
+            let mut event = COMMON.as_bytes().to_vec();
+            event.splice(start..start + 1, bad.iter().copied());
+            assert_eq!(read_bytes(&event), None, "{what}");
+            // serde refuses what it reads, and reads past what it skips unchecked.
+            let serde = serde_json::from_slice::<GenerateContentResponse>(&event).ok();
+            assert_eq!(serde.is_none(), what.starts_with("the "), "{what}");
+            assert_eq!(event_into(&event, &mut slot).is_ok(), serde.is_some());
+            if let Some(serde) = serde {
+                assert_eq!(slot, serde);
+            }
+        }
+    }
 }
 
 #[test]
