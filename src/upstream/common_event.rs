@@ -146,10 +146,14 @@ impl<'a> Reader<'a> {
             return false;
         }
         let after = &rest[name.len() + 1..];
-        let ws = after
-            .iter()
-            .take_while(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
-            .count();
+        // The colon nearly always follows at once (Gemini writes no whitespace).
+        let ws = match after.first() {
+            Some(b':') => 0,
+            _ => after
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+                .count(),
+        };
         if after.get(ws) != Some(&b':') {
             return false;
         }
@@ -278,23 +282,25 @@ impl<'a> Reader<'a> {
     /// An unsigned integer as JSON writes one (no sign, fraction, exponent or leading zero).
     fn uint(&mut self) -> Option<u64> {
         self.ws();
-        let start = self.at;
-        let mut value: u64 = 0;
-        while let Some(digit @ b'0'..=b'9') = self.peek() {
-            // Nineteen digits never overflow; a twentieth is checked.
-            value = if self.at - start < 19 {
-                value * 10 + u64::from(digit - b'0')
-            } else {
-                value
-                    .checked_mul(10)?
-                    .checked_add(u64::from(digit - b'0'))?
-            };
-            self.at += 1;
+        let rest = &self.bytes()[self.at..];
+        let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (digits, after) = rest.split_at(len);
+        let leading_zero = len > 1 && digits[0] == b'0';
+        if len == 0 || leading_zero || matches!(after.first(), Some(b'.' | b'e' | b'E')) {
+            return None;
         }
-        let len = self.at - start;
-        let leading_zero = len > 1 && self.bytes()[start] == b'0';
-        let more = matches!(self.peek(), Some(b'.' | b'e' | b'E'));
-        (len > 0 && !leading_zero && !more).then_some(value)
+        // Nineteen digits never overflow; a twentieth is checked.
+        let mut value: u64 = 0;
+        for (i, digit) in digits.iter().enumerate() {
+            let digit = u64::from(digit - b'0');
+            value = if i < 19 {
+                value * 10 + digit
+            } else {
+                value.checked_mul(10)?.checked_add(digit)?
+            };
+        }
+        self.at += len;
+        Some(value)
     }
 
     fn boolean(&mut self) -> Option<bool> {
