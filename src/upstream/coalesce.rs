@@ -24,8 +24,7 @@ pub fn coalesced(body: BodyStream) -> BodyStream {
         inner: body,
         gathered: Gathered::Nothing,
         yielded: false,
-        after: None,
-        ended: false,
+        ending: Ending::default(),
     }
     .boxed()
 }
@@ -78,10 +77,47 @@ struct Coalesced {
     gathered: Gathered,
     /// This task already gave the connection its one turn for the bytes gathered.
     yielded: bool,
-    /// The end or the error that came after gathered bytes, passed on after them.
+    ending: Ending,
+}
+
+/// A gathering body's end: the error or the end that came after gathered bytes is passed on
+/// after them, and once the end is passed on the inner body is not polled again.
+#[derive(Default)]
+pub(super) struct Ending {
     after: Option<Option<TransportError>>,
-    /// The end was passed on: the inner body is not polled again.
     ended: bool,
+}
+
+type Item = Result<Bytes, TransportError>;
+
+impl Ending {
+    /// What a poll answers before reading on, if the body has ended or an end is waiting.
+    pub(super) fn before_reading(&mut self) -> Option<Poll<Option<Item>>> {
+        if self.ended {
+            return Some(Poll::Ready(None));
+        }
+        let after = self.after.take()?;
+        self.ended = after.is_none();
+        Some(Poll::Ready(after.map(Err)))
+    }
+
+    /// The body ended (with `error`, or not): the bytes `gathered` first, if any.
+    pub(super) fn end(
+        &mut self,
+        gathered: Option<Bytes>,
+        error: Option<TransportError>,
+    ) -> Poll<Option<Item>> {
+        match gathered {
+            None => {
+                self.ended = error.is_none();
+                Poll::Ready(error.map(Err))
+            }
+            Some(bytes) => {
+                self.after = Some(error);
+                Poll::Ready(Some(Ok(bytes)))
+            }
+        }
+    }
 }
 
 impl Stream for Coalesced {
@@ -89,12 +125,8 @@ impl Stream for Coalesced {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if this.ended {
-            return Poll::Ready(None);
-        }
-        if let Some(after) = this.after.take() {
-            this.ended = after.is_none();
-            return Poll::Ready(after.map(Err));
+        if let Some(answer) = this.ending.before_reading() {
+            return answer;
         }
         loop {
             match this.inner.poll_next_unpin(cx) {
@@ -107,16 +139,7 @@ impl Stream for Coalesced {
                 }
                 Poll::Ready(end) => {
                     let error = end.and_then(Result::err);
-                    return match this.gathered.take() {
-                        None => {
-                            this.ended = error.is_none();
-                            Poll::Ready(error.map(Err))
-                        }
-                        Some(bytes) => {
-                            this.after = Some(error);
-                            Poll::Ready(Some(Ok(bytes)))
-                        }
-                    };
+                    return this.ending.end(this.gathered.take(), error);
                 }
                 Poll::Pending if this.gathered.len() == 0 => return Poll::Pending,
                 Poll::Pending if !this.yielded => {

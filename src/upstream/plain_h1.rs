@@ -29,7 +29,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use tower::ServiceExt;
 
-use super::coalesce::{Gathered, GATHER_LIMIT};
+use super::coalesce::{Ending, Gathered, GATHER_LIMIT};
 use super::TransportError;
 
 /// Idle connections kept (as hyper's pooled client keeps them for a host).
@@ -223,9 +223,7 @@ pub(super) struct PlainBody<B: Body + 'static> {
     body: Incoming,
     conn: Option<Conn<B>>,
     pool: Arc<PlainPool<B>>,
-    /// An error or the end that came after gathered bytes, passed on after them.
-    after: Option<Option<TransportError>>,
-    ended: bool,
+    ending: Ending,
 }
 
 impl<B: Body + 'static> PlainBody<B> {
@@ -234,8 +232,7 @@ impl<B: Body + 'static> PlainBody<B> {
             body,
             conn,
             pool,
-            after: None,
-            ended: false,
+            ending: Ending::default(),
         }
     }
 }
@@ -250,12 +247,8 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if this.ended {
-            return Poll::Ready(None);
-        }
-        if let Some(after) = this.after.take() {
-            this.ended = after.is_none();
-            return Poll::Ready(after.map(Err));
+        if let Some(answer) = this.ending.before_reading() {
+            return answer;
         }
         let mut gathered = Gathered::default();
         let mut driven = false;
@@ -278,16 +271,7 @@ where
                     if let Some(conn) = this.conn.take() {
                         this.pool.checkin(conn);
                     }
-                    return match gathered.take() {
-                        None => {
-                            this.ended = error.is_none();
-                            Poll::Ready(error.map(Err))
-                        }
-                        Some(bytes) => {
-                            this.after = Some(error);
-                            Poll::Ready(Some(Ok(bytes)))
-                        }
-                    };
+                    return this.ending.end(gathered.take(), error);
                 }
                 Poll::Pending => match &mut this.conn {
                     Some(conn) if !driven => {
