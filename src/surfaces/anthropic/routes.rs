@@ -12,14 +12,14 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 
 use super::context_cache::{ttl_of, ContextCaches, InUse};
 use super::errors::{AnthropicError, ApiError, ErrorType};
-use super::session::session_id;
+use super::session::{session_id, ClientHints};
 use super::stream::StreamTranslator;
 use super::{
     from_count_tokens, from_generate_content, parse_count_tokens_request, parse_messages_request,
@@ -29,7 +29,7 @@ use crate::dispatch::{Checked, DispatchError, Dispatcher, Route};
 use crate::models::{Models, Resolved};
 use crate::surfaces::shared::prefix::Prefixed;
 use crate::surfaces::shared::relay::Relay;
-use crate::surfaces::shared::serving::{fallback_allowed, mark, name_left_out, shown, Fallbacks};
+use crate::surfaces::shared::serving::{mark, name_left_out, shown, Fallbacks};
 use crate::surfaces::{read_body, Context, Dialect, Tallied};
 use crate::telemetry::TallyRef;
 use crate::upstream::wire::{CountTokensResponse, GenerateContentResponse};
@@ -87,7 +87,7 @@ struct Asked {
 /// (nothing went upstream).
 async fn ask(
     app: &Messages,
-    headers: &HeaderMap,
+    hints: ClientHints,
     Tallied(tally): Tallied,
     body: Result<Bytes, BytesRejection>,
     parse: fn(&[u8]) -> Result<MessagesRequest, AnthropicError>,
@@ -97,9 +97,6 @@ async fn ask(
     let resolved = super::models::resolve(&app.models, &request.model)
         .await
         .map_err(|why| Box::new(ApiError::unknown_model(&why).into_response()))?;
-    let header = headers
-        .get("x-claude-code-session-id")
-        .and_then(|v| v.to_str().ok());
     let user_id = request.metadata.as_ref().and_then(|m| m.user_id.as_deref());
     let breakpoints = app
         .caches
@@ -109,8 +106,8 @@ async fn ask(
     Ok(Asked {
         breakpoints,
         body_len: body.len(),
-        session: session_id(header, user_id),
-        allow_fallback: fallback_allowed(headers),
+        session: session_id(hints.session_header.as_deref(), user_id),
+        allow_fallback: hints.allow_fallback,
         request,
         resolved,
         tally,
@@ -158,6 +155,11 @@ impl Messages {
                     .into_response(),
             )
         })?;
+        // The body is kept for the request's life (a stream's, to continue it on another key):
+        // not the room left over (most of a kilobyte for a short request).
+        if json.capacity() - json.len() > SPARE_KEPT {
+            json.shrink_to_fit();
+        }
         let route = Route::model(model)
             .with_session(asked.session.clone())
             .session_or_else(|| gemini.prefix_session(model))
@@ -182,6 +184,9 @@ type Translate<T> =
 /// The response header naming the tools left out.
 pub const DROPPED_TOOLS: &str = "x-gateway-dropped-tools";
 
+/// Room left in an encoded request beyond which the buffer is fitted to it.
+const SPARE_KEPT: usize = 256;
+
 fn post_request(path_and_query: String, body: Bytes) -> UpstreamRequest {
     UpstreamRequest {
         method: Method::POST,
@@ -193,11 +198,11 @@ fn post_request(path_and_query: String, body: Bytes) -> UpstreamRequest {
 
 async fn messages(
     State(app): State<Messages>,
-    headers: HeaderMap,
+    hints: ClientHints,
     tally: Tallied,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let asked = match ask(&app, &headers, tally, body, parse_messages_request).await {
+    let asked = match ask(&app, hints, tally, body, parse_messages_request).await {
         Ok(a) => a,
         Err(resp) => return *resp,
     };
@@ -359,11 +364,11 @@ async fn stream_messages(
 
 async fn count_tokens(
     State(app): State<Messages>,
-    headers: HeaderMap,
+    hints: ClientHints,
     tally: Tallied,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let asked = match ask(&app, &headers, tally, body, parse_count_tokens_request).await {
+    let asked = match ask(&app, hints, tally, body, parse_count_tokens_request).await {
         Ok(a) => a,
         Err(resp) => return *resp,
     };

@@ -1,6 +1,38 @@
 //! Which Claude Code session a request belongs to, so dispatch can keep the session on one key
 //! (see `dispatch::affinity`).
 
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use crate::surfaces::shared::serving::fallback_allowed;
+
+/// What a Messages request's headers tell the gateway: the session header and whether the
+/// client allows another model. Read from the headers where they lie, instead of a copy of
+/// the whole map kept for the request's life.
+pub struct ClientHints {
+    /// `X-Claude-Code-Session-Id`, when it is text.
+    pub session_header: Option<String>,
+    /// See `serving::fallback_allowed`.
+    pub allow_fallback: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientHints {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(ClientHints {
+            session_header: parts
+                .headers
+                .get("x-claude-code-session-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            allow_fallback: fallback_allowed(&parts.headers),
+        })
+    }
+}
+
 /// The session id of a Claude Code request: the `X-Claude-Code-Session-Id` header, else the
 /// `session_id` inside `metadata.user_id` (a JSON string in current Claude Code, or the older
 /// `user_…_account_…_session_<uuid>` form).
