@@ -28,9 +28,10 @@ pub fn read(event: &str) -> Option<GenerateContentResponse> {
     read_into(event, &mut out).then_some(out)
 }
 
-/// The event read into `out`, whatever `out` held before (its list of candidates and its model
-/// version's buffer are used again: a stream reads every event into one), when it has the
-/// common shape; `false` when serde must read it, `out` then holding part of it.
+/// The event read into `out`, whatever `out` held before (its candidates, their parts, the
+/// parts' texts and the model version's buffer are used again: a stream reads every event
+/// into one), when it has the common shape; `false` when serde must read it, `out` then
+/// holding part of it.
 pub fn read_into(event: &str, out: &mut GenerateContentResponse) -> bool {
     let mut reader = Reader { text: event, at: 0 };
     if reader.response(out).is_none() {
@@ -75,14 +76,19 @@ fn once(seen: &mut bool) -> Option<()> {
     (!std::mem::replace(seen, true)).then_some(())
 }
 
-/// A new element at the end of `list`, to be read in place; the list grown as
-/// `crate::json::few` grows one (room for one at its first element).
-fn grown<T: Default>(list: &mut Vec<T>) -> Option<&mut T> {
-    if list.capacity() == 0 {
-        list.reserve_exact(1);
+/// The next element of `list` to read in place, `used` counting those read: one the event
+/// read before left there (its reader resets it, keeping its buffers: a stream's events are
+/// nearly all alike), else a new one, the list grown as `crate::json::few` grows one (room for
+/// one at its first element). The caller truncates `list` to `used` once the list is read.
+fn slot<'a, T: Default>(list: &'a mut Vec<T>, used: &mut usize) -> Option<&'a mut T> {
+    if *used == list.len() {
+        if list.capacity() == 0 {
+            list.reserve_exact(1);
+        }
+        list.push(T::default());
     }
-    list.push(T::default());
-    list.last_mut()
+    *used += 1;
+    list.get_mut(*used - 1)
 }
 
 impl<'a> Reader<'a> {
@@ -282,24 +288,23 @@ impl<'a> Reader<'a> {
     /// An unsigned integer as JSON writes one (no sign, fraction, exponent or leading zero).
     fn uint(&mut self) -> Option<u64> {
         self.ws();
-        let rest = &self.bytes()[self.at..];
-        let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        let (digits, after) = rest.split_at(len);
-        let leading_zero = len > 1 && digits[0] == b'0';
-        if len == 0 || leading_zero || matches!(after.first(), Some(b'.' | b'e' | b'E')) {
+        let bytes = self.bytes();
+        let start = self.at;
+        let mut at = start;
+        let mut value: u64 = 0;
+        while let Some(digit) = bytes
+            .get(at)
+            .map(|b| b.wrapping_sub(b'0'))
+            .filter(|d| *d < 10)
+        {
+            value = value.checked_mul(10)?.checked_add(u64::from(digit))?;
+            at += 1;
+        }
+        let leading_zero = at - start > 1 && bytes[start] == b'0';
+        if at == start || leading_zero || matches!(bytes.get(at), Some(b'.' | b'e' | b'E')) {
             return None;
         }
-        // Nineteen digits never overflow; a twentieth is checked.
-        let mut value: u64 = 0;
-        for (i, digit) in digits.iter().enumerate() {
-            let digit = u64::from(digit - b'0');
-            value = if i < 19 {
-                value * 10 + digit
-            } else {
-                value.checked_mul(10)?.checked_add(digit)?
-            };
-        }
-        self.at += len;
+        self.at = at;
         Some(value)
     }
 
@@ -318,16 +323,16 @@ impl<'a> Reader<'a> {
     }
 
     fn response(&mut self, out: &mut GenerateContentResponse) -> Option<()> {
-        out.candidates.clear();
         out.prompt_feedback = None;
         out.usage_metadata = None;
         out.error = None;
         let mut version = out.model_version.take();
         let (mut candidates, mut id) = (false, false);
+        let mut read = 0;
         self.members(|r| {
             if r.key(b"candidates") {
                 once(&mut candidates)?;
-                r.elements(|r| r.candidate(grown(&mut out.candidates)?))
+                r.elements(|r| r.candidate(slot(&mut out.candidates, &mut read)?))
             } else if out.usage_metadata.is_none() && r.key(b"usageMetadata") {
                 out.usage_metadata = Some(r.usage()?);
                 Some(())
@@ -343,13 +348,19 @@ impl<'a> Reader<'a> {
             } else {
                 None
             }
-        })
+        })?;
+        out.candidates.truncate(read);
+        Some(())
     }
 
+    /// A candidate read into `c`, whatever it held (its parts' buffers are used again).
     fn candidate(&mut self, c: &mut Candidate) -> Option<()> {
+        let mut parts = c.content.take().map(|c| c.parts).unwrap_or_default();
+        *c = Candidate::default();
         self.members(|r| {
             if c.content.is_none() && r.key(b"content") {
-                r.content(c.content.insert(Content::default()))?;
+                let parts = std::mem::take(&mut parts);
+                r.content(c.content.insert(Content { role: None, parts }))?;
             } else if c.index.is_none() && r.key(b"index") {
                 c.index = Some(u32::try_from(r.uint()?).ok()?);
             } else if c.finish_reason.is_none() && r.key(b"finishReason") {
@@ -363,12 +374,13 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// A content read into `content`, whose parts are those of the event read before.
     fn content(&mut self, content: &mut Content) -> Option<()> {
-        let mut parts = false;
+        let (mut parts, mut read) = (false, 0);
         self.members(|r| {
             if !parts && r.key(b"parts") {
                 parts = true;
-                r.elements(|r| r.part(grown(&mut content.parts)?))?;
+                r.elements(|r| r.part(slot(&mut content.parts, &mut read)?))?;
             } else if content.role.is_none() && r.key(b"role") {
                 content.role = Some(match r.plain_str()? {
                     "model" => Cow::Borrowed("model"),
@@ -379,13 +391,21 @@ impl<'a> Reader<'a> {
                 return None;
             }
             Some(())
-        })
+        })?;
+        content.parts.truncate(read);
+        Some(())
     }
 
+    /// A part read into `part`, whatever it held (its text's buffer is used again).
     fn part(&mut self, part: &mut Part) -> Option<()> {
+        let mut buffer = part.text.take();
+        *part = Part::default();
         self.members(|r| {
             if part.text.is_none() && r.key(b"text") {
-                part.text = Some(r.string()?);
+                let mut text = buffer.take().unwrap_or_default();
+                text.clear();
+                r.string_into(&mut text)?;
+                part.text = Some(text);
             } else if part.thought.is_none() && r.key(b"thought") {
                 part.thought = Some(r.boolean()?);
             } else if part.thought_signature.is_none() && r.key(b"thoughtSignature") {

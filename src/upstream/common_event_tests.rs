@@ -143,10 +143,23 @@ fn generated(rng: &mut Rng) -> String {
         text
     };
     let ws = |rng: &mut Rng| rng.pick(&["", "", " ", "\n", " \r\n\t"]).to_string();
-    let mut part = vec![format!(r#""text":{}{text}"#, ws(rng))];
-    if rng.below(4) == 0 {
-        part.push(r#""thought":true"#.into());
-    }
+    // One part mostly, as Gemini streams; sometimes two or three, or one with a signature
+    // only: events read one after another into one value must not keep a part or a text.
+    let parts: Vec<String> = (0..[1, 1, 1, 2, 3][rng.below(5)])
+        .map(|i| {
+            let mut part = Vec::new();
+            if i > 0 || rng.below(6) != 0 {
+                part.push(format!(r#""text":{}{text}"#, ws(rng)));
+            }
+            if rng.below(4) == 0 {
+                part.push(r#""thought":true"#.into());
+            }
+            if part.is_empty() || rng.below(8) == 0 {
+                part.push(r#""thoughtSignature":"c2lnbmVk""#.into());
+            }
+            format!("{{{}}}", part.join(","))
+        })
+        .collect();
     let mut usage = vec![
         format!(r#""promptTokenCount":{}"#, rng.below(100_000)),
         format!(r#""totalTokenCount":{}"#, rng.below(10)),
@@ -154,20 +167,31 @@ fn generated(rng: &mut Rng) -> String {
     ];
     let mut candidate = vec![
         format!(
-            r#""content":{{"parts":[{{{}}}],"role":"model"}}"#,
-            part.join(",")
+            r#""content":{{"parts":[{}],"role":"model"}}"#,
+            parts.join(",")
         ),
         r#""index":0"#.into(),
     ];
     if rng.below(4) == 0 {
         candidate.push(r#""finishReason":"STOP""#.into());
     }
+    if rng.below(12) == 0 {
+        candidate.push(r#""finishMessage":"done""#.into());
+    }
+    for i in (1..candidate.len()).rev() {
+        candidate.swap(i, rng.below(i + 1));
+    }
+    let candidates = match rng.below(8) {
+        0 => String::new(),
+        1 => format!(r#"{{{}}},{{"index":1}}"#, candidate.join(",")),
+        _ => format!("{{{}}}", candidate.join(",")),
+    };
     let mut top = vec![
-        format!(r#""candidates":[{{{}}}]"#, candidate.join(",")),
+        format!(r#""candidates":[{candidates}]"#),
         r#""modelVersion":"gemini-3.8-flash""#.into(),
         r#""responseId":"abc""#.into(),
     ];
-    for list in [&mut usage, &mut candidate, &mut top] {
+    for list in [&mut usage, &mut top] {
         for i in (1..list.len()).rev() {
             list.swap(i, rng.below(i + 1));
         }
