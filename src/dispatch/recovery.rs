@@ -422,7 +422,7 @@ impl Recovering {
         // Continuing an answer already begun needs a prefill: never on a model whose family does
         // not take one (Gemini 4), nor on one learned to refuse it. A break before any answer
         // (while thinking) is asked again from the start, which every model takes.
-        let prefill = !self.prefix.parts.is_empty();
+        let prefill = !self.prefix.is_empty();
         if prefill && !(self.rules.prefill && self.dispatcher.pool().accepts_prefill(&model)) {
             return false;
         }
@@ -461,12 +461,12 @@ impl Recovering {
     /// came while it was thinking, without one).
     fn continuation(&mut self) -> Option<UpstreamRequest> {
         let mut body: Value = serde_json::from_slice(self.req.body.as_deref()?).ok()?;
-        if self.prefix.parts.is_empty() {
+        if self.prefix.is_empty() {
             self.drop_thoughts = self.drop_thoughts || self.prefix.saw_thoughts;
         } else {
             body.get_mut("contents")?
                 .as_array_mut()?
-                .push(json!({"role": "model", "parts": self.prefix.parts}));
+                .push(json!({"role": "model", "parts": self.prefix.parts()}));
         }
         Some(UpstreamRequest {
             method: self.req.method.clone(),

@@ -19,8 +19,12 @@ use crate::upstream::wire::{GenerateContentResponse, Part, UsageMetadata};
 /// The answer the client has so far.
 #[derive(Debug, Default)]
 pub(super) struct Prefix {
-    /// Text parts merged, and other parts (function calls, …) whole, in order.
-    pub(super) parts: Vec<Value>,
+    /// Text parts merged, and other parts (function calls, …) whole, in order — but for the
+    /// text being merged at the end, in `text`.
+    parts: Vec<Value>,
+    /// The texts since the last whole part, merged as they come (every event adds one: kept as
+    /// a string, not probed for in the last part's JSON each time).
+    text: String,
     pub(super) saw_thoughts: bool,
     pub(super) finished: bool,
 }
@@ -31,21 +35,40 @@ impl Prefix {
         match (&part.text, part.thought) {
             (_, Some(true)) => self.saw_thoughts = true,
             (Some(text), _) => self.add_text(text),
-            (None, _) => self.parts.extend(serde_json::to_value(part).ok()),
+            (None, _) => self.add_whole(serde_json::to_value(part).ok()),
         }
     }
 
     fn add_text(&mut self, text: &str) {
-        if let Some(Value::String(last)) = self
-            .parts
-            .last_mut()
-            .filter(|p| p.get("functionCall").is_none())
-            .and_then(|p| p.get_mut("text"))
-        {
-            last.push_str(text);
-        } else if !text.is_empty() {
+        self.text.push_str(text);
+    }
+
+    /// A part kept whole, after the text merged before it.
+    fn add_whole(&mut self, part: Option<Value>) {
+        self.end_text();
+        self.parts.extend(part);
+    }
+
+    /// The text merged so far as a part of its own.
+    fn end_text(&mut self) {
+        if !self.text.is_empty() {
+            let text = std::mem::take(&mut self.text);
             self.parts.push(json!({ "text": text }));
         }
+    }
+
+    /// Whether the client has no part of the answer yet.
+    pub(super) fn is_empty(&self) -> bool {
+        self.parts.is_empty() && self.text.is_empty()
+    }
+
+    /// The answer's parts so far, in order (a copy: the text goes on being merged).
+    pub(super) fn parts(&self) -> Vec<Value> {
+        let mut parts = self.parts.clone();
+        if !self.text.is_empty() {
+            parts.push(json!({ "text": self.text }));
+        }
+        parts
     }
 
     /// A part as it came: read as [`Prefix::add`] reads it, without building the JSON tree
@@ -78,7 +101,7 @@ impl Prefix {
             self.add_text(text);
             return;
         }
-        self.parts.push(part.clone());
+        self.add_whole(Some(part.clone()));
     }
 }
 
@@ -264,13 +287,16 @@ mod tests {
         p.add(&json!({"text": " after"}));
         assert!(p.saw_thoughts);
         assert_eq!(
-            p.parts,
+            p.parts(),
             [
                 json!({"text": "Hello"}),
                 json!({"functionCall": {"name": "Bash", "args": {}}, "thoughtSignature": "s"}),
                 json!({"text": " after"})
             ]
         );
+        // A continuation's text goes on the same part (the prefix was read for it, not closed).
+        p.add(&json!({"text": " more"}));
+        assert_eq!(p.parts()[2], json!({"text": " after more"}));
     }
 
     #[test]
@@ -293,11 +319,21 @@ mod tests {
         for part in parts {
             raw.add_raw(&RawValue::from_string(part.to_string()).unwrap());
             tree.add(&serde_json::from_str(part).unwrap());
-            assert_eq!(raw.parts, tree.parts, "after {part}");
+            assert_eq!(raw.parts(), tree.parts(), "after {part}");
             assert_eq!(raw.saw_thoughts, tree.saw_thoughts, "after {part}");
         }
         assert!(raw.saw_thoughts);
-        assert_eq!(raw.parts[0], json!({"text": "Hellö"}));
+        let expected = [
+            json!({"text": "Hellö"}),
+            json!({"functionCall": {"name": "Bash", "args": {"c": 1}}, "thoughtSignature": "s"}),
+            json!({"text": " after"}),
+            json!({"text": null}),
+            json!({"text": 5}),
+            json!({"text": "bc"}),
+            json!({"inlineData": {"mimeType": "image/png", "data": "AAAA"}}),
+            json!({"text": "end"}),
+        ];
+        assert_eq!(raw.parts(), expected);
     }
 
     #[test]
@@ -325,7 +361,7 @@ mod tests {
             typed.add_part(&serde_json::from_value(part.clone()).unwrap());
             raw.add(part);
         }
-        assert_eq!(typed.parts, raw.parts);
+        assert_eq!(typed.parts(), raw.parts());
         assert!(typed.saw_thoughts);
     }
 
