@@ -245,7 +245,10 @@ async fn messages(
                     stream_messages(&app, &asked, &model, route, req, notes.searching).await
                 } else {
                     let path = app.path(&model.model, "generateContent");
-                    unary_messages(&app, &asked, &model, route, post_request(path, json)).await
+                    // Boxed, so that this future is a stream's size: every open stream holds
+                    // it until its first event, and a whole answer's state is five times more.
+                    let req = post_request(path, json);
+                    Box::pin(unary_messages(&app, &asked, &model, route, req)).await
                 }
             }
         };

@@ -280,11 +280,12 @@ async fn respond_with(
     if streaming {
         return g.stream(app, builder(true)).await;
     }
-    g.unary(app, |r| {
+    // Boxed, so that this future is a stream's size (see `anthropic::routes::messages`).
+    Box::pin(g.unary(app, |r| {
         let mut b = builder(false);
         b.chunk(r, &mut Vec::new());
         b.finish_object()
-    })
+    }))
     .await
 }
 

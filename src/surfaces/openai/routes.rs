@@ -371,8 +371,8 @@ async fn chat_with(
             .stream(app, ChatStream::new(answering, include_usage))
             .await;
     }
-    g.unary(app, |r| completion(r, answering).map(axum::Json))
-        .await
+    // Boxed, so that this future is a stream's size (see `anthropic::routes::messages`).
+    Box::pin(g.unary(app, |r| completion(r, answering).map(axum::Json))).await
 }
 
 async fn embed(
