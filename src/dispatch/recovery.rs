@@ -91,6 +91,15 @@ enum Unparsed {
     Data(Vec<u8>),
 }
 
+impl Unparsed {
+    fn len(&self) -> usize {
+        match self {
+            Unparsed::Framed(bytes) => bytes.len(),
+            Unparsed::Data(payload) => payload.len(),
+        }
+    }
+}
+
 /// A stream being followed, and what it takes to continue it.
 pub struct Recovering {
     dispatcher: Dispatcher,
@@ -211,6 +220,11 @@ impl Recovering {
     /// Whether events have arrived that [`Recovering::take_events`] has not yet handed on.
     pub fn has_events(&self) -> bool {
         self.unparsed.as_ref().is_some_and(|u| !u.is_empty())
+    }
+
+    /// The bytes of the events [`Recovering::take_events`] would hand on now.
+    pub fn events_len(&self) -> usize {
+        self.unparsed.iter().flatten().map(Unparsed::len).sum()
     }
 
     fn has_ready(&self) -> bool {

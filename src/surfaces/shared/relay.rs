@@ -273,6 +273,9 @@ impl<T: Translate> Relay<T> {
     /// Every event the follower has, each translated (and dropped) before the next is read.
     fn on_events(&mut self, out: &mut Vec<u8>) {
         if let Upstream::Events(follower) = &mut self.upstream {
+            // Room for the client's events at once (they are about as long as Gemini's): a
+            // read of many events is written without the buffer growing step by step.
+            out.reserve(follower.events_len());
             let translator = &mut self.translator;
             follower.take_events(|event| told(translator, event, out));
         }
