@@ -20,8 +20,7 @@ const ID_CHARS: usize = 24;
 /// a character, the two values past the alphabet drawn again. Three or four 64-bit draws an id
 /// instead of one thread-local draw a character (a sixth of the cost).
 pub fn new_id(prefix: &str) -> String {
-    let mut id = String::with_capacity(prefix.len() + ID_CHARS);
-    id.push_str(prefix);
+    let mut random = [0u8; ID_CHARS];
     let mut rng = fastrand::Rng::new();
     let (mut bits, mut left) = (0u64, 0u32);
     let mut made = 0;
@@ -32,10 +31,14 @@ pub fn new_id(prefix: &str) -> String {
         let six = (bits & 63) as usize;
         (bits, left) = (bits >> 6, left - 6);
         if let Some(&c) = ALPHANUMERIC.get(six) {
-            id.push(char::from(c));
+            random[made] = c;
             made += 1;
         }
     }
+    // Written at once: ASCII letters and digits, always UTF-8.
+    let mut id = String::with_capacity(prefix.len() + ID_CHARS);
+    id.push_str(prefix);
+    id.push_str(std::str::from_utf8(&random).unwrap_or_default());
     id
 }
 
