@@ -106,7 +106,10 @@ async fn ask(
     Ok(Asked {
         breakpoints,
         body_len: body.len(),
-        session: session_id(hints.session_header.as_deref(), user_id),
+        session: session_id(
+            hints.session_header.as_ref().and_then(|v| v.to_str().ok()),
+            user_id,
+        ),
         allow_fallback: hints.allow_fallback,
         request,
         resolved,

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::HeaderValue;
 
 use crate::surfaces::shared::serving::fallback_allowed;
 
@@ -12,8 +13,8 @@ use crate::surfaces::shared::serving::fallback_allowed;
 /// client allows another model. Read from the headers where they lie, instead of a copy of
 /// the whole map kept for the request's life.
 pub struct ClientHints {
-    /// `X-Claude-Code-Session-Id`, when it is text.
-    pub session_header: Option<String>,
+    /// `X-Claude-Code-Session-Id` (its value shared with the request's, not copied).
+    pub session_header: Option<HeaderValue>,
     /// See `serving::fallback_allowed`.
     pub allow_fallback: bool,
 }
@@ -23,11 +24,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientHints {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
         Ok(ClientHints {
-            session_header: parts
-                .headers
-                .get("x-claude-code-session-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            session_header: parts.headers.get("x-claude-code-session-id").cloned(),
             allow_fallback: fallback_allowed(&parts.headers),
         })
     }
