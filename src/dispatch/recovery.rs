@@ -129,8 +129,8 @@ pub struct Recovering {
     rules: &'static Rules,
     /// Whether the events named the model that answers.
     answered_by_known: bool,
-    /// Each event is read into this one ([`Hand::Parsed`]), its lists' room used again (taken
-    /// while it is read and handed on).
+    /// Each event is read into this one ([`Hand::Parsed`], and a framed stream's view of its
+    /// events), its lists' room used again (taken while it is read and handed on).
     event: Option<Box<GenerateContentResponse>>,
 }
 
@@ -308,10 +308,18 @@ impl Recovering {
         }
     }
 
-    /// Notes what a framed event says; false when it is not a readable event.
+    /// Notes what a framed event says; false when it is not a readable event. The common event
+    /// is read into the one read before, as a translated stream's are: a new one every event
+    /// cost a native stream four allocations an event.
     fn view(&mut self, payload: &[u8]) -> bool {
-        if let Some(event) = common_event::read_bytes(payload) {
+        let mut event = self.event.take().unwrap_or_default();
+        let read = std::str::from_utf8(payload)
+            .is_ok_and(|text| common_event::read_into(text, &mut event));
+        if read {
             self.noted(&event);
+        }
+        self.event = Some(event);
+        if read {
             return true;
         }
         let Ok(view) = crate::json::from_bytes::<EventView>(payload) else {
