@@ -18,6 +18,10 @@ use super::{BodyStream, TransportError};
 /// Bytes gathered before they are passed on regardless.
 pub const GATHER_LIMIT: usize = 64 * 1024;
 
+/// The room a gathering takes when its second chunk comes: a burst of twenty events is some
+/// 7 KB, and room for only the first two chunks was grown four times, a copy each.
+const GATHER_ROOM: usize = 8 * 1024;
+
 /// `body`, with chunks that are ready together passed on as one.
 pub fn coalesced(body: BodyStream) -> BodyStream {
     Coalesced {
@@ -51,7 +55,7 @@ impl Gathered {
         *self = match std::mem::take(self) {
             Gathered::Nothing => Gathered::One(chunk),
             Gathered::One(first) => {
-                let mut many = BytesMut::with_capacity(first.len() + chunk.len());
+                let mut many = BytesMut::with_capacity(GATHER_ROOM.max(first.len() + chunk.len()));
                 many.extend_from_slice(&first);
                 many.extend_from_slice(&chunk);
                 Gathered::Many(many)
