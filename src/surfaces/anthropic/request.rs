@@ -30,6 +30,7 @@
 //!   `cache_control`, and any unknown field; so is every `anthropic-beta` value.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::upstream::wire::{
     Content, CountTokensRequest, GenerateContentRequest, GenerationConfig, ThinkingConfig,
@@ -78,7 +79,12 @@ fn parse_body(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
             "request body must be a JSON object",
         ));
     }
-    let shape = shape(body);
+    // Claude Code's tools, remembered from an earlier turn, are stepped over unread.
+    let mut remembered = None;
+    let shape = shape(body, |value| {
+        remembered = super::tool_cache::remembered_at(value);
+        remembered.as_ref().map(|text| text.len())
+    });
     if shape.too_deep {
         return Err(AnthropicError::invalid(format!(
             "request body: JSON nesting is too deep (objects and arrays may be nested at most \
@@ -86,7 +92,7 @@ fn parse_body(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
         )));
     }
     // The fast path; only a body that fails is parsed again, tracking the path for the message.
-    if let Some(req) = parse_quickly(body, shape.member) {
+    if let Some(req) = parse_quickly(body, shape.member, remembered) {
         return Ok(req);
     }
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -114,20 +120,28 @@ fn parse_body(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
 /// ([`ToolList::definitions`]). The rest of the body is parsed as a copy with `null` in their
 /// place, so this pays only while the tools are a fair part of the body ([`SKIP_PER_COPY`]); a
 /// long conversation is parsed whole. `None` when the body does not parse: the slow path reads
-/// all of it again, tools included, for a message with its position.
-fn parse_quickly(body: &[u8], tools: Option<Range<usize>>) -> Option<MessagesRequest> {
+/// all of it again, tools included, for a message with its position. `remembered` is the tool
+/// cache's text the span holds, when it holds one.
+fn parse_quickly(
+    body: &[u8],
+    tools: Option<Range<usize>>,
+    remembered: Option<Arc<str>>,
+) -> Option<MessagesRequest> {
     let Some(span) = tools.filter(|span| span.len() * SKIP_PER_COPY >= body.len() - span.len())
     else {
         return crate::json::from_bytes(body).ok();
     };
-    let text = std::str::from_utf8(&body[span.clone()]).ok()?;
+    let tools = match remembered {
+        Some(text) => ToolList::remembered(text),
+        None => ToolList::from_text(std::str::from_utf8(&body[span.clone()]).ok()?),
+    };
     let mut rest = Vec::with_capacity(body.len() - span.len() + 4);
     rest.extend_from_slice(&body[..span.start]);
     rest.extend_from_slice(b"null");
     rest.extend_from_slice(&body[span.end..]);
     let mut req: MessagesRequest = crate::json::from_bytes(&rest).ok()?;
     // A second `tools` would have been refused as a duplicate field.
-    req.tools = Some(ToolList::from_text(text));
+    req.tools = Some(tools);
     Some(req)
 }
 

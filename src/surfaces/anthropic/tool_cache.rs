@@ -3,7 +3,8 @@
 //! parsing, converting and re-encoding them was most of a turn's cost. A hit is found by the
 //! text's length and a sample of it, then confirmed by comparing the whole text, so two tool
 //! lists never share an entry; what is kept is bounded however many lists clients send (see
-//! `CAPACITY`). Deferred tools are translated too and marked; which of them a
+//! `CAPACITY`). The body scan asks what a body's `tools` begin with ([`remembered_at`]): a
+//! remembered text is stepped over unread, and the request holds that text, not a copy. Deferred tools are translated too and marked; which of them a
 //! request declares depends on its conversation, so that choice is made per request.
 
 use std::sync::{Arc, LazyLock, Mutex};
@@ -57,8 +58,17 @@ const PER_FINGERPRINT: usize = 4;
 pub(crate) const MAX_RAW: usize = 256 * 1024;
 
 struct Entry {
-    raw: Box<str>,
+    raw: Arc<str>,
     set: Arc<ToolSet>,
+}
+
+impl Entry {
+    /// Whether the entry is for `raw`: the very text it holds (a request's list found by
+    /// [`remembered_at`]) without a comparison, else compared whole.
+    fn is_for(&self, raw: &str) -> bool {
+        std::ptr::eq(self.raw.as_ptr(), raw.as_ptr()) && self.raw.len() == raw.len()
+            || *self.raw == *raw
+    }
 }
 
 type Cache = LruCache<(u64, bool), Vec<Entry>>;
@@ -87,23 +97,33 @@ pub(crate) fn get(raw: &str, strict: bool) -> Option<Arc<ToolSet>> {
     lock()
         .get(&(sample(raw), strict))?
         .iter()
-        .find(|e| *e.raw == *raw)
+        .find(|e| e.is_for(raw))
         .map(|e| e.set.clone())
 }
 
+/// The remembered list `bytes` begin with, if any (most recently used first): a text that was
+/// read, translated and remembered as a request's `tools`.
+pub(crate) fn remembered_at(bytes: &[u8]) -> Option<Arc<str>> {
+    lock()
+        .iter()
+        .flat_map(|(_, entries)| entries.iter().rev())
+        .find(|e| bytes.starts_with(e.raw.as_bytes()))
+        .map(|e| e.raw.clone())
+}
+
 /// Remembers the translation of `raw` for `strict` (unless the list is longer than `MAX_RAW`).
-pub(crate) fn put(raw: &str, strict: bool, set: Arc<ToolSet>) {
+pub(crate) fn put(raw: &Arc<str>, strict: bool, set: Arc<ToolSet>) {
     if raw.len() > MAX_RAW {
         return;
     }
     let mut cache = lock();
     let entries = cache.get_or_insert_mut((sample(raw), strict), Vec::new);
-    if !entries.iter().any(|e| *e.raw == *raw) {
+    if !entries.iter().any(|e| e.is_for(raw)) {
         if entries.len() >= PER_FINGERPRINT {
             entries.remove(0);
         }
         entries.push(Entry {
-            raw: raw.into(),
+            raw: raw.clone(),
             set,
         });
     }
@@ -123,8 +143,9 @@ mod tests {
         let raw = format!(
             r#"[{{"name":"cache-test-only","description":"{pad}","input_schema":{{"type":"object","description":"{pad}"}}}}]"#
         );
-        let raw = raw.as_str();
-        put(raw, false, set.clone());
+        let raw: Arc<str> = raw.into();
+        put(&raw, false, set.clone());
+        let raw = &*raw;
         assert!(get(raw, false).is_some_and(|s| s.web_search));
         assert!(get(raw, true).is_none());
         // Same length and ends (the sample), one byte different in the middle: no hit.
@@ -140,7 +161,7 @@ mod tests {
             format!(r#"[{{"name":"{pad}","description":"bounded-{i:04}","x":"{pad}"}}]"#)
         };
         for i in 0..10 {
-            put(&list(i), false, Arc::new(ToolSet::default()));
+            put(&list(i).into(), false, Arc::new(ToolSet::default()));
         }
         // Same length and ends: one fingerprint, which keeps only the latest few.
         assert!(get(&list(0), false).is_none());
@@ -148,7 +169,7 @@ mod tests {
         let kept = (0..10).filter(|&i| get(&list(i), false).is_some()).count();
         assert_eq!(kept, PER_FINGERPRINT);
         let huge = format!("[\"{}\"]", "z".repeat(MAX_RAW));
-        put(&huge, false, Arc::new(ToolSet::default()));
+        put(&huge.as_str().into(), false, Arc::new(ToolSet::default()));
         assert!(get(&huge, false).is_none());
     }
 }

@@ -98,7 +98,7 @@ pub(crate) fn translate_tools(
             match convert(&defs, strict, |_| true) {
                 Ok(set) => {
                     let set = Arc::new(set);
-                    tool_cache::put(list.raw(), strict, set.clone());
+                    tool_cache::put(list.text(), strict, set.clone());
                     set
                 }
                 // Hidden deferred tools may be what used the schema budget up: translate only

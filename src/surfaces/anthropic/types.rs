@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -177,13 +178,15 @@ pub enum Source {
 /// their translation is cached by this text (see `tool_cache`) and they are parsed only on a
 /// miss. The text is either serde's capture of the value or, on the common path, the span the
 /// body scan found (`request::parse_body`); either way it is read, and so validated, by
-/// [`ToolList::definitions`] before its first translation is remembered.
+/// [`ToolList::definitions`] before its first translation is remembered. A list the cache
+/// remembers is that text itself, shared, not a copy of it.
 #[derive(Debug, Clone)]
-pub struct ToolList(Box<str>);
+pub struct ToolList(Arc<str>);
 
 impl<'de> Deserialize<'de> for ToolList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Box::<serde_json::value::RawValue>::deserialize(deserializer).map(|raw| Self(raw.into()))
+        Box::<serde_json::value::RawValue>::deserialize(deserializer)
+            .map(|raw| Self(Box::<str>::from(raw).into()))
     }
 }
 
@@ -191,6 +194,16 @@ impl ToolList {
     /// The list as the client's JSON text of it, not yet read.
     pub fn from_text(text: &str) -> Self {
         Self(text.into())
+    }
+
+    /// A list whose text the tool cache remembers (read and translated before).
+    pub fn remembered(text: Arc<str>) -> Self {
+        Self(text)
+    }
+
+    /// The text, to be remembered by the tool cache.
+    pub(crate) fn text(&self) -> &Arc<str> {
+        &self.0
     }
 
     /// The JSON text of the array, as received.

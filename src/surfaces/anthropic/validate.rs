@@ -38,9 +38,10 @@ pub const MAX_ECHO: usize = 200;
 
 /// One scan of a body before its parse: whether objects/arrays nest deeper than
 /// [`MAX_JSON_DEPTH`] (a body that is not JSON, or refused for another reason before the depth
-/// shows, is left to the typed parse), and where its `tools` lie (see `request::parse_body`).
-pub fn shape(body: &[u8]) -> Shape {
-    scan(body, MAX_JSON_DEPTH, b"tools")
+/// shows, is left to the typed parse), and where its `tools` lie (see `request::parse_body`;
+/// `known` names a tool list seen before that they begin with, stepped over unread).
+pub fn shape(body: &[u8], known: impl FnMut(&[u8]) -> Option<usize>) -> Shape {
+    scan(body, MAX_JSON_DEPTH, b"tools", known)
 }
 
 /// `s` cut to [`MAX_ECHO`] characters (with `…` when cut), for quoting client data.
@@ -329,9 +330,9 @@ mod tests {
                 "]".repeat(n - 1)
             )
         };
-        assert!(!shape(nest(64).as_bytes()).too_deep);
-        assert!(shape(nest(65).as_bytes()).too_deep);
-        assert!(!shape(b"{\"unterminated").too_deep);
+        assert!(!shape(nest(64).as_bytes(), |_| None).too_deep);
+        assert!(shape(nest(65).as_bytes(), |_| None).too_deep);
+        assert!(!shape(b"{\"unterminated", |_| None).too_deep);
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl fmt::Display for BodyCheckError {
 /// everything else: it only has to keep serde's recursion from tripping first, so a deep body
 /// gets its own clear message.
 pub fn nests_deeper_than(body: &[u8], max: usize) -> bool {
-    crate::surfaces::shared::shape::scan(body, max, b"").too_deep
+    crate::surfaces::shared::shape::scan(body, max, b"", |_| None).too_deep
 }
 
 /// Cheap pre-dispatch check of a native body: one borrowing parse that validates the syntax,

@@ -22,8 +22,16 @@ pub struct Shape {
 }
 
 /// Scan `body` for nesting deeper than `max` and for the value of the root object's member
-/// `key` (an empty `key` asks for none).
-pub fn scan(body: &[u8], max: usize, key: &[u8]) -> Shape {
+/// `key` (an empty `key` asks for none). `known` is shown the body from where that member's
+/// value opens and may answer the length of a text it begins with that was itself found as
+/// this member of a body before: those bytes are stepped over unread (a balanced value ends
+/// where its text ends; its nesting, at this same depth, was counted when it was first seen).
+pub fn scan(
+    body: &[u8],
+    max: usize,
+    key: &[u8],
+    mut known: impl FnMut(&[u8]) -> Option<usize>,
+) -> Shape {
     let mut depth = 0usize;
     // Where the member's value opened, until its brackets close.
     let mut opened: Option<usize> = None;
@@ -42,6 +50,14 @@ pub fn scan(body: &[u8], max: usize, key: &[u8]) -> Shape {
                     && &body[i + 1..close] == key
                 {
                     opened = value_after_key(body, close + 1);
+                    if let Some(start) = opened {
+                        if let Some(len) = known(&body[start..]) {
+                            member = Some(start..start + len);
+                            opened = None;
+                            i = start + len;
+                            continue;
+                        }
+                    }
                 }
                 i = close;
             }

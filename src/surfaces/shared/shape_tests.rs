@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::*;
 
 fn deeper(body: &[u8], max: usize) -> bool {
-    scan(body, max, b"").too_deep
+    scan(body, max, b"", |_| None).too_deep
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn serde_span(body: &str, key: &str) -> Option<Range<usize>> {
 }
 
 fn tools(body: &str) -> Option<Range<usize>> {
-    scan(body.as_bytes(), 64, b"tools").member
+    scan(body.as_bytes(), 64, b"tools", |_| None).member
 }
 
 #[test]
@@ -115,7 +115,34 @@ fn the_member_is_the_root_objects_own_key_and_an_array_or_object() {
     }
     let twice = r#"{"tools":[1],"tools":[2]}"#;
     assert_eq!(&twice[tools(twice).unwrap()], "[1]");
-    assert_eq!(scan(br#"{"tools":[1]}"#, 64, b"").member, None);
+    assert_eq!(scan(br#"{"tools":[1]}"#, 64, b"", |_| None).member, None);
+}
+
+#[test]
+fn a_known_member_text_is_stepped_over_unread_and_what_follows_is_scanned() {
+    // Deeper than the limit: were it read, the body would be too deep.
+    let known = format!("[{}{}]", "[".repeat(70), "]".repeat(70));
+    let knows = |value: &[u8]| value.starts_with(known.as_bytes()).then_some(known.len());
+    let body = format!(r#"{{"a":[1],"tools":{known},"b":[2]}}"#);
+    let mut shown = Vec::new();
+    let shape = scan(body.as_bytes(), 64, b"tools", |value| {
+        shown.push(value.len());
+        knows(value)
+    });
+    assert!(!shape.too_deep);
+    assert_eq!(&body[shape.member.unwrap()], known);
+    // Shown once, from where the member's value opens.
+    assert_eq!(shown, [body.len() - body.find(&known).unwrap()]);
+    let deep_after = format!(
+        r#"{{"tools":{known},"b":{}{}}}"#,
+        "[".repeat(70),
+        "]".repeat(70)
+    );
+    assert!(scan(deep_after.as_bytes(), 64, b"tools", knows).too_deep);
+    // A value that does not begin with the text is read as any other.
+    let other = body.replace(&known, "[[1],[2]]");
+    let shape = scan(other.as_bytes(), 64, b"tools", knows);
+    assert_eq!(&other[shape.member.unwrap()], "[[1],[2]]");
 }
 
 #[test]
@@ -125,7 +152,7 @@ fn a_body_too_deep_says_so_whatever_member_was_found() {
         "[".repeat(70),
         "]".repeat(70)
     );
-    let shape = scan(body.as_bytes(), 64, b"tools");
+    let shape = scan(body.as_bytes(), 64, b"tools", |_| None);
     assert!(shape.too_deep);
 }
 

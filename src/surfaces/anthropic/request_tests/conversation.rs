@@ -2,6 +2,7 @@
 //! thought signatures.
 
 use super::*;
+use std::sync::Arc;
 
 // ----- validation ------------------------------------------------------------------------------
 
@@ -480,5 +481,30 @@ fn text_signature_goes_back_on_its_text_part() {
     assert_eq!(
         out["contents"][1]["parts"],
         json!([{"text": "hello", "thoughtSignature": "TSIG"}])
+    );
+}
+
+/// Once a tool list is translated, the next turn's scan steps over it unread and the request
+/// holds the cache's own text, not a copy; another list is still read and copied.
+#[test]
+fn tools_remembered_from_an_earlier_turn_are_the_caches_own_text() {
+    let cc: Value = serde_json::from_str(FIRST_TURN).unwrap();
+    let translate = |req: &MessagesRequest| {
+        serde_json::to_value(to_generate_content(req, "gemini-3.8-flash", &opts()).unwrap())
+            .unwrap()
+    };
+    let first = parse(cc.clone());
+    let translated = translate(&first);
+    let second = parse(cc.clone());
+    let text = |req: &MessagesRequest| req.tools.as_ref().unwrap().text().clone();
+    assert!(Arc::ptr_eq(&text(&first), &text(&second)));
+    assert_eq!(translate(&second), translated);
+    let mut other = cc.clone();
+    other["tools"][0]["description"] = json!("another list, never translated");
+    let third = parse(other.clone());
+    assert!(!Arc::ptr_eq(&text(&first), &text(&third)));
+    assert_eq!(
+        third.tools.as_ref().unwrap().raw(),
+        other["tools"].to_string()
     );
 }
