@@ -4,8 +4,9 @@
 //! text's length and a sample of it, then confirmed by comparing the whole text, so two tool
 //! lists never share an entry; what is kept is bounded however many lists clients send (see
 //! `CAPACITY`). The body scan asks what a body's `tools` begin with ([`remembered_at`]): a
-//! remembered text is stepped over unread, and the request holds that text, not a copy. Deferred tools are translated too and marked; which of them a
-//! request declares depends on its conversation, so that choice is made per request.
+//! remembered text is stepped over unread, and the request holds that text, not a copy.
+//! Deferred tools are translated too and marked; which of them a request declares depends on
+//! its conversation, so that choice is made per request.
 
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -66,7 +67,7 @@ impl Entry {
     /// Whether the entry is for `raw`: the very text it holds (a request's list found by
     /// [`remembered_at`]) without a comparison, else compared whole.
     fn is_for(&self, raw: &str) -> bool {
-        std::ptr::eq(self.raw.as_ptr(), raw.as_ptr()) && self.raw.len() == raw.len()
+        (std::ptr::eq(self.raw.as_ptr(), raw.as_ptr()) && self.raw.len() == raw.len())
             || *self.raw == *raw
     }
 }
