@@ -313,8 +313,7 @@ impl Recovering {
     /// cost a native stream four allocations an event.
     fn view(&mut self, payload: &[u8]) -> bool {
         let mut event = self.event.take().unwrap_or_default();
-        let read = std::str::from_utf8(payload)
-            .is_ok_and(|text| common_event::read_into(text, &mut event));
+        let read = common_event::read_bytes_into(payload, &mut event);
         if read {
             self.noted(&event);
         }

@@ -41,10 +41,15 @@ pub fn read_into(event: &str, out: &mut GenerateContentResponse) -> bool {
     reader.at == event.len()
 }
 
+/// [`read_into`] for an event's bytes (`false` for bytes that are not UTF-8: serde says why).
+pub fn read_bytes_into(event: &[u8], out: &mut GenerateContentResponse) -> bool {
+    std::str::from_utf8(event).is_ok_and(|text| read_into(text, out))
+}
+
 /// [`read_into`] for an event's bytes, serde reading what it declines (and saying why bytes
 /// are not an event).
 pub fn event_into(event: &[u8], out: &mut GenerateContentResponse) -> serde_json::Result<()> {
-    if std::str::from_utf8(event).is_ok_and(|text| read_into(text, out)) {
+    if read_bytes_into(event, out) {
         return Ok(());
     }
     *out = crate::json::from_bytes(event)?;
