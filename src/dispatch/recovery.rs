@@ -36,6 +36,7 @@ use crate::models::served::Served;
 use crate::models::Rules;
 use crate::telemetry::Tokens;
 use crate::upstream::common_event;
+use crate::upstream::event_layout::EventReader;
 use crate::upstream::sse::SseDecoder;
 use crate::upstream::wire::GenerateContentResponse;
 use crate::upstream::UpstreamRequest;
@@ -130,8 +131,9 @@ pub struct Recovering {
     /// Whether the events named the model that answers.
     answered_by_known: bool,
     /// Each event is read into this one ([`Hand::Parsed`], and a framed stream's view of its
-    /// events), its lists' room used again (taken while it is read and handed on).
-    event: Option<Box<GenerateContentResponse>>,
+    /// events), its lists' room used again and the event before's layout compared first
+    /// (taken while it is read and handed on).
+    event: Option<Box<EventReader>>,
 }
 
 impl Recovering {
@@ -312,12 +314,12 @@ impl Recovering {
     /// is read into the one read before, as a translated stream's are: a new one every event
     /// cost a native stream four allocations an event.
     fn view(&mut self, payload: &[u8]) -> bool {
-        let mut event = self.event.take().unwrap_or_default();
-        let read = common_event::read_bytes_into(payload, &mut event);
+        let mut events = self.event.take().unwrap_or_default();
+        let read = events.read(payload);
         if read {
-            self.noted(&event);
+            self.noted(events.value());
         }
-        self.event = Some(event);
+        self.event = Some(events);
         if read {
             return true;
         }
@@ -361,17 +363,17 @@ impl Recovering {
     /// One event parsed for a translating surface, noted like a framed one and handed to `on`
     /// (unless nothing is left of it once its thoughts are dropped).
     fn parsed_event(&mut self, payload: &[u8], on: &mut impl FnMut(EventRead<'_>)) {
-        let mut chunk = self.event.take().unwrap_or_default();
-        match common_event::event_into(payload, &mut chunk) {
+        let mut events = self.event.take().unwrap_or_default();
+        match events.read_or_serde(payload) {
             Ok(()) => {
-                self.noted(&chunk);
-                if !self.drop_thoughts || strip_thoughts(&mut chunk) {
-                    on(Ok(&chunk));
+                self.noted(events.value());
+                if !self.drop_thoughts || strip_thoughts(events.value_mut()) {
+                    on(Ok(events.value()));
                 }
             }
             Err(e) => on(Err(unreadable(e))),
         }
-        self.event = Some(chunk);
+        self.event = Some(events);
     }
 
     /// Notes what a read event says: the model that answers, the usage so far (in place of any

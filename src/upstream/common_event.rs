@@ -9,7 +9,8 @@
 //! plain unsigned integer, a key given twice, a string with a control character or a lone
 //! surrogate — makes it answer `None`, and serde reads the event as before: the reader never
 //! decides a case serde would decide differently (its tests compare the two on generated and on
-//! mangled events).
+//! mangled events). It can note where an event's texts and numbers lie, for a stream to read
+//! the next event alike by that layout (`event_layout`).
 
 use std::borrow::Cow;
 
@@ -33,12 +34,37 @@ pub fn read(event: &str) -> Option<GenerateContentResponse> {
 /// into one), when it has the common shape; `false` when serde must read it, `out` then
 /// holding part of it.
 pub fn read_into(event: &str, out: &mut GenerateContentResponse) -> bool {
-    let mut reader = Reader { text: event, at: 0 };
-    if reader.response(out).is_none() {
-        return false;
-    }
-    reader.ws();
-    reader.at == event.len()
+    read_with(event, out, &mut None)
+}
+
+/// [`read_into`], noting in `slots` where each value an event of the same layout may change
+/// lies (its texts and numbers; `slots` is cleared first): what
+/// [`super::event_layout::EventReader`] compares the next event against.
+pub fn read_recording(
+    event: &str,
+    out: &mut GenerateContentResponse,
+    slots: &mut Vec<Slot>,
+) -> bool {
+    slots.clear();
+    let mut recording = Some(std::mem::take(slots));
+    let read = read_with(event, out, &mut recording);
+    *slots = recording.unwrap_or_default();
+    read
+}
+
+fn read_with(
+    event: &str,
+    out: &mut GenerateContentResponse,
+    slots: &mut Option<Vec<Slot>>,
+) -> bool {
+    let mut reader = Reader::over(event);
+    reader.slots = slots.take();
+    let read = reader.response(out).is_some() && {
+        reader.ws();
+        reader.at == event.len()
+    };
+    *slots = reader.slots;
+    read
 }
 
 /// [`read_into`] for an event's bytes (`false` for bytes that are not UTF-8: serde says why).
@@ -68,12 +94,78 @@ pub fn answer_from_bytes(body: &[u8]) -> serde_json::Result<GenerateContentRespo
 /// The `usageMetadata` object `text` begins with (whitespace allowed before it; whatever follows
 /// it is not read), when it has the common shape.
 pub fn read_usage(text: &str) -> Option<UsageMetadata> {
-    Reader { text, at: 0 }.usage()
+    Reader::over(text).usage()
+}
+
+/// Where a value an event of the same layout may change lies in the event read (`start..end`,
+/// the value's own bytes), and what it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
+    pub start: usize,
+    pub end: usize,
+    pub field: Field,
+}
+
+/// What a [`Slot`]'s value is.
+#[derive(Debug, Clone, Copy)]
+pub enum Field {
+    /// The text of part `part` of candidate `candidate`.
+    Text { candidate: usize, part: usize },
+    /// Candidate `candidate`'s index.
+    Index { candidate: usize },
+    /// One of the usage's counts.
+    Count(fn(&mut UsageMetadata) -> &mut Option<u64>),
+    /// A number read past (a per-modality count).
+    Unread,
 }
 
 struct Reader<'a> {
     text: &'a str,
     at: usize,
+    /// Where each changing value was found, when the reader records them.
+    slots: Option<Vec<Slot>>,
+}
+
+/// The text of a JSON string starting at `at` in `bytes` (an opening quote there), its escapes
+/// decoded, added to `out`, and where the string ends; `None` when [`read_into`] would not read
+/// it (an escape it does not take, a control character, bytes that are not UTF-8).
+pub fn string_at(bytes: &[u8], at: usize, out: &mut String) -> Option<usize> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let mut end = at + 1;
+    loop {
+        end = plain_run_end(bytes, end);
+        match bytes.get(end)? {
+            b'"' => break,
+            b'\\' => end += 2,
+            _ => return None,
+        }
+    }
+    let text = std::str::from_utf8(bytes.get(at..=end)?).ok()?;
+    let mut reader = Reader::over(text);
+    reader.string_into(out)?;
+    (reader.at == text.len()).then_some(end + 1)
+}
+
+/// The unsigned integer at `at` in `bytes`, as [`read_into`] reads one (no sign, fraction,
+/// exponent or leading zero), and where it ends.
+pub fn uint_at(bytes: &[u8], start: usize) -> Option<(u64, usize)> {
+    let mut at = start;
+    let mut value: u64 = 0;
+    while let Some(digit) = bytes
+        .get(at)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|d| *d < 10)
+    {
+        value = value.checked_mul(10)?.checked_add(u64::from(digit))?;
+        at += 1;
+    }
+    let leading_zero = at - start > 1 && bytes[start] == b'0';
+    if at == start || leading_zero || matches!(bytes.get(at), Some(b'.' | b'e' | b'E')) {
+        return None;
+    }
+    Some((value, at))
 }
 
 /// Marks a key seen; `None` the second time (serde's derived structs refuse a duplicate field).
@@ -97,6 +189,11 @@ fn slot<'a, T: Default>(list: &'a mut Vec<T>, used: &mut usize) -> Option<&'a mu
 }
 
 impl<'a> Reader<'a> {
+    fn over(text: &'a str) -> Self {
+        let slots = None;
+        Reader { text, at: 0, slots }
+    }
+
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }
@@ -293,24 +390,20 @@ impl<'a> Reader<'a> {
     /// An unsigned integer as JSON writes one (no sign, fraction, exponent or leading zero).
     fn uint(&mut self) -> Option<u64> {
         self.ws();
-        let bytes = self.bytes();
-        let start = self.at;
-        let mut at = start;
-        let mut value: u64 = 0;
-        while let Some(digit) = bytes
-            .get(at)
-            .map(|b| b.wrapping_sub(b'0'))
-            .filter(|d| *d < 10)
-        {
-            value = value.checked_mul(10)?.checked_add(u64::from(digit))?;
-            at += 1;
-        }
-        let leading_zero = at - start > 1 && bytes[start] == b'0';
-        if at == start || leading_zero || matches!(bytes.get(at), Some(b'.' | b'e' | b'E')) {
-            return None;
-        }
-        self.at = at;
+        let (value, end) = uint_at(self.bytes(), self.at)?;
+        self.at = end;
         Some(value)
+    }
+
+    /// The value read since `start` (after its whitespace) noted as `field`, when recording.
+    fn note(&mut self, start: usize, field: Field) {
+        if let Some(slots) = &mut self.slots {
+            slots.push(Slot {
+                start,
+                end: self.at,
+                field,
+            });
+        }
     }
 
     fn boolean(&mut self) -> Option<bool> {
@@ -337,7 +430,10 @@ impl<'a> Reader<'a> {
         self.members(|r| {
             if r.key(b"candidates") {
                 once(&mut candidates)?;
-                r.elements(|r| r.candidate(slot(&mut out.candidates, &mut read)?))
+                r.elements(|r| {
+                    let candidate = slot(&mut out.candidates, &mut read)?;
+                    r.candidate(candidate, read - 1)
+                })
             } else if out.usage_metadata.is_none() && r.key(b"usageMetadata") {
                 out.usage_metadata = Some(r.usage()?);
                 Some(())
@@ -359,15 +455,18 @@ impl<'a> Reader<'a> {
     }
 
     /// A candidate read into `c`, whatever it held (its parts' buffers are used again).
-    fn candidate(&mut self, c: &mut Candidate) -> Option<()> {
+    fn candidate(&mut self, c: &mut Candidate, at: usize) -> Option<()> {
         let mut parts = c.content.take().map(|c| c.parts).unwrap_or_default();
         *c = Candidate::default();
         self.members(|r| {
             if c.content.is_none() && r.key(b"content") {
                 let parts = std::mem::take(&mut parts);
-                r.content(c.content.insert(Content { role: None, parts }))?;
+                r.content(c.content.insert(Content { role: None, parts }), at)?;
             } else if c.index.is_none() && r.key(b"index") {
+                r.ws();
+                let start = r.at;
                 c.index = Some(u32::try_from(r.uint()?).ok()?);
+                r.note(start, Field::Index { candidate: at });
             } else if c.finish_reason.is_none() && r.key(b"finishReason") {
                 c.finish_reason = Some(r.string()?);
             } else if c.finish_message.is_none() && r.key(b"finishMessage") {
@@ -380,12 +479,15 @@ impl<'a> Reader<'a> {
     }
 
     /// A content read into `content`, whose parts are those of the event read before.
-    fn content(&mut self, content: &mut Content) -> Option<()> {
+    fn content(&mut self, content: &mut Content, candidate: usize) -> Option<()> {
         let (mut parts, mut read) = (false, 0);
         self.members(|r| {
             if !parts && r.key(b"parts") {
                 parts = true;
-                r.elements(|r| r.part(slot(&mut content.parts, &mut read)?))?;
+                r.elements(|r| {
+                    let part = slot(&mut content.parts, &mut read)?;
+                    r.part(part, candidate, read - 1)
+                })?;
             } else if content.role.is_none() && r.key(b"role") {
                 content.role = Some(match r.plain_str()? {
                     "model" => Cow::Borrowed("model"),
@@ -402,14 +504,23 @@ impl<'a> Reader<'a> {
     }
 
     /// A part read into `part`, whatever it held (its text's buffer is used again).
-    fn part(&mut self, part: &mut Part) -> Option<()> {
+    fn part(&mut self, part: &mut Part, candidate: usize, at: usize) -> Option<()> {
         let mut buffer = part.text.take();
         *part = Part::default();
         self.members(|r| {
             if part.text.is_none() && r.key(b"text") {
                 let mut text = buffer.take().unwrap_or_default();
                 text.clear();
+                r.ws();
+                let start = r.at;
                 r.string_into(&mut text)?;
+                r.note(
+                    start,
+                    Field::Text {
+                        candidate,
+                        part: at,
+                    },
+                );
                 part.text = Some(text);
             } else if part.thought.is_none() && r.key(b"thought") {
                 part.thought = Some(r.boolean()?);
@@ -426,18 +537,18 @@ impl<'a> Reader<'a> {
         let mut u = UsageMetadata::default();
         let mut details = [false; 4];
         self.members(|r| {
-            let count = if r.key(b"promptTokenCount") {
-                &mut u.prompt_token_count
+            let field: fn(&mut UsageMetadata) -> &mut Option<u64> = if r.key(b"promptTokenCount") {
+                |u| &mut u.prompt_token_count
             } else if r.key(b"candidatesTokenCount") {
-                &mut u.candidates_token_count
+                |u| &mut u.candidates_token_count
             } else if r.key(b"totalTokenCount") {
-                &mut u.total_token_count
+                |u| &mut u.total_token_count
             } else if r.key(b"thoughtsTokenCount") {
-                &mut u.thoughts_token_count
+                |u| &mut u.thoughts_token_count
             } else if r.key(b"cachedContentTokenCount") {
-                &mut u.cached_content_token_count
+                |u| &mut u.cached_content_token_count
             } else if r.key(b"toolUsePromptTokenCount") {
-                &mut u.tool_use_prompt_token_count
+                |u| &mut u.tool_use_prompt_token_count
             } else if r.key(b"promptTokensDetails") {
                 return r.details(&mut details[0]);
             } else if r.key(b"candidatesTokensDetails") {
@@ -449,10 +560,13 @@ impl<'a> Reader<'a> {
             } else {
                 return None;
             };
-            if count.is_some() {
+            if field(&mut u).is_some() {
                 return None;
             }
-            *count = Some(r.uint()?);
+            r.ws();
+            let start = r.at;
+            *field(&mut u) = Some(r.uint()?);
+            r.note(start, Field::Count(field));
             Some(())
         })?;
         Some(u)
@@ -468,7 +582,12 @@ impl<'a> Reader<'a> {
                 r.ws();
                 match r.peek()? {
                     b'"' => r.plain_str().map(drop),
-                    _ => r.uint().map(drop),
+                    _ => {
+                        let start = r.at;
+                        r.uint()?;
+                        r.note(start, Field::Unread);
+                        Some(())
+                    }
                 }
             })
         })
@@ -477,4 +596,4 @@ impl<'a> Reader<'a> {
 
 #[cfg(test)]
 #[path = "common_event_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -9,7 +9,7 @@ fn serde(event: &str) -> Option<GenerateContentResponse> {
 }
 
 /// What Gemini streams (the floor's event, as the bench sends it).
-const COMMON: &str = r#"{"candidates":[{"content":{"parts":[{"text":"Mo"}],"role":"model"},"index":0}],"modelVersion":"gemini-3.8-flash","responseId":"bsMbVFv0MnrBmY_t4OZ3pf","usageMetadata":{"candidatesTokenCount":1,"promptTokenCount":1,"promptTokensDetails":[{"modality":"TEXT","tokenCount":1}],"thoughtsTokenCount":27,"totalTokenCount":29}}"#;
+pub(crate) const COMMON: &str = r#"{"candidates":[{"content":{"parts":[{"text":"Mo"}],"role":"model"},"index":0}],"modelVersion":"gemini-3.8-flash","responseId":"bsMbVFv0MnrBmY_t4OZ3pf","usageMetadata":{"candidatesTokenCount":1,"promptTokenCount":1,"promptTokensDetails":[{"modality":"TEXT","tokenCount":1}],"thoughtsTokenCount":27,"totalTokenCount":29}}"#;
 
 #[test]
 fn the_common_event_reads_as_serde_reads_it() {
@@ -103,25 +103,25 @@ fn what_serde_would_refuse_or_read_otherwise_is_left_to_serde() {
 }
 
 /// A small deterministic generator (xorshift), so a failure names its seed.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+    pub(crate) fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
         from[self.below(from.len())]
     }
 }
 
 /// An event of the common shape, its members in a random order, its text awkward.
-fn generated(rng: &mut Rng) -> String {
+pub(crate) fn generated(rng: &mut Rng) -> String {
     let pieces = [
         "a", " ", "é", "中", "😀", "\"", "\\", "/", "\n", "\t", "\u{1}", "\u{7f}", "}", "]",
     ];

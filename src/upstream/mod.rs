@@ -7,6 +7,7 @@ pub mod client;
 pub mod coalesce;
 pub mod common_event;
 mod direct;
+pub mod event_layout;
 mod http_upstream;
 mod plain_h1;
 #[cfg(test)]
