@@ -67,21 +67,6 @@ fn read_with(
     read
 }
 
-/// [`read_into`] for an event's bytes (`false` for bytes that are not UTF-8: serde says why).
-pub fn read_bytes_into(event: &[u8], out: &mut GenerateContentResponse) -> bool {
-    std::str::from_utf8(event).is_ok_and(|text| read_into(text, out))
-}
-
-/// [`read_into`] for an event's bytes, serde reading what it declines (and saying why bytes
-/// are not an event).
-pub fn event_into(event: &[u8], out: &mut GenerateContentResponse) -> serde_json::Result<()> {
-    if read_bytes_into(event, out) {
-        return Ok(());
-    }
-    *out = crate::json::from_bytes(event)?;
-    Ok(())
-}
-
 /// A streamed event, or a whole answer (`generateContent`'s body, the same object): read here
 /// when it has the common shape, else by serde.
 pub fn answer_from_bytes(body: &[u8]) -> serde_json::Result<GenerateContentResponse> {

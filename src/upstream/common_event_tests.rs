@@ -1,7 +1,8 @@
 //! The reader against serde: the same value for every event it reads, and every event of the
 //! common shape read (else the fast path would silently never run).
 
-use super::{event_into, read, read_bytes};
+use super::{read, read_bytes};
+use crate::upstream::event_layout::EventReader;
 use crate::upstream::wire::GenerateContentResponse;
 
 fn serde(event: &str) -> Option<GenerateContentResponse> {
@@ -257,7 +258,6 @@ fn mangled_events_are_read_only_when_serde_reads_them_alike() {
 
 #[test]
 fn bytes_that_are_not_utf8_are_left_to_serde_in_every_string() {
-    let mut slot = GenerateContentResponse::default();
     let good = COMMON.replace(r#""Mo""#, r#""Mö 日本""#);
     let read = read_bytes(good.as_bytes()).expect("UTF-8 text is read");
     assert_eq!(Some(read), serde(&good));
@@ -276,9 +276,12 @@ fn bytes_that_are_not_utf8_are_left_to_serde_in_every_string() {
             // serde refuses what it reads, and reads past what it skips unchecked.
             let serde = serde_json::from_slice::<GenerateContentResponse>(&event).ok();
             assert_eq!(serde.is_none(), what.starts_with("the "), "{what}");
-            assert_eq!(event_into(&event, &mut slot).is_ok(), serde.is_some());
+            // Read in a stream, after an event whose layout it shares.
+            let mut events = EventReader::default();
+            assert!(events.read(COMMON.as_bytes()));
+            assert_eq!(events.read_or_serde(&event).is_ok(), serde.is_some());
             if let Some(serde) = serde {
-                assert_eq!(slot, serde);
+                assert_eq!(events.value(), &serde);
             }
         }
     }
@@ -287,7 +290,7 @@ fn bytes_that_are_not_utf8_are_left_to_serde_in_every_string() {
 #[test]
 fn events_read_one_after_another_into_one_value_read_as_each_alone() {
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-    let mut slot = GenerateContentResponse::default();
+    let mut events = EventReader::default();
     // serde's alone: fields the reader never sets, which the next event must not keep.
     let odd = r#"{"promptFeedback":{"blockReason":"SAFETY"},"modelVersion":"gemini-3.8-flash","error":{"code":400,"message":"x"}}"#;
     let mut read_odd = 0;
@@ -305,11 +308,11 @@ fn events_read_one_after_another_into_one_value_read_as_each_alone() {
             event.insert(at, '"');
         }
         let expected = serde(&event);
-        let got = event_into(event.as_bytes(), &mut slot);
+        let got = events.read_or_serde(event.as_bytes());
         assert_eq!(got.is_ok(), expected.is_some(), "{event}");
         if let Some(expected) = expected {
             read_odd += usize::from(expected.error.is_some());
-            assert_eq!(slot, expected, "{event}");
+            assert_eq!(events.value(), &expected, "{event}");
         }
     }
     assert!(read_odd > 100, "the odd event was read {read_odd} times");

@@ -42,8 +42,8 @@ impl EventReader {
         &mut self.value
     }
 
-    /// Reads `event` when it has the common shape ([`common_event::read_bytes_into`]); `false`
-    /// when serde must read it, the value then holding part of it.
+    /// Reads `event` when it has the common shape ([`common_event::read_into`]; bytes that are
+    /// not UTF-8 have not); `false` when serde must read it, the value then holding part of it.
     pub fn read(&mut self, event: &[u8]) -> bool {
         if self.laid_out && self.by_layout(event).is_some() {
             #[cfg(test)]
@@ -62,7 +62,7 @@ impl EventReader {
     }
 
     /// Reads `event`, serde reading what the reader declines (and saying why bytes are not an
-    /// event), as [`common_event::event_into`] does.
+    /// event).
     pub fn read_or_serde(&mut self, event: &[u8]) -> serde_json::Result<()> {
         if self.read(event) {
             return Ok(());
