@@ -9,9 +9,11 @@
 //! candidate (272 bytes) and part (400 bytes) made 1,088- and 1,600-byte blocks per event — past
 //! glibc's per-thread cache (1,032 bytes), so each event took malloc's slow path twice.
 //! Lists nobody reads are passed over by [`Skipped`], which allocates nothing. Strings are
-//! scanned and written eight bytes at a time by [`escape`].
+//! scanned and written eight bytes at a time by [`escape`]; a tool's text output is kept as the
+//! client's JSON literal by [`literal`], and written as it came.
 
 pub mod escape;
+pub mod literal;
 
 use std::borrow::Cow;
 use std::fmt;

@@ -15,6 +15,7 @@ pub mod scripted;
 pub mod sse;
 pub mod status;
 pub mod wire;
+pub mod wire_answer;
 pub mod wire_json;
 mod wire_tools;
 

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::wire_answer::FunctionAnswer;
 use crate::json::Skipped;
 
 pub use super::wire_tools::{
@@ -134,12 +135,12 @@ impl Part {
     }
 
     /// A function response part.
-    pub fn function_response(name: impl Into<String>, response: Value) -> Self {
+    pub fn function_response(name: impl Into<String>, response: impl Into<FunctionAnswer>) -> Self {
         Self {
             function_response: Some(Box::new(FunctionResponse {
                 id: None,
                 name: name.into(),
-                response,
+                response: response.into(),
                 parts: None,
             })),
             ..Self::default()
@@ -189,7 +190,7 @@ pub struct FunctionResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub name: String,
-    pub response: Value,
+    pub response: FunctionAnswer,
     /// Media the function returned (images, PDFs; Gemini 3 and later).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts: Option<Vec<FunctionResponsePart>>,

@@ -4,7 +4,8 @@
 //! through `json::escape`, eight bytes at a time. Every other member (generation config, tools,
 //! safety settings …) and every part payload not written here is serde's. The bytes are
 //! serde_json's own, member for member and escape for escape (tested on generated requests), so
-//! Gemini sees no difference. Each struct is taken apart field by field, so a field added to
+//! Gemini sees no difference; a tool's text kept as the client's literal (`wire_answer`) is written
+//! as the client escaped it, by serde too. Each struct is taken apart field by field, so a field added to
 //! the wire types does not compile until it is written here too.
 
 use serde::Serialize;
@@ -14,6 +15,7 @@ use super::wire::{
     Content, CountTokensRequest, FunctionCall, FunctionResponse, GenerateContentRequest,
     InlineData, Part,
 };
+use super::wire_answer::FunctionAnswer;
 use crate::json::escape::push_str;
 
 /// A request body as Gemini's JSON.
@@ -196,7 +198,14 @@ fn write_part(out: &mut Vec<u8>, part: &Part) -> serde_json::Result<()> {
             push_str(r.key("id"), id);
         }
         push_str(r.key("name"), name);
-        write_value(r.key("response"), response)?;
+        match response {
+            FunctionAnswer::Object(value) => write_value(r.key("response"), value)?,
+            FunctionAnswer::Text { key, text } => {
+                let mut answer = Members::open(r.key("response"));
+                answer.key(key).extend_from_slice(text.literal().as_bytes());
+                answer.close();
+            }
+        }
         r.serde("parts", parts)?;
         r.close();
     }

@@ -3,6 +3,8 @@
 
 use serde_json::json;
 
+use crate::json::literal::JsonString;
+
 use super::*;
 use crate::upstream::wire::{
     FileData, FunctionResponsePart, GenerationConfig, SafetySetting, Tool, ToolConfig,
@@ -122,7 +124,18 @@ impl Gen {
                 part.function_response = Some(Box::new(FunctionResponse {
                     id: self.maybe(Gen::text),
                     name: self.text(),
-                    response: self.value(3),
+                    response: match self.pick(3) {
+                        0 => FunctionAnswer::Object(self.value(3)),
+                        // A tool's text as a client's literal: serde's escapes, or its own.
+                        1 => FunctionAnswer::Text {
+                            key: "output",
+                            text: JsonString::from_plain(&self.text()),
+                        },
+                        _ => FunctionAnswer::Text {
+                            key: "error",
+                            text: serde_json::from_str(r#""caf\u00e9\/\ud83d\ude00\n""#).unwrap(),
+                        },
+                    },
                     parts: self.maybe(|g| {
                         vec![FunctionResponsePart::inline(g.text(), g.text()); g.pick(3) as usize]
                     }),

@@ -9,7 +9,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::types::{ContentBlock, Source, TextOrBlocks};
+use super::types::{ContentBlock, Source, ToolResultContent};
 
 #[derive(Deserialize)]
 struct Text {
@@ -40,7 +40,7 @@ struct ToolUse {
 struct ToolResult {
     tool_use_id: String,
     #[serde(default)]
-    content: Option<TextOrBlocks<ContentBlock>>,
+    content: Option<ToolResultContent>,
     #[serde(default)]
     is_error: Option<bool>,
 }
@@ -214,7 +214,7 @@ mod tests {
             nested,
             ContentBlock::ToolResult {
                 tool_use_id: "t1".into(),
-                content: Some(TextOrBlocks::Blocks(vec![ContentBlock::Text {
+                content: Some(ToolResultContent::Blocks(vec![ContentBlock::Text {
                     text: "ok".into()
                 }])),
                 is_error: None,

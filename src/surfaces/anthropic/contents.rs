@@ -26,16 +26,18 @@
 //!   blocks are dropped. Empty text is never sent; contents left without parts are dropped and
 //!   the neighbours merged.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::upstream::wire::{Content, FunctionResponsePart, Part};
+use crate::json::literal::JsonString;
+use crate::upstream::wire::{Content, FunctionAnswer, FunctionResponsePart, Part};
 
 use super::errors::AnthropicError;
 use super::signatures::{self, Replay};
 use super::tools::to_gemini_name;
-use super::types::{ContentBlock, MessagesRequest, Role, Source, TextOrBlocks};
+use super::types::{ContentBlock, MessagesRequest, Role, Source, TextOrBlocks, ToolResultContent};
 use super::validate::clip;
 use crate::models::ModelInfo;
 
@@ -281,8 +283,14 @@ fn user_parts(
                     "output"
                 };
                 let (attached, text) = attach(extra, text, media_in_responses);
-                let mut part =
-                    Part::function_response(to_gemini_name(pending[i].1), json!({ key: text }));
+                let answer = match text {
+                    ResultText::Literal(text) => FunctionAnswer::Text {
+                        key,
+                        text: text.clone(),
+                    },
+                    ResultText::Plain(text) => FunctionAnswer::Object(json!({ key: text })),
+                };
+                let mut part = Part::function_response(to_gemini_name(pending[i].1), answer);
                 if let Some(response) = part.function_response.as_mut() {
                     response.parts = (!attached.is_empty()).then_some(attached);
                 }
@@ -299,7 +307,8 @@ fn user_parts(
                     "Result of"
                 };
                 others.push(Part::text(format!(
-                    "[{label} tool call {tool_use_id}{name}]\n{text}"
+                    "[{label} tool call {tool_use_id}{name}]\n{}",
+                    text.plain()
                 )));
                 others.extend(extra);
             }
@@ -331,13 +340,29 @@ const RESPONSE_MEDIA: &[&str] = &[
     "text/plain",
 ];
 
+/// A tool result's text: the client's JSON literal of it (a string `content`, passed to Gemini
+/// as it came), or text put together from its blocks.
+enum ResultText<'a> {
+    Literal(&'a JsonString),
+    Plain(String),
+}
+
+impl ResultText<'_> {
+    fn plain(&self) -> Cow<'_, str> {
+        match self {
+            Self::Literal(text) => text.plain(),
+            Self::Plain(text) => Cow::Borrowed(text),
+        }
+    }
+}
+
 /// A tool result's media as the function response's parts, where the model takes them; the
 /// rest is named in the output text, which is returned.
-fn attach(
+fn attach<'a>(
     media: Vec<Part>,
-    mut text: String,
+    text: ResultText<'a>,
     allowed: bool,
-) -> (Vec<FunctionResponsePart>, String) {
+) -> (Vec<FunctionResponsePart>, ResultText<'a>) {
     let mut attached = Vec::new();
     let mut omitted = Vec::new();
     for part in media {
@@ -356,6 +381,7 @@ fn attach(
         } else {
             "this model does not take images or documents in tool results"
         };
+        let mut text = text.plain().into_owned();
         if !text.is_empty() {
             text.push('\n');
         }
@@ -363,16 +389,17 @@ fn attach(
             "[Omitted from the tool result ({why}): {}]",
             omitted.join(", ")
         ));
+        return (attached, ResultText::Plain(text));
     }
     (attached, text)
 }
 
 /// Text of a tool result, and its media parts.
-fn tool_result_content(content: Option<&TextOrBlocks<ContentBlock>>) -> (String, Vec<Part>) {
+fn tool_result_content(content: Option<&ToolResultContent>) -> (ResultText<'_>, Vec<Part>) {
     let blocks = match content {
-        None => return (String::new(), Vec::new()),
-        Some(TextOrBlocks::Text(t)) => return (t.clone(), Vec::new()),
-        Some(TextOrBlocks::Blocks(b)) => b,
+        None => return (ResultText::Plain(String::new()), Vec::new()),
+        Some(ToolResultContent::Text(t)) => return (ResultText::Literal(t), Vec::new()),
+        Some(ToolResultContent::Blocks(b)) => b,
     };
     let mut texts: Vec<String> = Vec::new();
     let mut media = Vec::new();
@@ -388,7 +415,7 @@ fn tool_result_content(content: Option<&TextOrBlocks<ContentBlock>>) -> (String,
             }
         }
     }
-    (texts.join("\n"), media)
+    (ResultText::Plain(texts.join("\n")), media)
 }
 
 /// Parts for a content block that is neither a tool call/result nor thinking.

@@ -36,6 +36,7 @@ use super::server_tools::{kind_of, Kind};
 use super::tool_cache::{self, Declared, ToolSet};
 use super::types::{
     ContentBlock, Message, MessagesRequest, TextOrBlocks, ToolChoice, ToolDefinition,
+    ToolResultContent,
 };
 use super::validate::clip;
 use crate::models::ModelInfo;
@@ -64,7 +65,7 @@ pub(crate) fn referenced_tools(messages: &[Message]) -> HashSet<&str> {
                     out.insert(tool_name);
                 }
                 ContentBlock::ToolResult {
-                    content: Some(TextOrBlocks::Blocks(inner)),
+                    content: Some(ToolResultContent::Blocks(inner)),
                     ..
                 } => visit(inner, out),
                 _ => {}

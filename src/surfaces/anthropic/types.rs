@@ -15,6 +15,8 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::json::literal::{without_position, JsonString, Refused};
+
 /// `POST /v1/messages` (and `/v1/messages/count_tokens`, which has no `max_tokens`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct MessagesRequest {
@@ -117,7 +119,7 @@ pub enum ContentBlock {
     },
     ToolResult {
         tool_use_id: String,
-        content: Option<TextOrBlocks<ContentBlock>>,
+        content: Option<ToolResultContent>,
         is_error: Option<bool>,
     },
     Thinking {
@@ -143,6 +145,36 @@ pub enum ContentBlock {
         content: Value,
     },
     Other,
+}
+
+/// A tool result's `content`: a text, kept as the client's JSON literal (a tool's output is most
+/// of a long agent conversation's bytes, and passes to Gemini as it came: `json::literal`), or
+/// content blocks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolResultContent {
+    Text(JsonString),
+    Blocks(Vec<ContentBlock>),
+}
+
+impl<'de> Deserialize<'de> for ToolResultContent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw: Box<str> = Box::<serde_json::value::RawValue>::deserialize(deserializer)?.into();
+        if !raw.starts_with('[') {
+            return JsonString::from_literal(raw).map(Self::Text).map_err(
+                |refused| match refused {
+                    Refused::NotAString(kind) => de::Error::custom(format_args!(
+                        "invalid type: {kind}, expected a string or an array of content blocks"
+                    )),
+                    Refused::Invalid(message) => de::Error::custom(message),
+                },
+            );
+        }
+        // The blocks are read from the captured text: serde has no way to look at a value's
+        // kind before reading it, and a tool result's blocks are the rarer case.
+        serde_json::from_str(&raw)
+            .map(Self::Blocks)
+            .map_err(|e| de::Error::custom(without_position(&e)))
+    }
 }
 
 /// Media / document sources.

@@ -20,7 +20,7 @@
 use std::collections::HashSet;
 
 use super::errors::AnthropicError;
-use super::types::{ContentBlock, MessagesRequest, Role, Source, TextOrBlocks};
+use super::types::{ContentBlock, MessagesRequest, Role, Source, TextOrBlocks, ToolResultContent};
 use crate::surfaces::shared::shape::{scan, Shape};
 
 /// Deepest nesting of JSON objects and arrays accepted in a request body: the native
@@ -271,7 +271,7 @@ impl<'a> Walk<'a> {
                         ),
                     ));
                 }
-                if let Some(TextOrBlocks::Blocks(inner)) = content {
+                if let Some(ToolResultContent::Blocks(inner)) = content {
                     segs.push(Seg::Key("content"));
                     self.blocks(inner, segs, false)?;
                     segs.pop();

@@ -127,3 +127,79 @@ fn an_earlier_grounded_answer_sent_back_is_told_as_text() {
             {"text": "[The web search failed: max_uses_exceeded]"}])
     );
 }
+
+/// A body whose one tool result's `content` is `content`, written as these bytes.
+fn tool_result_body(content: &str) -> String {
+    format!(
+        r#"{{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[
+        {{"role":"user","content":"read it"}},
+        {{"role":"assistant","content":[{{"type":"tool_use","id":"toolu_a","name":"Read","input":{{}}}}]}},
+        {{"role":"user","content":[{{"type":"tool_result","tool_use_id":"toolu_a","content":{content}}}]}}]}}"#
+    )
+}
+
+#[test]
+fn a_tool_results_text_goes_to_gemini_as_the_client_escaped_it() {
+    use crate::upstream::wire_json::WireJson;
+    // Python writes non-ASCII as `\u` escapes; some writers escape `/`.
+    let literal = r#""caf\u00e9 \ud83d\ude00\n\"quoted\" a\/b""#;
+    let req = parse_messages_request(tool_result_body(literal).as_bytes()).unwrap();
+    let gemini = to_generate_content(&req, "gemini-3.8-flash", &opts()).unwrap();
+    let mut written = Vec::new();
+    gemini.write_json(&mut written).unwrap();
+    let written = String::from_utf8(written).unwrap();
+    assert!(
+        written.contains(&format!(r#""response":{{"output":{literal}}}"#)),
+        "{written}"
+    );
+    // Read, it is the text the client meant, as serde writes it too.
+    let value: Value = serde_json::from_str(&written).unwrap();
+    let expected = json!({"output": "café 😀\n\"quoted\" a/b"});
+    assert_eq!(
+        value["contents"][2]["parts"][0]["functionResponse"]["response"],
+        expected
+    );
+    assert_eq!(
+        serde_json::to_value(&gemini).unwrap()["contents"][2]["parts"][0]["functionResponse"]
+            ["response"],
+        expected
+    );
+}
+
+#[test]
+fn a_tool_results_content_is_refused_as_a_string_or_blocks_would_be() {
+    for (content, says) in [
+        (r#""a lone surrogate \ud83d here""#, "hex escape"),
+        ("\"a raw control character \u{1}\"", "control character"),
+        (r#""a bad escape \q""#, "escape"),
+        (
+            "12",
+            "invalid type: a number, expected a string or an array of content blocks",
+        ),
+        (
+            r#"{"type":"text"}"#,
+            "invalid type: a map, expected a string or an array",
+        ),
+        (
+            r#"[{"type":"text","text":5}]"#,
+            "invalid type: integer `5`, expected a string",
+        ),
+    ] {
+        let e = invalid(&tool_result_body(content));
+        assert!(e.contains(says), "{content}: {e}");
+        // One position, the body's own: never one inside the captured value as well.
+        assert!(e.matches(" column ").count() <= 1, "{content}: {e}");
+    }
+    // Blocks still read whole: a text block's text.
+    let req = parse_messages_request(
+        tool_result_body(r#"[{"type":"text","text":"from blocks"}]"#).as_bytes(),
+    )
+    .unwrap();
+    let gemini =
+        serde_json::to_value(to_generate_content(&req, "gemini-3.8-flash", &opts()).unwrap())
+            .unwrap();
+    assert_eq!(
+        gemini["contents"][2]["parts"][0]["functionResponse"]["response"],
+        json!({"output": "from blocks"})
+    );
+}

@@ -1,0 +1,137 @@
+use super::*;
+
+/// What serde_json makes of `literal` as a `String`, and what it makes of it as a
+/// [`JsonString`]: the same verdict and the same text, the literal kept byte for byte.
+fn agrees(literal: &str) {
+    let as_string = serde_json::from_str::<String>(literal);
+    let as_literal = serde_json::from_str::<JsonString>(literal);
+    match (&as_string, &as_literal) {
+        (Ok(text), Ok(kept)) => {
+            assert_eq!(kept.plain(), text.as_str(), "{literal}");
+            assert_eq!(kept.literal(), literal.trim());
+            assert_eq!(kept.is_empty(), text.is_empty());
+        }
+        (Err(_), Err(_)) => {}
+        _ => panic!("{literal}: String {as_string:?}, JsonString {as_literal:?}"),
+    }
+}
+
+#[test]
+fn a_literal_is_kept_as_written_and_reads_as_serde_reads_it() {
+    for literal in [
+        r#""""#,
+        r#""plain text""#,
+        r#""two\nlines, \"quoted\", a \\ backslash and a \/ slash""#,
+        r#""\u00e9t\u00E9 \u2014 written as Python writes non-ASCII""#,
+        r#""é — as written""#,
+        r#""an emoji \ud83d\ude00 as a pair""#,
+        r#""\b\f\r\t\u0000\u001f""#,
+        r#""\\ud800 is an escaped backslash, then text""#,
+        r#""\\\ud83d\ude00 a backslash, then a pair""#,
+    ] {
+        agrees(literal);
+        assert!(
+            serde_json::from_str::<JsonString>(literal).is_ok(),
+            "{literal}"
+        );
+    }
+}
+
+#[test]
+fn what_serde_refuses_as_a_string_is_refused() {
+    for literal in [
+        r#""a lone leading surrogate \ud83d then text""#,
+        r#""a lone leading surrogate at the end \uD83D""#,
+        r#""a lone trailing surrogate \ude00""#,
+        r#""two leading surrogates \ud83d\ud83d""#,
+        r#""\\\ud800 a backslash, then a lone surrogate""#,
+        "\"a raw control character \u{1}\"",
+        "\"a raw new line \n\"",
+        r#""an unknown escape \x41""#,
+        r#""a short escape \u12""#,
+        r#""unterminated"#,
+    ] {
+        agrees(literal);
+        assert!(
+            serde_json::from_str::<JsonString>(literal).is_err(),
+            "{literal}"
+        );
+    }
+}
+
+#[test]
+fn other_kinds_of_value_are_named_in_the_refusal() {
+    for (json, kind) in [
+        ("[1]", "a sequence"),
+        (r#"{"a":1}"#, "a map"),
+        ("true", "a boolean"),
+        ("null", "null"),
+        ("12.5", "a number"),
+    ] {
+        let e = serde_json::from_str::<JsonString>(json)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("invalid type: {kind}, expected a string")),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn generated_literals_read_as_serde_reads_them() {
+    // Strings of escapes, surrogates (paired, lone, after backslashes), controls and text.
+    const PIECES: &[&str] = &[
+        "a",
+        "é",
+        "—",
+        "\\n",
+        "\\\"",
+        "\\\\",
+        "\\/",
+        "\\u00e9",
+        "\\u2014",
+        "\\ud83d",
+        "\\ude00",
+        "\\uD83D\\uDE00",
+        "\\u0041",
+        "\\",
+        "u",
+        "d83d",
+        "\u{1}",
+        "\\x",
+        " ",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    for _ in 0..20_000 {
+        let len = next(8);
+        let inner: String = (0..len).map(|_| PIECES[next(PIECES.len())]).collect();
+        agrees(&format!("\"{inner}\""));
+    }
+}
+
+#[test]
+fn a_plain_text_is_escaped_as_serde_escapes_it_and_compares_by_its_text() {
+    let text = "line\n\"quoted\" \\ é \u{1}";
+    let kept = JsonString::from_plain(text);
+    assert_eq!(kept.literal(), serde_json::to_string(text).unwrap());
+    assert_eq!(kept.plain(), text);
+    let same: JsonString = serde_json::from_str(r#""line\n\"quoted\" \\ \u00e9 \u0001""#).unwrap();
+    assert_eq!(kept, same);
+    assert_ne!(kept, JsonString::from_plain("line"));
+    // serde writes the literal as it is, and other serializers the text.
+    assert_eq!(
+        serde_json::to_string(&same).unwrap(),
+        r#""line\n\"quoted\" \\ \u00e9 \u0001""#
+    );
+    assert_eq!(
+        serde_json::to_value(&same).unwrap(),
+        serde_json::json!(text)
+    );
+}
