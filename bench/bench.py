@@ -50,8 +50,7 @@ def cpu_seconds(pid):
     much as the changes being measured. A thread that ended during a run takes its time with it;
     the gateway's threads live for the whole run."""
     if not Path(f"/proc/{pid}/schedstat").exists():  # a kernel without CONFIG_SCHEDSTATS
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return sum(user_and_kernel_ticks(pid)) / os.sysconf("SC_CLK_TCK")
     total = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:

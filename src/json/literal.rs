@@ -106,6 +106,18 @@ pub enum Refused {
     Invalid(String),
 }
 
+impl Refused {
+    /// The refusal as a deserializer's error, a value of another kind named against `expected`.
+    pub fn error<E: de::Error>(self, expected: &str) -> E {
+        match self {
+            Self::NotAString(kind) => {
+                E::custom(format_args!("invalid type: {kind}, expected {expected}"))
+            }
+            Self::Invalid(message) => E::custom(message),
+        }
+    }
+}
+
 fn kind_of(raw: &str) -> &'static str {
     match raw.as_bytes().first() {
         Some(b'[') => "a sequence",
@@ -132,12 +144,7 @@ impl fmt::Debug for JsonString {
 impl<'de> Deserialize<'de> for JsonString {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = Box::<RawValue>::deserialize(deserializer)?;
-        Self::from_literal(raw.into()).map_err(|refused| match refused {
-            Refused::NotAString(kind) => {
-                de::Error::custom(format_args!("invalid type: {kind}, expected a string"))
-            }
-            Refused::Invalid(message) => de::Error::custom(message),
-        })
+        Self::from_literal(raw.into()).map_err(|refused| refused.error("a string"))
     }
 }
 

@@ -4,9 +4,9 @@
 //! through `json::escape`, eight bytes at a time. Every other member (generation config, tools,
 //! safety settings …) and every part payload not written here is serde's. The bytes are
 //! serde_json's own, member for member and escape for escape (tested on generated requests), so
-//! Gemini sees no difference; a tool's text kept as the client's literal (`wire_answer`) is written
-//! as the client escaped it, by serde too. Each struct is taken apart field by field, so a field added to
-//! the wire types does not compile until it is written here too.
+//! Gemini sees no difference; a tool's text kept as the client's literal (`wire_answer`) is
+//! written as the client escaped it, by serde too. Each struct is taken apart field by field, so
+//! a field added to the wire types does not compile until it is written here too.
 
 use serde::Serialize;
 use serde_json::Value;

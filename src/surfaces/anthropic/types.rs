@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::json::literal::{without_position, JsonString, Refused};
+use crate::json::literal::{without_position, JsonString};
 
 /// `POST /v1/messages` (and `/v1/messages/count_tokens`, which has no `max_tokens`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -160,14 +160,9 @@ impl<'de> Deserialize<'de> for ToolResultContent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw: Box<str> = Box::<serde_json::value::RawValue>::deserialize(deserializer)?.into();
         if !raw.starts_with('[') {
-            return JsonString::from_literal(raw).map(Self::Text).map_err(
-                |refused| match refused {
-                    Refused::NotAString(kind) => de::Error::custom(format_args!(
-                        "invalid type: {kind}, expected a string or an array of content blocks"
-                    )),
-                    Refused::Invalid(message) => de::Error::custom(message),
-                },
-            );
+            return JsonString::from_literal(raw)
+                .map(Self::Text)
+                .map_err(|refused| refused.error("a string or an array of content blocks"));
         }
         // The blocks are read from the captured text: serde has no way to look at a value's
         // kind before reading it, and a tool result's blocks are the rarer case.
