@@ -9,17 +9,56 @@
 //! The literal is checked as serde_json checks a string it parses, so what a `String` refuses
 //! this refuses too: serde_json's scan checks the escapes' form and refuses control characters,
 //! and a literal with `\u` escapes is also parsed once, so a lone surrogate is refused as well.
+//!
+//! A literal read from a request body inside [`sharing`] is a slice of the body's own buffer
+//! (counted, not copied): a conversation's tool outputs are then neither copied out of the body
+//! nor copied again when the translation takes them.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 
+use bytes::Bytes;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 /// A JSON string literal (its quotes included), valid as serde_json reads strings.
 #[derive(Clone)]
-pub struct JsonString(Box<str>);
+pub struct JsonString(Bytes);
+
+thread_local! {
+    /// The body [`sharing`] is reading on this thread, whose literals are slices of it.
+    static SOURCE: RefCell<Option<Bytes>> = const { RefCell::new(None) };
+}
+
+/// `read()`, which parses `body` (serde_json borrowing from it): every [`JsonString`] it reads
+/// is a slice of `body`'s buffer instead of a copy.
+pub fn sharing<T>(body: &Bytes, read: impl FnOnce() -> T) -> T {
+    /// Puts back the body read before, however `read` ends.
+    struct Restore(Option<Bytes>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let before = self.0.take();
+            SOURCE.with(|source| *source.borrow_mut() = before);
+        }
+    }
+    let _restore = Restore(SOURCE.with(|source| source.replace(Some(body.clone()))));
+    read()
+}
+
+/// `literal` as a slice of the body being shared when it lies within it, else a copy.
+fn shared(literal: &str) -> Bytes {
+    SOURCE
+        .with(|source| {
+            let source = source.borrow();
+            let body = source.as_ref()?;
+            let start = (literal.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+            let end = start.checked_add(literal.len())?;
+            (end <= body.len()).then(|| body.slice(start..end))
+        })
+        .unwrap_or_else(|| Bytes::copy_from_slice(literal.as_bytes()))
+}
 
 impl JsonString {
     /// The literal of `text`, escaped as serde_json escapes it (for tests: the gateway makes
@@ -28,36 +67,36 @@ impl JsonString {
     pub fn from_plain(text: &str) -> Self {
         let mut out = Vec::with_capacity(text.len() + 2);
         super::escape::push_str(&mut out, text);
-        // Escaping UTF-8 text gives UTF-8 text: the conversion cannot fail.
-        Self(String::from_utf8(out).unwrap_or_default().into_boxed_str())
+        Self(out.into())
     }
 
     /// `raw`, the text serde_json captured for one JSON value, when it is a string literal
     /// serde_json would read into a `String`; else what it is instead (`"an array"`, …).
-    pub fn from_literal(raw: Box<str>) -> Result<Self, Refused> {
+    pub fn from_literal(raw: &str) -> Result<Self, Refused> {
         if !raw.starts_with('"') {
-            return Err(Refused::NotAString(kind_of(&raw)));
+            return Err(Refused::NotAString(kind_of(raw)));
         }
         if has_surrogate_escape(raw.as_bytes()) {
-            serde_json::from_str::<String>(&raw)
+            serde_json::from_str::<String>(raw)
                 .map_err(|e| Refused::Invalid(without_position(&e)))?;
         }
-        Ok(Self(raw))
+        Ok(Self(shared(raw)))
     }
 
-    /// The literal, quotes included: the bytes to write where a JSON string goes.
-    pub fn literal(&self) -> &str {
+    /// The literal, quotes included: the bytes (UTF-8) to write where a JSON string goes.
+    pub fn literal(&self) -> &[u8] {
         &self.0
     }
 
     /// The text the literal stands for.
     pub fn plain(&self) -> Cow<'_, str> {
         let inner = &self.0[1..self.0.len() - 1];
-        if !inner.contains('\\') {
-            return Cow::Borrowed(inner);
+        if !inner.contains(&b'\\') {
+            // Checked when it was made: it is UTF-8.
+            return String::from_utf8_lossy(inner);
         }
         // Checked when it was made: it reads.
-        Cow::Owned(serde_json::from_str(&self.0).unwrap_or_default())
+        Cow::Owned(serde_json::from_slice(&self.0).unwrap_or_default())
     }
 
     /// Whether the text is empty.
@@ -137,20 +176,20 @@ impl PartialEq for JsonString {
 
 impl fmt::Debug for JsonString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&String::from_utf8_lossy(&self.0))
     }
 }
 
 impl<'de> Deserialize<'de> for JsonString {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Box::<RawValue>::deserialize(deserializer)?;
-        Self::from_literal(raw.into()).map_err(|refused| refused.error("a string"))
+        let raw = <&RawValue>::deserialize(deserializer)?;
+        Self::from_literal(raw.get()).map_err(|refused| refused.error("a string"))
     }
 }
 
 impl Serialize for JsonString {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match serde_json::from_str::<&RawValue>(&self.0) {
+        match serde_json::from_slice::<&RawValue>(&self.0) {
             Ok(raw) => raw.serialize(serializer),
             Err(_) => self.plain().serialize(serializer),
         }

@@ -8,7 +8,7 @@ fn agrees(literal: &str) {
     match (&as_string, &as_literal) {
         (Ok(text), Ok(kept)) => {
             assert_eq!(kept.plain(), text.as_str(), "{literal}");
-            assert_eq!(kept.literal(), literal.trim());
+            assert_eq!(kept.literal(), literal.trim().as_bytes());
             assert_eq!(kept.is_empty(), text.is_empty());
         }
         (Err(_), Err(_)) => {}
@@ -120,7 +120,10 @@ fn generated_literals_read_as_serde_reads_them() {
 fn a_plain_text_is_escaped_as_serde_escapes_it_and_compares_by_its_text() {
     let text = "line\n\"quoted\" \\ é \u{1}";
     let kept = JsonString::from_plain(text);
-    assert_eq!(kept.literal(), serde_json::to_string(text).unwrap());
+    assert_eq!(
+        kept.literal(),
+        serde_json::to_string(text).unwrap().as_bytes()
+    );
     assert_eq!(kept.plain(), text);
     let same: JsonString = serde_json::from_str(r#""line\n\"quoted\" \\ \u00e9 \u0001""#).unwrap();
     assert_eq!(kept, same);
@@ -134,4 +137,32 @@ fn a_plain_text_is_escaped_as_serde_escapes_it_and_compares_by_its_text() {
         serde_json::to_value(&same).unwrap(),
         serde_json::json!(text)
     );
+}
+
+#[test]
+fn a_literal_read_while_sharing_a_body_is_a_slice_of_it_and_otherwise_a_copy() {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        output: JsonString,
+        also: Vec<JsonString>,
+    }
+    let body = bytes::Bytes::from(r#"{"output":"line\none é","also":["\u00e9","x"]}"#);
+    let within = |kept: &JsonString| body.as_ptr_range().contains(&kept.literal().as_ptr());
+    let shared: Answer = sharing(&body, || serde_json::from_slice(&body)).unwrap();
+    assert_eq!(shared.output.literal(), r#""line\none é""#.as_bytes());
+    assert_eq!(shared.output.plain(), "line\none é");
+    assert_eq!(shared.also[0].plain(), "é");
+    assert!(within(&shared.output) && shared.also.iter().all(within));
+    // Another body (a copy of this one), or none: the literals are copies.
+    let other = bytes::Bytes::copy_from_slice(&body);
+    let copied: Answer = sharing(&other, || serde_json::from_slice(&body)).unwrap();
+    let alone: Answer = serde_json::from_slice(&body).unwrap();
+    for answer in [&copied, &alone] {
+        assert!(!within(&answer.output) && !answer.also.iter().any(within));
+        assert_eq!(answer.output, shared.output);
+    }
+    // The body is no longer shared once `sharing` returns, even when its reading failed.
+    let failed = sharing(&body, || serde_json::from_str::<Answer>("{")).is_err();
+    let after: Answer = serde_json::from_slice(&body).unwrap();
+    assert!(failed && !within(&after.output));
 }

@@ -90,10 +90,9 @@ mod tests {
     #[test]
     fn a_text_answer_reads_writes_and_compares_as_the_object_it_stands_for() {
         let literal = r#""line one\nsaid \"hi\" \u00e9""#;
-        let raw: Box<str> = literal.into();
         let answer = FunctionAnswer::Text {
             key: "output",
-            text: JsonString::from_literal(raw).unwrap(),
+            text: JsonString::from_literal(literal).unwrap(),
         };
         let object = json!({"output": "line one\nsaid \"hi\" é"});
         assert_eq!(answer.to_value(), object);

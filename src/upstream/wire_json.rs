@@ -202,7 +202,7 @@ fn write_part(out: &mut Vec<u8>, part: &Part) -> serde_json::Result<()> {
             FunctionAnswer::Object(value) => write_value(r.key("response"), value)?,
             FunctionAnswer::Text { key, text } => {
                 let mut answer = Members::open(r.key("response"));
-                answer.key(key).extend_from_slice(text.literal().as_bytes());
+                answer.key(key).extend_from_slice(text.literal());
                 answer.close();
             }
         }

@@ -4,7 +4,7 @@
 //! this reads the tag, then the variant's fields straight from the JSON; a block whose `type`
 //! comes later is gathered as a JSON object first (the rare, slower path), with the same result.
 
-use serde::de::value::{MapAccessDeserializer, MapDeserializer};
+use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -134,6 +134,21 @@ fn variant<'de, M: MapAccess<'de>>(tag: &str, mut map: M) -> Result<ContentBlock
 
 struct BlockVisitor;
 
+/// A block's members but its `type` (`.0`), read as that variant.
+struct Rest<'a>(&'a str);
+
+impl<'de> Visitor<'de> for Rest<'_> {
+    type Value = ContentBlock;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a content block's fields")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<ContentBlock, M::Error> {
+        variant(self.0, map)
+    }
+}
+
 impl<'de> Visitor<'de> for BlockVisitor {
     type Value = ContentBlock;
 
@@ -149,7 +164,8 @@ impl<'de> Visitor<'de> for BlockVisitor {
             let tag: String = map.next_value()?;
             return variant(&tag, map);
         }
-        // `type` is not first: gather the object, then read it the same way.
+        // `type` is not first: gather the object, then read its JSON text as if `type` had come
+        // first (a tool result's text kept as its literal is then a copy).
         let mut object = Map::new();
         object.insert(first, map.next_value()?);
         while let Some((k, v)) = map.next_entry::<String, Value>()? {
@@ -160,8 +176,10 @@ impl<'de> Visitor<'de> for BlockVisitor {
             Some(_) => return Err(de::Error::custom("`type` must be a string")),
             None => return Err(de::Error::missing_field("type")),
         };
-        let rest = MapDeserializer::<_, serde_json::Error>::new(object.into_iter());
-        variant(&tag, rest).map_err(de::Error::custom)
+        let rest = serde_json::to_string(&object).map_err(de::Error::custom)?;
+        serde_json::Deserializer::from_str(&rest)
+            .deserialize_map(Rest(&tag))
+            .map_err(de::Error::custom)
     }
 }
 

@@ -93,7 +93,8 @@ async fn ask(
     parse: fn(&[u8]) -> Result<MessagesRequest, AnthropicError>,
 ) -> Result<Asked, Box<Response>> {
     let body = read_body::<ApiError>(body, app.max_body_bytes)?;
-    let request = parse(&body).map_err(|e| Box::new(ApiError::from(e).into_response()))?;
+    let request = crate::json::literal::sharing(&body, || parse(&body))
+        .map_err(|e| Box::new(ApiError::from(e).into_response()))?;
     let resolved = super::models::resolve(&app.models, &request.model)
         .await
         .map_err(|why| Box::new(ApiError::unknown_model(&why).into_response()))?;

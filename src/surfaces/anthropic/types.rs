@@ -158,7 +158,7 @@ pub enum ToolResultContent {
 
 impl<'de> Deserialize<'de> for ToolResultContent {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw: Box<str> = Box::<serde_json::value::RawValue>::deserialize(deserializer)?.into();
+        let raw = <&serde_json::value::RawValue>::deserialize(deserializer)?.get();
         if !raw.starts_with('[') {
             return JsonString::from_literal(raw)
                 .map(Self::Text)
@@ -166,7 +166,7 @@ impl<'de> Deserialize<'de> for ToolResultContent {
         }
         // The blocks are read from the captured text: serde has no way to look at a value's
         // kind before reading it, and a tool result's blocks are the rarer case.
-        serde_json::from_str(&raw)
+        serde_json::from_str(raw)
             .map(Self::Blocks)
             .map_err(|e| de::Error::custom(without_position(&e)))
     }
