@@ -17,6 +17,9 @@ Reported: CPU per request (per stream, for the streamed rows: 20-chunk answers) 
 and of the floor, read from /proc (the scheduler's nanosecond counts) and their ratio; added p50/p99 at a fixed rate
 (`oha -q RATE -c 64`, open loop) and on one connection (`oha -c 1`, closed loop); the peak RSS
 of a fresh gateway carrying 1,000 concurrent streams; and a 500 KB Claude Code conversation.
+Beside them, in the same rounds, the least a proxy can do (`mock-gemini --relay`, a byte relay in
+front of the gateway's upstream, sent the floor's requests): its CPU and added latency are the
+physical limit of any gateway on this machine.
 
     [GATEWAY_BIN=path] python3 bench/floor.py [--rate 1000] [--seconds 4] [--rounds 3] [--streams 1000] [--out docs/PERFORMANCE.md]
 """
@@ -176,8 +179,8 @@ def main():
         rows = []
         for name, stream, f_path, f_body, g_path, g_body in scenarios:
             rate = BIG_RATE if "conversation" in name else args.rate
-            at_rate = {"floor": [], "gw": []}
-            one = {"floor": [], "gw": []}
+            at_rate = {"floor": [], "gw": [], "relay": []}
+            one = {"floor": [], "gw": [], "relay": []}
             for _ in range(args.rounds):
                 # A fresh floor and gateway every round: two processes of one build differ by up to
                 # ±10 % for their whole lives (heap and hash layout), which would otherwise decide
@@ -191,10 +194,18 @@ def main():
                 gw_proc, gw = gateway(upstream)
                 bench.oha(floor + f_path, 200, 1, oha_bin, f_body)
                 bench.oha(gw + g_path, 200, 1, oha_bin, g_body)
+                # The least a proxy can do: the floor's own request through a byte relay on the
+                # gateway's core to the gateway's upstream.
+                relay_proc, relay = spawn(GATEWAY_CORE, [str(TARGET / "mock-gemini"), "--relay",
+                                                         upstream.split("//", 1)[1]])
+                bench.oha(relay + f_path, 200, 1, oha_bin, f_body)
                 for label, pid, url, body in (("floor", floor_proc.pid, floor + f_path, f_body),
-                                              ("gw", gw_proc.pid, gw + g_path, g_body)):
+                                              ("gw", gw_proc.pid, gw + g_path, g_body),
+                                              ("relay", relay_proc.pid, relay + f_path, f_body)):
                     at_rate[label].append(bench.oha_cpu(url, rate, args.seconds, oha_bin, body, pid))
                     one[label].append(bench.oha_cpu(url, None, args.seconds, oha_bin, body, pid))
+                relay_proc.terminate()
+                procs.remove(relay_proc)
             med = lambda runs, i: statistics.median(r[i] for r in runs)
             rows.append(dict(
                 name=name, stream=stream, rate=rate,
@@ -204,6 +215,7 @@ def main():
                 rate_f99=med(at_rate["floor"], 1), rate_g99=med(at_rate["gw"], 1),
                 one_f50=med(one["floor"], 0), one_g50=med(one["gw"], 0),
                 one_f99=med(one["floor"], 1), one_g99=med(one["gw"], 1),
+                relay_cpu=med(at_rate["relay"], 3), one_r50=med(one["relay"], 0),
                 ok=min(r[2] for r in at_rate["gw"] + one["gw"])))
 
         # Peak memory: a fresh gateway carrying N concurrent 20-chunk streams, 1 s each.
@@ -261,6 +273,17 @@ def main():
             f"{r['rate_g50'] - r['rate_f50']:+.3f} ms | {r['rate_g99'] - r['rate_f99']:+.3f} ms | "
             f"{r['one_f50']:.3f} ms | {r['one_g50']:.3f} ms | **{r['one_g50'] - r['one_f50']:+.3f} ms** | "
             f"{r['one_g99'] - r['one_f99']:+.3f} ms | {r['ok']:.2%} |")
+    lines += ["", "The least a proxy can do, measured in the same rounds: the floor's own requests through a "
+              "byte relay on the gateway's core (`mock-gemini --relay`: each connection copied both ways to "
+              "one of its own to the gateway's upstream, no HTTP) — the physical limit of a proxy here, "
+              "against which the gateway's own work is what is left:", "",
+              "| scenario | relay CPU | **relay × floor** | gateway × relay | relay's added p50, 1 conn "
+              "| **gateway's beyond the relay's** |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {r['relay_cpu']:.0f} µs | **{r['relay_cpu'] / r['floor_cpu']:.1f}×** | "
+            f"{r['gw_cpu'] / r['relay_cpu']:.1f}× | {r['one_r50'] - r['one_f50']:+.3f} ms | "
+            f"**{r['one_g50'] - r['one_r50']:+.3f} ms** |")
     listed = (ROOT / "link" / "hot-functions.txt").read_text().split()
     defined = hot_functions.defined_functions(GATEWAY_BIN)
     lines += ["", f"{args.streams} concurrent streams (20 chunks, 50 ms apart) through a fresh gateway; the "

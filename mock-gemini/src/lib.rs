@@ -56,6 +56,7 @@ mod ordered;
 mod proto;
 mod quota;
 mod refusals;
+pub mod relay;
 mod request;
 mod resources;
 mod respond;

@@ -2,7 +2,7 @@
 //! end-to-end tests and benchmarks, which script it through its `/_mock/` control API.
 //!
 //! ```text
-//! mock-gemini [--host H] [--port P] [--stream-chunks N] [--chunk-interval-ms N] [--response-delay-ms N] [--floor] [--tls CERT_PEM_OUT]
+//! mock-gemini [--host H] [--port P] [--stream-chunks N] [--chunk-interval-ms N] [--response-delay-ms N] [--floor] [--tls CERT_PEM_OUT] [--relay HOST:PORT]
 //! ```
 //! Prints exactly one line, `mock-gemini listening on http://HOST:PORT`, then serves until
 //! SIGTERM or SIGINT.
@@ -19,7 +19,8 @@ use std::process::ExitCode;
 use mock_gemini::{MockGemini, MockOptions};
 
 const USAGE: &str = "usage: mock-gemini [--host H] [--port P] [--stream-chunks N] \
-                     [--chunk-interval-ms N] [--response-delay-ms N] [--floor] [--tls CERT_PEM_OUT]";
+                     [--chunk-interval-ms N] [--response-delay-ms N] [--floor] [--tls CERT_PEM_OUT] \
+                     [--relay HOST:PORT]";
 
 struct Args {
     host: IpAddr,
@@ -30,6 +31,8 @@ struct Args {
     /// Serve HTTPS (HTTP/2 or 1.1, as Google does) for `localhost` on 127.0.0.1, writing the
     /// self-signed certificate's PEM here for clients to trust.
     tls: Option<String>,
+    /// The benchmark's byte relay to this address instead of a mock (`mock_gemini::relay`).
+    relay: Option<SocketAddr>,
 }
 
 fn value<T: std::str::FromStr>(flag: &str, raw: Option<String>) -> Result<T, String> {
@@ -45,6 +48,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         options: MockOptions::default(),
         floor: false,
         tls: None,
+        relay: None,
     };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -60,6 +64,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--response-delay-ms" => parsed.options.response_delay_ms = Some(value(&flag, next())?),
             "--floor" => parsed.floor = true,
             "--tls" => parsed.tls = Some(value(&flag, next())?),
+            "--relay" => parsed.relay = Some(value(&flag, next())?),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -97,9 +102,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The floor runs on one thread: it is pinned to one core, where a pool of workers would only
-    // wake each other (its cost is the least a server costs, not a scheduler's).
-    let runtime = if args.floor {
+    // The floor and the relay run on one thread: each is pinned to one core, where a pool of
+    // workers would only wake each other (its cost is the least a server costs, not a
+    // scheduler's).
+    let runtime = if args.floor || args.relay.is_some() {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -126,6 +132,9 @@ async fn run(args: Args) -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let addr = SocketAddr::new(args.host, args.port);
+    if let Some(upstream) = args.relay {
+        return relay(addr, upstream).await;
+    }
     let started = if let Some(pem_out) = &args.tls {
         match MockGemini::start_tls(args.options, &["localhost"]).await {
             Ok((mock, pem)) => std::fs::write(pem_out, pem).map(|()| mock),
@@ -157,6 +166,22 @@ async fn run(args: Args) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `--relay`: relays connections until told to stop.
+async fn relay(addr: SocketAddr, upstream: SocketAddr) -> ExitCode {
+    match mock_gemini::relay::Relay::start(addr, upstream).await {
+        Ok(relay) => {
+            println!("mock-gemini listening on {}", relay.base_url());
+            let _ = std::io::stdout().flush();
+            wait_for_signal().await;
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("mock-gemini: cannot listen on {addr}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +202,8 @@ mod tests {
         assert!(parsed.as_ref().is_ok_and(|a| a.port == 8080
             && a.options.stream_chunks == Some(5)
             && a.options.chunk_interval_ms == Some(10)));
+        assert!(args(&["--relay", "127.0.0.1:9"]).is_ok_and(|a| a.relay.is_some()));
+        assert!(args(&["--relay", "nowhere"]).is_err());
         assert!(args(&["--bogus"]).is_err());
         assert!(args(&["--port"]).is_err());
     }
