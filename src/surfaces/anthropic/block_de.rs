@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::types::{ContentBlock, Source, ToolResultContent};
+use crate::json::literal::without_position;
 
 #[derive(Deserialize)]
 struct Text {
@@ -177,9 +178,10 @@ impl<'de> Visitor<'de> for BlockVisitor {
             None => return Err(de::Error::missing_field("type")),
         };
         let rest = serde_json::to_string(&object).map_err(de::Error::custom)?;
+        // The rewritten text's positions mean nothing to the client: the body's own is added.
         serde_json::Deserializer::from_str(&rest)
             .deserialize_map(Rest(&tag))
-            .map_err(de::Error::custom)
+            .map_err(|e| de::Error::custom(without_position(&e)))
     }
 }
 
@@ -237,6 +239,30 @@ mod tests {
                 }])),
                 is_error: None,
             }
+        );
+    }
+
+    #[test]
+    fn a_block_whose_type_comes_later_reads_its_tool_text_and_errs_at_the_bodys_position() {
+        let later =
+            block(r#"{"content":"a \"quoted\"\nline","tool_use_id":"t1","type":"tool_result"}"#)
+                .unwrap();
+        let ContentBlock::ToolResult {
+            content: Some(ToolResultContent::Text(text)),
+            ..
+        } = later
+        else {
+            panic!("{later:?}");
+        };
+        assert_eq!(text.plain(), "a \"quoted\"\nline");
+        let e = block(r#"{"text":5,"type":"text"}"#)
+            .unwrap_err()
+            .to_string();
+        // The body's position (the block's end), not one in the block's rewritten text.
+        assert!(e.ends_with(" at line 1 column 24"), "{e}");
+        assert!(
+            e.contains("invalid type: integer `5`, expected a string"),
+            "{e}"
         );
     }
 
