@@ -18,6 +18,7 @@ use proptest::prelude::*;
 use proptest::sample::{select, Index};
 use serde_json::{json, Value};
 
+use gemini_gateway::json::literal::sharing;
 use gemini_gateway::models::{names, Naming};
 use gemini_gateway::surfaces::anthropic::validate::{is_standard_base64, MAX_JSON_DEPTH};
 use gemini_gateway::surfaces::anthropic::{
@@ -304,6 +305,33 @@ proptest! {
     ) {
         let raw = if first { FIRST_TURN } else { TOOL_RESULT_TURN };
         exercise_anthropic(&damage(raw, &d), None);
+    }
+
+    /// A conversation's long tool result, now and then with one flaw a parse must refuse (a
+    /// control character, a bad or short escape, a lone surrogate, a bare quote, bytes that are
+    /// not UTF-8): parsed from a shared body (the long text cut out and checked on its own) it
+    /// reads exactly as parsed whole, refusals and their messages included.
+    #[test]
+    fn long_tool_results_read_the_same_cut_out_or_whole(
+        pieces in prop::collection::vec(
+            prop_oneof![
+                300 => select(vec!["fn main() {", "\\n", "\\\"", "\\\\", "\\u00e9", "é", "    ", "x", "\\/"])
+                    .prop_map(|piece| piece.as_bytes().to_vec()),
+                // A surrogate pair (rarely: one has the literal read by serde_json as well).
+                1 => Just(b"\\ud83d\\ude00".to_vec()),
+                1 => select(vec![&b"\x01"[..], b"\t", b"\\x", b"\\u12", b"\\ud83d", b"\\ude00", b"\"", b"\xff", b"\xc3", b"\xed\xa0\x80"])
+                    .prop_map(|piece| piece.to_vec()),
+            ],
+            100..300,
+        ),
+    ) {
+        let mut raw = br#"{"model":"claude-sonnet-4-5","max_tokens":9,"messages":[{"role":"user","content":"read"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"Read","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":""#.to_vec();
+        raw.extend(pieces.concat());
+        raw.extend_from_slice(br#""}]}]}"#);
+        let body = bytes::Bytes::from(raw);
+        let shared = sharing(&body, || parse_messages_request(&body));
+        let whole = parse_messages_request(&body);
+        prop_assert_eq!(format!("{shared:?}"), format!("{whole:?}"));
     }
 
     #[test]

@@ -80,9 +80,9 @@ fn other_kinds_of_value_are_named_in_the_refusal() {
     }
 }
 
-#[test]
-fn generated_literals_read_as_serde_reads_them() {
-    // Strings of escapes, surrogates (paired, lone, after backslashes), controls and text.
+/// `count` literals of up to seven pieces each: escapes, surrogates (paired, lone, after
+/// backslashes), controls and text; `more` pieces besides.
+fn generated(count: usize, more: &[&'static str]) -> Vec<String> {
     const PIECES: &[&str] = &[
         "a",
         "é",
@@ -104,6 +104,7 @@ fn generated_literals_read_as_serde_reads_them() {
         "\\x",
         " ",
     ];
+    let pieces: Vec<&str> = PIECES.iter().chain(more).copied().collect();
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = |n: usize| {
         state ^= state << 13;
@@ -111,11 +112,46 @@ fn generated_literals_read_as_serde_reads_them() {
         state ^= state << 17;
         (state % n as u64) as usize
     };
-    for _ in 0..20_000 {
-        let len = next(8);
-        let inner: String = (0..len).map(|_| PIECES[next(PIECES.len())]).collect();
-        agrees(&format!("\"{inner}\""));
+    (0..count)
+        .map(|_| {
+            let len = next(8);
+            let inner: String = (0..len).map(|_| pieces[next(pieces.len())]).collect();
+            format!("\"{inner}\"")
+        })
+        .collect()
+}
+
+#[test]
+fn generated_literals_read_as_serde_reads_them() {
+    for literal in generated(20_000, &[]) {
+        agrees(&literal);
     }
+}
+
+/// A literal cut out of a body is checked on its own: exactly what serde_json reads as a
+/// `String` passes, quotes left unescaped and DEL among the rest.
+#[test]
+fn a_cut_literal_is_checked_as_serde_checks_a_string() {
+    let mut literals = generated(40_000, &["\"", "\u{7f}", "\u{1f}", "\\U0041"]);
+    literals.extend([
+        "\"".into(),
+        "".into(),
+        "x".into(),
+        "\"open".into(),
+        "\"\\\"".into(),
+    ]);
+    for literal in literals {
+        assert_eq!(
+            check_cut(literal.as_bytes()).is_ok(),
+            serde_json::from_str::<String>(&literal).is_ok(),
+            "{literal}"
+        );
+    }
+    let mut not_utf8 = br#""abc""#.to_vec();
+    not_utf8[2] = 0xff;
+    assert!(check_cut(&not_utf8).is_err());
+    let long = format!("\"{}\u{1}{}\"", "a".repeat(200), "b".repeat(3));
+    assert!(check_cut(long.as_bytes()).is_err());
 }
 
 #[test]
@@ -167,4 +203,61 @@ fn a_literal_read_while_sharing_a_body_is_a_slice_of_it_and_otherwise_a_copy() {
     let failed = sharing(&body, || serde_json::from_str::<Answer>("{")).is_err();
     let after: Answer = serde_json::from_slice(&body).unwrap();
     assert!(failed && !within(&after.output));
+}
+
+/// A body with its long literal cut out and left as `""`: a [`JsonString`] read there is the
+/// body's literal, a slice of it; a `String` read there is `""`, and the answer says so.
+#[test]
+fn a_cut_is_read_as_the_bodys_literal_and_anything_else_there_is_told() {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        output: JsonString,
+        also: Vec<JsonString>,
+    }
+    #[derive(serde::Deserialize)]
+    struct AsText {
+        output: String,
+    }
+    let body = bytes::Bytes::from(r#"{"output":"line\none \"é\"","also":["x",""]}"#);
+    let span = 10..body.len() - r#","also":["x",""]}"#.len();
+    let text = r#"{"output":"","also":["x",""]}"#;
+    let cut = || vec![Cut::new(10, span.clone())];
+    assert_eq!(&body[span.clone()], r#""line\none \"é\"""#.as_bytes());
+    let within = |kept: &JsonString| body.as_ptr_range().contains(&kept.literal().as_ptr());
+    let (answer, every_cut) = sharing(&body, || {
+        reading_around(text.as_bytes(), cut(), || {
+            serde_json::from_str::<Answer>(text)
+        })
+    });
+    let answer = answer.unwrap();
+    assert!(every_cut && within(&answer.output));
+    assert_eq!(answer.output.plain(), "line\none \"é\"");
+    // The other `""` is the text's own, not a cut.
+    assert_eq!(answer.also[1].literal(), b"\"\"");
+    // A `String` read where the literal was cut: the answer is not the body's.
+    let (as_text, every_cut) = sharing(&body, || {
+        reading_around(text.as_bytes(), cut(), || {
+            serde_json::from_str::<AsText>(text)
+        })
+    });
+    assert!(!every_cut && as_text.unwrap().output.is_empty());
+    // Outside `sharing` no cut is read; with no cuts there is nothing to tell.
+    let (alone, every_cut) = reading_around(text.as_bytes(), cut(), || {
+        serde_json::from_str::<Answer>(text)
+    });
+    assert!(!every_cut && alone.unwrap().output.is_empty());
+    assert!(reading_around(text.as_bytes(), Vec::new(), || ()).1);
+    // A cut literal serde would refuse is refused, and the cuts end with `reading_around`.
+    let bad = bytes::Bytes::from("{\"output\":\"a raw\ttab\",\"also\":[]}");
+    let refused = sharing(&bad, || {
+        let text = r#"{"output":"","also":[]}"#;
+        let span = 10..bad.len() - r#","also":[]}"#.len();
+        let (read, _) = reading_around(text.as_bytes(), vec![Cut::new(10, span)], || {
+            serde_json::from_str::<Answer>(text)
+        });
+        let after = serde_json::from_str::<Answer>(text).unwrap();
+        (read.is_err(), after.output.is_empty())
+    });
+    assert_eq!(refused, (true, true));
+    assert!(!is_lent(&body) && sharing(&body, || is_lent(&body) && !is_lent(&body[1..])));
 }

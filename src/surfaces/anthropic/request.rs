@@ -42,9 +42,11 @@ use super::errors::AnthropicError;
 use super::tools::translate_tools;
 use super::types::{MessagesRequest, ThinkingParam, ToolList};
 use super::validate::{check_request, clip_to, shape, MAX_JSON_DEPTH};
+use crate::json::literal;
 use crate::models::thinking::{thinking, Want};
 use crate::models::ModelInfo;
 use crate::surfaces::shared::schema;
+use crate::surfaces::shared::shape::Shape;
 
 /// Gemini accepts at most this many stop sequences.
 pub const MAX_STOP_SEQUENCES: usize = 5;
@@ -92,7 +94,7 @@ fn parse_body(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
         )));
     }
     // The fast path; only a body that fails is parsed again, tracking the path for the message.
-    if let Some(req) = parse_quickly(body, shape.member, remembered) {
+    if let Some(req) = parse_quickly(body, shape, remembered) {
         return Ok(req);
     }
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -118,37 +120,94 @@ fn parse_body(body: &[u8]) -> Result<MessagesRequest, AnthropicError> {
 /// would otherwise scan Claude Code's 32 KB of tool schemas only to find where they end (a fifth
 /// of such a request's cost), while they are read only when the tool cache has not seen them
 /// ([`ToolList::definitions`]). The rest of the body is parsed as a copy with `null` in their
-/// place, so this pays only while the tools are a fair part of the body ([`SKIP_PER_COPY`]); a
-/// long conversation is parsed whole. `None` when the body does not parse: the slow path reads
-/// all of it again, tools included, for a message with its position. `remembered` is the tool
-/// cache's text the span holds, when it holds one.
+/// place, so this pays only while the tools are a fair part of the body ([`SKIP_PER_COPY`]).
+/// Likewise a tool result's long text (a file, a command's output: most of a long
+/// conversation's bytes) is cut out and left as `""`, checked on its own and taken as a slice
+/// of the body when the parse reads it there ([`literal::reading_around`]): serde's scan of its
+/// escapes is several times the cost of the check. Should another value read an empty string
+/// where a text was cut (a block the gateway does not know), the body is parsed whole instead.
+/// `None` when the body does not parse: the slow path reads all of it again, tools included,
+/// for a message with its position. `remembered` is the tool cache's text the span holds, when
+/// it holds one.
 fn parse_quickly(
     body: &[u8],
-    tools: Option<Range<usize>>,
+    shape: Shape,
     remembered: Option<Arc<str>>,
 ) -> Option<MessagesRequest> {
-    let Some(span) = tools.filter(|span| span.len() * SKIP_PER_COPY >= body.len() - span.len())
-    else {
+    let cut: usize = shape.long_strings.iter().map(Range::len).sum();
+    let long_strings = if cut * CUT_PER_COPY >= body.len() - cut && literal::is_lent(body) {
+        shape.long_strings
+    } else {
+        Vec::new()
+    };
+    let kept = body.len() - long_strings.iter().map(Range::len).sum::<usize>();
+    let span = shape
+        .member
+        .filter(|span| span.len() * SKIP_PER_COPY >= kept.saturating_sub(span.len()));
+    if span.is_none() && long_strings.is_empty() {
         return crate::json::from_bytes(body).ok();
+    }
+    let tools = match (&span, remembered) {
+        (None, _) => None,
+        (Some(_), Some(text)) => Some(ToolList::remembered(text)),
+        (Some(span), None) => Some(ToolList::from_text(
+            std::str::from_utf8(&body[span.clone()]).ok()?,
+        )),
     };
-    let tools = match remembered {
-        Some(text) => ToolList::remembered(text),
-        None => ToolList::from_text(std::str::from_utf8(&body[span.clone()]).ok()?),
-    };
-    let mut rest = Vec::with_capacity(body.len() - span.len() + 4);
-    rest.extend_from_slice(&body[..span.start]);
-    rest.extend_from_slice(b"null");
-    rest.extend_from_slice(&body[span.end..]);
-    let mut req: MessagesRequest = crate::json::from_bytes(&rest).ok()?;
-    // A second `tools` would have been refused as a duplicate field.
-    req.tools = Some(tools);
+    let (text, cuts) = rewrite(body, span, long_strings);
+    let (req, every_cut_read) =
+        literal::reading_around(&text, cuts, || crate::json::from_bytes(&text));
+    if !every_cut_read {
+        return crate::json::from_bytes(body).ok();
+    }
+    let mut req: MessagesRequest = req.ok()?;
+    if tools.is_some() {
+        // A second `tools` would have been refused as a duplicate field.
+        req.tools = tools;
+    }
     Some(req)
+}
+
+/// `body` with the tools' span read as `null` and each long string as `""`: the text to
+/// parse, and where in it each string was left (a long string inside the tools is theirs).
+fn rewrite(
+    body: &[u8],
+    tools: Option<Range<usize>>,
+    long_strings: Vec<Range<usize>>,
+) -> (Vec<u8>, Vec<literal::Cut>) {
+    let within = tools.clone().unwrap_or_default();
+    let outside = |string: &Range<usize>| !(within.start < string.end && string.start < within.end);
+    let mut spans: Vec<(Range<usize>, &[u8])> = long_strings
+        .into_iter()
+        .filter(outside)
+        .map(|string| (string, &b"\"\""[..]))
+        .chain(tools.map(|tools| (tools, &b"null"[..])))
+        .collect();
+    spans.sort_by_key(|(span, _)| span.start);
+    let written: usize = spans.iter().map(|(_, with)| with.len()).sum();
+    let removed: usize = spans.iter().map(|(span, _)| span.len()).sum();
+    let mut text = Vec::with_capacity(body.len() + written - removed);
+    let mut cuts = Vec::with_capacity(spans.len());
+    let mut from = 0;
+    for (span, with) in spans {
+        text.extend_from_slice(&body[from..span.start]);
+        if with.len() == 2 {
+            cuts.push(literal::Cut::new(text.len(), span.clone()));
+        }
+        text.extend_from_slice(with);
+        from = span.end;
+    }
+    text.extend_from_slice(&body[from..]);
+    (text, cuts)
 }
 
 /// About how many bytes of the rest of a body can be copied for the cost of serde scanning one
 /// byte of its tools (instructions: Claude Code's first turn, 32 KB of tools and 21 KB besides,
 /// −15.6 % taking them as text; a 500 KB conversation with the same tools +2.9 %).
 const SKIP_PER_COPY: usize = 8;
+
+/// The same for a long string cut out and checked on its own ([`literal::reading_around`]).
+const CUT_PER_COPY: usize = 8;
 
 /// Longest parse error message (serde quotes the offending value).
 const MAX_ERROR_MESSAGE: usize = 500;

@@ -21,7 +21,7 @@ use std::collections::HashSet;
 
 use super::errors::AnthropicError;
 use super::types::{ContentBlock, MessagesRequest, Role, Source, TextOrBlocks, ToolResultContent};
-use crate::surfaces::shared::shape::{scan, Shape};
+use crate::surfaces::shared::shape::{scan_noting, LongStrings, Shape};
 
 /// Deepest nesting of JSON objects and arrays accepted in a request body: the native
 /// surface's bound (serde_json's own recursion limit is 128).
@@ -41,8 +41,22 @@ pub const MAX_ECHO: usize = 200;
 /// shows, is left to the typed parse), and where its `tools` lie (see `request::parse_body`;
 /// `known` names a tool list seen before that they begin with, stepped over unread).
 pub fn shape(body: &[u8], known: impl FnMut(&[u8]) -> Option<usize>) -> Shape {
-    scan(body, MAX_JSON_DEPTH, b"tools", known)
+    scan_noting(
+        body,
+        MAX_JSON_DEPTH,
+        b"tools",
+        Some(TOOL_RESULT_TEXTS),
+        known,
+    )
 }
+
+/// The long texts of tool results (`messages[].content[].content` as a string), which a parse
+/// can read around (`request::parse_quickly`).
+const TOOL_RESULT_TEXTS: LongStrings = LongStrings {
+    depth: 5,
+    key: b"content",
+    min_len: 256,
+};
 
 /// `s` cut to [`MAX_ECHO`] characters (with `…` when cut), for quoting client data.
 pub fn clip(s: &str) -> String {

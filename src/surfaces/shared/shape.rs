@@ -3,6 +3,8 @@
 //! where the value of one top-level member lies. The second lets a surface take a large member
 //! it keeps as the client's text (Anthropic's `tools`: Claude Code's 32 KB of tool schemas,
 //! remembered by that text) without serde scanning it a second time only to find its end.
+//! It can also note where long string values of one member name lie (Anthropic's tool results:
+//! a conversation's files and command output), for a parse that reads around them.
 //!
 //! Nothing is parsed: strings are skipped from quote to quote (`memchr`), brackets counted. A
 //! member's span is where its brackets close, so for a body that is not JSON it may be anything;
@@ -19,6 +21,19 @@ pub struct Shape {
     /// that member (its key written without escapes) and its value is an array or object. The
     /// first such member, when a body repeats it.
     pub member: Option<Range<usize>>,
+    /// The long strings asked for ([`LongStrings`]), quotes included, in the body's order.
+    pub long_strings: Vec<Range<usize>>,
+}
+
+/// Which long strings a scan notes: the string values of members named `key` (written without
+/// escapes) in objects at `depth` (the root object's members are at depth 1), each at least
+/// `min_len` bytes with its quotes. A string is only found, not checked: its span runs from
+/// its quote to the next quote not escaped, whatever lies between.
+#[derive(Debug, Clone, Copy)]
+pub struct LongStrings {
+    pub depth: usize,
+    pub key: &'static [u8],
+    pub min_len: usize,
 }
 
 /// Scan `body` for nesting deeper than `max` and for the value of the root object's member
@@ -30,9 +45,21 @@ pub fn scan(
     body: &[u8],
     max: usize,
     key: &[u8],
+    known: impl FnMut(&[u8]) -> Option<usize>,
+) -> Shape {
+    scan_noting(body, max, key, None, known)
+}
+
+/// [`scan`], noting the long strings `long` asks for as well.
+pub fn scan_noting(
+    body: &[u8],
+    max: usize,
+    key: &[u8],
+    long: Option<LongStrings>,
     mut known: impl FnMut(&[u8]) -> Option<usize>,
 ) -> Shape {
     let mut depth = 0usize;
+    let mut long_strings = Vec::new();
     // Where the member's value opened, until its brackets close.
     let mut opened: Option<usize> = None;
     let mut member = None;
@@ -49,12 +76,26 @@ pub fn scan(
                     && !key.is_empty()
                     && &body[i + 1..close] == key
                 {
-                    opened = value_after_key(body, close + 1);
+                    opened = after_key(body, close + 1, b"[{");
                     if let Some(start) = opened {
                         if let Some(len) = known(&body[start..]) {
                             member = Some(start..start + len);
                             opened = None;
                             i = start + len;
+                            continue;
+                        }
+                    }
+                }
+                if let Some(long) = long.filter(|long| long.depth == depth) {
+                    if &body[i + 1..close] == long.key {
+                        if let Some(open) = after_key(body, close + 1, b"\"") {
+                            let Some(end) = closing_quote(body, open) else {
+                                break;
+                            };
+                            if end + 1 - open >= long.min_len {
+                                long_strings.push(open..end + 1);
+                            }
+                            i = end + 1;
                             continue;
                         }
                     }
@@ -67,6 +108,7 @@ pub fn scan(
                     return Shape {
                         too_deep: true,
                         member,
+                        long_strings,
                     };
                 }
             }
@@ -85,6 +127,7 @@ pub fn scan(
     Shape {
         too_deep: false,
         member,
+        long_strings,
     }
 }
 
@@ -107,8 +150,8 @@ fn closing_quote(body: &[u8], open: usize) -> Option<usize> {
 }
 
 /// For a string that ended just before `at`: where its value opens when the string is a key
-/// (a `:` follows) whose value is an array or object.
-fn value_after_key(body: &[u8], at: usize) -> Option<usize> {
+/// (a `:` follows) whose value opens with one of `opening` (`[{`: an array or object).
+fn after_key(body: &[u8], at: usize, opening: &[u8]) -> Option<usize> {
     let mut rest = body[at..]
         .iter()
         .enumerate()
@@ -118,7 +161,7 @@ fn value_after_key(body: &[u8], at: usize) -> Option<usize> {
         _ => return None,
     }
     match rest.next() {
-        Some((offset, b'[' | b'{')) => Some(at + offset),
+        Some((offset, b)) if opening.contains(b) => Some(at + offset),
         _ => None,
     }
 }

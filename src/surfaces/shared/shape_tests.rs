@@ -209,3 +209,47 @@ fn generated_bodies_give_the_span_serde_captures() {
     }
     assert!(found > 600, "{found}");
 }
+
+/// The long strings noted: the string values of the named member at the asked depth, as long
+/// as asked, spanning exactly what serde_json captures as the value (quotes included).
+#[test]
+fn long_strings_are_the_named_members_string_values_at_their_depth() {
+    let long = LongStrings {
+        depth: 3,
+        key: b"content",
+        min_len: 8,
+    };
+    let noted = |body: &str| -> Vec<String> {
+        scan_noting(body.as_bytes(), 64, b"tools", Some(long), |_| None)
+            .long_strings
+            .into_iter()
+            .map(|span| body[span].to_owned())
+            .collect()
+    };
+    let body = r#"{"m":[{"content":"a \"quoted\" \\ text","x":1},{"content" :	"short"},
+        {"content":["not a string, \"content\":\"inside an array\""]},{"other":"a long other value"},
+        {"y":{"content":"one level too deep"}},{"content":"the second long one"}],
+        "content":"at the root, not noted","tools":[{"content":"in the tools, same depth"}]}"#;
+    assert_eq!(
+        noted(body),
+        [
+            r#""a \"quoted\" \\ text""#,
+            r#""the second long one""#,
+            r#""in the tools, same depth""#,
+        ]
+    );
+    let root: BTreeMap<String, &RawValue> = serde_json::from_str(body).unwrap();
+    let blocks: Vec<BTreeMap<String, &RawValue>> = serde_json::from_str(root["m"].get()).unwrap();
+    assert_eq!(blocks[0]["content"].get(), noted(body)[0]);
+    assert_eq!(blocks[5]["content"].get(), noted(body)[1]);
+    // The tools' span is found as before, and a string left open ends the scan.
+    let shape = scan_noting(body.as_bytes(), 64, b"tools", Some(long), |_| None);
+    assert_eq!(
+        &body[shape.member.unwrap()],
+        r#"[{"content":"in the tools, same depth"}]"#
+    );
+    assert!(noted(r#"{"m":[{"content":"never closed \"#).is_empty());
+    assert!(scan(body.as_bytes(), 64, b"tools", |_| None)
+        .long_strings
+        .is_empty());
+}

@@ -6,6 +6,7 @@
 mod agents;
 mod config;
 mod conversation;
+mod long_texts;
 
 use super::*;
 use crate::surfaces::anthropic::signatures::SKIP_SIGNATURE_SENTINEL;
