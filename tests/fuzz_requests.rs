@@ -315,7 +315,7 @@ proptest! {
     fn long_tool_results_read_the_same_cut_out_or_whole(
         pieces in prop::collection::vec(
             prop_oneof![
-                300 => select(vec!["fn main() {", "\\n", "\\\"", "\\\\", "\\u00e9", "é", "    ", "x", "\\/"])
+                300 => select(vec!["fn main() {", "\\n", "\\\"", "\\\\", "\\u00e9", "é", "    ", "x", "\\/", "\u{7f}", "\\\\u00"])
                     .prop_map(|piece| piece.as_bytes().to_vec()),
                 // A surrogate pair (rarely: one has the literal read by serde_json as well).
                 1 => Just(b"\\ud83d\\ude00".to_vec()),

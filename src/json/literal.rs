@@ -2,17 +2,18 @@
 //! conversation (source files, command output) is most of a request's bytes and full of escapes
 //! (`\n`, `\"`); read into a `String` it is taken out of its escapes by serde and escaped again
 //! into Gemini's request, some 17 % of a 500 KB conversation's CPU (docs/PERFORMANCE.md,
-//! twentieth step). Kept as its literal, it is only scanned on the way in (serde_json checks
-//! its escapes and control characters as it finds its end) and copied on the way out. A text
+//! twentieth step). Kept as its literal, it is only checked on the way in (by serde_json's scan
+//! as it finds its end, or on its own when cut, below) and copied on the way out. A text
 //! is read out of it only where the gateway itself needs the text ([`JsonString::plain`]).
 //!
 //! The literal is checked as serde_json checks a string it parses, so what a `String` refuses
 //! this refuses too: serde_json's scan checks the escapes' form and refuses control characters,
-//! and a literal with `\u` escapes is also parsed once, so a lone surrogate is refused as well.
+//! and a literal with a surrogate escape is also parsed once, so a lone surrogate is refused.
 //!
 //! A literal read from a request body inside [`sharing`] is a slice of the body's own buffer
 //! (counted, not copied): a conversation's tool outputs are then neither copied out of the body
-//! nor copied again when the translation takes them.
+//! nor copied again when the translation takes them. (Read from the text [`reading_around`]
+//! parses instead, a literal that was not cut is copied: a short one.)
 //!
 //! Even the scan costs: serde_json leaves its fast loop at every escape, and a source file
 //! has one every few dozen bytes. A surface that knows where its long literals lie can cut
@@ -54,14 +55,14 @@ struct Around {
 /// A string literal cut out of the lent body: left in the text read as an empty literal (`""`)
 /// at `at`, standing for the body's bytes `span` (quotes included).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cut {
+pub(crate) struct Cut {
     pub at: usize,
     pub span: Range<usize>,
     taken: bool,
 }
 
 impl Cut {
-    pub fn new(at: usize, span: Range<usize>) -> Self {
+    pub(crate) fn new(at: usize, span: Range<usize>) -> Self {
         Self {
             at,
             span,
@@ -90,7 +91,7 @@ pub fn sharing<T>(body: &Bytes, read: impl FnOnce() -> T) -> T {
 }
 
 /// Whether `bytes` is the body [`sharing`] lends on this thread (the same buffer, whole).
-pub fn is_lent(bytes: &[u8]) -> bool {
+pub(crate) fn is_lent(bytes: &[u8]) -> bool {
     SOURCE.with(|source| {
         source.borrow().as_ref().is_some_and(|lent| {
             lent.body.as_ptr() == bytes.as_ptr() && lent.body.len() == bytes.len()
@@ -103,8 +104,13 @@ pub fn is_lent(bytes: &[u8]) -> bool {
 /// read at a cut is the literal cut there, checked as serde_json checks a string, and a slice
 /// of the body. Also answers whether every cut was read so: when one was not, some other value
 /// read an empty string in its place, and what `read` made is not what the body says.
-/// Outside `sharing` nothing is lent and no cut is read.
-pub fn reading_around<T>(text: &[u8], cuts: Vec<Cut>, read: impl FnOnce() -> T) -> (T, bool) {
+/// Outside `sharing` nothing is lent and no cut is read. Called again inside `read`, it takes
+/// the outer cuts away: the outer call then answers that they were not all read.
+pub(crate) fn reading_around<T>(
+    text: &[u8],
+    cuts: Vec<Cut>,
+    read: impl FnOnce() -> T,
+) -> (T, bool) {
     /// Takes the cuts back, however `read` ends.
     struct Restore;
     impl Drop for Restore {
@@ -259,8 +265,7 @@ fn check_cut(literal: &[u8]) -> Result<(), Refused> {
                 if !hex.iter().all(u8::is_ascii_hexdigit) {
                     return Err(refused());
                 }
-                surrogate |= matches!(hex[0], b'd' | b'D')
-                    && matches!(hex[1], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F');
+                surrogate |= is_surrogate(hex);
                 at + 6
             }
             _ => return Err(refused()),
@@ -295,13 +300,17 @@ fn has_surrogate_escape(literal: &[u8]) -> bool {
             .rev()
             .take_while(|&&b| b == b'\\')
             .count();
-        before % 2 == 0
-            && matches!(literal.get(at + 2), Some(b'd' | b'D'))
-            && matches!(
-                literal.get(at + 3),
-                Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
-            )
+        before % 2 == 0 && literal.get(at + 2..at + 4).is_some_and(is_surrogate)
     })
+}
+
+/// Whether the hex digits of a `\u` escape (at least its first two) name a UTF-16 surrogate
+/// (`D800`–`DFFF`).
+fn is_surrogate(hex: &[u8]) -> bool {
+    matches!(
+        hex,
+        [b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F', ..]
+    )
 }
 
 /// serde_json's message without its `at line … column …`, which would point into the captured
@@ -319,7 +328,8 @@ pub fn without_position(e: &serde_json::Error) -> String {
 pub enum Refused {
     /// Another kind of value (named).
     NotAString(&'static str),
-    /// A string serde_json would not read (a lone surrogate), with its message.
+    /// A string serde_json would not read (a lone surrogate; a cut literal that fails its
+    /// check), with its message.
     Invalid(String),
 }
 

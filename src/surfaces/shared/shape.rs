@@ -27,7 +27,7 @@ pub struct Shape {
 
 /// Which long strings a scan notes: the string values of members named `key` (written without
 /// escapes) in objects at `depth` (the root object's members are at depth 1), each at least
-/// `min_len` bytes with its quotes. A string is only found, not checked: its span runs from
+/// `min_len` bytes with its quotes, outside the member whose span the scan finds. A string is only found, not checked: its span runs from
 /// its quote to the next quote not escaped, whatever lies between.
 #[derive(Debug, Clone, Copy)]
 pub struct LongStrings {
@@ -86,7 +86,8 @@ pub fn scan_noting(
                         }
                     }
                 }
-                if let Some(long) = long.filter(|long| long.depth == depth) {
+                // Strings inside the member (the tools) are the member's.
+                if let Some(long) = long.filter(|long| long.depth == depth && opened.is_none()) {
                     if &body[i + 1..close] == long.key {
                         if let Some(open) = after_key(body, close + 1, b"\"") {
                             let Some(end) = closing_quote(body, open) else {

@@ -211,7 +211,8 @@ fn generated_bodies_give_the_span_serde_captures() {
 }
 
 /// The long strings noted: the string values of the named member at the asked depth, as long
-/// as asked, spanning exactly what serde_json captures as the value (quotes included).
+/// as asked, spanning exactly what serde_json captures as the value (quotes included), none
+/// inside the member whose span the scan finds.
 #[test]
 fn long_strings_are_the_named_members_string_values_at_their_depth() {
     let long = LongStrings {
@@ -232,17 +233,16 @@ fn long_strings_are_the_named_members_string_values_at_their_depth() {
         "content":"at the root, not noted","tools":[{"content":"in the tools, same depth"}]}"#;
     assert_eq!(
         noted(body),
-        [
-            r#""a \"quoted\" \\ text""#,
-            r#""the second long one""#,
-            r#""in the tools, same depth""#,
-        ]
+        [r#""a \"quoted\" \\ text""#, r#""the second long one""#,]
     );
     let root: BTreeMap<String, &RawValue> = serde_json::from_str(body).unwrap();
     let blocks: Vec<BTreeMap<String, &RawValue>> = serde_json::from_str(root["m"].get()).unwrap();
     assert_eq!(blocks[0]["content"].get(), noted(body)[0]);
     assert_eq!(blocks[5]["content"].get(), noted(body)[1]);
-    // The tools' span is found as before, and a string left open ends the scan.
+    let without_tools = scan_noting(body.as_bytes(), 64, b"", Some(long), |_| None);
+    assert_eq!(without_tools.long_strings.len(), 3);
+    // The tools' span is found as before (a string inside it is theirs), and a string left
+    // open ends the scan.
     let shape = scan_noting(body.as_bytes(), 64, b"tools", Some(long), |_| None);
     assert_eq!(
         &body[shape.member.unwrap()],

@@ -116,8 +116,8 @@ fn a_long_text_refused_or_read_as_something_else_is_as_the_whole_body_says() {
     same(&shared, &whole);
 }
 
-/// The text parsed: the tools' span as `null`, each long string as `""` where it stood (one
-/// inside the tools is theirs), and where each was left.
+/// The text parsed: the tools' span as `null`, each long string as `""` where it stood, and
+/// where each was left.
 #[test]
 fn the_text_read_leaves_each_cut_where_it_stood() {
     let body = br#"{"tools":[{"x":"in the tools"}],"m":[{"content":"long one"},"s","long two"]}"#;
@@ -126,16 +126,12 @@ fn the_text_read_leaves_each_cut_where_it_stood() {
         at..at + part.len()
     };
     let tools = find(r#"[{"x":"in the tools"}]"#);
-    let strings = vec![
-        find(r#""in the tools""#),
-        find(r#""long one""#),
-        find(r#""long two""#),
-    ];
+    let strings = vec![find(r#""long one""#), find(r#""long two""#)];
     let (text, cuts) = rewrite(body, Some(tools), strings.clone());
     assert_eq!(text, br#"{"tools":null,"m":[{"content":""},"s",""]}"#);
     let at: Vec<_> = cuts.iter().map(|cut| (cut.at, cut.span.clone())).collect();
-    assert_eq!(at, [(30, strings[1].clone()), (38, strings[2].clone())]);
-    let (text, cuts) = rewrite(body, None, strings[1..].to_vec());
+    assert_eq!(at, [(30, strings[0].clone()), (38, strings[1].clone())]);
+    let (text, cuts) = rewrite(body, None, strings);
     assert_eq!(
         text,
         br#"{"tools":[{"x":"in the tools"}],"m":[{"content":""},"s",""]}"#
@@ -144,4 +140,41 @@ fn the_text_read_leaves_each_cut_where_it_stood() {
     // Tools shorter than their `null` (`[]`).
     let (text, _) = rewrite(br#"{"tools":[]}"#, Some(9..11), Vec::new());
     assert_eq!(text, br#"{"tools":null}"#);
+}
+
+/// Claude Code's tools taken as text (their `null` moves every later place) and several long
+/// tool results cut after them: the request a whole parse makes, each text the body's own.
+#[test]
+fn tools_taken_as_text_and_several_cuts_read_as_the_whole_body_reads() {
+    let cc: Value = serde_json::from_str(FIRST_TURN).unwrap();
+    let tools = cc["tools"].to_string();
+    let result = |id: &str| {
+        format!(
+            r#"{{"type":"tool_result","tool_use_id":"{id}","content":{}}}"#,
+            quoted(&file())
+        )
+    };
+    let text = format!(
+        r#"{{"model":"claude-sonnet-4-5","max_tokens":9,"tools":{tools},"messages":[{{"role":"user","content":"read"}},{{"role":"assistant","content":[{{"type":"tool_use","id":"toolu_1","name":"Read","input":{{}}}},{{"type":"tool_use","id":"toolu_2","name":"Read","input":{{}}}}]}},{{"role":"user","content":[{},{}]}}]}}"#,
+        result("toolu_1"),
+        result("toolu_2"),
+    );
+    let (body, shared, whole) = both_ways(&text);
+    same(&shared, &whole);
+    let shared = shared.unwrap();
+    assert_eq!(shared.tools.as_ref().unwrap().raw(), tools);
+    let TextOrBlocks::Blocks(blocks) = &shared.messages[2].content else {
+        panic!("blocks")
+    };
+    for block in blocks {
+        let ContentBlock::ToolResult {
+            content: Some(ToolResultContent::Text(kept)),
+            ..
+        } = block
+        else {
+            panic!("a tool result's text")
+        };
+        assert!(body.as_ptr_range().contains(&kept.literal().as_ptr()));
+        assert_eq!(kept.plain(), file());
+    }
 }
