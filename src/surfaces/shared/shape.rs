@@ -27,8 +27,9 @@ pub struct Shape {
 
 /// Which long strings a scan notes: the string values of members named `key` (written without
 /// escapes) in objects at `depth` (the root object's members are at depth 1), each at least
-/// `min_len` bytes with its quotes, outside the member whose span the scan finds. A string is only found, not checked: its span runs from
-/// its quote to the next quote not escaped, whatever lies between.
+/// `min_len` bytes with its quotes, outside the member whose span the scan finds. A string is
+/// only found, not checked: its span runs from its quote to the next quote not escaped,
+/// whatever lies between.
 #[derive(Debug, Clone, Copy)]
 pub struct LongStrings {
     pub depth: usize,
